@@ -1,0 +1,97 @@
+// The environment, validated once with zod into a frozen Config; nothing else reads process.env.
+import { z } from 'zod';
+import { PACKAGE_VERSION } from './version.js';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const url = z.url({ protocol: /^(https?|rediss?)$/ });
+
+/** Comma-separated `tenant:key` pairs → array; a key shorter than 16 characters is refused. */
+const apiKeys = z
+  .string()
+  .transform((raw, ctx) => {
+    const pairs: { tenant: string; key: string }[] = [];
+    for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const at = item.indexOf(':');
+      const tenant = at > 0 ? item.slice(0, at) : '';
+      const key = at > 0 ? item.slice(at + 1) : '';
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant) || key.length < 16) {
+        ctx.addIssue({ code: 'custom', message: 'each entry must be tenant:key (tenant [A-Za-z0-9_.-], key ≥ 16 chars)' });
+        return z.NEVER;
+      }
+      pairs.push({ tenant, key });
+    }
+    return pairs;
+  });
+
+/** A comma-separated list of durations in ms, e.g. the webhook retry schedule. */
+const msList = z.string().transform((raw, ctx) => {
+  const values = raw.split(',').map((s) => Number(s.trim()));
+  if (values.length === 0 || values.some((n) => !Number.isFinite(n) || n < 0)) {
+    ctx.addIssue({ code: 'custom', message: 'must be comma-separated non-negative milliseconds' });
+    return z.NEVER;
+  }
+  return values;
+});
+
+export const envSchema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: url.default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}:.-]{1,64}$/, 'letters, digits, _ - . : and {} only').default('nemo-relay'),
+  NEMO_BASE_URL: url.default('https://mega-api-prod.nemovideo.ai'),
+  NEMO_TOKEN: z.string().min(8).optional(),
+  NEMO_CLIENT_ID: z.string().min(1).max(64).optional(),
+  NEMO_SKILL_SOURCE: z.string().min(1).max(64).default('nemo-relay'),
+  NEMO_SKILL_VERSION: z.string().min(1).max(32).default(PACKAGE_VERSION),
+  NEMO_SKILL_PLATFORM: z.string().min(1).max(32).default('unknown'),
+  NEMO_SSE_IDLE_MS: int(1000).default(600_000),
+  NEMO_SSE_MAX_MS: int(1000).default(900_000),
+  API_KEYS: apiKeys.optional(),
+  ADMIN_API_KEY: z.string().min(16).optional(),
+  AUTH_DISABLED: bool.default(false),
+  WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must be whsec_ followed by base64').optional(),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_TIMEOUT_MS: int(100).default(15_000),
+  WEBHOOK_RETRY_SCHEDULE_MS: msList.default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
+  WEBHOOK_SECRET_GRACE_MS: int(0).default(86_400_000),
+  WORKER_CONCURRENCY: int(1, 100_000).default(50),
+  WORKER_LOCK_MS: int(1000).default(30_000),
+  RECONCILE_INTERVAL_MS: int(10).default(30_000),
+  RECONCILE_MAX_UNCHANGED: int(1, 100).default(5),
+  UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
+  UPLOAD_MAX_BYTES: int(1).default(209_715_200),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SIM_PORT: int(0, 65535).default(4010),
+  SIM_TIME_SCALE: z.coerce.number().min(0).max(1000).default(1),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export type Config = Readonly<Env>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment record; throws ConfigError listing one line per problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** The API refuses to start without keys unless auth is explicitly disabled (contract §1). */
+export function assertApiStartable(config: Config): void {
+  if (!config.AUTH_DISABLED && (!config.API_KEYS || config.API_KEYS.length === 0)) {
+    throw new ConfigError(['API_KEYS: required for the api role unless AUTH_DISABLED=true']);
+  }
+}

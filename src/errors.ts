@@ -1,0 +1,58 @@
+// AppError and the one table of error codes: HTTP status, retryability and a default message per code.
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, retryable: false },
+  UNAUTHORIZED: { status: 401, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  JOB_NOT_FOUND: { status: 404, retryable: false },
+  UPLOAD_NOT_FOUND: { status: 404, retryable: false },
+  JOB_FINISHED: { status: 409, retryable: false },
+  PARENT_NOT_SUCCEEDED: { status: 409, retryable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  UPLOAD_TOO_LARGE: { status: 413, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, retryable: true },
+  WEBHOOK_TARGET_REFUSED: { status: 400, retryable: false },
+  RATE_LIMITED: { status: 429, retryable: true },
+  INTERNAL: { status: 500, retryable: true },
+  NOT_READY: { status: 503, retryable: true },
+  UPSTREAM_UNAVAILABLE: { status: 502, retryable: true },
+  // Job errors (error.code on a failed job); statuses apply when surfaced over HTTP (e.g. /v1/credits).
+  UPSTREAM_AUTH_FAILED: { status: 502, retryable: false },
+  UPSTREAM_OUT_OF_CREDITS: { status: 502, retryable: false },
+  UPSTREAM_EXPORT_BLOCKED: { status: 502, retryable: false },
+  UPSTREAM_RATE_LIMITED: { status: 502, retryable: true },
+  UPSTREAM_ERROR: { status: 502, retryable: true },
+  UPSTREAM_REJECTED: { status: 502, retryable: false },
+  UPSTREAM_TIMEOUT: { status: 504, retryable: true },
+  UPSTREAM_AGENT_ERROR: { status: 502, retryable: false },
+  UNSUPPORTED_MEDIA: { status: 422, retryable: false },
+  MEDIA_TOO_LARGE: { status: 422, retryable: false },
+  SESSION_LOST: { status: 502, retryable: true },
+  NOTHING_TO_RENDER: { status: 422, retryable: false },
+  RENDER_FAILED: { status: 502, retryable: false },
+  CANCELED: { status: 409, retryable: false },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class AppError extends Error {
+  readonly statusCode: number;
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; statusCode?: number } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.statusCode = options.statusCode ?? ERROR_CODES[code].status;
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

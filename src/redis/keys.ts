@@ -1,0 +1,27 @@
+// Every Redis key and queue name nemo-relay uses, built in this one file from QUEUE_PREFIX.
+export const QUEUE_NAMES = { flow: 'flow', webhooks: 'webhooks' } as const;
+
+export type Keys = ReturnType<typeof createKeys>;
+
+export function createKeys(prefix: string) {
+  return {
+    prefix,
+    job: (id: string) => `${prefix}:job:${id}`,
+    jobFlow: (id: string) => `${prefix}:job:${id}:flow`,
+    jobEvents: (id: string) => `${prefix}:job:${id}:events`,
+    jobEventsChannel: (id: string) => `${prefix}:job:${id}:events:live`,
+    jobDeliveries: (id: string) => `${prefix}:job:${id}:deliveries`,
+    jobWebhookPending: (id: string) => `${prefix}:job:${id}:webhook-pending`,
+    jobCancelChannel: () => `${prefix}:cancel`,
+    tenantJobs: (tenant: string) => `${prefix}:tenant:${tenant}:jobs`,
+    tenantJobsByStatus: (tenant: string, status: string) => `${prefix}:tenant:${tenant}:jobs:${status}`,
+    tenantWebhookSecrets: (tenant: string) => `${prefix}:tenant:${tenant}:webhook-secrets`,
+    idempotency: (tenant: string, keyHash: string) => `${prefix}:idem:${tenant}:${keyHash}`,
+    upload: (id: string) => `${prefix}:upload:${id}`,
+    nemoToken: () => `${prefix}:nemo:token`,
+    nemoTokenLock: () => `${prefix}:nemo:token-lock`,
+    nemoClientId: () => `${prefix}:nemo:client-id`,
+    creditsPause: () => `${prefix}:nemo:credits-paused`,
+    creditsCache: () => `${prefix}:nemo:credits-cache`,
+  };
+}
