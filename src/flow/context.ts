@@ -1,0 +1,58 @@
+// What a flow step gets (dependencies, the job, its checkpoint) and what it answers (next step, wait, or finished).
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { JobLifecycle } from '../jobs/lifecycle.js';
+import type { JobRecord } from '../jobs/schemas.js';
+import type { JobStore } from '../jobs/store.js';
+import type { NemoClient } from '../nemo/client.js';
+import type { TokenProvider } from '../nemo/token.js';
+import type { Logger } from '../observability/logger.js';
+import type { Keys } from '../redis/keys.js';
+import type { CreditsGate } from './credits-gate.js';
+import type { RenderStats } from './render-stats.js';
+import type { FlowState, FlowStore, Step } from './state.js';
+import type { StagedFileSource } from './staged-files.js';
+
+export interface FlowDeps {
+  config: Config;
+  redis: Redis;
+  keys: Keys;
+  nemo: NemoClient;
+  tokens: TokenProvider;
+  store: JobStore;
+  flows: FlowStore;
+  lifecycle: JobLifecycle;
+  credits: CreditsGate;
+  renderStats: RenderStats;
+  stagedFiles: StagedFileSource;
+  logger: Logger;
+  /** Makes sure every event of a finished job is queued for webhook delivery (idempotent). */
+  deliveries: { ensureQueued(jobId: string): Promise<void> };
+  /** Called with step name and duration for metrics; optional. */
+  onStep?: (step: Step, outcome: string, ms: number) => void;
+}
+
+export interface StepContext {
+  deps: FlowDeps;
+  jobId: string;
+  record: JobRecord;
+  flow: FlowState;
+  log: Logger;
+  signal: AbortSignal;
+  /** Persists `flow` now; steps call it before any upstream call whose repetition would cost credits. */
+  checkpoint: () => Promise<void>;
+}
+
+export type StepOutcome =
+  | { kind: 'next'; step: Step }
+  | { kind: 'wait'; step: Step; delayMs: number; reason: string }
+  | { kind: 'finished' };
+
+export const next = (step: Step): StepOutcome => ({ kind: 'next', step });
+export const wait = (step: Step, delayMs: number, reason: string): StepOutcome => ({
+  kind: 'wait',
+  step,
+  delayMs: Math.max(0, Math.round(delayMs)),
+  reason,
+});
+export const finished: StepOutcome = { kind: 'finished' };

@@ -1,0 +1,52 @@
+// Pauses new upstream work while the upstream is out of credits (2001), re-checking the balance instead of failing every job.
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Keys } from '../redis/keys.js';
+
+const pauseSchema = z.object({ since: z.number(), recheck_at: z.number() });
+
+export const CREDITS_RECHECK_MS = 60_000;
+/** Generation costs about 100 credits (protocol §2.5): below that a new job would only hit 2001 again. */
+export const MIN_CREDITS_TO_START = 100;
+
+export class CreditsGate {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly recheckMs = CREDITS_RECHECK_MS,
+  ) {}
+
+  async pause(now = Date.now()): Promise<void> {
+    const current = await this.state();
+    const since = current?.since ?? now;
+    await this.redis.set(this.keys.creditsPause(), JSON.stringify({ since, recheck_at: now + this.recheckMs }));
+  }
+
+  async resume(): Promise<void> {
+    await this.redis.del(this.keys.creditsPause());
+  }
+
+  async state(): Promise<z.infer<typeof pauseSchema> | null> {
+    const raw = await this.redis.get(this.keys.creditsPause());
+    return raw === null ? null : pauseSchema.parse(JSON.parse(raw));
+  }
+
+  /**
+   * null: go ahead. A number: wait that many ms. When the re-check time has come, `checkBalance` decides;
+   * only one caller per interval does the check (the NX claim), the others keep waiting.
+   */
+  async gate(checkBalance: () => Promise<number>, now = Date.now()): Promise<number | null> {
+    const state = await this.state();
+    if (!state) return null;
+    if (now < state.recheck_at) return state.recheck_at - now;
+    const claimed = await this.redis.set(`${this.keys.creditsPause()}:check`, '1', 'PX', this.recheckMs, 'NX');
+    if (!claimed) return Math.min(this.recheckMs, 5_000);
+    const available = await checkBalance();
+    if (available >= MIN_CREDITS_TO_START) {
+      await this.resume();
+      return null;
+    }
+    await this.pause(now);
+    return this.recheckMs;
+  }
+}

@@ -1,0 +1,163 @@
+// The flow state machine: runs steps from the checkpoint until the job finishes or must wait; no BullMQ in here.
+import { AppError } from '../errors.js';
+import { isTerminal } from '../jobs/schemas.js';
+import type { Logger } from '../observability/logger.js';
+import { next, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
+import { cancelUpstreamWork } from './cancel.js';
+import { CREDITS_RECHECK_MS } from './credits-gate.js';
+import type { FlowState, Step } from './state.js';
+import { authStep } from './steps/auth.js';
+import { finishStep } from './steps/finish.js';
+import { generateStep } from './steps/generate.js';
+import { reconcileStep } from './steps/reconcile.js';
+import { renderPollStep } from './steps/render-poll.js';
+import { renderSubmitStep } from './steps/render-submit.js';
+import { sessionStep } from './steps/session.js';
+import { uploadStep } from './steps/upload.js';
+import { decideUpstream, MAX_STEP_RETRIES } from './upstream-errors.js';
+
+export const MAX_SESSION_RESETS = 2;
+export const MAX_CREDITS_WAIT_MS = 6 * 60 * 60_000;
+
+type StepHandler = (ctx: StepContext, token: string) => Promise<StepOutcome>;
+
+const HANDLERS: Record<Step, StepHandler> = {
+  auth: (ctx) => authStep(ctx),
+  session: sessionStep,
+  upload: uploadStep,
+  generate: generateStep,
+  reconcile: reconcileStep,
+  render_submit: renderSubmitStep,
+  render_poll: renderPollStep,
+  finish: (ctx) => finishStep(ctx),
+};
+
+export type FlowRunResult = { kind: 'finished' } | { kind: 'wait'; delayMs: number; step: Step; reason: string };
+
+export async function runFlow(deps: FlowDeps, jobId: string, signal: AbortSignal, log: Logger): Promise<FlowRunResult> {
+  const { store, flows, lifecycle, tokens } = deps;
+  let record = await store.get(jobId);
+  if (!record) {
+    log.error('job record missing; nothing to run');
+    return { kind: 'finished' };
+  }
+  const flow = await flows.load(jobId);
+  if (!flow) {
+    await lifecycle.fail(jobId, { code: 'INTERNAL', message: 'the job lost its flow state', retryable: false });
+    return { kind: 'finished' };
+  }
+  if (record.job.status === 'queued' && !record.cancel_requested) record = await lifecycle.start(jobId);
+
+  for (;;) {
+    record = (await store.get(jobId))!;
+    if (isTerminal(record.job.status)) {
+      await deps.deliveries.ensureQueued(jobId);
+      return { kind: 'finished' };
+    }
+    if (record.cancel_requested) {
+      await cancelUpstreamWork(deps, flow, log);
+      await lifecycle.cancel(jobId);
+      return { kind: 'finished' };
+    }
+    const step = flow.step;
+    const started = Date.now();
+    const ctx: StepContext = {
+      deps,
+      jobId,
+      record,
+      flow,
+      log: log.child({ step }),
+      signal,
+      checkpoint: () => flows.save(jobId, flow),
+    };
+    let outcome: StepOutcome;
+    let token = '';
+    try {
+      token = await tokens.get();
+      outcome = await HANDLERS[step](ctx, token);
+      flow.retries = 0;
+      deps.onStep?.(step, 'ok', Date.now() - started);
+    } catch (err) {
+      if (signal.aborted) {
+        await flows.save(jobId, flow);
+        continue; // the loop top sees cancel_requested
+      }
+      deps.onStep?.(step, 'error', Date.now() - started);
+      const handled = await handleFailure(deps, ctx, token, err);
+      if (handled.kind === 'failed') return { kind: 'finished' };
+      outcome = handled.outcome;
+    }
+    if (outcome.kind !== 'finished') flow.step = outcome.step;
+    await flows.save(jobId, flow);
+    if (outcome.kind === 'finished') return { kind: 'finished' };
+    if (outcome.kind === 'wait') return { kind: 'wait', delayMs: outcome.delayMs, step: outcome.step, reason: outcome.reason };
+  }
+}
+
+async function handleFailure(
+  deps: FlowDeps,
+  ctx: StepContext,
+  token: string,
+  err: unknown,
+): Promise<{ kind: 'failed' } | { kind: 'continue'; outcome: StepOutcome }> {
+  const { flow, log, jobId } = ctx;
+  const step = flow.step;
+  let decision;
+  try {
+    decision = decideUpstream(err, flow.retries, deps.tokens.isStatic);
+  } catch (unexpected) {
+    // Not an upstream or job error: a bug or Redis trouble. Let BullMQ retry the whole job from the checkpoint.
+    await deps.flows.save(jobId, flow);
+    throw unexpected;
+  }
+  switch (decision.kind) {
+    case 'retry':
+      if (decision.countsAsFailure) flow.retries += 1;
+      log.warn({ reason: decision.reason, delayMs: decision.delayMs, retries: flow.retries }, 'upstream call will be retried');
+      return { kind: 'continue', outcome: wait(step, decision.delayMs, decision.reason) };
+    case 'reauth':
+      flow.retries += 1;
+      if (flow.retries > MAX_STEP_RETRIES) return fail(deps, ctx, new AppError('UPSTREAM_AUTH_FAILED', 'the upstream kept refusing fresh tokens'));
+      log.warn('upstream token refused; acquiring a new one');
+      if (token) await deps.tokens.invalidate(token);
+      return { kind: 'continue', outcome: next(step) };
+    case 'new_session':
+      flow.session_resets += 1;
+      if (flow.session_resets > MAX_SESSION_RESETS) {
+        return fail(deps, ctx, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));
+      }
+      log.warn({ resets: flow.session_resets }, 'upstream session lost; starting a new one and re-uploading');
+      Object.assign(flow, {
+        session: null,
+        uploaded: false,
+        uploads: [],
+        next_message: 0,
+        inflight: null,
+        reconcile: null,
+        render: null,
+      } satisfies Partial<FlowState>);
+      return { kind: 'continue', outcome: next('session') };
+    case 'out_of_credits': {
+      await deps.credits.pause();
+      const since = flow.credits_wait_since ? Date.parse(flow.credits_wait_since) : Date.now();
+      flow.credits_wait_since = new Date(since).toISOString();
+      if (Date.now() - since > MAX_CREDITS_WAIT_MS) {
+        return fail(deps, ctx, new AppError('UPSTREAM_OUT_OF_CREDITS', 'the upstream account has no credits left (2001)'));
+      }
+      log.warn('upstream out of credits; pausing new work and waiting for the balance to recover');
+      // A message refused with 2001 was not run, so it may be sent again later.
+      if (step === 'generate') flow.inflight = null;
+      return { kind: 'continue', outcome: wait(step === 'generate' ? 'generate' : step, CREDITS_RECHECK_MS, 'out of credits') };
+    }
+    case 'fail':
+      return fail(deps, ctx, decision.error);
+  }
+}
+
+async function fail(deps: FlowDeps, ctx: StepContext, error: AppError): Promise<{ kind: 'failed' }> {
+  ctx.log.warn({ code: error.code, message: error.message }, 'job failed');
+  await deps.flows.save(ctx.jobId, ctx.flow);
+  await cancelUpstreamWork(deps, ctx.flow, ctx.log);
+  await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: error.message, retryable: error.retryable });
+  return { kind: 'failed' };
+}

@@ -1,0 +1,43 @@
+// When to poll a render next: aim at the estimated finish from observed progress, else back off; never slower than 30 s.
+export interface ProgressSample {
+  at: number;
+  progress: number;
+}
+
+export const MIN_POLL_MS = 250;
+export const MAX_POLL_MS = 30_000;
+const FIRST_POLL_MS = 2_000;
+const BACKOFF = 1.5;
+/** Aim slightly past the estimate so one poll usually finds the render done, instead of one just before. */
+const OVERSHOOT = 1.04;
+
+const clamp = (ms: number) => Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.round(ms)));
+
+/**
+ * samples: (time, progress) pairs seen so far, oldest first (the submit answer counts as one).
+ * expectedTotalMs: how long renders have taken lately (RenderStats), or null on a cold start.
+ */
+export function nextPollDelayMs(input: {
+  now: number;
+  submittedAt: number;
+  polls: number;
+  samples: ProgressSample[];
+  expectedTotalMs: number | null;
+}): number {
+  const { now, submittedAt, polls, samples, expectedTotalMs } = input;
+  const first = samples.find((s) => s.progress > 0) ?? null;
+  const last = samples.at(-1) ?? null;
+  // With two samples of rising progress, the rate gives an estimate of the finish.
+  if (first && last && last.progress > first.progress && last.at > first.at && last.progress < 100) {
+    const rate = (last.progress - first.progress) / (last.at - first.at);
+    const remainingMs = (100 - last.progress) / rate;
+    const eta = last.at + remainingMs * OVERSHOOT;
+    return clamp(eta - now);
+  }
+  // Otherwise renders usually take about as long as recent ones did.
+  if (expectedTotalMs !== null) {
+    const eta = submittedAt + expectedTotalMs * OVERSHOOT;
+    if (eta > now) return clamp(eta - now);
+  }
+  return clamp(FIRST_POLL_MS * BACKOFF ** polls);
+}

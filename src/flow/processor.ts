@@ -1,0 +1,76 @@
+// The BullMQ adapter of the flow: a waiting job is moved to delayed (not a sleeping promise), cancels abort the open stream.
+import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_NAMES } from '../redis/keys.js';
+import type { FlowDeps } from './context.js';
+import { runFlow } from './machine.js';
+import type { FlowJobData } from './queue.js';
+
+export interface FlowWorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  concurrency: number;
+  lockMs: number;
+  /** A subscriber connection for cancel signals (a connection in subscriber mode can do nothing else). */
+  subscriber: Redis;
+}
+
+export interface FlowWorker {
+  worker: Worker<FlowJobData>;
+  close(): Promise<void>;
+}
+
+export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): Promise<FlowWorker> {
+  const running = new Map<string, AbortController>();
+  const channel = deps.keys.jobCancelChannel();
+  await opts.subscriber.subscribe(channel);
+  opts.subscriber.on('message', (ch: string, jobId: string) => {
+    if (ch === channel) running.get(jobId)?.abort(new Error('canceled'));
+  });
+
+  const processor = async (job: Job<FlowJobData>, token?: string) => {
+    const { jobId } = job.data;
+    const log = deps.logger.child({ jobId, attempt: job.attemptsMade });
+    const controller = new AbortController();
+    running.set(jobId, controller);
+    try {
+      const result = await runFlow(deps, jobId, controller.signal, log);
+      if (result.kind === 'wait') {
+        log.debug({ step: result.step, delayMs: result.delayMs, reason: result.reason }, 'waiting');
+        await job.moveToDelayed(Date.now() + result.delayMs, token);
+        throw new DelayedError();
+      }
+    } finally {
+      running.delete(jobId);
+    }
+  };
+
+  const worker = new Worker<FlowJobData>(QUEUE_NAMES.flow, processor, {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    lockDuration: opts.lockMs,
+    // Steps are re-entrant, so a job whose worker died is always safe to take over; never fail it for stalling.
+    maxStalledCount: 1_000,
+    stalledInterval: Math.max(1_000, Math.floor(opts.lockMs / 2)),
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
+    deps.logger.error({ jobId: job.data.jobId, err: String(err), exhausted }, 'flow run crashed');
+    if (exhausted) {
+      void deps.lifecycle
+        .fail(job.data.jobId, { code: 'INTERNAL', message: 'the job could not be processed', retryable: true })
+        .catch(() => {});
+    }
+  });
+  worker.on('error', (err) => deps.logger.error({ err: String(err) }, 'flow worker error'));
+
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await opts.subscriber.unsubscribe(channel).catch(() => {});
+    },
+  };
+}

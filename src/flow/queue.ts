@@ -1,0 +1,50 @@
+// The flow queue: one BullMQ job per nemo-relay job, with the job id as BullMQ id so enqueueing twice is harmless.
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { QUEUE_NAMES } from '../redis/keys.js';
+
+export interface FlowJobData {
+  jobId: string;
+}
+
+/** Completed BullMQ jobs are kept a day (dedupe window), failed ones a week, so Redis does not grow forever. */
+export const FLOW_JOB_OPTIONS = {
+  attempts: 20,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { age: 24 * 3600, count: 50_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+} as const;
+
+export function createFlowQueue(connection: ConnectionOptions, prefix: string): Queue<FlowJobData> {
+  return new Queue<FlowJobData>(QUEUE_NAMES.flow, { connection, prefix });
+}
+
+export async function enqueueFlow(queue: Queue<FlowJobData>, jobId: string): Promise<void> {
+  await queue.add('run', { jobId }, { ...FLOW_JOB_OPTIONS, jobId });
+}
+
+/** Wakes a job that is waiting (delayed) so a worker sees a cancel at once; false when it is not delayed. */
+export async function promoteIfDelayed(queue: Queue<FlowJobData>, jobId: string): Promise<boolean> {
+  const job = await queue.getJob(jobId);
+  if (!job) return false;
+  if ((await job.getState()) !== 'delayed') return false;
+  try {
+    await job.promote();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a job nobody has started yet; false when a worker holds it (locked) or it is gone. */
+export async function removeIfWaiting(queue: Queue<FlowJobData>, jobId: string): Promise<boolean> {
+  const job = await queue.getJob(jobId);
+  if (!job) return false;
+  const state = await job.getState();
+  if (state !== 'waiting' && state !== 'prioritized') return false;
+  try {
+    await job.remove();
+    return true;
+  } catch {
+    return false;
+  }
+}

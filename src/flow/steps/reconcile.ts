@@ -1,0 +1,37 @@
+// Step reconcile: after a broken stream, learn what the message did by reading state on a schedule (protocol §3).
+import { AppError } from '../../errors.js';
+import { stateFingerprint } from '../../nemo/draft.js';
+import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+
+export async function reconcileStep(ctx: StepContext, token: string): Promise<StepOutcome> {
+  const { flow, deps, jobId, log } = ctx;
+  const inflight = flow.inflight;
+  if (!inflight) return next('generate');
+  await deps.lifecycle.progress(jobId, 'reconcile');
+
+  const state = await deps.nemo.getState(token, flow.session!.session_id);
+  const fingerprint = stateFingerprint(state);
+  const rc = flow.reconcile ?? { reads: 0, unchanged: 0, last_fingerprint: null };
+  rc.reads += 1;
+  const changed = fingerprint !== inflight.fingerprint_before;
+
+  // Changed, and the same on two reads in a row: the agent has finished with this message.
+  if (changed && rc.last_fingerprint === fingerprint) {
+    log.info({ message: inflight.index, reads: rc.reads }, 'reconciled: the message took effect');
+    flow.inflight = null;
+    flow.reconcile = null;
+    flow.next_message = inflight.index + 1;
+    return next('generate');
+  }
+  if (!changed) rc.unchanged += 1;
+  if (rc.unchanged >= deps.config.RECONCILE_MAX_UNCHANGED) {
+    throw new AppError(
+      'UPSTREAM_TIMEOUT',
+      `the agent's answer to message ${inflight.index + 1} was lost and the session state did not change after ` +
+        `${rc.reads} reads; it was not sent again because the upstream charges for every send`,
+    );
+  }
+  rc.last_fingerprint = fingerprint;
+  flow.reconcile = rc;
+  return wait('reconcile', deps.config.RECONCILE_INTERVAL_MS, changed ? 'state changed; confirming' : 'state unchanged');
+}

@@ -1,0 +1,59 @@
+// Step render_poll: one poll per wake-up; the next one is aimed at the estimated finish (waiting is a delayed job).
+import { AppError } from '../../errors.js';
+import { NemoError } from '../../nemo/errors.js';
+import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+import { nextPollDelayMs } from '../poll-cadence.js';
+import { renderProgress } from '../progress.js';
+import { probeSize } from '../result-size.js';
+
+export const MAX_RENDER_WAIT_MS = 30 * 60_000;
+const KEPT_SAMPLES = 6;
+
+export async function renderPollStep(ctx: StepContext, token: string): Promise<StepOutcome> {
+  const { flow, deps, jobId, log } = ctx;
+  const render = flow.render!;
+  let status;
+  try {
+    status = await deps.nemo.getRender(token, render.id);
+  } catch (err) {
+    if (err instanceof NemoError && err.kind === 'not_found' && render.attempt === 1 && render.polls === 0) {
+      // The upstream has no record of the submit it acknowledged: submit once more under a new id.
+      log.warn({ renderId: render.id }, 'render unknown upstream; submitting again');
+      flow.render = null;
+      return next('render_submit');
+    }
+    throw err;
+  }
+  const now = Date.now();
+  render.polls += 1;
+  render.samples = [...render.samples, { at: now, progress: status.progress }].slice(-KEPT_SAMPLES);
+  const submittedAt = Date.parse(render.submitted_at ?? new Date(now).toISOString());
+
+  if (status.status === 'completed') {
+    if (!status.url) throw new AppError('RENDER_FAILED', 'the upstream reported the render complete without an output URL');
+    await deps.renderStats.record(now - submittedAt);
+    flow.result = {
+      url: status.url,
+      timeline: render.timeline,
+      duration_ms: status.durationMs ?? render.draft_duration_ms,
+      size_bytes: status.sizeBytes ?? (await probeSize(status.url)),
+    };
+    log.info({ renderId: render.id, polls: render.polls, ms: now - submittedAt }, 'render completed');
+    return next('finish');
+  }
+  if (status.status === 'failed') {
+    throw new AppError('RENDER_FAILED', `the upstream render failed: ${status.error ?? 'no reason given'}`);
+  }
+  if (now - submittedAt > MAX_RENDER_WAIT_MS) {
+    throw new AppError('UPSTREAM_TIMEOUT', `the render did not finish within ${MAX_RENDER_WAIT_MS / 60_000} minutes`);
+  }
+  await deps.lifecycle.progress(jobId, 'render', renderProgress(status.progress));
+  const delay = nextPollDelayMs({
+    now,
+    submittedAt,
+    polls: render.polls,
+    samples: render.samples,
+    expectedTotalMs: await deps.renderStats.expectedMs(),
+  });
+  return wait('render_poll', delay, `render ${status.status} at ${status.progress}%`);
+}

@@ -1,0 +1,97 @@
+// Step render_submit: exactly one render per job; its id is stored before submitting, so a retry looks it up instead.
+import { AppError } from '../../errors.js';
+import { draftDurationMs, isExportable, rewriteSandboxPaths, summariseTimeline } from '../../nemo/draft.js';
+import { NemoError } from '../../nemo/errors.js';
+import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+import { nextPollDelayMs } from '../poll-cadence.js';
+import { PROGRESS } from '../progress.js';
+
+const MAX_RENDER_IDS = 2;
+
+export function renderIdFor(jobId: string, attempt: number): string {
+  return `render_${jobId.slice(4).toLowerCase()}_${attempt}`;
+}
+
+export async function renderSubmitStep(ctx: StepContext, token: string): Promise<StepOutcome> {
+  const { flow, deps, jobId, log } = ctx;
+  const sessionId = flow.session!.session_id;
+  await deps.lifecycle.progress(jobId, 'render', PROGRESS.renderStart);
+  const state = await deps.nemo.getState(token, sessionId);
+  if (!state.draft || !isExportable(state.draft)) {
+    throw new AppError('NOTHING_TO_RENDER', 'the agent finished without a timeline to export (the draft has no segments)');
+  }
+  const { draft, unresolved } = rewriteSandboxPaths(state.draft, flow.uploads);
+  if (unresolved.length > 0) log.warn({ unresolved }, 'draft references sandbox paths with no uploaded file');
+
+  if (!flow.render) {
+    flow.render = {
+      id: renderIdFor(jobId, 1),
+      attempt: 1,
+      attempted: false,
+      submitted: false,
+      submitted_at: null,
+      polls: 0,
+      samples: [],
+      timeline: summariseTimeline(draft),
+      draft_duration_ms: draftDurationMs(draft),
+    };
+  }
+  const render = flow.render;
+  await deps.lifecycle.update(jobId, (job) => {
+    job.upstream.render_id = render.id;
+  });
+
+  if (render.attempted && !render.submitted) {
+    // The previous worker may have reached the upstream before dying: poll what exists instead of paying twice.
+    const existing = await lookup(ctx, token, render.id);
+    if (existing) return markSubmitted(ctx, existing.progress);
+  }
+  render.attempted = true;
+  await ctx.checkpoint();
+  const { output } = ctx.record.job;
+  try {
+    const status = await deps.nemo.submitRender(token, {
+      id: render.id,
+      sessionId,
+      draft,
+      output: { format: output.format, quality: output.quality, resolution: output.resolution },
+    });
+    log.info({ renderId: render.id }, 'render submitted');
+    return markSubmitted(ctx, status.progress);
+  } catch (err) {
+    if (!(err instanceof NemoError) || err.kind !== 'duplicate_render') throw err;
+    // A duplicate id is ours if it exists (a lost answer to our own submit); otherwise retry once with a new id.
+    const existing = await lookup(ctx, token, render.id);
+    if (existing) return markSubmitted(ctx, existing.progress);
+    if (render.attempt >= MAX_RENDER_IDS) throw err;
+    render.attempt += 1;
+    render.id = renderIdFor(jobId, render.attempt);
+    render.attempted = false;
+    return next('render_submit');
+  }
+}
+
+async function lookup(ctx: StepContext, token: string, id: string) {
+  try {
+    return await ctx.deps.nemo.getRender(token, id);
+  } catch (err) {
+    if (err instanceof NemoError && err.kind === 'not_found') return null;
+    throw err;
+  }
+}
+
+async function markSubmitted(ctx: StepContext, progress: number): Promise<StepOutcome> {
+  const render = ctx.flow.render!;
+  const now = Date.now();
+  render.submitted = true;
+  render.submitted_at ??= new Date(now).toISOString();
+  render.samples = [{ at: now, progress }];
+  const delay = nextPollDelayMs({
+    now,
+    submittedAt: now,
+    polls: 0,
+    samples: render.samples,
+    expectedTotalMs: await ctx.deps.renderStats.expectedMs(),
+  });
+  return wait('render_poll', delay, 'render running');
+}

@@ -1,0 +1,76 @@
+// The one place upstream failures become flow decisions: retry, wait, start a new session, or fail with a clear job error.
+import { AppError, type ErrorCode } from '../errors.js';
+import { NemoError } from '../nemo/errors.js';
+import { scrubSecrets } from '../observability/logger.js';
+
+export const MAX_STEP_RETRIES = 8;
+const BASE_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 60_000;
+export const DEFAULT_RATE_LIMIT_WAIT_MS = 30_000;
+
+export type UpstreamDecision =
+  | { kind: 'retry'; delayMs: number; countsAsFailure: boolean; reason: string }
+  | { kind: 'reauth' }
+  | { kind: 'new_session' }
+  | { kind: 'out_of_credits' }
+  | { kind: 'fail'; error: AppError };
+
+/** Exponential backoff with full jitter (AWS style): spreads retries of many jobs hitting one outage. */
+export function backoffMs(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** failures);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+const FAIL_CODES: Partial<Record<NemoError['kind'], { code: ErrorCode; explain: string }>> = {
+  export_blocked: {
+    code: 'UPSTREAM_EXPORT_BLOCKED',
+    explain:
+      'the upstream blocked the export (HTTP 402): the account plan does not allow it, typically an anonymous token whose ' +
+      'requests lacked the X-Skill-* attribution headers or whose free credits are used up; set NEMO_TOKEN to a paid key',
+  },
+  unsupported_media: { code: 'UNSUPPORTED_MEDIA', explain: 'the upstream rejected a source file type (4001)' },
+  media_too_large: { code: 'MEDIA_TOO_LARGE', explain: 'the upstream rejected a source file as too large (4002)' },
+  rejected: { code: 'UPSTREAM_REJECTED', explain: 'the upstream rejected the request' },
+};
+
+export function decideUpstream(err: unknown, failuresSoFar: number, tokenIsStatic: boolean): UpstreamDecision {
+  if (!(err instanceof NemoError)) {
+    if (err instanceof AppError) return { kind: 'fail', error: err };
+    throw err;
+  }
+  const detail = scrubSecrets(err.message);
+  switch (err.kind) {
+    case 'auth':
+      if (tokenIsStatic) {
+        return fail('UPSTREAM_AUTH_FAILED', `the configured NEMO_TOKEN was refused by the upstream (${detail})`, err);
+      }
+      return { kind: 'reauth' };
+    case 'session_missing':
+      return { kind: 'new_session' };
+    case 'no_credits':
+      return { kind: 'out_of_credits' };
+    case 'rate_limited':
+      return {
+        kind: 'retry',
+        delayMs: err.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS,
+        countsAsFailure: false,
+        reason: 'upstream rate limit',
+      };
+    case 'transient':
+    case 'timeout':
+    case 'not_found':
+    case 'duplicate_render':
+      if (failuresSoFar >= MAX_STEP_RETRIES) {
+        return fail('UPSTREAM_ERROR', `the upstream kept failing (${failuresSoFar} attempts): ${detail}`, err);
+      }
+      return { kind: 'retry', delayMs: backoffMs(failuresSoFar), countsAsFailure: true, reason: detail };
+    default: {
+      const mapped = FAIL_CODES[err.kind] ?? FAIL_CODES.rejected!;
+      return fail(mapped.code, `${mapped.explain}: ${detail}`, err);
+    }
+  }
+}
+
+function fail(code: ErrorCode, message: string, cause: unknown): UpstreamDecision {
+  return { kind: 'fail', error: new AppError(code, message, { cause }) };
+}

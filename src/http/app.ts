@@ -1,0 +1,36 @@
+// buildApp(deps): the Fastify API with auth, the contract's errors and every route group; no listening here.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { AppError } from '../errors.js';
+import type { ApiDeps } from './deps.js';
+import { installErrorHandling } from './error-handler.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+
+/** Routes anyone may call: probes, metrics, the API description. */
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']);
+
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance on Fastify's default generic types.
+    loggerInstance: deps.logger.child({ role: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 1_048_576,
+    maxParamLength: 200,
+    requestIdHeader: 'x-request-id',
+    disableRequestLogging: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  installErrorHandling(app);
+  app.decorateRequest('tenant', '');
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?')[0]!;
+    if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/') || path.startsWith('/admin/')) return;
+    const tenant = deps.apiKeys.tenantOf(request.headers.authorization);
+    if (!tenant) throw new AppError('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)');
+    request.tenant = tenant;
+  });
+
+  await app.register(healthRoutes(deps));
+  await app.register(jobRoutes(deps));
+  for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope));
+  return app;
+}

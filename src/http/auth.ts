@@ -1,0 +1,48 @@
+// Bearer API keys → tenant. Keys are kept only as SHA-256 hashes and compared in constant time.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+export const ANONYMOUS_TENANT = 'default';
+
+export class ApiKeys {
+  private readonly entries: { tenant: string; hash: Buffer }[];
+  private readonly adminHash: Buffer | null;
+
+  constructor(
+    pairs: readonly { tenant: string; key: string }[],
+    private readonly disabled: boolean,
+    adminKey?: string,
+  ) {
+    this.entries = pairs.map((p) => ({ tenant: p.tenant, hash: sha256(p.key) }));
+    this.adminHash = adminKey ? sha256(adminKey) : null;
+  }
+
+  /** The tenant of an Authorization header, or null. With auth disabled every caller is the default tenant. */
+  tenantOf(authorization: string | undefined): string | null {
+    const presented = bearer(authorization);
+    if (this.disabled) return presented ? (this.match(presented) ?? ANONYMOUS_TENANT) : ANONYMOUS_TENANT;
+    return presented ? this.match(presented) : null;
+  }
+
+  isAdmin(authorization: string | undefined): boolean {
+    const presented = bearer(authorization);
+    return Boolean(presented && this.adminHash && timingSafeEqual(sha256(presented), this.adminHash));
+  }
+
+  private match(key: string): string | null {
+    const hash = sha256(key);
+    let found: string | null = null;
+    // Compare against every entry so the time taken does not depend on which one matched.
+    for (const entry of this.entries) {
+      if (timingSafeEqual(hash, entry.hash) && found === null) found = entry.tenant;
+    }
+    return found;
+  }
+}
+
+function bearer(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}

@@ -1,0 +1,49 @@
+// One error handler for the API: the contract's error body, 5xx without internals, Fastify's own errors mapped to codes.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError, type ErrorCode } from '../errors.js';
+
+interface ErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+}
+
+const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json or multipart/form-data' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'VALIDATION_FAILED', message: 'body: must be a JSON object' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'VALIDATION_FAILED', message: 'invalid Content-Length' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'VALIDATION_FAILED', message: 'body: invalid JSON' },
+  FST_ERR_INVALID_URL: { status: 400, code: 'VALIDATION_FAILED', message: 'invalid URL' },
+  FST_ERR_BAD_URL: { status: 400, code: 'VALIDATION_FAILED', message: 'invalid URL' },
+  FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'UPLOAD_TOO_LARGE' },
+  FST_FILES_LIMIT: { status: 400, code: 'VALIDATION_FAILED', message: 'too many files' },
+  FST_PARTS_LIMIT: { status: 400, code: 'VALIDATION_FAILED', message: 'too many multipart parts' },
+  FST_FIELDS_LIMIT: { status: 400, code: 'VALIDATION_FAILED', message: 'too many multipart fields' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 400, code: 'VALIDATION_FAILED', message: 'body: not multipart' },
+};
+
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof AppError) return { statusCode: err.statusCode, code: err.code, message: err.message };
+  const fe = err as Partial<FastifyError>;
+  const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) return { statusCode: known.status, code: known.code, message: known.message ?? fe.message ?? known.code };
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // JSON parse errors and similar client faults carry a 4xx from Fastify itself.
+    const code: ErrorCode = fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED';
+    return { statusCode: fe.statusCode, code, message: fe.message ?? 'bad request' };
+  }
+  return { statusCode: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err, request, reply) => {
+    const body = toErrorBody(err);
+    if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
+    if (err instanceof AppError && err.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
+    void reply.status(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ statusCode: 404, code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+}

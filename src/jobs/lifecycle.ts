@@ -1,0 +1,100 @@
+// Job lifecycle transitions (start, stage/progress, messages, finish) as store updates that append the matching events.
+import type { JobError, JobRecord, JobResult, JobStage, EventType, Job } from './schemas.js';
+import { isTerminal } from './schemas.js';
+import type { JobStore } from './store.js';
+
+/** job.progress events are throttled per job (contract §6); the record itself is always updated. */
+export const PROGRESS_EVENT_INTERVAL_MS = 500;
+
+export type AfterEvent = (jobId: string, type: EventType, seq: number) => Promise<void> | void;
+
+export class JobLifecycle {
+  private readonly lastProgressEvent = new Map<string, number>();
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly afterEvent: AfterEvent = () => {},
+  ) {}
+
+  async start(jobId: string): Promise<JobRecord> {
+    const now = new Date().toISOString();
+    return this.apply(jobId, 'job.started', (r) => {
+      if (r.job.status !== 'queued') return null;
+      r.job.status = 'running';
+      r.job.stage = 'auth';
+      r.job.started_at = now;
+      return r;
+    });
+  }
+
+  /** Moves the job to a stage and/or progress value; progress never goes backwards. */
+  async progress(jobId: string, stage: JobStage, progress?: number): Promise<JobRecord> {
+    const last = this.lastProgressEvent.get(jobId) ?? 0;
+    const due = Date.now() - last >= PROGRESS_EVENT_INTERVAL_MS;
+    let emitted = false;
+    const record = await this.apply(jobId, due ? 'job.progress' : undefined, (r) => {
+      if (isTerminal(r.job.status)) return null;
+      const nextProgress = Math.max(r.job.progress, Math.min(99, Math.round(progress ?? r.job.progress)));
+      if (r.job.stage === stage && nextProgress === r.job.progress) return null;
+      r.job.stage = stage;
+      r.job.progress = nextProgress;
+      emitted = due;
+      return r;
+    });
+    if (emitted) this.lastProgressEvent.set(jobId, Date.now());
+    return record;
+  }
+
+  async update(jobId: string, mutate: (job: Job) => void): Promise<JobRecord> {
+    return this.apply(jobId, undefined, (r) => {
+      mutate(r.job);
+      return r;
+    });
+  }
+
+  async succeed(jobId: string, result: JobResult): Promise<JobRecord> {
+    return this.finish(jobId, 'job.succeeded', (job) => {
+      job.status = 'succeeded';
+      job.stage = 'done';
+      job.progress = 100;
+      job.result = result;
+      job.error = null;
+    });
+  }
+
+  async fail(jobId: string, error: JobError): Promise<JobRecord> {
+    return this.finish(jobId, 'job.failed', (job) => {
+      job.status = 'failed';
+      job.error = error;
+    });
+  }
+
+  async cancel(jobId: string, message = 'canceled by the caller'): Promise<JobRecord> {
+    return this.finish(jobId, 'job.canceled', (job) => {
+      job.status = 'canceled';
+      job.error = { code: 'CANCELED', message, retryable: false };
+    });
+  }
+
+  private async finish(jobId: string, type: EventType, mutate: (job: Job) => void): Promise<JobRecord> {
+    const now = new Date().toISOString();
+    const record = await this.apply(jobId, type, (r) => {
+      if (isTerminal(r.job.status)) return null;
+      mutate(r.job);
+      r.job.finished_at = now;
+      return r;
+    });
+    this.lastProgressEvent.delete(jobId);
+    return record;
+  }
+
+  private async apply(
+    jobId: string,
+    type: EventType | undefined,
+    mutate: (r: JobRecord) => JobRecord | null,
+  ): Promise<JobRecord> {
+    const { record, eventSeq } = await this.store.update(jobId, mutate, type ? { event: type } : {});
+    if (type && eventSeq !== null) await this.afterEvent(jobId, type, eventSeq);
+    return record;
+  }
+}

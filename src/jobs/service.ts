@@ -1,0 +1,106 @@
+// Creating, revising and canceling jobs: the record, its flow checkpoint and its queue entry, written in a safe order.
+import { AppError } from '../errors.js';
+import { buildAgentMessages } from '../flow/messages.js';
+import type { FlowStore } from '../flow/state.js';
+import { initialFlowState } from '../flow/state.js';
+import { newJobId } from './ids.js';
+import type { JobLifecycle } from './lifecycle.js';
+import { isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord } from './schemas.js';
+import type { JobStore } from './store.js';
+
+export interface JobQueuePort {
+  enqueue(jobId: string): Promise<void>;
+  /** Removes a job no worker has started; false if a worker holds it. */
+  removeIfWaiting(jobId: string): Promise<boolean>;
+  /** Wakes a waiting (delayed) job so its worker notices a cancel now. */
+  wake(jobId: string): Promise<void>;
+  publishCancel(jobId: string): Promise<void>;
+}
+
+export interface JobServiceDeps {
+  store: JobStore;
+  flows: FlowStore;
+  lifecycle: JobLifecycle;
+  queue: JobQueuePort;
+  /** Refuses webhook targets the SSRF guard would never deliver to (throws AppError). */
+  checkWebhookUrl: (url: string) => Promise<void>;
+}
+
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  async create(tenant: string, body: CreateJobBody, parent?: { record: JobRecord; session: { task_id: string; session_id: string } }): Promise<JobRecord> {
+    if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);
+    const job = newJob(body, parent?.record.job.id ?? null, parent?.session ?? null);
+    const messages = buildAgentMessages(body);
+    // Flow state first, record second, queue last: a record always has a flow, and a queued run always has both.
+    await this.deps.flows.save(job.id, initialFlowState(messages, parent?.session));
+    const record = await this.deps.store.create(tenant, job);
+    await this.deps.queue.enqueue(job.id);
+    return record;
+  }
+
+  async revise(tenant: string, parentId: string, instruction: string): Promise<JobRecord> {
+    const parent = await this.deps.store.getForTenant(tenant, parentId);
+    if (!parent) throw new AppError('JOB_NOT_FOUND', `job ${parentId} not found`);
+    if (parent.job.status !== 'succeeded') {
+      throw new AppError('PARENT_NOT_SUCCEEDED', `job ${parentId} is ${parent.job.status}; only a succeeded job can be revised`);
+    }
+    const flow = await this.deps.flows.load(parentId);
+    if (!flow?.session) throw new AppError('PARENT_NOT_SUCCEEDED', `job ${parentId} has no upstream session to continue`);
+    const { job } = parent;
+    const body: CreateJobBody = {
+      instruction,
+      followups: [],
+      sources: [],
+      output: job.output,
+      language: job.language,
+      metadata: job.metadata,
+      ...(job.webhook ? { webhook: { url: job.webhook.url, events: job.webhook.events } } : {}),
+    };
+    return this.create(tenant, body, { record: parent, session: flow.session });
+  }
+
+  /**
+   * A job nobody has started is canceled here; one a worker holds (or that waits on a render) is flagged,
+   * woken and signalled, and its worker cancels the upstream render and records the end.
+   */
+  async cancel(tenant: string, jobId: string): Promise<JobRecord> {
+    const existing = await this.deps.store.getForTenant(tenant, jobId);
+    if (!existing) throw new AppError('JOB_NOT_FOUND', `job ${jobId} not found`);
+    if (isTerminal(existing.job.status)) throw new AppError('JOB_FINISHED', `job ${jobId} already ${existing.job.status}`);
+    const { record } = await this.deps.store.update(jobId, (r) => (r.cancel_requested ? null : { ...r, cancel_requested: true }));
+    if (record.job.status === 'queued' && (await this.deps.queue.removeIfWaiting(jobId))) {
+      return this.deps.lifecycle.cancel(jobId);
+    }
+    await this.deps.queue.publishCancel(jobId);
+    await this.deps.queue.wake(jobId);
+    return record;
+  }
+}
+
+function newJob(body: CreateJobBody, parentId: string | null, session: { task_id: string; session_id: string } | null): Job {
+  return {
+    id: newJobId(),
+    status: 'queued',
+    stage: 'queued',
+    progress: 0,
+    instruction: body.instruction,
+    followups: body.followups,
+    sources: body.sources,
+    output: body.output,
+    language: body.language,
+    metadata: body.metadata,
+    messages: [],
+    result: null,
+    error: null,
+    upstream: { task_id: session?.task_id ?? null, session_id: session?.session_id ?? null, render_id: null },
+    webhook: body.webhook
+      ? { url: body.webhook.url, events: body.webhook.events ?? [...TERMINAL_EVENTS], status: 'none', attempts: 0 }
+      : null,
+    parent_id: parentId,
+    created_at: new Date().toISOString(),
+    started_at: null,
+    finished_at: null,
+  };
+}

@@ -1,0 +1,149 @@
+// The job store: versioned JSON records in Redis, updated by compare-and-set, with events appended in the same script.
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import { newEventId } from './ids.js';
+import {
+  eventSchema,
+  jobRecordSchema,
+  type EventType,
+  type Job,
+  type JobEvent,
+  type JobRecord,
+  type JobStatus,
+} from './schemas.js';
+
+/**
+ * KEYS: record, tenantAll, tenantOldStatus, tenantNewStatus, events
+ * ARGV: expectedVersion, newRecordJson, jobId, eventType|'' , eventId, at, jobJson, channel
+ * Sets the record only if its version is still expectedVersion, moves the id between the per-status sets and,
+ * when eventType is given, appends the event with the next sequence number and publishes it — all or nothing,
+ * so an event is never recorded for a state that was not stored (and vice versa).
+ */
+const CAS_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if current then return -1 end
+else
+  if not current then return -2 end
+  local v = string.match(current, '^{"v":(%d+),')
+  if v ~= ARGV[1] then return -1 end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
+if KEYS[3] ~= KEYS[4] then redis.call('ZREM', KEYS[3], ARGV[3]) end
+redis.call('ZADD', KEYS[4], 0, ARGV[3])
+if ARGV[4] == '' then return 0 end
+local seq = redis.call('LLEN', KEYS[5]) + 1
+local event = '{"id":"' .. ARGV[5] .. '","seq":' .. seq .. ',"type":"' .. ARGV[4] .. '","at":"' .. ARGV[6] .. '","data":' .. ARGV[7] .. '}'
+redis.call('RPUSH', KEYS[5], event)
+redis.call('PUBLISH', ARGV[8], event)
+return seq
+`;
+
+export class VersionConflict extends Error {}
+
+export interface UpdateOptions {
+  /** Append this event (with the updated Job as data) atomically with the update. */
+  event?: EventType;
+}
+
+export interface UpdateResult {
+  record: JobRecord;
+  eventSeq: number | null;
+}
+
+export class JobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Stores a brand-new job; fails if the id exists. */
+  async create(tenant: string, job: Job): Promise<JobRecord> {
+    const record: JobRecord = { v: 1, tenant, cancel_requested: false, job };
+    const result = await this.cas(record, 0, job.status, undefined);
+    if (result === -1) throw new VersionConflict(`job ${job.id} already exists`);
+    return record;
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const raw = await this.redis.get(this.keys.job(id));
+    return raw === null ? null : jobRecordSchema.parse(JSON.parse(raw));
+  }
+
+  /** A job only as seen by its own tenant: another tenant's job does not exist (contract §2). */
+  async getForTenant(tenant: string, id: string): Promise<JobRecord | null> {
+    if (!/^job_[0-9A-Z]{26}$/.test(id)) return null;
+    const record = await this.get(id);
+    return record && record.tenant === tenant ? record : null;
+  }
+
+  /**
+   * Read-modify-write with optimistic concurrency: `mutate` gets a copy and returns the new record
+   * (or null to leave it unchanged). Retried on conflict, so `mutate` must be pure.
+   */
+  async update(
+    id: string,
+    mutate: (record: JobRecord) => JobRecord | null,
+    options: UpdateOptions = {},
+  ): Promise<UpdateResult> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const current = await this.get(id);
+      if (!current) throw new Error(`job ${id} not found`);
+      const next = mutate(structuredClone(current));
+      if (next === null) return { record: current, eventSeq: null };
+      const stored: JobRecord = { ...next, v: current.v + 1 };
+      const result = await this.cas(stored, current.v, current.job.status, options.event);
+      if (result >= 0) return { record: stored, eventSeq: options.event ? result : null };
+      if (result === -2) throw new Error(`job ${id} vanished during update`);
+    }
+    throw new VersionConflict(`job ${id}: too many concurrent updates`);
+  }
+
+  async events(id: string, afterSeq = 0, limit = 1000): Promise<JobEvent[]> {
+    const raw = await this.redis.lrange(this.keys.jobEvents(id), afterSeq, afterSeq + limit - 1);
+    return raw.map((line) => eventSchema.parse(JSON.parse(line)));
+  }
+
+  async eventCount(id: string): Promise<number> {
+    return this.redis.llen(this.keys.jobEvents(id));
+  }
+
+  /** Newest first; the cursor is the last id seen, and ULID order makes pages stable under concurrent inserts. */
+  async list(
+    tenant: string,
+    opts: { status?: JobStatus; limit: number; cursor?: string },
+  ): Promise<{ records: JobRecord[]; nextCursor: string | null }> {
+    const set = opts.status ? this.keys.tenantJobsByStatus(tenant, opts.status) : this.keys.tenantJobs(tenant);
+    const max = opts.cursor ? `(${opts.cursor}` : '+';
+    const ids = await this.redis.zrevrangebylex(set, max, '-', 'LIMIT', 0, opts.limit + 1);
+    const page = ids.slice(0, opts.limit);
+    const raws = page.length > 0 ? await this.redis.mget(...page.map((i) => this.keys.job(i))) : [];
+    const records = raws.flatMap((raw) => (raw ? [jobRecordSchema.parse(JSON.parse(raw))] : []));
+    return { records, nextCursor: ids.length > opts.limit ? (page.at(-1) ?? null) : null };
+  }
+
+  private async cas(record: JobRecord, expectedVersion: number, oldStatus: JobStatus, event: EventType | undefined) {
+    const { job, tenant } = record;
+    // The version must be the first field: the Lua script reads it with a pattern instead of decoding JSON.
+    const json = JSON.stringify({ v: record.v, tenant, cancel_requested: record.cancel_requested, job });
+    const result = await this.redis.eval(
+      CAS_SCRIPT,
+      5,
+      this.keys.job(job.id),
+      this.keys.tenantJobs(tenant),
+      this.keys.tenantJobsByStatus(tenant, oldStatus),
+      this.keys.tenantJobsByStatus(tenant, job.status),
+      this.keys.jobEvents(job.id),
+      String(expectedVersion),
+      json,
+      job.id,
+      event ?? '',
+      newEventId(),
+      new Date().toISOString(),
+      JSON.stringify(job),
+      this.keys.jobEventsChannel(job.id),
+    );
+    return Number(result);
+  }
+}

@@ -1,0 +1,182 @@
+// One upstream REST call: headers, single attempt with a deadline, bounded body read, JSON + envelope checks (§0, §1).
+import type { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import type { z } from 'zod';
+import type { Logger } from '../observability/logger.js';
+import {
+  NemoError,
+  extractMessage,
+  failureToError,
+  isNemoError,
+  networkError,
+  type NemoEndpoint,
+  type NemoErrorKind,
+} from './errors.js';
+import { envelopeSchema } from './schemas.js';
+
+export interface SkillHeaders {
+  source: string;
+  version: string;
+  platform: string;
+}
+
+export interface HttpContext {
+  baseUrl: string;
+  skill: SkillHeaders;
+  logger: Logger;
+  dispatcher?: Dispatcher;
+  requestTimeoutMs: number;
+  onCall?: (endpoint: NemoEndpoint, outcome: 'ok' | NemoErrorKind, ms: number) => void;
+}
+
+export interface CallSpec {
+  endpoint: NemoEndpoint;
+  method: 'GET' | 'POST';
+  path: string;
+  token?: string;
+  clientId?: string;
+  json?: unknown;
+  body?: Readable;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** /state carries whole drafts; anything bigger than this is not a NemoVideo answer. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** The attribution headers go on every call: without them an anonymous export gets 402 (§0). */
+export function baseHeaders(ctx: HttpContext, token?: string, clientId?: string): Record<string, string> {
+  const h: Record<string, string> = {
+    'x-skill-source': ctx.skill.source,
+    'x-skill-version': ctx.skill.version,
+    'x-skill-platform': ctx.skill.platform,
+  };
+  if (token !== undefined) h.authorization = `Bearer ${token}`;
+  if (clientId !== undefined) h['x-client-id'] = clientId;
+  return h;
+}
+
+export function joinUrl(baseUrl: string, path: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}${path}`;
+}
+
+/** Times `fn`, reports the outcome to onCall and logs at debug — endpoint, outcome and ms only, never headers. */
+export async function instrument<T>(ctx: HttpContext, endpoint: NemoEndpoint, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let outcome: 'ok' | NemoErrorKind = 'ok';
+  try {
+    return await fn();
+  } catch (err) {
+    outcome = isNemoError(err) ? err.kind : 'transient';
+    throw err;
+  } finally {
+    const ms = Math.round(performance.now() - started);
+    ctx.logger.debug({ endpoint, outcome, ms }, 'nemo call');
+    ctx.onCall?.(endpoint, outcome, ms);
+  }
+}
+
+/** Session ids are 19-digit numbers in strings (§2.2); if one ever arrives unquoted, keep its source text. */
+const ID_KEYS = new Set(['session_id', 'sessionId', 'task_id', 'taskId', 'id', 'user_id']);
+type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown;
+const keepBigIds: Reviver = (key, value, context) =>
+  typeof value === 'number' && !Number.isSafeInteger(value) && ID_KEYS.has(key) && context?.source ? context.source : value;
+
+export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text, keepBigIds as Parameters<typeof JSON.parse>[1]) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+export async function readBodyText(body: AsyncIterable<Buffer | Uint8Array>, max = MAX_BODY_BYTES): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) throw new Error(`response body larger than ${max} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Turns a finished response into `data` or a NemoError. `!ok`, `code != 0` and `success === false` are all
+ * errors whatever the HTTP status (§1: the upstream may send errors with HTTP 200).
+ */
+export function interpretResponse(
+  endpoint: NemoEndpoint,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+  phase: 'before_stream' | 'n/a' = 'n/a',
+): unknown {
+  const ok = status >= 200 && status < 300;
+  const parsed = text.trim() === '' ? { ok: true as const, value: undefined } : parseJsonText(text);
+  if (!parsed.ok) {
+    // An HTML error page from a proxy: the status decides; a broken 2xx body counts as transient (truncation, proxy page).
+    const failure = { endpoint, httpStatus: status, message: text.slice(0, 200), jsonBody: false, phase };
+    if (ok) throw new NemoError('transient', endpoint, `${endpoint}: HTTP ${status}: response is not JSON`, { httpStatus: status, phase });
+    throw failureToError({ ...failure, retryAfter: headers['retry-after'] });
+  }
+  const env = envelopeSchema.safeParse(parsed.value);
+  const body = env.success ? env.data : undefined;
+  const code = body?.code;
+  const failed = !ok || (code !== undefined && code !== 0) || body?.success === false;
+  if (failed) {
+    throw failureToError({
+      endpoint,
+      httpStatus: status,
+      ...(code !== undefined && code !== 0 ? { code } : {}),
+      message: extractMessage(parsed.value),
+      jsonBody: true,
+      retryAfter: headers['retry-after'],
+      phase,
+    });
+  }
+  // §2.8 shape b has no `data`: fall back to the body itself.
+  return body && body.data !== undefined && body.data !== null ? body.data : parsed.value;
+}
+
+/** zod at the boundary: a 2xx body of the wrong shape is a stable mismatch, not something a retry fixes. */
+export function parseData<S extends z.ZodType>(endpoint: NemoEndpoint, schema: S, data: unknown): z.infer<S> {
+  const r = schema.safeParse(data);
+  if (r.success) return r.data;
+  const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new NemoError('rejected', endpoint, `${endpoint}: unexpected response shape: ${issues.join('; ')}`);
+}
+
+/** Single attempt (retries are the caller's job). Returns the unwrapped `data`. */
+export async function callJson(ctx: HttpContext, spec: CallSpec): Promise<unknown> {
+  return instrument(ctx, spec.endpoint, async () => {
+    const headers: Record<string, string> = { accept: 'application/json', ...baseHeaders(ctx, spec.token, spec.clientId) };
+    let body: string | Readable | undefined;
+    if (spec.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(spec.json);
+    } else if (spec.body) {
+      body = spec.body;
+    }
+    Object.assign(headers, spec.headers);
+    const timeoutMs = spec.timeoutMs ?? ctx.requestTimeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await request(joinUrl(ctx.baseUrl, spec.path), {
+        method: spec.method,
+        headers,
+        body: body ?? null,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}),
+      });
+      const text = await readBodyText(res.body);
+      return interpretResponse(spec.endpoint, res.statusCode, res.headers, text);
+    } catch (err) {
+      if (isNemoError(err)) throw err;
+      if (signal.aborted) throw networkError(spec.endpoint, new Error(`no complete answer within ${timeoutMs} ms`));
+      throw networkError(spec.endpoint, err);
+    }
+  });
+}

@@ -1,0 +1,89 @@
+// Normalises both disputed render poll shapes (§2.8 a: {success,data:{id,outputUrl}}; b: top-level {taskId,output:{url}}).
+import { z } from 'zod';
+
+export type RenderState = 'pending' | 'processing' | 'completed' | 'failed';
+
+export interface RenderStatus {
+  id: string;
+  status: RenderState;
+  /** 0..100 */
+  progress: number;
+  url: string | null;
+  error: string | null;
+  /** Duration of the rendered video (not of the render job). */
+  durationMs: number | null;
+  sizeBytes: number | null;
+}
+
+const num = z.number().nullish().catch(null);
+const str = z.string().nullish().catch(null);
+
+/** The object `d = body.data ?? body` of either shape; every field optional because the shapes disagree. */
+export const renderWireSchema = z.looseObject({
+  id: z.union([z.string(), z.number().transform(String)]).nullish(),
+  taskId: z.union([z.string(), z.number().transform(String)]).nullish(),
+  renderId: z.string().nullish(),
+  status: z.string().nullish(),
+  progress: z.union([z.number(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)]).nullish().catch(null),
+  outputUrl: str,
+  output_url: str,
+  url: str,
+  output: z
+    .looseObject({ url: str, duration: num, size: num })
+    .nullish()
+    .catch(null),
+  error: z.union([z.string(), z.looseObject({ message: z.string().nullish() })]).nullish().catch(null),
+  errors: z.array(z.looseObject({ message: z.string().nullish() })).nullish().catch(null),
+  duration: num,
+  durationMs: num,
+  duration_ms: num,
+  size: num,
+  sizeBytes: num,
+  size_bytes: num,
+});
+
+/** §2.8 lists pending → processing → completed | failed; the aliases cost nothing and avoid a stuck poll. */
+const STATUS_ALIASES: Record<string, RenderState> = {
+  pending: 'pending',
+  queued: 'pending',
+  waiting: 'pending',
+  processing: 'processing',
+  rendering: 'processing',
+  running: 'processing',
+  in_progress: 'processing',
+  completed: 'completed',
+  complete: 'completed',
+  done: 'completed',
+  succeeded: 'completed',
+  success: 'completed',
+  failed: 'failed',
+  failure: 'failed',
+  error: 'failed',
+  canceled: 'failed',
+  cancelled: 'failed',
+};
+
+export function normaliseRender(d: z.infer<typeof renderWireSchema>, fallbackId: string): RenderStatus {
+  const url = d.outputUrl ?? d.output_url ?? d.output?.url ?? d.url ?? null;
+  const raw = (d.status ?? '').toLowerCase();
+  // An unknown status keeps the poller polling until its own deadline rather than failing a render that may finish.
+  let status: RenderState = STATUS_ALIASES[raw] ?? 'processing';
+  if (!d.status && url) status = 'completed';
+  const errorText =
+    typeof d.error === 'string' ? d.error : (d.error?.message ?? d.errors?.find((e) => e.message)?.message ?? null);
+  const progressRaw = d.progress ?? (status === 'completed' ? 100 : 0);
+  const progress = Math.min(100, Math.max(0, progressRaw));
+  // Shape b: output.duration is seconds, output.size bytes (§2.8).
+  const seconds = d.output?.duration ?? d.duration ?? null;
+  const durationMs = d.durationMs ?? d.duration_ms ?? (seconds === null ? null : Math.round(seconds * 1000));
+  const sizeBytes = d.output?.size ?? d.sizeBytes ?? d.size_bytes ?? d.size ?? null;
+  return {
+    id: d.id ?? d.taskId ?? d.renderId ?? fallbackId,
+    status,
+    progress,
+    url,
+    error: errorText || null,
+    durationMs,
+    sizeBytes,
+  };
+}

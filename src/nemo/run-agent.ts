@@ -1,0 +1,122 @@
+// POST /run_sse and read the agent stream until the socket closes, with idle, heartbeat-only and total deadlines (§2.7, §3).
+import { request } from 'undici';
+import { NemoError, isConnectError, isNemoError, networkError } from './errors.js';
+import { baseHeaders, instrument, interpretResponse, joinUrl, readBodyText, type HttpContext } from './http.js';
+import { AgentStreamDecoder, summariseRun, type AgentEvent, type AgentRunResult } from './sse.js';
+
+export interface RunAgentOptions {
+  signal?: AbortSignal;
+  /** No byte at all, or nothing but keep-alives, for this long → timeout (§3: "10 min of heartbeats only"). */
+  idleMs: number;
+  /** Whole run, headers included (§2.7: the skill uses --max-time 900). */
+  maxMs: number;
+  onEvent?: (e: AgentEvent) => void;
+}
+
+/** Error bodies before the stream are small JSON; cap what we read from them. */
+const MAX_ERROR_BODY = 1024 * 1024;
+
+export async function runAgent(
+  ctx: HttpContext,
+  token: string,
+  sessionId: string,
+  text: string,
+  opts: RunAgentOptions,
+): Promise<AgentRunResult> {
+  return instrument(ctx, 'run_sse', () => runOnce(ctx, token, sessionId, text, opts));
+}
+
+async function runOnce(ctx: HttpContext, token: string, sessionId: string, text: string, opts: RunAgentOptions): Promise<AgentRunResult> {
+  const log = ctx.logger;
+  opts.signal?.throwIfAborted();
+  const controller = new AbortController();
+  let timedOut: string | null = null;
+  const started = Date.now();
+  let lastByte = started;
+  let lastReal = started;
+  const expire = (why: string) => {
+    if (timedOut === null) {
+      timedOut = why;
+      controller.abort(new Error(why));
+    }
+  };
+  const onCallerAbort = () => controller.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const maxTimer = setTimeout(() => expire(`run exceeded ${opts.maxMs} ms`), opts.maxMs);
+  // One cheap ticker watches both idle clocks; its granularity is a tenth of the idle window, at most 1 s.
+  const tick = Math.max(10, Math.min(1000, Math.floor(opts.idleMs / 10)));
+  const idleTimer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastByte >= opts.idleMs) expire(`no bytes for ${opts.idleMs} ms`);
+    else if (now - lastReal >= opts.idleMs) expire(`only keep-alives for ${opts.idleMs} ms`);
+  }, tick);
+
+  const events: AgentEvent[] = [];
+  const decoder = new AgentStreamDecoder();
+  const accept = (batch: AgentEvent[]) => {
+    for (const e of batch) {
+      events.push(e);
+      if (e.kind !== 'heartbeat') lastReal = Date.now();
+      log.debug({ endpoint: 'run_sse', event: e.kind }, 'agent event');
+      opts.onEvent?.(e);
+    }
+  };
+  let streaming = false;
+  try {
+    const res = await request(joinUrl(ctx.baseUrl, '/run_sse'), {
+      method: 'POST',
+      headers: {
+        ...baseHeaders(ctx, token),
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+      },
+      // No `streaming` flag: the skill sends none, so ADK's default streaming:false applies (§2.7).
+      body: JSON.stringify({
+        app_name: 'nemo_agent',
+        user_id: 'me',
+        session_id: sessionId,
+        new_message: { parts: [{ text }] },
+      }),
+      signal: controller.signal,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}),
+    });
+    lastByte = Date.now();
+    const contentType = String(res.headers['content-type'] ?? '');
+    const isJson = /application\/(problem\+)?json/i.test(contentType);
+    if (res.statusCode < 200 || res.statusCode >= 300 || isJson) {
+      // Refused before any event (404 session, 422, 401, 429, 5xx, or an HTTP-200 envelope with code != 0).
+      const body = await readBodyText(res.body, MAX_ERROR_BODY);
+      interpretResponse('run_sse', res.statusCode, res.headers, body, 'before_stream');
+      throw new NemoError('rejected', 'run_sse', `run_sse: HTTP ${res.statusCode}: JSON answer instead of an event stream`, {
+        httpStatus: res.statusCode,
+        phase: 'before_stream',
+      });
+    }
+    streaming = true;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      lastByte = Date.now();
+      accept(decoder.feed(chunk));
+    }
+    // The run ends when the connection closes; there is no done event (§3).
+    accept(decoder.end());
+    const result = summariseRun(events);
+    log.debug({ endpoint: 'run_sse', events: result.events, silent: result.silent, error: result.error !== null }, 'agent run ended');
+    return result;
+  } catch (err) {
+    if (isNemoError(err)) throw err;
+    if (timedOut !== null) {
+      // The message may have reached the agent: the caller reconciles from state instead of re-sending (§3).
+      throw new NemoError('timeout', 'run_sse', `run_sse: ${timedOut}`, { phase: 'in_stream', cause: err });
+    }
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    // Refused or unreachable before connecting: nothing was sent. Anything later is ambiguous → in_stream.
+    const phase = !streaming && isConnectError(err) ? 'before_stream' : 'in_stream';
+    throw networkError('run_sse', err, phase);
+  } finally {
+    clearTimeout(maxTimer);
+    clearInterval(idleTimer);
+    opts.signal?.removeEventListener('abort', onCallerAbort);
+  }
+}

@@ -1,0 +1,221 @@
+// The simulated nemo_agent: runs one message against a session, streaming ADK events to an SseSink.
+// The work is detached from the HTTP response: a client that disconnects does not stop it (like the real backend).
+import { makeEvent, type AdkEvent } from './adk-events.js';
+import { READY_TEXT, TEMPORARY_ISSUE_TEXT, aspectOf, editDoneText, generationLead } from './agent-texts.js';
+import type { Clock } from './clock.js';
+import { describeDraft, editDraft, generateDraft, type BuildContext, type BuildResult } from './draft-builder.js';
+import { newCallId, newInvocationId } from './ids.js';
+import { parseIntent, type Intent } from './intent.js';
+import type { SessionRec, UserRec } from './model.js';
+import type { SimScenario } from './scenario.js';
+import type { SseSink } from './sse-sink.js';
+import type { FaultKind } from './types.js';
+import type { Logger } from '../observability/logger.js';
+
+export type MessageKind = 'question' | 'generation' | 'edit';
+
+export interface AgentDeps {
+  clock: Clock;
+  logger: Logger;
+  /** Registers a background run so the simulator can await idleness. */
+  track(run: Promise<void>): void;
+}
+
+export interface AgentJob {
+  session: SessionRec;
+  user: UserRec;
+  text: string;
+  kind: MessageKind;
+  cost: number;
+  scenario: SimScenario;
+  /** Base URL for media links produced by this run. */
+  base: string;
+  fault?: FaultKind | undefined;
+  sink: SseSink;
+  /** Aborted by reset()/close(): the run stops without touching state. */
+  signal: AbortSignal;
+}
+
+const USAGE = { promptTokenCount: 5123, candidatesTokenCount: 31, totalTokenCount: 5154 };
+
+/** Freezes the cost now (frozen > 0 while processing) and queues the run behind the session's earlier ones. */
+export function startAgentRun(deps: AgentDeps, job: AgentJob): void {
+  job.user.available -= job.cost;
+  job.user.frozen += job.cost;
+  job.session.busy++;
+  let settled = false;
+  const settle = (charged: boolean) => {
+    if (settled) return;
+    settled = true;
+    job.user.frozen -= job.cost;
+    if (!charged) job.user.available += job.cost;
+  };
+  const run = job.session.chain
+    .then(() => execute(deps, job, settle))
+    .catch((err: unknown) => deps.logger.error({ err }, 'sim agent run failed'))
+    .finally(() => {
+      settle(false);
+      job.session.busy--;
+      job.sink.end();
+    });
+  job.session.chain = run;
+  deps.track(run);
+}
+
+class Run {
+  readonly legacy: boolean;
+  readonly invocationId = newInvocationId();
+  readonly ctx: BuildContext;
+
+  constructor(
+    readonly deps: AgentDeps,
+    readonly job: AgentJob,
+  ) {
+    this.legacy = job.scenario.eventCasing === 'snake';
+    const s = job.session;
+    this.ctx = {
+      sessionId: s.sessionId,
+      base: job.base,
+      sandbox: job.scenario.sandboxPaths,
+      defaultTitle: s.taskName,
+      nextName: (prefix, ext) => `${prefix}_${++s.mediaSeq}.${ext}`,
+    };
+  }
+
+  event(fields: Partial<AdkEvent>): AdkEvent {
+    return makeEvent(this.invocationId, this.legacy, fields);
+  }
+
+  say(text: string, final = false): void {
+    this.job.sink.event(this.event({ content: { role: 'model', parts: [{ text }] }, ...(final ? { usageMetadata: USAGE } : {}) }));
+    this.job.session.replies.push(text);
+  }
+
+  call(name: string, args: Record<string, unknown>, lead?: string): string {
+    const id = newCallId(this.legacy);
+    const parts = [...(lead ? [{ text: lead }] : []), { functionCall: { id, name, args } }];
+    this.job.sink.event(this.event({ content: { role: 'model', parts }, longRunningToolIds: [] }));
+    return id;
+  }
+
+  result(id: string, name: string, response: Record<string, unknown>, stateDelta: Record<string, unknown>, artifactDelta: Record<string, number> = {}): void {
+    this.job.sink.event(
+      this.event({
+        content: { role: 'user', parts: [{ functionResponse: { id, name, response } }] },
+        actions: { stateDelta, artifactDelta, requestedAuthConfigs: {} },
+      }),
+    );
+  }
+
+  /** Simulated upstream work: one heartbeat right away (so every stage shows one), then scaled time. */
+  work(upstreamMs: number): Promise<boolean> {
+    this.job.sink.heartbeat();
+    return this.deps.clock.sleep(this.deps.clock.scaled(upstreamMs), this.job.signal);
+  }
+
+  /** Applies a build result to the session state and returns the matching stateDelta. */
+  apply(r: BuildResult): Record<string, unknown> {
+    const st = this.job.session.state;
+    st.draft = r.draft;
+    st.canvas_config = { width: r.draft.m.width, height: r.draft.m.height };
+    st.generated_media.push(...r.media);
+    const delta: Record<string, unknown> = { draft: structuredClone(r.draft), canvas_config: { ...st.canvas_config } };
+    if (r.media.length > 0) delta.generated_media = structuredClone(st.generated_media);
+    return delta;
+  }
+
+  trailer(): void {
+    if (this.job.scenario.trailingTemporaryIssue) this.say(TEMPORARY_ISSUE_TEXT);
+  }
+}
+
+async function execute(deps: AgentDeps, job: AgentJob, settle: (charged: boolean) => void): Promise<void> {
+  if (job.signal.aborted) return;
+  const run = new Run(deps, job);
+  const intent = parseIntent(job.text);
+  if (job.fault === 'heartbeats_only') return heartbeatsOnly(job);
+  if (job.fault === 'stream_error' || job.fault === 'stream_error_json' || job.fault === 'agent_error_event') {
+    return failMidway(run, intent);
+  }
+  if (job.kind === 'question') {
+    if (!(await run.work(job.scenario.textMs))) return;
+    settle(true);
+    run.say(`${describeDraft(job.session.state.draft)} Let me know what you'd like to change, or click Export.`, true);
+  } else if (job.kind === 'generation') {
+    if (!(await generation(run, intent))) return;
+    settle(true);
+    run.say(READY_TEXT, true);
+  } else {
+    const silent = isSilent(job.scenario.silentEdits);
+    const r = editDraft(job.session.state, intent, run.ctx);
+    const id = run.call('edit_multitrack', { ops: r.ops }, silent ? undefined : 'Sure, updating your timeline now.');
+    if (!(await run.work(job.scenario.editMs))) return;
+    run.result(id, 'edit_multitrack', { status: 'success', ops_applied: r.ops.length }, run.apply(r));
+    settle(true);
+    if (!silent) run.say(editDoneText(r.ops), true);
+  }
+  run.trailer();
+}
+
+/** Two stages, as the real backend: the raw Seedance video, then BGM/title added by edit_multitrack. */
+async function generation(run: Run, intent: Intent): Promise<boolean> {
+  const { job } = run;
+  const stage2 = intent.music !== undefined || intent.title !== undefined;
+  const total = job.scenario.generateMs;
+  const canvas = intent.canvas ?? { width: 1920, height: 1080 };
+  const images = job.session.state.video_infos.filter((v) => v.file_type !== 'audio').map((v) => v.cdn_url);
+  const args = {
+    prompt: job.text.slice(0, 300),
+    duration: Math.round((intent.durationMs ?? 10_000) / 1000),
+    aspect_ratio: aspectOf(canvas.width, canvas.height),
+    ...(images.length > 0 ? { image_urls: images } : {}),
+  };
+  const id = run.call('generate_video_with_seedance', args, generationLead(job.session.state, intent));
+  if (!(await run.work(stage2 ? total * 0.85 : total))) return false;
+  const r1 = generateDraft(job.session.state, intent, run.ctx);
+  const videoUrl = r1.media[0]?.url ?? r1.draft.t[0]?.sg[0]?.src;
+  run.result(id, 'generate_video_with_seedance', { status: 'success', video_url: videoUrl, duration: args.duration }, run.apply(r1), {
+    'generated_video.mp4': 0,
+  });
+  if (!stage2) return true;
+  const intent2: Intent = { removeMusic: false, removeTitle: false };
+  if (intent.music) intent2.music = intent.music;
+  if (intent.title) intent2.title = intent.title;
+  const r2 = editDraft(job.session.state, intent2, run.ctx);
+  const id2 = run.call('edit_multitrack', { ops: r2.ops });
+  if (!(await run.work(total * 0.15))) return false;
+  run.result(id2, 'edit_multitrack', { status: 'success', ops_applied: r2.ops.length }, run.apply(r2));
+  return true;
+}
+
+/** stream_error(_json) / agent_error_event: some output, then the failure, then the stream closes; no state change. */
+async function failMidway(run: Run, intent: Intent): Promise<void> {
+  const { job } = run;
+  const tool = job.kind === 'generation' ? 'generate_video_with_seedance' : 'edit_multitrack';
+  if (job.fault !== 'agent_error_event' && job.kind !== 'question') {
+    run.call(tool, job.kind === 'generation' ? { prompt: job.text.slice(0, 300) } : { ops: editDraft(job.session.state, intent, run.ctx).ops });
+  }
+  if (!(await run.work(job.scenario.editMs * 0.1))) return;
+  if (job.fault === 'agent_error_event') {
+    job.sink.event(run.event({ errorCode: 'MALFORMED_FUNCTION_CALL', errorMessage: `Malformed function call: ${tool}` }));
+    return;
+  }
+  const message = `Tool "${tool}" failed: boom`;
+  // Old ADK built this line with an f-string: the inner quotes are not escaped, so it is not valid JSON.
+  job.sink.rawData(job.fault === 'stream_error' ? `{"error": "${message}"}` : JSON.stringify({ error: message }));
+}
+
+/** heartbeats_only: the agent never answers; only the client hanging up (or a reset) ends it. */
+function heartbeatsOnly(job: AgentJob): Promise<void> {
+  return new Promise((resolve) => {
+    job.sink.heartbeat();
+    job.sink.onClose(resolve);
+    job.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+function isSilent(mode: SimScenario['silentEdits']): boolean {
+  if (mode === 'never') return false;
+  if (mode === 'always') return true;
+  return Math.random() < mode;
+}

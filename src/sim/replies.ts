@@ -1,0 +1,62 @@
+// Response helpers for the three error dialects: the {code,data} envelope, the render proxy's {success,error}, FastAPI's {detail}.
+import type { FastifyReply } from 'fastify';
+import type { SimScenario } from './scenario.js';
+
+export const ENVELOPE_MESSAGES: Record<number, string> = {
+  400: 'X-Client-Id header is required (at most 64 characters)',
+  429: 'rate limit exceeded, please retry later',
+  1001: 'token invalid or expired',
+  1002: 'session not found',
+  2001: 'insufficient credits',
+  4001: 'unsupported file type',
+  4002: 'file too large',
+};
+
+/** HTTP statuses for envelope codes under errorHttpStatus 'mapped' (protocol §6.2 is unsure; this is our pick). */
+const MAPPED: Record<number, number> = { 1001: 401, 1002: 404, 2001: 403, 4001: 415, 4002: 413 };
+
+/** 400/402/429 are real HTTP statuses in every mode; 1001…4002 are HTTP 200 under 'always200'. */
+export function envelopeStatus(code: number, sc: SimScenario): number {
+  if (code >= 100 && code < 600) return code;
+  return sc.errorHttpStatus === 'mapped' ? (MAPPED[code] ?? 400) : 200;
+}
+
+export function envelopeBody(code: number, message: string, sc: SimScenario): Record<string, unknown> {
+  return { code, [sc.errorMessageKey]: message, data: null };
+}
+
+export function sendEnvelopeError(reply: FastifyReply, sc: SimScenario, code: number, message?: string): FastifyReply {
+  return reply.code(envelopeStatus(code, sc)).send(envelopeBody(code, message ?? ENVELOPE_MESSAGES[code] ?? 'error', sc));
+}
+
+export function sendOk(reply: FastifyReply, data: unknown): FastifyReply {
+  return reply.code(200).send({ code: 0, data });
+}
+
+export function sendRenderError(reply: FastifyReply, status: number, error: string): FastifyReply {
+  return reply.code(status).send({ success: false, error });
+}
+
+export function sendRateLimited(reply: FastifyReply, sc: SimScenario, retryAfterSec: number): FastifyReply {
+  return reply.code(429).header('retry-after', String(retryAfterSec)).send(envelopeBody(429, ENVELOPE_MESSAGES[429]!, sc));
+}
+
+let serverErrorFlip = 0;
+
+/** What a proxy in front of a sick backend sends: alternately an nginx HTML page and JSON cut off mid-object. */
+export function sendServerError(reply: FastifyReply, status: number): FastifyReply {
+  serverErrorFlip++;
+  if (serverErrorFlip % 2 === 1) {
+    const title = `${status} ${status === 504 ? 'Gateway Time-out' : status === 503 ? 'Service Temporarily Unavailable' : 'Bad Gateway'}`;
+    return reply
+      .code(status)
+      .type('text/html')
+      .send(`<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`);
+  }
+  return reply.code(status).type('application/json').send('{"code":0,"data":{"session_id":"55297987');
+}
+
+/** FastAPI's 422 body, as ADK's api_server answers a RunAgentRequest that does not validate. */
+export function sendValidation422(reply: FastifyReply, detail: { loc: (string | number)[]; msg: string; type: string }[]): FastifyReply {
+  return reply.code(422).send({ detail });
+}

@@ -1,0 +1,112 @@
+// The simulator's behaviour knobs (SimScenario), their defaults and the zod schema for partial updates.
+import { z } from 'zod';
+
+export type HeartbeatForm = 'json' | 'empty' | 'comment' | 'word' | 'mixed';
+
+export interface SimScenario {
+  /** 'camel' = ADK ≥ 1.0 (invocationId, stateDelta…); 'snake' = pre-1.0 ADK (invocation_id, state_delta…). */
+  eventCasing: 'camel' | 'snake';
+  /** 'adk' = raw ADK events; 'typed' = the v4.4 simplified {type:"text"|"tool_call"|"tool_result"} events. */
+  eventStyle: 'adk' | 'typed';
+  heartbeat: HeartbeatForm;
+  heartbeatIntervalMs: number;
+  /** Newer ADK: an event with content and a state/artifact delta is sent as two events. */
+  splitArtifactEvents: boolean;
+  /** Append "I encountered a temporary issue…" after otherwise normal output. */
+  trailingTemporaryIssue: boolean;
+  /** Honour `streaming:true` in the run_sse body with partial text chunks. */
+  streamingPartials: boolean;
+  /** Draft segments reference /mnt/userdata/<session>/<file> instead of the cdn_url. */
+  sandboxPaths: boolean;
+  /** Whether envelope errors (1001…4002) carry a matching HTTP status or always HTTP 200. */
+  errorHttpStatus: 'mapped' | 'always200';
+  errorMessageKey: 'message' | 'msg';
+  /** Render poll body: (a) {success,data:{id,status,progress,outputUrl…}} or (b) top-level {taskId,status,progress,output}. */
+  renderShape: 'a' | 'b';
+  /** Fraction of edits that end without a text event: 'never', 'always' or a probability 0..1. */
+  silentEdits: 'never' | 'always' | number;
+  anonCredits: number;
+  generationCost: number;
+  editCost: number;
+  /** Durations before multiplication by the simulator's timeScale. */
+  textMs: number;
+  generateMs: number;
+  editMs: number;
+  renderMs: number;
+  /** Anonymous tokens minted per IP per 7 days before HTTP 429. */
+  tokenIpLimit: number;
+  /** Anonymous token lifetime in wall-clock ms (not scaled). */
+  tokenTtlMs: number;
+  uploadMaxBytes: number;
+  /** Extra non-anonymous ("paid") bearer tokens accepted as is, e.g. a configured NEMO_TOKEN. */
+  staticTokens: string[];
+}
+
+export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
+  eventCasing: 'camel',
+  eventStyle: 'adk',
+  heartbeat: 'json',
+  heartbeatIntervalMs: 5_000,
+  splitArtifactEvents: false,
+  trailingTemporaryIssue: false,
+  streamingPartials: true,
+  sandboxPaths: false,
+  errorHttpStatus: 'mapped',
+  errorMessageKey: 'message',
+  renderShape: 'a',
+  silentEdits: 0.3,
+  anonCredits: 10_000,
+  generationCost: 100,
+  editCost: 50,
+  textMs: 8_000,
+  generateMs: 150_000,
+  editMs: 20_000,
+  renderMs: 30_000,
+  tokenIpLimit: 10,
+  tokenTtlMs: 7 * 24 * 3600 * 1000,
+  uploadMaxBytes: 500 * 1024 * 1024,
+  staticTokens: [] as string[],
+}) as SimScenario;
+
+const ms = z.number().min(0);
+
+/** A strict partial scenario: unknown keys are refused so a typo in a test does not silently do nothing. */
+export const scenarioPatchSchema = z
+  .object({
+    eventCasing: z.enum(['camel', 'snake']),
+    eventStyle: z.enum(['adk', 'typed']),
+    heartbeat: z.enum(['json', 'empty', 'comment', 'word', 'mixed']),
+    heartbeatIntervalMs: ms,
+    splitArtifactEvents: z.boolean(),
+    trailingTemporaryIssue: z.boolean(),
+    streamingPartials: z.boolean(),
+    sandboxPaths: z.boolean(),
+    errorHttpStatus: z.enum(['mapped', 'always200']),
+    errorMessageKey: z.enum(['message', 'msg']),
+    renderShape: z.enum(['a', 'b']),
+    silentEdits: z.union([z.enum(['never', 'always']), z.number().min(0).max(1)]),
+    anonCredits: z.number().int().min(0),
+    generationCost: z.number().int().min(0),
+    editCost: z.number().int().min(0),
+    textMs: ms,
+    generateMs: ms,
+    editMs: ms,
+    renderMs: ms,
+    tokenIpLimit: z.number().int().min(0),
+    tokenTtlMs: ms,
+    uploadMaxBytes: z.number().int().min(0),
+    staticTokens: z.array(z.string().min(1)),
+  })
+  .partial()
+  .strict();
+
+export function mergeScenario(base: SimScenario, patch: Partial<SimScenario>): SimScenario {
+  const parsed = scenarioPatchSchema.parse(patch);
+  return { ...base, ...parsed };
+}
+
+/** SIM_SCENARIO env value (JSON) → a validated partial; throws with the zod message when invalid. */
+export function parseScenarioJson(raw: string | undefined): Partial<SimScenario> {
+  if (!raw || !raw.trim()) return {};
+  return scenarioPatchSchema.parse(JSON.parse(raw));
+}

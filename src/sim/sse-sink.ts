@@ -1,0 +1,113 @@
+// Writes one /run_sse response: `data: <json>\n\n` frames, heartbeats in the scenario's form, drops.
+import type { ServerResponse } from 'node:http';
+import { formatEvent, partialChunks, textOf, type AdkEvent, type FormatOptions } from './adk-events.js';
+import type { HeartbeatForm } from './scenario.js';
+
+export interface SinkOptions extends FormatOptions {
+  heartbeat: HeartbeatForm;
+  /** The request asked for streaming:true and the scenario honours it. */
+  partials: boolean;
+  /** stream_drop: destroy the socket right after the first event (or first heartbeat). */
+  dropAfter?: 'event' | 'heartbeat';
+}
+
+const ROTATION: Exclude<HeartbeatForm, 'mixed'>[] = ['json', 'empty', 'comment', 'word'];
+
+/** The four keep-alive forms seen or described for NemoVideo; none of them is an ADK event. */
+function heartbeatFrame(form: Exclude<HeartbeatForm, 'mixed'>): string {
+  switch (form) {
+    case 'json':
+      return 'data: {"type":"heartbeat"}\n\n';
+    case 'empty':
+      return 'data: \n\n';
+    case 'comment':
+      return ': keep-alive\n\n';
+    case 'word':
+      return 'data: heartbeat\n\n';
+  }
+}
+
+export class SseSink {
+  private closed = false;
+  private beats = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly closeListeners: (() => void)[] = [];
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly opts: SinkOptions,
+  ) {
+    res.on('close', () => {
+      this.closed = true;
+      this.stopHeartbeats();
+      for (const cb of this.closeListeners.splice(0)) cb();
+    });
+  }
+
+  /** False once the client went away, the stream ended or was dropped: writes become no-ops (the work goes on). */
+  get open(): boolean {
+    return !this.closed && !this.res.destroyed && !this.res.writableEnded;
+  }
+
+  onClose(cb: () => void): void {
+    if (this.closed) cb();
+    else this.closeListeners.push(cb);
+  }
+
+  /** Starlette's StreamingResponse headers: no Content-Length, chunked, closed by ending the body. */
+  start(): void {
+    this.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    this.res.flushHeaders();
+  }
+
+  event(ev: AdkEvent): void {
+    if (!this.open) return;
+    if (this.opts.partials && !ev.partial && textOf(ev)) {
+      for (const chunk of partialChunks(ev)) this.writePayloads(formatEvent(chunk, this.opts));
+    }
+    this.writePayloads(formatEvent(ev, this.opts));
+    if (this.opts.dropAfter === 'event') this.drop();
+  }
+
+  /** A raw `data:` payload, written as is (used for old ADK's hand-built, possibly invalid error JSON). */
+  rawData(payload: string): void {
+    if (this.open) this.res.write(`data: ${payload}\n\n`);
+  }
+
+  heartbeat(): void {
+    if (!this.open) return;
+    const form = this.opts.heartbeat === 'mixed' ? ROTATION[this.beats % ROTATION.length]! : this.opts.heartbeat;
+    this.beats++;
+    this.res.write(heartbeatFrame(form));
+    if (this.opts.dropAfter === 'heartbeat') this.drop();
+  }
+
+  startHeartbeats(intervalMs: number): void {
+    this.stopHeartbeats();
+    if (!this.open) return;
+    this.timer = setInterval(() => this.heartbeat(), Math.max(2, intervalMs));
+  }
+
+  stopHeartbeats(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The normal end of an ADK stream: the body just ends, there is no "done" event. */
+  end(): void {
+    this.stopHeartbeats();
+    if (this.open) this.res.end();
+  }
+
+  /** Kill the connection mid-stream without a terminating chunk. */
+  drop(): void {
+    this.stopHeartbeats();
+    this.closed = true;
+    this.res.socket?.destroy();
+    this.res.destroy();
+  }
+
+  private writePayloads(payloads: string[]): void {
+    for (const p of payloads) this.res.write(`data: ${p}\n\n`);
+  }
+}

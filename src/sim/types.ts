@@ -1,0 +1,106 @@
+// Shared public types of the NemoVideo simulator: endpoints, faults and request-log entries.
+
+/** The upstream routes the simulator serves; used to target faults and to count calls in the request log. */
+export type SimEndpoint =
+  | 'anonymous_token'
+  | 'create_session'
+  | 'claim_token'
+  | 'upload'
+  | 'run_sse'
+  | 'state'
+  | 'credits'
+  | 'render_submit'
+  | 'render_poll'
+  | 'render_cancel'
+  | 'render_download'
+  | 'render_result';
+
+export const SIM_ENDPOINTS: readonly SimEndpoint[] = [
+  'anonymous_token',
+  'create_session',
+  'claim_token',
+  'upload',
+  'run_sse',
+  'state',
+  'credits',
+  'render_submit',
+  'render_poll',
+  'render_cancel',
+  'render_download',
+  'render_result',
+];
+
+export type FaultKind =
+  | 'token_expired'
+  | 'session_lost'
+  | 'rate_limited'
+  | 'server_error'
+  | 'network_drop'
+  | 'no_credits'
+  | 'export_blocked'
+  | 'unsupported_file'
+  | 'file_too_large'
+  | 'stream_drop'
+  | 'stream_error'
+  | 'stream_error_json'
+  | 'agent_error_event'
+  | 'heartbeats_only'
+  | 'render_failed'
+  | 'render_duplicate_id'
+  | 'slow';
+
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'token_expired',
+  'session_lost',
+  'rate_limited',
+  'server_error',
+  'network_drop',
+  'no_credits',
+  'export_blocked',
+  'unsupported_file',
+  'file_too_large',
+  'stream_drop',
+  'stream_error',
+  'stream_error_json',
+  'agent_error_event',
+  'heartbeats_only',
+  'render_failed',
+  'render_duplicate_id',
+  'slow',
+];
+
+export interface FaultSpec {
+  kind: FaultKind;
+  /** Only calls to this endpoint; without it the kind's natural endpoints (see faults.ts). */
+  endpoint?: SimEndpoint;
+  /** Only calls concerning this upstream session. */
+  sessionId?: string;
+  /** How many matching calls get the fault (default 1). */
+  times?: number;
+  /** Let the first N matching calls through untouched. */
+  after?: number;
+  /** rate_limited: the Retry-After value in seconds (default 1). */
+  retryAfterSec?: number;
+  /** slow: wall-clock delay before answering (default 2000 ms; not multiplied by timeScale). */
+  delayMs?: number;
+  /** server_error: the HTTP status (default 502). */
+  status?: number;
+}
+
+export interface SimLogEntry {
+  seq: number;
+  at: string;
+  method: string;
+  path: string;
+  endpoint: SimEndpoint | 'control' | 'unknown';
+  /** HTTP status sent; 0 when the socket was destroyed before any answer. */
+  status: number;
+  sessionId?: string;
+  renderId?: string;
+  /** run_sse: the message text. */
+  message?: string;
+  skillHeaders: { source?: string; version?: string; platform?: string };
+  /** The X-Client-Id header, when one was sent. */
+  clientId?: string;
+  fault?: FaultKind;
+}
