@@ -1,6 +1,6 @@
 // Media helpers: file-type judgement by extension, plausible probe metadata, and the bundled sample MP4.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createReadStream, statSync, type ReadStream } from 'node:fs';
 import type { VideoInfo } from './model.js';
 
 const TYPES: Record<string, VideoInfo['file_type']> = {
@@ -59,10 +59,17 @@ export function shortHash(input: string | Buffer): string {
   return createHash('sha256').update(input).digest('hex').slice(0, 16);
 }
 
-let sample: Buffer | undefined;
+/** The shipped sample (2 s, 320x180, H.264 + AAC); the relative path works from src/sim and dist/sim alike. */
+export const SAMPLE_MP4_URL = new URL('../../assets/sample.mp4', import.meta.url);
 
-/** The shipped sample (2 s, 320x180, H.264 + AAC); the path works from src/sim and dist/sim alike. */
-export function sampleMp4(): Buffer {
-  sample ??= readFileSync(new URL('../../assets/sample.mp4', import.meta.url));
-  return sample;
+let sampleSize: number | undefined;
+
+export function sampleMp4Size(): number {
+  sampleSize ??= statSync(SAMPLE_MP4_URL).size;
+  return sampleSize;
+}
+
+/** A fresh read stream per response, so a download is streamed rather than copied from memory. */
+export function sampleMp4Stream(): ReadStream {
+  return createReadStream(SAMPLE_MP4_URL);
 }

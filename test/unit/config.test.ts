@@ -1,0 +1,49 @@
+// Config: defaults from the contract, one line per problem, API start-up refused without keys.
+import { describe, expect, it } from 'vitest';
+import { assertApiStartable, ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(8080);
+    expect(c.HOST).toBe('0.0.0.0');
+    expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(c.QUEUE_PREFIX).toBe('nemo-relay');
+    expect(c.NEMO_BASE_URL).toBe('https://mega-api-prod.nemovideo.ai');
+    expect(c.WORKER_CONCURRENCY).toBe(50);
+    expect(c.WORKER_LOCK_MS).toBe(30_000);
+    expect(c.RECONCILE_INTERVAL_MS).toBe(30_000);
+    expect(c.UPLOAD_MAX_BYTES).toBe(209_715_200);
+    expect(c.WEBHOOK_RETRY_SCHEDULE_MS).toEqual([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+    expect(c.SIM_TIME_SCALE).toBe(1);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reports one line per invalid variable', () => {
+    try {
+      loadConfig({ PORT: 'eighty', WORKER_CONCURRENCY: '0', WEBHOOK_SECRET: 'plain', API_KEYS: 'nokey' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems;
+      expect(problems).toHaveLength(4);
+      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['API_KEYS', 'PORT', 'WEBHOOK_SECRET', 'WORKER_CONCURRENCY']);
+      // The invalid secret value itself is never echoed.
+      expect(problems.join('\n')).not.toContain('plain');
+    }
+  });
+
+  it('parses tenant:key pairs and hash-tagged prefixes', () => {
+    const c = loadConfig({ API_KEYS: 'acme:0123456789abcdef, globex:fedcba9876543210', QUEUE_PREFIX: '{nemo-relay}' });
+    expect(c.API_KEYS).toEqual([
+      { tenant: 'acme', key: '0123456789abcdef' },
+      { tenant: 'globex', key: 'fedcba9876543210' },
+    ]);
+    expect(c.QUEUE_PREFIX).toBe('{nemo-relay}');
+  });
+
+  it('refuses to start the API without keys unless auth is disabled', () => {
+    expect(() => assertApiStartable(loadConfig({}))).toThrow(/API_KEYS/);
+    expect(() => assertApiStartable(loadConfig({ AUTH_DISABLED: 'true' }))).not.toThrow();
+  });
+});

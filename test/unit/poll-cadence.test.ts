@@ -1,0 +1,59 @@
+// Render poll cadence: aims at the estimated finish, backs off without information, never waits more than 30 s.
+import { describe, expect, it } from 'vitest';
+import { MAX_POLL_MS, MIN_POLL_MS, nextPollDelayMs } from '../../src/flow/poll-cadence.js';
+
+describe('nextPollDelayMs', () => {
+  it('backs off from 2 s on a cold start', () => {
+    const base = { now: 0, submittedAt: 0, samples: [{ at: 0, progress: 5 }], expectedTotalMs: null };
+    expect(nextPollDelayMs({ ...base, polls: 0 })).toBe(2000);
+    expect(nextPollDelayMs({ ...base, polls: 1 })).toBe(3000);
+    expect(nextPollDelayMs({ ...base, polls: 20 })).toBe(MAX_POLL_MS);
+  });
+
+  it('aims just past the usual render time when renders have been seen before', () => {
+    const delay = nextPollDelayMs({ now: 0, submittedAt: 0, polls: 0, samples: [{ at: 0, progress: 5 }], expectedTotalMs: 20_000 });
+    expect(delay).toBeGreaterThan(20_000);
+    expect(delay).toBeLessThan(21_000);
+  });
+
+  it('aims at the finish estimated from the progress rate', () => {
+    // 5% → 50% in 10 s: 4.5%/s, 50% left → about 11 s more.
+    const delay = nextPollDelayMs({
+      now: 10_000,
+      submittedAt: 0,
+      polls: 1,
+      samples: [
+        { at: 0, progress: 5 },
+        { at: 10_000, progress: 50 },
+      ],
+      expectedTotalMs: 60_000,
+    });
+    expect(delay).toBeGreaterThan(11_000);
+    expect(delay).toBeLessThan(12_000);
+  });
+
+  it('stays within bounds', () => {
+    const fast = nextPollDelayMs({
+      now: 1_000,
+      submittedAt: 0,
+      polls: 1,
+      samples: [
+        { at: 0, progress: 5 },
+        { at: 1_000, progress: 99 },
+      ],
+      expectedTotalMs: null,
+    });
+    expect(fast).toBe(MIN_POLL_MS);
+    const slow = nextPollDelayMs({
+      now: 1_000,
+      submittedAt: 0,
+      polls: 1,
+      samples: [
+        { at: 0, progress: 5 },
+        { at: 1_000, progress: 6 },
+      ],
+      expectedTotalMs: null,
+    });
+    expect(slow).toBe(MAX_POLL_MS);
+  });
+});
