@@ -58,7 +58,12 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
       events.push(e);
       if (e.kind !== 'heartbeat') lastReal = Date.now();
       log.debug({ endpoint: 'run_sse', event: e.kind }, 'agent event');
-      opts.onEvent?.(e);
+      try {
+        opts.onEvent?.(e);
+      } catch (err) {
+        // A listener bug must not look like a dropped stream (that would trigger a needless reconcile).
+        log.warn({ endpoint: 'run_sse', err: (err as Error).message }, 'onEvent listener threw');
+      }
     }
   };
   let streaming = false;
@@ -82,9 +87,19 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
       bodyTimeout: 0,
       ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}),
     });
+    // Both idle clocks start when the stream does: headers are bytes, and no event was due before them.
     lastByte = Date.now();
+    lastReal = lastByte;
     const contentType = String(res.headers['content-type'] ?? '');
     const isJson = /application\/(problem\+)?json/i.test(contentType);
+    if (/text\/html/i.test(contentType) && res.statusCode < 300) {
+      // A proxy/maintenance page with HTTP 200 would otherwise read as a silent run; the agent never saw the message.
+      await readBodyText(res.body, MAX_ERROR_BODY).catch(() => '');
+      throw new NemoError('transient', 'run_sse', `run_sse: HTTP ${res.statusCode}: HTML page instead of an event stream`, {
+        httpStatus: res.statusCode,
+        phase: 'before_stream',
+      });
+    }
     if (res.statusCode < 200 || res.statusCode >= 300 || isJson) {
       // Refused before any event (404 session, 422, 401, 429, 5xx, or an HTTP-200 envelope with code != 0).
       const body = await readBodyText(res.body, MAX_ERROR_BODY);

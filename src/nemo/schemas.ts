@@ -2,12 +2,12 @@
 import { z } from 'zod';
 
 /** Envelope codes may arrive as numbers or numeric strings; anything else is ignored. */
-const codeField = z.union([z.number(), z.string().regex(/^-?\d+$/).transform(Number)]).optional();
+const codeField = z.union([z.number(), z.string().regex(/^-?\d+$/).transform(Number)]).optional().catch(undefined);
 
 /** Both envelopes (§1): {code,message,data} and the render proxy's {success,error,data}. */
 export const envelopeSchema = z.looseObject({
   code: codeField,
-  success: z.boolean().optional(),
+  success: z.boolean().optional().catch(undefined),
   data: z.unknown().optional(),
 });
 

@@ -91,9 +91,19 @@ function toTyped(ev: AdkEvent): Record<string, unknown>[] {
   return out;
 }
 
+/** pydantic dumps fields in declaration order: content and flags first, bookkeeping last (see protocol §3.1). */
+const ORDER = ['content', 'partial', 'turnComplete', 'errorCode', 'errorMessage', 'usageMetadata', 'invocationId', 'author', 'actions', 'longRunningToolIds', 'id', 'timestamp'];
+
+function ordered(ev: AdkEvent): AdkEvent {
+  const src = ev as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ORDER) if (src[k] !== undefined) out[k] = src[k];
+  return out as unknown as AdkEvent;
+}
+
 /** One logical event → the JSON payloads of its `data:` lines, in order. */
 export function formatEvent(ev: AdkEvent, opts: FormatOptions): string[] {
-  const events = opts.split ? splitEvent(ev) : [ev];
+  const events = (opts.split ? splitEvent(ev) : [ev]).map(ordered);
   const out: string[] = [];
   for (const e of events) {
     if (opts.style === 'typed') {

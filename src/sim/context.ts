@@ -26,7 +26,8 @@ export interface SimContext {
 
 /** Route-level config: which upstream endpoint a route is (drives logging, faults and auth). */
 export interface RouteTag {
-  endpoint: SimEndpoint | 'control';
+  /** 'control' (/_sim/*) and 'cdn' (fake media host) are side routes: never logged, never faulted. */
+  endpoint: SimEndpoint | 'control' | 'cdn';
 }
 
 export interface RequestInfo {

@@ -36,12 +36,16 @@ function spans(total: number, n: number): { start: number; d: number }[] {
   return Array.from({ length: n }, (_, i) => ({ start: i * each, d: i === n - 1 ? total - each * (n - 1) : each }));
 }
 
-function visualTrack(state: SessionState, total: number, ctx: BuildContext, media: GeneratedMedia[]): Track {
+function visualTrack(state: SessionState, total: number, ctx: BuildContext, media: GeneratedMedia[], generated: boolean): Track {
   const visuals = state.video_infos.filter((v) => v.file_type !== 'audio');
   if (visuals.length === 0) {
     const url = mediaUrl(ctx, 'gen', 'mp4');
     media.push({ type: 'video', url, tool: 'generate_video_with_seedance', duration: total / 1000 });
     return { tt: 0, d: total, sg: [{ id: 'v1', kind: 'generated', src: url, start: 0, d: total }] };
+  }
+  if (generated) {
+    // Seedance still renders a clip from the uploads; the timeline itself places the uploads.
+    media.push({ type: 'video', url: mediaUrl(ctx, 'gen', 'mp4'), tool: 'generate_video_with_seedance', duration: total / 1000 });
   }
   const sg: Segment[] = spans(total, visuals.length).map((span, i) => ({
     id: `v${i + 1}`,
@@ -57,7 +61,7 @@ export function generateDraft(state: SessionState, intent: Intent, ctx: BuildCon
   const total = intent.durationMs ?? DEFAULT_MS;
   const canvas = intent.canvas ?? { width: 1920, height: 1080 };
   const media: GeneratedMedia[] = [];
-  const video = visualTrack(state, total, ctx, media);
+  const video = visualTrack(state, total, ctx, media, true);
   if (intent.transition) addTransitions(video, intent.transition);
   const draft: Draft = {
     t: [video],
@@ -94,7 +98,7 @@ export function editDraft(state: SessionState, intent: Intent, ctx: BuildContext
     ? structuredClone(state.draft)
     : { t: [], d: 0, m: { title: ctx.defaultTitle, width: 1920, height: 1080, fps: 30, rev: 0 } };
   if (draft.t.length === 0 && state.video_infos.some((v) => v.file_type !== 'audio')) {
-    const video = visualTrack(state, intent.durationMs ?? DEFAULT_MS, ctx, media);
+    const video = visualTrack(state, intent.durationMs ?? DEFAULT_MS, ctx, media, false);
     draft.t.push(video);
     draft.d = video.d ?? 0;
     ops.push({ add_track: 'video', clips: video.sg.length });

@@ -21,8 +21,9 @@ function locate(ctx: SimContext, req: FastifyRequest, endpoint: SimEndpoint): { 
   const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
   if (endpoint === 'render_submit') return { sessionId: str(body.sessionId) ?? str(body.session_id), renderId: str(body.id) };
-  if (params.id !== undefined) {
-    const renderId = params.id.replace(/\.mp4$/, '');
+  const rid = params.id ?? params.file;
+  if (rid !== undefined) {
+    const renderId = rid.replace(/\.mp4$/, '');
     return { renderId, sessionId: ctx.store.renders.get(renderId)?.sessionId };
   }
   return { sessionId: params.session_id ?? str(body.session_id) ?? str(body.sessionId) };
@@ -32,8 +33,11 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
   app.addHook('onRequest', async (req, reply) => {
     const tag = req.routeOptions.config as Partial<RouteTag> | undefined;
     const info = requestInfo(req);
+    if (tag?.endpoint === 'control' || tag?.endpoint === 'cdn') {
+      info.endpoint = 'control';
+      return;
+    }
     info.endpoint = tag?.endpoint ?? 'unknown';
-    if (info.endpoint === 'control') return;
     const clientId = header(req, 'x-client-id');
     const entry = ctx.log.open({
       method: req.method,

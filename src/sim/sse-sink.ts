@@ -99,12 +99,17 @@ export class SseSink {
     if (this.open) this.res.end();
   }
 
-  /** Kill the connection mid-stream without a terminating chunk. */
+  /**
+   * Kill the connection mid-stream without a terminating chunk. What was written so far is flushed
+   * first (an empty write's callback runs after earlier writes), so the client does see those events.
+   */
   drop(): void {
     this.stopHeartbeats();
+    if (this.closed) return;
     this.closed = true;
-    this.res.socket?.destroy();
-    this.res.destroy();
+    const socket = this.res.socket;
+    if (!socket) return void this.res.destroy();
+    socket.write('', () => socket.destroy());
   }
 
   private writePayloads(payloads: string[]): void {

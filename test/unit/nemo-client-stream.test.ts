@@ -147,6 +147,15 @@ describe('runAgent', () => {
     expect(err.message).not.toContain('TESTSECRET');
   });
 
+  it('an HTML page with HTTP 200 is transient before_stream, not a silent run', async () => {
+    srv.handle((_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>maintenance</html>');
+    });
+    const err = await caught(() => makeClient(srv.url).runAgent(TOKEN, 's', 'x', opts));
+    expect(err).toMatchObject({ kind: 'transient', phase: 'before_stream', httpStatus: 200 });
+  });
+
   it('a refused connection is transient before_stream (nothing was sent)', async () => {
     const err = await caught(() => makeClient('http://127.0.0.1:1').runAgent(TOKEN, 's', 'x', opts));
     expect(err).toMatchObject({ kind: 'transient', phase: 'before_stream' });

@@ -202,7 +202,7 @@ describe('error mapping (§1 table)', () => {
   });
 
   it('maps a reset connection and a refused connection to transient', async () => {
-    srv.handle((req) => req.socket.destroy(), { raw: true });
+    srv.handle((req) => void req.socket.destroy(), { raw: true });
     const reset = await caught(() => makeClient(srv.url).getCredits(TOKEN));
     expect(reset).toMatchObject({ kind: 'transient', endpoint: 'credits' });
     const refused = await caught(() => makeClient('http://127.0.0.1:1').getCredits(TOKEN));
