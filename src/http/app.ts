@@ -14,10 +14,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance on Fastify's default generic types.
     loggerInstance: deps.logger.child({ role: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1_048_576,
-    maxParamLength: 200,
     requestIdHeader: 'x-request-id',
-    disableRequestLogging: false,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
   installErrorHandling(app);
   app.decorateRequest('tenant', '');

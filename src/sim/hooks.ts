@@ -15,18 +15,32 @@ function bearerOf(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
+/** Drops undefined fields so log entries only carry what is known. */
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** run_sse: the message text, logged even when the call is refused before the agent sees it. */
+function messageOf(body: Record<string, unknown>): string | undefined {
+  const msg = (body.new_message ?? body.newMessage) as { parts?: unknown } | undefined;
+  if (!msg || !Array.isArray(msg.parts)) return undefined;
+  return msg.parts.map((p) => (p && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('');
+}
+
 /** The upstream session (and render) a call concerns, from params or body, for the log and fault matching. */
-function locate(ctx: SimContext, req: FastifyRequest, endpoint: SimEndpoint): { sessionId?: string; renderId?: string } {
+function locate(ctx: SimContext, req: FastifyRequest, endpoint: SimEndpoint): { sessionId?: string; renderId?: string; message?: string } {
   const params = (req.params ?? {}) as Record<string, string | undefined>;
   const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-  if (endpoint === 'render_submit') return { sessionId: str(body.sessionId) ?? str(body.session_id), renderId: str(body.id) };
+  if (endpoint === 'render_submit') return defined({ sessionId: str(body.sessionId) ?? str(body.session_id), renderId: str(body.id) });
   const rid = params.id ?? params.file;
   if (rid !== undefined) {
     const renderId = rid.replace(/\.mp4$/, '');
-    return { renderId, sessionId: ctx.store.renders.get(renderId)?.sessionId };
+    return defined({ renderId, sessionId: ctx.store.renders.get(renderId)?.sessionId });
   }
-  return { sessionId: params.session_id ?? str(body.session_id) ?? str(body.sessionId) };
+  const sessionId = params.session_id ?? str(body.session_id) ?? str(body.sessionId);
+  const message = endpoint === 'run_sse' ? messageOf(body) : undefined;
+  return { ...(sessionId !== undefined ? { sessionId } : {}), ...(message !== undefined ? { message } : {}) };
 }
 
 export function registerHooks(app: FastifyInstance, ctx: SimContext): void {

@@ -65,7 +65,6 @@ export function registerRunSseRoute(app: FastifyInstance, ctx: SimContext): void
     if (!session) return reply.code(404).send({ detail: `Session not found: ${body.session_id}` });
 
     const text = (body.new_message.parts ?? []).map((p) => p.text ?? '').join('');
-    if (info.entry) info.entry.message = text;
     const kind = classifyMessage(text, session.messages.length === 0);
     const cost = kind === 'generation' ? sc.generationCost : kind === 'edit' ? sc.editCost : 0;
     if (user.available < cost) {

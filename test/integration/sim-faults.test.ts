@@ -89,6 +89,7 @@ describe('sim faults: gateway and envelope', () => {
     sim.injectFault({ kind: 'no_credits' });
     expect(await runSse(base, a.token, a.sessionId, 'make a video')).toMatchObject({ status: 403 });
     expect(await credits(a.token)).toMatchObject({ available: 0 });
+    expect(sim.log.entries().find((e) => e.endpoint === 'run_sse')).toMatchObject({ message: 'make a video', status: 403, fault: 'no_credits' });
     sim.setScenario({ anonCredits: 150, errorHttpStatus: 'always200', errorMessageKey: 'msg' });
     const b = await newSession(base);
     await runSse(base, b.token, b.sessionId, 'make a video');

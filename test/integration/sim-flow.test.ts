@@ -111,6 +111,10 @@ describe('sim: full flow', () => {
     expect(missing.status).toBe(404);
     expect(missing.json).toEqual({ success: false, error: 'render not found' });
     expect((await request(`${base}/render-result/r1.mp4`)).statusCode).toBe(404);
+    await call(base, 'POST', '/api/render/proxy/lambda', { token, body: { id: 'r3', sessionId, draft } });
+    sim.completeRendersNow();
+    const r3 = await call<Poll>(base, 'GET', '/api/render/proxy/lambda/r3', { token });
+    expect(r3.json.data).toMatchObject({ status: 'completed', progress: 100 });
   });
 
   it('fails renders of drafts that are empty or still hold sandbox paths', async () => {

@@ -26,12 +26,15 @@ export async function renderPollStep(ctx: StepContext, token: string): Promise<S
   }
   const now = Date.now();
   render.polls += 1;
+  const lastIncomplete = render.samples.at(-1)?.at ?? now;
   render.samples = [...render.samples, { at: now, progress: status.progress }].slice(-KEPT_SAMPLES);
   const submittedAt = Date.parse(render.submitted_at ?? new Date(now).toISOString());
 
   if (status.status === 'completed') {
     if (!status.url) throw new AppError('RENDER_FAILED', 'the upstream reported the render complete without an output URL');
-    await deps.renderStats.record(now - submittedAt);
+    // It finished somewhere between the last poll that saw it running and this one: record the midpoint, not the
+    // time we happened to look, or the estimate would feed on its own polling delay.
+    await deps.renderStats.record((lastIncomplete + now) / 2 - submittedAt);
     flow.result = {
       url: status.url,
       timeline: render.timeline,
