@@ -46,7 +46,7 @@ export async function runFlow(deps: FlowDeps, jobId: string, signal: AbortSignal
     await lifecycle.fail(jobId, { code: 'INTERNAL', message: 'the job lost its flow state', retryable: false });
     return { kind: 'finished' };
   }
-  if (record.job.status === 'queued' && !record.cancel_requested) record = await lifecycle.start(jobId);
+  if (record.job.status === 'queued' && !record.cancel_requested) await lifecycle.start(jobId);
 
   for (;;) {
     record = (await store.get(jobId))!;

@@ -1,4 +1,5 @@
 // What the HTTP API needs from the rest of the service, passed in by the composition root (and by tests).
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { JobService } from '../jobs/service.js';
@@ -16,7 +17,7 @@ export interface ApiDeps {
   store: JobStore;
   jobs: JobService;
   /** Optional route groups added by later modules (webhooks, uploads, credits, metrics…). */
-  plugins?: ((app: import('fastify').FastifyInstance) => Promise<void> | void)[];
+  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
 }
 
 declare module 'fastify' {

@@ -8,7 +8,7 @@ export default async function setup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`tests need Redis at ${url}: ${(err as Error).message}`);
+    throw new Error(`tests need Redis at ${url}: ${(err as Error).message}`, { cause: err });
   } finally {
     redis.disconnect();
   }

@@ -169,7 +169,7 @@ describe('sim faults: the agent stream', () => {
   });
 
   it('a client that hangs up on its own does not stop the work either', async () => {
-    sim.setScenario({ generateMs: 50_000 });
+    sim.setScenario({ generateMs: 500_000 }); // 0.5 s real, so the checks below run before it lands
     const { token, sessionId } = await newSession(base);
     const ac = new AbortController();
     const res = await request(`${base}/run_sse`, {

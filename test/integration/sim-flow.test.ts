@@ -89,7 +89,7 @@ describe('sim: full flow', () => {
   });
 
   it('refuses duplicate ids and a second concurrent export, and reports progress while rendering', async () => {
-    sim.setScenario({ renderMs: 200_000 });
+    sim.setScenario({ renderMs: 2_000_000 }); // 2 s real: ample room to see `processing` and cancel it
     const { token, sessionId } = await newSession(base);
     await runSse(base, token, sessionId, 'make a 10s video');
     const draft = (await getState(base, token, sessionId)).json.data.state.draft;
