@@ -61,11 +61,18 @@ export const envSchema = z.object({
   WORKER_LOCK_MS: int(1000).default(30_000),
   RECONCILE_INTERVAL_MS: int(10).default(30_000),
   RECONCILE_MAX_UNCHANGED: int(1, 100).default(5),
+  CREDITS_RECHECK_MS: int(10).default(60_000),
+  CREDITS_MAX_WAIT_MS: int(0).default(21_600_000),
+  QUEUED_SWEEP_INTERVAL_MS: int(10).default(60_000),
+  QUEUED_SWEEP_AGE_MS: int(0).default(60_000),
   UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
   UPLOAD_MAX_BYTES: int(1).default(209_715_200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIM_PORT: int(0, 65535).default(4010),
   SIM_TIME_SCALE: z.coerce.number().min(0).max(1000).default(1),
+  SIM_PUBLIC_URL: url.optional(),
+  METRICS_PORT: int(0, 65535).default(9090),
+  SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(25_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

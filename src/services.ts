@@ -13,6 +13,8 @@ import { JobStore } from './jobs/store.js';
 import { NemoClient } from './nemo/client.js';
 import { TokenProvider } from './nemo/token.js';
 import type { Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { ANONYMOUS_TENANT } from './http/auth.js';
 import { createRedis } from './redis/connection.js';
 import { createKeys, type Keys } from './redis/keys.js';
 import { StagedUploads } from './uploads/staged-uploads.js';
@@ -43,6 +45,8 @@ export interface Services {
   tokens: TokenProvider;
   uploads: StagedUploads;
   flowDeps: FlowDeps;
+  /** Prometheus metrics of this process (served at /metrics by the api, on METRICS_PORT by a worker). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -63,6 +67,14 @@ export function createServices(config: Config, logger: Logger): Services {
   const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
   const flowQueue = createFlowQueue(connection, config.QUEUE_PREFIX);
   const deliveryQueue = createDeliveryQueue(connection, config.QUEUE_PREFIX);
+  const metrics = createMetrics({
+    redis,
+    keys,
+    // Tenants exist only through API keys; with auth disabled every caller is the default tenant.
+    tenants: () => [...(config.API_KEYS ?? []).map((p) => p.tenant), ...(config.AUTH_DISABLED ? [ANONYMOUS_TENANT] : [])],
+    queues: [flowQueue, deliveryQueue],
+    version: PACKAGE_VERSION,
+  });
   const webhooks = new WebhookDispatcher({
     store,
     ledger,
@@ -109,7 +121,7 @@ export function createServices(config: Config, logger: Logger): Services {
     store,
     flows,
     lifecycle,
-    credits: new CreditsGate(blocking, keys),
+    credits: new CreditsGate(blocking, keys, config.CREDITS_RECHECK_MS),
     renderStats: new RenderStats(blocking, keys.prefix),
     stagedFiles: uploads,
     deliveries: webhooks,

@@ -5,6 +5,7 @@ import type { Keys } from '../redis/keys.js';
 
 const pauseSchema = z.object({ since: z.number(), recheck_at: z.number() });
 
+/** Production default of CREDITS_RECHECK_MS (config.ts). */
 export const CREDITS_RECHECK_MS = 60_000;
 /** Generation costs about 100 credits (protocol §2.5): below that a new job would only hit 2001 again. */
 export const MIN_CREDITS_TO_START = 100;
@@ -41,7 +42,14 @@ export class CreditsGate {
     if (now < state.recheck_at) return state.recheck_at - now;
     const claimed = await this.redis.set(`${this.keys.creditsPause()}:check`, '1', 'PX', this.recheckMs, 'NX');
     if (!claimed) return Math.min(this.recheckMs, 5_000);
-    const available = await checkBalance();
+    let available: number;
+    try {
+      available = await checkBalance();
+    } catch (err) {
+      // The check failed (5xx, network): release the claim so the retry of this step may check again.
+      await this.redis.del(`${this.keys.creditsPause()}:check`);
+      throw err;
+    }
     if (available >= MIN_CREDITS_TO_START) {
       await this.resume();
       return null;

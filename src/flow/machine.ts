@@ -4,8 +4,8 @@ import { isTerminal } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import { next, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
-import { CREDITS_RECHECK_MS } from './credits-gate.js';
-import type { FlowState, Step } from './state.js';
+import { creditsWait } from './credits-wait.js';
+import { LockLostError, type Fence, type FlowState, type Step } from './state.js';
 import { authStep } from './steps/auth.js';
 import { finishStep } from './steps/finish.js';
 import { generateStep } from './steps/generate.js';
@@ -17,12 +17,11 @@ import { uploadStep } from './steps/upload.js';
 import { decideUpstream, MAX_STEP_RETRIES } from './upstream-errors.js';
 
 export const MAX_SESSION_RESETS = 2;
-export const MAX_CREDITS_WAIT_MS = 6 * 60 * 60_000;
 
 type StepHandler = (ctx: StepContext, token: string) => Promise<StepOutcome>;
 
 const HANDLERS: Record<Step, StepHandler> = {
-  auth: (ctx) => authStep(ctx),
+  auth: authStep,
   session: sessionStep,
   upload: uploadStep,
   generate: generateStep,
@@ -32,9 +31,33 @@ const HANDLERS: Record<Step, StepHandler> = {
   finish: (ctx) => finishStep(ctx),
 };
 
-export type FlowRunResult = { kind: 'finished' } | { kind: 'wait'; delayMs: number; step: Step; reason: string };
+export type FlowRunResult =
+  | { kind: 'finished' }
+  | { kind: 'wait'; delayMs: number; step: Step; reason: string }
+  /** Another worker took the job over (this one stalled past its lock): stop without touching anything. */
+  | { kind: 'lost' };
 
-export async function runFlow(deps: FlowDeps, jobId: string, signal: AbortSignal, log: Logger): Promise<FlowRunResult> {
+/**
+ * Runs the job from its checkpoint. With a `fence` (the BullMQ lock), every checkpoint write first proves that
+ * this worker still holds the job, so a worker that stalled and was taken over cannot undo its successor's work.
+ */
+export async function runFlow(
+  deps: FlowDeps,
+  jobId: string,
+  signal: AbortSignal,
+  log: Logger,
+  fence?: Fence,
+): Promise<FlowRunResult> {
+  try {
+    return await runSteps(deps, jobId, signal, log, fence);
+  } catch (err) {
+    if (!(err instanceof LockLostError)) throw err;
+    log.warn('lost the job lock to another worker; stopping here');
+    return { kind: 'lost' };
+  }
+}
+
+async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log: Logger, fence?: Fence): Promise<FlowRunResult> {
   const { store, flows, lifecycle, tokens } = deps;
   let record = await store.get(jobId);
   if (!record) {
@@ -46,6 +69,7 @@ export async function runFlow(deps: FlowDeps, jobId: string, signal: AbortSignal
     await lifecycle.fail(jobId, { code: 'INTERNAL', message: 'the job lost its flow state', retryable: false });
     return { kind: 'finished' };
   }
+  const save = () => flows.save(jobId, flow, fence);
   if (record.job.status === 'queued' && !record.cancel_requested) await lifecycle.start(jobId);
 
   for (;;) {
@@ -68,7 +92,7 @@ export async function runFlow(deps: FlowDeps, jobId: string, signal: AbortSignal
       flow,
       log: log.child({ step }),
       signal,
-      checkpoint: () => flows.save(jobId, flow),
+      checkpoint: save,
     };
     let outcome: StepOutcome;
     let token = '';
@@ -78,17 +102,18 @@ export async function runFlow(deps: FlowDeps, jobId: string, signal: AbortSignal
       flow.retries = 0;
       deps.onStep?.(step, 'ok', Date.now() - started);
     } catch (err) {
+      if (err instanceof LockLostError) throw err;
       if (signal.aborted) {
-        await flows.save(jobId, flow);
+        await save();
         continue; // the loop top sees cancel_requested
       }
       deps.onStep?.(step, 'error', Date.now() - started);
-      const handled = await handleFailure(deps, ctx, token, err);
+      const handled = await handleFailure(deps, ctx, token, err, save);
       if (handled.kind === 'failed') return { kind: 'finished' };
       outcome = handled.outcome;
     }
     if (outcome.kind !== 'finished') flow.step = outcome.step;
-    await flows.save(jobId, flow);
+    await save();
     if (outcome.kind === 'finished') return { kind: 'finished' };
     if (outcome.kind === 'wait') return { kind: 'wait', delayMs: outcome.delayMs, step: outcome.step, reason: outcome.reason };
   }
@@ -99,15 +124,16 @@ async function handleFailure(
   ctx: StepContext,
   token: string,
   err: unknown,
+  save: () => Promise<void>,
 ): Promise<{ kind: 'failed' } | { kind: 'continue'; outcome: StepOutcome }> {
-  const { flow, log, jobId } = ctx;
+  const { flow, log } = ctx;
   const step = flow.step;
   let decision;
   try {
     decision = decideUpstream(err, flow.retries, deps.tokens.isStatic);
   } catch (unexpected) {
     // Not an upstream or job error: a bug or Redis trouble. Let BullMQ retry the whole job from the checkpoint.
-    await deps.flows.save(jobId, flow);
+    await save();
     throw unexpected;
   }
   switch (decision.kind) {
@@ -117,14 +143,16 @@ async function handleFailure(
       return { kind: 'continue', outcome: wait(step, decision.delayMs, decision.reason) };
     case 'reauth':
       flow.retries += 1;
-      if (flow.retries > MAX_STEP_RETRIES) return fail(deps, ctx, new AppError('UPSTREAM_AUTH_FAILED', 'the upstream kept refusing fresh tokens'));
+      if (flow.retries > MAX_STEP_RETRIES) {
+        return fail(deps, ctx, save, new AppError('UPSTREAM_AUTH_FAILED', 'the upstream kept refusing fresh tokens'));
+      }
       log.warn('upstream token refused; acquiring a new one');
       if (token) await deps.tokens.invalidate(token);
       return { kind: 'continue', outcome: next(step) };
     case 'new_session':
       flow.session_resets += 1;
       if (flow.session_resets > MAX_SESSION_RESETS) {
-        return fail(deps, ctx, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));
+        return fail(deps, ctx, save, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));
       }
       log.warn({ resets: flow.session_resets }, 'upstream session lost; starting a new one and re-uploading');
       Object.assign(flow, {
@@ -138,26 +166,26 @@ async function handleFailure(
       } satisfies Partial<FlowState>);
       return { kind: 'continue', outcome: next('session') };
     case 'out_of_credits': {
+      // Shut the gate: new starts (auth) and further messages (generate) now wait for the balance to recover,
+      // instead of every queued job failing on its own 2001. A 2001 before the stream ran nothing (generate.ts).
       await deps.credits.pause();
-      const since = flow.credits_wait_since ? Date.parse(flow.credits_wait_since) : Date.now();
-      flow.credits_wait_since = new Date(since).toISOString();
-      if (Date.now() - since > MAX_CREDITS_WAIT_MS) {
-        return fail(deps, ctx, new AppError('UPSTREAM_OUT_OF_CREDITS', 'the upstream account has no credits left (2001)'));
-      }
       log.warn('upstream out of credits; pausing new work and waiting for the balance to recover');
-      // A message refused with 2001 was not run, so it may be sent again later.
-      if (step === 'generate') flow.inflight = null;
-      return { kind: 'continue', outcome: wait(step === 'generate' ? 'generate' : step, CREDITS_RECHECK_MS, 'out of credits') };
+      try {
+        return { kind: 'continue', outcome: creditsWait(ctx, step, deps.config.CREDITS_RECHECK_MS) };
+      } catch (gaveUp) {
+        return fail(deps, ctx, save, gaveUp as AppError);
+      }
     }
     case 'fail':
-      return fail(deps, ctx, decision.error);
+      return fail(deps, ctx, save, decision.error);
   }
 }
 
-async function fail(deps: FlowDeps, ctx: StepContext, error: AppError): Promise<{ kind: 'failed' }> {
+async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>, error: AppError): Promise<{ kind: 'failed' }> {
   ctx.log.warn({ code: error.code, message: error.message }, 'job failed');
-  await deps.flows.save(ctx.jobId, ctx.flow);
-  await cancelUpstreamWork(deps, ctx.flow, ctx.log);
+  await save();
+  // A render that failed upstream has nothing left to cancel; anything else still running is stopped.
+  if (error.code !== 'RENDER_FAILED') await cancelUpstreamWork(deps, ctx.flow, ctx.log);
   await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: error.message, retryable: error.retryable });
   return { kind: 'failed' };
 }

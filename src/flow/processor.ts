@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import { QUEUE_NAMES } from '../redis/keys.js';
 import type { FlowDeps } from './context.js';
 import { runFlow } from './machine.js';
-import type { FlowJobData } from './queue.js';
+import { CAPPED_BACKOFF, cappedBackoffMs, createFlowQueue, type FlowJobData } from './queue.js';
+import { startQueuedSweeper } from './sweeper.js';
 
 export interface FlowWorkerOptions {
   connection: ConnectionOptions;
@@ -24,6 +25,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
   const running = new Map<string, AbortController>();
   const channel = deps.keys.jobCancelChannel();
   await opts.subscriber.subscribe(channel);
+  // Every worker hears every cancel; only the one running the job has it in `running`.
   opts.subscriber.on('message', (ch: string, jobId: string) => {
     if (ch === channel) running.get(jobId)?.abort(new Error('canceled'));
   });
@@ -34,10 +36,15 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     const controller = new AbortController();
     running.set(jobId, controller);
     try {
-      const result = await runFlow(deps, jobId, controller.signal, log);
+      const fence = token ? { lockKey: deps.keys.flowJobLock(job.id ?? jobId), token } : undefined;
+      const result = await runFlow(deps, jobId, controller.signal, log, fence);
+      // Taken over by another worker: leave the job to it (a DelayedError makes BullMQ touch nothing).
+      if (result.kind === 'lost') throw new DelayedError();
       if (result.kind === 'wait') {
         log.debug({ step: result.step, delayMs: result.delayMs, reason: result.reason }, 'waiting');
         await job.moveToDelayed(Date.now() + result.delayMs, token);
+        // A cancel that arrived while this run was ending found the job neither delayed nor listening: wake it now.
+        if ((await deps.store.get(jobId))?.cancel_requested) await job.promote().catch(() => undefined);
         throw new DelayedError();
       }
     } finally {
@@ -49,10 +56,13 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
+    // A worker that stops renewing its lock (killed, frozen) loses the job after lockMs; the stalled check, run
+    // every half lock, then hands it to another worker, which resumes it from its checkpoint.
     lockDuration: opts.lockMs,
     // Steps are re-entrant, so a job whose worker died is always safe to take over; never fail it for stalling.
     maxStalledCount: 1_000,
     stalledInterval: Math.max(1_000, Math.floor(opts.lockMs / 2)),
+    settings: { backoffStrategy: (attemptsMade, type) => (type === CAPPED_BACKOFF ? cappedBackoffMs(attemptsMade) : 0) },
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
@@ -66,10 +76,23 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
   });
   worker.on('error', (err) => deps.logger.error({ err: String(err) }, 'flow worker error'));
 
+  // The never-lose safety net: jobs whose record was written but whose queue entry never was.
+  const sweepQueue = createFlowQueue(opts.connection, opts.prefix);
+  const sweeper = startQueuedSweeper({
+    redis: deps.redis,
+    keys: deps.keys,
+    queue: sweepQueue,
+    intervalMs: deps.config.QUEUED_SWEEP_INTERVAL_MS,
+    minAgeMs: deps.config.QUEUED_SWEEP_AGE_MS,
+    logger: deps.logger.child({ component: 'sweeper' }),
+  });
+
   return {
     worker,
     async close() {
+      sweeper.stop();
       await worker.close();
+      await sweepQueue.close();
       await opts.subscriber.unsubscribe(channel).catch(() => {});
     },
   };

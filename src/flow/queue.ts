@@ -6,10 +6,24 @@ export interface FlowJobData {
   jobId: string;
 }
 
+/** The custom backoff type of flow jobs (its strategy is registered on the worker, processor.ts). */
+export const CAPPED_BACKOFF = 'capped';
+const BACKOFF_BASE_MS = 2_000;
+const BACKOFF_CAP_MS = 60_000;
+
+/**
+ * Only unexpected crashes (a bug, Redis trouble) use BullMQ retries; upstream failures are handled in the flow.
+ * Plain exponential would reach days by attempt 20; capped at a minute, 20 attempts take about a quarter hour.
+ */
+export function cappedBackoffMs(attemptsMade: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
 /** Completed BullMQ jobs are kept a day (dedupe window), failed ones a week, so Redis does not grow forever. */
 export const FLOW_JOB_OPTIONS = {
   attempts: 20,
-  backoff: { type: 'exponential', delay: 2_000 },
+  backoff: { type: CAPPED_BACKOFF },
   removeOnComplete: { age: 24 * 3600, count: 50_000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 } as const;
@@ -35,10 +49,13 @@ export async function promoteIfDelayed(queue: Queue<FlowJobData>, jobId: string)
   }
 }
 
-/** Removes a job nobody has started yet; false when a worker holds it (locked) or it is gone. */
+/**
+ * Removes a job nobody has started yet. True when no worker can run it any more: removed here, or never in the
+ * queue at all (a crash between writing the record and enqueueing); false when a worker holds it.
+ */
 export async function removeIfWaiting(queue: Queue<FlowJobData>, jobId: string): Promise<boolean> {
   const job = await queue.getJob(jobId);
-  if (!job) return false;
+  if (!job) return true;
   const state = await job.getState();
   if (state !== 'waiting' && state !== 'prioritized') return false;
   try {

@@ -23,7 +23,13 @@ export const flowStateSchema = z.object({
   next_message: z.number().int().min(0),
   /** Written BEFORE a message is sent; non-null on resume means "sent, outcome unknown": reconcile, never re-send. */
   inflight: z
-    .object({ index: z.number().int(), sent_at: z.string(), fingerprint_before: z.string().nullable() })
+    .object({
+      index: z.number().int(),
+      sent_at: z.string(),
+      fingerprint_before: z.string().nullable(),
+      /** The error the agent stream ended with, if any: the job error when state shows the message did nothing. */
+      agent_error: z.string().nullable().default(null),
+    })
     .nullable(),
   reconcile: z
     .object({ reads: z.number().int(), unchanged: z.number().int(), last_fingerprint: z.string().nullable() })
@@ -69,6 +75,23 @@ export function initialFlowState(messages: string[], inherited?: { task_id: stri
   };
 }
 
+/** Proof that the caller still holds the job: BullMQ's lock key and the token it was given with the job. */
+export interface Fence {
+  lockKey: string;
+  token: string;
+}
+
+/** A worker whose lock expired (it looked dead) must stop: another worker owns the job and its checkpoint now. */
+export class LockLostError extends Error {
+  constructor(jobId: string) {
+    super(`job ${jobId}: the worker lost its lock; another worker has taken the job over`);
+    this.name = 'LockLostError';
+  }
+}
+
+/** SET the checkpoint only while the lock still holds our token (one atomic script: no gap between check and write). */
+const FENCED_SET = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0`;
+
 export class FlowStore {
   constructor(
     private readonly redis: Redis,
@@ -80,7 +103,18 @@ export class FlowStore {
     return raw === null ? null : flowStateSchema.parse(JSON.parse(raw));
   }
 
-  async save(jobId: string, state: FlowState): Promise<void> {
-    await this.redis.set(this.keys.jobFlow(jobId), JSON.stringify(state));
+  /**
+   * With a fence, the write happens only while the caller still holds the job's lock; otherwise LockLostError.
+   * That keeps a worker that stalled (and was taken over) from overwriting the new owner's checkpoint, e.g.
+   * clearing an `inflight` mark and so letting a message be sent twice.
+   */
+  async save(jobId: string, state: FlowState, fence?: Fence): Promise<void> {
+    const json = JSON.stringify(state);
+    if (!fence) {
+      await this.redis.set(this.keys.jobFlow(jobId), json);
+      return;
+    }
+    const ok = await this.redis.eval(FENCED_SET, 2, fence.lockKey, this.keys.jobFlow(jobId), fence.token, json);
+    if (ok !== 1) throw new LockLostError(jobId);
   }
 }

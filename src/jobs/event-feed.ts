@@ -4,36 +4,54 @@ import { eventSchema, type JobEvent } from './schemas.js';
 
 type Listener = (event: JobEvent) => void;
 
+interface Channel {
+  listeners: Set<Listener>;
+  /** Resolves once Redis confirmed the subscription; every listener waits for it, not only the first. */
+  subscribed: Promise<unknown>;
+}
+
 export class EventFeed {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly channels = new Map<string, Channel>();
 
   constructor(private readonly subscriber: Redis) {
-    subscriber.on('message', (channel: string, message: string) => {
-      const set = this.listeners.get(channel);
-      if (!set) return;
-      const parsed = eventSchema.safeParse(JSON.parse(message));
+    subscriber.on('message', (name: string, message: string) => {
+      const channel = this.channels.get(name);
+      if (!channel) return;
+      let json: unknown;
+      try {
+        json = JSON.parse(message);
+      } catch {
+        return; // not ours to crash on; readers re-read the stored events on any gap anyway
+      }
+      const parsed = eventSchema.safeParse(json);
       if (!parsed.success) return;
-      for (const listener of set) listener(parsed.data);
+      for (const listener of channel.listeners) listener(parsed.data);
     });
   }
 
-  /** Subscribes before the caller reads the backlog, so no event falls between the two. */
-  async listen(channel: string, listener: Listener): Promise<() => Promise<void>> {
-    let set = this.listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(channel, set);
-      await this.subscriber.subscribe(channel);
+  /**
+   * Subscribes `listener` to a channel and resolves once the subscription is live, so a caller that reads the
+   * stored backlog afterwards misses nothing in between. Returns the unsubscribe function.
+   */
+  async listen(name: string, listener: Listener): Promise<() => Promise<void>> {
+    let channel = this.channels.get(name);
+    if (!channel) {
+      channel = { listeners: new Set(), subscribed: this.subscriber.subscribe(name) };
+      this.channels.set(name, channel);
     }
-    set.add(listener);
+    channel.listeners.add(listener);
+    try {
+      await channel.subscribed;
+    } catch (err) {
+      channel.listeners.delete(listener);
+      if (channel.listeners.size === 0 && this.channels.get(name) === channel) this.channels.delete(name);
+      throw err;
+    }
     return async () => {
-      const current = this.listeners.get(channel);
-      if (!current) return;
-      current.delete(listener);
-      if (current.size === 0) {
-        this.listeners.delete(channel);
-        await this.subscriber.unsubscribe(channel).catch(() => {});
-      }
+      const current = this.channels.get(name);
+      if (!current?.listeners.delete(listener) || current.listeners.size > 0) return;
+      this.channels.delete(name);
+      await this.subscriber.unsubscribe(name).catch(() => {});
     };
   }
 

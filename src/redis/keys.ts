@@ -18,10 +18,17 @@ export function createKeys(prefix: string) {
     tenantWebhookSecrets: (tenant: string) => `${prefix}:tenant:${tenant}:webhook-secrets`,
     idempotency: (tenant: string, keyHash: string) => `${prefix}:idem:${tenant}:${keyHash}`,
     upload: (id: string) => `${prefix}:upload:${id}`,
+    /** The jobs (and in-flight create requests) using a staged upload; the last one to end removes the file. */
+    uploadUsers: (id: string) => `${prefix}:upload:${id}:users`,
     nemoToken: () => `${prefix}:nemo:token`,
     nemoTokenLock: () => `${prefix}:nemo:token-lock`,
     nemoClientId: () => `${prefix}:nemo:client-id`,
     creditsPause: () => `${prefix}:nemo:credits-paused`,
+    /** BullMQ's own lock of a flow job (value: the holder's token); flow checkpoints are fenced on it. */
+    flowJobLock: (jobId: string) => `${prefix}:${QUEUE_NAMES.flow}:${jobId}:lock`,
+    /** SCAN pattern of every tenant's set of `queued` jobs (the sweeper's safety net). */
+    queuedJobSetsPattern: () => `${prefix}:tenant:*:jobs:queued`,
+    queuedSweepLock: () => `${prefix}:flow:queued-sweep-lock`,
     creditsCache: () => `${prefix}:nemo:credits-cache`,
   };
 }

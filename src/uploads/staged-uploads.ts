@@ -1,4 +1,5 @@
 // Staged uploads: files on disk under UPLOAD_DIR, their metadata in Redis; the flow streams them on to the upstream.
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +22,53 @@ export type UploadRecord = z.infer<typeof uploadRecordSchema>;
 
 /** Staged files nobody used are dropped after a week (Redis TTL; the sweeper removes the bytes). */
 export const UPLOAD_TTL_S = 7 * 24 * 3600;
+
+/**
+ * KEYS: record1, users1, record2, users2, …  ARGV: tenant, claimant, ttlSeconds.
+ * All or nothing: every upload must exist and belong to the tenant, then the claimant joins each one's users,
+ * so an upload cannot be removed (its last job ending) between the ownership check and the new job's claim.
+ * Returns 0, or the 1-based position of the first upload that is missing or another tenant's.
+ */
+const CLAIM = `
+local n = #KEYS / 2
+for i = 1, n do
+  local raw = redis.call('GET', KEYS[2 * i - 1])
+  if not raw then return i end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= 'table' or rec['tenant'] ~= ARGV[1] then return i end
+end
+for i = 1, n do
+  redis.call('SADD', KEYS[2 * i], ARGV[2])
+  redis.call('EXPIRE', KEYS[2 * i], ARGV[3])
+  redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[3])
+end
+return 0`;
+
+/** KEYS: users…  ARGV: from, to ('' to only remove `from`). */
+const HAND_OVER = `
+for i = 1, #KEYS do
+  redis.call('SREM', KEYS[i], ARGV[1])
+  if ARGV[2] ~= '' then redis.call('SADD', KEYS[i], ARGV[2]) end
+end
+return 0`;
+
+/** KEYS: record1, users1, …  ARGV: jobId. Drops the job from each upload's users; unused uploads lose their record. Returns the positions removed. */
+const RELEASE = `
+local removed = {}
+for i = 1, #KEYS / 2 do
+  redis.call('SREM', KEYS[2 * i], ARGV[1])
+  if redis.call('SCARD', KEYS[2 * i]) == 0 then
+    redis.call('DEL', KEYS[2 * i - 1], KEYS[2 * i])
+    table.insert(removed, i)
+  end
+end
+return removed`;
+
+export interface UploadRef {
+  /** Where the upload is referenced, for the error message (e.g. `sources.2.upload_id`). */
+  field: string;
+  id: string;
+}
 
 export class StagedUploads implements StagedFileSource {
   readonly dir: string;
@@ -48,12 +96,47 @@ export class StagedUploads implements StagedFileSource {
     return raw === null ? null : uploadRecordSchema.parse(JSON.parse(raw));
   }
 
-  /** Checks at job creation that every referenced upload exists and belongs to the tenant. */
-  async assertOwned(tenant: string, ids: string[]): Promise<void> {
-    for (const id of ids) {
-      const record = await this.get(id);
-      if (!record || record.tenant !== tenant) throw new AppError('UPLOAD_NOT_FOUND', `upload ${id} not found`);
+  /** Which of these ids still have a Redis record (used by the sweeper). */
+  async existing(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const raws = await this.redis.mget(...ids.map((id) => this.keys.upload(id)));
+    return new Set(ids.filter((_, i) => raws[i] !== null));
+  }
+
+  /** Checks at job creation that every referenced upload exists and belongs to the tenant (404 naming the field). */
+  async assertOwned(tenant: string, refs: UploadRef[]): Promise<void> {
+    const claimant = `check:${randomUUID()}`;
+    await this.claim(tenant, refs, claimant);
+    await this.handOver(refs, claimant, null);
+  }
+
+  /** assertOwned, and marks the uploads as in use by `claimant` until handOver/release. */
+  async claim(tenant: string, refs: UploadRef[], claimant: string): Promise<void> {
+    if (refs.length === 0) return;
+    const keys = refs.flatMap((r) => [this.keys.upload(r.id), this.keys.uploadUsers(r.id)]);
+    const failed = Number(await this.redis.eval(CLAIM, keys.length, ...keys, tenant, claimant, String(UPLOAD_TTL_S)));
+    if (failed > 0) {
+      const ref = refs[failed - 1]!;
+      throw new AppError('UPLOAD_NOT_FOUND', `${ref.field}: upload ${ref.id} not found (never uploaded, expired, already used by a finished job, or another tenant's)`);
     }
+  }
+
+  /** Moves the claim from a request token to the job it created (or just drops it when `to` is null). */
+  async handOver(refs: UploadRef[], from: string, to: string | null): Promise<void> {
+    if (refs.length === 0) return;
+    const keys = refs.map((r) => this.keys.uploadUsers(r.id));
+    await this.redis.eval(HAND_OVER, keys.length, ...keys, from, to ?? '');
+  }
+
+  /** A job ended: it no longer needs its uploads; the ones no other job uses are deleted (record and bytes). */
+  async releaseForJob(jobId: string, uploadIds: string[]): Promise<string[]> {
+    const ids = [...new Set(uploadIds)];
+    if (ids.length === 0) return [];
+    const keys = ids.flatMap((id) => [this.keys.upload(id), this.keys.uploadUsers(id)]);
+    const positions = (await this.redis.eval(RELEASE, keys.length, ...keys, jobId)) as number[];
+    const removed = positions.map((p) => ids[p - 1]!);
+    await Promise.all(removed.map((id) => rm(this.pathOf(id), { force: true })));
+    return removed;
   }
 
   async resolve(uploadIds: string[]): Promise<StagedFile[]> {
@@ -74,7 +157,7 @@ export class StagedUploads implements StagedFileSource {
   }
 
   async remove(id: string): Promise<void> {
-    await this.redis.del(this.keys.upload(id));
+    await this.redis.del(this.keys.upload(id), this.keys.uploadUsers(id));
     await rm(this.pathOf(id), { force: true });
   }
 }

@@ -1,9 +1,13 @@
-// Which events of a job are to be delivered, and the per-attempt delivery log (GET /v1/jobs/{id}/deliveries).
+// Which events of a job are to be delivered (the ledger), and the per-attempt delivery log (GET /v1/jobs/{id}/deliveries).
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { eventSchema, type EventType, type JobEvent, type JobRecord } from '../jobs/schemas.js';
 import type { Keys } from '../redis/keys.js';
 
+/**
+ * pending: to be sent (or being retried); delivered: a 2xx came back; exhausted: the retry schedule ran out;
+ * stopped: the job's deliveries were stopped (410 Gone, or the target was refused by the SSRF policy).
+ */
 export const DELIVERY_STATES = ['pending', 'delivered', 'exhausted', 'stopped'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
@@ -21,9 +25,45 @@ export type DeliveryAttempt = z.infer<typeof deliveryAttemptSchema>;
 /** Each job keeps at most this many attempt records; the oldest are dropped. */
 export const MAX_ATTEMPT_RECORDS = 500;
 
+/**
+ * The ledger is one hash per job: numeric fields are event seqs → DeliveryState; two more fields:
+ * STOP_FIELD (why automatic delivery ended for the whole job) and SEEN_FIELD (highest seq onEvent has looked at).
+ */
+const STOP_FIELD = 'stop';
+const SEEN_FIELD = 'seen';
+
+/** Claim = HSETNX unless the job's deliveries were stopped. Returns 1 claimed, 0 already claimed, -1 stopped. */
+const CLAIM_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return -1 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], 'pending')`;
+
+/** Stops the job: records the reason and turns every pending event into 'stopped', atomically. */
+const STOP_SCRIPT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i + 1] == 'pending' then redis.call('HSET', KEYS[1], all[i], 'stopped') end
+end
+return 1`;
+
+/** Raises SEEN_FIELD to ARGV[2] and returns its previous value (0 when absent). */
+const SEEN_SCRIPT = `
+local prev = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if tonumber(ARGV[2]) > prev then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return prev`;
+
 export function wantsEvent(record: JobRecord, type: EventType): boolean {
   return Boolean(record.job.webhook && record.job.webhook.events.includes(type));
 }
+
+/** The lowest pending seq among those `where` accepts: what holds a later event back, or the next one to wake. */
+export function lowestPending(states: Map<number, DeliveryState>, where: (seq: number) => boolean): number | null {
+  let lowest: number | null = null;
+  for (const [seq, state] of states) if (state === 'pending' && where(seq) && (lowest === null || seq < lowest)) lowest = seq;
+  return lowest;
+}
+
+export type ClaimResult = 'claimed' | 'exists' | 'stopped';
 
 export class DeliveryLedger {
   constructor(
@@ -31,24 +71,38 @@ export class DeliveryLedger {
     private readonly keys: Keys,
   ) {}
 
-  /** Claims an event for delivery; true only for the first caller (so an event is queued once). */
-  async claim(jobId: string, seq: number): Promise<boolean> {
-    return (await this.redis.hsetnx(this.keys.jobWebhookPending(jobId), String(seq), 'pending')) === 1;
+  /** Claims an event for delivery; 'claimed' only for the first caller, 'stopped' once the job's deliveries ended. */
+  async claim(jobId: string, seq: number): Promise<ClaimResult> {
+    const result = Number(await this.redis.eval(CLAIM_SCRIPT, 1, this.keys.jobWebhookPending(jobId), String(seq), STOP_FIELD));
+    return result === 1 ? 'claimed' : result === 0 ? 'exists' : 'stopped';
   }
 
   async setState(jobId: string, seq: number, state: DeliveryState): Promise<void> {
     await this.redis.hset(this.keys.jobWebhookPending(jobId), String(seq), state);
   }
 
-  async states(jobId: string): Promise<Map<number, DeliveryState>> {
-    const raw = await this.redis.hgetall(this.keys.jobWebhookPending(jobId));
-    return new Map(Object.entries(raw).map(([seq, state]) => [Number(seq), z.enum(DELIVERY_STATES).parse(state)]));
+  /** Ends automatic delivery for the whole job: pending events become 'stopped' and later events are never claimed. */
+  async stop(jobId: string, reason: string): Promise<void> {
+    await this.redis.eval(STOP_SCRIPT, 1, this.keys.jobWebhookPending(jobId), STOP_FIELD, reason);
   }
 
-  /** Deliveries keep per-job order: an event waits while an earlier one of the same job is still pending. */
-  async earlierPending(jobId: string, seq: number): Promise<boolean> {
-    for (const [other, state] of await this.states(jobId)) if (other < seq && state === 'pending') return true;
-    return false;
+  async stopReason(jobId: string): Promise<string | null> {
+    return this.redis.hget(this.keys.jobWebhookPending(jobId), STOP_FIELD);
+  }
+
+  /** Records that onEvent has looked at events up to `seq`; returns the previous mark, so callers can see a gap. */
+  async markSeen(jobId: string, seq: number): Promise<number> {
+    return Number(await this.redis.eval(SEEN_SCRIPT, 1, this.keys.jobWebhookPending(jobId), SEEN_FIELD, String(seq)));
+  }
+
+  async seen(jobId: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys.jobWebhookPending(jobId), SEEN_FIELD)) ?? 0);
+  }
+
+  async states(jobId: string): Promise<Map<number, DeliveryState>> {
+    const raw = await this.redis.hgetall(this.keys.jobWebhookPending(jobId));
+    const entries = Object.entries(raw).filter(([field]) => /^\d+$/.test(field));
+    return new Map(entries.map(([seq, state]) => [Number(seq), z.enum(DELIVERY_STATES).parse(state)]));
   }
 
   async event(jobId: string, seq: number): Promise<JobEvent | null> {

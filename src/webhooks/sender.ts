@@ -17,6 +17,8 @@ export interface DeliveryOutcome {
   retryAfterMs: number | null;
   /** 410 Gone: the receiver asks us to stop retrying this job. */
   stop: boolean;
+  /** The SSRF guard refused the target (WEBHOOK_TARGET_REFUSED): nothing was sent. */
+  refused: boolean;
 }
 
 export interface SendWebhookInput {
@@ -93,10 +95,11 @@ export async function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutc
     let error: string | null = null;
     if (statusCode >= 300 && statusCode < 400) error = `redirect (${statusCode}) not followed`;
     else if (!ok) error = `receiver answered ${statusCode}`;
-    return { ok, statusCode, responseBody, durationMs: elapsed(), error, retryAfterMs, stop: statusCode === 410 };
+    return { ok, statusCode, responseBody, durationMs: elapsed(), error, retryAfterMs, stop: statusCode === 410, refused: false };
   } catch (err) {
     const error = timedOut ? `timeout after ${timeoutMs} ms` : describeError(err);
-    return { ok: false, statusCode, responseBody: '', durationMs: elapsed(), error, retryAfterMs, stop: statusCode === 410 };
+    const refused = !timedOut && (err as { code?: string }).code === 'WEBHOOK_TARGET_REFUSED';
+    return { ok: false, statusCode, responseBody: '', durationMs: elapsed(), error, retryAfterMs, stop: statusCode === 410, refused };
   } finally {
     clearTimeout(timer);
   }

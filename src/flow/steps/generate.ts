@@ -2,8 +2,18 @@
 import { AppError } from '../../errors.js';
 import { stateFingerprint } from '../../nemo/draft.js';
 import { NemoError } from '../../nemo/errors.js';
+import type { AgentRunResult } from '../../nemo/sse.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
+import { creditsAvailable, creditsWait } from '../credits-wait.js';
 import { messageProgress } from '../progress.js';
+
+/**
+ * Refusals before the stream that prove the agent never saw the message. A 504 does not: the gateway gave up
+ * waiting, so the agent may be running it (and charging for it) right now.
+ */
+function refusedBeforeRunning(err: unknown): err is NemoError {
+  return err instanceof NemoError && err.phase === 'before_stream' && err.httpStatus !== undefined && err.httpStatus !== 504;
+}
 
 export async function generateStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { flow, deps, jobId, log } = ctx;
@@ -11,16 +21,20 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   if (flow.inflight) return next('reconcile');
   if (flow.next_message >= flow.messages.length) return next('render_submit');
 
+  // Every message costs credits: while the upstream is out of them, wait with the other jobs instead of sending.
+  const delay = await deps.credits.gate(async () => (await deps.nemo.getCredits(token)).available);
+  if (delay !== null) return creditsWait(ctx, 'generate', delay);
+
   const index = flow.next_message;
   const sessionId = flow.session!.session_id;
   const before = stateFingerprint(await deps.nemo.getState(token, sessionId));
-  flow.inflight = { index, sent_at: new Date().toISOString(), fingerprint_before: before };
+  flow.inflight = { index, sent_at: new Date().toISOString(), fingerprint_before: before, agent_error: null };
   flow.reconcile = null;
   await ctx.checkpoint();
   await deps.lifecycle.progress(jobId, 'generate', messageProgress(index, flow.messages.length));
   log.info({ message: index, of: flow.messages.length }, 'sending message to the agent');
 
-  let result;
+  let result: AgentRunResult;
   try {
     result = await deps.nemo.runAgent(token, sessionId, flow.messages[index]!, {
       signal: ctx.signal,
@@ -29,7 +43,7 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     });
   } catch (err) {
     if (ctx.signal.aborted) throw err;
-    if (err instanceof NemoError && err.phase === 'before_stream' && err.httpStatus !== undefined) {
+    if (refusedBeforeRunning(err)) {
       // The upstream answered with an error before running the agent: nothing happened, so it may be sent again.
       flow.inflight = null;
       throw err;
@@ -43,18 +57,25 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     log.warn({ err: String(err), message: index }, 'agent stream broke off; reconciling from state');
     return next('reconcile');
   }
+  creditsAvailable(ctx);
 
-  if (result.error && result.texts.length === 0 && result.toolResults.length === 0) {
-    // An error with no work done: check state once, so a reply lost to the error is not mistaken for failure.
-    log.warn({ message: index, error: result.error.message }, 'agent answered with an error; reconciling');
-    return next('reconcile');
-  }
-  if (result.texts.length > 0) {
+  if (result.texts.length === 0) {
+    const toolsDone = result.toolResults.length > 0 && result.error === null;
+    if (!toolsDone) {
+      // No answer and no finished tool: an error, or a stream that closed empty. What happened is read from state.
+      flow.inflight.agent_error = result.error ? result.error.message : null;
+      log.warn({ message: index, error: result.error?.message ?? null }, 'agent stream ended without an answer; reconciling');
+      return next('reconcile');
+    }
+    // A silent edit (§3: about 30% of edits end with tool calls only): the result is what state shows now.
+    const changed = stateFingerprint(await deps.nemo.getState(token, sessionId)) !== before;
+    log.info({ message: index, tools: result.toolResults, changed }, 'silent edit: read the timeline from state');
+  } else {
+    if (result.error) log.warn({ message: index, error: result.error.message }, 'agent answered, then reported an error');
     await deps.lifecycle.update(jobId, (job) => {
       job.messages.push(...result.texts);
     });
   }
-  if (result.silent) log.info({ message: index, tools: result.toolCalls }, 'silent edit: the timeline is read from state');
   flow.inflight = null;
   flow.next_message = index + 1;
   return next('generate');

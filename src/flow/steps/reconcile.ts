@@ -1,7 +1,10 @@
-// Step reconcile: after a broken stream, learn what the message did by reading state on a schedule (protocol §3).
+// Step reconcile: after a broken or empty stream, learn what the message did by reading state on a schedule (protocol §3).
 import { AppError } from '../../errors.js';
 import { stateFingerprint } from '../../nemo/draft.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+
+/** The stream ended with an explicit error, so the agent has stopped: fewer unchanged reads prove it did nothing. */
+const UNCHANGED_READS_AFTER_AGENT_ERROR = 2;
 
 export async function reconcileStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { flow, deps, jobId, log } = ctx;
@@ -24,11 +27,22 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
     return next('generate');
   }
   if (!changed) rc.unchanged += 1;
-  if (rc.unchanged >= deps.config.RECONCILE_MAX_UNCHANGED) {
+  const agentError = inflight.agent_error;
+  const limit = agentError
+    ? Math.min(UNCHANGED_READS_AFTER_AGENT_ERROR, deps.config.RECONCILE_MAX_UNCHANGED)
+    : deps.config.RECONCILE_MAX_UNCHANGED;
+  if (rc.unchanged >= limit) {
+    const notResent = 'it was not sent again because the upstream charges for every send';
+    if (agentError) {
+      throw new AppError(
+        'UPSTREAM_AGENT_ERROR',
+        `the agent failed on message ${inflight.index + 1}: ${agentError}; the session state did not change, and ${notResent}`,
+      );
+    }
     throw new AppError(
       'UPSTREAM_TIMEOUT',
       `the agent's answer to message ${inflight.index + 1} was lost and the session state did not change after ` +
-        `${rc.reads} reads; it was not sent again because the upstream charges for every send`,
+        `${rc.reads} reads; ${notResent}`,
     );
   }
   rc.last_fingerprint = fingerprint;

@@ -1,6 +1,5 @@
 // Step render_poll: one poll per wake-up; the next one is aimed at the estimated finish (waiting is a delayed job).
 import { AppError } from '../../errors.js';
-import { NemoError } from '../../nemo/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
 import { nextPollDelayMs } from '../poll-cadence.js';
 import { renderProgress } from '../progress.js';
@@ -12,18 +11,9 @@ const KEPT_SAMPLES = 6;
 export async function renderPollStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { flow, deps, jobId, log } = ctx;
   const render = flow.render!;
-  let status;
-  try {
-    status = await deps.nemo.getRender(token, render.id);
-  } catch (err) {
-    if (err instanceof NemoError && err.kind === 'not_found' && render.attempt === 1 && render.polls === 0) {
-      // The upstream has no record of the submit it acknowledged: submit once more under a new id.
-      log.warn({ renderId: render.id }, 'render unknown upstream; submitting again');
-      flow.render = null;
-      return next('render_submit');
-    }
-    throw err;
-  }
+  // A 404 here is retried like any transient failure (upstream-errors.ts), never answered by submitting again:
+  // the upstream acknowledged this render, and a second submit could start (and bill) a second one.
+  const status = await deps.nemo.getRender(token, render.id);
   const now = Date.now();
   render.polls += 1;
   const lastIncomplete = render.samples.at(-1)?.at ?? now;

@@ -1,0 +1,100 @@
+// Benchmark 1: POST /v1/jobs (auth, validation, idempotency, record, enqueue) against a bare Fastify route doing only queue.add.
+import autocannon from 'autocannon';
+import { BENCH_KEY, benchPrefix, cleanup, REDIS_URL, serviceEnv } from './lib/env.js';
+import { spawnChild, type Child } from './lib/child.js';
+import { jobBody } from './lib/fixtures.js';
+import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
+import { median } from './lib/stats.js';
+
+const CONNECTIONS = 50;
+const GOAL_RATIO = 0.6;
+const GOAL_P99_MS = 25;
+
+interface CannonRun {
+  rps: number;
+  p99: number;
+  p50: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function cannon(url: string, seconds: number): Promise<CannonRun> {
+  const result = await autocannon({
+    url: `${url}/v1/jobs`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: {
+      authorization: `Bearer ${BENCH_KEY}`,
+      'content-type': 'application/json',
+      // autocannon puts a fresh id wherever [<id>] appears, so every request carries its own key.
+      'idempotency-key': 'bench-[<id>]',
+    },
+    idReplacement: true,
+    body: JSON.stringify(jobBody('http://127.0.0.1:9/hooks')),
+  });
+  return {
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    p50: result.latency.p50,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+async function run(ctx: BenchContext): Promise<BenchResult> {
+  const seconds = ctx.quick ? 3 : 10;
+  const warmSeconds = ctx.quick ? 1 : 3;
+  const prefix = benchPrefix('accept');
+  const basePrefix = benchPrefix('accept-base');
+  const children: Child[] = [];
+  try {
+    const api = await spawnChild('api', { env: serviceEnv(prefix) });
+    children.push(api);
+    const base = await spawnChild('accept-baseline', { redisUrl: REDIS_URL, prefix: basePrefix });
+    children.push(base);
+    ctx.log(`api ${api.url}, baseline ${base.url}; warming up ${warmSeconds} s each`);
+    await cannon(base.url!, warmSeconds);
+    await cannon(api.url!, warmSeconds);
+
+    const runs: { api: CannonRun; base: CannonRun }[] = [];
+    for (let i = 0; i < ctx.runs; i++) {
+      // Alternate the order so a drift in machine load does not always favour the same side.
+      const first = i % 2 === 0 ? 'base' : 'api';
+      const a = await cannon(first === 'base' ? base.url! : api.url!, seconds);
+      const b = await cannon(first === 'base' ? api.url! : base.url!, seconds);
+      const pair = first === 'base' ? { base: a, api: b } : { api: a, base: b };
+      runs.push(pair);
+      ctx.log(`run ${i + 1}: api ${pair.api.rps.toFixed(0)} req/s p99 ${pair.api.p99} ms; baseline ${pair.base.rps.toFixed(0)} req/s p99 ${pair.base.p99} ms`);
+    }
+    const apiRps = median(runs.map((r) => r.api.rps));
+    const baseRps = median(runs.map((r) => r.base.rps));
+    const ratio = median(runs.map((r) => r.api.rps / r.base.rps));
+    const apiP99 = median(runs.map((r) => r.api.p99));
+    const bad = runs.reduce((n, r) => n + r.api.non2xx + r.api.errors, 0);
+    return {
+      name: 'accept',
+      title: accept.title,
+      rows: [
+        { metric: 'requests/s', unit: 'req/s', value: apiRps, baseline: baseRps, ratio, goal: `≥ ${GOAL_RATIO} × baseline`, met: ratio >= GOAL_RATIO },
+        { metric: `p99 latency @ ${CONNECTIONS} conn`, unit: 'ms', value: apiP99, baseline: median(runs.map((r) => r.base.p99)), goal: `< ${GOAL_P99_MS} ms`, met: apiP99 < GOAL_P99_MS },
+        { metric: `p50 latency @ ${CONNECTIONS} conn`, unit: 'ms', value: median(runs.map((r) => r.api.p50)), baseline: median(runs.map((r) => r.base.p50)) },
+      ],
+      notes: [
+        `autocannon, ${CONNECTIONS} connections, ${seconds} s per side per run after ${warmSeconds} s warm-up, ${ctx.runs} run(s), order alternated; medians (ratio = median of per-run ratios).`,
+        'Both servers run in their own child process on the same Redis; the API logs at LOG_LEVEL=info to /dev/null, the baseline has no logger.',
+        'Body: instruction, 2 follow-ups, 3 URL sources, webhook, metadata; a fresh Idempotency-Key on every request.',
+        `Non-2xx answers or socket errors from the API: ${bad}.`,
+      ],
+      runs,
+    };
+  } finally {
+    await Promise.allSettled(children.map((c) => c.kill()));
+    await cleanup(prefix);
+    await cleanup(basePrefix);
+  }
+}
+
+export const accept: Benchmark = { name: 'accept', title: '1. Accepting jobs: POST /v1/jobs vs a bare queue.add route', run };

@@ -1,0 +1,79 @@
+// Entry of a benchmark child process: starts one role, then answers IPC calls (its own ops plus stats and peak RSS).
+import { readFile, writeFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startRole, type ChildRole } from './child-roles.js';
+import type { ChildStats } from './child.js';
+
+/** Node's default sampling interval; each sample is the interval plus the lag, so the interval is subtracted. */
+const RESOLUTION_MS = 10;
+
+const send = (m: unknown) => process.send?.(m);
+
+async function main(): Promise<void> {
+  const { role, spec } = JSON.parse(process.env.BENCH_CHILD ?? '{}') as { role: ChildRole; spec: unknown };
+  const eld = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  eld.enable();
+  const lag = (p: number) => Math.max(0, eld.percentile(p) / 1e6 - RESOLUTION_MS);
+
+  const common: Record<string, (args: unknown) => Promise<unknown>> = {
+    async stats(): Promise<ChildStats> {
+      const cpu = process.cpuUsage();
+      const mem = process.memoryUsage();
+      return {
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        lagP50Ms: lag(50),
+        lagP99Ms: lag(99),
+        lagMaxMs: Math.max(0, eld.max / 1e6 - RESOLUTION_MS),
+        lagSamples: eld.count,
+      };
+    },
+    async resetLag() {
+      eld.reset();
+      return null;
+    },
+    /** Linux: writing 5 to clear_refs resets VmHWM, so `peak` reports the high-water mark since this call. */
+    async resetPeak() {
+      await writeFile('/proc/self/clear_refs', '5');
+      return null;
+    },
+    async peak() {
+      const status = await readFile('/proc/self/status', 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
+      return kb * 1024;
+    },
+    async gc() {
+      (globalThis as { gc?: () => void }).gc?.();
+      return null;
+    },
+  };
+
+  let handle;
+  try {
+    handle = await startRole(role, spec);
+  } catch (err) {
+    send({ type: 'failed', error: (err as Error).stack ?? String(err) });
+    process.exit(1);
+  }
+  const ops = { ...common, ...handle.ops };
+  process.on('message', (raw) => {
+    const m = raw as { type: string; id: number; op: string; args: unknown };
+    if (m.type !== 'call') return;
+    const op = ops[m.op];
+    if (!op) {
+      send({ type: 'result', id: m.id, ok: false, error: `unknown op ${m.op}` });
+      return;
+    }
+    op(m.args).then(
+      (value) => send({ type: 'result', id: m.id, ok: true, value }),
+      (err: Error) => send({ type: 'result', id: m.id, ok: false, error: err.stack ?? String(err) }),
+    );
+  });
+  // The parent went away (crashed or killed): do not linger holding ports and Redis connections.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', url: handle.url });
+}
+
+void main();

@@ -1,0 +1,98 @@
+// Parent side of a benchmark child process: spawn a role (sim, api, worker…) and talk to it over IPC.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildRole } from './child-roles.js';
+
+const CHILD_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'child-main.ts');
+
+/** CPU in µs, memory in bytes, event-loop lag in ms above the 10 ms sampling interval. */
+export interface ChildStats {
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  rss: number;
+  heapUsed: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  lagSamples: number;
+}
+
+export interface Child {
+  role: ChildRole;
+  pid: number;
+  url: string | null;
+  call<T = unknown>(op: string, args?: unknown): Promise<T>;
+  stats(): Promise<ChildStats>;
+  /** Ends the process at once (SIGKILL): a worker holding 2,000 open streams would otherwise drain them first. */
+  kill(): Promise<void>;
+}
+
+type Reply = { type: 'result'; id: number; ok: true; value: unknown } | { type: 'result'; id: number; ok: false; error: string };
+type Message = Reply | { type: 'ready'; url: string | null } | { type: 'failed'; error: string };
+
+export async function spawnChild(role: ChildRole, spec: unknown = {}, timeoutMs = 60_000): Promise<Child> {
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD_MAIN], {
+    // stdout (pino logs) is discarded; stderr stays visible so a crash explains itself.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, BENCH_CHILD: JSON.stringify({ role, spec }) },
+  });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let exited = false;
+  const exitPromise = once(proc, 'exit').then(() => {
+    exited = true;
+    for (const p of pending.values()) p.reject(new Error(`${role} child exited`));
+    pending.clear();
+  });
+
+  const ready = new Promise<string | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${role} child did not start within ${timeoutMs} ms`)), timeoutMs);
+    proc.on('message', (raw) => {
+      const m = raw as Message;
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve(m.url);
+      } else if (m.type === 'failed') {
+        clearTimeout(timer);
+        reject(new Error(`${role} child failed to start: ${m.error}`));
+      } else if (m.type === 'result') {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (m.ok) p?.resolve(m.value);
+        else p?.reject(new Error(`${role}.${m.id}: ${m.error}`));
+      }
+    });
+    void exitPromise.then(() => reject(new Error(`${role} child exited before it was ready`)));
+  });
+  const url = await ready.catch(async (err: Error) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
+
+  const call = <T>(op: string, args?: unknown): Promise<T> => {
+    if (exited) return Promise.reject(new Error(`${role} child has exited`));
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      proc.send({ type: 'call', id, op, args });
+    });
+  };
+  return {
+    role,
+    pid: proc.pid!,
+    url,
+    call,
+    stats: () => call<ChildStats>('stats'),
+    async kill() {
+      if (!exited) proc.kill('SIGKILL');
+      await exitPromise;
+    },
+  };
+}
+
+/** CPU milliseconds spent between two stats snapshots. */
+export function cpuMsBetween(before: ChildStats, after: ChildStats): number {
+  return (after.cpuUserUs - before.cpuUserUs + after.cpuSystemUs - before.cpuSystemUs) / 1000;
+}

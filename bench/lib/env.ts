@@ -1,0 +1,66 @@
+// Shared benchmark setup: Redis URL, a unique key prefix per benchmark, the service environment and cleanup.
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { createServices, type Services } from '../../src/services.js';
+import { cleanupPrefix } from '../../test/helpers/redis.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const BENCH_TENANT = 'bench';
+export const BENCH_KEY = 'bench-key-0123456789abcdef';
+/**
+ * The production default is info; logs go to /dev/null (children's stdout is discarded), so their cost is counted
+ * but they do not flood the terminal. BENCH_LOG_LEVEL=warn shows what logging costs.
+ */
+export const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+
+export function benchPrefix(label: string): string {
+  return `nrbench-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export function uploadDirFor(prefix: string): string {
+  return `./data/bench-uploads/${prefix}`;
+}
+
+/** The service environment every benchmark starts from (the same one for in-process and child-process roles). */
+export function serviceEnv(prefix: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    API_KEYS: `${BENCH_TENANT}:${BENCH_KEY}`,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    UPLOAD_DIR: uploadDirFor(prefix),
+    LOG_LEVEL,
+    ...overrides,
+  };
+}
+
+/** A logger that formats as in production but writes to /dev/null. */
+export function quietLogger(level: string): Logger {
+  return createLogger(level, 'nemo-relay', pino.destination({ dest: '/dev/null', sync: true }));
+}
+
+export function configFrom(env: Record<string, string>): Config {
+  return loadConfig(env);
+}
+
+export function inProcessServices(env: Record<string, string>): Services {
+  const config = loadConfig(env);
+  return createServices(config, quietLogger(config.LOG_LEVEL));
+}
+
+/** Deletes every key of the benchmark's prefix and its staged upload files. */
+export async function cleanup(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  try {
+    await cleanupPrefix(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
+  await rm(uploadDirFor(prefix), { recursive: true, force: true });
+}

@@ -1,0 +1,68 @@
+// A webhook receiver on port 0 that answers 204 and counts (optionally records) deliveries; it verifies nothing.
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Arrival {
+  at: number;
+  type: string;
+  jobId: string;
+  status: string;
+}
+
+export interface CountingReceiver {
+  url: string;
+  /** Filled only with `parse: true`. */
+  arrivals: Arrival[];
+  summary(): { count: number; firstAt: number | null; lastAt: number | null };
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startCountingReceiver(opts: { parse: boolean }): Promise<CountingReceiver> {
+  let count = 0;
+  let firstAt: number | null = null;
+  let lastAt: number | null = null;
+  const arrivals: Arrival[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      if (opts.parse) chunks.push(c);
+    });
+    req.on('end', () => {
+      const at = Date.now();
+      count += 1;
+      firstAt ??= at;
+      lastAt = at;
+      if (opts.parse) {
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { id: string; status: string } };
+          arrivals.push({ at, type: body.type, jobId: body.data.id, status: body.data.status });
+        } catch {
+          arrivals.push({ at, type: 'unparseable', jobId: '', status: '' });
+        }
+      }
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    arrivals,
+    summary: () => ({ count, firstAt, lastAt }),
+    reset() {
+      count = 0;
+      firstAt = null;
+      lastAt = null;
+      arrivals.length = 0;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
