@@ -1,3 +1,92 @@
-// stub
-import type { Benchmark } from './lib/report.js';
-export const inFlight: Benchmark = { name: 'in-flight', title: 'in-flight', run: async () => { throw new Error('todo'); } };
+// Benchmark 3: 2,000 jobs in flight at once in one worker process (each holding an open agent stream); RSS and event-loop lag.
+import { createJobBodySchema } from '../src/jobs/schemas.js';
+import { spawnChild, type Child, type ChildStats } from './lib/child.js';
+import { BENCH_TENANT, benchPrefix, cleanup, inProcessServices, serviceEnv } from './lib/env.js';
+import { BENCH_SCENARIO, FOLLOWUPS, INSTRUCTION, SOURCE_URLS } from './lib/fixtures.js';
+import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
+import { MB, median, sleep, until } from './lib/stats.js';
+
+const JOBS = 2_000;
+const GOAL_RSS_MB = 300;
+const GOAL_LAG_MS = 20;
+
+/** One window of measurement: the lag histogram is reset at its start and read, with RSS, at its end. */
+async function windows(child: Child, count: number, ms: number): Promise<ChildStats[]> {
+  const out: ChildStats[] = [];
+  for (let i = 0; i < count; i++) {
+    await child.call('resetLag');
+    await sleep(ms);
+    out.push(await child.stats());
+  }
+  return out;
+}
+
+async function run(ctx: BenchContext): Promise<BenchResult> {
+  const jobs = ctx.quick ? 300 : JOBS;
+  const windowMs = ctx.quick ? 2_000 : 10_000;
+  const prefix = benchPrefix('inflight');
+  const children: Child[] = [];
+  const services: { close(): Promise<void> }[] = [];
+  try {
+    // Long agent runs (the first message generates for 10 minutes) and long renders: nothing finishes while we measure.
+    const sim = await spawnChild('sim', { timeScale: 1, scenario: { ...BENCH_SCENARIO, generateMs: 600_000, renderMs: 1_800_000 } });
+    children.push(sim);
+    const env = serviceEnv(prefix, { NEMO_BASE_URL: sim.url!, WORKER_CONCURRENCY: String(jobs + 100) });
+    const worker = await spawnChild('worker', { env });
+    children.push(worker);
+    ctx.log(`worker pid ${worker.pid}; measuring ${ctx.runs} idle window(s) of ${windowMs} ms`);
+    await sleep(2_000);
+    const idle = await windows(worker, ctx.runs, windowMs);
+
+    const api = inProcessServices(env);
+    services.push(api);
+    const body = createJobBodySchema.parse({ instruction: INSTRUCTION, followups: FOLLOWUPS, sources: SOURCE_URLS.map((url) => ({ url })) });
+    const started = Date.now();
+    let created = 0;
+    const lane = async () => {
+      while (created < jobs) {
+        created += 1;
+        await api.jobs.create(BENCH_TENANT, body);
+      }
+    };
+    await Promise.all(Array.from({ length: 50 }, lane));
+    ctx.log(`${jobs} jobs created in ${Date.now() - started} ms; waiting for every agent stream to be open`);
+    await until(async () => (await sim.call<Record<string, number>>('counts')).run_sse! >= jobs, `${jobs} open agent streams`, 300_000, 500);
+    const rampMs = Date.now() - started;
+    ctx.log(`all ${jobs} streams open after ${rampMs} ms; measuring ${ctx.runs} window(s)`);
+    await sleep(2_000);
+    const busy = await windows(worker, ctx.runs, windowMs);
+    const counts = await sim.call<Record<string, number>>('counts');
+    if (counts.run_sse! > jobs) ctx.log(`note: ${counts.run_sse! - jobs} extra run_sse calls (streams re-opened?)`);
+
+    const rss = (xs: ChildStats[]) => median(xs.map((s) => s.rss / MB));
+    const lag = (xs: ChildStats[]) => median(xs.map((s) => s.lagP99Ms));
+    const rssBusy = rss(busy);
+    const lagBusy = lag(busy);
+    return {
+      name: 'in-flight',
+      title: inFlight.title,
+      rows: [
+        { metric: `worker RSS with ${jobs} in flight`, unit: 'MB', value: rssBusy, baseline: rss(idle), ratio: rssBusy / rss(idle), goal: `< ${GOAL_RSS_MB} MB`, met: rssBusy < GOAL_RSS_MB },
+        { metric: 'RSS per job in flight', unit: 'KB', value: ((rssBusy - rss(idle)) * 1024) / jobs, digits: 1 },
+        { metric: 'heap used', unit: 'MB', value: median(busy.map((s) => s.heapUsed / MB)), baseline: median(idle.map((s) => s.heapUsed / MB)) },
+        { metric: 'event-loop lag p99', unit: 'ms', value: lagBusy, baseline: lag(idle), goal: `< ${GOAL_LAG_MS} ms`, met: lagBusy < GOAL_LAG_MS, digits: 1 },
+        { metric: 'event-loop lag max', unit: 'ms', value: median(busy.map((s) => s.lagMaxMs)), baseline: median(idle.map((s) => s.lagMaxMs)), digits: 1 },
+        { metric: `time until all ${jobs} streams open`, unit: 's', value: rampMs / 1000, digits: 1 },
+      ],
+      notes: [
+        `One worker child process, WORKER_CONCURRENCY=${jobs + 100}; simulator in its own child at time scale 1 with 10-minute generations (heartbeat every 5 s) and 30-minute renders.`,
+        `Each job: 3 URL sources, instruction + 2 follow-ups; measured while every job holds an open /run_sse stream.`,
+        `Baseline: the same worker process idle before any job. ${ctx.runs} window(s) of ${windowMs / 1000} s each side; medians. Lag = monitorEventLoopDelay (10 ms resolution) minus the 10 ms interval.`,
+        'The worker process runs TypeScript through tsx, whose loader adds to RSS on both sides.',
+      ],
+      runs: { idle, busy, rampMs },
+    };
+  } finally {
+    await Promise.allSettled(children.map((c) => c.kill()));
+    await Promise.allSettled(services.map((s) => s.close()));
+    await cleanup(prefix);
+  }
+}
+
+export const inFlight: Benchmark = { name: 'in-flight', title: '3. Jobs in flight: 2,000 open jobs in one worker process', run };

@@ -1,3 +1,112 @@
-// stub
-import type { Benchmark } from './lib/report.js';
-export const orchestration: Benchmark = { name: 'orchestration', title: 'orchestration', run: async () => { throw new Error('todo'); } };
+// Benchmark 2: jobs/s through the whole service against a straight-line script making the same upstream calls (simulator at time scale 0).
+import { buildAgentMessages } from '../src/flow/messages.js';
+import { createJobBodySchema } from '../src/jobs/schemas.js';
+import { startApi } from '../src/roles.js';
+import { postJobs } from './lib/api-client.js';
+import { cpuMsBetween, spawnChild, type Child } from './lib/child.js';
+import { benchPrefix, cleanup, inProcessServices, redisReady, serviceEnv } from './lib/env.js';
+import { BENCH_SCENARIO, jobBody, SOURCE_URLS } from './lib/fixtures.js';
+import { startCountingReceiver, type CountingReceiver } from './lib/receiver.js';
+import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
+import type { StraightLineResult } from './lib/straight-line.js';
+import { median, until } from './lib/stats.js';
+
+const CONCURRENCY = 50;
+const GOAL_RATIO = 0.5;
+
+interface SideRun {
+  ms: number;
+  jobsPerS: number;
+  cpuMsPerJob: number;
+  upstreamCallsPerJob: number;
+  failed: number;
+}
+
+type Counts = Record<string, number>;
+const totalCalls = (before: Counts, after: Counts) =>
+  Object.keys(after).reduce((n, k) => n + (k === 'render_result' ? 0 : after[k]! - (before[k] ?? 0)), 0);
+
+async function run(ctx: BenchContext): Promise<BenchResult> {
+  const n = ctx.quick ? 30 : 200;
+  const prefix = benchPrefix('orch');
+  const children: Child[] = [];
+  let receiver: CountingReceiver | null = null;
+  let stopApi: (() => Promise<void>) | null = null;
+  try {
+    const sim = await spawnChild('sim', { timeScale: 0, scenario: BENCH_SCENARIO });
+    children.push(sim);
+    const env = serviceEnv(prefix, { NEMO_BASE_URL: sim.url!, WORKER_CONCURRENCY: String(CONCURRENCY) });
+    const worker = await spawnChild('worker', { env });
+    children.push(worker);
+    const straight = await spawnChild('straight-line', { simUrl: sim.url });
+    children.push(straight);
+    // The API and the webhook receiver live in this process; the worker is the process whose CPU is counted.
+    const services = inProcessServices(env);
+    await redisReady(services);
+    const { app, url: apiUrl } = await startApi(services);
+    stopApi = async () => {
+      await app.close();
+      await services.close();
+    };
+    receiver = await startCountingReceiver({ parse: true });
+    const body = jobBody(receiver.url);
+    const messages = buildAgentMessages(createJobBodySchema.parse(body));
+
+    const full = async (count: number): Promise<SideRun> => {
+      receiver!.reset();
+      const [simBefore, wBefore] = await Promise.all([sim.call<Counts>('counts'), worker.stats()]);
+      const startedAt = Date.now();
+      await postJobs(apiUrl, count, body);
+      await until(() => receiver!.arrivals.length >= count, `${count} finished-job webhooks`, 300_000, 10);
+      const ms = Math.max(...receiver!.arrivals.map((a) => a.at)) - startedAt;
+      const [simAfter, wAfter] = await Promise.all([sim.call<Counts>('counts'), worker.stats()]);
+      const failed = receiver!.arrivals.filter((a) => a.type !== 'job.succeeded').length;
+      return { ms, jobsPerS: (count / ms) * 1000, cpuMsPerJob: cpuMsBetween(wBefore, wAfter) / count, upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count, failed };
+    };
+    const straightLine = async (count: number): Promise<SideRun> => {
+      const [simBefore, sBefore] = await Promise.all([sim.call<Counts>('counts'), straight.stats()]);
+      const r = await straight.call<StraightLineResult>('run', { n: count, concurrency: CONCURRENCY, messages, sources: SOURCE_URLS });
+      const [simAfter, sAfter] = await Promise.all([sim.call<Counts>('counts'), straight.stats()]);
+      if (r.firstError) ctx.log(`straight line: ${r.failed} failed, first: ${r.firstError}`);
+      return { ms: r.ms, jobsPerS: (count / r.ms) * 1000, cpuMsPerJob: cpuMsBetween(sBefore, sAfter) / count, upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count, failed: r.failed };
+    };
+
+    ctx.log(`warming up both sides with ${Math.min(20, n)} jobs`);
+    await full(Math.min(20, n));
+    await straightLine(Math.min(20, n));
+    const runs: { relay: SideRun; base: SideRun }[] = [];
+    for (let i = 0; i < ctx.runs; i++) {
+      const base = i % 2 === 0 ? await straightLine(n) : null;
+      const relay = await full(n);
+      const pair = { relay, base: base ?? (await straightLine(n)) };
+      runs.push(pair);
+      ctx.log(`run ${i + 1}: relay ${relay.jobsPerS.toFixed(1)} jobs/s (${relay.cpuMsPerJob.toFixed(1)} CPU ms/job, ${relay.failed} failed); straight line ${pair.base.jobsPerS.toFixed(1)} jobs/s`);
+    }
+    const m = (pick: (r: { relay: SideRun; base: SideRun }) => number) => median(runs.map(pick));
+    const ratio = m((r) => r.relay.jobsPerS / r.base.jobsPerS);
+    const failed = runs.reduce((s, r) => s + r.relay.failed + r.base.failed, 0);
+    return {
+      name: 'orchestration',
+      title: orchestration.title,
+      rows: [
+        { metric: 'jobs/s', unit: 'jobs/s', value: m((r) => r.relay.jobsPerS), baseline: m((r) => r.base.jobsPerS), ratio, goal: `≥ ${GOAL_RATIO} × baseline`, met: ratio >= GOAL_RATIO, digits: 1 },
+        { metric: 'CPU per job (worker / script process)', unit: 'ms', value: m((r) => r.relay.cpuMsPerJob), baseline: m((r) => r.base.cpuMsPerJob), ratio: m((r) => r.relay.cpuMsPerJob / r.base.cpuMsPerJob), digits: 1 },
+        { metric: 'upstream calls per job', unit: '', value: m((r) => r.relay.upstreamCallsPerJob), baseline: m((r) => r.base.upstreamCallsPerJob), digits: 1 },
+      ],
+      notes: [
+        `${n} jobs per side per run (3 URL sources, instruction + 2 follow-ups, webhook on finish), ${ctx.runs} run(s), order alternated; medians.`,
+        `nemo-relay: POST /v1/jobs → BullMQ → worker (child process, WORKER_CONCURRENCY=${CONCURRENCY}) → simulator (child, time scale 0) → signed webhook; timed from the first POST to the last webhook.`,
+        `Baseline: one child process running NemoClient calls in ${CONCURRENCY} parallel lanes (one shared token; session, upload URLs, run_sse per message, state, render submit, render poll at once then every 250 ms).`,
+        `Jobs that did not succeed (both sides, all runs): ${failed}.`,
+      ],
+      runs,
+    };
+  } finally {
+    await receiver?.close();
+    await stopApi?.().catch(() => {});
+    await Promise.allSettled(children.map((c) => c.kill()));
+    await cleanup(prefix);
+  }
+}
+
+export const orchestration: Benchmark = { name: 'orchestration', title: '2. Orchestration overhead: full flow vs straight-line upstream calls', run };

@@ -67,6 +67,7 @@ export const envSchema = z.object({
   QUEUED_SWEEP_AGE_MS: int(0).default(60_000),
   UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
   UPLOAD_MAX_BYTES: int(1).default(209_715_200),
+  UPLOAD_SWEEP_INTERVAL_MS: int(1000).default(600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIM_PORT: int(0, 65535).default(4010),
   SIM_TIME_SCALE: z.coerce.number().min(0).max(1000).default(1),

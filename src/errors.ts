@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false },
+  REQUEST_TIMEOUT: { status: 408, retryable: true },
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, retryable: true },
   WEBHOOK_TARGET_REFUSED: { status: 400, retryable: false },

@@ -1,4 +1,6 @@
 // Entry point: `node dist/main.js api|worker|all|sim` loads config, builds the services and starts the named roles.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './observability/logger.js';
 import { startRoles, ROLES, type Role } from './roles.js';
@@ -41,4 +43,15 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv.slice(2));
+/** True when this file is the process entry (not imported, e.g. by `nemo-relay serve <role>`). */
+function isEntry(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) await main(process.argv.slice(2));

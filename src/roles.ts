@@ -5,10 +5,15 @@ import { startFlowWorker, type FlowWorker } from './flow/processor.js';
 import { ApiKeys } from './http/auth.js';
 import { buildApp } from './http/app.js';
 import type { Logger } from './observability/logger.js';
-import { createRedis } from './redis/connection.js';
+import { createRedis, waitReady } from './redis/connection.js';
 import { createServices, type Services } from './services.js';
+import { startUploadSweeper } from './uploads/sweeper.js';
 import { startDeliveryWorker } from './webhooks/dispatcher.js';
 import { apiPlugins } from './http/plugins.js';
+import { adminRoutes } from './http/routes/admin.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+import { settlesWithin, warnIfRedisUnsafe } from './graceful-stop.js';
+import { startOpsServer, type OpsServer } from './observability/ops-server.js';
 
 export const ROLES = ['api', 'worker', 'all', 'sim'] as const;
 export type Role = (typeof ROLES)[number];
@@ -23,22 +28,30 @@ export interface RunningRoles {
 export async function startApi(services: Services): Promise<{ app: FastifyInstance; url: string }> {
   const { config } = services;
   assertApiStartable(config);
+  const apiKeys = new ApiKeys(config.API_KEYS ?? [], config.AUTH_DISABLED, config.ADMIN_API_KEY);
   const app = await buildApp({
     config,
     logger: services.logger,
     redis: services.redis,
     keys: services.keys,
-    apiKeys: new ApiKeys(config.API_KEYS ?? [], config.AUTH_DISABLED, config.ADMIN_API_KEY),
+    apiKeys,
     store: services.store,
     jobs: services.jobs,
-    plugins: apiPlugins(services),
+    plugins: [
+      ...apiPlugins(services),
+      metricsRoutes(services.metrics),
+      adminRoutes({ queues: [services.flowQueue, services.deliveryQueue], apiKeys }),
+    ],
   });
+  // The request connection fails fast instead of queueing: take traffic once it is up (or say why not).
+  await waitReady(services.redis, 10_000).catch(() => services.logger.warn('redis is not ready; API requests fail until it is'));
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   return { app, url };
 }
 
 export async function startWorker(services: Services): Promise<{ stop(): Promise<void> }> {
   const { config } = services;
+  void warnIfRedisUnsafe(services.redis, services.logger);
   const subscriber = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:cancel-subscriber');
   const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
   const flow: FlowWorker = await startFlowWorker(services.flowDeps, {
@@ -54,36 +67,74 @@ export async function startWorker(services: Services): Promise<{ stop(): Promise
     concurrency: config.WORKER_CONCURRENCY,
     logger: services.logger,
   });
+  const uploadSweeper = startUploadSweeper(services.uploads, services.logger, config.UPLOAD_SWEEP_INTERVAL_MS);
   return {
     async stop() {
-      await Promise.allSettled([flow.close(), deliveries.close()]);
+      // Running jobs hand themselves back at their next step boundary; BullMQ's close stops fetching and waits for them.
+      flow.drain();
+      const closing = Promise.allSettled([flow.close(), deliveries.close(), uploadSweeper.stop()]);
+      if (!(await settlesWithin(closing, config.SHUTDOWN_GRACE_MS))) {
+        services.logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'steps still running at the deadline; handing their jobs back');
+        // Aborted runs save their checkpoint and return the job to the queue (delayed by 0), so the next worker resumes it.
+        flow.abortAll();
+        if (!(await settlesWithin(closing, ABORT_SETTLE_MS))) {
+          services.logger.error('workers did not stop after the abort; closing anyway (their jobs return as stalled)');
+          await settlesWithin(Promise.allSettled([flow.worker.close(true), deliveries.close(true)]), ABORT_SETTLE_MS);
+        }
+      }
       subscriber.disconnect();
     },
   };
 }
 
+/** After the abort, how long aborted runs get to save their checkpoint and hand their job back. */
+const ABORT_SETTLE_MS = 10_000;
+
+/** Closes the API: new connections are refused at once; open requests (uploads, event streams) get the grace period. */
+async function closeApi(app: FastifyInstance, graceMs: number): Promise<void> {
+  const closing = app.close();
+  if (!(await settlesWithin(closing, graceMs))) {
+    app.server.closeAllConnections();
+    await settlesWithin(closing, ABORT_SETTLE_MS);
+  }
+}
+
 export async function startRoles(role: Role, config: Config, logger: Logger): Promise<RunningRoles> {
   if (role === 'sim') {
     const { runSimulatorFromEnv } = await import('./sim/index.js');
-    const sim = await runSimulatorFromEnv({ SIM_PORT: config.SIM_PORT, SIM_TIME_SCALE: config.SIM_TIME_SCALE, HOST: config.HOST, SIM_SCENARIO: process.env.SIM_SCENARIO }, logger);
+    const sim = await runSimulatorFromEnv(
+      {
+        SIM_PORT: config.SIM_PORT,
+        SIM_TIME_SCALE: config.SIM_TIME_SCALE,
+        HOST: config.HOST,
+        SIM_SCENARIO: process.env.SIM_SCENARIO,
+        ...(config.SIM_PUBLIC_URL ? { SIM_PUBLIC_URL: config.SIM_PUBLIC_URL } : {}),
+      },
+      logger,
+    );
     logger.info({ url: sim.url }, 'NemoVideo simulator listening');
     const running: RunningRoles = { services: null, api: null, apiUrl: null, stop: () => sim.close() };
     installSignals(running, logger);
     return running;
   }
   const services = createServices(config, logger);
+  // A worker-only process has no API port, so it gets a small ops server for probes and /metrics (before Redis is awaited).
+  const ops: OpsServer | null =
+    role === 'worker' && config.METRICS_PORT > 0
+      ? await startOpsServer({ port: config.METRICS_PORT, host: config.HOST, redis: services.redis, metrics: services.metrics, logger })
+      : null;
   const worker = role === 'worker' || role === 'all' ? await startWorker(services) : null;
   const api = role === 'api' || role === 'all' ? await startApi(services) : null;
-  logger.info({ role, api: api?.url ?? null, worker: worker !== null }, 'nemo-relay started');
+  logger.info({ role, api: api?.url ?? null, worker: worker !== null, ops: ops?.url ?? null }, 'nemo-relay started');
   const running: RunningRoles = {
     services,
     api: api?.app ?? null,
     apiUrl: api?.url ?? null,
     async stop() {
-      // Stop taking requests first, then let workers finish or hand back their jobs, then close Redis.
-      await api?.app.close();
-      await worker?.stop();
+      // Stop taking requests and new jobs at once; in-flight work finishes or is handed back; then close Redis.
+      await Promise.allSettled([api ? closeApi(api.app, config.SHUTDOWN_GRACE_MS) : null, worker?.stop()]);
       await services.close();
+      await ops?.close();
     },
   };
   installSignals(running, logger);

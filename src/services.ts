@@ -14,9 +14,11 @@ import { NemoClient } from './nemo/client.js';
 import { TokenProvider } from './nemo/token.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { logRedisConnection } from './observability/redis-events.js';
 import { ANONYMOUS_TENANT } from './http/auth.js';
 import { createRedis } from './redis/connection.js';
 import { createKeys, type Keys } from './redis/keys.js';
+import { uploadReleaseHook } from './uploads/release-hook.js';
 import { StagedUploads } from './uploads/staged-uploads.js';
 import { PACKAGE_VERSION } from './version.js';
 import { DeliveryLedger } from './webhooks/deliveries.js';
@@ -54,6 +56,8 @@ export function createServices(config: Config, logger: Logger): Services {
   const keys = createKeys(config.QUEUE_PREFIX);
   const redis = createRedis(config.REDIS_URL, 'request', 'nemo-relay:request');
   const blocking = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:worker');
+  logRedisConnection(redis, logger, 'request');
+  logRedisConnection(blocking, logger, 'worker');
   const store = new JobStore(blocking, keys);
   const flows = new FlowStore(blocking, keys);
   const ledger = new DeliveryLedger(blocking, keys);
@@ -67,6 +71,10 @@ export function createServices(config: Config, logger: Logger): Services {
   const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
   const flowQueue = createFlowQueue(connection, config.QUEUE_PREFIX);
   const deliveryQueue = createDeliveryQueue(connection, config.QUEUE_PREFIX);
+  // Without a listener BullMQ prints every reconnect failure; the connection loss is already logged once above.
+  for (const queue of [flowQueue, deliveryQueue]) {
+    queue.on('error', (err: Error) => logger.debug({ queue: queue.name, err: err.message }, 'queue connection error'));
+  }
   const metrics = createMetrics({
     redis,
     keys,
@@ -84,8 +92,15 @@ export function createServices(config: Config, logger: Logger): Services {
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     schedule: config.WEBHOOK_RETRY_SCHEDULE_MS,
     logger: logger.child({ component: 'webhooks' }),
+    onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
   });
-  const lifecycle = new JobLifecycle(store, (jobId, type, seq) => webhooks.onEvent(jobId, type, seq));
+  const uploads = new StagedUploads({ redis: blocking, keys, dir: config.UPLOAD_DIR, maxBytes: config.UPLOAD_MAX_BYTES });
+  // A job that ends frees its staged uploads (the last job using a file removes it); the sweeper catches the rest.
+  const releaseUploads = uploadReleaseHook(uploads, store, logger.child({ component: 'uploads' }));
+  const lifecycle = new JobLifecycle(store, async (jobId, type, seq) => {
+    await webhooks.onEvent(jobId, type, seq);
+    await releaseUploads(jobId, type);
+  });
   const jobs = new JobService({
     store,
     flows,
@@ -102,6 +117,7 @@ export function createServices(config: Config, logger: Logger): Services {
     baseUrl: config.NEMO_BASE_URL,
     skill: { source: config.NEMO_SKILL_SOURCE, version: config.NEMO_SKILL_VERSION, platform: config.NEMO_SKILL_PLATFORM },
     logger: logger.child({ component: 'nemo' }),
+    onCall: (endpoint, outcome, ms) => metrics.onUpstreamCall(endpoint, outcome, ms),
   });
   const tokens = new TokenProvider({
     redis: blocking,
@@ -111,7 +127,6 @@ export function createServices(config: Config, logger: Logger): Services {
     clientId: config.NEMO_CLIENT_ID,
     logger: logger.child({ component: 'token' }),
   });
-  const uploads = new StagedUploads({ redis: blocking, keys, dir: config.UPLOAD_DIR, maxBytes: config.UPLOAD_MAX_BYTES });
   const flowDeps: FlowDeps = {
     config,
     redis: blocking,
@@ -126,6 +141,7 @@ export function createServices(config: Config, logger: Logger): Services {
     stagedFiles: uploads,
     deliveries: webhooks,
     logger,
+    onStep: (step, outcome, ms) => metrics.onStep(step, outcome, ms),
   };
   return {
     config,
@@ -146,6 +162,7 @@ export function createServices(config: Config, logger: Logger): Services {
     tokens,
     uploads,
     flowDeps,
+    metrics,
     async close() {
       await Promise.allSettled([flowQueue.close(), deliveryQueue.close()]);
       redis.disconnect();

@@ -4,7 +4,7 @@ import { createFlowQueue, enqueueFlow } from '../../src/flow/queue.js';
 import { newJobId } from '../../src/jobs/ids.js';
 import { startApi, startWorker } from '../../src/roles.js';
 import { createSimulator, SIM_ENDPOINTS, type SimScenario } from '../../src/sim/index.js';
-import { inProcessServices } from './env.js';
+import { inProcessServices, redisReady } from './env.js';
 import { startCountingReceiver } from './receiver.js';
 import { runStraightLine, type StraightLineRun } from './straight-line.js';
 
@@ -36,6 +36,7 @@ export async function startRole(role: ChildRole, spec: unknown): Promise<RoleHan
     }
     case 'api': {
       const services = inProcessServices((spec as { env: Record<string, string> }).env);
+      await redisReady(services);
       const { url } = await startApi(services);
       return { url, ops: {} };
     }

@@ -13,6 +13,10 @@ export interface ChildStats {
   cpuSystemUs: number;
   rss: number;
   heapUsed: number;
+  heapTotal: number;
+  /** Memory of C++ objects bound to JS (sockets, buffers); arrayBuffers is part of it. */
+  external: number;
+  arrayBuffers: number;
   lagP50Ms: number;
   lagP99Ms: number;
   lagMaxMs: number;

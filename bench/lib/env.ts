@@ -1,5 +1,6 @@
 // Shared benchmark setup: Redis URL, a unique key prefix per benchmark, the service environment and cleanup.
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
@@ -52,6 +53,16 @@ export function configFrom(env: Record<string, string>): Config {
 export function inProcessServices(env: Record<string, string>): Services {
   const config = loadConfig(env);
   return createServices(config, quietLogger(config.LOG_LEVEL));
+}
+
+/**
+ * The request connection has no offline queue (it fails fast), so a request that arrives before it has connected
+ * gets a 500; benchmarks wait for it before sending traffic.
+ */
+export async function redisReady(services: Services): Promise<void> {
+  for (const conn of [services.redis, services.blocking]) {
+    if (conn.status !== 'ready') await once(conn, 'ready');
+  }
 }
 
 /** Deletes every key of the benchmark's prefix and its staged upload files. */

@@ -13,11 +13,10 @@ export interface MachineInfo {
 
 export async function describeMachine(redisUrl: string): Promise<MachineInfo> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  let version = 'unknown';
+  let version: string;
   try {
     await redis.connect();
-    const info = await redis.info('server');
-    version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
   } finally {
     redis.disconnect();
   }

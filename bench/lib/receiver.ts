@@ -8,6 +8,7 @@ export interface Arrival {
   type: string;
   jobId: string;
   status: string;
+  renderId: string | null;
 }
 
 export interface CountingReceiver {
@@ -36,10 +37,14 @@ export async function startCountingReceiver(opts: { parse: boolean }): Promise<C
       lastAt = at;
       if (opts.parse) {
         try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { id: string; status: string } };
-          arrivals.push({ at, type: body.type, jobId: body.data.id, status: body.data.status });
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            type: string;
+            data: { id: string; status: string; upstream?: { render_id?: string | null } };
+          };
+          const renderId = body.data.upstream?.render_id ?? null;
+          arrivals.push({ at, type: body.type, jobId: body.data.id, status: body.data.status, renderId });
         } catch {
-          arrivals.push({ at, type: 'unparseable', jobId: '', status: '' });
+          arrivals.push({ at, type: 'unparseable', jobId: '', status: '', renderId: null });
         }
       }
       res.writeHead(204);

@@ -83,6 +83,8 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       await lifecycle.cancel(jobId);
       return { kind: 'finished' };
     }
+    // Aborted but not canceled (should not happen): hand the job back rather than spin on an aborted signal.
+    if (signal.aborted) return { kind: 'wait', delayMs: 0, step: flow.step, reason: 'aborted without a cancel' };
     const step = flow.step;
     const started = Date.now();
     const ctx: StepContext = {

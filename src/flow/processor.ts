@@ -19,6 +19,10 @@ export interface FlowWorkerOptions {
 export interface FlowWorker {
   worker: Worker<FlowJobData>;
   close(): Promise<void>;
+  /** Shutdown (issue 6): each running job is handed back to the queue as soon as its current step ends. */
+  drain(): void;
+  /** Shutdown (issue 6), at the deadline: aborts every running step; the machine saves and hands the job back. */
+  abortAll(): void;
 }
 
 export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): Promise<FlowWorker> {
@@ -30,6 +34,18 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     if (ch === channel) running.get(jobId)?.abort(new Error('canceled'));
   });
 
+  // --- Graceful shutdown (issue 6): an abort that is not a cancel makes runFlow hand the job back (wait 0). ---
+  let draining = false;
+  const shutdownAbort = () => new Error('worker shutting down');
+  /** While draining, abort right after a step ends: nothing is in flight then, so only the hand-back happens. */
+  const drainAware = (controller: AbortController): FlowDeps => ({
+    ...deps,
+    onStep: (step, outcome, ms) => {
+      deps.onStep?.(step, outcome, ms);
+      if (draining) controller.abort(shutdownAbort());
+    },
+  });
+
   const processor = async (job: Job<FlowJobData>, token?: string) => {
     const { jobId } = job.data;
     const log = deps.logger.child({ jobId, attempt: job.attemptsMade });
@@ -37,7 +53,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     running.set(jobId, controller);
     try {
       const fence = token ? { lockKey: deps.keys.flowJobLock(job.id ?? jobId), token } : undefined;
-      const result = await runFlow(deps, jobId, controller.signal, log, fence);
+      const result = await runFlow(drainAware(controller), jobId, controller.signal, log, fence);
       // Taken over by another worker: leave the job to it (a DelayedError makes BullMQ touch nothing).
       if (result.kind === 'lost') throw new DelayedError();
       if (result.kind === 'wait') {
@@ -89,6 +105,13 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
 
   return {
     worker,
+    drain() {
+      draining = true;
+    },
+    abortAll() {
+      draining = true;
+      for (const controller of running.values()) controller.abort(shutdownAbort());
+    },
     async close() {
       sweeper.stop();
       await worker.close();

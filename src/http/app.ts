@@ -1,8 +1,9 @@
 // buildApp(deps): the Fastify API with auth, the contract's errors and every route group; no listening here.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
+import { clientErrorHandler } from './client-errors.js';
 import type { ApiDeps } from './deps.js';
-import { installErrorHandling } from './error-handler.js';
+import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 
@@ -15,6 +16,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger.child({ role: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1_048_576,
     requestIdHeader: 'x-request-id',
+    clientErrorHandler,
+    frameworkErrors,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
   installErrorHandling(app);

@@ -1,5 +1,5 @@
 // One error handler for the API: the contract's error body, 5xx without internals, Fastify's own errors mapped to codes.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode } from '../errors.js';
 
 interface ErrorBody {
@@ -16,6 +16,7 @@ const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?:
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'VALIDATION_FAILED', message: 'body: invalid JSON' },
   FST_ERR_INVALID_URL: { status: 400, code: 'VALIDATION_FAILED', message: 'invalid URL' },
   FST_ERR_BAD_URL: { status: 400, code: 'VALIDATION_FAILED', message: 'invalid URL' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 400, code: 'VALIDATION_FAILED', message: 'path: a parameter is longer than 200 characters' },
   FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'UPLOAD_TOO_LARGE' },
   FST_FILES_LIMIT: { status: 400, code: 'VALIDATION_FAILED', message: 'too many files' },
   FST_PARTS_LIMIT: { status: 400, code: 'VALIDATION_FAILED', message: 'too many multipart parts' },
@@ -46,4 +47,10 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ statusCode: 404, code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
+}
+
+/** Fastify refuses bad URLs and over-long path parameters before routing; `frameworkErrors` gives them the contract's body. */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const body = toErrorBody(err);
+  void reply.status(body.statusCode).send(body);
 }

@@ -69,7 +69,12 @@ export class JobService {
     const existing = await this.deps.store.getForTenant(tenant, jobId);
     if (!existing) throw new AppError('JOB_NOT_FOUND', `job ${jobId} not found`);
     if (isTerminal(existing.job.status)) throw new AppError('JOB_FINISHED', `job ${jobId} already ${existing.job.status}`);
-    const { record } = await this.deps.store.update(jobId, (r) => (r.cancel_requested ? null : { ...r, cancel_requested: true }));
+    const { record } = await this.deps.store.update(jobId, (r) =>
+      r.cancel_requested || isTerminal(r.job.status) ? null : { ...r, cancel_requested: true },
+    );
+    // It may have finished between the read above and the flag.
+    if (isTerminal(record.job.status)) throw new AppError('JOB_FINISHED', `job ${jobId} already ${record.job.status}`);
+    // Not started and not in the queue any more (removed here, or never added): nobody else will end it.
     if (record.job.status === 'queued' && (await this.deps.queue.removeIfWaiting(jobId))) {
       return this.deps.lifecycle.cancel(jobId);
     }

@@ -5,6 +5,7 @@ import { JOB_STATUSES } from '../jobs/schemas.js';
 import type { Step } from '../flow/state.js';
 import type { NemoEndpoint, NemoErrorKind } from '../nemo/errors.js';
 import type { Keys } from '../redis/keys.js';
+import type { AttemptOutcome } from '../webhooks/dispatcher.js';
 
 /** The queue states shown as depth; the names BullMQ's getJobCounts uses. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused', 'completed', 'failed'] as const;
@@ -25,7 +26,7 @@ export interface MetricsSources {
 }
 
 export type UpstreamOutcome = 'ok' | NemoErrorKind;
-export type WebhookOutcome = 'delivered' | 'failed' | 'gone';
+export type WebhookOutcome = AttemptOutcome;
 
 export interface Metrics {
   registry: Registry;
@@ -71,7 +72,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   });
   const webhookAttempts = new Counter({
     name: 'nemo_relay_webhook_attempts_total',
-    help: 'Webhook delivery attempts by outcome: delivered (2xx), failed (will retry), gone (410, stops retrying)',
+    help: 'Webhook delivery attempts by outcome: delivered (2xx), failed (retried), gone (410, stops), refused (target not allowed)',
     labelNames: ['outcome'],
     registers,
   });

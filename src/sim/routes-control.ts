@@ -41,6 +41,12 @@ export function registerControlRoutes(app: FastifyInstance, sim: () => Simulator
     return { ok: true };
   });
   app.get('/_sim/sessions', control, async () => ({ sessions: sim().sessions() }));
+  app.post('/_sim/credits', control, async (req, reply) => {
+    const body = z.object({ available: z.number().int().min(0) }).strict().safeParse(req.body ?? {});
+    if (!body.success) return reply.code(400).send({ error: z.prettifyError(body.error) });
+    sim().setCredits(body.data.available);
+    return { ok: true };
+  });
   app.post('/_sim/renders/complete', control, async () => {
     sim().completeRendersNow();
     return { ok: true };

@@ -57,6 +57,8 @@ export interface Simulator {
   session(sessionId: string): SimSessionView | undefined;
   /** Moves every render to its end state (completed, or failed when doomed) right away. */
   completeRendersNow(): void;
+  /** Sets every known user's available balance (e.g. 0 to run out, then back up: credits "restored"). */
+  setCredits(available: number): void;
   /** Resolves once no agent work is running (streams closed or not). */
   idle(): Promise<void>;
 }

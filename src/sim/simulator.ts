@@ -155,6 +155,9 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
       const now = Date.now();
       for (const r of store.renders.values()) if (r.canceledAt === undefined) r.createdAt = Math.min(r.createdAt, now - r.totalMs);
     },
+    setCredits(available) {
+      for (const u of store.users.values()) u.available = available;
+    },
     async idle() {
       while (running.size > 0) await Promise.allSettled([...running]);
     },

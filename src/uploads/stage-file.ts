@@ -109,8 +109,6 @@ export async function stageFile(uploads: StagedUploads, input: IncomingFile): Pr
   const inspector = new Inspector(uploads.maxBytes, input.field);
   await mkdir(uploads.dir, { recursive: true });
   const destination = createWriteStream(partial, { flags: 'wx' });
-  let diskError: unknown = null;
-  destination.once('error', (err) => (diskError ??= err));
   try {
     await pipeline(input.stream, inspector, destination);
     // Busboy cuts a file at its own limit (set one byte above ours) without an error; treat that as too large too.
@@ -121,7 +119,10 @@ export async function stageFile(uploads: StagedUploads, input: IncomingFile): Pr
   } catch (err) {
     await rm(partial, { force: true });
     if (err instanceof AppError) throw err;
-    if (diskError !== null) throw err; // ENOSPC, EACCES…: the server's problem, a 500 logged by the error handler
+    // File-system failures (ENOSPC, EACCES, EIO…) carry a syscall: the server's problem, a 500 the error handler logs.
+    // Everything else came from the incoming stream (cut off, malformed multipart) and reaches every stream of the pipeline.
+    const { syscall, code } = err as NodeJS.ErrnoException;
+    if (syscall && code !== 'ECONNRESET') throw err;
     throw sourceFailure(input.field, err);
   }
   const record: UploadRecord = {

@@ -1,5 +1,6 @@
 // /admin/queues: the bull-board dashboard; the admin key gets the full board, tenant keys a read-only one, no key a 401.
-import { BullMQAdapter, createBullBoard } from '@bull-board/api';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

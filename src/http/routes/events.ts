@@ -40,11 +40,13 @@ export function eventRoutes(services: Services) {
       const { after } = parseWith(query, request.query, 'query');
       const record = await findJob(request.tenant, id);
       const header = request.headers['last-event-id'];
-      const resumeFrom = after ?? (header ? parseWith(lastEventId, header, 'Last-Event-ID') : 0);
+      const lastSeen = header ? parseWith(lastEventId, header, 'Last-Event-ID') : undefined;
       const accept = request.headers.accept ?? '';
       if (accept.includes('application/json') && !accept.includes('text/event-stream')) {
-        return { data: await services.store.events(id, resumeFrom, EVENTS_PAGE) };
+        return { data: await services.store.events(id, after ?? lastSeen ?? 0, EVENTS_PAGE) };
       }
+      // An EventSource reconnects to the same URL, ?after included, adding Last-Event-ID: that header is the newer word.
+      const resumeFrom = lastSeen ?? after ?? 0;
       await streamEvents(reply, {
         store: services.store,
         feed: getFeed(),

@@ -1,0 +1,29 @@
+// Calls to nemo-relay's API from a benchmark: create jobs (a bounded number at a time) and read them back.
+import { randomUUID } from 'node:crypto';
+import { request } from 'undici';
+import { BENCH_KEY } from './env.js';
+
+export async function postJob(apiUrl: string, body: unknown): Promise<string> {
+  const res = await request(`${apiUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    body: JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 202) throw new Error(`POST /v1/jobs answered ${res.statusCode}: ${text.slice(0, 300)}`);
+  return (JSON.parse(text) as { id: string }).id;
+}
+
+/** Creates `n` jobs with at most `parallel` requests open at once; resolves to their ids in creation order. */
+export async function postJobs(apiUrl: string, n: number, body: unknown, parallel = 16): Promise<string[]> {
+  const ids: string[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      next += 1;
+      ids.push(await postJob(apiUrl, body));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, n) }, lane));
+  return ids;
+}

@@ -1,0 +1,129 @@
+// The CLI's HTTP client for a running nemo-relay API: JSON calls, file uploads, MP4 downloads; errors become CliErrors.
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, extname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { z } from 'zod';
+import { jobSchema, type Job } from '../jobs/schemas.js';
+import { CliError, connection, EXIT, type CliIo } from './io.js';
+
+const errorBodySchema = z.object({ code: z.string(), message: z.string() });
+const uploadSchema = z.object({ id: z.string(), filename: z.string().optional(), size_bytes: z.number().optional() });
+
+/** The upstream's accepted types by extension; only a hint for the part's content type (the server judges by bytes). */
+const CONTENT_TYPES: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.mp4': 'video/mp4',
+  '.mov': 'video/quicktime',
+  '.webm': 'video/webm',
+  '.mkv': 'video/x-matroska',
+  '.avi': 'video/x-msvideo',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.m4a': 'audio/mp4',
+  '.aac': 'audio/aac',
+};
+
+/** The client for the API named by --url/--key or NEMO_RELAY_URL/NEMO_RELAY_API_KEY. */
+export function clientFrom(io: CliIo, flags: { url?: string | undefined; key?: string | undefined }): ApiClient {
+  const { url, key } = connection(io, flags);
+  return new ApiClient(url, key);
+}
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly key?: string,
+  ) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.key ? { authorization: `Bearer ${this.key}` } : {}), ...extra };
+  }
+
+  /** fetch with connection failures turned into exit status 2 and the cause named (refused, unknown host…). */
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const target = path.startsWith('http') ? path : `${this.baseUrl}${path}`;
+    try {
+      return await fetch(target, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new CliError(`cannot reach ${new URL(target).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, EXIT.usage);
+    }
+  }
+
+  /** A JSON call; a non-2xx answer becomes a CliError carrying the API's code and message (exit status 2). */
+  async json<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const res = await this.fetch(path, {
+      method,
+      headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const data: unknown = await readJson(res);
+    if (!res.ok) throw apiError(res, data);
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) throw new CliError(`unexpected answer from ${method} ${path}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    return parsed.data;
+  }
+
+  job(id: string): Promise<Job> {
+    return this.json('GET', `/v1/jobs/${encodeURIComponent(id)}`, jobSchema);
+  }
+
+  /** Streams a local file to POST /v1/uploads (multipart part `file`); the file is read lazily, never whole in memory. */
+  async upload(path: string): Promise<string> {
+    let size: number;
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) throw new Error('not a regular file');
+      size = info.size;
+    } catch (err) {
+      throw new CliError(`cannot read ${path}: ${(err as Error).message}`);
+    }
+    const blob = await openAsBlob(path, { type: CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream' });
+    const form = new FormData();
+    form.append('file', blob, basename(path));
+    const res = await this.fetch('/v1/uploads', { method: 'POST', headers: this.headers(), body: form });
+    const data: unknown = await readJson(res);
+    if (!res.ok) throw apiError(res, data, `upload of ${path} (${size} bytes)`);
+    const parsed = uploadSchema.safeParse(data);
+    if (!parsed.success) throw new CliError(`unexpected answer to the upload of ${path}`);
+    return parsed.data.id;
+  }
+
+  /** Downloads `url` to `out` through a .part file, so an interrupted download never looks complete. */
+  async download(url: string, out: string): Promise<number> {
+    const res = await this.fetch(url);
+    if (!res.ok || !res.body) throw new CliError(`download of ${url} failed with HTTP ${res.status}`, EXIT.failed);
+    await mkdir(dirname(out), { recursive: true });
+    const part = `${out}.part`;
+    try {
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(part));
+      await rename(part, out);
+    } catch (err) {
+      await rm(part, { force: true });
+      throw new CliError(`download of ${url} failed: ${(err as Error).message}`, EXIT.failed);
+    }
+    return (await stat(out)).size;
+  }
+}
+
+async function readJson(res: Response): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function apiError(res: Response, data: unknown, what?: string): CliError {
+  const body = errorBodySchema.safeParse(data);
+  const detail = body.success ? `${body.data.code}: ${body.data.message}` : `HTTP ${res.status}`;
+  return new CliError(`${what ? `${what}: ` : ''}${detail}`, EXIT.usage);
+}

@@ -1,0 +1,66 @@
+// Dispatches `nemo-relay <command>`; answers an exit status, or null while a server role started by `serve` runs.
+import { PACKAGE_VERSION } from '../version.js';
+import { USAGE } from './args.js';
+import { cancelCommand, creditsCommand, listCommand, statusCommand } from './commands.js';
+import { CliError, EXIT, type CliIo } from './io.js';
+import { submitCommand } from './submit.js';
+import { webhookCommand } from './webhook-verify.js';
+
+const ROLES = ['api', 'worker', 'all', 'sim'];
+
+const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
+  submit: submitCommand,
+  status: statusCommand,
+  list: listCommand,
+  cancel: cancelCommand,
+  credits: creditsCommand,
+  webhook: webhookCommand,
+};
+
+/** `nemo-relay --url X list` works like `nemo-relay list --url X`: global options may come before the command. */
+function hoistGlobalOptions(argv: string[]): string[] {
+  const lead: string[] = [];
+  let i = 0;
+  while (i < argv.length && /^--(url|key)(=|$)/.test(argv[i]!)) {
+    const takesNext = !argv[i]!.includes('=');
+    lead.push(...argv.slice(i, i + (takesNext ? 2 : 1)));
+    i += takesNext ? 2 : 1;
+  }
+  return i < argv.length ? [argv[i]!, ...lead, ...argv.slice(i + 1)] : argv;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number | null> {
+  const [command, ...rest] = hoistGlobalOptions(argv);
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    (command ? io.stdout : io.stderr).write(USAGE);
+    return command ? EXIT.ok : EXIT.usage;
+  }
+  if (command === '--version' || command === 'version') {
+    io.stdout.write(`${PACKAGE_VERSION}\n`);
+    return EXIT.ok;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  try {
+    if (command === 'serve') {
+      const role = rest[0];
+      if (!role || !ROLES.includes(role) || rest.length > 1) throw new CliError(`serve needs one role: ${ROLES.join(', ')}`);
+      // The same start-up as `node dist/main.js <role>`: .env, validated config, signals, graceful stop.
+      const { main } = await import('../main.js');
+      await main([role]);
+      return null;
+    }
+    const handler = COMMANDS[command];
+    if (!handler) throw new CliError(`unknown command ${JSON.stringify(command)}; see nemo-relay --help`);
+    return await handler(rest, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.stderr.write(`nemo-relay: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr.write(`nemo-relay: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT.usage;
+  }
+}

@@ -1,0 +1,63 @@
+// `nemo-relay submit`: upload local files, create the job, print its id; with --wait follow it and save the MP4.
+import { jobSchema, type Job, type Source } from '../jobs/schemas.js';
+import { clientFrom, type ApiClient } from './api-client.js';
+import { parseCommand } from './args.js';
+import { followEvents } from './event-stream.js';
+import { CliError, EXIT, type CliIo } from './io.js';
+import { ProgressView } from './progress.js';
+
+const SUBMIT_OPTIONS = {
+  message: { type: 'string', short: 'm' },
+  followup: { type: 'string', multiple: true },
+  wait: { type: 'boolean', short: 'w' },
+  out: { type: 'string', short: 'o' },
+  webhook: { type: 'string' },
+} as const;
+
+export async function submitCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(argv, SUBMIT_OPTIONS);
+  if (!values.message) throw new CliError('submit needs the instruction: -m "<instruction>"');
+  if (values.out && !values.wait) throw new CliError('--out needs --wait (the MP4 exists only once the job succeeded)');
+  const client = clientFrom(io, values);
+
+  const sources: Source[] = [];
+  for (const item of positionals) {
+    if (/^https?:\/\//i.test(item)) {
+      sources.push({ url: item });
+      continue;
+    }
+    const id = await client.upload(item);
+    io.stderr.write(`uploaded ${item} as ${id}\n`);
+    sources.push({ upload_id: id });
+  }
+  const job = await client.json('POST', '/v1/jobs', jobSchema, {
+    instruction: values.message,
+    followups: values.followup ?? [],
+    sources,
+    ...(values.webhook ? { webhook: { url: values.webhook } } : {}),
+  });
+  io.stdout.write(`${job.id}\n`);
+  if (!values.wait) return EXIT.ok;
+  return waitAndSave(client, job.id, values.out ?? `${job.id}.mp4`, io);
+}
+
+/** Follows the job to its end; on success saves the MP4 to `out` and prints the path; 1 when it failed or was canceled. */
+export async function waitAndSave(client: ApiClient, jobId: string, out: string, io: CliIo): Promise<number> {
+  const view = new ProgressView(io.stderr, jobId);
+  let final: Job;
+  try {
+    final = (await followEvents(client, jobId, (event) => view.update(event))).data;
+  } finally {
+    view.finish();
+  }
+  if (final.status !== 'succeeded' || !final.result) {
+    const reason = final.error ? `${final.error.code}: ${final.error.message}` : final.status;
+    io.stderr.write(`job ${jobId} ${final.status}: ${reason}\n`);
+    return EXIT.failed;
+  }
+  const bytes = await client.download(final.result.url, out);
+  io.stderr.write(`job ${jobId} succeeded: ${final.result.timeline}\n`);
+  io.stdout.write(`${out}\n`);
+  io.stderr.write(`saved ${out} (${bytes} bytes)\n`);
+  return EXIT.ok;
+}

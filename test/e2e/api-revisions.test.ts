@@ -1,0 +1,95 @@
+// Revisions end to end with the simulator: a revision continues the parent's upstream session and renders again, in chains.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/jobs/schemas.js';
+import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+let stack: Stack;
+
+async function finished(id: string): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
+      return ['succeeded', 'failed', 'canceled'].includes(job.status) ? job : null;
+    },
+    { what: `job ${id} to finish`, timeoutMs: 45_000 },
+  );
+}
+
+async function revise(parentId: string, instruction: string) {
+  return stack.api<Job & { code?: string; message?: string }>('POST', `/v1/jobs/${parentId}/revisions`, { instruction });
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => stack?.close());
+
+describe('POST /v1/jobs/{id}/revisions', () => {
+  it('continues the parent’s session: one more agent message and a second render there; a revision of a revision a third', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', {
+      instruction: 'make a 10-second promo video for a coffee shop opening, warm tones',
+      metadata: { order_id: 'R-1' },
+    });
+    const parent = await finished(created.body.id);
+    expect(parent.status).toBe('succeeded');
+    const session = parent.upstream.session_id!;
+    expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(1);
+    expect(stack.sim.log.count('render_submit', { sessionId: session })).toBe(1);
+    const sessionsBefore = stack.sim.log.count('create_session');
+
+    const rev = await revise(parent.id, 'add lo-fi background music at 35%');
+    expect(rev.status).toBe(202);
+    expect(rev.body.parent_id).toBe(parent.id);
+    expect(rev.body.id).not.toBe(parent.id);
+    expect(rev.body.instruction).toBe('add lo-fi background music at 35%');
+    expect(rev.body.metadata).toEqual({ order_id: 'R-1' });
+    const child = await finished(rev.body.id);
+    expect(child.status).toBe('succeeded');
+    expect(child.upstream.session_id).toBe(session);
+    expect(child.upstream.render_id).not.toBe(parent.upstream.render_id);
+    expect(child.result?.url).toBeTruthy();
+    expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(2);
+    expect(stack.sim.log.count('render_submit', { sessionId: session })).toBe(2);
+    expect(stack.sim.session(session)!.messages.at(-1)).toContain('add lo-fi background music at 35%');
+    // The new instruction went to the parent's session; no new session and no re-upload.
+    expect(stack.sim.log.count('create_session')).toBe(sessionsBefore);
+    expect(stack.sim.log.count('upload', { sessionId: session })).toBe(0);
+
+    const rev2 = await revise(child.id, 'title "Grand Opening" for the first 3 seconds');
+    expect(rev2.status).toBe(202);
+    expect(rev2.body.parent_id).toBe(child.id);
+    const grandchild = await finished(rev2.body.id);
+    expect(grandchild.status).toBe('succeeded');
+    expect(grandchild.upstream.session_id).toBe(session);
+    expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(3);
+    expect(stack.sim.log.count('render_submit', { sessionId: session })).toBe(3);
+    expect(stack.sim.log.count('create_session')).toBe(sessionsBefore);
+  });
+
+  it('answers 409 PARENT_NOT_SUCCEEDED for a parent that has not succeeded (queued, running or failed)', async () => {
+    stack.sim.injectFault({ kind: 'render_failed' });
+    const doomed = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a video that will fail to render' });
+    const early = await revise(doomed.body.id, 'change the music');
+    expect(early.status).toBe(409);
+    expect(early.body.code).toBe('PARENT_NOT_SUCCEEDED');
+    const failed = await finished(doomed.body.id);
+    expect(failed.status).toBe('failed');
+    const late = await revise(doomed.body.id, 'change the music');
+    expect(late.status).toBe(409);
+    expect(late.body.code).toBe('PARENT_NOT_SUCCEEDED');
+    expect(late.body.message).toMatch(/failed/);
+  });
+
+  it('validates the body and hides other tenants’ jobs', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'short clip' });
+    const done = await finished(created.body.id);
+    expect(done.status).toBe('succeeded');
+    expect((await stack.api<{ message: string }>('POST', `/v1/jobs/${done.id}/revisions`, { instruction: '' })).body.message).toMatch(/^instruction: /);
+    expect((await stack.api('POST', `/v1/jobs/${done.id}/revisions`, { instruction: 'x', sources: [] })).status).toBe(400);
+    expect((await stack.api('POST', `/v1/jobs/${done.id}/revisions`, { instruction: 'x'.repeat(4001) })).status).toBe(400);
+    const foreign = await stack.api<{ code: string }>('POST', `/v1/jobs/${done.id}/revisions`, { instruction: 'mine now' }, { key: TENANTS.globex });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.code).toBe('JOB_NOT_FOUND');
+  });
+});

@@ -1,0 +1,269 @@
+// Fault test: every upstream failure rule of the flow, each shown against the simulator, plus all of them in one job.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Job, JobEvent } from '../../src/jobs/schemas.js';
+import type { SimLogEntry } from '../../src/sim/index.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+const BASE_SCENARIO = { silentEdits: 'never', generateMs: 150_000, renderMs: 30_000 } as const;
+const GENERATE = 'make a 10-second promo video for a coffee shop opening, warm tones';
+const EDIT = 'add lo-fi background music at 35%';
+const SOURCE = { url: 'https://example.com/shop/front.jpg' };
+
+async function createJob(stack: Stack, body: Record<string, unknown>): Promise<string> {
+  const res = await stack.api<Job>('POST', '/v1/jobs', { instruction: GENERATE, ...body });
+  expect(res.status).toBe(202);
+  return res.body.id;
+}
+
+async function finished(stack: Stack, id: string, timeoutMs = 30_000): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
+      return ['succeeded', 'failed', 'canceled'].includes(job.status) ? job : null;
+    },
+    { what: `job ${id} to finish`, timeoutMs },
+  );
+}
+
+const entries = (stack: Stack, endpoint: string, sessionId?: string): SimLogEntry[] =>
+  stack.sim.log.entries().filter((e) => e.endpoint === endpoint && (sessionId === undefined || e.sessionId === sessionId));
+/** run_sse calls the agent actually ran (refusals before the stream have other statuses). */
+const accepted = (stack: Stack, endpoint: string, sessionId: string) => entries(stack, endpoint, sessionId).filter((e) => e.status === 200);
+const events = async (stack: Stack, id: string) =>
+  (await stack.api<{ data: JobEvent[] }>('GET', `/v1/jobs/${id}/events`, undefined, { headers: { accept: 'application/json' } })).body.data;
+
+describe('resilience: upstream faults', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({
+      scenario: { ...BASE_SCENARIO, tokenIpLimit: 1_000 },
+      env: {
+        NEMO_SSE_IDLE_MS: '1000',
+        RECONCILE_INTERVAL_MS: '100',
+        RECONCILE_MAX_UNCHANGED: '30',
+        CREDITS_RECHECK_MS: '300',
+        CREDITS_MAX_WAIT_MS: '120000',
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  beforeEach(() => {
+    stack.sim.clearFaults();
+    stack.sim.setScenario(BASE_SCENARIO);
+    stack.sim.setCredits(10_000);
+    stack.sim.log.clear();
+  });
+
+  it('one job survives 1001, 1002, 429 and a dropped stream without duplicate upstream work', async () => {
+    stack.sim.injectFault({ kind: 'session_lost', endpoint: 'upload' });
+    stack.sim.injectFault({ kind: 'token_expired', endpoint: 'state' });
+    stack.sim.injectFault({ kind: 'rate_limited', endpoint: 'run_sse', retryAfterSec: 1 });
+    stack.sim.injectFault({ kind: 'stream_drop' });
+    const started = Date.now();
+    const id = await createJob(stack, { followups: [EDIT], sources: [SOURCE] });
+    const job = await finished(stack, id);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(stack.sim.faults()).toEqual([]);
+
+    const log = stack.sim.log.entries();
+    const faulted = (kind: string) => log.find((e) => e.fault === kind)!;
+    // 1002: a second session, everything re-uploaded there; the lost one never saw a message.
+    expect(entries(stack, 'create_session')).toHaveLength(2);
+    const lost = faulted('session_lost').sessionId!;
+    const final = job.upstream.session_id!;
+    expect(final).not.toBe(lost);
+    expect(entries(stack, 'run_sse', lost)).toHaveLength(0);
+    expect(accepted(stack, 'upload', final)).toHaveLength(1);
+    // 1001: exactly one anonymous-token acquisition after the token died.
+    expect(log.filter((e) => e.endpoint === 'anonymous_token' && e.seq > faulted('token_expired').seq)).toHaveLength(1);
+    // 429: waited Retry-After (1 s) before the next /run_sse.
+    const limited = faulted('rate_limited');
+    const nextRun = log.find((e) => e.endpoint === 'run_sse' && e.seq > limited.seq)!;
+    expect(Date.parse(nextRun.at) - Date.parse(limited.at)).toBeGreaterThanOrEqual(900);
+    // stream_drop: the message was reconciled from state, not sent again. One accepted /run_sse per message.
+    expect(faulted('stream_drop').sessionId).toBe(final);
+    const ran = accepted(stack, 'run_sse', final).map((e) => e.message);
+    expect(ran).toHaveLength(2);
+    expect(ran[0]).toContain(GENERATE);
+    expect(ran[1]).toBe(EDIT);
+    expect(accepted(stack, 'render_submit', final)).toHaveLength(1);
+    console.log(`[resilience-faults] 1001+1002+429+stream_drop in one job: succeeded in ${Date.now() - started} ms`);
+  });
+
+  it('2001 pauses new starts: queued jobs wait (not fail) and both succeed once credits are back', async () => {
+    await stack.services.tokens.get();
+    stack.sim.setCredits(0);
+    const first = await createJob(stack, {});
+    // The first job runs into 2001 on /run_sse and shuts the gate for everyone.
+    await waitFor(() => stack.services.redis.exists(stack.services.keys.creditsPause()), { what: 'the credits gate to close' });
+    const second = await createJob(stack, {});
+    const creditChecksBefore = entries(stack, 'credits').length;
+    await waitFor(() => entries(stack, 'credits').length >= creditChecksBefore + 3, { what: 'three balance re-checks', timeoutMs: 20_000 });
+    for (const id of [first, second]) {
+      const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
+      expect(job.status).toBe('running');
+    }
+    // The job that came while the gate was shut never even opened an upstream session.
+    const waiting = (await stack.api<Job>('GET', `/v1/jobs/${second}`)).body;
+    expect(waiting.stage).toBe('auth');
+    expect(waiting.upstream.session_id).toBeNull();
+    expect(entries(stack, 'create_session')).toHaveLength(1);
+
+    stack.sim.setCredits(10_000);
+    const [a, b] = [await finished(stack, first), await finished(stack, second)];
+    expect(a.status, JSON.stringify(a.error)).toBe('succeeded');
+    expect(b.status, JSON.stringify(b.error)).toBe('succeeded');
+    expect(accepted(stack, 'run_sse', a.upstream.session_id!)).toHaveLength(1);
+    expect(entries(stack, 'run_sse', a.upstream.session_id!).filter((e) => e.status === 403).length).toBeGreaterThanOrEqual(1);
+    expect(await stack.services.redis.exists(stack.services.keys.creditsPause())).toBe(0);
+  });
+
+  it('402 on export → UPSTREAM_EXPORT_BLOCKED explaining the plan/attribution cause', async () => {
+    stack.sim.injectFault({ kind: 'export_blocked' });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_EXPORT_BLOCKED', retryable: false });
+    expect(job.error!.message).toMatch(/402/);
+    expect(job.error!.message).toMatch(/plan/);
+    expect(job.error!.message).toMatch(/X-Skill/);
+  });
+
+  it.each([
+    { kind: 'unsupported_file', code: 'UNSUPPORTED_MEDIA', upstream: '4001' },
+    { kind: 'file_too_large', code: 'MEDIA_TOO_LARGE', upstream: '4002' },
+  ] as const)('$upstream on upload → $code', async ({ kind, code, upstream }) => {
+    stack.sim.injectFault({ kind });
+    const job = await finished(stack, await createJob(stack, { sources: [SOURCE] }));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code, retryable: false });
+    expect(job.error!.message).toContain(upstream);
+    expect(entries(stack, 'upload')).toHaveLength(1);
+    expect(entries(stack, 'run_sse')).toHaveLength(0);
+  });
+
+  it('5xx then success: retried with backoff and jitter', async () => {
+    stack.sim.injectFault({ kind: 'server_error', endpoint: 'create_session', status: 502, times: 2 });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const calls = entries(stack, 'create_session');
+    expect(calls.map((e) => e.status)).toEqual([502, 502, 200]);
+    const gaps = [1, 2].map((i) => Date.parse(calls[i]!.at) - Date.parse(calls[i - 1]!.at));
+    // Backoff ceilings 1 s then 2 s, jittered into their upper half.
+    expect(gaps[0]).toBeGreaterThanOrEqual(450);
+    expect(gaps[1]).toBeGreaterThanOrEqual(950);
+  });
+
+  it('render failed → RENDER_FAILED with the upstream reason', async () => {
+    stack.sim.injectFault({ kind: 'render_failed' });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'RENDER_FAILED', retryable: false });
+    expect(job.error!.message).toContain('Lambda function timed out');
+    expect(entries(stack, 'render_submit')).toHaveLength(1);
+  });
+
+  it('a silent edit (no text) is reconciled from state and the job succeeds', async () => {
+    stack.sim.setScenario({ silentEdits: 'always' });
+    const job = await finished(stack, await createJob(stack, { followups: [EDIT] }));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const log = stack.sim.log.entries();
+    const editRun = log.find((e) => e.endpoint === 'run_sse' && e.message === EDIT)!;
+    const submit = log.find((e) => e.endpoint === 'render_submit')!;
+    // State was read right after the silent stream ended (the second read is the export's own).
+    expect(log.filter((e) => e.endpoint === 'state' && e.seq > editRun.seq && e.seq < submit.seq)).toHaveLength(2);
+    expect(accepted(stack, 'run_sse', job.upstream.session_id!)).toHaveLength(2);
+    expect(job.result?.timeline).toMatch(/BGM/);
+  });
+
+  it('heartbeats only past NEMO_SSE_IDLE_MS → UPSTREAM_TIMEOUT, the message is not sent again', async () => {
+    stack.sim.injectFault({ kind: 'heartbeats_only' });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_TIMEOUT', retryable: true });
+    expect(job.error!.message).toMatch(/keep-alives for 1000 ms/);
+    expect(entries(stack, 'run_sse')).toHaveLength(1);
+  });
+
+  it('an in-stream error with broken JSON → reconciled, then UPSTREAM_AGENT_ERROR with the agent message; never re-sent', async () => {
+    stack.sim.injectFault({ kind: 'stream_error' });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_AGENT_ERROR' });
+    expect(job.error!.message).toContain('failed: boom');
+    expect(entries(stack, 'run_sse')).toHaveLength(1);
+    expect(entries(stack, 'state').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a duplicate render id is retried once under a new id: still one render', async () => {
+    stack.sim.injectFault({ kind: 'render_duplicate_id' });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const submits = entries(stack, 'render_submit');
+    expect(submits.map((e) => e.status)).toEqual([409, 200]);
+    expect(job.upstream.render_id).toBe(submits[1]!.renderId);
+    expect(job.upstream.render_id).toMatch(/_2$/);
+  });
+
+  it('cancel during a long /run_sse stops the stream; job.canceled; a second cancel is 409', async () => {
+    stack.sim.setScenario({ generateMs: 120_000_000 });
+    const id = await createJob(stack, {});
+    await waitFor(() => stack.sim.log.entries().some((e) => e.endpoint === 'run_sse' && e.status === 0), { what: 'an open stream' });
+    const canceled = await stack.api<Job>('POST', `/v1/jobs/${id}/cancel`);
+    expect(canceled.status).toBe(200);
+    const job = await finished(stack, id, 10_000);
+    expect(job.status).toBe('canceled');
+    expect(job.error?.code).toBe('CANCELED');
+    await waitFor(() => entries(stack, 'run_sse').every((e) => e.status !== 0), { what: 'the stream to be closed' });
+    expect((await events(stack, id)).filter((e) => e.type === 'job.canceled')).toHaveLength(1);
+    const again = await stack.api<{ code: string }>('POST', `/v1/jobs/${id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('JOB_FINISHED');
+    expect(entries(stack, 'render_submit')).toHaveLength(0);
+  });
+
+  it('cancel during render polling cancels the upstream render; job.canceled; a second cancel is 409', async () => {
+    stack.sim.setScenario({ renderMs: 600_000_000 });
+    const id = await createJob(stack, {});
+    await waitFor(() => entries(stack, 'render_poll').length > 0, { what: 'render polling', timeoutMs: 20_000 });
+    const started = Date.now();
+    expect((await stack.api<Job>('POST', `/v1/jobs/${id}/cancel`)).status).toBe(200);
+    const job = await finished(stack, id, 10_000);
+    const cancelMs = Date.now() - started;
+    expect(job.status).toBe('canceled');
+    const cancels = entries(stack, 'render_cancel');
+    expect(cancels).toHaveLength(1);
+    expect(cancels[0]!.renderId).toBe(job.upstream.render_id);
+    expect(cancels[0]!.status).toBe(200);
+    expect((await events(stack, id)).filter((e) => e.type === 'job.canceled')).toHaveLength(1);
+    expect((await stack.api<{ code: string }>('POST', `/v1/jobs/${id}/cancel`)).body.code).toBe('JOB_FINISHED');
+    // The job was parked as a delayed poll; the cancel woke it instead of waiting for the next poll.
+    expect(cancelMs).toBeLessThan(5_000);
+  });
+});
+
+describe('resilience: credits never come back', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { CREDITS_RECHECK_MS: '200', CREDITS_MAX_WAIT_MS: '1500' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('fails UPSTREAM_OUT_OF_CREDITS after CREDITS_MAX_WAIT_MS', async () => {
+    await stack.services.tokens.get();
+    stack.sim.setCredits(0);
+    const started = Date.now();
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_OUT_OF_CREDITS', retryable: false });
+    expect(job.error!.message).toMatch(/2001/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(entries(stack, 'run_sse').filter((e) => e.status === 200)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,221 @@
+// Soak: 200+ jobs against the simulator with random faults and SIGKILLed worker processes; none lost, none run twice.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TERMINAL_EVENTS, type Job } from '../../src/jobs/schemas.js';
+import type { FaultSpec, SimEndpoint } from '../../src/sim/index.js';
+import { ProcessGroup, type RoleProcess } from '../helpers/processes.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+const JOBS = Number(process.env.SOAK_JOBS ?? 220);
+const WORKERS = 3;
+const KILL_EVERY_MS = 3_000;
+const FAULT_EVERY_MS = 250;
+const INSTRUCTIONS = [
+  'make a 10-second promo video for a coffee shop opening, warm tones',
+  'turn these images into a 15-second slideshow video',
+  'create a 12-second product video for a desk lamp, 9:16 vertical',
+];
+const EDITS = ['add lo-fi background music at 35%', 'title "Grand Opening" for the first 3 seconds', 'add crossfade transitions'];
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+
+const pick = <T,>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
+const between = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+
+/** Weighted random faults: mostly ones the flow must survive, some that must end a job cleanly. */
+function randomFault(): FaultSpec {
+  const times = between(1, 3);
+  const roll = Math.random();
+  if (roll < 0.12) return { kind: 'token_expired', endpoint: pick(['state', 'create_session', 'render_poll'] as const), times: 1 };
+  if (roll < 0.22) return { kind: 'session_lost', endpoint: pick(['upload', 'run_sse', 'state'] as const) };
+  if (roll < 0.34) return { kind: 'rate_limited', endpoint: pick(['run_sse', 'state', 'render_submit', 'render_poll', 'create_session'] as const), retryAfterSec: between(0, 1), times };
+  if (roll < 0.46) {
+    const endpoint: SimEndpoint = pick(['create_session', 'upload', 'state', 'run_sse', 'render_submit', 'render_poll'] as const);
+    return { kind: 'server_error', endpoint, status: pick([500, 502, 503]), times };
+  }
+  if (roll < 0.56) return { kind: 'network_drop', endpoint: pick(['create_session', 'state', 'render_submit', 'render_poll', 'upload'] as const), times };
+  if (roll < 0.7) return { kind: 'stream_drop', times };
+  if (roll < 0.78) return { kind: 'render_duplicate_id' };
+  if (roll < 0.84) return { kind: 'slow', endpoint: pick(['state', 'render_poll', 'run_sse'] as const), delayMs: 300, times };
+  return { kind: pick(['render_failed', 'stream_error', 'heartbeats_only', 'export_blocked', 'unsupported_file', 'agent_error_event'] as const) };
+}
+
+describe('resilience soak', () => {
+  const procs = new ProcessGroup();
+  let stack: Stack;
+  let receiver: WebhookReceiver;
+  let workerEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    const env = {
+      WORKER_LOCK_MS: '2000',
+      WORKER_CONCURRENCY: '40',
+      RECONCILE_INTERVAL_MS: '150',
+      RECONCILE_MAX_UNCHANGED: '20',
+      NEMO_SSE_IDLE_MS: '3000',
+      CREDITS_RECHECK_MS: '300',
+      CREDITS_MAX_WAIT_MS: '60000',
+      WEBHOOK_RETRY_SCHEDULE_MS: '100,200,400,800,1600,3200',
+    };
+    stack = await startStack({
+      worker: false,
+      timeScale: 0.004,
+      scenario: { tokenIpLimit: 100_000, anonCredits: 100_000_000, heartbeatIntervalMs: 50_000, silentEdits: 0.3 },
+      env,
+    });
+    const secret = (await stack.api<{ secret: string }>('GET', '/v1/webhook-secret')).body.secret;
+    receiver = await startWebhookReceiver([secret]);
+    workerEnv = {
+      ...env,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: stack.prefix,
+      NEMO_BASE_URL: stack.sim.url,
+      HOST: '127.0.0.1',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_TIMEOUT_MS: '2000',
+      UPLOAD_DIR: `./data/test-uploads/${stack.prefix}`,
+      LOG_LEVEL: 'warn',
+    };
+  });
+  afterAll(async () => {
+    await procs.stopAll();
+    await receiver?.close();
+    await stack?.close();
+  });
+
+  it(`runs ${JOBS} jobs through random faults and worker SIGKILLs: every job ends once, nothing is sent twice`, async () => {
+    const started = Date.now();
+    const workers: RoleProcess[] = Array.from({ length: WORKERS }, () => procs.spawn('worker', workerEnv));
+    const ids: string[] = [];
+    const messagesOf = new Map<string, string[]>();
+    const faults = new Map<string, number>();
+    let kills = 0;
+    let cancels = 0;
+    let creditOutages = 0;
+    let submitting = true;
+
+    // Fault injector: random faults while jobs arrive (and a little after), plus two short credit outages.
+    const faultTimer = setInterval(() => {
+      if (!submitting && Date.now() - started > 25_000) return;
+      const f = randomFault();
+      stack.sim.injectFault(f);
+      faults.set(f.kind, (faults.get(f.kind) ?? 0) + (f.times ?? 1));
+    }, FAULT_EVERY_MS);
+    const outage = (at: number) =>
+      setTimeout(() => {
+        creditOutages += 1;
+        stack.sim.injectFault({ kind: 'no_credits' });
+        setTimeout(() => stack.sim.setCredits(1_000_000), 1_500);
+      }, at);
+    const outages = [outage(4_000), outage(12_000)];
+    // Killer: SIGKILL a random worker every few seconds and start a replacement at once.
+    const killTimer = setInterval(() => {
+      const victim = between(0, workers.length - 1);
+      const old = workers[victim]!;
+      workers[victim] = procs.spawn('worker', workerEnv);
+      kills += 1;
+      void old.kill9();
+    }, KILL_EVERY_MS);
+
+    try {
+      for (let i = 0; i < JOBS; i++) {
+        const followups = Array.from({ length: between(0, 2) }, (_, k) => EDITS[(i + k) % EDITS.length]!);
+        const instruction = pick(INSTRUCTIONS);
+        const res = await stack.api<Job>('POST', '/v1/jobs', {
+          instruction,
+          followups,
+          sources: Math.random() < 0.5 ? [{ url: `https://example.com/soak/${i}.jpg` }] : [],
+          webhook: { url: receiver.url },
+        });
+        expect(res.status).toBe(202);
+        ids.push(res.body.id);
+        messagesOf.set(res.body.id, [instruction, ...followups]);
+        if (i % 25 === 7) {
+          cancels += 1;
+          const target = pick(ids);
+          setTimeout(() => void stack.api('POST', `/v1/jobs/${target}/cancel`), between(100, 2_000));
+        }
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 400));
+      }
+      submitting = false;
+
+      const jobs = await waitFor(
+        async () => {
+          const all = await Promise.all(ids.map(async (id) => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body));
+          return all.every((j) => TERMINAL.has(j.status)) ? all : null;
+        },
+        { what: 'every job to reach a terminal state', timeoutMs: 150_000, intervalMs: 1_000 },
+      );
+      clearInterval(killTimer);
+      clearInterval(faultTimer);
+      const settledMs = Date.now() - started;
+
+      // None lost, each ended exactly once (one terminal event in its event list).
+      expect(jobs).toHaveLength(JOBS);
+      for (const job of jobs) {
+        const terminal = (await stack.services.store.events(job.id)).filter((e) => (TERMINAL_EVENTS as readonly string[]).includes(e.type));
+        expect(terminal, job.id).toHaveLength(1);
+      }
+
+      // No session got a message twice or two renders; a succeeded job sent each message exactly once in its final session.
+      const log = stack.sim.log.entries();
+      const runs = new Map<string, number>();
+      const renders = new Map<string, number>();
+      for (const e of log) {
+        if (e.status !== 200 || !e.sessionId) continue;
+        if (e.endpoint === 'run_sse') runs.set(`${e.sessionId}|${e.message}`, (runs.get(`${e.sessionId}|${e.message}`) ?? 0) + 1);
+        if (e.endpoint === 'render_submit') renders.set(e.sessionId, (renders.get(e.sessionId) ?? 0) + 1);
+      }
+      expect([...runs.entries()].filter(([, n]) => n > 1)).toEqual([]);
+      expect([...renders.entries()].filter(([, n]) => n > 1)).toEqual([]);
+      const sessionResets = log.filter((e) => e.fault === 'session_lost').length;
+      for (const job of jobs.filter((j) => j.status === 'succeeded')) {
+        const session = job.upstream.session_id!;
+        const sent = log.filter((e) => e.endpoint === 'run_sse' && e.status === 200 && e.sessionId === session).map((e) => e.message);
+        expect(sent.length, job.id).toBe(messagesOf.get(job.id)!.length);
+        expect(renders.get(session), job.id).toBe(1);
+      }
+
+      // Webhooks: each job's terminal event reached the receiver under a single event id.
+      await waitFor(
+        () => ids.every((id) => receiver.deliveries.some((d) => d.payload.data.id === id && TERMINAL.has(d.payload.data.status))),
+        { what: 'a terminal webhook for every job', timeoutMs: 90_000, intervalMs: 500 },
+      );
+      for (const id of ids) {
+        const terminalIds = new Set(
+          receiver.deliveries.filter((d) => d.payload.data.id === id && TERMINAL.has(d.payload.data.status)).map((d) => d.headers['webhook-id']),
+        );
+        expect(terminalIds.size, id).toBe(1);
+      }
+      expect(receiver.deliveries.every((d) => d.verified)).toBe(true);
+
+      const byStatus: Record<string, number> = {};
+      const failedByCode: Record<string, number> = {};
+      for (const j of jobs) {
+        byStatus[j.status] = (byStatus[j.status] ?? 0) + 1;
+        if (j.status === 'failed') failedByCode[j.error!.code] = (failedByCode[j.error!.code] ?? 0) + 1;
+      }
+      const hits: Record<string, number> = {};
+      for (const e of log) if (e.fault) hits[e.fault] = (hits[e.fault] ?? 0) + 1;
+      console.log(
+        [
+          `[resilience-soak] jobs ${JOBS}: ${JSON.stringify(byStatus)}; failed by code ${JSON.stringify(failedByCode)}`,
+          `  worker SIGKILLs ${kills} (${WORKERS} workers, lock 2000 ms); cancels requested ${cancels}; credit outages ${creditOutages}`,
+          `  faults injected ${JSON.stringify(Object.fromEntries(faults))}`,
+          `  faults that hit a call ${JSON.stringify(hits)} (session resets ${sessionResets})`,
+          `  upstream calls ${log.length}; accepted run_sse ${[...runs.values()].reduce((a, b) => a + b, 0)}; renders ${renders.size}`,
+          `  all terminal after ${settledMs} ms; webhooks settled after ${Date.now() - started} ms`,
+        ].join('\n'),
+      );
+      expect(byStatus.succeeded ?? 0).toBeGreaterThan(JOBS / 2);
+    } catch (err) {
+      console.error(procs.dump().slice(-20_000));
+      throw err;
+    } finally {
+      clearInterval(killTimer);
+      clearInterval(faultTimer);
+      outages.forEach(clearTimeout);
+    }
+  }, 240_000);
+});

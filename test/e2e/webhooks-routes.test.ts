@@ -1,0 +1,123 @@
+// POST /v1/webhooks/test (what was signed, and how), the delivery log and redelivery with the same webhook-id.
+import { createHmac } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/jobs/schemas.js';
+import type { DeliveryAttempt } from '../../src/webhooks/deliveries.js';
+import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+interface TestAnswer {
+  status_code: number | null;
+  response_body: string;
+  duration_ms: number;
+  webhook_id: string;
+  webhook_timestamp: string;
+  signed_content: string;
+  signature: string;
+  error: string | null;
+}
+
+describe('webhook routes', () => {
+  let stack: Stack;
+  let receiver: WebhookReceiver;
+  let secret: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    secret = (await stack.api<{ secret: string }>('GET', '/v1/webhook-secret')).body.secret;
+    receiver = await startWebhookReceiver([secret]);
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+    await stack?.close();
+  });
+
+  it('POST /v1/webhooks/test sends a signed sample and shows exactly what was signed', async () => {
+    receiver.respond(() => ({ status: 200, body: 'thanks' }));
+    const res = await stack.api<TestAnswer>('POST', '/v1/webhooks/test', { url: receiver.url });
+    expect(res.status).toBe(200);
+    const answer = res.body;
+    expect(answer).toMatchObject({ status_code: 200, response_body: 'thanks', error: null });
+    expect(answer.webhook_id).toMatch(/^evt_/);
+    const got = receiver.deliveries.at(-1)!;
+    expect(got.verified).toBe(true);
+    expect(got.headers['webhook-id']).toBe(answer.webhook_id);
+    expect(got.headers['webhook-signature']).toBe(answer.signature);
+    // The signed string is id.timestamp.body, byte for byte what the receiver got.
+    expect(answer.signed_content).toBe(`${answer.webhook_id}.${got.headers['webhook-timestamp']}.${got.body}`);
+    // An independent HMAC over the signed string with the decoded secret gives the signature we were shown ...
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    expect(answer.signature).toBe(`v1,${createHmac('sha256', key).update(answer.signed_content).digest('base64')}`);
+    // ... and the official library agrees.
+    const headers = { 'webhook-id': answer.webhook_id, 'webhook-timestamp': answer.webhook_timestamp, 'webhook-signature': answer.signature };
+    expect(new Webhook(secret).verify(got.body, headers)).toMatchObject({ type: 'job.succeeded', data: { metadata: { test: true } } });
+    expect(answer.duration_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('returns what a rejecting or unreachable receiver said', async () => {
+    receiver.respond(() => ({ status: 401, body: 'bad signature' }));
+    const rejected = await stack.api<TestAnswer>('POST', '/v1/webhooks/test', { url: receiver.url, type: 'job.failed' });
+    expect(rejected.body).toMatchObject({ status_code: 401, response_body: 'bad signature', error: 'receiver answered 401' });
+    expect(receiver.deliveries.at(-1)!.payload.type).toBe('job.failed');
+    receiver.respond(() => ({ status: 204 }));
+
+    const closed = await startWebhookReceiver();
+    const deadUrl = closed.url;
+    await closed.close();
+    const unreachable = await stack.api<TestAnswer>('POST', '/v1/webhooks/test', { url: deadUrl });
+    expect(unreachable.status).toBe(200);
+    expect(unreachable.body).toMatchObject({ status_code: null, error: 'connection refused (ECONNREFUSED)' });
+    expect(unreachable.body.signature).toMatch(/^v1,/);
+    expect((await stack.api('POST', '/v1/webhooks/test', { url: receiver.url, extra: 1 })).status).toBe(400);
+  });
+
+  it('logs deliveries and redelivers the latest wanted event with the same webhook-id', async () => {
+    receiver.respond(() => ({ status: 204 }));
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 5-second clip', webhook: { url: receiver.url } });
+    const id = created.body.id;
+    const forJob = () => receiver.deliveries.filter((d) => d.payload.data.id === id);
+    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.webhook?.status === 'delivered', { what: 'delivered' });
+    expect(forJob().map((d) => d.payload.type)).toEqual(['job.succeeded']);
+    const original = forJob()[0]!;
+
+    const log = await stack.api<{ data: DeliveryAttempt[] }>('GET', `/v1/jobs/${id}/deliveries`);
+    expect(log.status).toBe(200);
+    expect(log.body.data).toHaveLength(1);
+    expect(log.body.data[0]).toMatchObject({ event_id: original.headers['webhook-id'], type: 'job.succeeded', attempt: 1, status_code: 204, error: null });
+    expect(Date.parse(log.body.data[0]!.at)).not.toBeNaN();
+
+    const redeliver = await stack.api<{ event_id: string; type: string }>('POST', `/v1/jobs/${id}/deliveries/redeliver`);
+    expect(redeliver.status).toBe(202);
+    expect(redeliver.body).toMatchObject({ event_id: original.headers['webhook-id'], type: 'job.succeeded' });
+    await waitFor(() => forJob().length === 2, { what: 'redelivery' });
+    const again = forJob()[1]!;
+    expect(again.headers['webhook-id']).toBe(original.headers['webhook-id']);
+    expect(again.body).toBe(original.body);
+    expect(again.verified).toBe(true);
+    await waitFor(async () => (await stack.api<{ data: DeliveryAttempt[] }>('GET', `/v1/jobs/${id}/deliveries`)).body.data.length === 2, {
+      what: 'second log entry',
+    });
+    const after = (await stack.api<{ data: DeliveryAttempt[] }>('GET', `/v1/jobs/${id}/deliveries`)).body.data;
+    expect(after.map((a) => [a.event_id, a.attempt, a.status_code])).toEqual([
+      [original.headers['webhook-id'], 1, 204],
+      [original.headers['webhook-id'], 2, 204],
+    ]);
+    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.webhook?.status === 'delivered', { what: 'delivered again' });
+    expect((await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.webhook?.attempts).toBe(2);
+
+    // Another tenant sees neither the log nor can it redeliver.
+    expect((await stack.api('GET', `/v1/jobs/${id}/deliveries`, undefined, { key: TENANTS.globex })).status).toBe(404);
+    expect((await stack.api('POST', `/v1/jobs/${id}/deliveries/redeliver`, undefined, { key: TENANTS.globex })).status).toBe(404);
+  });
+
+  it('refuses to redeliver for a job without a webhook', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'no hooks here' });
+    const res = await stack.api<{ code: string }>('POST', `/v1/jobs/${created.body.id}/deliveries/redeliver`);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect((await stack.api<{ data: unknown[] }>('GET', `/v1/jobs/${created.body.id}/deliveries`)).body.data).toEqual([]);
+  });
+});

@@ -1,0 +1,190 @@
+// The dispatcher on real Redis and BullMQ: refusal at delivery time, order after gaps, prompt wake-up, redelivery after 410.
+import type { Worker } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { newJobId } from '../../src/jobs/ids.js';
+import { JobLifecycle } from '../../src/jobs/lifecycle.js';
+import type { EventType, Job } from '../../src/jobs/schemas.js';
+import { JobStore } from '../../src/jobs/store.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createKeys } from '../../src/redis/keys.js';
+import { DeliveryLedger } from '../../src/webhooks/deliveries.js';
+import { createDeliveryQueue, startDeliveryWorker, WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
+import { WebhookSecrets } from '../../src/webhooks/secrets.js';
+import { createGuardedDispatcher, type LookupFunction } from '../../src/webhooks/ssrf.js';
+import { cleanupPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+const redis = testRedis();
+const prefix = uniquePrefix('dispatch');
+const keys = createKeys(prefix);
+const store = new JobStore(redis, keys);
+const ledger = new DeliveryLedger(redis, keys);
+const secrets = new WebhookSecrets({ redis, keys, graceMs: 60_000 });
+const connection = { url: TEST_REDIS_URL, maxRetriesPerRequest: null };
+const queue = createDeliveryQueue(connection, prefix);
+const logger = createLogger('silent');
+/** 'hooks.example.test' resolves to loopback here, as a rebound DNS name would after the creation-time check. */
+const lookup: LookupFunction = (_host, _opts, cb) => queueMicrotask(() => cb(null, [{ address: '127.0.0.1', family: 4 }]));
+
+function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
+  const dispatcher = new WebhookDispatcher({
+    store,
+    ledger,
+    secrets,
+    queue,
+    httpDispatcher: createGuardedDispatcher({ allowPrivate: opts.allowPrivate, lookup }),
+    timeoutMs: 2_000,
+    schedule: opts.schedule,
+    logger,
+  });
+  const worker = startDeliveryWorker(dispatcher, { connection, prefix, concurrency: 10, logger });
+  const lifecycle = new JobLifecycle(store, (jobId, type, seq) => dispatcher.onEvent(jobId, type, seq));
+  return { dispatcher, worker, lifecycle };
+}
+
+function newJob(url: string, events: EventType[]): Job {
+  return {
+    id: newJobId(),
+    status: 'queued',
+    stage: 'queued',
+    progress: 0,
+    instruction: 'x',
+    followups: [],
+    sources: [],
+    output: { format: 'mp4', quality: 'high', resolution: '1080p' },
+    language: 'en',
+    metadata: {},
+    messages: [],
+    result: null,
+    error: null,
+    upstream: { task_id: null, session_id: null, render_id: null },
+    webhook: { url, events, status: 'none', attempts: 0 },
+    parent_id: null,
+    created_at: new Date().toISOString(),
+    started_at: null,
+    finished_at: null,
+  };
+}
+
+const ALL: EventType[] = ['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled'];
+const RESULT = { url: 'https://example.com/r.mp4', timeline: 't', duration_ms: 1000, size_bytes: 10 };
+
+describe('WebhookDispatcher', () => {
+  let receiver: WebhookReceiver;
+  let worker: Worker | null = null;
+
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver([await secrets.current('acme')]);
+  });
+  afterEach(async () => {
+    await worker?.close();
+    worker = null;
+    receiver.respond(() => ({ status: 204 }));
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await queue.close();
+    await cleanupPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  const forJob = (id: string) => receiver.deliveries.filter((d) => d.payload.data.id === id);
+
+  it('records a target refused at delivery time as one attempt with the reason, and never retries it', async () => {
+    const s = setup({ allowPrivate: false, schedule: [50, 50, 50] });
+    worker = s.worker;
+    const job = newJob('http://hooks.example.test:9/hook', ALL);
+    await store.create('acme', job);
+    await s.lifecycle.start(job.id);
+    await waitFor(async () => (await store.get(job.id))?.job.webhook?.status === 'exhausted', { what: 'refusal settled' });
+    await s.lifecycle.progress(job.id, 'render', 50);
+    await s.lifecycle.succeed(job.id, RESULT);
+    await s.dispatcher.ensureQueued(job.id);
+
+    const attempts = await ledger.attempts(job.id);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ type: 'job.started', attempt: 1, status_code: null, error: 'target resolves to a loopback address (127.0.0.1)' });
+    expect(await ledger.stopReason(job.id)).toBe('refused: target resolves to a loopback address (127.0.0.1)');
+    expect([...(await ledger.states(job.id)).entries()]).toEqual([[1, 'stopped']]);
+    // The BullMQ job is completed, not parked for a retry.
+    expect(await (await queue.getJob(`${job.id}-1`))?.getState()).toBe('completed');
+    expect((await store.get(job.id))?.job.webhook).toMatchObject({ status: 'exhausted', attempts: 1 });
+  });
+
+  it('delivers an event appended without the hook (another process, or a crash) before the next one', async () => {
+    const s = setup({ allowPrivate: true, schedule: [50] });
+    worker = s.worker;
+    const job = newJob(receiver.url, ALL);
+    await store.create('acme', job);
+    // Appended behind the dispatcher's back, as when the API's cancel and the worker append at the same moment.
+    const { eventSeq } = await store.update(job.id, (r) => ({ ...r, job: { ...r.job, status: 'running' } }), { event: 'job.started' });
+    expect(eventSeq).toBe(1);
+    await s.lifecycle.succeed(job.id, RESULT);
+    await waitFor(() => forJob(job.id).length === 2, { what: 'both events' });
+    expect(forJob(job.id).map((d) => d.payload.type)).toEqual(['job.started', 'job.succeeded']);
+    expect(await ledger.seen(job.id)).toBe(2);
+  });
+
+  it('wakes a held-back event as soon as the earlier one is through, not on its safety-net timer', async () => {
+    const s = setup({ allowPrivate: true, schedule: [300] });
+    worker = s.worker;
+    const job = newJob(receiver.url, ALL);
+    receiver.respond((d) => ({ status: d.payload.type === 'job.started' && forJob(job.id).length === 1 ? 500 : 204 }));
+    await store.create('acme', job);
+    await s.lifecycle.start(job.id);
+    await s.lifecycle.succeed(job.id, RESULT);
+    await waitFor(() => forJob(job.id).length === 3, { what: 'retry then both events' });
+    const [first, retry, last] = forJob(job.id);
+    expect([first, retry, last].map((d) => d!.payload.type)).toEqual(['job.started', 'job.started', 'job.succeeded']);
+    const wake = last!.at - retry!.at;
+    expect(retry!.at - first!.at).toBeGreaterThanOrEqual(240);
+    expect(wake).toBeLessThan(5_000);
+    console.info(`[measured] held-back event sent ${wake} ms after the earlier one got through (safety net 60000 ms)`);
+  });
+
+  it('delivers twelve rapid events of one job strictly in seq order while the first is retried', async () => {
+    const s = setup({ allowPrivate: true, schedule: [50, 100, 150] });
+    worker = s.worker;
+    const job = newJob(receiver.url, ALL);
+    receiver.respond((d) => ({ status: d.payload.type === 'job.started' && forJob(job.id).length <= 3 ? 503 : 200 }));
+    await store.create('acme', job);
+    // Appended as fast as the store allows, each handed to the dispatcher as the lifecycle would.
+    const types: EventType[] = ['job.started', ...Array<EventType>(10).fill('job.progress'), 'job.succeeded'];
+    for (const [i, type] of types.entries()) {
+      const { eventSeq } = await store.update(job.id, (r) => ({ ...r, job: { ...r.job, progress: i } }), { event: type });
+      await s.dispatcher.onEvent(job.id, type, eventSeq!);
+    }
+    await waitFor(() => forJob(job.id).length === types.length + 3, { what: 'all deliveries' });
+    const events = await store.events(job.id);
+    const ids = forJob(job.id).map((d) => String(d.headers['webhook-id']));
+    expect(ids).toEqual([events[0]!.id, events[0]!.id, events[0]!.id, ...events.map((e) => e.id)]);
+    expect(forJob(job.id).map((d) => d.payload.data.progress)).toEqual([0, 0, 0, ...types.map((_, i) => i)]);
+    await waitFor(async () => (await store.get(job.id))?.job.webhook?.status === 'delivered', { what: 'delivered' });
+    expect((await store.get(job.id))?.job.webhook?.attempts).toBe(types.length + 3);
+  });
+
+  it('redelivers after a 410 stop when the caller asks, with the same webhook-id', async () => {
+    const s = setup({ allowPrivate: true, schedule: [50] });
+    worker = s.worker;
+    const job = newJob(receiver.url, ['job.succeeded']);
+    receiver.respond(() => ({ status: 410 }));
+    await store.create('acme', job);
+    await s.lifecycle.start(job.id);
+    await s.lifecycle.succeed(job.id, RESULT);
+    await waitFor(async () => (await store.get(job.id))?.job.webhook?.status === 'exhausted', { what: '410 settled' });
+    receiver.respond(() => ({ status: 204 }));
+    const event = await s.dispatcher.redeliverLatest(job.id);
+    expect(event?.type).toBe('job.succeeded');
+    // Once the caller has it, the job's webhook reads delivered; automatic delivery stays stopped.
+    await waitFor(async () => (await store.get(job.id))?.job.webhook?.status === 'delivered', { what: 'redelivered' });
+    const [gone, again] = forJob(job.id);
+    expect(again!.headers['webhook-id']).toBe(gone!.headers['webhook-id']);
+    expect((await ledger.states(job.id)).get(2)).toBe('delivered');
+    expect(await ledger.stopReason(job.id)).toBe('receiver answered 410 Gone');
+    expect((await ledger.attempts(job.id)).map((a) => [a.attempt, a.status_code])).toEqual([
+      [1, 410],
+      [2, 204],
+    ]);
+  });
+});
