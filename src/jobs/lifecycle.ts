@@ -29,7 +29,7 @@ export class JobLifecycle {
 
   /** Moves the job to a stage and/or progress value; progress never goes backwards. */
   async progress(jobId: string, stage: JobStage, progress?: number): Promise<JobRecord> {
-    const last = this.lastProgressEvent.get(jobId) ?? 0;
+    const last = this.lastProgressEvent.get(jobId) ?? (await this.lastStoredEventAt(jobId));
     const due = Date.now() - last >= PROGRESS_EVENT_INTERVAL_MS;
     let emitted = false;
     const record = await this.apply(jobId, due ? 'job.progress' : undefined, (r) => {
@@ -86,6 +86,17 @@ export class JobLifecycle {
     });
     this.lastProgressEvent.delete(jobId);
     return record;
+  }
+
+  /**
+   * A job that moved to this process (takeover after a crash) may have emitted an event elsewhere a moment ago:
+   * the stored events, not this process's memory, say when the last one was.
+   */
+  private async lastStoredEventAt(jobId: string): Promise<number> {
+    const last = await this.store.lastEvent(jobId);
+    const at = last ? Date.parse(last.at) : 0;
+    this.lastProgressEvent.set(jobId, at);
+    return at;
   }
 
   private async apply(

@@ -105,6 +105,11 @@ export class JobStore {
     return raw.map((line) => eventSchema.parse(JSON.parse(line)));
   }
 
+  async lastEvent(id: string): Promise<JobEvent | null> {
+    const raw = await this.redis.lindex(this.keys.jobEvents(id), -1);
+    return raw === null ? null : eventSchema.parse(JSON.parse(raw));
+  }
+
   async eventCount(id: string): Promise<number> {
     return this.redis.llen(this.keys.jobEvents(id));
   }
