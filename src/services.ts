@@ -98,8 +98,12 @@ export function createServices(config: Config, logger: Logger): Services {
   // A job that ends frees its staged uploads (the last job using a file removes it); the sweeper catches the rest.
   const releaseUploads = uploadReleaseHook(uploads, store, logger.child({ component: 'uploads' }));
   const lifecycle = new JobLifecycle(store, async (jobId, type, seq) => {
-    await webhooks.onEvent(jobId, type, seq);
-    await releaseUploads(jobId, type);
+    try {
+      await webhooks.onEvent(jobId, type, seq);
+    } finally {
+      // Uploads are freed even when queueing the webhook failed (the flow re-queues deliveries on retry).
+      await releaseUploads(jobId, type);
+    }
   });
   const jobs = new JobService({
     store,
