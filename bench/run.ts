@@ -60,6 +60,9 @@ async function main(): Promise<number> {
   if (envelopes.length > 1) {
     const rows = envelopes.flatMap((e) => tableRows(e.name, e.rows));
     console.log(`\n## Summary\n\n${markdownTable(HEADER, rows)}\n\nMachine: ${machineLine(machine)}`);
+    for (const e of envelopes) {
+      console.log(`- ${e.name}: load average (1 min) ${e.load.before[0]} before, ${e.load.after[0]} after; ${Math.round(e.durationMs / 1000)} s`);
+    }
     await writeFile(join(RESULTS_DIR, 'summary.json'), JSON.stringify({ machine, benchmarks: envelopes }, null, 2) + '\n');
   }
   return failures === 0 ? 0 : 1;

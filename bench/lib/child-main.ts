@@ -1,5 +1,6 @@
 // Entry of a benchmark child process: starts one role, then answers IPC calls (its own ops plus stats and peak RSS).
 import { readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startRole, type ChildRole } from './child-roles.js';
 import type { ChildStats } from './child.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
       return {
+        at: Date.now(),
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
         rss: mem.rss,
@@ -47,9 +49,20 @@ async function main(): Promise<void> {
       const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
       return kb * 1024;
     },
-    async gc() {
-      (globalThis as { gc?: () => void }).gc?.();
-      return null;
+    /** For finding out why a figure is what it is: a V8 CPU profile of the next `ms`, written to `path`. */
+    async cpuProfile(args) {
+      const { ms, path } = args as { ms: number; path: string };
+      const session = new Session();
+      session.connect();
+      const post = (method: string, params?: object) =>
+        new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+      await post('Profiler.enable');
+      await post('Profiler.start');
+      await new Promise((r) => setTimeout(r, ms));
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      session.disconnect();
+      await writeFile(path, JSON.stringify(profile));
+      return path;
     },
   };
 

@@ -9,6 +9,8 @@ const CHILD_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'child-main.ts'
 
 /** CPU in µs, memory in bytes, event-loop lag in ms above the 10 ms sampling interval. */
 export interface ChildStats {
+  /** When the snapshot was taken (epoch ms). */
+  at: number;
   cpuUserUs: number;
   cpuSystemUs: number;
   rss: number;

@@ -15,13 +15,15 @@ export interface CountingReceiver {
   url: string;
   /** Filled only with `parse: true`. */
   arrivals: Arrival[];
-  summary(): { count: number; firstAt: number | null; lastAt: number | null };
+  /** connections: TCP connections accepted, to see whether senders keep them alive. */
+  summary(): { count: number; connections: number; firstAt: number | null; lastAt: number | null };
   reset(): void;
   close(): Promise<void>;
 }
 
 export async function startCountingReceiver(opts: { parse: boolean }): Promise<CountingReceiver> {
   let count = 0;
+  let connections = 0;
   let firstAt: number | null = null;
   let lastAt: number | null = null;
   const arrivals: Arrival[] = [];
@@ -51,6 +53,7 @@ export async function startCountingReceiver(opts: { parse: boolean }): Promise<C
       res.end();
     });
   });
+  server.on('connection', () => (connections += 1));
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -58,9 +61,10 @@ export async function startCountingReceiver(opts: { parse: boolean }): Promise<C
   return {
     url: `http://127.0.0.1:${port}/hooks`,
     arrivals,
-    summary: () => ({ count, firstAt, lastAt }),
+    summary: () => ({ count, connections, firstAt, lastAt }),
     reset() {
       count = 0;
+      connections = 0;
       firstAt = null;
       lastAt = null;
       arrivals.length = 0;

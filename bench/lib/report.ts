@@ -39,7 +39,8 @@ export interface Envelope extends BenchResult {
   load: { before: number[]; after: number[] };
 }
 
-const cell = (row: Row, v: number | null | undefined) => (v === undefined ? '' : `${fmt(v, row.digits ?? 0)}${v === null ? '' : ` ${row.unit}`}`.trim());
+const cell = (row: Row, v: number | null | undefined) =>
+  v === undefined ? '' : `${fmt(v, row.digits ?? 0)}${v === null || !Number.isFinite(v) ? '' : ` ${row.unit}`}`.trim();
 
 export function tableRows(bench: string, rows: Row[]): string[][] {
   return rows.map((r) => [

@@ -7,6 +7,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import { newUploadId } from '../jobs/ids.js';
+import { noteStreamedBytes } from './gc-nudge.js';
 import { sniffMediaType, SNIFF_BYTES, unsupportedMessage, type MediaType } from './media-types.js';
 import type { StagedUploads, UploadRecord } from './staged-uploads.js';
 
@@ -27,6 +28,7 @@ class Inspector extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.size += chunk.length;
+    noteStreamedBytes(chunk.length);
     if (this.size > this.maxBytes) {
       done(new AppError('UPLOAD_TOO_LARGE', `${this.field}: larger than the limit of ${this.maxBytes} bytes (UPLOAD_MAX_BYTES)`));
       return;

@@ -50,6 +50,8 @@ describe('resilience: worker SIGKILLed mid-stream and mid-render', () => {
       WEBHOOK_RETRY_SCHEDULE_MS: '50,100,200',
       UPLOAD_DIR: `./data/test-uploads/${prefix}`,
       LOG_LEVEL: 'warn',
+      // Several workers on one host: no per-process ops port (it would collide).
+      METRICS_PORT: '0',
     };
     const api = procs.spawn('api', env);
     await waitForHttp(`${apiUrl}/healthz`, api);

@@ -76,6 +76,8 @@ describe('resilience soak', () => {
       WEBHOOK_TIMEOUT_MS: '2000',
       UPLOAD_DIR: `./data/test-uploads/${stack.prefix}`,
       LOG_LEVEL: 'warn',
+      // Several workers on one host: no per-process ops port (it would collide).
+      METRICS_PORT: '0',
     };
   });
   afterAll(async () => {
@@ -102,11 +104,17 @@ describe('resilience soak', () => {
       stack.sim.injectFault(f);
       faults.set(f.kind, (faults.get(f.kind) ?? 0) + (f.times ?? 1));
     }, FAULT_EVERY_MS);
+    const noCreditHits = () => stack.sim.log.entries().filter((e) => e.fault === 'no_credits').length;
+    // The balance comes back 1.5 s after the fault actually hit (it zeroes the balance when it lands, not when injected).
     const outage = (at: number) =>
       setTimeout(() => {
         creditOutages += 1;
+        const before = noCreditHits();
         stack.sim.injectFault({ kind: 'no_credits' });
-        setTimeout(() => stack.sim.setCredits(1_000_000), 1_500);
+        void waitFor(() => noCreditHits() > before, { what: 'the no_credits fault to land', timeoutMs: 120_000 })
+          .then(() => new Promise((r) => setTimeout(r, 1_500)))
+          .then(() => stack.sim.setCredits(100_000_000))
+          .catch(() => undefined);
       }, at);
     const outages = [outage(4_000), outage(12_000)];
     // Killer: SIGKILL a random worker every few seconds and start a replacement at once.
@@ -198,19 +206,33 @@ describe('resilience soak', () => {
       }
       const hits: Record<string, number> = {};
       for (const e of log) if (e.fault) hits[e.fault] = (hits[e.fault] ?? 0) + 1;
+      // What became of the jobs whose accepted agent stream was faulted (by the job's final session; reset sessions aside).
+      const jobBySession = new Map(jobs.map((j) => [j.upstream.session_id, j]));
+      const streamOutcomes: Record<string, number> = {};
+      for (const e of log.filter((x) => x.endpoint === 'run_sse' && x.fault && x.status === 200)) {
+        const job = jobBySession.get(e.sessionId ?? null);
+        const key = `${e.fault}->${job ? (job.error?.code ?? job.status) : 'session replaced'}`;
+        streamOutcomes[key] = (streamOutcomes[key] ?? 0) + 1;
+      }
       console.log(
         [
           `[resilience-soak] jobs ${JOBS}: ${JSON.stringify(byStatus)}; failed by code ${JSON.stringify(failedByCode)}`,
           `  worker SIGKILLs ${kills} (${WORKERS} workers, lock 2000 ms); cancels requested ${cancels}; credit outages ${creditOutages}`,
           `  faults injected ${JSON.stringify(Object.fromEntries(faults))}`,
           `  faults that hit a call ${JSON.stringify(hits)} (session resets ${sessionResets})`,
+          `  faulted agent streams → job outcome ${JSON.stringify(streamOutcomes)}`,
           `  upstream calls ${log.length}; accepted run_sse ${[...runs.values()].reduce((a, b) => a + b, 0)}; renders ${renders.size}`,
           `  all terminal after ${settledMs} ms; webhooks settled after ${Date.now() - started} ms`,
+          ...jobs
+            .filter((j) => j.error?.code === 'UPSTREAM_TIMEOUT')
+            .map((j) => `  timeout ${j.id}: ${j.error!.message.slice(0, 140)} | ${log.filter((e) => e.sessionId === j.upstream.session_id).map((e) => `${e.endpoint}:${e.status}${e.fault ? `:${e.fault}` : ''}`).join(' ')}`),
         ].join('\n'),
       );
       expect(byStatus.succeeded ?? 0).toBeGreaterThan(JOBS / 2);
     } catch (err) {
       console.error(procs.dump().slice(-20_000));
+      console.error('credits gate', await stack.services.redis.get(stack.services.keys.creditsPause()));
+      console.error('sim users', JSON.stringify(stack.sim.sessions().slice(0, 1).map((s) => s.credits)));
       throw err;
     } finally {
       clearInterval(killTimer);

@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadResponse } from '../../src/uploads/schemas.js';
 import { sweepStagedUploads } from '../../src/uploads/sweeper.js';
@@ -87,6 +89,26 @@ describe('POST /v1/uploads', () => {
     const exact = await upload(Buffer.concat([SAMPLES.mp4!.data, Buffer.alloc(MAX - SAMPLES.mp4!.data.length)]), 'exact.mp4');
     expect(exact.status).toBe(201);
     expect(exact.body.size_bytes).toBe(MAX);
+  });
+
+  it('answers 413 to a client still streaming a much larger file, which reads the answer instead of a reset', async () => {
+    const before = await stagedFiles();
+    const boundary = 'big-boundary';
+    async function* body() {
+      yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.mp4"\r\n\r\n`);
+      yield SAMPLES.mp4!.data;
+      for (let i = 0; i < 40; i++) yield Buffer.alloc(512 * 1024, i);
+      yield Buffer.from(`\r\n--${boundary}--\r\n`);
+    }
+    const res = await request(`${stack.apiUrl}/v1/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TENANTS.acme}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body: Readable.from(body(), { objectMode: false }),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(((await res.body.json()) as { code: string }).code).toBe('UPLOAD_TOO_LARGE');
+    expect(await stagedFiles()).toEqual(before);
+    expect((await upload(SAMPLES.png!.data, 'after.png')).status).toBe(201);
   });
 
   it('answers 400 naming the problem for a missing, empty, extra or misnamed file part, or a non-multipart body', async () => {

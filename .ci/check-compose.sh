@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# CI without a Docker engine: docker-compose.yml parses (docker compose v2 or Debian's docker-compose 1.29) and has the
+# intended shape; .env.example documents every variable src/config.ts reads. Run from a clean checkout after `npm ci`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+fail() { echo "check-compose: $*" >&2; exit 1; }
+
+# 1. .env.example lists every configuration variable (as VAR= or, for ones best left unset, as "# VAR=").
+schema_vars=$(sed -n '/^export const envSchema = z.object({/,/^});/p' src/config.ts | grep -oE '^  [A-Z][A-Z0-9_]+:' | tr -d ' :' | sort -u)
+[ -n "$schema_vars" ] || fail "could not read the variable names of envSchema in src/config.ts"
+documented=$(grep -oE '^(# )?[A-Z][A-Z0-9_]+=' .env.example | sed -E 's/^# //; s/=$//' | sort -u)
+missing=$(comm -23 <(echo "$schema_vars") <(echo "$documented"))
+[ -z "$missing" ] || fail ".env.example does not document: $(echo $missing)"
+echo "check-compose: .env.example documents all $(echo "$schema_vars" | wc -l) variables of src/config.ts"
+
+# 2. Resolve the compose file in a scratch copy with .env made from .env.example (compose reads .env from the project dir).
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp docker-compose.yml "$work/"
+cp .env.example "$work/.env"
+
+compose=""
+if docker compose version >/dev/null 2>&1; then
+  compose="docker compose"
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose="docker-compose"
+elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "check-compose: installing Debian's docker-compose (config needs no engine)"
+  (apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null) || true
+  command -v docker-compose >/dev/null 2>&1 && compose="docker-compose"
+fi
+
+if [ -n "$compose" ]; then
+  echo "check-compose: validating with $($compose version 2>/dev/null | head -1)"
+  (cd "$work" && $compose -f docker-compose.yml config >default.yml) || fail "'$compose config' rejected docker-compose.yml"
+  (cd "$work" && $compose -f docker-compose.yml --profile sim config >sim.yml) || fail "'$compose --profile sim config' rejected docker-compose.yml"
+  mode=resolved
+else
+  # No compose tool at all: parse the YAML ourselves (anchors and merge keys included) and check the same structure.
+  echo "check-compose: NOTE no docker compose / docker-compose available; falling back to a YAML + structure check"
+  cp "$work/docker-compose.yml" "$work/default.yml"
+  cp "$work/docker-compose.yml" "$work/sim.yml"
+  mode=raw
+fi
+
+# 3. The structure the operating notes promise, checked on the resolved (or raw) configuration.
+node --input-type=module - "$work" "$mode" "$repo" <<'EOF'
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+const [dir, mode, repo] = process.argv.slice(2);
+const { parse } = createRequire(`${repo}/package.json`)('yaml');
+const load = (name) => parse(readFileSync(`${dir}/${name}`, 'utf8'), { merge: true });
+const problems = [];
+const check = (ok, message) => ok || problems.push(message);
+const env = (svc) => (Array.isArray(svc.environment) ? Object.fromEntries(svc.environment.map((e) => e.split(/=(.*)/s))) : svc.environment ?? {});
+const profiles = (svc) => svc.profiles ?? [];
+
+const plain = load('default.yml');
+const withSim = load('sim.yml');
+// v2 drops services of inactive profiles from `config`; v1 keeps them with their `profiles` key: filter in both cases.
+const active = (cfg) => Object.keys(cfg.services).filter((n) => profiles(cfg.services[n]).length === 0);
+for (const name of ['redis', 'api', 'worker']) check(active(plain).includes(name), `service ${name} missing`);
+check(!active(plain).includes('sim'), 'sim must only run with --profile sim');
+check(Object.keys(withSim.services).includes('sim') && profiles(withSim.services.sim).includes('sim'), 'sim service under profile "sim" missing');
+
+const s = plain.services;
+const redisCmd = [].concat(s.redis.command ?? []).join(' ');
+check(/--appendonly yes/.test(redisCmd), 'redis: AOF (--appendonly yes) not on');
+check(/--maxmemory-policy noeviction/.test(redisCmd), 'redis: --maxmemory-policy noeviction missing');
+check((s.redis.volumes ?? []).some((v) => String(typeof v === 'string' ? v : v.target).includes('/data')), 'redis: no volume on /data');
+check(Boolean(s.redis.healthcheck?.test), 'redis: no healthcheck');
+for (const name of ['api', 'worker']) {
+  const svc = s[name];
+  check(Boolean(svc.build), `${name}: not built from this repository`);
+  check(svc.image === s.api.image, `${name}: not the one shared image`);
+  check(JSON.stringify([].concat(svc.command)) === JSON.stringify([name]), `${name}: command must pick the role ${name}`);
+  check(svc.depends_on && 'redis' in svc.depends_on, `${name}: must depend on redis`);
+  check(env(svc).REDIS_URL === 'redis://redis:6379', `${name}: REDIS_URL must point at the redis service`);
+  if (mode === 'resolved') check(env(svc).NEMO_BASE_URL === 'http://sim:4010', `${name}: with NEMO_BASE_URL unset, the simulator must be the upstream`);
+}
+check(!s.worker.ports && !s.worker.container_name, 'worker: no ports or container_name, so --scale worker=N works');
+check((s.api.ports ?? []).length > 0, 'api: port not published');
+check(JSON.stringify([].concat(withSim.services.sim.command)) === '["sim"]', 'sim: command must be sim');
+check(withSim.services.sim.image === s.api.image, 'sim: not the one shared image');
+if (problems.length > 0) {
+  console.error(`check-compose: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`check-compose: structure ok (${mode} configuration; services: ${Object.keys(withSim.services).join(', ')})`);
+EOF
+echo "check-compose: ok"
