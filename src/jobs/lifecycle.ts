@@ -89,11 +89,11 @@ export class JobLifecycle {
   }
 
   /**
-   * A job that moved to this process (takeover after a crash) may have emitted an event elsewhere a moment ago:
-   * the stored events, not this process's memory, say when the last one was.
+   * A job that moved to this process (takeover after a crash) may have emitted a progress event elsewhere a moment
+   * ago: the stored events, not this process's memory, say when the last one was.
    */
   private async lastStoredEventAt(jobId: string): Promise<number> {
-    const last = await this.store.lastEvent(jobId);
+    const last = await this.store.lastEventOfType(jobId, 'job.progress');
     const at = last ? Date.parse(last.at) : 0;
     this.lastProgressEvent.set(jobId, at);
     return at;

@@ -105,9 +105,14 @@ export class JobStore {
     return raw.map((line) => eventSchema.parse(JSON.parse(line)));
   }
 
-  async lastEvent(id: string): Promise<JobEvent | null> {
-    const raw = await this.redis.lindex(this.keys.jobEvents(id), -1);
-    return raw === null ? null : eventSchema.parse(JSON.parse(raw));
+  /** The newest event of a type among the last `scan` events (recent history is all the callers need). */
+  async lastEventOfType(id: string, type: EventType, scan = 20): Promise<JobEvent | null> {
+    const raw = await this.redis.lrange(this.keys.jobEvents(id), -scan, -1);
+    for (let i = raw.length - 1; i >= 0; i--) {
+      const event = eventSchema.parse(JSON.parse(raw[i]!));
+      if (event.type === type) return event;
+    }
+    return null;
   }
 
   async eventCount(id: string): Promise<number> {

@@ -224,8 +224,8 @@ describe('resilience soak', () => {
           `  upstream calls ${log.length}; accepted run_sse ${[...runs.values()].reduce((a, b) => a + b, 0)}; renders ${renders.size}`,
           `  all terminal after ${settledMs} ms; webhooks settled after ${Date.now() - started} ms`,
           ...jobs
-            .filter((j) => j.error?.code === 'UPSTREAM_TIMEOUT')
-            .map((j) => `  timeout ${j.id}: ${j.error!.message.slice(0, 140)} | ${log.filter((e) => e.sessionId === j.upstream.session_id).map((e) => `${e.endpoint}:${e.status}${e.fault ? `:${e.fault}` : ''}`).join(' ')}`),
+            .filter((j) => j.error?.code === 'UPSTREAM_TIMEOUT' || j.error?.code === 'UPSTREAM_ERROR')
+            .map((j) => `  ${j.error!.code} ${j.id}: ${j.error!.message.slice(0, 160)} | ${log.filter((e) => e.sessionId === j.upstream.session_id).map((e) => `${e.endpoint}:${e.status}${e.fault ? `:${e.fault}` : ''}`).join(' ')}`),
         ].join('\n'),
       );
       expect(byStatus.succeeded ?? 0).toBeGreaterThan(JOBS / 2);
