@@ -93,6 +93,7 @@ describe('resilience soak', () => {
     const messagesOf = new Map<string, string[]>();
     const faults = new Map<string, number>();
     let kills = 0;
+    const killLog: string[] = [];
     let cancels = 0;
     let creditOutages = 0;
     let submitting = true;
@@ -111,7 +112,7 @@ describe('resilience soak', () => {
         creditOutages += 1;
         const before = noCreditHits();
         stack.sim.injectFault({ kind: 'no_credits' });
-        void waitFor(() => noCreditHits() > before, { what: 'the no_credits fault to land', timeoutMs: 120_000 })
+        void waitFor(() => noCreditHits() > before, { what: 'the no_credits fault to land', timeoutMs: 120_000, intervalMs: 200 })
           .then(() => new Promise((r) => setTimeout(r, 1_500)))
           .then(() => stack.sim.setCredits(100_000_000))
           .catch(() => undefined);
@@ -123,6 +124,7 @@ describe('resilience soak', () => {
       const old = workers[victim]!;
       workers[victim] = procs.spawn('worker', workerEnv);
       kills += 1;
+      killLog.push(`${new Date().toISOString()} pid ${old.pid}`);
       void old.kill9();
     }, KILL_EVERY_MS);
 
@@ -148,13 +150,12 @@ describe('resilience soak', () => {
       }
       submitting = false;
 
-      const jobs = await waitFor(
-        async () => {
-          const all = await Promise.all(ids.map(async (id) => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body));
-          return all.every((j) => TERMINAL.has(j.status)) ? all : null;
-        },
+      // Polled straight from Redis: the test process also hosts the simulator, so it keeps its own load low.
+      await waitFor(
+        async () => (await Promise.all(ids.map((id) => stack.services.store.get(id)))).every((r) => r && TERMINAL.has(r.job.status)),
         { what: 'every job to reach a terminal state', timeoutMs: 150_000, intervalMs: 1_000 },
       );
+      const jobs = await Promise.all(ids.map(async (id) => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body));
       clearInterval(killTimer);
       clearInterval(faultTimer);
       const settledMs = Date.now() - started;
@@ -228,6 +229,13 @@ describe('resilience soak', () => {
             .map((j) => `  ${j.error!.code} ${j.id}: ${j.error!.message.slice(0, 160)} | ${log.filter((e) => e.sessionId === j.upstream.session_id).map((e) => `${e.endpoint}:${e.status}${e.fault ? `:${e.fault}` : ''}`).join(' ')}`),
         ].join('\n'),
       );
+      if (process.env.SOAK_DEBUG) {
+        const odd = jobs.filter((j) => j.error?.code === 'UPSTREAM_TIMEOUT' || j.error?.code === 'UPSTREAM_ERROR').map((j) => j.id);
+        console.log(procs.dump().split('\n').filter((l) => odd.some((id) => l.includes(id))).join('\n'));
+        console.log('run_sse without session', JSON.stringify(log.filter((e) => e.endpoint === 'run_sse' && !e.sessionId)));
+        console.log('kills', killLog.join(', '));
+        for (const id of odd) console.log('inflight', id, JSON.stringify((await stack.services.flows.load(id))?.inflight));
+      }
       expect(byStatus.succeeded ?? 0).toBeGreaterThan(JOBS / 2);
     } catch (err) {
       console.error(procs.dump().slice(-20_000));

@@ -27,11 +27,13 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
 
   const index = flow.next_message;
   const sessionId = flow.session!.session_id;
+  await deps.lifecycle.progress(jobId, 'generate', messageProgress(index, flow.messages.length));
   const before = stateFingerprint(await deps.nemo.getState(token, sessionId));
+  // Mark, then send at once: a crash between the two loses the message (reconcile finds nothing and the job fails)
+  // rather than paying twice, so nothing else may sit in that window.
   flow.inflight = { index, sent_at: new Date().toISOString(), fingerprint_before: before, agent_error: null };
   flow.reconcile = null;
   await ctx.checkpoint();
-  await deps.lifecycle.progress(jobId, 'generate', messageProgress(index, flow.messages.length));
   log.info({ message: index, of: flow.messages.length }, 'sending message to the agent');
 
   let result: AgentRunResult;

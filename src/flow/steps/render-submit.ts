@@ -37,10 +37,6 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
     };
   }
   const render = flow.render;
-  await deps.lifecycle.update(jobId, (job) => {
-    job.upstream.render_id = render.id;
-  });
-
   if (render.attempted && !render.submitted) {
     // The previous worker may have reached the upstream before dying: poll what exists instead of paying twice.
     const existing = await lookup(ctx, token, render.id);
@@ -82,6 +78,10 @@ async function lookup(ctx: StepContext, token: string, id: string) {
 
 async function markSubmitted(ctx: StepContext, progress: number): Promise<StepOutcome> {
   const render = ctx.flow.render!;
+  // Only a render the upstream acknowledged (or that a lookup found) is named on the job.
+  await ctx.deps.lifecycle.update(ctx.jobId, (job) => {
+    job.upstream.render_id = render.id;
+  });
   const now = Date.now();
   render.submitted = true;
   render.submitted_at ??= new Date(now).toISOString();

@@ -7,6 +7,9 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
     const created = await nemo.createSession(token, { language: ctx.record.job.language });
     ctx.flow.session = { task_id: created.taskId, session_id: created.sessionId };
     ctx.log.info({ sessionId: created.sessionId }, 'upstream session created');
+    // Checkpoint before the record shows it: a worker that stalled and was taken over fails here (fenced) instead of
+    // overwriting the session its successor created and works in.
+    await ctx.checkpoint();
   }
   const { task_id, session_id } = ctx.flow.session;
   await lifecycle.update(ctx.jobId, (job) => {
