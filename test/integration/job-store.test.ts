@@ -1,39 +1,16 @@
 // Job store on real Redis: compare-and-set under concurrency, atomic event sequence numbers, tenant-scoped listing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newJobId } from '../../src/jobs/ids.js';
 import { JobLifecycle } from '../../src/jobs/lifecycle.js';
-import type { Job } from '../../src/jobs/schemas.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { createKeys } from '../../src/redis/keys.js';
+import { makeJob } from '../helpers/jobs.js';
 import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const redis = testRedis();
 const prefix = uniquePrefix('store');
 const store = new JobStore(redis, createKeys(prefix));
 
-function job(): Job {
-  return {
-    id: newJobId(),
-    status: 'queued',
-    stage: 'queued',
-    progress: 0,
-    instruction: 'x',
-    followups: [],
-    sources: [],
-    output: { format: 'mp4', quality: 'high', resolution: '1080p' },
-    language: 'en',
-    metadata: {},
-    messages: [],
-    result: null,
-    error: null,
-    upstream: { task_id: null, session_id: null, render_id: null },
-    webhook: null,
-    parent_id: null,
-    created_at: new Date().toISOString(),
-    started_at: null,
-    finished_at: null,
-  };
-}
+const job = () => makeJob();
 
 beforeAll(async () => {
   await redis.ping();

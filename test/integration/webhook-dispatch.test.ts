@@ -1,9 +1,8 @@
 // The dispatcher on real Redis and BullMQ: refusal at delivery time, order after gaps, prompt wake-up, redelivery after 410.
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { newJobId } from '../../src/jobs/ids.js';
 import { JobLifecycle } from '../../src/jobs/lifecycle.js';
-import type { EventType, Job } from '../../src/jobs/schemas.js';
+import type { EventType } from '../../src/jobs/schemas.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createKeys } from '../../src/redis/keys.js';
@@ -11,6 +10,7 @@ import { DeliveryLedger } from '../../src/webhooks/deliveries.js';
 import { createDeliveryQueue, startDeliveryWorker, WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { WebhookSecrets } from '../../src/webhooks/secrets.js';
 import { createGuardedDispatcher, type LookupFunction } from '../../src/webhooks/ssrf.js';
+import { makeJob } from '../helpers/jobs.js';
 import { cleanupPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -43,29 +43,7 @@ function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
   return { dispatcher, worker, lifecycle };
 }
 
-function newJob(url: string, events: EventType[]): Job {
-  return {
-    id: newJobId(),
-    status: 'queued',
-    stage: 'queued',
-    progress: 0,
-    instruction: 'x',
-    followups: [],
-    sources: [],
-    output: { format: 'mp4', quality: 'high', resolution: '1080p' },
-    language: 'en',
-    metadata: {},
-    messages: [],
-    result: null,
-    error: null,
-    upstream: { task_id: null, session_id: null, render_id: null },
-    webhook: { url, events, status: 'none', attempts: 0 },
-    parent_id: null,
-    created_at: new Date().toISOString(),
-    started_at: null,
-    finished_at: null,
-  };
-}
+const newJob = (url: string, events: EventType[]) => makeJob({ webhook: { url, events, status: 'none', attempts: 0 } });
 
 const ALL: EventType[] = ['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled'];
 const RESULT = { url: 'https://example.com/r.mp4', timeline: 't', duration_ms: 1000, size_bytes: 10 };
