@@ -27,7 +27,7 @@ const totalCalls = (before: Counts, after: Counts) =>
   Object.keys(after).reduce((n, k) => n + (k === 'render_result' ? 0 : after[k]! - (before[k] ?? 0)), 0);
 
 async function run(ctx: BenchContext): Promise<BenchResult> {
-  const n = ctx.quick ? 30 : 300;
+  const n = ctx.quick ? 30 : 1_000;
   const prefix = benchPrefix('orch');
   const children: Child[] = [];
   let receiver: CountingReceiver | null = null;

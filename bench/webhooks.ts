@@ -50,8 +50,8 @@ function sampleJob(receiverUrl: string): Job {
 }
 
 async function run(ctx: BenchContext): Promise<BenchResult> {
-  const n = ctx.quick ? 1_000 : 5_000;
-  const queued = ctx.quick ? 500 : 3_000;
+  const n = ctx.quick ? 1_000 : 20_000;
+  const queued = ctx.quick ? 500 : 5_000;
   const prefix = benchPrefix('webhooks');
   const children: Child[] = [];
   const dispatchers: Dispatcher[] = [];

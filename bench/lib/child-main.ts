@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { startRole, type ChildRole } from './child-roles.js';
 import type { ChildStats } from './child.js';
 
@@ -48,6 +49,10 @@ async function main(): Promise<void> {
       const status = await readFile('/proc/self/status', 'utf8');
       const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
       return kb * 1024;
+    },
+    /** For finding out what the heap holds: v8.writeHeapSnapshot to `path` (blocks the process while it writes). */
+    async heapSnapshot(args) {
+      return writeHeapSnapshot((args as { path: string }).path);
     },
     /** For finding out why a figure is what it is: a V8 CPU profile of the next `ms`, written to `path`. */
     async cpuProfile(args) {

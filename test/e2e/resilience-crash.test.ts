@@ -149,8 +149,9 @@ describe('resilience: worker SIGKILLed mid-stream and mid-render', () => {
       expect(types.filter((t) => t === 'job.succeeded' || t === 'job.failed' || t === 'job.canceled')).toEqual(['job.succeeded']);
 
       console.log(
-        `[resilience-crash] lock ${LOCK_MS} ms: takeover after SIGKILL mid-stream ${takeover1Ms} ms ` +
-          `(fresh worker process included), mid-render ${takeover2Ms} ms; run_sse ${sent.length}, render_submit 1`,
+        `[resilience-crash] lock ${LOCK_MS} ms: SIGKILL mid-stream → stalled job taken over and reconciling ${takeover1Ms} ms ` +
+          `later (fresh worker process included); SIGKILL while parked between render polls → next poll by the fresh ` +
+          `worker ${takeover2Ms} ms later (on its schedule); run_sse ${sent.length}, render_submit 1`,
       );
     } catch (err) {
       console.error(procs.dump());

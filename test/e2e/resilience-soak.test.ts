@@ -10,7 +10,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-r
 
 const JOBS = Number(process.env.SOAK_JOBS ?? 220);
 const WORKERS = 3;
-const KILL_EVERY_MS = 3_000;
+const KILL_EVERY_MS = 1_500;
 const FAULT_EVERY_MS = 250;
 const INSTRUCTIONS = [
   'make a 10-second promo video for a coffee shop opening, warm tones',
@@ -98,9 +98,9 @@ describe('resilience soak', () => {
     let creditOutages = 0;
     let submitting = true;
 
-    // Fault injector: random faults while jobs arrive (and a little after), plus two short credit outages.
+    // Fault injector: random faults while jobs arrive, plus two short credit outages.
     const faultTimer = setInterval(() => {
-      if (!submitting && Date.now() - started > 25_000) return;
+      if (!submitting) return;
       const f = randomFault();
       stack.sim.injectFault(f);
       faults.set(f.kind, (faults.get(f.kind) ?? 0) + (f.times ?? 1));
@@ -146,9 +146,11 @@ describe('resilience soak', () => {
           const target = pick(ids);
           setTimeout(() => void stack.api('POST', `/v1/jobs/${target}/cancel`), between(100, 2_000));
         }
-        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 400));
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 800));
       }
       submitting = false;
+      // Faults still pending would all land on the last few jobs (e.g. eight 5xx on one upload → minutes of backoff).
+      stack.sim.clearFaults();
 
       // Polled straight from Redis: the test process also hosts the simulator, so it keeps its own load low.
       await waitFor(

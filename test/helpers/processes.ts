@@ -97,13 +97,13 @@ export class ProcessGroup {
   }
 }
 
-/** Waits until GET `url` answers 200 (an API child is up), failing early if the child exits. */
+/** Waits until GET `url` answers 200 (an API child is up); fails at once, with its output, if the child exits first. */
 export async function waitForHttp(url: string, proc?: RoleProcess, timeoutMs = 30_000): Promise<void> {
   let exited: number | null | undefined;
   void proc?.exited.then((code) => (exited = code));
   await waitFor(
     async () => {
-      if (exited !== undefined) throw new Error(`${proc!.role} exited with ${exited}:\n${proc!.output()}`);
+      if (exited !== undefined) return true;
       const res = await request(url).catch(() => null);
       if (!res) return false;
       await res.body.dump();
@@ -111,6 +111,7 @@ export async function waitForHttp(url: string, proc?: RoleProcess, timeoutMs = 3
     },
     { timeoutMs, intervalMs: 100, what: `${url} to answer 200` },
   );
+  if (exited !== undefined) throw new Error(`${proc!.role} exited with ${exited} before answering:\n${proc!.output()}`);
 }
 
 /** One JSON call to an API child (the in-process stack has its own `stack.api`). */
