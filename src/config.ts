@@ -60,7 +60,7 @@ export const envSchema = z.object({
   WORKER_CONCURRENCY: int(1, 100_000).default(50),
   WORKER_LOCK_MS: int(1000).default(30_000),
   RECONCILE_INTERVAL_MS: int(10).default(30_000),
-  RECONCILE_MAX_UNCHANGED: int(1, 100).default(5),
+  RECONCILE_MAX_UNCHANGED: int(1, 100).default(10),
   CREDITS_RECHECK_MS: int(10).default(60_000),
   CREDITS_MAX_WAIT_MS: int(0).default(21_600_000),
   QUEUED_SWEEP_INTERVAL_MS: int(10).default(60_000),

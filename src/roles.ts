@@ -66,6 +66,7 @@ export async function startWorker(services: Services): Promise<{ stop(): Promise
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     logger: services.logger,
+    lockMs: config.WORKER_LOCK_MS,
   });
   const uploadSweeper = startUploadSweeper(services.uploads, services.logger, config.UPLOAD_SWEEP_INTERVAL_MS);
   return {

@@ -248,12 +248,14 @@ export class WebhookDispatcher {
 
 export function startDeliveryWorker(
   dispatcher: WebhookDispatcher,
-  opts: { connection: ConnectionOptions; prefix: string; concurrency: number; logger: Logger },
+  opts: { connection: ConnectionOptions; prefix: string; concurrency: number; logger: Logger; lockMs?: number },
 ): Worker<DeliveryJobData> {
   const worker = new Worker<DeliveryJobData>(QUEUE_NAMES.webhooks, (job, token) => dispatcher.process(job, token), {
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
+    // The same takeover time as flow jobs: a delivery held by a dead worker is not delayed by BullMQ's 30 s default.
+    ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: Math.max(1_000, Math.floor(opts.lockMs / 2)) } : {}),
     maxStalledCount: 1_000,
   });
   worker.on('error', (err) => opts.logger.error({ err: String(err) }, 'webhook worker error'));
