@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { accept } from './accept.js';
 import { inFlight } from './in-flight.js';
 import { latency } from './latency.js';
-import { describeMachine, machineLine } from './lib/machine.js';
+import { cpuSnapshot, describeMachine, machineLine, othersCpuPercent } from './lib/machine.js';
 import { REDIS_URL } from './lib/env.js';
 import { HEADER, loadNow, markdownTable, printResult, RESULTS_DIR, saveResult, tableRows, type Benchmark, type Envelope } from './lib/report.js';
 import { orchestration } from './orchestration.js';
@@ -38,6 +38,7 @@ async function main(): Promise<number> {
   for (const bench of chosen) {
     const started = Date.now();
     const before = loadNow();
+    const cpuBefore = await cpuSnapshot();
     const log = (message: string) => console.error(`[${bench.name} +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
     try {
       const result = await bench.run({ quick, runs, log });
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
         quick,
         machine,
         load: { before, after: loadNow() },
+        othersCpuPercent: othersCpuPercent(cpuBefore, await cpuSnapshot()),
       };
       printResult(envelope);
       log(`saved ${await saveResult(envelope)}`);
@@ -61,7 +63,10 @@ async function main(): Promise<number> {
     const rows = envelopes.flatMap((e) => tableRows(e.name, e.rows));
     console.log(`\n## Summary\n\n${markdownTable(HEADER, rows)}\n\nMachine: ${machineLine(machine)}`);
     for (const e of envelopes) {
-      console.log(`- ${e.name}: load average (1 min) ${e.load.before[0]} before, ${e.load.after[0]} after; ${Math.round(e.durationMs / 1000)} s`);
+      console.log(
+        `- ${e.name}: load average (1 min) ${e.load.before[0]} before, ${e.load.after[0]} after; ` +
+          `other processes (Redis included) ${e.othersCpuPercent ?? '?'} % of the CPU; ${Math.round(e.durationMs / 1000)} s`,
+      );
     }
     await writeFile(join(RESULTS_DIR, 'summary.json'), JSON.stringify({ machine, benchmarks: envelopes }, null, 2) + '\n');
   }

@@ -1,4 +1,5 @@
 // What the benchmarks ran on: CPU, cores, memory, kernel, Node and Redis versions (absolute figures mean little without it).
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 
@@ -32,4 +33,37 @@ export async function describeMachine(redisUrl: string): Promise<MachineInfo> {
 
 export function machineLine(m: MachineInfo): string {
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, Redis ${m.redis}`;
+}
+
+export interface CpuSnapshot {
+  at: number;
+  /** Busy CPU ticks of the whole machine (all cores). */
+  busy: number;
+  /** CPU ticks of this process and of its children that have exited (every benchmark ends its children). */
+  own: number;
+}
+
+/** Linux only; null elsewhere. */
+export async function cpuSnapshot(): Promise<CpuSnapshot | null> {
+  try {
+    const [stat, self] = await Promise.all([readFile('/proc/stat', 'utf8'), readFile('/proc/self/stat', 'utf8')]);
+    const f = stat.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0);
+    // Fields after the ")" of the command name: utime stime cutime cstime are the 12th to 15th.
+    const s = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+    return { at: Date.now(), busy, own: s[11]! + s[12]! + s[13]! + s[14]! };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How busy the machine was with work that is not the benchmark's own (other users, their tests, and Redis, which the
+ * benchmark also uses): a share of all cores, in percent. Ticks are 1/100 s on Linux.
+ */
+export function othersCpuPercent(a: CpuSnapshot | null, b: CpuSnapshot | null): number | null {
+  if (!a || !b || b.at <= a.at) return null;
+  const otherTicks = b.busy - a.busy - (b.own - a.own);
+  return Math.max(0, Math.round(((otherTicks * 10) / ((b.at - a.at) * availableParallelism())) * 100));
 }

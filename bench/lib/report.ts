@@ -37,6 +37,8 @@ export interface Envelope extends BenchResult {
   quick: boolean;
   machine: MachineInfo;
   load: { before: number[]; after: number[] };
+  /** CPU used by everything but this benchmark's own processes, as % of all cores (Redis included). */
+  othersCpuPercent: number | null;
 }
 
 const cell = (row: Row, v: number | null | undefined) =>
@@ -78,7 +80,10 @@ export function printResult(envelope: Envelope): void {
   console.log(`\n## ${envelope.title}`);
   console.log(markdownTable(HEADER, tableRows(envelope.name, envelope.rows)));
   for (const note of envelope.notes) console.log(`- ${note}`);
-  console.log(`- load average (1/5/15 min) before ${envelope.load.before.join(' ')}, after ${envelope.load.after.join(' ')}; took ${fmt(envelope.durationMs / 1000, 0)} s`);
+  console.log(
+    `- load average (1/5/15 min) before ${envelope.load.before.join(' ')}, after ${envelope.load.after.join(' ')}; ` +
+      `other processes (Redis included) used ${envelope.othersCpuPercent ?? '?'} % of the CPU meanwhile; took ${fmt(envelope.durationMs / 1000, 0)} s`,
+  );
 }
 
 export interface BenchContext {
