@@ -1,5 +1,6 @@
 // Benchmark 4: time from the simulator finishing a render to the webhook arriving, against a client polling every 30 s.
 import { createJobBodySchema } from '../src/jobs/schemas.js';
+import { RenderStats } from '../src/flow/render-stats.js';
 import { createSimulator } from '../src/sim/index.js';
 import { spawnChild, type Child } from './lib/child.js';
 import { BENCH_TENANT, benchPrefix, cleanup, inProcessServices, redisReady, serviceEnv } from './lib/env.js';
@@ -22,6 +23,8 @@ interface Measured {
   clientLatencyMs: number;
   clientPolls: number;
 }
+
+const fmtS = (ms: number | null) => (ms === null ? 'unset' : `${(ms / 1000).toFixed(1)} s`);
 
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const timeScale = ctx.quick ? 0.1 : 1;
@@ -47,6 +50,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     for (let i = 0; i < WARMUP_RENDERS; i++) await api.jobs.create(BENCH_TENANT, body);
     await finished(WARMUP_RENDERS);
     receiver.reset();
+    // What the worker learnt: its first poll of the next render is aimed at this (× 1.04).
+    const stats = new RenderStats(api.blocking, api.keys.prefix);
+    const learntAfterWarmup = await stats.expectedMs();
 
     ctx.log(`measuring ${durations.length} renders of ${shown} s`);
     for (const seconds of durations) {
@@ -79,6 +85,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         clientPolls,
       });
     }
+    const learntAtEnd = await stats.expectedMs();
     const ours = median(measured.map((m) => m.latencyMs)) / 1000;
     const theirs = median(measured.map((m) => m.clientLatencyMs)) / 1000;
     const polls = mean(measured.map((m) => m.polls));
@@ -97,9 +104,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         `Simulator in this process at time scale ${timeScale}; ${durations.length} renders of ${shown} s after ${WARMUP_RENDERS} warm-up renders of ${30 * timeScale} s (the worker's render-time EWMA learns from them).`,
         'nemo-relay: the simulator\'s completedAt to the job.succeeded webhook arriving at a local receiver (worker in a child process, webhook through the delivery queue).',
         `Baseline (computed from the same renders' start and finish): a client that sleeps ${CLIENT_POLL_S * timeScale} s after submitting and between polls, as the skill documents describe.`,
+        `The worker's render-time average (RenderStats EWMA) was ${fmtS(learntAfterWarmup)} after the warm-up and ${fmtS(learntAtEnd)} at the end.`,
         ctx.quick ? 'Quick run: everything scaled by 0.1, so the goal is scaled too (fixed costs such as the 250 ms minimum poll gap are not).' : 'Agent steps are shortened (generation 1.5 s) so the renders dominate; one run of 10 renders, medians over renders.',
       ],
-      runs: measured,
+      runs: { measured, learntAfterWarmup, learntAtEnd },
     };
   } finally {
     await receiver?.close();
