@@ -54,8 +54,8 @@ export interface Services {
 
 export function createServices(config: Config, logger: Logger): Services {
   const keys = createKeys(config.QUEUE_PREFIX);
-  const redis = createRedis(config.REDIS_URL, 'request', 'nemo-relay:request');
-  const blocking = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:worker');
+  const redis = createRedis(config.REDIS_URL, 'request', 'nemo-relay:request', { autoPipelining: true });
+  const blocking = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:worker', { autoPipelining: true });
   logRedisConnection(redis, logger, 'request');
   logRedisConnection(blocking, logger, 'worker');
   const store = new JobStore(blocking, keys);

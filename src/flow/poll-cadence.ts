@@ -41,3 +41,22 @@ export function nextPollDelayMs(input: {
   }
   return clamp(FIRST_POLL_MS * BACKOFF ** polls);
 }
+
+/**
+ * When a render seen complete at `now` most likely finished, from the samples taken while it was still running.
+ * The progress rate gives a precise answer; without one (done at the first poll) the finish lies somewhere before
+ * `now`, so a little less than `now` is recorded: recent render times can then drift down as well as up.
+ */
+export function estimateFinish(running: ProgressSample[], now: number): number {
+  const first = running.find((s) => s.progress > 0);
+  const last = running.at(-1);
+  if (!last) return now;
+  if (first && last.progress > first.progress && last.at > first.at && last.progress < 100) {
+    const rate = (last.progress - first.progress) / (last.at - first.at);
+    const eta = last.at + (100 - last.progress) / rate;
+    return Math.min(now, Math.max(last.at, eta));
+  }
+  return last.at + (now - last.at) * DONE_AT_FIRST_POLL_SHRINK;
+}
+
+const DONE_AT_FIRST_POLL_SHRINK = 0.95;

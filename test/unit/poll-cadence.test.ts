@@ -1,6 +1,6 @@
 // Render poll cadence: aims at the estimated finish, backs off without information, never waits more than 30 s.
 import { describe, expect, it } from 'vitest';
-import { MAX_POLL_MS, MIN_POLL_MS, nextPollDelayMs } from '../../src/flow/poll-cadence.js';
+import { estimateFinish, MAX_POLL_MS, MIN_POLL_MS, nextPollDelayMs } from '../../src/flow/poll-cadence.js';
 
 describe('nextPollDelayMs', () => {
   it('backs off from 2 s on a cold start', () => {
@@ -55,5 +55,30 @@ describe('nextPollDelayMs', () => {
       expectedTotalMs: null,
     });
     expect(slow).toBe(MAX_POLL_MS);
+  });
+});
+
+describe('estimateFinish', () => {
+  it('extrapolates the progress rate between the running samples', () => {
+    // 5% at 0 s, 50% at 10 s → 100% at about 21.1 s; seen complete at 25 s.
+    const at = estimateFinish(
+      [
+        { at: 0, progress: 5 },
+        { at: 10_000, progress: 50 },
+      ],
+      25_000,
+    );
+    expect(at).toBeGreaterThan(21_000);
+    expect(at).toBeLessThan(21_200);
+  });
+
+  it('never places the finish before the last running sample or after the completing poll', () => {
+    expect(estimateFinish([{ at: 0, progress: 5 }, { at: 10_000, progress: 6 }], 12_000)).toBe(12_000);
+    expect(estimateFinish([{ at: 0, progress: 5 }, { at: 10_000, progress: 99.9 }], 30_000)).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('records a little less than the completing poll when the first poll found it done', () => {
+    expect(estimateFinish([{ at: 0, progress: 5 }], 20_000)).toBe(19_000);
+    expect(estimateFinish([], 20_000)).toBe(20_000);
   });
 });

@@ -1,7 +1,7 @@
 // Step render_poll: one poll per wake-up; the next one is aimed at the estimated finish (waiting is a delayed job).
 import { AppError } from '../../errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
-import { nextPollDelayMs } from '../poll-cadence.js';
+import { estimateFinish, nextPollDelayMs } from '../poll-cadence.js';
 import { renderProgress } from '../progress.js';
 import { probeSize } from '../result-size.js';
 
@@ -16,15 +16,13 @@ export async function renderPollStep(ctx: StepContext, token: string): Promise<S
   const status = await deps.nemo.getRender(token, render.id);
   const now = Date.now();
   render.polls += 1;
-  const lastIncomplete = render.samples.at(-1)?.at ?? now;
+  const incomplete = render.samples;
   render.samples = [...render.samples, { at: now, progress: status.progress }].slice(-KEPT_SAMPLES);
   const submittedAt = Date.parse(render.submitted_at ?? new Date(now).toISOString());
 
   if (status.status === 'completed') {
     if (!status.url) throw new AppError('RENDER_FAILED', 'the upstream reported the render complete without an output URL');
-    // It finished somewhere between the last poll that saw it running and this one: record the midpoint, not the
-    // time we happened to look, or the estimate would feed on its own polling delay.
-    await deps.renderStats.record((lastIncomplete + now) / 2 - submittedAt);
+    await deps.renderStats.record(estimateFinish(incomplete, now) - submittedAt);
     flow.result = {
       url: status.url,
       timeline: render.timeline,
