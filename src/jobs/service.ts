@@ -33,9 +33,11 @@ export class JobService {
     if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);
     const job = newJob(body, parent?.record.job.id ?? null, parent?.session ?? null);
     const messages = buildAgentMessages(body);
-    // Flow state first, record second, queue last: a record always has a flow, and a queued run always has both.
-    await this.deps.flows.save(job.id, initialFlowState(messages, parent?.session));
-    const record = await this.deps.store.create(tenant, job);
+    // Flow state and record together, queue last: a worker only ever sees a job whose record and flow both exist.
+    const [, record] = await Promise.all([
+      this.deps.flows.save(job.id, initialFlowState(messages, parent?.session)),
+      this.deps.store.create(tenant, job),
+    ]);
     await this.deps.queue.enqueue(job.id);
     return record;
   }

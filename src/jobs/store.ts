@@ -1,6 +1,7 @@
 // The job store: versioned JSON records in Redis, updated by compare-and-set, with events appended in the same script.
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { luaScript, runScript } from '../redis/scripts.js';
 import { newEventId } from './ids.js';
 import {
   eventSchema,
@@ -19,7 +20,7 @@ import {
  * when eventType is given, appends the event with the next sequence number and publishes it — all or nothing,
  * so an event is never recorded for a state that was not stored (and vice versa).
  */
-const CAS_SCRIPT = `
+const CAS_SCRIPT = luaScript(`
 local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '0' then
   if current then return -1 end
@@ -38,7 +39,7 @@ local event = '{"id":"' .. ARGV[5] .. '","seq":' .. seq .. ',"type":"' .. ARGV[4
 redis.call('RPUSH', KEYS[5], event)
 redis.call('PUBLISH', ARGV[8], event)
 return seq
-`;
+`);
 
 export class VersionConflict extends Error {}
 
@@ -137,7 +138,8 @@ export class JobStore {
     const { job, tenant } = record;
     // The version must be the first field: the Lua script reads it with a pattern instead of decoding JSON.
     const json = JSON.stringify({ v: record.v, tenant, cancel_requested: record.cancel_requested, job });
-    const result = await this.redis.eval(
+    const result = await runScript(
+      this.redis,
       CAS_SCRIPT,
       5,
       this.keys.job(job.id),
