@@ -50,8 +50,8 @@ export const ROUTE_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
 
 export const faultSpecSchema = z
   .object({
-    kind: z.enum(FAULT_KINDS as [FaultKind, ...FaultKind[]]),
-    endpoint: z.enum(SIM_ENDPOINTS as [SimEndpoint, ...SimEndpoint[]]).optional(),
+    kind: z.enum(FAULT_KINDS),
+    endpoint: z.enum(SIM_ENDPOINTS).optional(),
     sessionId: z.string().min(1).optional(),
     times: z.number().int().min(1).optional(),
     after: z.number().int().min(0).optional(),

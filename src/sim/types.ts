@@ -1,21 +1,7 @@
 // Shared public types of the NemoVideo simulator: endpoints, faults and request-log entries.
 
 /** The upstream routes the simulator serves; used to target faults and to count calls in the request log. */
-export type SimEndpoint =
-  | 'anonymous_token'
-  | 'create_session'
-  | 'claim_token'
-  | 'upload'
-  | 'run_sse'
-  | 'state'
-  | 'credits'
-  | 'render_submit'
-  | 'render_poll'
-  | 'render_cancel'
-  | 'render_download'
-  | 'render_result';
-
-export const SIM_ENDPOINTS: readonly SimEndpoint[] = [
+export const SIM_ENDPOINTS = [
   'anonymous_token',
   'create_session',
   'claim_token',
@@ -28,28 +14,10 @@ export const SIM_ENDPOINTS: readonly SimEndpoint[] = [
   'render_cancel',
   'render_download',
   'render_result',
-];
+] as const;
+export type SimEndpoint = (typeof SIM_ENDPOINTS)[number];
 
-export type FaultKind =
-  | 'token_expired'
-  | 'session_lost'
-  | 'rate_limited'
-  | 'server_error'
-  | 'network_drop'
-  | 'no_credits'
-  | 'export_blocked'
-  | 'unsupported_file'
-  | 'file_too_large'
-  | 'stream_drop'
-  | 'stream_error'
-  | 'stream_error_json'
-  | 'agent_error_event'
-  | 'heartbeats_only'
-  | 'render_failed'
-  | 'render_duplicate_id'
-  | 'slow';
-
-export const FAULT_KINDS: readonly FaultKind[] = [
+export const FAULT_KINDS = [
   'token_expired',
   'session_lost',
   'rate_limited',
@@ -67,7 +35,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'render_failed',
   'render_duplicate_id',
   'slow',
-];
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultSpec {
   kind: FaultKind;
