@@ -30,6 +30,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const tenant = deps.apiKeys.tenantOf(request.headers.authorization);
     if (!tenant) throw new AppError('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)');
     request.tenant = tenant;
+    // While Redis is away the job store would queue commands until it is back: answer at once instead.
+    if (deps.redis.status !== 'ready') {
+      throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
+    }
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -131,6 +131,17 @@ describe('readiness', () => {
     const text = await metrics.body.text();
     expect(metrics.statusCode).toBe(200);
     expect(text).toMatch(/^nemo_relay_redis_up 0$/m);
+    // Job routes answer 503 at once instead of waiting for Redis to come back.
+    const started = Date.now();
+    const create = await request(`${url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ instruction: 'a promo' }),
+    });
+    const createBody = (await create.body.json()) as { code: string };
+    expect(create.statusCode).toBe(503);
+    expect(createBody.code).toBe('NOT_READY');
+    expect(Date.now() - started).toBeLessThan(2_000);
     // The process is still answering after all that.
     expect((await get(`${url}/healthz`)).status).toBe(200);
   });
