@@ -90,7 +90,11 @@ export async function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutc
     const res = await request(url, { method: 'POST', headers, body, dispatcher, signal: controller.signal });
     statusCode = res.statusCode;
     retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-    const responseBody = await readCapped(res.body);
+    // Most receivers answer 204 or an empty 200: nothing to read or decode then.
+    const empty = statusCode === 204 || statusCode === 304 || res.headers['content-length'] === '0';
+    let responseBody = '';
+    if (empty) await res.body.dump();
+    else responseBody = await readCapped(res.body);
     const ok = statusCode >= 200 && statusCode < 300;
     let error: string | null = null;
     if (statusCode >= 300 && statusCode < 400) error = `redirect (${statusCode}) not followed`;
