@@ -1,20 +1,11 @@
 // Revisions end to end with the simulator: a revision continues the parent's upstream session and renders again, in chains.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/schemas.js';
-import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { startStack, TENANTS, type Stack, waitForFinished } from '../helpers/stack.js';
 
 let stack: Stack;
 
-async function finished(id: string): Promise<Job> {
-  return waitFor(
-    async () => {
-      const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
-      return ['succeeded', 'failed', 'canceled'].includes(job.status) ? job : null;
-    },
-    { what: `job ${id} to finish`, timeoutMs: 45_000 },
-  );
-}
+const finished = (id: string) => waitForFinished(stack, id);
 
 async function revise(parentId: string, instruction: string) {
   return stack.api<Job & { code?: string; message?: string }>('POST', `/v1/jobs/${parentId}/revisions`, { instruction });

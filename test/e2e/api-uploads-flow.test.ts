@@ -6,22 +6,14 @@ import type { Job } from '../../src/jobs/schemas.js';
 import type { UploadResponse } from '../../src/uploads/schemas.js';
 import { send } from '../helpers/http.js';
 import { multipart } from '../helpers/multipart.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type Stack, waitForFinished } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 let stack: Stack;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const staged = async () => (await readdir(stack.services.config.UPLOAD_DIR).catch(() => [] as string[])).filter((n) => n.startsWith('upl_'));
 
-async function finished(id: string): Promise<Job> {
-  return waitFor(
-    async () => {
-      const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
-      return ['succeeded', 'failed', 'canceled'].includes(job.status) ? job : null;
-    },
-    { what: `job ${id} to finish`, timeoutMs: 45_000 },
-  );
-}
+const finished = (id: string) => waitForFinished(stack, id);
 
 beforeAll(async () => {
   stack = await startStack();

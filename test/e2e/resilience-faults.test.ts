@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job, JobEvent } from '../../src/jobs/schemas.js';
 import type { SimLogEntry } from '../../src/sim/index.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type Stack, waitForFinished } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BASE_SCENARIO = { silentEdits: 'never', generateMs: 150_000, renderMs: 30_000 } as const;
@@ -16,15 +16,7 @@ async function createJob(stack: Stack, body: Record<string, unknown>): Promise<s
   return res.body.id;
 }
 
-async function finished(stack: Stack, id: string, timeoutMs = 30_000): Promise<Job> {
-  return waitFor(
-    async () => {
-      const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
-      return ['succeeded', 'failed', 'canceled'].includes(job.status) ? job : null;
-    },
-    { what: `job ${id} to finish`, timeoutMs },
-  );
-}
+const finished = (stack: Stack, id: string, timeoutMs = 30_000) => waitForFinished(stack, id, timeoutMs);
 
 const entries = (stack: Stack, endpoint: string, sessionId?: string): SimLogEntry[] =>
   stack.sim.log.entries().filter((e) => e.endpoint === endpoint && (sessionId === undefined || e.sessionId === sessionId));

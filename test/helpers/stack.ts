@@ -1,11 +1,13 @@
 // The whole service in one test process: simulator, API and worker on port 0, on real Redis under a unique prefix.
 import { request } from 'undici';
+import { isTerminal, type Job } from '../../src/jobs/schemas.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startApi, startWorker } from '../../src/roles.js';
 import { createServices, type Services } from '../../src/services.js';
 import { createSimulator, type SimScenario, type Simulator } from '../../src/sim/index.js';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';
+import { waitFor } from './wait.js';
 
 export const TENANTS = {
   acme: 'acme-key-0123456789abcdef',
@@ -79,4 +81,15 @@ export async function startStack(
       await sim.close();
     },
   };
+}
+
+/** Polls GET /v1/jobs/{id} until the job is succeeded, failed or canceled, and returns it. */
+export async function waitForFinished(stack: Pick<Stack, 'api'>, id: string, timeoutMs = 45_000): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
+      return isTerminal(job.status) ? job : null;
+    },
+    { what: `job ${id} to finish`, timeoutMs },
+  );
 }
