@@ -51,7 +51,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     await finished(WARMUP_RENDERS);
     receiver.reset();
     // What the worker learnt: its first poll of the next render is aimed at this (× 1.04).
-    const stats = new RenderStats(api.blocking, api.keys.prefix);
+    const stats = new RenderStats(api.blocking, api.keys);
     const learntAfterWarmup = await stats.expectedMs();
 
     ctx.log(`measuring ${durations.length} renders of ${shown} s`);

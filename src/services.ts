@@ -141,7 +141,7 @@ export function createServices(config: Config, logger: Logger): Services {
     flows,
     lifecycle,
     credits: new CreditsGate(blocking, keys, config.CREDITS_RECHECK_MS),
-    renderStats: new RenderStats(blocking, keys.prefix),
+    renderStats: new RenderStats(blocking, keys),
     stagedFiles: uploads,
     deliveries: webhooks,
     logger,

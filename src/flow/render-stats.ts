@@ -1,7 +1,7 @@
 // A moving average of how long renders take, shared by all workers, so the first poll can be aimed at the likely finish.
 import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
 
-const KEY_SUFFIX = ':nemo:render-ms-ewma';
 const ALPHA = 0.3;
 
 export class RenderStats {
@@ -9,9 +9,9 @@ export class RenderStats {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    keys: Keys,
   ) {
-    this.key = prefix + KEY_SUFFIX;
+    this.key = keys.renderTimeAverage();
   }
 
   async expectedMs(): Promise<number | null> {

@@ -30,5 +30,6 @@ export function createKeys(prefix: string) {
     queuedJobSetsPattern: () => `${prefix}:tenant:*:jobs:queued`,
     queuedSweepLock: () => `${prefix}:flow:queued-sweep-lock`,
     creditsCache: () => `${prefix}:nemo:credits-cache`,
+    renderTimeAverage: () => `${prefix}:nemo:render-ms-ewma`,
   };
 }
