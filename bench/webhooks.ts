@@ -2,7 +2,8 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { createJobBodySchema, type Job, type JobEvent } from '../src/jobs/schemas.js';
 import { newJobId } from '../src/jobs/ids.js';
-import { buildDelivery, startDeliveryWorker } from '../src/webhooks/dispatcher.js';
+import { buildDelivery } from '../src/webhooks/envelope.js';
+import { startDeliveryWorker } from '../src/webhooks/queue.js';
 import { sendWebhook } from '../src/webhooks/sender.js';
 import { generateSecret } from '../src/webhooks/signing.js';
 import { createGuardedDispatcher } from '../src/webhooks/ssrf.js';
@@ -99,7 +100,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-      const worker = startDeliveryWorker(services.webhooks, {
+      const worker = startDeliveryWorker((job, token) => services.deliveries.process(job, token), {
         connection: { url: services.config.REDIS_URL, maxRetriesPerRequest: null },
         prefix,
         concurrency: CONCURRENCY,
@@ -144,7 +145,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       notes: [
         `Receiver: a plain Node HTTP server in a child process answering 204. ${CONCURRENCY} deliveries in flight; ${n} per direct run, ${queued} per queue run; ${ctx.runs} run(s), direct order alternated; medians.`,
         'Direct: buildDelivery (JSON + HMAC-SHA256) and sendWebhook through the SSRF-guarded undici dispatcher. Baseline: the same JSON POSTed unsigned with undici and a plain Agent.',
-        `Queue: ${queued} jobs' job.started events wait in the webhooks queue; one delivery worker (concurrency ${CONCURRENCY}) drains it through WebhookDispatcher.process (record, ledger, ordering check, secrets, signing, attempt log); timed from the worker's start to the last arrival.`,
+        `Queue: ${queued} jobs' job.started events wait in the webhooks queue; one delivery worker (concurrency ${CONCURRENCY}) drains it through DeliveryProcessor.process (record, ledger, ordering check, secrets, signing, attempt log); timed from the worker's start to the last arrival.`,
       ],
       runs,
     };

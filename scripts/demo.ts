@@ -9,7 +9,7 @@ import { submitCommand, waitAndSave } from '../src/cli/submit.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { startApi, startWorker } from '../src/roles.js';
-import { createServices } from '../src/services.js';
+import { compose as createServices } from '../src/app/compose.js';
 import { createSimulator } from '../src/sim/index.js';
 import { startDemoReceiver } from './demo-receiver.js';
 

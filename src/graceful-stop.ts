@@ -1,6 +1,6 @@
 // Bounded shutdown helpers: every wait on SIGTERM has a deadline, so a stop always ends (and exits 0) in time.
 import type { Redis } from 'ioredis';
-import { redisReadiness } from './http/routes/health.js';
+import { redisReadiness } from './redis/readiness.js';
 import type { Logger } from './observability/logger.js';
 import { waitReady } from './redis/connection.js';
 

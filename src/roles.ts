@@ -1,55 +1,38 @@
 // The server roles (api, worker, all, sim): start them on shared services and stop them gracefully on SIGTERM/SIGINT.
 import type { FastifyInstance } from 'fastify';
+import { compose, type Container } from './app/compose.js';
+import { httpDepsFrom } from './app/http-deps.js';
 import { assertApiStartable, type Config } from './config.js';
 import { startFlowWorker, type FlowWorker } from './flow/processor.js';
-import { ApiKeys } from './http/auth.js';
+import { settlesWithin, warnIfRedisUnsafe } from './graceful-stop.js';
 import { buildApp } from './http/app.js';
 import type { Logger } from './observability/logger.js';
-import { createRedis, waitReady } from './redis/connection.js';
-import { createServices, type Services } from './services.js';
-import { startUploadSweeper } from './uploads/sweeper.js';
-import { startDeliveryWorker } from './webhooks/dispatcher.js';
-import { apiPlugins } from './http/plugins.js';
-import { adminRoutes } from './http/routes/admin.js';
-import { metricsRoutes } from './http/routes/metrics.js';
-import { settlesWithin, warnIfRedisUnsafe } from './graceful-stop.js';
 import { startOpsServer, type OpsServer } from './observability/ops-server.js';
+import { createRedis, waitReady } from './redis/connection.js';
+import { startUploadSweeper } from './uploads/sweeper.js';
+import { startDeliveryWorker } from './webhooks/queue.js';
 
 export const ROLES = ['api', 'worker', 'all', 'sim'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface RunningRoles {
-  services: Services | null;
+  services: Container | null;
   api: FastifyInstance | null;
   apiUrl: string | null;
   stop(): Promise<void>;
 }
 
-export async function startApi(services: Services): Promise<{ app: FastifyInstance; url: string }> {
+export async function startApi(services: Container): Promise<{ app: FastifyInstance; url: string }> {
   const { config } = services;
   assertApiStartable(config);
-  const apiKeys = new ApiKeys(config.API_KEYS ?? [], config.AUTH_DISABLED, config.ADMIN_API_KEY);
-  const app = await buildApp({
-    config,
-    logger: services.logger,
-    redis: services.redis,
-    keys: services.keys,
-    apiKeys,
-    store: services.store,
-    jobs: services.jobs,
-    plugins: [
-      ...apiPlugins(services),
-      metricsRoutes(services.metrics),
-      adminRoutes({ queues: [services.flowQueue, services.deliveryQueue], apiKeys }),
-    ],
-  });
+  const app = await buildApp(httpDepsFrom(services));
   // The request connection fails fast instead of queueing: take traffic once it is up (or say why not).
   await waitReady(services.redis, 10_000).catch(() => services.logger.warn('redis is not ready; API requests fail until it is'));
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   return { app, url };
 }
 
-export async function startWorker(services: Services): Promise<{ stop(): Promise<void> }> {
+export async function startWorker(services: Container): Promise<{ stop(): Promise<void> }> {
   const { config } = services;
   void warnIfRedisUnsafe(services.redis, services.logger);
   const subscriber = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:cancel-subscriber');
@@ -61,7 +44,7 @@ export async function startWorker(services: Services): Promise<{ stop(): Promise
     lockMs: config.WORKER_LOCK_MS,
     subscriber,
   });
-  const deliveries = startDeliveryWorker(services.webhooks, {
+  const deliveries = startDeliveryWorker((job, token) => services.deliveries.process(job, token), {
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
@@ -118,7 +101,7 @@ export async function startRoles(role: Role, config: Config, logger: Logger): Pr
     installSignals(running, logger);
     return running;
   }
-  const services = createServices(config, logger);
+  const services = compose(config, logger);
   // A worker-only process has no API port, so it gets a small ops server for probes and /metrics (before Redis is awaited).
   const ops: OpsServer | null =
     role === 'worker' && config.METRICS_PORT > 0

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
-import { createServices, type Services } from '../../src/services.js';
+import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
 import { cleanupPrefix } from '../../test/helpers/redis.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

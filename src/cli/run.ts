@@ -29,7 +29,12 @@ function hoistGlobalOptions(argv: string[]): string[] {
   return i < argv.length ? [argv[i]!, ...lead, ...argv.slice(i + 1)] : argv;
 }
 
-export async function runCli(argv: string[], io: CliIo): Promise<number | null> {
+/** What the entry point lends the CLI: starting a server role lives above the CLI (the composition root). */
+export interface CliHooks {
+  serve?: (role: string) => Promise<void>;
+}
+
+export async function runCli(argv: string[], io: CliIo, hooks: CliHooks = {}): Promise<number | null> {
   const [command, ...rest] = hoistGlobalOptions(argv);
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     (command ? io.stdout : io.stderr).write(USAGE);
@@ -47,9 +52,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | null> 
     if (command === 'serve') {
       const role = rest[0];
       if (!role || !ROLES.includes(role) || rest.length > 1) throw new CliError(`serve needs one role: ${ROLES.join(', ')}`);
-      // The same start-up as `node dist/main.js <role>`: .env, validated config, signals, graceful stop.
-      const { main } = await import('../main.js');
-      await main([role]);
+      if (!hooks.serve) throw new CliError('serve is only available from the nemo-relay command itself');
+      await hooks.serve(role);
       return null;
     }
     const handler = COMMANDS[command];

@@ -1,6 +1,5 @@
 // What a flow step gets (dependencies, the job, its checkpoint) and what it answers (next step, wait, or finished).
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
 import type { JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
@@ -13,8 +12,22 @@ import type { RenderStats } from './render-stats.js';
 import type { FlowState, FlowStore, Step } from './state.js';
 import type { StagedFileSource } from './staged-files.js';
 
+/** The flow's own settings, picked from the configuration by the composition root (steps never read the environment). */
+export interface FlowSettings {
+  /** An agent stream silent (no event, no heartbeat) this long is cut off (NEMO_SSE_IDLE_MS). */
+  sseIdleMs: number;
+  /** The longest an agent stream may stay open (NEMO_SSE_MAX_MS). */
+  sseMaxMs: number;
+  reconcileIntervalMs: number;
+  reconcileMaxUnchanged: number;
+  creditsRecheckMs: number;
+  creditsMaxWaitMs: number;
+  queuedSweepIntervalMs: number;
+  queuedSweepAgeMs: number;
+}
+
 export interface FlowDeps {
-  config: Config;
+  settings: FlowSettings;
   redis: Redis;
   keys: Keys;
   nemo: NemoClient;

@@ -14,12 +14,12 @@ export function creditsWait(ctx: StepContext, step: Step, delayMs: number, now =
   const { flow, deps } = ctx;
   const since = flow.credits_wait_since ? Date.parse(flow.credits_wait_since) : now;
   flow.credits_wait_since = new Date(since).toISOString();
-  const left = since + deps.config.CREDITS_MAX_WAIT_MS - now;
+  const left = since + deps.settings.creditsMaxWaitMs - now;
   if (left <= 0) {
     throw new AppError(
       'UPSTREAM_OUT_OF_CREDITS',
       `the upstream account has no credits left (2001) and did not get any back within ${Math.round(
-        deps.config.CREDITS_MAX_WAIT_MS / 1000,
+        deps.settings.creditsMaxWaitMs / 1000,
       )} s; add credits (or set NEMO_TOKEN to a funded key) and submit the job again`,
     );
   }

@@ -173,7 +173,7 @@ async function handleFailure(
       await deps.credits.pause();
       log.warn('upstream out of credits; pausing new work and waiting for the balance to recover');
       try {
-        return { kind: 'continue', outcome: creditsWait(ctx, step, deps.config.CREDITS_RECHECK_MS) };
+        return { kind: 'continue', outcome: creditsWait(ctx, step, deps.settings.creditsRecheckMs) };
       } catch (gaveUp) {
         return fail(deps, ctx, save, gaveUp as AppError);
       }

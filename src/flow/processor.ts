@@ -98,8 +98,8 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     redis: deps.redis,
     keys: deps.keys,
     queue: sweepQueue,
-    intervalMs: deps.config.QUEUED_SWEEP_INTERVAL_MS,
-    minAgeMs: deps.config.QUEUED_SWEEP_AGE_MS,
+    intervalMs: deps.settings.queuedSweepIntervalMs,
+    minAgeMs: deps.settings.queuedSweepAgeMs,
     logger: deps.logger.child({ component: 'sweeper' }),
   });
 

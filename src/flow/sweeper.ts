@@ -26,7 +26,7 @@ export interface SweeperDeps {
 }
 
 /**
- * JobService.create writes the record, then adds the queue entry; a crash in between leaves a `queued` job that no
+ * JobCommands.create writes the record, then adds the queue entry; a crash in between leaves a `queued` job that no
  * worker will ever see. Re-adding every old-enough queued job is harmless: BullMQ ignores an add whose job id exists,
  * and a job already running has left `queued`. Returns how many jobs were (re-)offered to the queue.
  */

@@ -1,20 +1,36 @@
-// buildApp(deps): the Fastify API with auth, the contract's errors and every route group; no listening here.
+// buildApp(deps): the Fastify API with the zod type provider, auth, the contract's errors, OpenAPI and every route group.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AppError } from '../errors.js';
 import { clientErrorHandler } from './client-errors.js';
-import type { ApiDeps } from './deps.js';
+import type { HttpDeps } from './deps.js';
 import { frameworkErrors, installErrorHandling } from './error-handler.js';
+import { registerOpenApi } from './openapi.js';
+import { adminRoutes } from './routes/admin.js';
+import { creditsRoutes } from './routes/credits.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { DOCS_PREFIX, docsRoutes } from './routes/docs.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { uploadRoutes } from './routes/uploads.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
-/** Routes anyone may call: probes, metrics, the API description. */
-const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']);
+/** Routes anyone may call: probes, the API description. */
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', DOCS_PREFIX]);
+/** Logged at debug only: probes and scrapes arrive every few seconds. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
-export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+function isPublic(path: string): boolean {
+  return PUBLIC_PATHS.has(path) || path.startsWith(`${DOCS_PREFIX}/`);
+}
+
+export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance on Fastify's default generic types.
     loggerInstance: deps.logger.child({ role: 'api' }) as FastifyBaseLogger,
-    bodyLimit: 1_048_576,
+    bodyLimit: deps.bodyLimit,
     requestIdHeader: 'x-request-id',
     clientErrorHandler,
     frameworkErrors,
@@ -22,32 +38,39 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // One access-log line per request (below) instead of Fastify's two: half the logging cost on the hot path.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  await registerOpenApi(app);
+
   app.decorateRequest('tenant', '');
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0]!;
-    if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/') || path.startsWith('/admin/')) return;
-    const tenant = deps.apiKeys.tenantOf(request.headers.authorization);
+    // The operator's routes (/admin, /metrics) check the admin key themselves.
+    if (isPublic(path) || path.startsWith('/admin/') || path === '/admin' || path === '/metrics') return;
+    const tenant = await deps.auth.tenantOf(request.headers.authorization);
     if (!tenant) throw new AppError('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)');
     request.tenant = tenant;
     // While Redis is away the job store would queue commands until it is back: answer at once instead.
-    if (deps.redis.status !== 'ready') {
-      throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
-    }
+    if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
   });
 
   app.addHook('onResponse', async (request, reply) => {
     const path = request.url.split('?')[0]!;
-    // Probes and scrapes arrive every few seconds; they are logged only at debug.
-    const level = PUBLIC_PATHS.has(path) && path !== '/docs' ? 'debug' : 'info';
-    request.log[level](
-      { method: request.method, url: path, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request',
-    );
+    const level = QUIET_PATHS.has(path) ? 'debug' : 'info';
+    request.log[level]({ method: request.method, url: path, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(healthRoutes(deps));
-  await app.register(jobRoutes(deps));
-  for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope));
+  await app.register(healthRoutes(deps.health));
+  await app.register(jobRoutes(deps.jobs));
+  await app.register(eventRoutes(deps.events));
+  await app.register(deliveryRoutes(deps.deliveries));
+  await app.register(webhookRoutes(deps.webhooks));
+  await app.register(uploadRoutes(deps.uploads));
+  await app.register(creditsRoutes(deps.credits));
+  await app.register(docsRoutes);
+  if (deps.metrics) await app.register(metricsRoutes(deps.metrics));
+  if (deps.admin) await app.register(adminRoutes(deps.admin));
+  for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

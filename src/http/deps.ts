@@ -1,23 +1,40 @@
-// What the HTTP API needs from the rest of the service, passed in by the composition root (and by tests).
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
-import type { JobService } from '../jobs/service.js';
-import type { JobStore } from '../jobs/store.js';
+// What the HTTP API needs from the rest of the service: narrow ports per route group, built once by the composition root.
+import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../observability/logger.js';
-import type { Keys } from '../redis/keys.js';
-import type { ApiKeys } from './auth.js';
+import type { AdminRouteDeps } from './routes/admin.js';
+import type { CreditsRouteDeps } from './routes/credits.js';
+import type { DeliveryRouteDeps } from './routes/deliveries.js';
+import type { EventRouteDeps } from './routes/events.js';
+import type { HealthRouteDeps } from './routes/health.js';
+import type { JobRouteDeps } from './routes/jobs.js';
+import type { MetricsRouteDeps } from './routes/metrics.js';
+import type { UploadRouteDeps } from './routes/uploads.js';
+import type { WebhookRouteDeps } from './routes/webhooks.js';
 
-export interface ApiDeps {
-  config: Config;
+/** Who is calling: the tenant behind a Bearer key, and whether the key is the operator's. */
+export interface Authenticator {
+  tenantOf(authorization: string | undefined): Promise<string | null>;
+  isAdmin(authorization: string | undefined): boolean;
+}
+
+export interface HttpDeps {
   logger: Logger;
-  redis: Redis;
-  keys: Keys;
-  apiKeys: ApiKeys;
-  store: JobStore;
-  jobs: JobService;
-  /** Optional route groups added by later modules (webhooks, uploads, credits, metrics…). */
-  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  auth: Authenticator;
+  /** False while the job store (Redis) is unreachable: /v1 routes then answer 503 at once instead of queueing. */
+  storeAvailable: () => boolean;
+  bodyLimit: number;
+  health: HealthRouteDeps;
+  jobs: JobRouteDeps;
+  events: EventRouteDeps;
+  deliveries: DeliveryRouteDeps;
+  uploads: UploadRouteDeps;
+  webhooks: WebhookRouteDeps;
+  credits: CreditsRouteDeps;
+  /** The operator's routes; absent in apps built for a single test. */
+  metrics?: MetricsRouteDeps;
+  admin?: AdminRouteDeps;
+  /** Route groups added by later modules, registered after the others. */
+  plugins?: FastifyPluginAsync[];
 }
 
 declare module 'fastify' {

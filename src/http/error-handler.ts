@@ -1,6 +1,8 @@
 // One error handler for the API: the contract's error body, 5xx without internals, Fastify's own errors mapped to codes.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode } from '../errors.js';
+import { describeIssue } from './validation.js';
 
 interface ErrorBody {
   statusCode: number;
@@ -24,8 +26,25 @@ const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?:
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 400, code: 'VALIDATION_FAILED', message: 'body: not multipart' },
 };
 
+/** Where a schema failure happened, as the contract's messages name it. */
+const ROOTS: Record<string, string> = { body: 'body', querystring: 'query', params: 'path', headers: 'header' };
+
+/** A route schema refused the request: 400 VALIDATION_FAILED naming the field, as hand-written parsing did. */
+function validationBody(err: FastifyError & { validation: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[] }): ErrorBody {
+  const root = ROOTS[err.validationContext ?? 'body'] ?? 'body';
+  const message = err.validation
+    .slice(0, 5)
+    .map((v) => {
+      const path = v.instancePath.split('/').filter(Boolean);
+      return describeIssue({ code: v.keyword, path, message: v.message ?? 'invalid', keys: v.params.keys as string[] | undefined }, root);
+    })
+    .join('; ');
+  return { statusCode: 400, code: 'VALIDATION_FAILED', message };
+}
+
 export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof AppError) return { statusCode: err.statusCode, code: err.code, message: err.message };
+  if (hasZodFastifySchemaValidationErrors(err)) return validationBody(err as never);
   const fe = err as Partial<FastifyError>;
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return { statusCode: known.status, code: known.code, message: known.message ?? fe.message ?? known.code };

@@ -2,15 +2,18 @@
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
 
+/** One issue as `path: what is wrong` (the root name when the issue is about the whole value). */
+export function describeIssue(issue: { code: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] | undefined }, root: string): string {
+  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : root;
+  if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${(issue.keys ?? []).join(', ')}`;
+  if (issue.code === 'invalid_union' && /(^|\.)sources\.\d+$/.test(path)) return `${path}: must be {"url": "https://…"} or {"upload_id": "upl_…"}`;
+  return `${path}: ${issue.message}`;
+}
+
 export function formatIssues(issues: readonly z.core.$ZodIssue[], root = 'body'): string {
   return issues
     .slice(0, 5)
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.map(String).join('.') : root;
-      if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${issue.keys.join(', ')}`;
-      if (issue.code === 'invalid_union') return `${path}: must be {"url": "https://…"} or {"upload_id": "upl_…"}`;
-      return `${path}: ${issue.message}`;
-    })
+    .map((issue) => describeIssue({ ...issue, keys: issue.code === 'unrecognized_keys' ? issue.keys : undefined }, root))
     .join('; ');
 }
 

@@ -5,6 +5,7 @@ import { luaScript, runScript } from '../redis/scripts.js';
 import { newEventId } from './ids.js';
 import {
   eventSchema,
+  JOB_STATUSES,
   jobRecordSchema,
   type EventType,
   type Job,
@@ -132,6 +133,25 @@ export class JobStore {
     const raws = page.length > 0 ? await this.redis.mget(...page.map((i) => this.keys.job(i))) : [];
     const records = raws.flatMap((raw) => (raw ? [jobRecordSchema.parse(JSON.parse(raw))] : []));
     return { records, nextCursor: ids.length > opts.limit ? (page.at(-1) ?? null) : null };
+  }
+
+  /** Jobs per tenant and status (one pipelined round trip), for the metrics gauge. */
+  async countByStatus(tenants: readonly string[]): Promise<{ tenant: string; status: JobStatus; count: number }[]> {
+    const unique = [...new Set(tenants)];
+    if (unique.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const tenant of unique) for (const status of JOB_STATUSES) pipeline.zcard(this.keys.tenantJobsByStatus(tenant, status));
+    const results = (await pipeline.exec()) ?? [];
+    const rows: { tenant: string; status: JobStatus; count: number }[] = [];
+    let i = 0;
+    for (const tenant of unique) {
+      for (const status of JOB_STATUSES) {
+        const [err, count] = results[i++] ?? [new Error('missing reply'), 0];
+        if (err) throw err;
+        rows.push({ tenant, status, count: Number(count) });
+      }
+    }
+    return rows;
   }
 
   private async cas(record: JobRecord, expectedVersion: number, oldStatus: JobStatus, event: EventType | undefined) {

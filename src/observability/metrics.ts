@@ -1,11 +1,5 @@
 // Prometheus metrics on an own Registry: flow steps, upstream calls, webhook attempts, and Redis-backed gauges read on scrape.
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { JOB_STATUSES } from '../jobs/schemas.js';
-import type { Step } from '../flow/state.js';
-import type { NemoEndpoint, NemoErrorKind } from '../nemo/errors.js';
-import type { Keys } from '../redis/keys.js';
-import type { AttemptOutcome } from '../webhooks/dispatcher.js';
 
 /** The queue states shown as depth; the names BullMQ's getJobCounts uses. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused', 'completed', 'failed'] as const;
@@ -15,23 +9,31 @@ export interface CountableQueue {
   getJobCounts(...states: string[]): Promise<Record<string, number>>;
 }
 
+/** One row of the jobs gauge. */
+export interface JobCountRow {
+  tenant: string;
+  status: string;
+  count: number;
+}
+
 export interface MetricsSources {
-  /** A fail-fast (request-path) connection, so a scrape while Redis is away answers at once instead of hanging. */
-  redis: Redis;
-  keys: Keys;
-  /** The tenants whose job counts are exported (the configured API key tenants). */
-  tenants: () => readonly string[];
+  /** Job counts per tenant and status, read at scrape time (through a fail-fast connection: a scrape never hangs). */
+  jobCounts: () => Promise<JobCountRow[]>;
   queues: readonly CountableQueue[];
   version: string;
 }
 
-export type UpstreamOutcome = 'ok' | NemoErrorKind;
-export type WebhookOutcome = AttemptOutcome;
+/** Label values, declared here so this module depends on nothing of the domain (the callers' names fit them). */
+export type StepLabel = string;
+export type EndpointLabel = string;
+/** 'ok' or the upstream error kind. */
+export type UpstreamOutcome = string;
+export type WebhookOutcome = 'delivered' | 'failed' | 'gone' | 'refused';
 
 export interface Metrics {
   registry: Registry;
-  onStep(step: Step, outcome: string, ms: number): void;
-  onUpstreamCall(endpoint: NemoEndpoint, outcome: UpstreamOutcome, ms: number): void;
+  onStep(step: StepLabel, outcome: string, ms: number): void;
+  onUpstreamCall(endpoint: EndpointLabel, outcome: UpstreamOutcome, ms: number): void;
   onWebhookAttempt(outcome: WebhookOutcome, ms: number): void;
   /** The exposition text and its content type. */
   render(): Promise<{ contentType: string; body: string }>;
@@ -151,9 +153,8 @@ function scrapeOnce(sources: MetricsSources): () => Promise<Snapshot> {
 }
 
 async function readSnapshot(sources: MetricsSources): Promise<Snapshot> {
-  const tenants = [...new Set(sources.tenants())];
   const [jobs, queues] = await Promise.allSettled([
-    withTimeout(readJobCounts(sources.redis, sources.keys, tenants), SCRAPE_TIMEOUT_MS),
+    withTimeout(sources.jobCounts(), SCRAPE_TIMEOUT_MS),
     withTimeout(readQueueDepths(sources.queues), SCRAPE_TIMEOUT_MS),
   ]);
   return {
@@ -161,23 +162,6 @@ async function readSnapshot(sources: MetricsSources): Promise<Snapshot> {
     jobs: jobs.status === 'fulfilled' ? jobs.value : [],
     queues: queues.status === 'fulfilled' ? queues.value : [],
   };
-}
-
-async function readJobCounts(redis: Redis, keys: Keys, tenants: string[]): Promise<Snapshot['jobs']> {
-  if (tenants.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const tenant of tenants) for (const status of JOB_STATUSES) pipeline.zcard(keys.tenantJobsByStatus(tenant, status));
-  const results = (await pipeline.exec()) ?? [];
-  const rows: Snapshot['jobs'] = [];
-  let i = 0;
-  for (const tenant of tenants) {
-    for (const status of JOB_STATUSES) {
-      const [err, count] = results[i++] ?? [new Error('missing reply'), 0];
-      if (err) throw err;
-      rows.push({ tenant, status, count: Number(count) });
-    }
-  }
-  return rows;
 }
 
 async function readQueueDepths(queues: readonly CountableQueue[]): Promise<Snapshot['queues']> {

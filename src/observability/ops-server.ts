@@ -2,7 +2,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { redisReadiness } from '../http/routes/health.js';
+import { redisReadiness } from '../redis/readiness.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 

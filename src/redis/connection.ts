@@ -1,44 +1,29 @@
-// ioredis connections with the settings BullMQ's production checklist asks for, per role.
-import { Redis, type RedisOptions } from 'ioredis';
+// Compatibility entry for today's callers: createRedis(url, …) builds a single-node client through the factory in client.ts.
+import type { Redis } from 'ioredis';
+import { createRedisClient, type ConnectionKind, type RedisClient } from './client.js';
+import { DEFAULT_REDIS_URL, type RedisSettings } from './settings.js';
 
-/**
- * `blocking` connections (workers, subscribers) must wait out Redis restarts forever
- * (maxRetriesPerRequest: null); request-path connections fail fast instead of queueing offline.
- */
-export function createRedis(
-  url: string,
-  kind: 'blocking' | 'request',
-  name = 'nemo-relay',
-  opts: { autoPipelining?: boolean } = {},
-): Redis {
-  const options: RedisOptions = {
-    connectionName: name,
-    maxRetriesPerRequest: kind === 'blocking' ? null : 2,
-    enableOfflineQueue: kind === 'blocking',
-    lazyConnect: false,
-    // Commands issued in the same tick (many requests, many jobs) share one socket write and one round trip.
-    // Off for subscriber connections, which must not mix SUBSCRIBE into pipelines.
-    enableAutoPipelining: opts.autoPipelining ?? false,
-  };
-  return new Redis(url, options);
+export { waitReady } from './client.js';
+
+/** A one-node RedisSettings for a URL (what REDIS_URL alone means). */
+export function singleNodeSettings(url = DEFAULT_REDIS_URL): RedisSettings {
+  return { mode: 'single', url, tls: url.startsWith('rediss:'), shards: 1, waitReplicas: 0, waitTimeoutMs: 100 };
 }
 
-/** Resolves once the connection is ready, or rejects after `timeoutMs`. */
-export async function waitReady(redis: Redis, timeoutMs = 5000): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`redis not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onReady = () => {
-      cleanup();
-      resolve();
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-    };
-    redis.on('ready', onReady);
-  });
+/**
+ * `blocking` connections (workers, subscribers) wait out Redis restarts forever (maxRetriesPerRequest: null);
+ * request-path connections fail fast instead of queueing offline. New code: createRedisClient(settings, kind, name).
+ */
+export function createRedis(url: string, kind: 'blocking' | 'request', name?: string, opts?: { autoPipelining?: boolean }): Redis;
+export function createRedis(settings: RedisSettings, kind: ConnectionKind, name?: string, opts?: { autoPipelining?: boolean }): RedisClient;
+export function createRedis(
+  target: string | RedisSettings,
+  kind: ConnectionKind,
+  name = 'nemo-relay',
+  opts: { autoPipelining?: boolean } = {},
+): RedisClient {
+  // Today's callers pass autoPipelining only where they want it; keep their default (off).
+  const options = { autoPipelining: opts.autoPipelining ?? false };
+  if (typeof target === 'string') return createRedisClient(singleNodeSettings(target), kind, name, options) as Redis;
+  return createRedisClient(target, kind, name, options);
 }

@@ -5,11 +5,12 @@ import { READY_TEXT, TEMPORARY_ISSUE_TEXT, aspectOf, editDoneText, generationLea
 import type { Clock } from './clock.js';
 import { describeDraft, editDraft, generateDraft, type BuildContext, type BuildResult } from './draft-builder.js';
 import { newCallId, newInvocationId } from './ids.js';
-import { parseIntent, type Intent } from './intent.js';
+import type { Intent } from './intent.js';
 import type { SessionRec, UserRec } from './model.js';
 import type { SimScenario } from './scenario.js';
 import type { SseSink } from './sse-sink.js';
 import type { FaultKind } from './types.js';
+import { wishesFor } from './wishes.js';
 import type { Logger } from '../observability/logger.js';
 
 export type MessageKind = 'question' | 'generation' | 'edit';
@@ -31,6 +32,8 @@ export interface AgentJob {
   /** Base URL for media links produced by this run. */
   base: string;
   fault?: FaultKind | undefined;
+  /** ignore_aspect_once: this generation renders on the wrong canvas whatever was asked. */
+  ignoreAspect?: boolean;
   sink: SseSink;
   /** Aborted by reset()/close(): the run stops without touching state. */
   signal: AbortSignal;
@@ -132,7 +135,12 @@ class Run {
 async function execute(deps: AgentDeps, job: AgentJob, settle: (charged: boolean) => void): Promise<void> {
   if (job.signal.aborted) return;
   const run = new Run(deps, job);
-  const intent = parseIntent(job.text);
+  const { intent, missed } = wishesFor(job.text, {
+    kind: job.kind,
+    missRequirements: job.scenario.missRequirements,
+    fixOnCorrection: job.scenario.fixOnCorrection,
+  });
+  if (missed.length > 0) deps.logger.debug({ sessionId: job.session.sessionId, missed }, 'sim agent gets requirements wrong (scenario)');
   if (job.fault === 'heartbeats_only') return heartbeatsOnly(job);
   if (job.fault === 'stream_error' || job.fault === 'stream_error_json' || job.fault === 'agent_error_event') {
     return failMidway(run, intent);
@@ -172,7 +180,8 @@ async function generation(run: Run, intent: Intent): Promise<boolean> {
   };
   const id = run.call('generate_video_with_seedance', args, generationLead(job.session.state, intent));
   if (!(await run.work(stage2 ? total * 0.85 : total))) return false;
-  const r1 = generateDraft(job.session.state, intent, run.ctx);
+  // The tool args above still show what was asked: the model "agreed" and then rendered something else.
+  const r1 = generateDraft(job.session.state, job.ignoreAspect ? { ...intent, canvas: wrongCanvas(canvas) } : intent, run.ctx);
   const videoUrl = r1.media[0]?.url ?? r1.draft.t[0]?.sg[0]?.src;
   run.result(id, 'generate_video_with_seedance', { status: 'success', video_url: videoUrl, duration: args.duration }, run.apply(r1), {
     'generated_video.mp4': 0,
@@ -186,6 +195,11 @@ async function generation(run: Run, intent: Intent): Promise<boolean> {
   if (!(await run.work(total * 0.15))) return false;
   run.result(id2, 'edit_multitrack', { status: 'success', ops_applied: r2.ops.length }, run.apply(r2));
   return true;
+}
+
+/** ignore_aspect_once: landscape 1920x1080, or portrait 1080x1920 when a landscape canvas was asked for. */
+function wrongCanvas(asked: { width: number; height: number }): { width: number; height: number } {
+  return asked.width > asked.height ? { width: 1080, height: 1920 } : { width: 1920, height: 1080 };
 }
 
 /** stream_error(_json) / agent_error_event: some output, then the failure, then the stream closes; no state change. */

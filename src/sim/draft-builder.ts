@@ -59,7 +59,9 @@ function visualTrack(state: SessionState, total: number, ctx: BuildContext, medi
 /** Stage 1 of a generation: a new draft with the raw video track (music and title come in stage 2). */
 export function generateDraft(state: SessionState, intent: Intent, ctx: BuildContext): BuildResult {
   const total = intent.durationMs ?? DEFAULT_MS;
-  const canvas = intent.canvas ?? { width: 1920, height: 1080 };
+  let canvas = intent.canvas ?? { width: 1920, height: 1080 };
+  if (!intent.canvas && intent.shortSide !== undefined) canvas = scaleCanvas(canvas, intent.shortSide);
+  if (intent.minShortSide !== undefined && Math.min(canvas.width, canvas.height) < intent.minShortSide) canvas = scaleCanvas(canvas, intent.minShortSide);
   const media: GeneratedMedia[] = [];
   const video = visualTrack(state, total, ctx, media, true);
   if (intent.transition) addTransitions(video, intent.transition);
@@ -73,6 +75,14 @@ export function generateDraft(state: SessionState, intent: Intent, ctx: BuildCon
 
 function addTransitions(track: Track, type: string): void {
   for (const s of track.sg) s.transition = { type, d: 500 };
+}
+
+const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
+
+/** The same picture at another short side (e.g. 1920x1080 → 1280x720), even pixel counts as encoders want. */
+export function scaleCanvas(c: { width: number; height: number }, shortSide: number): { width: number; height: number } {
+  const k = shortSide / Math.min(c.width, c.height);
+  return { width: even(c.width * k), height: even(c.height * k) };
 }
 
 function rescale(draft: Draft, total: number): void {
@@ -112,8 +122,23 @@ export function editDraft(state: SessionState, intent: Intent, ctx: BuildContext
     draft.m.height = intent.canvas.height;
     ops.push({ set_canvas: `${intent.canvas.width}x${intent.canvas.height}` });
   }
+  if (!intent.canvas && intent.shortSide !== undefined && Math.min(draft.m.width, draft.m.height) !== intent.shortSide) {
+    const c = scaleCanvas(draft.m, intent.shortSide);
+    draft.m.width = c.width;
+    draft.m.height = c.height;
+    ops.push({ set_canvas: `${c.width}x${c.height}` });
+  }
+  if (intent.minShortSide !== undefined && Math.min(draft.m.width, draft.m.height) < intent.minShortSide) {
+    const c = scaleCanvas(draft.m, intent.minShortSide);
+    draft.m.width = c.width;
+    draft.m.height = c.height;
+    ops.push({ set_canvas: `${c.width}x${c.height}` });
+  }
   const video = draft.t.find((t) => t.tt === 0);
-  if (intent.transition && video) {
+  if (intent.removeTransitions && video) {
+    for (const s of video.sg) delete s.transition;
+    ops.push({ remove_transitions: true });
+  } else if (intent.transition && video) {
     addTransitions(video, intent.transition);
     ops.push({ add_transition: intent.transition });
   }

@@ -24,6 +24,8 @@ const NATURAL: Record<FaultKind, readonly SimEndpoint[]> = {
   heartbeats_only: ['run_sse'],
   render_failed: ['render_submit'],
   render_duplicate_id: ['render_submit'],
+  output_expired: ['render_submit'],
+  ignore_aspect_once: ['run_sse'],
 };
 
 /** Kinds whose meaning is tied to one endpoint: an explicit `endpoint` cannot move them elsewhere. */
@@ -38,14 +40,18 @@ const PINNED = new Set<FaultKind>([
   'heartbeats_only',
   'render_failed',
   'render_duplicate_id',
+  'output_expired',
+  'ignore_aspect_once',
 ]);
 
 /** Answered at the gateway, before the token is even looked at ('slow' is its own pass so it can precede another fault). */
 export const SLOW_KINDS: readonly FaultKind[] = ['slow'];
 export const GATEWAY_KINDS: readonly FaultKind[] = ['rate_limited', 'server_error', 'network_drop'];
+/** Taken by the run_sse handler once the message is classified: they only match generations. */
+export const RUN_KINDS: readonly FaultKind[] = ['ignore_aspect_once'];
 /** Looked at once the token is known good; some are answered in the hook, the rest by the route handler. */
 export const ROUTE_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
-  (k) => !SLOW_KINDS.includes(k) && !GATEWAY_KINDS.includes(k),
+  (k) => !SLOW_KINDS.includes(k) && !GATEWAY_KINDS.includes(k) && !RUN_KINDS.includes(k),
 );
 
 export const faultSpecSchema = z
@@ -59,7 +65,11 @@ export const faultSpecSchema = z
     delayMs: z.number().min(0).optional(),
     status: z.number().int().min(100).max(599).optional(),
   })
-  .strict();
+  .strict()
+  .refine((f) => f.kind !== 'output_expired' || f.status === undefined || [403, 404, 410].includes(f.status), {
+    message: 'output_expired: status must be 403, 404 or 410',
+    path: ['status'],
+  });
 
 interface Pending {
   spec: FaultSpec;

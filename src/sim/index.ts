@@ -5,5 +5,15 @@ export { DEFAULT_SCENARIO, parseScenarioJson, scenarioPatchSchema, type Heartbea
 export { faultSpecSchema } from './faults.js';
 export { FAULT_KINDS, SIM_ENDPOINTS, type FaultKind, type FaultSpec, type SimEndpoint, type SimLogEntry } from './types.js';
 export type { SimSessionView, Simulator, SimulatorOptions } from './simulator-types.js';
-export type { Draft, Segment, SessionState, Track, VideoInfo } from './model.js';
+export type { Draft, RunRec, Segment, SessionState, Track, UploadRec, VideoInfo } from './model.js';
+export { SNIFFED_KINDS, type SniffedKind } from './sniff.js';
 export { SAMPLE_MP4_URL } from './media.js';
+export {
+  CORRECTIVE_HEADER,
+  INITIAL_HEADER,
+  REQUIREMENT_NAMES,
+  readRequirements,
+  type RequirementMessage,
+  type RequirementName,
+  type Requirements,
+} from './requirements.js';

@@ -20,7 +20,7 @@ const TYPES: Record<string, VideoInfo['file_type']> = {
   aac: 'audio',
 };
 
-/** The upstream judges by the name's extension only (it never sniffs bytes). */
+/** The upstream judges the type by the name's extension; only HEIC/HEIF is caught by its bytes (routes-upload.ts, sniff.ts). */
 export function fileTypeOf(name: string): VideoInfo['file_type'] | undefined {
   const dot = name.lastIndexOf('.');
   if (dot < 0) return undefined;

@@ -1,4 +1,5 @@
 // Data shapes the simulator keeps per user, session and render (short-key draft included).
+import type { SniffedKind } from './sniff.js';
 
 /** Track types of the short-key draft: 0 video, 1 audio/BGM, 7 text/title. */
 export type TrackType = 0 | 1 | 7;
@@ -73,6 +74,29 @@ export interface TokenRec {
   anonymous: boolean;
 }
 
+/** One file as the upstream received it (refused ones included), for "what did the relay actually send" assertions. */
+export interface UploadRec {
+  /** The name as sent (multipart filename, or the URL's last path segment). */
+  filename: string;
+  /** Bytes received; null for a URL upload (never fetched). */
+  bytes: number | null;
+  /** What the bytes are ('unknown' for URL uploads, whose bytes are never seen). */
+  sniffed: SniffedKind;
+  source: 'file' | 'url';
+  /** Whether the file ended up in the session's video_infos. */
+  accepted: boolean;
+  /** This file's own verdict: 0, or the envelope code it earned (4001, 4002); a batch fails as a whole. */
+  code: number;
+}
+
+/** One accepted /run_sse stream, open from the moment the stream starts until its response closes. */
+export interface RunRec {
+  message: string;
+  kind: 'question' | 'generation' | 'edit';
+  openedAt: number;
+  closedAt: number | null;
+}
+
 export interface SessionRec {
   sessionId: string;
   taskId: string;
@@ -92,6 +116,11 @@ export interface SessionRec {
   chain: Promise<void>;
   /** Counter for generated media file names. */
   mediaSeq: number;
+  uploads: UploadRec[];
+  runs: RunRec[];
+  /** /run_sse responses open right now, and the most ever open at once. */
+  openStreams: number;
+  maxConcurrentRuns: number;
 }
 
 export interface RenderRec {
@@ -106,6 +135,10 @@ export interface RenderRec {
   canceledAt?: number;
   /** Draft duration, reported as the output duration (seconds) in shape (b). */
   draftMs: number;
+  /** Size of the output file (scenario outputBytes at submit time, or the plain sample). */
+  outputBytes: number;
+  /** output_expired: once completed, the outputUrl answers this status instead of the file. */
+  expiredStatus?: 403 | 404 | 410;
 }
 
 export function emptyState(): SessionState {

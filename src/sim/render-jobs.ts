@@ -1,6 +1,5 @@
 // Render lifecycle computed from elapsed time: pending → processing → completed | failed, and the two poll shapes.
 import type { RenderRec } from './model.js';
-import { sampleMp4Size } from './media.js';
 
 export type RenderStatus = 'pending' | 'processing' | 'completed' | 'failed';
 
@@ -47,7 +46,7 @@ export function pollBody(r: RenderRec, shape: 'a' | 'b', outputUrl: string, now 
       taskId: r.id,
       status: v.status,
       progress: v.progress,
-      output: done ? { url: outputUrl, duration: r.draftMs / 1000, size: sampleMp4Size() } : null,
+      output: done ? { url: outputUrl, duration: r.draftMs / 1000, size: r.outputBytes } : null,
       ...(v.error ? { error: v.error } : {}),
     };
   }

@@ -19,7 +19,11 @@ export class RequestLog {
 
   /** Copies, so a test holding the array does not see later status updates change under it. */
   entries(): SimLogEntry[] {
-    return this.items.map((e) => ({ ...e, skillHeaders: { ...e.skillHeaders } }));
+    return this.items.map((e) => ({
+      ...e,
+      skillHeaders: { ...e.skillHeaders },
+      ...(e.renderOutput ? { renderOutput: structuredClone(e.renderOutput) } : {}),
+    }));
   }
 
   count(endpoint: SimEndpoint, filter: LogFilter = {}): number {

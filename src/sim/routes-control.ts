@@ -42,9 +42,9 @@ export function registerControlRoutes(app: FastifyInstance, sim: () => Simulator
   });
   app.get('/_sim/sessions', control, async () => ({ sessions: sim().sessions() }));
   app.post('/_sim/credits', control, async (req, reply) => {
-    const body = z.object({ available: z.number().int().min(0) }).strict().safeParse(req.body ?? {});
+    const body = z.object({ available: z.number().int().min(0), token: z.string().min(1).optional() }).strict().safeParse(req.body ?? {});
     if (!body.success) return reply.code(400).send({ error: z.prettifyError(body.error) });
-    sim().setCredits(body.data.available);
+    if (!sim().setCredits(body.data.available, body.data.token)) return reply.code(404).send({ error: 'unknown token' });
     return { ok: true };
   });
   app.post('/_sim/renders/complete', control, async () => {

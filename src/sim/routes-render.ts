@@ -1,10 +1,11 @@
 // Render proxy routes: submit, poll, cancel, authenticated download and the public render-result file.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { EXPORT_BLOCKED_MESSAGE, caller, requestInfo, type SimContext } from './context.js';
 import { isExportable } from './draft-builder.js';
-import { sampleMp4Size, sampleMp4Stream } from './media.js';
 import type { RenderRec } from './model.js';
+import { outputLayout } from './output-media.js';
+import { sendOutput, sendS3Error } from './output-reply.js';
 import { isActive, pollBody, renderView } from './render-jobs.js';
 import { sendRenderError } from './replies.js';
 
@@ -18,10 +19,20 @@ const submitBody = z
   })
   .loose();
 
-function sendMp4(reply: FastifyReply, r: RenderRec, attachment: boolean): FastifyReply {
-  reply.header('content-type', 'video/mp4').header('content-length', String(sampleMp4Size())).header('accept-ranges', 'none');
-  if (attachment) reply.header('content-disposition', `attachment; filename="${r.id}.mp4"`);
-  return reply.send(sampleMp4Stream());
+/**
+ * The renderer's ceiling is 1080x1920 (notes/video-spec.md), so only "<n>p" up to 1080 is accepted; "4k",
+ * "1440p", "2160p" and anything unreadable are refused before a render starts.
+ */
+function resolutionProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const m = typeof value === 'string' ? /^(\d{3,4})p$/.exec(value) : null;
+  if (m && Number(m[1]) <= 1080) return undefined;
+  return `output.resolution ${JSON.stringify(value)} is not available: the renderer renders at most 1080p (1080x1920)`;
+}
+
+/** output_expired's answer: 403 AccessDenied unless the fault asked for 404 or 410. */
+function expiredStatusOf(status: number | undefined): 403 | 404 | 410 {
+  return status === 404 || status === 410 ? status : 403;
 }
 
 export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): void {
@@ -40,6 +51,10 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       return sendRenderError(reply, 400, `invalid request: ${i ? `${i.path.join('.')}: ${i.message}` : 'body'}`);
     }
     const body = parsed.data;
+    const entry = requestInfo(req).entry;
+    if (entry && body.output) entry.renderOutput = structuredClone(body.output);
+    const badResolution = resolutionProblem(body.output?.resolution);
+    if (badResolution) return sendRenderError(reply, 400, `invalid request: ${badResolution}`);
     const { token, user } = caller(req);
     const skill = ['x-skill-source', 'x-skill-version', 'x-skill-platform'].some((h) => req.headers[h] !== undefined);
     // CHANGELOG 1.5: without attribution headers an anonymous user's export is refused as a plan problem.
@@ -67,7 +82,9 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       createdAt: now,
       totalMs: ctx.clock.scaled(ctx.scenario().renderMs),
       draftMs: Number.isFinite(draftMs) && draftMs > 0 ? draftMs : 0,
+      outputBytes: outputLayout(ctx.scenario().outputBytes).total,
       ...(failReason ? { failReason } : {}),
+      ...(fault === 'output_expired' ? { expiredStatus: expiredStatusOf(requestInfo(req).fault?.status) } : {}),
     };
     ctx.store.renders.set(rec.id, rec);
     return reply.send({ success: true, data: { id: rec.id, status: 'pending', progress: 5 } });
@@ -89,23 +106,33 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
     return reply.send({ success: true, data: { id: r.id, status: after.status, progress: after.progress, error: after.error } });
   });
 
-  app.get('/api/render/proxy/:id/download', { config: { endpoint: 'render_download' } }, async (req, reply) => {
-    const r = findRender(req);
-    if (!r) return sendRenderError(reply, 404, 'render not found');
-    if (renderView(r).status !== 'completed') return sendRenderError(reply, 409, 'render not completed');
-    return sendMp4(reply, r, true);
+  // GET and HEAD share one handler so HEAD never builds a body (exposeHeadRoute would run GET and discard it).
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/api/render/proxy/:id/download',
+    exposeHeadRoute: false,
+    config: { endpoint: 'render_download' },
+    handler: async (req, reply) => {
+      const r = findRender(req);
+      if (!r) return sendRenderError(reply, 404, 'render not found');
+      if (renderView(r).status !== 'completed') return sendRenderError(reply, 409, 'render not completed');
+      // output_expired only hits the public outputUrl: the authenticated fallback still has the file.
+      return sendOutput(req, reply, r, true);
+    },
   });
 
   // The outputUrl: a public static file (no auth), as if re-hosted on static1.nemovideo.ai.
-  app.get('/render-result/:file', { config: { endpoint: 'render_result' } }, async (req, reply) => {
-    const { file } = req.params as { file: string };
-    const r = file.endsWith('.mp4') ? ctx.store.renders.get(file.slice(0, -4)) : undefined;
-    if (!r || renderView(r).status !== 'completed') {
-      return reply
-        .code(404)
-        .type('application/xml')
-        .send('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
-    }
-    return sendMp4(reply, r, false);
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/render-result/:file',
+    exposeHeadRoute: false,
+    config: { endpoint: 'render_result' },
+    handler: async (req, reply) => {
+      const { file } = req.params as { file: string };
+      const r = file.endsWith('.mp4') ? ctx.store.renders.get(file.slice(0, -4)) : undefined;
+      if (!r || renderView(r).status !== 'completed') return sendS3Error(reply, 404);
+      if (r.expiredStatus !== undefined) return sendS3Error(reply, r.expiredStatus);
+      return sendOutput(req, reply, r, false);
+    },
   });
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { startAgentRun } from './agent-runner.js';
 import { caller, requestInfo, type SimContext } from './context.js';
+import { RUN_KINDS } from './faults.js';
 import { classifyMessage } from './intent.js';
 import { sendEnvelopeError, sendValidation422 } from './replies.js';
 import { SseSink } from './sse-sink.js';
@@ -67,14 +68,23 @@ export function registerRunSseRoute(app: FastifyInstance, ctx: SimContext): void
     const text = (body.new_message.parts ?? []).map((p) => p.text ?? '').join('');
     const kind = classifyMessage(text, session.messages.length === 0);
     const cost = kind === 'generation' ? sc.generationCost : kind === 'edit' ? sc.editCost : 0;
-    if (user.available < cost) {
-      user.available = Math.max(0, user.available);
-      return sendEnvelopeError(reply, sc, 2001);
-    }
+    // Refused before anything happens: no message is recorded, nothing is frozen or charged.
+    if (user.available < cost) return sendEnvelopeError(reply, sc, 2001);
     session.messages.push(text);
 
     const fault = info.fault?.kind;
+    // Taken here, not in the hook: it only ever matches generations (so `after` counts generations).
+    const runFault = kind === 'generation' ? ctx.faults.take({ endpoint: 'run_sse', sessionId: session.sessionId }, RUN_KINDS) : undefined;
+    if (runFault && info.entry && !info.entry.fault) info.entry.fault = runFault.kind;
     reply.hijack();
+    const run = { message: text, kind, openedAt: Date.now(), closedAt: null as number | null };
+    session.runs.push(run);
+    session.openStreams++;
+    session.maxConcurrentRuns = Math.max(session.maxConcurrentRuns, session.openStreams);
+    reply.raw.once('close', () => {
+      session.openStreams--;
+      run.closedAt = Date.now();
+    });
     const sink = new SseSink(reply.raw, {
       casing: sc.eventCasing,
       style: sc.eventStyle,
@@ -94,6 +104,7 @@ export function registerRunSseRoute(app: FastifyInstance, ctx: SimContext): void
       scenario: sc,
       base: ctx.baseUrl(req),
       fault,
+      ignoreAspect: runFault?.kind === 'ignore_aspect_once',
       sink,
       signal: ctx.signal(),
     });

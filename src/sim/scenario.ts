@@ -1,5 +1,6 @@
 // The simulator's behaviour knobs (SimScenario), their defaults and the zod schema for partial updates.
 import { z } from 'zod';
+import { REQUIREMENT_NAMES, type RequirementName } from './requirements.js';
 
 export type HeartbeatForm = 'json' | 'empty' | 'comment' | 'word' | 'mixed';
 
@@ -40,6 +41,20 @@ export interface SimScenario {
   uploadMaxBytes: number;
   /** Extra non-anonymous ("paid") bearer tokens accepted as is, e.g. a configured NEMO_TOKEN. */
   staticTokens: string[];
+  /** Starting balance of each static token's user (each token has its own); null = anonCredits. */
+  staticCredits: number | null;
+  /**
+   * Size of every render output in bytes: the sample MP4 padded with a trailing `free` box (still a valid MP4),
+   * streamed, never held in memory. null = the plain sample (about 22 KB); values below sample + 8 give the sample.
+   */
+  outputBytes: number | null;
+  /**
+   * Wishes the agent gets wrong (deterministically) when a message expresses them in an "Output requirements"
+   * block; 'resolution' applies to every generation. Lets a client's conformance checks fail on purpose.
+   */
+  missRequirements: RequirementName[];
+  /** Whether a corrective message ("Please correct the video…") fixes the missed wishes, or changes none of them. */
+  fixOnCorrection: boolean;
 }
 
 export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
@@ -66,6 +81,10 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   tokenTtlMs: 7 * 24 * 3600 * 1000,
   uploadMaxBytes: 500 * 1024 * 1024,
   staticTokens: [] as string[],
+  staticCredits: null,
+  outputBytes: null,
+  missRequirements: [] as RequirementName[],
+  fixOnCorrection: true,
 }) as SimScenario;
 
 const ms = z.number().min(0);
@@ -96,6 +115,10 @@ export const scenarioPatchSchema = z
     tokenTtlMs: ms,
     uploadMaxBytes: z.number().int().min(0),
     staticTokens: z.array(z.string().min(1)),
+    staticCredits: z.number().int().min(0).nullable(),
+    outputBytes: z.number().int().min(0).max(64 * 1024 ** 3).nullable(),
+    missRequirements: z.array(z.enum(REQUIREMENT_NAMES)),
+    fixOnCorrection: z.boolean(),
   })
   .partial()
   .strict();

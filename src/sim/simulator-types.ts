@@ -1,6 +1,6 @@
 // The Simulator handle's public type (kept apart from its construction to keep files small).
 import type { FastifyInstance } from 'fastify';
-import type { SessionState } from './model.js';
+import type { RunRec, SessionState, UploadRec } from './model.js';
 import type { LogFilter } from './request-log.js';
 import type { SimScenario } from './scenario.js';
 import type { FaultSpec, SimEndpoint, SimLogEntry } from './types.js';
@@ -21,6 +21,14 @@ export interface SimSessionView {
   state: SessionState;
   /** The owning user's balance. */
   credits: { available: number; frozen: number; total: number };
+  /** Every file the upstream received for this session, refused ones included, in arrival order. */
+  uploads: UploadRec[];
+  /** Accepted /run_sse streams in arrival order, with when each was open. */
+  runs: RunRec[];
+  /** The most /run_sse responses ever open at the same time on this session (a careful client keeps it at 1). */
+  maxConcurrentRuns: number;
+  /** The claim token handed out for this session (POST /api/auth/claim-token), if any. */
+  claimToken?: string;
 }
 
 export interface SimulatorOptions {
@@ -57,8 +65,11 @@ export interface Simulator {
   session(sessionId: string): SimSessionView | undefined;
   /** Moves every render to its end state (completed, or failed when doomed) right away. */
   completeRendersNow(): void;
-  /** Sets every known user's available balance (e.g. 0 to run out, then back up: credits "restored"). */
-  setCredits(available: number): void;
+  /**
+   * Sets a balance: the user behind `token` (anonymous or static; false when the token is unknown), or without a
+   * token every known user, static tokens' users included (e.g. 0 to run out, then back up: credits "restored").
+   */
+  setCredits(available: number, token?: string): boolean;
   /** Resolves once no agent work is running (streams closed or not). */
   idle(): Promise<void>;
 }

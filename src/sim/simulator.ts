@@ -102,6 +102,10 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
       busy: s.busy > 0,
       state: structuredClone(s.state),
       credits: { available, frozen, total: available + frozen },
+      uploads: s.uploads.map((u) => ({ ...u })),
+      runs: s.runs.map((r) => ({ ...r })),
+      maxConcurrentRuns: s.maxConcurrentRuns,
+      ...(s.claim ? { claimToken: s.claim.token } : {}),
     };
   };
 
@@ -126,7 +130,7 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
       await app.close();
       await Promise.allSettled([...running]);
     },
-    scenario: () => ({ ...scenario, staticTokens: [...scenario.staticTokens] }),
+    scenario: () => ({ ...scenario, staticTokens: [...scenario.staticTokens], missRequirements: [...scenario.missRequirements] }),
     setScenario(patch) {
       scenario = mergeScenario(scenario, patch);
     },
@@ -155,8 +159,15 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
       const now = Date.now();
       for (const r of store.renders.values()) if (r.canceledAt === undefined) r.createdAt = Math.min(r.createdAt, now - r.totalMs);
     },
-    setCredits(available) {
+    setCredits(available, token) {
+      if (token !== undefined) {
+        const user = store.userOfToken(token, scenario);
+        if (user) user.available = available;
+        return user !== undefined;
+      }
+      store.materializeStaticUsers(scenario);
       for (const u of store.users.values()) u.available = available;
+      return true;
     },
     async idle() {
       while (running.size > 0) await Promise.allSettled([...running]);

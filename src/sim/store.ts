@@ -1,5 +1,6 @@
 // In-memory upstream state: anonymous tokens, users' credits, sessions and renders.
 import { newSessionId, newTaskId, newToken, newUserId } from './ids.js';
+import { shortHash } from './media.js';
 import { emptyState, type RenderRec, type SessionRec, type TokenRec, type UserRec } from './model.js';
 import type { SimScenario } from './scenario.js';
 
@@ -52,17 +53,32 @@ export class SimStore {
     return { kind: 'ok', token, user };
   }
 
-  /** The live token record for a bearer value; static scenario tokens become non-anonymous users lazily. */
+  /**
+   * The live token record for a bearer value; static scenario tokens become non-anonymous users lazily, one user
+   * (and so one balance) per token, starting with staticCredits (anonCredits when that is null).
+   */
   resolveToken(bearer: string | undefined, sc: SimScenario, now = Date.now()): TokenRec | undefined {
     if (!bearer) return undefined;
     let rec = this.tokens.get(bearer);
     if (!rec && sc.staticTokens.includes(bearer)) {
-      const userId = `user_${bearer.slice(-8)}`;
-      if (!this.users.has(userId)) this.users.set(userId, { userId, anonymous: false, available: sc.anonCredits, frozen: 0 });
+      // A hash of the whole token: two configured tokens that merely end alike must not share a balance.
+      const userId = `user_${shortHash(bearer).slice(0, 12)}`;
+      if (!this.users.has(userId)) this.users.set(userId, { userId, anonymous: false, available: sc.staticCredits ?? sc.anonCredits, frozen: 0 });
       rec = { token: bearer, userId, expiresAt: Number.MAX_SAFE_INTEGER, dead: false, anonymous: false };
       this.tokens.set(bearer, rec);
     }
     return rec && this.isLive(rec, now) ? rec : undefined;
+  }
+
+  /** The user behind a token, live or not (a balance can be set for an expired token's user); static tokens included. */
+  userOfToken(token: string, sc: SimScenario): UserRec | undefined {
+    const rec = this.tokens.get(token) ?? this.resolveToken(token, sc);
+    return rec ? this.users.get(rec.userId) : undefined;
+  }
+
+  /** Creates the users of every configured static token that was not used yet (so "all users" includes them). */
+  materializeStaticUsers(sc: SimScenario): void {
+    for (const t of sc.staticTokens) this.resolveToken(t, sc);
   }
 
   /** token_expired: the token is dead for good and its client gets a fresh one on the next request. */
@@ -86,6 +102,10 @@ export class SimStore {
       busy: 0,
       chain: Promise.resolve(),
       mediaSeq: 0,
+      uploads: [],
+      runs: [],
+      openStreams: 0,
+      maxConcurrentRuns: 0,
       ...(language !== undefined ? { language } : {}),
     };
     this.sessions.set(sessionId, rec);

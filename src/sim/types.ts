@@ -34,6 +34,8 @@ export const FAULT_KINDS = [
   'heartbeats_only',
   'render_failed',
   'render_duplicate_id',
+  'output_expired',
+  'ignore_aspect_once',
   'slow',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -52,7 +54,7 @@ export interface FaultSpec {
   retryAfterSec?: number;
   /** slow: wall-clock delay before answering (default 2000 ms; not multiplied by timeScale). */
   delayMs?: number;
-  /** server_error: the HTTP status (default 502). */
+  /** server_error: the HTTP status (default 502); output_expired: 403 (default, AccessDenied), 404 (NoSuchKey) or 410. */
   status?: number;
 }
 
@@ -71,5 +73,7 @@ export interface SimLogEntry {
   skillHeaders: { source?: string; version?: string; platform?: string };
   /** The X-Client-Id header, when one was sent. */
   clientId?: string;
+  /** render_submit: the request's `output` object (format, quality, resolution…), as sent. */
+  renderOutput?: Record<string, unknown>;
   fault?: FaultKind;
 }

@@ -4,7 +4,7 @@ import { isTerminal, type Job } from '../../src/jobs/schemas.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startApi, startWorker } from '../../src/roles.js';
-import { createServices, type Services } from '../../src/services.js';
+import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
 import { createSimulator, type SimScenario, type Simulator } from '../../src/sim/index.js';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';
 import { waitFor } from './wait.js';

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { buildOpenApi } from '../../src/http/openapi.js';
+import { openApiDocument } from '../../src/http/openapi-document.js';
 import { send } from '../helpers/http.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -59,11 +59,11 @@ describe('OpenAPI', () => {
     expect(served.headers['content-type']).toMatch(/^application\/json/);
     // If this fails, run `npm run openapi` and commit openapi.yaml.
     expect(served.body).toEqual(committed);
-    expect(buildOpenApi()).toEqual(committed);
+    expect(await openApiDocument()).toEqual(committed);
   });
 
-  it('documents the job, upload, credits and docs routes', () => {
-    const doc = buildOpenApi() as { paths: Record<string, Record<string, unknown>> };
+  it('documents the job, upload, credits and docs routes', async () => {
+    const doc = (await openApiDocument()) as { paths: Record<string, Record<string, unknown>> };
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     for (const expected of [
       'POST /v1/jobs',
@@ -75,19 +75,22 @@ describe('OpenAPI', () => {
       'POST /v1/uploads',
       'GET /v1/credits',
       'GET /openapi.json',
-      'GET /docs',
     ]) {
       expect(documented).toContain(expected);
     }
   });
 
-  it('serves /docs: a self-contained HTML page that loads only /openapi.json', async () => {
-    const res = await send(stack.apiUrl, 'GET', '/docs', { key: null });
-    expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toMatch(/^text\/html/);
-    expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
-    expect(res.text).toContain("fetch('/openapi.json')");
-    expect(res.text).not.toMatch(/<(script|link)[^>]+(src|href)=["']?https?:/i);
-    expect(res.text).not.toMatch(/cdn|unpkg|jsdelivr/i);
+  it('serves /docs: swagger-ui from the package itself (no CDN), its spec the same document', async () => {
+    const page = await send(stack.apiUrl, 'GET', '/docs/', { key: null });
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(page.text).not.toMatch(/<(script|link)[^>]+(src|href)=["']?https?:/i);
+    expect(page.text).not.toMatch(/cdn|unpkg|jsdelivr/i);
+    for (const asset of [...page.text.matchAll(/(?:src|href)="\.\/([^"]+)"/g)].map((m) => m[1]!)) {
+      expect((await send(stack.apiUrl, 'GET', `/docs/${asset}`, { key: null })).status, asset).toBe(200);
+    }
+    const spec = await send(stack.apiUrl, 'GET', '/docs/json', { key: null });
+    expect(spec.body).toEqual(parse(await readFile('openapi.yaml', 'utf8')));
   });
 });

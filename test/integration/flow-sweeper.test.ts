@@ -1,9 +1,9 @@
-// The never-lose sweeper: a job record written without its queue entry (crash in JobService.create) still runs.
+// The never-lose sweeper: a job record written without its queue entry (crash in JobCommands.create) still runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepQueued, jobIdTime } from '../../src/flow/sweeper.js';
 import { ulid } from '../../src/jobs/ids.js';
 import type { Job } from '../../src/jobs/schemas.js';
-import { JobService } from '../../src/jobs/service.js';
+import { JobCommands } from '../../src/domain/job-commands.js';
 import { startWorker } from '../../src/roles.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -28,13 +28,13 @@ const BODY = {
 describe('queued-job sweeper', () => {
   let stack: Stack;
   let worker: { stop(): Promise<void> } | null = null;
-  /** JobService.create that "crashes" right after writing the record, before the queue entry. */
-  let crashing: JobService;
+  /** JobCommands.create that "crashes" right after writing the record, before the queue entry. */
+  let crashing: JobCommands;
 
   beforeAll(async () => {
     stack = await startStack({ worker: false, env: { QUEUED_SWEEP_INTERVAL_MS: '200' } });
     const s = stack.services;
-    crashing = new JobService({
+    crashing = new JobCommands({
       store: s.store,
       flows: s.flows,
       lifecycle: s.lifecycle,

@@ -8,12 +8,13 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startOpsServer } from '../../src/observability/ops-server.js';
 import { startApi, startWorker } from '../../src/roles.js';
-import { createServices, type Services } from '../../src/services.js';
+import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
 import { freePort } from '../helpers/ops-process.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'acme-key-0123456789abcdef';
+const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
 function configFor(redisUrl: string) {
   const prefix = uniquePrefix('ready');
@@ -21,6 +22,7 @@ function configFor(redisUrl: string) {
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
     API_KEYS: `acme:${KEY}`,
+    ADMIN_API_KEY: ADMIN_KEY,
     PORT: '0',
     HOST: '127.0.0.1',
     NEMO_BASE_URL: 'http://127.0.0.1:9',
@@ -127,7 +129,7 @@ describe('readiness', () => {
     const ready = await get(`${url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body.message).toMatch(/^redis unreachable/);
-    const metrics = await request(`${url}/metrics`);
+    const metrics = await request(`${url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     const text = await metrics.body.text();
     expect(metrics.statusCode).toBe(200);
     expect(text).toMatch(/^nemo_relay_redis_up 0$/m);

@@ -7,7 +7,9 @@ import { JobStore } from '../../src/jobs/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { DeliveryLedger } from '../../src/webhooks/deliveries.js';
-import { createDeliveryQueue, startDeliveryWorker, WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
+import { DeliveryProcessor } from '../../src/webhooks/delivery-processor.js';
+import { EventEnqueuer } from '../../src/webhooks/event-enqueuer.js';
+import { createDeliveryQueue, startDeliveryWorker } from '../../src/webhooks/queue.js';
 import { WebhookSecrets } from '../../src/webhooks/secrets.js';
 import { createGuardedDispatcher, type LookupFunction } from '../../src/webhooks/ssrf.js';
 import { makeJob } from '../helpers/jobs.js';
@@ -28,7 +30,7 @@ const logger = createLogger('silent');
 const lookup: LookupFunction = (_host, _opts, cb) => queueMicrotask(() => cb(null, [{ address: '127.0.0.1', family: 4 }]));
 
 function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
-  const dispatcher = new WebhookDispatcher({
+  const processor = new DeliveryProcessor({
     store,
     ledger,
     secrets,
@@ -38,7 +40,8 @@ function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
     schedule: opts.schedule,
     logger,
   });
-  const worker = startDeliveryWorker(dispatcher, { connection, prefix, concurrency: 10, logger });
+  const dispatcher = new EventEnqueuer({ store, ledger, queue });
+  const worker = startDeliveryWorker((job, token) => processor.process(job, token), { connection, prefix, concurrency: 10, logger });
   const lifecycle = new JobLifecycle(store, (jobId, type, seq) => dispatcher.onEvent(jobId, type, seq));
   return { dispatcher, worker, lifecycle };
 }
@@ -48,7 +51,7 @@ const newJob = (url: string, events: EventType[]) => makeJob({ webhook: { url, e
 const ALL: EventType[] = ['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled'];
 const RESULT = { url: 'https://example.com/r.mp4', timeline: 't', duration_ms: 1000, size_bytes: 10 };
 
-describe('WebhookDispatcher', () => {
+describe('webhook enqueuer + delivery processor', () => {
   let receiver: WebhookReceiver;
   let worker: Worker | null = null;
 

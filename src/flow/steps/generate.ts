@@ -40,8 +40,8 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   try {
     result = await deps.nemo.runAgent(token, sessionId, flow.messages[index]!, {
       signal: ctx.signal,
-      idleMs: deps.config.NEMO_SSE_IDLE_MS,
-      maxMs: deps.config.NEMO_SSE_MAX_MS,
+      idleMs: deps.settings.sseIdleMs,
+      maxMs: deps.settings.sseMaxMs,
     });
   } catch (err) {
     if (ctx.signal.aborted) throw err;

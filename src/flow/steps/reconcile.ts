@@ -29,8 +29,8 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
   if (!changed) rc.unchanged += 1;
   const agentError = inflight.agent_error;
   const limit = agentError
-    ? Math.min(UNCHANGED_READS_AFTER_AGENT_ERROR, deps.config.RECONCILE_MAX_UNCHANGED)
-    : deps.config.RECONCILE_MAX_UNCHANGED;
+    ? Math.min(UNCHANGED_READS_AFTER_AGENT_ERROR, deps.settings.reconcileMaxUnchanged)
+    : deps.settings.reconcileMaxUnchanged;
   if (rc.unchanged >= limit) {
     const notResent = 'it was not sent again because the upstream charges for every send';
     if (agentError) {
@@ -47,5 +47,5 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
   }
   rc.last_fingerprint = fingerprint;
   flow.reconcile = rc;
-  return wait('reconcile', deps.config.RECONCILE_INTERVAL_MS, changed ? 'state changed; confirming' : 'state unchanged');
+  return wait('reconcile', deps.settings.reconcileIntervalMs, changed ? 'state changed; confirming' : 'state unchanged');
 }

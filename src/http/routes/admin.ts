@@ -1,13 +1,12 @@
-// /admin/queues: the bull-board dashboard; the admin key gets the full board, tenant keys a read-only one, no key a 401.
+// /admin/queues: the bull-board dashboard, the operator's alone: the admin key opens it, a tenant key gets 403, no key 401.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiKeys } from '../auth.js';
+import type { Authenticator } from '../deps.js';
 
 export const ADMIN_BOARD_PATH = '/admin/queues';
-export const READ_ONLY_BOARD_PATH = '/admin/queues/read-only';
 
 /** Browsers understand Basic; the realm makes them prompt for a user (ignored) and password (the key). */
 const CHALLENGE = 'Basic realm="nemo-relay queues", charset="UTF-8"';
@@ -26,39 +25,43 @@ export function adminCredentials(header: string | undefined): string | undefined
   return key ? `Bearer ${key}` : undefined;
 }
 
-function board(queues: readonly Queue[], basePath: string, readOnlyMode: boolean): FastifyAdapter {
+function board(queues: readonly Queue[], basePath: string): FastifyAdapter {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
-    queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode })),
+    queues: queues.map((q) => new BullMQAdapter(q)),
     serverAdapter,
-    options: { uiConfig: { boardTitle: readOnlyMode ? 'nemo-relay (read-only)' : 'nemo-relay', hideDocsLink: true } },
+    options: { uiConfig: { boardTitle: 'nemo-relay', hideDocsLink: true } },
   });
   return serverAdapter;
 }
 
-export function adminRoutes(opts: { queues: readonly Queue[]; apiKeys: ApiKeys }) {
-  const full = board(opts.queues, ADMIN_BOARD_PATH, false);
-  const readOnly = board(opts.queues, READ_ONLY_BOARD_PATH, true);
+export interface AdminRouteDeps {
+  queues: readonly Queue[];
+  auth: Authenticator;
+}
 
-  const guard = async (request: FastifyRequest, reply: FastifyReply) => {
-    const auth = adminCredentials(request.headers.authorization);
-    if (opts.apiKeys.isAdmin(auth)) return;
-    const path = request.url.split('?')[0]!;
-    if (opts.apiKeys.tenantOf(auth) === null) {
+/**
+ * The queue board shows every tenant's job ids, timings and failure reasons, so only the operator may open it
+ * (a tenant key is refused, not given a read-only view: what a tenant may see of others is nothing).
+ */
+export function operatorGuard(auth: Authenticator, what: string) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const presented = adminCredentials(request.headers.authorization);
+    if (auth.isAdmin(presented)) return;
+    if ((await auth.tenantOf(presented)) === null) {
       return reply
         .code(401)
         .header('www-authenticate', CHALLENGE)
-        .send({ statusCode: 401, code: 'UNAUTHORIZED', message: 'the queue dashboard needs the admin key or an API key' });
+        .send({ statusCode: 401, code: 'UNAUTHORIZED', message: `${what} needs the admin key (ADMIN_API_KEY)` });
     }
-    if (path === READ_ONLY_BOARD_PATH || path.startsWith(`${READ_ONLY_BOARD_PATH}/`)) return;
-    // A tenant key opening the full board's pages is sent to the read-only board; its API and actions are refused.
-    const rest = path.slice(ADMIN_BOARD_PATH.length);
-    if (request.method === 'GET' && !rest.startsWith('/api/') && !rest.startsWith('/static/')) {
-      return reply.redirect(`${READ_ONLY_BOARD_PATH}${rest === '/' ? '' : rest}`, 302);
-    }
-    return reply.code(403).send({ statusCode: 403, code: 'FORBIDDEN', message: 'only the admin key may change queues' });
+    return reply.code(403).send({ statusCode: 403, code: 'FORBIDDEN', message: `${what} is the operator's: use the admin key` });
   };
+}
+
+export function adminRoutes(opts: AdminRouteDeps) {
+  const full = board(opts.queues, ADMIN_BOARD_PATH);
+  const guard = operatorGuard(opts.auth, 'the queue dashboard');
 
   return async (app: FastifyInstance) => {
     app.addHook('onRequest', guard);
@@ -68,7 +71,6 @@ export function adminRoutes(opts: { queues: readonly Queue[]; apiKeys: ApiKeys }
       if (!type.startsWith('text/html') || typeof payload !== 'string') return payload;
       return payload.replace(/<link[^>]+fonts\.googleapis\.com[^>]*>/g, '');
     });
-    await app.register(readOnly.registerPlugin(), { prefix: READ_ONLY_BOARD_PATH });
     await app.register(full.registerPlugin(), { prefix: ADMIN_BOARD_PATH });
   };
 }

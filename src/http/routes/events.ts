@@ -1,84 +1,91 @@
-// GET /v1/jobs/{id}/events (SSE with Last-Event-ID, or JSON with ?after=N) and the delivery log / redelivery routes.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+// GET /v1/jobs/{id}/events: the job's events as text/event-stream (honours Last-Event-ID), or JSON with ?after=N.
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
-import { EventFeed } from '../../jobs/event-feed.js';
+import type { EventFeed } from '../../jobs/event-feed.js';
 import { isTerminal, TERMINAL_EVENTS, type JobEvent } from '../../jobs/schemas.js';
-import type { JobStore } from '../../jobs/store.js';
 import type { Logger } from '../../observability/logger.js';
-import { createRedis } from '../../redis/connection.js';
-import type { Services } from '../../services.js';
 import { parseWith } from '../validation.js';
+import { dataList, errorResponses, idParams } from '../schemas/common.js';
+import { eventResponse } from '../schemas/jobs.js';
+import { findJob, type JobReader } from './jobs.js';
 
-const params = z.object({ id: z.string().max(64) });
-const query = z.object({ after: z.coerce.number().int().min(0).optional() });
+export interface EventStore {
+  events(jobId: string, afterSeq?: number, limit?: number): Promise<JobEvent[]>;
+}
+
+export interface EventRouteDeps {
+  reader: JobReader;
+  store: EventStore;
+  /** The process's one pub/sub fan-out of live events (built lazily by the composition root). */
+  feed: () => EventFeed;
+  /** The pub/sub channel a job's events are published on. */
+  channelOf: (jobId: string) => string;
+  logger: Logger;
+}
+
+const query = z.object({ after: z.coerce.number().int().min(0).optional().describe('return events with seq greater than this') });
 const lastEventId = z.coerce.number().int().min(0);
 /** Comment lines keep proxies from closing an idle stream; each tick also re-reads the store (see catchUp). */
 const KEEPALIVE_MS = 15_000;
 /** Events per JSON answer and per store read; a caller pages on with ?after=<last seq>. */
 export const EVENTS_PAGE = 1000;
 
-export function eventRoutes(services: Services) {
-  return async (app: FastifyInstance) => {
-    let feed: EventFeed | null = null;
-    const getFeed = () => (feed ??= new EventFeed(createRedis(services.config.REDIS_URL, 'blocking', 'nemo-relay:events')));
+export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
+  return async (app) => {
     // Open streams end on shutdown, or the server would wait for every SSE client to hang up by itself.
     const open = new Set<() => void>();
     app.addHook('preClose', async () => {
       for (const end of [...open]) end();
     });
-    app.addHook('onClose', async () => feed?.close());
 
-    const findJob = async (tenant: string, id: string) => {
-      const record = await services.store.getForTenant(tenant, id);
-      if (!record) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
-      return record;
-    };
-
-    app.get('/v1/jobs/:id/events', async (request, reply) => {
-      const { id } = parseWith(params, request.params, 'path');
-      const { after } = parseWith(query, request.query, 'query');
-      const record = await findJob(request.tenant, id);
-      const header = request.headers['last-event-id'];
-      const lastSeen = header ? parseWith(lastEventId, header, 'Last-Event-ID') : undefined;
-      const accept = request.headers.accept ?? '';
-      if (accept.includes('application/json') && !accept.includes('text/event-stream')) {
-        return { data: await services.store.events(id, after ?? lastSeen ?? 0, EVENTS_PAGE) };
-      }
-      // An EventSource reconnects to the same URL, ?after included, adding Last-Event-ID: that header is the newer word.
-      const resumeFrom = lastSeen ?? after ?? 0;
-      await streamEvents(reply, {
-        store: services.store,
-        feed: getFeed(),
-        channel: services.keys.jobEventsChannel(id),
-        jobId: id,
-        after: resumeFrom,
-        finished: isTerminal(record.job.status),
-        open,
-        logger: services.logger,
-      });
-      return reply;
-    });
-
-    app.get('/v1/jobs/:id/deliveries', async (request) => {
-      const { id } = parseWith(params, request.params, 'path');
-      await findJob(request.tenant, id);
-      return { data: await services.ledger.attempts(id) };
-    });
-
-    app.post('/v1/jobs/:id/deliveries/redeliver', async (request, reply) => {
-      const { id } = parseWith(params, request.params, 'path');
-      const record = await findJob(request.tenant, id);
-      if (!record.job.webhook) throw new AppError('VALIDATION_FAILED', `job ${id} has no webhook`);
-      const event = await services.webhooks.redeliverLatest(id);
-      if (!event) throw new AppError('VALIDATION_FAILED', `job ${id} has no event its webhook.events asks for yet`);
-      return reply.status(202).send({ event_id: event.id, type: event.type, seq: event.seq });
-    });
+    app.get(
+      '/v1/jobs/:id/events',
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: 'jobEvents',
+          summary: "The job's events: text/event-stream (honours Last-Event-ID), or JSON with Accept: application/json",
+          params: idParams,
+          querystring: query,
+          response: {
+            200: {
+              description: 'events in seq order (SSE: id is the seq, event the type, data the Event JSON)',
+              content: { 'application/json': { schema: dataList(eventResponse) }, 'text/event-stream': { schema: z.string() } },
+            },
+            ...errorResponses(400, 401, 404, 429, 431, 503),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params;
+        const { after } = request.query;
+        const record = await findJob(deps.reader, request.tenant, id);
+        const header = request.headers['last-event-id'];
+        const lastSeen = header ? parseWith(lastEventId, header, 'Last-Event-ID') : undefined;
+        const accept = request.headers.accept ?? '';
+        if (accept.includes('application/json') && !accept.includes('text/event-stream')) {
+          return reply.type('application/json').send({ data: await deps.store.events(id, after ?? lastSeen ?? 0, EVENTS_PAGE) });
+        }
+        // An EventSource reconnects to the same URL, ?after included, adding Last-Event-ID: that header is the newer word.
+        await streamEvents(reply, {
+          store: deps.store,
+          feed: deps.feed(),
+          channel: deps.channelOf(id),
+          jobId: id,
+          after: lastSeen ?? after ?? 0,
+          finished: isTerminal(record.job.status),
+          open,
+          logger: deps.logger,
+        });
+        return reply;
+      },
+    );
   };
 }
 
 interface StreamOptions {
-  store: JobStore;
+  store: EventStore;
   feed: EventFeed;
   channel: string;
   jobId: string;

@@ -1,61 +1,166 @@
 // /v1/jobs: create, read, list, cancel and revise jobs, all scoped to the caller's tenant.
 import multipart from '@fastify/multipart';
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { CreateJob } from '../../domain/create-job.js';
+import type { JobCommands } from '../../domain/job-commands.js';
 import { AppError } from '../../errors.js';
-import { Idempotency } from '../../jobs/idempotency.js';
-import { JOB_STATUSES, revisionBodySchema } from '../../jobs/schemas.js';
-import { multipartOptions } from '../../uploads/multipart-intake.js';
-import { StagedUploads } from '../../uploads/staged-uploads.js';
-import type { ApiDeps } from '../deps.js';
-import { parseWith } from '../validation.js';
-import { createJob } from './job-create.js';
+import { parseIdempotencyKey } from '../../jobs/idempotency.js';
+import type { JobRecord, JobStatus } from '../../jobs/schemas.js';
+import { discardRestOfBody, multipartOptions, readJobRequest, removeAll } from '../../uploads/multipart-intake.js';
+import type { StagedUploads, UploadRecord } from '../../uploads/staged-uploads.js';
+import { described, errorResponses, idParams } from '../schemas/common.js';
+import { createJobBody, idempotencyHeaders, jobPage, jobResponse, listQuery, revisionBody } from '../schemas/jobs.js';
 
-const idParams = z.object({ id: z.string().max(64) });
-/** Shared with the OpenAPI document. */
-export const listQuerySchema = z.strictObject({
-  status: z.enum(JOB_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().regex(/^job_[0-9A-Z]{26}$/, 'must be a next_cursor value').optional(),
-});
-
-export function jobRoutes(deps: ApiDeps) {
-  const { config, redis, keys } = deps;
-  const uploads = new StagedUploads({ redis, keys, dir: config.UPLOAD_DIR, maxBytes: config.UPLOAD_MAX_BYTES });
-  const idempotency = new Idempotency(redis, keys);
-  return async (app: FastifyInstance) => {
-    await app.register(multipart, multipartOptions(config.UPLOAD_MAX_BYTES));
-
-    app.post('/v1/jobs', (request, reply) => createJob({ api: deps, uploads, idempotency }, request, reply));
-
-    app.get('/v1/jobs/:id', async (request) => {
-      const { id } = parseWith(idParams, request.params, 'path');
-      return (await findJob(deps, request.tenant, id)).job;
-    });
-
-    app.get('/v1/jobs', async (request) => {
-      const query = parseWith(listQuerySchema, request.query, 'query');
-      const page = await deps.store.list(request.tenant, query);
-      return { data: page.records.map((r) => r.job), next_cursor: page.nextCursor };
-    });
-
-    app.post('/v1/jobs/:id/cancel', async (request) => {
-      const { id } = parseWith(idParams, request.params, 'path');
-      const record = await deps.jobs.cancel(request.tenant, id);
-      return record.job;
-    });
-
-    app.post('/v1/jobs/:id/revisions', async (request, reply) => {
-      const { id } = parseWith(idParams, request.params, 'path');
-      const body = parseWith(revisionBodySchema, request.body);
-      const record = await deps.jobs.revise(request.tenant, id, body.instruction);
-      return reply.status(202).send(record.job);
-    });
-  };
+/** Reads the tenant's jobs (the job store). */
+export interface JobReader {
+  getForTenant(tenant: string, id: string): Promise<JobRecord | null>;
+  list(tenant: string, opts: { status?: JobStatus; limit: number; cursor?: string }): Promise<{ records: JobRecord[]; nextCursor: string | null }>;
 }
 
-export async function findJob(deps: ApiDeps, tenant: string, id: string) {
-  const record = await deps.store.getForTenant(tenant, id);
+export interface JobRouteDeps {
+  reader: JobReader;
+  commands: Pick<JobCommands, 'cancel' | 'revise'>;
+  createJob: Pick<CreateJob, 'execute'>;
+  /** Where multipart file parts are staged. */
+  uploads: StagedUploads;
+  uploadMaxBytes: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Files a multipart create staged; removed after the response unless the new job took them over. */
+    ownFiles?: UploadRecord[];
+  }
+}
+
+/** Appends the request's own files to the JSON's sources; anything malformed is left for the schema to name. */
+function withFileSources(raw: unknown, staged: UploadRecord[]): unknown {
+  if (staged.length === 0 || raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const body = raw as Record<string, unknown>;
+  const files = staged.map((s) => ({ upload_id: s.id }));
+  if (body.sources === undefined) return { ...body, sources: files };
+  return Array.isArray(body.sources) ? { ...body, sources: [...(body.sources as unknown[]), ...files] } : raw;
+}
+
+export async function findJob(reader: JobReader, tenant: string, id: string): Promise<JobRecord> {
+  const record = await reader.getForTenant(tenant, id);
   if (!record) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
   return record;
+}
+
+export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    await app.register(multipart, multipartOptions(deps.uploadMaxBytes));
+
+    app.post(
+      '/v1/jobs',
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: 'createJob',
+          summary: 'Create a video job (JSON, or multipart with a `job` field and file parts)',
+          description:
+            'Referenced upload ids must exist and belong to the caller (404 UPLOAD_NOT_FOUND naming `sources.N.upload_id`). ' +
+            'Multipart files are staged like POST /v1/uploads (same type and size checks) and removed again if the request fails.',
+          headers: idempotencyHeaders,
+          body: createJobBody,
+          response: {
+            202: described('job accepted', jobResponse),
+            200: described('idempotent replay (header Idempotent-Replayed: true): the job the first request with this Idempotency-Key created', jobResponse),
+            ...errorResponses(400, 401, 404, 409, 413, 415, 422, 429, 431, 503),
+          },
+        },
+        // Multipart: stage the file parts and hand the `job` field (with the files appended as sources) to validation.
+        preValidation: async (request) => {
+          if (!request.isMultipart()) return;
+          try {
+            const { job, staged } = await readJobRequest(request, deps.uploads);
+            request.ownFiles = staged;
+            (request as { body: unknown }).body = withFileSources(job, staged);
+          } catch (err) {
+            discardRestOfBody(request);
+            throw err;
+          }
+        },
+        onResponse: async (request) => {
+          if (request.ownFiles?.length) await removeAll(deps.uploads, request.ownFiles).catch(() => {});
+        },
+      },
+      async (request, reply) => {
+        const key = parseIdempotencyKey(request.headers['idempotency-key']);
+        const ownFiles = request.ownFiles ?? [];
+        // From here the use case owns the files: it hands them to the job or removes them.
+        request.ownFiles = undefined;
+        const result = await deps.createJob.execute({ tenant: request.tenant, body: request.body, ownFiles, idempotencyKey: key });
+        if (!result.replayed) return reply.status(202).send(result.record.job);
+        return reply.status(200).header('idempotent-replayed', 'true').send(result.record.job);
+      },
+    );
+
+    app.get(
+      '/v1/jobs/:id',
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: 'getJob',
+          summary: 'Get a job',
+          params: idParams,
+          response: { 200: described('the job', jobResponse), ...errorResponses(401, 404, 429, 431, 503) },
+        },
+      },
+      async (request) => (await findJob(deps.reader, request.tenant, request.params.id)).job,
+    );
+
+    app.get(
+      '/v1/jobs',
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: 'listJobs',
+          summary: 'List the tenant’s jobs, newest first (cursor pagination, stable under concurrent inserts)',
+          querystring: listQuery,
+          response: { 200: described('a page of jobs', jobPage), ...errorResponses(400, 401, 429, 431, 503) },
+        },
+      },
+      async (request) => {
+        const page = await deps.reader.list(request.tenant, request.query);
+        return { data: page.records.map((r) => r.job), next_cursor: page.nextCursor };
+      },
+    );
+
+    app.post(
+      '/v1/jobs/:id/cancel',
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: 'cancelJob',
+          summary: 'Cancel a job',
+          description: 'Stops the upstream work where the upstream allows (render cancel); a finished job answers 409 JOB_FINISHED.',
+          params: idParams,
+          response: { 200: described('the job', jobResponse), ...errorResponses(401, 404, 409, 429, 431, 503) },
+        },
+      },
+      async (request) => (await deps.commands.cancel(request.tenant, request.params.id)).job,
+    );
+
+    app.post(
+      '/v1/jobs/:id/revisions',
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: 'reviseJob',
+          summary: "Continue a succeeded job's upstream session with a new instruction and render again",
+          description:
+            'The parent must have succeeded (409 PARENT_NOT_SUCCEEDED otherwise); a revision of a revision continues the same session.',
+          params: idParams,
+          body: revisionBody,
+          response: { 202: described('the new job, with parent_id', jobResponse), ...errorResponses(400, 401, 404, 409, 429, 431, 503) },
+        },
+      },
+      async (request, reply) => {
+        const record = await deps.commands.revise(request.tenant, request.params.id, request.body.instruction);
+        return reply.status(202).send(record.job);
+      },
+    );
+  };
 }

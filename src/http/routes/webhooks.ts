@@ -1,55 +1,109 @@
 // Webhook set-up routes: the tenant's secret, its rotation, and a signed test delivery that shows exactly what was signed.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { newEventId, newJobId } from '../../jobs/ids.js';
-import type { Job } from '../../jobs/schemas.js';
-import type { Services } from '../../services.js';
-import { buildDelivery } from '../../webhooks/dispatcher.js';
-import { sendWebhook } from '../../webhooks/sender.js';
-import { assertWebhookUrlAllowed, createGuardedDispatcher } from '../../webhooks/ssrf.js';
-import { parseWith } from '../validation.js';
+import { EVENT_TYPES, type Job, type JobEvent } from '../../jobs/schemas.js';
+import type { Delivery } from '../../webhooks/envelope.js';
+import type { DeliveryOutcome } from '../../webhooks/sender.js';
+import { described, errorResponses } from '../schemas/common.js';
+import { apiSchemas } from '../schemas/registry.js';
 
-const testBody = z.strictObject({
-  url: z.string().max(2048),
-  type: z.enum(['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled']).default('job.succeeded'),
-});
+export interface WebhookRouteDeps {
+  secrets: {
+    current(tenant: string): Promise<string>;
+    rotate(tenant: string): Promise<{ secret: string; previousValidUntil: string }>;
+    signingSecrets(tenant: string): Promise<string[]>;
+  };
+  /** Refuses targets the SSRF guard would never deliver to (throws WEBHOOK_TARGET_REFUSED). */
+  checkUrl(url: string): Promise<void>;
+  buildDelivery(event: Pick<JobEvent, 'id' | 'type' | 'at' | 'data'>, secrets: string[]): Delivery;
+  /** One signed POST through the guarded dispatcher, with the delivery timeout. */
+  send(url: string, delivery: Delivery): Promise<DeliveryOutcome>;
+}
 
-export function webhookRoutes(services: Services) {
-  const { config } = services;
-  const dispatcher = createGuardedDispatcher({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE });
-  return async (app: FastifyInstance) => {
-    app.addHook('onClose', async () => dispatcher.close());
+const testBody = apiSchemas.register(
+  'WebhookTest',
+  z.strictObject({
+    url: z.string().max(2048).describe('the receiver to send a signed sample to'),
+    type: z.enum(EVENT_TYPES).default('job.succeeded'),
+  }),
+);
+const testResult = apiSchemas.register(
+  'WebhookTestResult',
+  z.object({
+    status_code: z.number().int().nullable(),
+    response_body: z.string(),
+    duration_ms: z.number().int(),
+    webhook_id: z.string(),
+    webhook_timestamp: z.string(),
+    signed_content: z.string(),
+    signature: z.string(),
+    error: z.string().nullable(),
+  }),
+);
+const secretBody = z.object({ secret: z.string().describe('whsec_…') });
+const rotatedBody = z.object({ secret: z.string(), previous_valid_until: z.string() });
 
-    app.get('/v1/webhook-secret', async (request) => ({ secret: await services.secrets.current(request.tenant) }));
+export function webhookRoutes(deps: WebhookRouteDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/v1/webhook-secret',
+      {
+        schema: {
+          tags: ['webhooks'],
+          operationId: 'webhookSecret',
+          summary: "The tenant's whsec_ signing secret",
+          response: { 200: described('secret', secretBody), ...errorResponses(401, 429, 431, 503) },
+        },
+      },
+      async (request) => ({ secret: await deps.secrets.current(request.tenant) }),
+    );
 
-    app.post('/v1/webhook-secret/rotate', async (request) => {
-      const rotated = await services.secrets.rotate(request.tenant);
-      return { secret: rotated.secret, previous_valid_until: rotated.previousValidUntil };
-    });
+    app.post(
+      '/v1/webhook-secret/rotate',
+      {
+        schema: {
+          tags: ['webhooks'],
+          operationId: 'rotateWebhookSecret',
+          summary: 'Rotate the signing secret; the old one keeps signing during the grace period',
+          response: { 200: described('new secret', rotatedBody), ...errorResponses(400, 401, 429, 431, 503) },
+        },
+      },
+      async (request) => {
+        const rotated = await deps.secrets.rotate(request.tenant);
+        return { secret: rotated.secret, previous_valid_until: rotated.previousValidUntil };
+      },
+    );
 
-    app.post('/v1/webhooks/test', async (request) => {
-      const body = parseWith(testBody, request.body);
-      await assertWebhookUrlAllowed(body.url, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE });
-      const event = { id: newEventId(), type: body.type, at: new Date().toISOString(), data: sampleJob() };
-      const delivery = buildDelivery(event, await services.secrets.signingSecrets(request.tenant));
-      const outcome = await sendWebhook({
-        url: body.url,
-        body: delivery.body,
-        headers: delivery.headers,
-        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-        dispatcher,
-      });
-      return {
-        status_code: outcome.statusCode,
-        response_body: outcome.responseBody,
-        duration_ms: Math.round(outcome.durationMs),
-        webhook_id: delivery.headers['webhook-id'],
-        webhook_timestamp: delivery.headers['webhook-timestamp'],
-        signed_content: delivery.signedContent,
-        signature: delivery.signature,
-        error: outcome.error,
-      };
-    });
+    app.post(
+      '/v1/webhooks/test',
+      {
+        schema: {
+          tags: ['webhooks'],
+          operationId: 'testWebhook',
+          summary: 'Send a signed sample delivery and show what was signed and what the receiver answered',
+          body: testBody,
+          response: { 200: described('result', testResult), ...errorResponses(400, 401, 429, 431, 503) },
+        },
+      },
+      async (request) => {
+        const { url, type } = request.body;
+        await deps.checkUrl(url);
+        const event = { id: newEventId(), type, at: new Date().toISOString(), data: sampleJob() };
+        const delivery = deps.buildDelivery(event, await deps.secrets.signingSecrets(request.tenant));
+        const outcome = await deps.send(url, delivery);
+        return {
+          status_code: outcome.statusCode,
+          response_body: outcome.responseBody,
+          duration_ms: Math.round(outcome.durationMs),
+          webhook_id: delivery.headers['webhook-id'],
+          webhook_timestamp: delivery.headers['webhook-timestamp'],
+          signed_content: delivery.signedContent,
+          signature: delivery.signature,
+          error: outcome.error,
+        };
+      },
+    );
   };
 }
 

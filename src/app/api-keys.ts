@@ -1,4 +1,4 @@
-// Bearer API keys → tenant. Keys are kept only as SHA-256 hashes and compared in constant time.
+// The bootstrap API keys (API_KEYS) → tenant, and the admin key. Kept only as SHA-256 hashes, compared in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
@@ -16,6 +16,11 @@ export class ApiKeys {
   ) {
     this.entries = pairs.map((p) => ({ tenant: p.tenant, hash: sha256(p.key) }));
     this.adminHash = adminKey ? sha256(adminKey) : null;
+  }
+
+  /** The tenants the configured keys name. */
+  tenants(): string[] {
+    return [...new Set(this.entries.map((e) => e.tenant))];
   }
 
   /** The tenant of an Authorization header, or null. With auth disabled every caller is the default tenant. */

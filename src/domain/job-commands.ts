@@ -1,12 +1,12 @@
-// Creating, revising and canceling jobs: the record, its flow checkpoint and its queue entry, written in a safe order.
+// The job use cases creating, revising and canceling jobs: record, flow checkpoint and queue entry, written in a safe order.
 import { AppError } from '../errors.js';
 import { buildAgentMessages } from '../flow/messages.js';
 import type { FlowStore } from '../flow/state.js';
 import { initialFlowState } from '../flow/state.js';
-import { newJobId } from './ids.js';
-import type { JobLifecycle } from './lifecycle.js';
-import { isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord } from './schemas.js';
-import type { JobStore } from './store.js';
+import { newJobId } from '../jobs/ids.js';
+import type { JobLifecycle } from '../jobs/lifecycle.js';
+import { isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord } from '../jobs/schemas.js';
+import type { JobStore } from '../jobs/store.js';
 
 export interface JobQueuePort {
   enqueue(jobId: string): Promise<void>;
@@ -17,7 +17,7 @@ export interface JobQueuePort {
   publishCancel(jobId: string): Promise<void>;
 }
 
-export interface JobServiceDeps {
+export interface JobCommandsDeps {
   store: JobStore;
   flows: FlowStore;
   lifecycle: JobLifecycle;
@@ -26,8 +26,8 @@ export interface JobServiceDeps {
   checkWebhookUrl: (url: string) => Promise<void>;
 }
 
-export class JobService {
-  constructor(private readonly deps: JobServiceDeps) {}
+export class JobCommands {
+  constructor(private readonly deps: JobCommandsDeps) {}
 
   async create(tenant: string, body: CreateJobBody, parent?: { record: JobRecord; session: { task_id: string; session_id: string } }): Promise<JobRecord> {
     if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);

@@ -1,0 +1,208 @@
+// The composition root: builds every collaborator once from the configuration; roles, routes and processors get parts of it.
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { CreateJob } from '../domain/create-job.js';
+import { JobCommands } from '../domain/job-commands.js';
+import type { FlowDeps } from '../flow/context.js';
+import { CreditsGate } from '../flow/credits-gate.js';
+import { createFlowQueue, enqueueFlow, promoteIfDelayed, removeIfWaiting, type FlowJobData } from '../flow/queue.js';
+import { RenderStats } from '../flow/render-stats.js';
+import { FlowStore } from '../flow/state.js';
+import { EventFeed } from '../jobs/event-feed.js';
+import { Idempotency } from '../jobs/idempotency.js';
+import { JobLifecycle } from '../jobs/lifecycle.js';
+import { JobStore } from '../jobs/store.js';
+import { BalanceReader } from '../nemo/balance.js';
+import { NemoClient } from '../nemo/client.js';
+import { TokenProvider } from '../nemo/token.js';
+import type { Logger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { logRedisConnection } from '../observability/redis-events.js';
+import { createRedis } from '../redis/connection.js';
+import { createKeys, type Keys } from '../redis/keys.js';
+import { uploadReleaseHook } from '../uploads/release-hook.js';
+import { StagedUploads } from '../uploads/staged-uploads.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { DeliveryLedger } from '../webhooks/deliveries.js';
+import { DeliveryProcessor } from '../webhooks/delivery-processor.js';
+import { EventEnqueuer } from '../webhooks/event-enqueuer.js';
+import { createDeliveryQueue, type DeliveryJobData } from '../webhooks/queue.js';
+import { WebhookSecrets } from '../webhooks/secrets.js';
+import { assertWebhookUrlAllowed, createGuardedDispatcher } from '../webhooks/ssrf.js';
+import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
+import { settingsFrom, type Settings } from './settings.js';
+
+export interface Container {
+  config: Config;
+  settings: Settings;
+  logger: Logger;
+  keys: Keys;
+  /** Request-path commands (fail fast when Redis is away). */
+  redis: Redis;
+  /** Worker-side commands (wait out Redis restarts). */
+  blocking: Redis;
+  store: JobStore;
+  /** The job store on the request-path connection: API reads and metric scrapes never wait for Redis to return. */
+  readStore: JobStore;
+  flows: FlowStore;
+  lifecycle: JobLifecycle;
+  jobs: JobCommands;
+  createJob: CreateJob;
+  idempotency: Idempotency;
+  flowQueue: Queue<FlowJobData>;
+  deliveryQueue: Queue<DeliveryJobData>;
+  enqueuer: EventEnqueuer;
+  deliveries: DeliveryProcessor;
+  ledger: DeliveryLedger;
+  secrets: WebhookSecrets;
+  /** The SSRF-guarded HTTP dispatcher every webhook (and test delivery) goes through. */
+  webhookAgent: ReturnType<typeof createGuardedDispatcher>;
+  nemo: NemoClient;
+  tokens: TokenProvider;
+  balance: BalanceReader;
+  uploads: StagedUploads;
+  apiKeys: ApiKeys;
+  /** The process's one live-event fan-out (a subscriber connection, made on first use). */
+  eventFeed(): EventFeed;
+  flowDeps: FlowDeps;
+  /** Prometheus metrics of this process (served at /metrics by the api, on METRICS_PORT by a worker). */
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export function compose(config: Config, logger: Logger): Container {
+  const settings = settingsFrom(config);
+  const keys = createKeys(config.QUEUE_PREFIX);
+  const redis = createRedis(config.REDIS_URL, 'request', 'nemo-relay:request', { autoPipelining: true });
+  const blocking = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:worker', { autoPipelining: true });
+  logRedisConnection(redis, logger, 'request');
+  logRedisConnection(blocking, logger, 'worker');
+  const store = new JobStore(blocking, keys);
+  const readStore = new JobStore(redis, keys);
+  const flows = new FlowStore(blocking, keys);
+  const ledger = new DeliveryLedger(blocking, keys);
+  const secrets = new WebhookSecrets({ redis: blocking, keys, fixedSecret: settings.webhooks.fixedSecret, graceMs: settings.webhooks.secretGraceMs });
+  // BullMQ gets its own connections (it duplicates what it is given); workers need maxRetriesPerRequest: null.
+  const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
+  const flowQueue = createFlowQueue(connection, config.QUEUE_PREFIX);
+  const deliveryQueue = createDeliveryQueue(connection, config.QUEUE_PREFIX);
+  // Without a listener BullMQ prints every reconnect failure; the connection loss is already logged once above.
+  for (const queue of [flowQueue, deliveryQueue]) {
+    queue.on('error', (err: Error) => logger.debug({ queue: queue.name, err: err.message }, 'queue connection error'));
+  }
+  const apiKeys = new ApiKeys(config.API_KEYS ?? [], config.AUTH_DISABLED, config.ADMIN_API_KEY);
+  const metrics = createMetrics({
+    // Tenants exist only through API keys; with auth disabled every caller is the default tenant.
+    jobCounts: () => readStore.countByStatus([...apiKeys.tenants(), ...(config.AUTH_DISABLED ? [ANONYMOUS_TENANT] : [])]),
+    queues: [flowQueue, deliveryQueue],
+    version: PACKAGE_VERSION,
+  });
+  const webhookAgent = createGuardedDispatcher({ allowPrivate: settings.webhooks.allowPrivate });
+  const enqueuer = new EventEnqueuer({ store, ledger, queue: deliveryQueue });
+  const deliveries = new DeliveryProcessor({
+    store,
+    ledger,
+    secrets,
+    queue: deliveryQueue,
+    httpDispatcher: webhookAgent,
+    timeoutMs: settings.webhooks.timeoutMs,
+    schedule: settings.webhooks.schedule,
+    logger: logger.child({ component: 'webhooks' }),
+    onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
+  });
+  const uploads = new StagedUploads({ redis: blocking, keys, dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes });
+  // A job that ends frees its staged uploads (the last job using a file removes it); the sweeper catches the rest.
+  const releaseUploads = uploadReleaseHook(uploads, store, logger.child({ component: 'uploads' }));
+  const lifecycle = new JobLifecycle(store, async (jobId, type, seq) => {
+    try {
+      await enqueuer.onEvent(jobId, type, seq);
+    } finally {
+      // Uploads are freed even when queueing the webhook failed (the flow re-queues deliveries on retry).
+      await releaseUploads(jobId, type);
+    }
+  });
+  const jobs = new JobCommands({
+    store,
+    flows,
+    lifecycle,
+    queue: {
+      enqueue: (jobId) => enqueueFlow(flowQueue, jobId),
+      removeIfWaiting: (jobId) => removeIfWaiting(flowQueue, jobId),
+      wake: async (jobId) => void (await promoteIfDelayed(flowQueue, jobId)),
+      publishCancel: async (jobId) => void (await blocking.publish(keys.jobCancelChannel(), jobId)),
+    },
+    checkWebhookUrl: (url) => assertWebhookUrlAllowed(url, { allowPrivate: settings.webhooks.allowPrivate }),
+  });
+  const requestUploads = new StagedUploads({ redis, keys, dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes });
+  const idempotency = new Idempotency(redis, keys);
+  const createJob = new CreateJob({ commands: jobs, store: readStore, uploads: requestUploads, idempotency });
+  const nemo = new NemoClient({
+    baseUrl: settings.upstream.baseUrl,
+    skill: settings.upstream.skill,
+    logger: logger.child({ component: 'nemo' }),
+    onCall: (endpoint, outcome, ms) => metrics.onUpstreamCall(endpoint, outcome, ms),
+  });
+  const tokens = new TokenProvider({
+    redis: blocking,
+    keys,
+    client: nemo,
+    staticToken: settings.upstream.staticToken,
+    clientId: settings.upstream.clientId,
+    logger: logger.child({ component: 'token' }),
+  });
+  const balance = new BalanceReader({ redis, cacheKey: keys.creditsCache(), nemo, tokens, logger: logger.child({ component: 'credits' }) });
+  const flowDeps: FlowDeps = {
+    settings: settings.flow,
+    redis: blocking,
+    keys,
+    nemo,
+    tokens,
+    store,
+    flows,
+    lifecycle,
+    credits: new CreditsGate(blocking, keys, settings.flow.creditsRecheckMs),
+    renderStats: new RenderStats(blocking, keys),
+    stagedFiles: uploads,
+    deliveries: enqueuer,
+    logger,
+    onStep: (step, outcome, ms) => metrics.onStep(step, outcome, ms),
+  };
+  let feed: EventFeed | null = null;
+  return {
+    config,
+    settings,
+    logger,
+    keys,
+    redis,
+    blocking,
+    store,
+    readStore,
+    flows,
+    lifecycle,
+    jobs,
+    createJob,
+    idempotency,
+    flowQueue,
+    deliveryQueue,
+    enqueuer,
+    deliveries,
+    ledger,
+    secrets,
+    webhookAgent,
+    nemo,
+    tokens,
+    balance,
+    uploads: requestUploads,
+    apiKeys,
+    eventFeed: () => (feed ??= new EventFeed(createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:events'))),
+    flowDeps,
+    metrics,
+    async close() {
+      await Promise.allSettled([flowQueue.close(), deliveryQueue.close(), webhookAgent.close()]);
+      feed?.close();
+      redis.disconnect();
+      blocking.disconnect();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// Cuts the container into the narrow dependencies of each route group (routes build nothing themselves).
+import type { HttpDeps } from '../http/deps.js';
+import { redisReadiness } from '../redis/readiness.js';
+import { buildDelivery } from '../webhooks/envelope.js';
+import { sendWebhook } from '../webhooks/sender.js';
+import { assertWebhookUrlAllowed } from '../webhooks/ssrf.js';
+import type { Container } from './compose.js';
+
+export function httpDepsFrom(c: Container): HttpDeps {
+  const { settings } = c;
+  const reader = c.readStore;
+  const auth = {
+    tenantOf: async (header: string | undefined) => c.apiKeys.tenantOf(header),
+    isAdmin: (header: string | undefined) => c.apiKeys.isAdmin(header),
+  };
+  return {
+    logger: c.logger,
+    auth,
+    storeAvailable: () => c.redis.status === 'ready',
+    bodyLimit: settings.api.bodyLimit,
+    health: { readiness: () => redisReadiness(c.redis) },
+    jobs: { reader, commands: c.jobs, createJob: c.createJob, uploads: c.uploads, uploadMaxBytes: settings.api.uploadMaxBytes },
+    events: {
+      reader,
+      store: c.readStore,
+      feed: c.eventFeed,
+      channelOf: (jobId) => c.keys.jobEventsChannel(jobId),
+      logger: c.logger,
+    },
+    deliveries: {
+      reader,
+      attempts: (jobId) => c.ledger.attempts(jobId),
+      redeliverLatest: (jobId) => c.enqueuer.redeliverLatest(jobId),
+    },
+    uploads: { uploads: c.uploads, uploadMaxBytes: settings.api.uploadMaxBytes },
+    webhooks: {
+      secrets: c.secrets,
+      checkUrl: (url) => assertWebhookUrlAllowed(url, { allowPrivate: settings.webhooks.allowPrivate }),
+      buildDelivery,
+      send: (url, delivery) =>
+        sendWebhook({ url, body: delivery.body, headers: delivery.headers, timeoutMs: settings.webhooks.timeoutMs, dispatcher: c.webhookAgent }),
+    },
+    credits: { balanceFor: () => c.balance.get() },
+    metrics: { render: () => c.metrics.render(), auth },
+    admin: { queues: [c.flowQueue, c.deliveryQueue], auth },
+  };
+}

@@ -1,0 +1,133 @@
+// The job's `output` wishes (zod schema, types) and the pixel canvas of an aspect ratio at a resolution.
+import { z } from 'zod';
+
+export const ASPECT_RATIOS = ['16:9', '9:16', '1:1', '4:5'] as const;
+export const RESOLUTIONS = ['720p', '1080p'] as const;
+export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+export type Resolution = (typeof RESOLUTIONS)[number];
+
+/** The upstream renders at most 1080x1920 (protocol §2.8), so this is the largest short side a caller can ask for. */
+export const MAX_SHORT_SIDE = 1080;
+
+// Control characters (a newline above all) would break the one-line-per-wish message the agent and the simulator read.
+// eslint-disable-next-line no-control-regex
+const ONE_LINE = /^[^\u0000-\u001f\u007f]*$/;
+
+const line = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(ONE_LINE, 'must be a single line of text');
+
+/**
+ * Whether a resolution value names more than the upstream can render: "1440p", "2160", "4k", "2.7K", "3840x2160",
+ * "uhd", "qhd"… These get their own message so the caller learns it is a limit, not a typo.
+ */
+export function namesMoreThanMax(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  const p = /^(\d+(?:\.\d+)?)\s*p?$/.exec(v);
+  if (p) return Number(p[1]) > MAX_SHORT_SIDE;
+  const k = /^(\d+(?:\.\d+)?)\s*k(?:\s*uhd)?$/.exec(v);
+  if (k) return Number(k[1]) >= 2; // "2k" is 2048x1080 or 1440p depending on who says it; both are more than we render
+  const wh = /^(\d+)\s*[x×]\s*(\d+)$/.exec(v);
+  if (wh) return Math.min(Number(wh[1]), Number(wh[2])) > MAX_SHORT_SIDE;
+  return /^(?:w?qhd|uhd|ultra\s*hd|qhd\+|full\s*uhd)$/.test(v);
+}
+
+const resolutionSchema = z
+  .enum(RESOLUTIONS, {
+    error: (issue) =>
+      typeof issue.input === 'string' && namesMoreThanMax(issue.input)
+        ? `the upstream renders at most 1080p (1080x1920); ${issue.input.trim()} is not available`
+        : 'must be one of 720p, 1080p',
+  })
+  .default('1080p')
+  .describe('Size of the rendered video: the short side in pixels. The upstream renders at most 1080p (1080x1920).');
+
+export const musicSchema = z
+  .union(
+    [
+      z.enum(['auto', 'none']),
+      z.strictObject({
+        style: line(100).describe('The kind of background music, in words, e.g. "lo-fi" or "upbeat acoustic".'),
+        volume: z
+          .number()
+          .min(0, 'must be between 0 and 1')
+          .max(1, 'must be between 0 and 1')
+          .optional()
+          .describe('Music volume from 0 (silent) to 1 (full).'),
+      }),
+    ],
+    { error: 'must be "auto", "none" or {"style": "…", "volume"?: 0..1}' },
+  )
+  .describe('"auto" lets the agent decide, "none" asks for no music, an object asks for background music of that style.');
+export type Music = z.infer<typeof musicSchema>;
+
+export const outputSchema = z
+  .strictObject({
+    format: z.enum(['mp4'], { error: 'must be mp4' }).default('mp4').describe('Container of the result; only mp4.'),
+    quality: z
+      .enum(['low', 'medium', 'high'], { error: 'must be one of low, medium, high' })
+      .default('high')
+      .describe('Render quality (encoder effort and bitrate).'),
+    resolution: resolutionSchema,
+    aspect_ratio: z
+      .enum(ASPECT_RATIOS, { error: 'must be one of 16:9, 9:16, 1:1, 4:5' })
+      .optional()
+      .describe('Shape of the video; with the resolution it fixes the canvas, e.g. 9:16 at 1080p is 1080x1920.'),
+    duration_s: z
+      .number({ error: 'must be a number of seconds' })
+      .min(3, 'must be at least 3 (seconds)')
+      .max(300, 'must be at most 300 (seconds)')
+      .optional()
+      .describe('Length of the video in seconds (3–300, fractions allowed).'),
+    music: musicSchema.optional(),
+    title: line(120).optional().describe('A title shown at the start of the video.'),
+    transitions: line(100)
+      .optional()
+      .describe('"auto" lets the agent decide, "none" asks for hard cuts, other words name the transitions, e.g. "crossfade".'),
+  })
+  .describe('What the video must be: the agent is told the wishes and the result is checked against them.');
+
+/** What jobs store: format, quality and resolution always have a value. */
+export type Output = z.infer<typeof outputSchema>;
+/** What a caller may send. */
+export type OutputInput = z.input<typeof outputSchema>;
+
+/** The output of a job that asked for nothing (every default filled in). */
+export const DEFAULT_OUTPUT: Output = Object.freeze(outputSchema.parse({}));
+
+export const conformanceSchema = z
+  .enum(['report', 'correct'], { error: 'must be report or correct' })
+  .default('report')
+  .describe('"report" only reports the checks of the result; "correct" sends one corrective message when a check fails.');
+export type Conformance = z.infer<typeof conformanceSchema>;
+
+const SHORT_SIDE: Record<Resolution, number> = { '720p': 720, '1080p': 1080 };
+const RATIO: Record<AspectRatio, [number, number]> = { '16:9': [16, 9], '9:16': [9, 16], '1:1': [1, 1], '4:5': [4, 5] };
+
+/** The short side in pixels of a resolution (720p → 720). */
+export function shortSideOf(resolution: Resolution): number {
+  return SHORT_SIDE[resolution];
+}
+
+/** Width over height of an aspect ratio (9:16 → 0.5625). */
+export function ratioOf(aspect: AspectRatio): number {
+  const [w, h] = RATIO[aspect];
+  return w / h;
+}
+
+/** The canvas of a ratio at a resolution: the short side is the resolution (9:16 at 1080p → 1080x1920). */
+export function pixelsOf(aspect: AspectRatio, resolution: Resolution): { width: number; height: number } {
+  const [w, h] = RATIO[aspect];
+  const short = SHORT_SIDE[resolution];
+  return w >= h ? { width: Math.round((short * w) / h), height: short } : { width: short, height: Math.round((short * h) / w) };
+}
+
+/** The word the agent reads after the pixels. */
+export function orientationOf(aspect: AspectRatio): 'horizontal' | 'vertical' | 'square' {
+  const [w, h] = RATIO[aspect];
+  return w > h ? 'horizontal' : w < h ? 'vertical' : 'square';
+}

@@ -1,0 +1,46 @@
+// The webhooks queue: one BullMQ job per (job, event seq), its options, and the worker that runs deliveries.
+import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from '../observability/logger.js';
+import { QUEUE_NAMES } from '../redis/keys.js';
+
+export interface DeliveryJobData {
+  jobId: string;
+  seq: number;
+  /** 1-based attempt within this delivery run; indexes the retry schedule. */
+  attempt: number;
+  /** A manual redelivery: sent once more whatever the event's state, with the same webhook-id. */
+  redeliver?: boolean;
+  /** Attempts already logged for this event before a redelivery, so the log keeps counting up. */
+  attemptOffset?: number;
+}
+
+/** Retention, plus BullMQ-level retries for infrastructure errors (Redis blips); receiver failures never throw. */
+export const DELIVERY_JOB_OPTIONS = {
+  removeOnComplete: { age: 24 * 3600, count: 100_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1_000 },
+} as const;
+
+/** The BullMQ id of an event's delivery: adding it twice is a no-op, which makes every enqueue idempotent. */
+export const deliveryId = (jobId: string, seq: number) => `${jobId}-${seq}`;
+
+export function createDeliveryQueue(connection: ConnectionOptions, prefix: string): Queue<DeliveryJobData> {
+  return new Queue<DeliveryJobData>(QUEUE_NAMES.webhooks, { connection, prefix });
+}
+
+export function startDeliveryWorker(
+  process: (job: Job<DeliveryJobData>, token?: string) => Promise<void>,
+  opts: { connection: ConnectionOptions; prefix: string; concurrency: number; logger: Logger; lockMs?: number },
+): Worker<DeliveryJobData> {
+  const worker = new Worker<DeliveryJobData>(QUEUE_NAMES.webhooks, process, {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    // The same takeover time as flow jobs: a delivery held by a dead worker is not delayed by BullMQ's 30 s default.
+    ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: Math.max(1_000, Math.floor(opts.lockMs / 2)) } : {}),
+    maxStalledCount: 1_000,
+  });
+  worker.on('error', (err) => opts.logger.error({ err: String(err) }, 'webhook worker error'));
+  return worker;
+}
