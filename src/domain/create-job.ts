@@ -20,6 +20,8 @@ export interface CreateJobInput {
   /** Files staged by this very request (multipart); they are already among body.sources. */
   ownFiles: UploadRecord[];
   idempotencyKey: string | null;
+  /** The W3C traceparent the job's worker spans continue (null when tracing is off). */
+  trace?: string | null;
 }
 
 /** The request's identity for Idempotency-Key: its own files by content (their upload ids are new on every try). */
@@ -51,7 +53,7 @@ export class CreateJob {
       // Claimed before the job exists, so no other job ending meanwhile can delete an upload this one needs.
       await uploads.claim(tenant, refs, claimant);
       const create = async (): Promise<JobRecord> => {
-        const record = await commands.create(tenant, body);
+        const record = await commands.create(tenant, body, undefined, { trace: input.trace ?? null });
         created = true;
         await uploads.handOver(refs, claimant, record.job.id);
         await releaseIfEnded(uploads, store, record.job.id, refs.map((r) => r.id));

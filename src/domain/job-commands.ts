@@ -29,14 +29,19 @@ export interface JobCommandsDeps {
 export class JobCommands {
   constructor(private readonly deps: JobCommandsDeps) {}
 
-  async create(tenant: string, body: CreateJobBody, parent?: { record: JobRecord; session: { task_id: string; session_id: string } }): Promise<JobRecord> {
+  async create(
+    tenant: string,
+    body: CreateJobBody,
+    parent?: { record: JobRecord; session: { task_id: string; session_id: string } },
+    opts: { trace?: string | null } = {},
+  ): Promise<JobRecord> {
     if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);
     const job = newJob(body, parent?.record.job.id ?? null, parent?.session ?? null);
     const messages = buildAgentMessages(body);
     // Flow state and record together, queue last: a worker only ever sees a job whose record and flow both exist.
     const [, record] = await Promise.all([
       this.deps.flows.save(job.id, initialFlowState(messages, parent?.session)),
-      this.deps.store.create(tenant, job),
+      this.deps.store.create(tenant, job, { trace: opts.trace ?? null }),
     ]);
     await this.deps.queue.enqueue(job.id);
     return record;

@@ -43,6 +43,8 @@ export interface FlowDeps {
   deliveries: { ensureQueued(jobId: string): Promise<void> };
   /** Called with step name and duration for metrics; optional. */
   onStep?: (step: Step, outcome: string, ms: number) => void;
+  /** Wraps each step run (tracing puts a span around it, so the step's upstream calls become its children). */
+  aroundStep?: <T>(step: Step, jobId: string, run: () => Promise<T>) => Promise<T>;
 }
 
 export interface StepContext {

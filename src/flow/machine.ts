@@ -99,8 +99,11 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     let outcome: StepOutcome;
     let token = '';
     try {
-      token = await tokens.get();
-      outcome = await HANDLERS[step](ctx, token);
+      const run = async () => {
+        token = await tokens.get();
+        return HANDLERS[step](ctx, token);
+      };
+      outcome = deps.aroundStep ? await deps.aroundStep(step, jobId, run) : await run();
       flow.retries = 0;
       deps.onStep?.(step, 'ok', Date.now() - started);
     } catch (err) {

@@ -117,6 +117,8 @@ export const jobRecordSchema = z.object({
   v: z.number().int(),
   tenant: z.string(),
   cancel_requested: z.boolean().default(false),
+  /** The W3C traceparent of the request that created the job: the worker's spans join that trace. */
+  trace: z.string().nullable().default(null),
   job: jobSchema,
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

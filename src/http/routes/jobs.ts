@@ -24,6 +24,8 @@ export interface JobRouteDeps {
   /** Where multipart file parts are staged. */
   uploads: StagedUploads;
   uploadMaxBytes: number;
+  /** The traceparent of the request being handled, for the job's worker spans to continue (null when tracing is off). */
+  currentTrace?: () => string | null;
 }
 
 declare module 'fastify' {
@@ -91,7 +93,13 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
         const ownFiles = request.ownFiles ?? [];
         // From here the use case owns the files: it hands them to the job or removes them.
         request.ownFiles = undefined;
-        const result = await deps.createJob.execute({ tenant: request.tenant, body: request.body, ownFiles, idempotencyKey: key });
+        const result = await deps.createJob.execute({
+          tenant: request.tenant,
+          body: request.body,
+          ownFiles,
+          idempotencyKey: key,
+          trace: deps.currentTrace?.() ?? null,
+        });
         if (!result.replayed) return reply.status(202).send(result.record.job);
         return reply.status(200).header('idempotent-replayed', 'true').send(result.record.job);
       },
