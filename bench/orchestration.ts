@@ -1,5 +1,5 @@
 // Benchmark 2: jobs/s through the whole service against a straight-line script making the same upstream calls (simulator at time scale 0).
-import { buildAgentMessages } from '../src/flow/messages.js';
+import { buildAgentMessages } from '../src/video/compile.js';
 import { createJobBodySchema } from '../src/jobs/schemas.js';
 import { startApi } from '../src/roles.js';
 import { postJobs } from './lib/api-client.js';

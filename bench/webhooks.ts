@@ -1,6 +1,6 @@
 // Benchmark 6: signed webhook deliveries/s (direct, and through the BullMQ delivery queue) against an unsigned undici POST loop.
 import { Agent, request, type Dispatcher } from 'undici';
-import { createJobBodySchema, type Job, type JobEvent } from '../src/jobs/schemas.js';
+import { createJobBodySchema, jobSchema, type Job, type JobEvent } from '../src/jobs/schemas.js';
 import { newJobId } from '../src/jobs/ids.js';
 import { buildDelivery } from '../src/webhooks/envelope.js';
 import { startDeliveryWorker } from '../src/webhooks/queue.js';
@@ -38,8 +38,8 @@ async function loop(n: number, send: (i: number) => Promise<boolean>): Promise<n
 function sampleJob(receiverUrl: string): Job {
   const body = createJobBodySchema.parse(jobBody(receiverUrl));
   const now = new Date().toISOString();
-  return {
-    id: newJobId(), status: 'succeeded', stage: 'done', progress: 100,
+  return jobSchema.parse({
+    id: newJobId(), status: 'succeeded', stage: 'done', progress: 100, conformance: body.conformance,
     instruction: body.instruction, followups: body.followups, sources: body.sources, output: body.output, language: body.language, metadata: body.metadata,
     messages: ['Your video is ready.', 'Added lo-fi background music at 35%.', 'Added the title "Urban Dreams".'],
     result: { url: 'https://static1.nemovideo.ai/render-result/render_01j.mp4', timeline: 'Timeline (3 tracks): 1. Video (6 segments, 30.0s)', duration_ms: 30_000, size_bytes: 1_048_576 },
@@ -47,7 +47,7 @@ function sampleJob(receiverUrl: string): Job {
     upstream: { task_id: '7312345678901234567', session_id: '7312345678901234568', render_id: 'render_01j_1' },
     webhook: { url: receiverUrl, events: ['job.succeeded'], status: 'pending', attempts: 0 },
     parent_id: null, created_at: now, started_at: now, finished_at: now,
-  };
+  });
 }
 
 async function run(ctx: BenchContext): Promise<BenchResult> {

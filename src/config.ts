@@ -49,6 +49,8 @@ export const envSchema = z.object({
   NEMO_SKILL_PLATFORM: z.string().min(1).max(32).default('unknown'),
   NEMO_SSE_IDLE_MS: int(1000).default(600_000),
   NEMO_SSE_MAX_MS: int(1000).default(900_000),
+  NEMO_WEB_URL: url.default('https://nemovideo.com'),
+  UPSTREAM_RATE_LIMIT_MAX_WAIT_MS: int(0).default(600_000),
   API_KEYS: apiKeys.optional(),
   ADMIN_API_KEY: z.string().min(16).optional(),
   AUTH_DISABLED: bool.default(false),

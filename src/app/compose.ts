@@ -5,7 +5,10 @@ import type { Config } from '../config.js';
 import { CreateJob } from '../domain/create-job.js';
 import { JobCommands } from '../domain/job-commands.js';
 import type { FlowDeps } from '../flow/context.js';
+import { ClaimLinks } from '../flow/claim-links.js';
 import { CreditsGate } from '../flow/credits-gate.js';
+import { groupReleaseHook } from '../flow/group-release.js';
+import { SessionGroups } from '../flow/session-groups.js';
 import { createFlowQueue, enqueueFlow, promoteIfDelayed, removeIfWaiting, type FlowJobData } from '../flow/queue.js';
 import { RenderStats } from '../flow/render-stats.js';
 import { FlowStore } from '../flow/state.js';
@@ -46,6 +49,7 @@ export interface Container {
   /** The job store on the request-path connection: API reads and metric scrapes never wait for Redis to return. */
   readStore: JobStore;
   flows: FlowStore;
+  groups: SessionGroups;
   lifecycle: JobLifecycle;
   jobs: JobCommands;
   createJob: CreateJob;
@@ -81,6 +85,7 @@ export function compose(config: Config, logger: Logger): Container {
   const store = new JobStore(blocking, keys);
   const readStore = new JobStore(redis, keys);
   const flows = new FlowStore(blocking, keys);
+  const groups = new SessionGroups(blocking, keys);
   const ledger = new DeliveryLedger(blocking, keys);
   const secrets = new WebhookSecrets({ redis: blocking, keys, fixedSecret: settings.webhooks.fixedSecret, graceMs: settings.webhooks.secretGraceMs });
   // BullMQ gets its own connections (it duplicates what it is given); workers need maxRetriesPerRequest: null.
@@ -114,18 +119,25 @@ export function compose(config: Config, logger: Logger): Container {
   const uploads = new StagedUploads({ redis: blocking, keys, dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes });
   // A job that ends frees its staged uploads (the last job using a file removes it); the sweeper catches the rest.
   const releaseUploads = uploadReleaseHook(uploads, store, logger.child({ component: 'uploads' }));
+  const leaveGroup = groupReleaseHook({
+    store,
+    groups,
+    wake: async (jobId) => void (await promoteIfDelayed(flowQueue, jobId)),
+    logger: logger.child({ component: 'groups' }),
+  });
   const lifecycle = new JobLifecycle(store, async (jobId, type, seq) => {
     try {
       await enqueuer.onEvent(jobId, type, seq);
     } finally {
-      // Uploads are freed even when queueing the webhook failed (the flow re-queues deliveries on retry).
-      await releaseUploads(jobId, type);
+      // Uploads are freed and the shared session handed on even when queueing the webhook failed.
+      await Promise.all([releaseUploads(jobId, type), leaveGroup(jobId, type)]);
     }
   });
   const jobs = new JobCommands({
     store,
     flows,
     lifecycle,
+    groups,
     queue: {
       enqueue: (jobId) => enqueueFlow(flowQueue, jobId),
       removeIfWaiting: (jobId) => removeIfWaiting(flowQueue, jobId),
@@ -151,7 +163,8 @@ export function compose(config: Config, logger: Logger): Container {
     clientId: settings.upstream.clientId,
     logger: logger.child({ component: 'token' }),
   });
-  const balance = new BalanceReader({ redis, cacheKey: keys.creditsCache(), nemo, tokens, logger: logger.child({ component: 'credits' }) });
+  const balance = new BalanceReader({ redis: blocking, cacheKey: keys.creditsCache(), nemo, tokens, logger: logger.child({ component: 'credits' }) });
+  const claims = new ClaimLinks(blocking, keys.claimUrl(), settings.upstream.webUrl);
   const flowDeps: FlowDeps = {
     settings: settings.flow,
     redis: blocking,
@@ -164,6 +177,9 @@ export function compose(config: Config, logger: Logger): Container {
     credits: new CreditsGate(blocking, keys, settings.flow.creditsRecheckMs),
     renderStats: new RenderStats(blocking, keys),
     stagedFiles: uploads,
+    groups,
+    balance,
+    claims,
     deliveries: enqueuer,
     logger,
     onStep: (step, outcome, ms) => metrics.onStep(step, outcome, ms),
@@ -179,6 +195,7 @@ export function compose(config: Config, logger: Logger): Container {
     store,
     readStore,
     flows,
+    groups,
     lifecycle,
     jobs,
     createJob,

@@ -1,5 +1,6 @@
 // Cuts the container into the narrow dependencies of each route group (routes build nothing themselves).
 import type { HttpDeps } from '../http/deps.js';
+import { consoleRoutes, resultMediaSources } from '../http/routes/console.js';
 import { redisReadiness } from '../redis/readiness.js';
 import { buildDelivery } from '../webhooks/envelope.js';
 import { sendWebhook } from '../webhooks/sender.js';
@@ -43,5 +44,6 @@ export function httpDepsFrom(c: Container): HttpDeps {
     credits: { balanceFor: () => c.balance.get() },
     metrics: { render: () => c.metrics.render(), auth },
     admin: { queues: [c.flowQueue, c.deliveryQueue], auth },
+    plugins: [consoleRoutes({ mediaSources: resultMediaSources(settings.upstream.baseUrl) })],
   };
 }

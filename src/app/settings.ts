@@ -13,6 +13,8 @@ export interface Settings {
     skill: { source: string; version: string; platform: string };
     staticToken: string | undefined;
     clientId: string | undefined;
+    /** NemoVideo's web app, where claim (registration) links point. */
+    webUrl: string;
   };
   redis: { url: string; prefix: string };
 }
@@ -31,6 +33,7 @@ export function settingsFrom(config: Config): Settings {
       creditsMaxWaitMs: config.CREDITS_MAX_WAIT_MS,
       queuedSweepIntervalMs: config.QUEUED_SWEEP_INTERVAL_MS,
       queuedSweepAgeMs: config.QUEUED_SWEEP_AGE_MS,
+      rateLimitMaxWaitMs: config.UPSTREAM_RATE_LIMIT_MAX_WAIT_MS,
     },
     api: { port: config.PORT, host: config.HOST, bodyLimit: BODY_LIMIT_BYTES, uploadMaxBytes: config.UPLOAD_MAX_BYTES },
     worker: {
@@ -52,6 +55,7 @@ export function settingsFrom(config: Config): Settings {
       skill: { source: config.NEMO_SKILL_SOURCE, version: config.NEMO_SKILL_VERSION, platform: config.NEMO_SKILL_PLATFORM },
       staticToken: config.NEMO_TOKEN,
       clientId: config.NEMO_CLIENT_ID,
+      webUrl: config.NEMO_WEB_URL,
     },
     redis: { url: config.REDIS_URL, prefix: config.QUEUE_PREFIX },
   };

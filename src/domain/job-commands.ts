@@ -1,12 +1,13 @@
 // The job use cases creating, revising and canceling jobs: record, flow checkpoint and queue entry, written in a safe order.
 import { AppError } from '../errors.js';
-import { buildAgentMessages } from '../flow/messages.js';
+import type { SessionGroups } from '../flow/session-groups.js';
 import type { FlowStore } from '../flow/state.js';
 import { initialFlowState } from '../flow/state.js';
 import { newJobId } from '../jobs/ids.js';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
-import { isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord } from '../jobs/schemas.js';
+import { EMPTY_USAGE, isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord, type RevisionBody } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
+import { buildAgentMessages } from '../video/compile.js';
 
 export interface JobQueuePort {
   enqueue(jobId: string): Promise<void>;
@@ -21,33 +22,47 @@ export interface JobCommandsDeps {
   store: JobStore;
   flows: FlowStore;
   lifecycle: JobLifecycle;
+  groups: SessionGroups;
   queue: JobQueuePort;
   /** Refuses webhook targets the SSRF guard would never deliver to (throws AppError). */
   checkWebhookUrl: (url: string) => Promise<void>;
 }
 
+export interface CreateOptions {
+  /** The W3C traceparent the job's worker spans continue. */
+  trace?: string | null;
+  /** Jobs of one group take turns on one upstream session (a batch, or a job and its revisions). */
+  group?: string | null;
+  batchId?: string | null;
+  parentId?: string | null;
+  /** The upstream session a revision continues. */
+  inherited?: { task_id: string; session_id: string };
+}
+
 export class JobCommands {
   constructor(private readonly deps: JobCommandsDeps) {}
 
-  async create(
-    tenant: string,
-    body: CreateJobBody,
-    parent?: { record: JobRecord; session: { task_id: string; session_id: string } },
-    opts: { trace?: string | null } = {},
-  ): Promise<JobRecord> {
+  async create(tenant: string, body: CreateJobBody, opts: CreateOptions = {}): Promise<JobRecord> {
     if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);
-    const job = newJob(body, parent?.record.job.id ?? null, parent?.session ?? null);
-    const messages = buildAgentMessages(body);
+    const job = newJob(body, opts);
+    const group = opts.group ?? null;
+    const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });
+    // Its place in the group's queue is taken in creation order, before a worker can see the job.
+    if (group) await this.deps.groups.join(group, job.id);
     // Flow state and record together, queue last: a worker only ever sees a job whose record and flow both exist.
     const [, record] = await Promise.all([
-      this.deps.flows.save(job.id, initialFlowState(messages, parent?.session)),
-      this.deps.store.create(tenant, job, { trace: opts.trace ?? null }),
+      this.deps.flows.save(job.id, flow),
+      this.deps.store.create(tenant, job, { trace: opts.trace ?? null, group }),
     ]);
     await this.deps.queue.enqueue(job.id);
     return record;
   }
 
-  async revise(tenant: string, parentId: string, instruction: string): Promise<JobRecord> {
+  /**
+   * A new job continuing a succeeded job's upstream session (its draft) with a new instruction. Revisions of one job
+   * run one at a time on that session, in the order they were asked for (its group).
+   */
+  async revise(tenant: string, parentId: string, body: RevisionBody, opts: { trace?: string | null } = {}): Promise<JobRecord> {
     const parent = await this.deps.store.getForTenant(tenant, parentId);
     if (!parent) throw new AppError('JOB_NOT_FOUND', `job ${parentId} not found`);
     if (parent.job.status !== 'succeeded') {
@@ -55,17 +70,21 @@ export class JobCommands {
     }
     const flow = await this.deps.flows.load(parentId);
     if (!flow?.session) throw new AppError('PARENT_NOT_SUCCEEDED', `job ${parentId} has no upstream session to continue`);
+    const group = parent.group ?? parentId;
+    // The first revision of a job opens its group with the parent's session and files; later ones find it there.
+    if (!(await this.deps.groups.session(group))) await this.deps.groups.publish(group, { ...flow.session, uploads: flow.uploads });
     const { job } = parent;
-    const body: CreateJobBody = {
-      instruction,
+    const next: CreateJobBody = {
+      instruction: body.instruction,
       followups: [],
       sources: [],
-      output: job.output,
+      output: body.output ?? job.output,
+      conformance: body.conformance ?? job.conformance,
       language: job.language,
       metadata: job.metadata,
       ...(job.webhook ? { webhook: { url: job.webhook.url, events: job.webhook.events } } : {}),
     };
-    return this.create(tenant, body, { record: parent, session: flow.session });
+    return this.create(tenant, next, { trace: opts.trace ?? null, group, parentId, batchId: job.batch_id, inherited: flow.session });
   }
 
   /**
@@ -91,7 +110,8 @@ export class JobCommands {
   }
 }
 
-function newJob(body: CreateJobBody, parentId: string | null, session: { task_id: string; session_id: string } | null): Job {
+function newJob(body: CreateJobBody, opts: CreateOptions): Job {
+  const session = opts.inherited ?? null;
   return {
     id: newJobId(),
     status: 'queued',
@@ -101,16 +121,23 @@ function newJob(body: CreateJobBody, parentId: string | null, session: { task_id
     followups: body.followups,
     sources: body.sources,
     output: body.output,
+    conformance: body.conformance,
     language: body.language,
     metadata: body.metadata,
     messages: [],
+    messages_sent: [],
+    changes: [],
+    timeline: null,
+    usage: { ...EMPTY_USAGE },
+    waiting: null,
+    batch_id: opts.batchId ?? null,
     result: null,
     error: null,
     upstream: { task_id: session?.task_id ?? null, session_id: session?.session_id ?? null, render_id: null },
     webhook: body.webhook
       ? { url: body.webhook.url, events: body.webhook.events ?? [...TERMINAL_EVENTS], status: 'none', attempts: 0 }
       : null,
-    parent_id: parentId,
+    parent_id: opts.parentId ?? null,
     created_at: new Date().toISOString(),
     started_at: null,
     finished_at: null,

@@ -7,7 +7,10 @@ import type { NemoClient } from '../nemo/client.js';
 import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import type { BalanceReader } from '../nemo/balance.js';
+import type { ClaimLinks } from './claim-links.js';
 import type { CreditsGate } from './credits-gate.js';
+import type { SessionGroups } from './session-groups.js';
 import type { RenderStats } from './render-stats.js';
 import type { FlowState, FlowStore, Step } from './state.js';
 import type { StagedFileSource } from './staged-files.js';
@@ -24,6 +27,8 @@ export interface FlowSettings {
   creditsMaxWaitMs: number;
   queuedSweepIntervalMs: number;
   queuedSweepAgeMs: number;
+  /** How long a job keeps waiting out 429s before it fails UPSTREAM_RATE_LIMITED (UPSTREAM_RATE_LIMIT_MAX_WAIT_MS). */
+  rateLimitMaxWaitMs: number;
 }
 
 export interface FlowDeps {
@@ -38,6 +43,12 @@ export interface FlowDeps {
   credits: CreditsGate;
   renderStats: RenderStats;
   stagedFiles: StagedFileSource;
+  /** Turns on shared sessions (batches, revisions). */
+  groups: SessionGroups;
+  /** The account's balance, shared by its jobs (job.usage credits_before / credits_after). */
+  balance: Pick<BalanceReader, 'get'>;
+  /** The registration link of an anonymous account that ran out of credits. */
+  claims: ClaimLinks;
   logger: Logger;
   /** Makes sure every event of a finished job is queued for webhook delivery (idempotent). */
   deliveries: { ensureQueued(jobId: string): Promise<void> };
@@ -54,8 +65,11 @@ export interface StepContext {
   flow: FlowState;
   log: Logger;
   signal: AbortSignal;
-  /** Persists `flow` now; steps call it before any upstream call whose repetition would cost credits. */
-  checkpoint: () => Promise<void>;
+  /**
+   * Persists `flow` now; steps call it before any upstream call whose repetition would cost credits. `durable` asks
+   * for the write to reach a replica too (REDIS_WAIT_REPLICAS) where it marks a message as sent.
+   */
+  checkpoint: (opts?: { durable?: boolean }) => Promise<void>;
 }
 
 export type StepOutcome =

@@ -4,9 +4,11 @@ import { isTerminal } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import { next, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
+import { countedUpstream } from './counted-upstream.js';
 import { creditsWait } from './credits-wait.js';
 import { LockLostError, type Fence, type FlowState, type Step } from './state.js';
 import { authStep } from './steps/auth.js';
+import { checkStep } from './steps/check.js';
 import { finishStep } from './steps/finish.js';
 import { generateStep } from './steps/generate.js';
 import { reconcileStep } from './steps/reconcile.js';
@@ -26,6 +28,7 @@ const HANDLERS: Record<Step, StepHandler> = {
   upload: uploadStep,
   generate: generateStep,
   reconcile: reconcileStep,
+  check: checkStep,
   render_submit: renderSubmitStep,
   render_poll: renderPollStep,
   finish: (ctx) => finishStep(ctx),
@@ -69,8 +72,10 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     await lifecycle.fail(jobId, { code: 'INTERNAL', message: 'the job lost its flow state', retryable: false });
     return { kind: 'finished' };
   }
-  const save = () => flows.save(jobId, flow, fence);
+  const save = (opts?: { durable?: boolean }) => flows.save(jobId, flow, fence, opts);
   if (record.job.status === 'queued' && !record.cancel_requested) await lifecycle.start(jobId);
+  // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls).
+  const stepDeps: FlowDeps = { ...deps, nemo: countedUpstream(deps.nemo, () => void (flow.usage.upstream_calls += 1)) };
 
   for (;;) {
     record = (await store.get(jobId))!;
@@ -88,7 +93,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     const step = flow.step;
     const started = Date.now();
     const ctx: StepContext = {
-      deps,
+      deps: stepDeps,
       jobId,
       record,
       flow,
@@ -105,6 +110,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       };
       outcome = deps.aroundStep ? await deps.aroundStep(step, jobId, run) : await run();
       flow.retries = 0;
+      flow.rate_limited_since = null;
       deps.onStep?.(step, 'ok', Date.now() - started);
     } catch (err) {
       if (err instanceof LockLostError) throw err;
@@ -129,7 +135,7 @@ async function handleFailure(
   ctx: StepContext,
   token: string,
   err: unknown,
-  save: () => Promise<void>,
+  save: (opts?: { durable?: boolean }) => Promise<void>,
 ): Promise<{ kind: 'failed' } | { kind: 'continue'; outcome: StepOutcome }> {
   const { flow, log } = ctx;
   const step = flow.step;
@@ -142,6 +148,33 @@ async function handleFailure(
     throw unexpected;
   }
   switch (decision.kind) {
+    case 'rate_limited': {
+      // Honour the upstream's Retry-After, but not for ever: a job that keeps being refused fails instead of waiting.
+      const now = Date.now();
+      const since = flow.rate_limited_since ? Date.parse(flow.rate_limited_since) : now;
+      const first = flow.rate_limited_since === null;
+      flow.rate_limited_since = new Date(since).toISOString();
+      const patience = deps.settings.rateLimitMaxWaitMs;
+      if (now + decision.delayMs - since > patience) {
+        return fail(
+          deps,
+          ctx,
+          save,
+          new AppError(
+            'UPSTREAM_RATE_LIMITED',
+            `the upstream kept answering 429 (rate limit) for ${Math.round((now - since) / 1000)} s; ` +
+              `the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (${Math.round(patience / 1000)} s)`,
+          ),
+        );
+      }
+      log.warn({ delayMs: decision.delayMs, since: flow.rate_limited_since }, 'upstream rate limit; waiting as told');
+      if (first) {
+        await deps.lifecycle.update(ctx.jobId, (job) => {
+          job.waiting = { reason: 'upstream_rate_limit', message: 'the upstream answered 429 (rate limit); retrying when it allows', since: flow.rate_limited_since! };
+        });
+      }
+      return { kind: 'continue', outcome: wait(step, decision.delayMs, 'upstream rate limit') };
+    }
     case 'retry':
       if (decision.countsAsFailure) flow.retries += 1;
       log.warn({ reason: decision.reason, delayMs: decision.delayMs, retries: flow.retries }, 'upstream call will be retried');
@@ -160,6 +193,8 @@ async function handleFailure(
         return fail(deps, ctx, save, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));
       }
       log.warn({ resets: flow.session_resets }, 'upstream session lost; starting a new one and re-uploading');
+      // The group's next jobs must not inherit the lost session either.
+      if (flow.group && flow.session) await deps.groups.forget(flow.group, flow.session.session_id);
       Object.assign(flow, {
         session: null,
         uploaded: false,
@@ -168,6 +203,7 @@ async function handleFailure(
         inflight: null,
         reconcile: null,
         render: null,
+        known: null,
       } satisfies Partial<FlowState>);
       return { kind: 'continue', outcome: next('session') };
     case 'out_of_credits': {
@@ -175,8 +211,10 @@ async function handleFailure(
       // instead of every queued job failing on its own 2001. A 2001 before the stream ran nothing (generate.ts).
       await deps.credits.pause();
       log.warn('upstream out of credits; pausing new work and waiting for the balance to recover');
+      // The upstream's own advice for an anonymous account: a registration link, shown on the job and /v1/credits.
+      if (!deps.tokens.isStatic && flow.session && token) await deps.claims.learn(ctx.deps.nemo, token, flow.session);
       try {
-        return { kind: 'continue', outcome: creditsWait(ctx, step, deps.settings.creditsRecheckMs) };
+        return { kind: 'continue', outcome: await creditsWait(ctx, step, deps.settings.creditsRecheckMs) };
       } catch (gaveUp) {
         return fail(deps, ctx, save, gaveUp as AppError);
       }

@@ -2,6 +2,9 @@
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES } from '../redis/keys.js';
+import { annotateRun, withRunSpans } from '../tracing/flow.js';
+import { activeTraceFields } from '../tracing/spans.js';
+import { tracingEnabled } from '../tracing/state.js';
 import type { FlowDeps } from './context.js';
 import { runFlow } from './machine.js';
 import { CAPPED_BACKOFF, cappedBackoffMs, createFlowQueue, type FlowJobData } from './queue.js';
@@ -48,12 +51,14 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
 
   const processor = async (job: Job<FlowJobData>, token?: string) => {
     const { jobId } = job.data;
-    const log = deps.logger.child({ jobId, attempt: job.attemptsMade });
+    // Inside the run's span when tracing is on: every line of this job's log carries its trace_id.
+    const log = deps.logger.child({ jobId, attempt: job.attemptsMade, ...activeTraceFields() });
     const controller = new AbortController();
     running.set(jobId, controller);
     try {
       const fence = token ? { lockKey: deps.keys.flowJobLock(job.id ?? jobId), token } : undefined;
       const result = await runFlow(drainAware(controller), jobId, controller.signal, log, fence);
+      annotateRun(result);
       // Taken over by another worker: leave the job to it (a DelayedError makes BullMQ touch nothing).
       if (result.kind === 'lost') throw new DelayedError();
       if (result.kind === 'wait') {
@@ -68,7 +73,9 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     }
   };
 
-  const worker = new Worker<FlowJobData>(QUEUE_NAMES.flow, processor, {
+  // Tracing on: each run is a span continuing the trace the job's record keeps (one extra record read per run).
+  const storedTrace = async (jobId: string) => (await deps.store.get(jobId))?.trace ?? null;
+  const worker = new Worker<FlowJobData>(QUEUE_NAMES.flow, tracingEnabled() ? withRunSpans(processor, storedTrace) : processor, {
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,

@@ -2,9 +2,10 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { jobResultSchema } from '../jobs/schemas.js';
+import { conformanceReportSchema } from '../video/conformance.js';
 import type { Keys } from '../redis/keys.js';
 
-export const STEPS = ['auth', 'session', 'upload', 'generate', 'reconcile', 'render_submit', 'render_poll', 'finish'] as const;
+export const STEPS = ['auth', 'session', 'upload', 'generate', 'reconcile', 'check', 'render_submit', 'render_poll', 'finish'] as const;
 export type Step = (typeof STEPS)[number];
 
 const uploadedFileSchema = z.object({
@@ -12,6 +13,13 @@ const uploadedFileSchema = z.object({
   fileType: z.string(),
   cdnUrl: z.string(),
 });
+
+export const knownStateSchema = z.object({
+  draft: z.unknown().nullable(),
+  generated_media: z.unknown().nullable(),
+  video_infos: z.number().int(),
+});
+export type KnownState = z.infer<typeof knownStateSchema>;
 
 export const flowStateSchema = z.object({
   step: z.enum(STEPS),
@@ -54,12 +62,35 @@ export const flowStateSchema = z.object({
   session_resets: z.number().int().min(0),
   /** First time this job found the upstream out of credits; it fails once it has waited too long. */
   credits_wait_since: z.string().nullable(),
+  /** First of an unbroken run of 429s; the job fails UPSTREAM_RATE_LIMITED once it lasts too long. */
+  rate_limited_since: z.string().nullable().default(null),
+  /**
+   * What the session's state is known to hold after the last message: read from state, or the previous state with the
+   * agent stream's stateDelta applied (ADK applies exactly those values to the session state). It gives the
+   * "before" of the next message without another state read; null means "read it".
+   */
+  known: knownStateSchema.nullable().default(null),
+  /** The draft compared with the output wishes after the last message (null until checked). */
+  checks: conformanceReportSchema.nullable().default(null),
+  /** The one corrective message of conformance "correct" was added. */
+  corrected: z.boolean().default(false),
+  /** Calls this job made to the upstream, messages it sent and renders it submitted (job.usage). */
+  usage: z
+    .object({ upstream_calls: z.number().int(), messages_sent: z.number().int(), renders: z.number().int() })
+    .default({ upstream_calls: 0, messages_sent: 0, renders: 0 }),
+  /** Jobs that share one upstream session one at a time (a batch, or a job and its revisions); null when alone. */
+  group: z.string().nullable().default(null),
 });
 export type FlowState = z.infer<typeof flowStateSchema>;
 
-export function initialFlowState(messages: string[], inherited?: { task_id: string; session_id: string }): FlowState {
+export function initialFlowState(
+  messages: string[],
+  opts: { inherited?: { task_id: string; session_id: string } | undefined; group?: string | null } = {},
+): FlowState {
+  const { inherited } = opts;
   return {
-    step: inherited ? 'generate' : 'auth',
+    // A job of a group starts like any other: its turn on the shared session is taken at the session step.
+    step: inherited && !opts.group ? 'generate' : 'auth',
     session: inherited ?? null,
     uploaded: inherited !== undefined,
     uploads: [],
@@ -72,6 +103,12 @@ export function initialFlowState(messages: string[], inherited?: { task_id: stri
     retries: 0,
     session_resets: 0,
     credits_wait_since: null,
+    rate_limited_since: null,
+    known: null,
+    checks: null,
+    corrected: false,
+    usage: { upstream_calls: 0, messages_sent: 0, renders: 0 },
+    group: opts.group ?? null,
   };
 }
 
@@ -96,6 +133,8 @@ export class FlowStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** Replicas a durable save waits for (REDIS_WAIT_REPLICAS; 0 on a single node), and for how long. */
+    private readonly durability: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 100 },
   ) {}
 
   async load(jobId: string): Promise<FlowState | null> {
@@ -108,13 +147,18 @@ export class FlowStore {
    * That keeps a worker that stalled (and was taken over) from overwriting the new owner's checkpoint, e.g.
    * clearing an `inflight` mark and so letting a message be sent twice.
    */
-  async save(jobId: string, state: FlowState, fence?: Fence): Promise<void> {
+  async save(jobId: string, state: FlowState, fence?: Fence, opts: { durable?: boolean } = {}): Promise<void> {
     const json = JSON.stringify(state);
     if (!fence) {
       await this.redis.set(this.keys.jobFlow(jobId), json);
-      return;
+    } else {
+      const ok = await this.redis.eval(FENCED_SET, 2, fence.lockKey, this.keys.jobFlow(jobId), fence.token, json);
+      if (ok !== 1) throw new LockLostError(jobId);
     }
-    const ok = await this.redis.eval(FENCED_SET, 2, fence.lockKey, this.keys.jobFlow(jobId), fence.token, json);
-    if (ok !== 1) throw new LockLostError(jobId);
+    // Replication is asynchronous: a failover right after this write could lose the "message sent" mark and let the
+    // message be sent twice. WAIT narrows that window to what the replicas have not acknowledged in timeoutMs.
+    if (opts.durable && this.durability.replicas > 0) {
+      await this.redis.wait(this.durability.replicas, this.durability.timeoutMs);
+    }
   }
 }

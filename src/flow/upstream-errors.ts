@@ -10,6 +10,8 @@ export const DEFAULT_RATE_LIMIT_WAIT_MS = 30_000;
 
 export type UpstreamDecision =
   | { kind: 'retry'; delayMs: number; countsAsFailure: boolean; reason: string }
+  /** 429: wait as long as the upstream says (its Retry-After), up to the job's patience (machine.ts). */
+  | { kind: 'rate_limited'; delayMs: number }
   | { kind: 'reauth' }
   | { kind: 'new_session' }
   | { kind: 'out_of_credits' }
@@ -50,12 +52,7 @@ export function decideUpstream(err: unknown, failuresSoFar: number, tokenIsStati
     case 'no_credits':
       return { kind: 'out_of_credits' };
     case 'rate_limited':
-      return {
-        kind: 'retry',
-        delayMs: err.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS,
-        countsAsFailure: false,
-        reason: 'upstream rate limit',
-      };
+      return { kind: 'rate_limited', delayMs: err.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS };
     case 'transient':
     case 'timeout':
     case 'not_found':

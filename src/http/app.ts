@@ -23,7 +23,8 @@ const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', DOCS_PREFI
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
 function isPublic(path: string): boolean {
-  return PUBLIC_PATHS.has(path) || path.startsWith(`${DOCS_PREFIX}/`);
+  // The console's static pages too: it signs in with a key of its own and calls the API like any client.
+  return PUBLIC_PATHS.has(path) || path.startsWith(`${DOCS_PREFIX}/`) || /^\/console(\/|$)/.test(path);
 }
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {

@@ -27,17 +27,21 @@ export class JobLifecycle {
     });
   }
 
-  /** Moves the job to a stage and/or progress value; progress never goes backwards. */
-  async progress(jobId: string, stage: JobStage, progress?: number): Promise<JobRecord> {
+  /**
+   * Moves the job to a stage and/or progress value; progress never goes backwards. `also` changes more of the job in
+   * the same write (one round trip instead of two), e.g. the message just sent.
+   */
+  async progress(jobId: string, stage: JobStage, progress?: number, also?: (job: Job) => void): Promise<JobRecord> {
     const last = this.lastProgressEvent.get(jobId) ?? (await this.lastStoredEventAt(jobId));
     const due = Date.now() - last >= PROGRESS_EVENT_INTERVAL_MS;
     let emitted = false;
     const record = await this.apply(jobId, due ? 'job.progress' : undefined, (r) => {
       if (isTerminal(r.job.status)) return null;
       const nextProgress = Math.max(r.job.progress, Math.min(99, Math.round(progress ?? r.job.progress)));
-      if (r.job.stage === stage && nextProgress === r.job.progress) return null;
+      if (r.job.stage === stage && nextProgress === r.job.progress && !also) return null;
       r.job.stage = stage;
       r.job.progress = nextProgress;
+      also?.(r.job);
       emitted = due;
       return r;
     });
@@ -52,13 +56,15 @@ export class JobLifecycle {
     });
   }
 
-  async succeed(jobId: string, result: JobResult): Promise<JobRecord> {
+  async succeed(jobId: string, result: JobResult, also?: (job: Job) => void): Promise<JobRecord> {
     return this.finish(jobId, 'job.succeeded', (job) => {
       job.status = 'succeeded';
       job.stage = 'done';
       job.progress = 100;
       job.result = result;
       job.error = null;
+      job.waiting = null;
+      also?.(job);
     });
   }
 
@@ -66,6 +72,7 @@ export class JobLifecycle {
     return this.finish(jobId, 'job.failed', (job) => {
       job.status = 'failed';
       job.error = error;
+      job.waiting = null;
     });
   }
 
@@ -73,6 +80,7 @@ export class JobLifecycle {
     return this.finish(jobId, 'job.canceled', (job) => {
       job.status = 'canceled';
       job.error = { code: 'CANCELED', message, retryable: false };
+      job.waiting = null;
     });
   }
 

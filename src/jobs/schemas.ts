@@ -1,11 +1,16 @@
 // zod schemas of the public Job, its Event and the create-job body (contract §4); the HTTP layer and OpenAPI share them.
 import { z } from 'zod';
+import { checkSchema } from '../video/conformance.js';
+import { conformanceSchema, outputSchema } from '../video/output.js';
+import { timelineSchema } from '../video/timeline.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'canceled'] as const;
 export const JOB_STAGES = ['queued', 'auth', 'session', 'upload', 'generate', 'reconcile', 'render', 'deliver', 'done'] as const;
-export const EVENT_TYPES = ['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled'] as const;
+export const EVENT_TYPES = ['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled', 'batch.succeeded', 'batch.failed'] as const;
 export const TERMINAL_EVENTS = ['job.succeeded', 'job.failed', 'job.canceled'] as const;
+/** A batch's end is announced on the event stream of the item that ended it, after that item's own terminal event. */
+export const BATCH_EVENTS = ['batch.succeeded', 'batch.failed'] as const;
 export const WEBHOOK_STATUSES = ['none', 'pending', 'delivered', 'failing', 'exhausted'] as const;
 
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -34,13 +39,7 @@ export const sourceSchema = z.union([
 ]);
 export type Source = z.infer<typeof sourceSchema>;
 
-export const outputSchema = z.strictObject({
-  format: z.enum(['mp4']).default('mp4'),
-  quality: z.enum(['low', 'medium', 'high']).default('high'),
-  resolution: z.enum(['480p', '720p', '1080p', '4k']).default('1080p'),
-  aspect_ratio: z.enum(['16:9', '9:16', '1:1', '4:5', '4:3', '3:4', '21:9']).optional(),
-});
-export type Output = z.infer<typeof outputSchema>;
+export { outputSchema, type Output } from '../video/output.js';
 
 export const webhookRequestSchema = z.strictObject({
   url: httpUrl,
@@ -51,21 +50,29 @@ export const metadataSchema = z
   .record(z.string().max(256), z.unknown())
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
 
+export const languageSchema = z
+  .string()
+  .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or zh-CN')
+  .default('en');
+
 export const createJobBodySchema = z.strictObject({
   instruction: text(4000),
   followups: z.array(text(4000)).max(10, 'at most 10 follow-ups').default([]),
   sources: z.array(sourceSchema).max(50, 'at most 50 sources').default([]),
-  output: outputSchema.default({ format: 'mp4', quality: 'high', resolution: '1080p' }),
-  language: z
-    .string()
-    .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or zh-CN')
-    .default('en'),
+  output: outputSchema.prefault({}),
+  conformance: conformanceSchema,
+  language: languageSchema,
   webhook: webhookRequestSchema.optional(),
   metadata: metadataSchema.default({}),
 });
 export type CreateJobBody = z.infer<typeof createJobBodySchema>;
 
-export const revisionBodySchema = z.strictObject({ instruction: text(4000) });
+export const revisionBodySchema = z.strictObject({
+  instruction: text(4000),
+  output: outputSchema.optional().describe('The wishes for the revised video; the parent job’s output when absent.'),
+  conformance: conformanceSchema.optional().describe('The parent job’s setting when absent.'),
+});
+export type RevisionBody = z.infer<typeof revisionBodySchema>;
 
 export const jobErrorSchema = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });
 export type JobError = z.infer<typeof jobErrorSchema>;
@@ -75,8 +82,34 @@ export const jobResultSchema = z.object({
   timeline: z.string(),
   duration_ms: z.number().nullable(),
   size_bytes: z.number().nullable(),
+  checks: z.array(checkSchema).default([]).describe('The result compared with the output wishes, one check per wish.'),
+  conformant: z.boolean().nullable().default(null).describe('false when some check failed, true when none failed and some passed, null when nothing could be checked.'),
 });
 export type JobResult = z.infer<typeof jobResultSchema>;
+
+export const changeSchema = z.object({
+  message: z.number().int().min(1).describe('1-based index into messages_sent'),
+  from_agent_text: z.boolean().describe('whether the agent answered that message with text (false: a silent edit)'),
+  summary: z.string().describe('what the relay saw change in the draft, e.g. "added BGM track, duration 10.0 s → 15.0 s"'),
+});
+export type Change = z.infer<typeof changeSchema>;
+
+export const usageSchema = z.object({
+  messages_sent: z.number().int().describe('messages sent to the agent (each may cost credits)'),
+  renders: z.number().int().describe('renders submitted upstream'),
+  upstream_calls: z.number().int().describe('calls this job made to the upstream API'),
+  credits_before: z.number().nullable().describe('the account balance as last read before the job started; null when unknown'),
+  credits_after: z.number().nullable().describe('the account balance as read after the render; null when unknown'),
+});
+export type Usage = z.infer<typeof usageSchema>;
+export const EMPTY_USAGE: Usage = Object.freeze({ messages_sent: 0, renders: 0, upstream_calls: 0, credits_before: null, credits_after: null });
+
+export const waitingSchema = z.object({
+  reason: z.enum(['upstream_credits', 'upstream_rate_limit', 'session_turn', 'admission']),
+  message: z.string(),
+  since: z.string(),
+});
+export type Waiting = z.infer<typeof waitingSchema>;
 
 export const jobSchema = z.object({
   id: z.string(),
@@ -87,9 +120,16 @@ export const jobSchema = z.object({
   followups: z.array(z.string()),
   sources: z.array(sourceSchema),
   output: outputSchema,
+  conformance: conformanceSchema,
   language: z.string(),
   metadata: z.record(z.string(), z.unknown()),
-  messages: z.array(z.string()),
+  messages: z.array(z.string()).describe('what the upstream agent said, in order, unchanged'),
+  messages_sent: z.array(z.string()).default([]).describe('the exact texts the agent was sent, in order (the compiled first message, follow-ups, a correction)'),
+  changes: z.array(changeSchema).default([]).describe('after every message, what the relay saw change in the draft'),
+  timeline: timelineSchema.nullable().default(null).describe('the latest draft as tracks of segments on a time axis'),
+  usage: usageSchema.default(EMPTY_USAGE),
+  waiting: waitingSchema.nullable().default(null).describe('why a running job is waiting, when it is (credits, rate limit, its turn on a shared session)'),
+  batch_id: z.string().nullable().default(null),
   result: jobResultSchema.nullable(),
   error: jobErrorSchema.nullable(),
   upstream: z.object({
@@ -112,15 +152,32 @@ export const jobSchema = z.object({
 });
 export type Job = z.infer<typeof jobSchema>;
 
+/**
+ * Output values older service versions accepted: a stored job keeps parsing after the upgrade (the upstream renders at
+ * most 1080p, so 4k jobs were rendered at 1080p anyway). Only stored records go through this, never requests.
+ */
+function upgradeStoredRecord(value: unknown): unknown {
+  const job = (value as { job?: { output?: unknown } } | null)?.job;
+  const stored = job?.output;
+  if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return value;
+  const output = { ...(stored as Record<string, unknown>) };
+  if (output.resolution === '4k') output.resolution = '1080p';
+  if (output.resolution === '480p') output.resolution = '720p';
+  if (typeof output.aspect_ratio === 'string' && !['16:9', '9:16', '1:1', '4:5'].includes(output.aspect_ratio)) delete output.aspect_ratio;
+  return { ...(value as object), job: { ...job, output } };
+}
+
 /** What Redis holds for a job: the public Job plus who owns it and a version for compare-and-set. */
-export const jobRecordSchema = z.object({
+export const jobRecordSchema = z.preprocess(upgradeStoredRecord, z.object({
   v: z.number().int(),
   tenant: z.string(),
   cancel_requested: z.boolean().default(false),
   /** The W3C traceparent of the request that created the job: the worker's spans join that trace. */
   trace: z.string().nullable().default(null),
+  /** The group whose shared upstream session the job takes a turn on (a batch, or a job and its revisions). */
+  group: z.string().nullable().default(null),
   job: jobSchema,
-});
+}));
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
 export const eventSchema = z.object({

@@ -61,8 +61,8 @@ export class JobStore {
   ) {}
 
   /** Stores a brand-new job; fails if the id exists. */
-  async create(tenant: string, job: Job, opts: { trace?: string | null } = {}): Promise<JobRecord> {
-    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, job };
+  async create(tenant: string, job: Job, opts: { trace?: string | null; group?: string | null } = {}): Promise<JobRecord> {
+    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group: opts.group ?? null, job };
     const result = await this.cas(record, 0, job.status, undefined);
     if (result === -1) throw new VersionConflict(`job ${job.id} already exists`);
     return record;
@@ -157,7 +157,7 @@ export class JobStore {
   private async cas(record: JobRecord, expectedVersion: number, oldStatus: JobStatus, event: EventType | undefined) {
     const { job, tenant } = record;
     // The version must be the first field: the Lua script reads it with a pattern instead of decoding JSON.
-    const json = JSON.stringify({ v: record.v, tenant, cancel_requested: record.cancel_requested, trace: record.trace, job });
+    const json = JSON.stringify({ v: record.v, tenant, cancel_requested: record.cancel_requested, trace: record.trace, group: record.group, job });
     const result = await runScript(
       this.redis,
       CAS_SCRIPT,

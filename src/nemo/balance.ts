@@ -22,13 +22,44 @@ export interface BalanceReaderDeps {
   cacheMs?: number;
 }
 
+const cachedSchema = z.object({ balance: balanceSchema, at: z.number() });
+
 export class BalanceReader {
+  /** One upstream read at a time per process: a burst of callers shares it. */
+  private inflight: Promise<Balance> | null = null;
+
   constructor(private readonly deps: BalanceReaderDeps) {}
 
-  /** The cached balance when fresh, else one upstream read; UPSTREAM_UNAVAILABLE when it cannot be read. */
-  async get(): Promise<Balance> {
-    const hit = await this.cached();
-    if (hit) return hit;
+  /**
+   * The cached balance when it is fresh (and, with `notBefore`, read no earlier than that instant), else one upstream
+   * read; UPSTREAM_UNAVAILABLE when it cannot be read.
+   */
+  async get(opts: { notBefore?: number; onUpstreamCall?: () => void } = {}): Promise<Balance> {
+    const hit = await this.peek();
+    if (hit && hit.at >= (opts.notBefore ?? 0)) return hit.balance;
+    if (!this.inflight) {
+      // Only the caller that starts the read counts it as its own upstream call.
+      opts.onUpstreamCall?.();
+      this.inflight = this.read().finally(() => {
+        this.inflight = null;
+      });
+    }
+    return this.inflight;
+  }
+
+  /** What is cached, with when it was read; no upstream call. */
+  async peek(): Promise<{ balance: Balance; at: number } | null> {
+    const raw = await this.deps.redis.get(this.deps.cacheKey);
+    if (raw === null) return null;
+    try {
+      const parsed = cachedSchema.safeParse(JSON.parse(raw));
+      return parsed.success ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async read(): Promise<Balance> {
     let balance: Balance;
     try {
       balance = balanceSchema.parse(await this.fetch());
@@ -36,24 +67,9 @@ export class BalanceReader {
       this.deps.logger.warn({ err: String(err) }, 'credit balance unavailable');
       throw new AppError('UPSTREAM_UNAVAILABLE', 'the upstream credit balance could not be read; try again later', { cause: err });
     }
-    await this.remember(balance);
+    const entry = JSON.stringify({ balance, at: Date.now() });
+    await this.deps.redis.set(this.deps.cacheKey, entry, 'PX', this.deps.cacheMs ?? CREDITS_CACHE_MS);
     return balance;
-  }
-
-  /** Stores a balance learned elsewhere (a job's own read), so the next caller need not ask again. */
-  async remember(balance: Balance): Promise<void> {
-    await this.deps.redis.set(this.deps.cacheKey, JSON.stringify(balance), 'PX', this.deps.cacheMs ?? CREDITS_CACHE_MS);
-  }
-
-  private async cached(): Promise<Balance | null> {
-    const raw = await this.deps.redis.get(this.deps.cacheKey);
-    if (raw === null) return null;
-    try {
-      const parsed = balanceSchema.safeParse(JSON.parse(raw));
-      return parsed.success ? parsed.data : null;
-    } catch {
-      return null;
-    }
   }
 
   private async fetch(): Promise<Balance> {

@@ -121,14 +121,29 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** What "the state changed" means during reconciliation (§3): the draft, generated_media and the number of video_infos. */
-export function stateFingerprint(state: SessionState): string {
+/** The parts of state whose change means "the message did something" (§3): the draft, generated media, uploads. */
+export interface StateMaterial {
+  draft: unknown;
+  generated_media: unknown;
+  video_infos: number;
+}
+
+export function stateMaterialOf(state: SessionState): StateMaterial {
   const inner = state.raw.state;
   const s = inner && typeof inner === 'object' ? (inner as Record<string, unknown>) : {};
-  const material = {
+  return {
     draft: s.draft ?? state.draft ?? null,
     generated_media: s.generated_media ?? null,
     video_infos: Array.isArray(s.video_infos) ? s.video_infos.length : 0,
   };
+}
+
+export function materialFingerprint(m: StateMaterial): string {
+  const material = { draft: m.draft ?? null, generated_media: m.generated_media ?? null, video_infos: m.video_infos };
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
+}
+
+/** What "the state changed" means during reconciliation (§3). */
+export function stateFingerprint(state: SessionState): string {
+  return materialFingerprint(stateMaterialOf(state));
 }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
+import { noteUpstreamStatus, traceUpstream } from '../tracing/upstream.js';
 import {
   NemoError,
   extractMessage,
@@ -60,12 +61,15 @@ export function joinUrl(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/\/+$/, '')}${path}`;
 }
 
-/** Times `fn`, reports the outcome to onCall and logs at debug — endpoint, outcome and ms only, never headers. */
-export async function instrument<T>(ctx: HttpContext, endpoint: NemoEndpoint, fn: () => Promise<T>): Promise<T> {
+/**
+ * Times `fn`, reports the outcome to onCall and logs at debug — endpoint, outcome and ms only, never headers — inside
+ * the call's trace span. `method` defaults to POST for run_sse (run-agent.ts), the one caller that does not pass it.
+ */
+export async function instrument<T>(ctx: HttpContext, endpoint: NemoEndpoint, fn: () => Promise<T>, method: CallSpec['method'] = 'POST'): Promise<T> {
   const started = performance.now();
   let outcome: 'ok' | NemoErrorKind = 'ok';
   try {
-    return await fn();
+    return await traceUpstream(endpoint, method, fn);
   } catch (err) {
     outcome = isNemoError(err) ? err.kind : 'transient';
     throw err;
@@ -171,6 +175,7 @@ export async function callJson(ctx: HttpContext, spec: CallSpec): Promise<unknow
         bodyTimeout: timeoutMs,
         ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}),
       });
+      noteUpstreamStatus(res.statusCode);
       const text = await readBodyText(res.body);
       return interpretResponse(spec.endpoint, res.statusCode, res.headers, text);
     } catch (err) {
@@ -178,5 +183,5 @@ export async function callJson(ctx: HttpContext, spec: CallSpec): Promise<unknow
       if (signal.aborted) throw networkError(spec.endpoint, new Error(`no complete answer within ${timeoutMs} ms`));
       throw networkError(spec.endpoint, err);
     }
-  });
+  }, spec.method);
 }

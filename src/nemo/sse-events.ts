@@ -8,7 +8,7 @@ export type AgentEvent =
   | { kind: 'tool_result'; name: string; id?: string; status?: string }
   | { kind: 'heartbeat' }
   | { kind: 'error'; message: string; code?: string }
-  | { kind: 'state_delta'; keys: string[] }
+  | { kind: 'state_delta'; keys: string[]; values: Record<string, unknown> }
   | { kind: 'unknown'; raw: string };
 
 const str = z.string().nullish().catch(null);
@@ -134,11 +134,10 @@ function fromAdk(o: z.infer<typeof adkEventSchema>, seen: Set<string>): AgentEve
   const message = o.errorMessage ?? o.error_message;
   if (code || message) out.push(errorEvent(message ?? '', code));
   const a = o.actions;
-  const keys = [
-    ...Object.keys(a?.stateDelta ?? a?.state_delta ?? {}),
-    ...Object.keys(a?.artifactDelta ?? a?.artifact_delta ?? {}).map((k) => `artifact:${k}`),
-  ];
-  if (keys.length > 0) out.push({ kind: 'state_delta', keys });
+  const values = a?.stateDelta ?? a?.state_delta ?? {};
+  const keys = [...Object.keys(values), ...Object.keys(a?.artifactDelta ?? a?.artifact_delta ?? {}).map((k) => `artifact:${k}`)];
+  // The values are kept: applied to what the relay knows of the session state, they spare a /state read (flow/known-state.ts).
+  if (keys.length > 0) out.push({ kind: 'state_delta', keys, values });
   return out;
 }
 

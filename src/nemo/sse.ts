@@ -11,6 +11,8 @@ export interface AgentRunResult {
   error: { message: string; code?: string } | null;
   heartbeats: number;
   events: number;
+  /** Every stateDelta of the run merged in order (a later value of a key replaces an earlier one). */
+  stateDelta: Record<string, unknown>;
   /** No final text: about 30% of edits end with tool calls only; the caller then reads state (§3). */
   silent: boolean;
 }
@@ -99,6 +101,7 @@ export function summariseRun(events: AgentEvent[]): AgentRunResult {
   let error: AgentRunResult['error'] = null;
   let heartbeats = 0;
   let okResults = 0;
+  const stateDelta: Record<string, unknown> = {};
   // Streaming chunks (partial:true) are followed by one aggregated text without `partial`; only that one counts (§3).
   let partials: string[] = [];
   for (const e of events) {
@@ -120,6 +123,9 @@ export function summariseRun(events: AgentEvent[]): AgentRunResult {
       case 'heartbeat':
         heartbeats++;
         break;
+      case 'state_delta':
+        Object.assign(stateDelta, e.values);
+        break;
       case 'error':
         // The first error is the cause; later ones are usually its echo as the stream closes.
         if (!error) error = e.code ? { message: e.message, code: e.code } : { message: e.message };
@@ -136,5 +142,5 @@ export function summariseRun(events: AgentEvent[]): AgentRunResult {
     const earlierNormal = texts.slice(0, -1).some((t) => !TEMPORARY_ISSUE.test(t)) || okResults > 0;
     if (earlierNormal) texts.pop();
   }
-  return { texts, toolCalls, toolResults, error, heartbeats, events: events.length, silent: texts.length === 0 };
+  return { texts, toolCalls, toolResults, error, heartbeats, events: events.length, silent: texts.length === 0, stateDelta };
 }

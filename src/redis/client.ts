@@ -1,5 +1,6 @@
 // The one place that builds Redis connections: single node, Sentinel or Cluster, with the options of each role.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { FailoverSafeCluster } from './safe-cluster.js';
 import type { RedisSettings } from './settings.js';
 
 /** A connection of any topology; both classes share ioredis' command interface, so the union type-checks. */
@@ -76,7 +77,7 @@ export function createRedisClient(settings: RedisSettings, kind: ConnectionKind,
     retryDelayOnTryAgain: waits ? 200 : 100,
     maxRedirections: waits ? CLUSTER_BLOCKING_RETRIES : 16,
   };
-  return new Cluster(settings.nodes, clusterOptions);
+  return new FailoverSafeCluster(settings.nodes, clusterOptions);
 }
 
 /**

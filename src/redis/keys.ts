@@ -31,5 +31,15 @@ export function createKeys(prefix: string) {
     queuedSweepLock: () => `${prefix}:flow:queued-sweep-lock`,
     creditsCache: () => `${prefix}:nemo:credits-cache`,
     renderTimeAverage: () => `${prefix}:nemo:render-ms-ewma`,
+    /** A shared upstream session (batch, or a job and its revisions): its session id and uploaded files. */
+    sessionGroup: (id: string) => `${prefix}:group:${id}`,
+    /** The jobs waiting for their turn on a shared session, oldest first; the head works, the rest wait. */
+    sessionGroupQueue: (id: string) => `${prefix}:group:${id}:queue`,
+    batch: (id: string) => `${prefix}:batch:${id}`,
+    /** Set once by the item that ends a batch: exactly one batch.succeeded / batch.failed event. */
+    batchFinalized: (id: string) => `${prefix}:batch:${id}:finalized`,
+    tenantBatches: (tenant: string) => `${prefix}:tenant:${tenant}:batches`,
+    /** The claim (registration) link of the anonymous upstream account, learned on its last 2001. */
+    claimUrl: () => `${prefix}:nemo:claim-url`,
   };
 }

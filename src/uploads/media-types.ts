@@ -1,4 +1,4 @@
-// Judges a staged file's type by its first bytes (magic numbers) against the upstream's accepted formats.
+// Judges a staged file's type by its first bytes (magic numbers) against the upstream's formats and the ones we convert.
 
 export interface MediaType {
   /** The short name used in messages and as the canonical extension. */
@@ -6,6 +6,8 @@ export interface MediaType {
   contentType: string;
   /** Extensions the upstream recognises for this type; the first is canonical. */
   extensions: readonly string[];
+  /** Not on the upstream's list: kept as uploaded, and converted to this type for the upstream. */
+  convertTo?: MediaType;
 }
 
 const T = (name: string, contentType: string, ...more: string[]): MediaType => ({ name, contentType, extensions: [name, ...more] });
@@ -27,18 +29,31 @@ export const MEDIA_TYPES = {
   aac: T('aac', 'audio/aac'),
 } as const satisfies Record<string, MediaType>;
 
-export const ACCEPTED_TYPE_NAMES = Object.keys(MEDIA_TYPES).join(', ');
+/**
+ * Photos the upstream refuses (4001) that we take anyway: the original is staged as is and a JPEG beside it (EXIF/irot
+ * orientation applied) is what goes upstream. `heic` for the HEVC brands (iPhone photos), `heif` for the generic ones.
+ */
+export const CONVERTED_TYPES = {
+  heic: { ...T('heic', 'image/heic', 'heif', 'hif'), convertTo: MEDIA_TYPES.jpg },
+  heif: { ...T('heif', 'image/heif', 'heic', 'hif'), convertTo: MEDIA_TYPES.jpg },
+} as const satisfies Record<string, MediaType>;
+
+/** Everything intake accepts: the upstream's list, then the converted ones. */
+export const ACCEPTED_TYPE_NAMES = [...Object.keys(MEDIA_TYPES), ...Object.keys(CONVERTED_TYPES)].join(', ');
 
 /** Enough for every signature below, including the EBML DocType and a short ID3 tag. */
 export const SNIFF_BYTES = 4096;
 
-export type SniffResult = { ok: true; type: MediaType } | { ok: false; heic: boolean };
+export type SniffResult = { ok: true; type: MediaType } | { ok: false; avif: boolean };
 
 const ascii = (buf: Buffer, start: number, end: number) => buf.subarray(start, end).toString('latin1');
 
-/** ISO base-media brands that are still images (HEIC/HEIF/AVIF): not on the upstream's list. */
-const IMAGE_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1', 'avif', 'avis']);
-const HEIF_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1']);
+/** ISO base-media brands of HEVC-coded still images and image sequences (HEIC): converted. */
+const HEIC_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs']);
+/** The generic HEIF brands: the codec is whatever the other brands say (HEVC, or AV1 in an AVIF file). */
+const GENERIC_HEIF_BRANDS = new Set(['mif1', 'msf1']);
+/** AV1-coded images: libheif here has no AV1 decoder, so they stay refused. */
+const AVIF_BRANDS = new Set(['avif', 'avis']);
 const AUDIO_BRANDS = new Set(['M4A ', 'M4B ', 'M4P ', 'F4A ']);
 /** Old QuickTime files may start with a movie atom instead of `ftyp`. */
 const QUICKTIME_ATOMS = new Set(['moov', 'mdat', 'wide', 'free', 'skip', 'pnot']);
@@ -51,9 +66,14 @@ function isoBaseMedia(head: Buffer): SniffResult | null {
   const major = ascii(head, 8, 12);
   const compatible: string[] = [];
   for (let at = 16; at + 4 <= Math.min(size, head.length); at += 4) compatible.push(ascii(head, at, at + 4));
-  const brands = [major, ...compatible];
   // The major brand says what the file is; compatible brands only say what else can read it.
-  if (IMAGE_BRANDS.has(major)) return { ok: false, heic: brands.some((b) => HEIF_BRANDS.has(b)) };
+  if (HEIC_BRANDS.has(major)) return { ok: true, type: CONVERTED_TYPES.heic };
+  if (AVIF_BRANDS.has(major)) return { ok: false, avif: true };
+  if (GENERIC_HEIF_BRANDS.has(major)) {
+    // Generic HEIF: only the compatible brands tell an AV1 image (refused) from an HEVC one.
+    const av1 = compatible.some((b) => AVIF_BRANDS.has(b)) && !compatible.some((b) => HEIC_BRANDS.has(b));
+    return av1 ? { ok: false, avif: true } : { ok: true, type: CONVERTED_TYPES.heif };
+  }
   if (major === 'qt  ') return { ok: true, type: MEDIA_TYPES.mov };
   if (AUDIO_BRANDS.has(major)) return { ok: true, type: MEDIA_TYPES.m4a };
   return { ok: true, type: MEDIA_TYPES.mp4 };
@@ -103,14 +123,14 @@ function simple(head: Buffer): SniffResult | null {
 
 /** The type of a file from its first bytes (up to SNIFF_BYTES of them), or why it is refused. */
 export function sniffMediaType(head: Buffer): SniffResult {
-  return simple(head) ?? riff(head) ?? matroska(head) ?? id3(head) ?? isoBaseMedia(head) ?? mpegAudio(head, 0) ?? { ok: false, heic: false };
+  return simple(head) ?? riff(head) ?? matroska(head) ?? id3(head) ?? isoBaseMedia(head) ?? mpegAudio(head, 0) ?? { ok: false, avif: false };
 }
 
-/** The 415 message: which types are accepted, and for HEIC what to do instead. */
-export function unsupportedMessage(result: { heic: boolean }): string {
-  const accepted = `accepted types: ${ACCEPTED_TYPE_NAMES}`;
-  if (result.heic) {
-    return `HEIC/HEIF images are not accepted by the video service; convert the image to JPG and upload it again (${accepted})`;
-  }
-  return `unsupported file type (judged by the file's content, not its name); ${accepted}`;
+/** Every 415 ends with this: what is accepted, and that HEIC/HEIF photos are converted. */
+export const ACCEPTED_TYPES_TEXT = `accepted types: ${Object.keys(MEDIA_TYPES).join(', ')}; ${Object.keys(CONVERTED_TYPES).join(' and ')} photos are accepted and converted to jpg`;
+
+/** The 415 message: which types are accepted, and for AVIF what to do instead. */
+export function unsupportedMessage(result: { avif: boolean }): string {
+  if (result.avif) return `AVIF images are not accepted; convert the image to JPG and upload it again (${ACCEPTED_TYPES_TEXT})`;
+  return `unsupported file type (judged by the file's content, not its name); ${ACCEPTED_TYPES_TEXT}`;
 }

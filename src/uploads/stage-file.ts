@@ -1,4 +1,4 @@
-// Streams one incoming file to the staging directory: size limit, type by magic bytes, sha256 — never the whole file in memory.
+// Streams one incoming file to the staging directory: size limit, type by magic bytes, sha256, HEIC converted to JPEG beside it.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import { newUploadId } from '../jobs/ids.js';
 import { noteStreamedBytes } from './gc-nudge.js';
-import { sniffMediaType, SNIFF_BYTES, unsupportedMessage, type MediaType } from './media-types.js';
+import { convertHeicFile, HEIC_MAX_PIXELS, HEIC_TIMEOUT_MS, HeicConversionError, type HeicConvertOptions } from './heic-convert.js';
+import { ACCEPTED_TYPES_TEXT, sniffMediaType, SNIFF_BYTES, unsupportedMessage, type MediaType } from './media-types.js';
 import type { StagedUploads, UploadRecord } from './staged-uploads.js';
 
 /** Counts and hashes every chunk, holds back only the first SNIFF_BYTES until the type is known, and stops at the limit. */
@@ -93,6 +94,69 @@ export function stagedFilename(given: string | undefined, type: MediaType): stri
   return `${stem || 'upload'}.${type.extensions[0]}`;
 }
 
+/** The name the converted copy goes upstream under: the staged name with the target type's extension. */
+export function convertedFilename(staged: string, target: MediaType): string {
+  const dot = staged.lastIndexOf('.');
+  return `${dot > 0 ? staged.slice(0, dot) : staged}.${target.extensions[0]}`;
+}
+
+/**
+ * What a failed HEIC conversion means for the caller. Undecodable is 415 like any other content we cannot take
+ * (the type is judged by the bytes, and these bytes are no usable image); over the pixel or time limit is 413:
+ * the file is too big to process, and a smaller photo or a JPEG will do. Too many conversions queued is 503 (retry
+ * shortly); a crashed worker is our fault (500).
+ */
+export function conversionError(
+  err: unknown,
+  field: string,
+  filename: string,
+  type: MediaType,
+  opts: HeicConvertOptions = {},
+  /** Appended to the undecodable case: what the client can do (an uploader can send the file again). */
+  hint = `; send the photo again or convert it to JPG first (${ACCEPTED_TYPES_TEXT})`,
+): unknown {
+  if (!(err instanceof HeicConversionError)) return err;
+  const label = type.name.toUpperCase();
+  switch (err.kind) {
+    case 'corrupt':
+      return new AppError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `${field}: ${filename} is a ${label} image that could not be decoded: ${err.message}${hint}`,
+        { cause: err },
+      );
+    case 'too_many_pixels': {
+      const { width, height } = err.size!;
+      const mp = (n: number) => `${(n / 1e6).toFixed(1)} MP`;
+      return new AppError(
+        'UPLOAD_TOO_LARGE',
+        `${field}: ${filename} is a ${width}x${height} ${label} image (${mp(width * height)}); ${label} photos are converted up to ${mp(opts.maxPixels ?? HEIC_MAX_PIXELS)}`,
+        { cause: err },
+      );
+    }
+    case 'timeout':
+      return new AppError(
+        'UPLOAD_TOO_LARGE',
+        `${field}: ${filename}: converting the ${label} image to JPEG took longer than ${(opts.timeoutMs ?? HEIC_TIMEOUT_MS) / 1000} s; send a smaller photo or a JPEG`,
+        { cause: err },
+      );
+    case 'busy':
+      return new AppError('NOT_READY', `${field}: ${filename} could not be converted now: ${err.message}`, { cause: err });
+    default:
+      return new Error(`${field}: converting ${filename} to JPEG failed: ${err.message}`, { cause: err });
+  }
+}
+
+/** Converts the complete original to `<id>.jpg` and describes the copy for the record; failures as AppErrors. */
+async function convertStaged(uploads: StagedUploads, id: string, original: string, filename: string, type: MediaType, field: string) {
+  const target = type.convertTo!;
+  try {
+    const result = await convertHeicFile(original, uploads.convertedPathOf(id), uploads.convert);
+    return { filename: convertedFilename(filename, target), content_type: target.contentType, size_bytes: result.bytes, width: result.width, height: result.height };
+  } catch (err) {
+    throw conversionError(err, field, filename, type, uploads.convert);
+  }
+}
+
 export interface IncomingFile {
   tenant: string;
   filename: string | undefined;
@@ -102,8 +166,9 @@ export interface IncomingFile {
 }
 
 /**
- * Writes the stream to `<id>.part`, renames it to the staged path only once it is complete and accepted, then
- * records it in Redis. Any failure removes the partial file; the stream is drained or destroyed by `pipeline`.
+ * Writes the stream to `<id>.part`, converts a HEIC/HEIF file to `<id>.jpg` (off the event loop), renames the
+ * original to the staged path only once it is complete and accepted, then records it in Redis. Any failure removes
+ * the partial file and any JPEG; the stream is drained or destroyed by `pipeline`.
  */
 export async function stageFile(uploads: StagedUploads, input: IncomingFile): Promise<UploadRecord> {
   const id = newUploadId();
@@ -117,7 +182,6 @@ export async function stageFile(uploads: StagedUploads, input: IncomingFile): Pr
     if ((input.stream as { truncated?: boolean }).truncated) {
       throw new AppError('UPLOAD_TOO_LARGE', `${input.field}: larger than the limit of ${uploads.maxBytes} bytes (UPLOAD_MAX_BYTES)`);
     }
-    await rename(partial, uploads.pathOf(id));
   } catch (err) {
     await rm(partial, { force: true });
     if (err instanceof AppError) throw err;
@@ -127,19 +191,31 @@ export async function stageFile(uploads: StagedUploads, input: IncomingFile): Pr
     if (syscall && code !== 'ECONNRESET') throw err;
     throw sourceFailure(input.field, err);
   }
+  const type = inspector.type!;
+  const filename = stagedFilename(input.filename, type);
+  let converted: UploadRecord['converted'];
+  try {
+    // The whole file is here now; the request waits for the JPEG, so a refused photo is refused in this response.
+    if (type.convertTo) converted = await convertStaged(uploads, id, partial, filename, type, input.field);
+    await rename(partial, uploads.pathOf(id));
+  } catch (err) {
+    await Promise.all([rm(partial, { force: true }), rm(uploads.convertedPathOf(id), { force: true })]);
+    throw err;
+  }
   const record: UploadRecord = {
     id,
     tenant: input.tenant,
-    filename: stagedFilename(input.filename, inspector.type!),
-    content_type: inspector.type!.contentType,
+    filename,
+    content_type: type.contentType,
     size_bytes: inspector.size,
     sha256: inspector.digest(),
     created_at: new Date().toISOString(),
+    ...(converted ? { converted } : {}),
   };
   try {
     await uploads.save(record);
   } catch (err) {
-    await rm(uploads.pathOf(id), { force: true });
+    await uploads.removeFiles(id);
     throw err;
   }
   return record;

@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { StagedFile, StagedFileSource } from '../flow/staged-files.js';
 import type { Keys } from '../redis/keys.js';
+import type { HeicConvertOptions } from './heic-convert.js';
 
 export const uploadRecordSchema = z.object({
   id: z.string(),
@@ -17,6 +18,16 @@ export const uploadRecordSchema = z.object({
   size_bytes: z.number().int(),
   sha256: z.string(),
   created_at: z.string(),
+  /** A HEIC/HEIF upload's JPEG (beside the original): what goes upstream. The fields above describe the original. */
+  converted: z
+    .object({
+      filename: z.string(),
+      content_type: z.string(),
+      size_bytes: z.number().int(),
+      width: z.number().int(),
+      height: z.number().int(),
+    })
+    .optional(),
 });
 export type UploadRecord = z.infer<typeof uploadRecordSchema>;
 
@@ -70,21 +81,44 @@ export interface UploadRef {
   id: string;
 }
 
-export class StagedUploads implements StagedFileSource {
+/** A file as the worker's upload step streams it upstream (the flow's StagedFile has the same shape). */
+export interface StagedFile {
+  uploadId: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  open: () => Readable;
+}
+
+export class StagedUploads {
   readonly dir: string;
   readonly maxBytes: number;
+  /** Limits of the HEIC → JPEG conversion at intake (defaults: 50 MP, 60 s, quality 90). */
+  readonly convert: Pick<HeicConvertOptions, 'maxPixels' | 'timeoutMs' | 'quality'>;
   private readonly redis: Redis;
   private readonly keys: Keys;
 
-  constructor(opts: { redis: Redis; keys: Keys; dir: string; maxBytes: number }) {
+  constructor(opts: { redis: Redis; keys: Keys; dir: string; maxBytes: number; convert?: Pick<HeicConvertOptions, 'maxPixels' | 'timeoutMs' | 'quality'> }) {
     this.redis = opts.redis;
     this.keys = opts.keys;
     this.dir = opts.dir;
     this.maxBytes = opts.maxBytes;
+    this.convert = opts.convert ?? {};
   }
 
+  /** The bytes as uploaded. */
   pathOf(id: string): string {
     return join(this.dir, `${id}.bin`);
+  }
+
+  /** A converted upload's JPEG, beside the original (the sweeper treats both alike). */
+  convertedPathOf(id: string): string {
+    return join(this.dir, `${id}.jpg`);
+  }
+
+  /** Removes an upload's bytes: the original and any converted copy. */
+  async removeFiles(id: string): Promise<void> {
+    await Promise.all([rm(this.pathOf(id), { force: true }), rm(this.convertedPathOf(id), { force: true })]);
   }
 
   async save(record: UploadRecord): Promise<void> {
@@ -135,21 +169,23 @@ export class StagedUploads implements StagedFileSource {
     const keys = ids.flatMap((id) => [this.keys.upload(id), this.keys.uploadUsers(id)]);
     const positions = (await this.redis.eval(RELEASE, keys.length, ...keys, jobId)) as number[];
     const removed = positions.map((p) => ids[p - 1]!);
-    await Promise.all(removed.map((id) => rm(this.pathOf(id), { force: true })));
+    await Promise.all(removed.map((id) => this.removeFiles(id)));
     return removed;
   }
 
+  /** What the upstream gets: the file as uploaded, or for a HEIC/HEIF upload its JPEG (`.jpg` name, image/jpeg). */
   async resolve(uploadIds: string[]): Promise<StagedFile[]> {
     const files: StagedFile[] = [];
     for (const id of uploadIds) {
       const record = await this.get(id);
       if (!record) throw new AppError('UPLOAD_NOT_FOUND', `staged upload ${id} is gone (expired or removed)`);
-      const path = this.pathOf(id);
+      const { converted } = record;
+      const path = converted ? this.convertedPathOf(id) : this.pathOf(id);
       files.push({
         uploadId: id,
-        filename: record.filename,
-        contentType: record.content_type,
-        size: record.size_bytes,
+        filename: converted?.filename ?? record.filename,
+        contentType: converted?.content_type ?? record.content_type,
+        size: converted?.size_bytes ?? record.size_bytes,
         open: () => createReadStream(path),
       });
     }
@@ -158,6 +194,6 @@ export class StagedUploads implements StagedFileSource {
 
   async remove(id: string): Promise<void> {
     await this.redis.del(this.keys.upload(id), this.keys.uploadUsers(id));
-    await rm(this.pathOf(id), { force: true });
+    await this.removeFiles(id);
   }
 }

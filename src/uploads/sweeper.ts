@@ -17,7 +17,8 @@ export interface SweepResult {
   removed: string[];
 }
 
-const STAGED = /^(upl_[0-9A-Z]{26})\.(bin|part)$/;
+/** `.bin` the original, `.jpg` a HEIC upload's converted copy (both live while the record does), `.part` unfinished. */
+const STAGED = /^(upl_[0-9A-Z]{26})\.(bin|jpg|part)$/;
 const BATCH = 500;
 
 /** One pass over the directory. The Redis record's TTL (UPLOAD_TTL_S) is the age limit; the bytes follow it here. */

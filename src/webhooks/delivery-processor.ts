@@ -3,6 +3,7 @@ import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { JobStore } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
+import { endWebhookAttempt, startWebhookAttempt, traceFieldsOf, withTraceparent } from '../tracing/webhooks.js';
 import { lowestPending, type DeliveryLedger } from './deliveries.js';
 import { buildDelivery } from './envelope.js';
 import { markJobWebhook, statusAfterSuccess } from './job-webhook-status.js';
@@ -49,13 +50,16 @@ export class DeliveryProcessor {
 
     const secrets = await this.deps.secrets.signingSecrets(record.tenant);
     const delivery = buildDelivery(event, secrets);
+    const span = startWebhookAttempt(record.trace, { jobId, eventType: event.type, seq, attempt: attemptOffset + attempt, redeliver: redeliver ?? false });
     const outcome = await sendWebhook({
       url: record.job.webhook.url,
       body: delivery.body,
-      headers: delivery.headers,
+      headers: withTraceparent(delivery.headers, span),
       timeoutMs: this.deps.timeoutMs,
       dispatcher: this.deps.httpDispatcher,
     });
+    const kind: AttemptOutcome = outcome.ok ? 'delivered' : outcome.refused ? 'refused' : outcome.stop ? 'gone' : 'failed';
+    endWebhookAttempt(span, { statusCode: outcome.statusCode, outcome: kind, error: outcome.error });
     await ledger.recordAttempt(jobId, {
       event_id: event.id,
       type: event.type,
@@ -65,15 +69,14 @@ export class DeliveryProcessor {
       duration_ms: Math.round(outcome.durationMs),
       at: new Date().toISOString(),
     });
-    const kind: AttemptOutcome = outcome.ok ? 'delivered' : outcome.refused ? 'refused' : outcome.stop ? 'gone' : 'failed';
     this.deps.onAttempt?.(kind, outcome.durationMs);
-    await this.settle(job, outcome, token);
+    await this.settle(job, outcome, token, traceFieldsOf(span));
   }
 
-  private async settle(job: Job<DeliveryJobData>, outcome: DeliveryOutcome, token?: string): Promise<void> {
+  private async settle(job: Job<DeliveryJobData>, outcome: DeliveryOutcome, token?: string, traceFields: { trace_id?: string } = {}): Promise<void> {
     const { jobId, seq, attempt, redeliver } = job.data;
     const { ledger, store } = this.deps;
-    const log = this.deps.logger.child({ jobId, seq, attempt, redeliver: redeliver ?? false });
+    const log = this.deps.logger.child({ jobId, seq, attempt, redeliver: redeliver ?? false, ...traceFields });
     if (outcome.ok) {
       await ledger.setState(jobId, seq, 'delivered');
       await markJobWebhook(store, jobId, await statusAfterSuccess(ledger, jobId), 1);

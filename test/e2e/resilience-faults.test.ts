@@ -165,18 +165,33 @@ describe('resilience: upstream faults', () => {
     const log = stack.sim.log.entries();
     const editRun = log.find((e) => e.endpoint === 'run_sse' && e.message === EDIT)!;
     const submit = log.find((e) => e.endpoint === 'render_submit')!;
-    // State was read right after the silent stream ended (the second read is the export's own).
-    expect(log.filter((e) => e.endpoint === 'state' && e.seq > editRun.seq && e.seq < submit.seq)).toHaveLength(2);
+    // The stream's stateDelta said what the edit did: the one read before the render is the checks' own.
+    expect(log.filter((e) => e.endpoint === 'state' && e.seq > editRun.seq && e.seq < submit.seq)).toHaveLength(1);
     expect(accepted(stack, 'run_sse', job.upstream.session_id!)).toHaveLength(2);
     expect(job.result?.timeline).toMatch(/BGM/);
+    // The caller's only word of what the silent edit did: the relay's change note.
+    expect(job.changes[1]).toMatchObject({ message: 2, from_agent_text: false, summary: expect.stringMatching(/BGM/) });
+  });
+
+  it('a silent edit whose stream carries no stateDelta (typed events) is read from state once', async () => {
+    stack.sim.setScenario({ silentEdits: 'always', eventStyle: 'typed' });
+    const job = await finished(stack, await createJob(stack, { followups: [EDIT] }));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const log = stack.sim.log.entries();
+    const editRun = log.find((e) => e.endpoint === 'run_sse' && e.message === EDIT)!;
+    const submit = log.find((e) => e.endpoint === 'render_submit')!;
+    expect(log.filter((e) => e.endpoint === 'state' && e.seq > editRun.seq && e.seq < submit.seq)).toHaveLength(2);
+    expect(job.changes[1]).toMatchObject({ message: 2, from_agent_text: false, summary: expect.stringMatching(/BGM/) });
   });
 
   it('heartbeats only past NEMO_SSE_IDLE_MS → UPSTREAM_TIMEOUT, the message is not sent again', async () => {
     stack.sim.injectFault({ kind: 'heartbeats_only' });
     const job = await finished(stack, await createJob(stack, {}));
     expect(job.status).toBe('failed');
-    expect(job.error).toMatchObject({ code: 'UPSTREAM_TIMEOUT', retryable: true });
+    // The message was sent (and may have been charged): not retryable, and the message says why.
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_TIMEOUT', retryable: false });
     expect(job.error!.message).toMatch(/keep-alives for 1000 ms/);
+    expect(job.error!.message).toMatch(/may be charged again/);
     expect(entries(stack, 'run_sse')).toHaveLength(1);
   });
 

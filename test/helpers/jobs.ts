@@ -1,9 +1,10 @@
 // A fresh queued Job record for tests that drive the store or dispatcher directly.
 import { newJobId } from '../../src/jobs/ids.js';
-import type { Job } from '../../src/jobs/schemas.js';
+import { jobSchema, type Job } from '../../src/jobs/schemas.js';
 
+/** Fields with defaults (usage, changes, timeline…) are filled by the schema, as for a stored job. */
 export function makeJob(overrides: Partial<Job> = {}): Job {
-  return {
+  return jobSchema.parse({
     id: newJobId(),
     status: 'queued',
     stage: 'queued',
@@ -24,5 +25,5 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     started_at: null,
     finished_at: null,
     ...overrides,
-  };
+  });
 }

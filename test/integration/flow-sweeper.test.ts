@@ -38,6 +38,7 @@ describe('queued-job sweeper', () => {
       store: s.store,
       flows: s.flows,
       lifecycle: s.lifecycle,
+      groups: s.groups,
       queue: {
         enqueue: async () => {
           throw new Error('process died between the record and the queue');

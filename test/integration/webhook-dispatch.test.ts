@@ -49,7 +49,7 @@ function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
 const newJob = (url: string, events: EventType[]) => makeJob({ webhook: { url, events, status: 'none', attempts: 0 } });
 
 const ALL: EventType[] = ['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled'];
-const RESULT = { url: 'https://example.com/r.mp4', timeline: 't', duration_ms: 1000, size_bytes: 10 };
+const RESULT = { url: 'https://example.com/r.mp4', timeline: 't', duration_ms: 1000, size_bytes: 10, checks: [], conformant: null };
 
 describe('webhook enqueuer + delivery processor', () => {
   let receiver: WebhookReceiver;

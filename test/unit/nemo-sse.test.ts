@@ -11,7 +11,7 @@ const FINAL = 'Your video is ready! Preview it in the Timeline panel or click Ex
 const FIRST = 'Got it, generating a 10s city timelapse. This may take a few minutes.';
 const none = { texts: [], toolCalls: [], toolResults: [], error: null, heartbeats: 0 };
 
-const expected: Record<string, Omit<AgentRunResult, 'silent'>> = {
+const expected: Record<string, Omit<AgentRunResult, 'silent' | 'stateDelta'>> = {
   'adk-camel.sse': {
     texts: [FIRST, FINAL],
     toolCalls: ['generate_video_with_seedance', 'edit_multitrack'],
@@ -95,7 +95,8 @@ describe('AgentStreamDecoder on recorded streams', () => {
       const whole = decodeStream(buf);
 
       it('decodes to the expected summary', () => {
-        expect(summariseRun(whole)).toEqual({ ...want, silent: want.texts.length === 0 });
+        const { stateDelta: _delta, ...summary } = summariseRun(whole);
+        expect(summary).toEqual({ ...want, silent: want.texts.length === 0 });
       });
 
       it('gives identical events when split in two at every byte offset', () => {
@@ -121,6 +122,20 @@ describe('AgentStreamDecoder on recorded streams', () => {
   });
 });
 
+describe('stateDelta values', () => {
+  it('merges every delta of the run, a later value of a key replacing an earlier one, in both casings', () => {
+    for (const name of ['adk-camel.sse', 'adk-snake.sse']) {
+      const { stateDelta } = summariseRun(decodeStream(load(name)));
+      expect(Object.keys(stateDelta).sort(), name).toEqual(['draft', 'generated_media']);
+      expect(stateDelta.generated_media, name).toEqual([{ url: 'https://static1.nemovideo.ai/gen/abc.mp4' }]);
+    }
+  });
+
+  it('is empty when the stream carried none', () => {
+    expect(summariseRun(decodeStream(load('typed-v44.sse'))).stateDelta).toEqual({});
+  });
+});
+
 describe('event mapping details', () => {
   it('keeps the unescaped quotes of an old-ADK error and never throws', () => {
     const events = decodeStream('data: {"error": "Tool "edit_multitrack" failed: boom"}\n\n');
@@ -133,10 +148,7 @@ describe('event mapping details', () => {
       { kind: 'tool_result', name: 'generate_video_with_seedance', id: 'adk-5b1e0c9a-2f4d-4c1e-9a77-0d1f2e3a4b5c', status: 'success' },
       { kind: 'tool_result', name: 'edit_multitrack', id: 'adk-77aa0c1d-5e6f-4a1b-8c2d-3e4f5a6b7c8d', status: 'success' },
     ]);
-    expect(events.filter((e) => e.kind === 'state_delta')).toEqual([
-      { kind: 'state_delta', keys: ['generated_media'] },
-      { kind: 'state_delta', keys: ['draft'] },
-    ]);
+    expect(events.flatMap((e) => (e.kind === 'state_delta' ? [e.keys] : []))).toEqual([['generated_media'], ['draft']]);
   });
 
   it('drops thought parts and never counts partial chunks', () => {
@@ -148,9 +160,7 @@ describe('event mapping details', () => {
   it('does not duplicate newer ADK split content/actions events', () => {
     const events = decodeStream(load('split-artifact.sse'));
     expect(events.filter((e) => e.kind === 'tool_result')).toHaveLength(1);
-    expect(events.filter((e) => e.kind === 'state_delta')).toEqual([
-      { kind: 'state_delta', keys: ['generated_media', 'artifact:clip_1.mp4'] },
-    ]);
+    expect(events.flatMap((e) => (e.kind === 'state_delta' ? [e.keys] : []))).toEqual([['generated_media', 'artifact:clip_1.mp4']]);
   });
 
   it('reports non-JSON data as unknown and an `event: error` text as an error', () => {

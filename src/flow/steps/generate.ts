@@ -1,10 +1,11 @@
 // Step generate: send the next message to /run_sse, once; a message marked sent is never sent again (protocol §3).
 import { AppError } from '../../errors.js';
-import { stateFingerprint } from '../../nemo/draft.js';
 import { NemoError } from '../../nemo/errors.js';
 import type { AgentRunResult } from '../../nemo/sse.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
 import { creditsAvailable, creditsWait } from '../credits-wait.js';
+import { applyDelta, knownFingerprint, knownStateOf } from '../known-state.js';
+import { recordMessageOutcome } from '../message-outcome.js';
 import { messageProgress } from '../progress.js';
 
 /**
@@ -15,30 +16,47 @@ function refusedBeforeRunning(err: unknown): err is NemoError {
   return err instanceof NemoError && err.phase === 'before_stream' && err.httpStatus !== undefined && err.httpStatus !== 504;
 }
 
+/** The message was sent and may have been charged: retrying the job could be charged again. */
+export function sentMessageTimeout(index: number, detail: string, cause?: unknown): AppError {
+  return new AppError(
+    'UPSTREAM_TIMEOUT',
+    `the agent did not finish message ${index + 1}: ${detail}. The message was sent and may have been charged; ` +
+      'submitting the job again may be charged again',
+    { cause, retryable: false },
+  );
+}
+
 export async function generateStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { flow, deps, jobId, log } = ctx;
   // Resumed with a message marked sent but never confirmed: its outcome is learned from state, not by re-sending.
   if (flow.inflight) return next('reconcile');
-  if (flow.next_message >= flow.messages.length) return next('render_submit');
+  if (flow.next_message >= flow.messages.length) return next('check');
 
   // Every message costs credits: while the upstream is out of them, wait with the other jobs instead of sending.
   const delay = await deps.credits.gate(async () => (await deps.nemo.getCredits(token)).available);
-  if (delay !== null) return creditsWait(ctx, 'generate', delay);
+  if (delay !== null) return await creditsWait(ctx, 'generate', delay);
 
   const index = flow.next_message;
+  const text = flow.messages[index]!;
   const sessionId = flow.session!.session_id;
-  await deps.lifecycle.progress(jobId, 'generate', messageProgress(index, flow.messages.length));
-  const before = stateFingerprint(await deps.nemo.getState(token, sessionId));
+  // The state before the message: known from the previous message's stream, else read once (a new session).
+  flow.known ??= knownStateOf(await deps.nemo.getState(token, sessionId));
+  // What the agent is told, on the job before it is sent (by index: a resend after a refusal does not repeat it).
+  await deps.lifecycle.progress(jobId, 'generate', messageProgress(index, flow.messages.length), (job) => {
+    job.messages_sent[index] = text;
+    job.waiting = null;
+  });
   // Mark, then send at once: a crash between the two loses the message (reconcile finds nothing and the job fails)
   // rather than paying twice, so nothing else may sit in that window.
-  flow.inflight = { index, sent_at: new Date().toISOString(), fingerprint_before: before, agent_error: null };
+  flow.inflight = { index, sent_at: new Date().toISOString(), fingerprint_before: knownFingerprint(flow.known), agent_error: null };
   flow.reconcile = null;
-  await ctx.checkpoint();
+  flow.usage.messages_sent += 1;
+  await ctx.checkpoint({ durable: true });
   log.info({ message: index, of: flow.messages.length }, 'sending message to the agent');
 
   let result: AgentRunResult;
   try {
-    result = await deps.nemo.runAgent(token, sessionId, flow.messages[index]!, {
+    result = await deps.nemo.runAgent(token, sessionId, text, {
       signal: ctx.signal,
       idleMs: deps.settings.sseIdleMs,
       maxMs: deps.settings.sseMaxMs,
@@ -48,13 +66,10 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     if (refusedBeforeRunning(err)) {
       // The upstream answered with an error before running the agent: nothing happened, so it may be sent again.
       flow.inflight = null;
+      flow.usage.messages_sent -= 1;
       throw err;
     }
-    if (err instanceof NemoError && err.kind === 'timeout') {
-      throw new AppError('UPSTREAM_TIMEOUT', `the agent did not finish message ${index + 1}: ${err.message}`, {
-        cause: err,
-      });
-    }
+    if (err instanceof NemoError && err.kind === 'timeout') throw sentMessageTimeout(index, err.message, err);
     // The stream broke off (or it is unknown whether the request arrived): the agent may still be working.
     log.warn({ err: String(err), message: index }, 'agent stream broke off; reconciling from state');
     return next('reconcile');
@@ -69,16 +84,12 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
       log.warn({ message: index, error: result.error?.message ?? null }, 'agent stream ended without an answer; reconciling');
       return next('reconcile');
     }
-    // A silent edit (§3: about 30% of edits end with tool calls only): the result is what state shows now.
-    const changed = stateFingerprint(await deps.nemo.getState(token, sessionId)) !== before;
-    log.info({ message: index, tools: result.toolResults, changed }, 'silent edit: read the timeline from state');
-  } else {
-    if (result.error) log.warn({ message: index, error: result.error.message }, 'agent answered, then reported an error');
-    await deps.lifecycle.update(jobId, (job) => {
-      job.messages.push(...result.texts);
-    });
+    log.info({ message: index, tools: result.toolResults }, 'silent edit: what changed is read from the state');
+  } else if (result.error) {
+    log.warn({ message: index, error: result.error.message }, 'agent answered, then reported an error');
   }
-  flow.inflight = null;
-  flow.next_message = index + 1;
+  // The state after the message: the stream's stateDelta applied to the state before it, or (no delta) one read.
+  const after = applyDelta(flow.known, result.stateDelta) ?? knownStateOf(await deps.nemo.getState(token, sessionId));
+  await recordMessageOutcome(ctx, index, { texts: result.texts, after });
   return next('generate');
 }

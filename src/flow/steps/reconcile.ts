@@ -1,7 +1,9 @@
 // Step reconcile: after a broken or empty stream, learn what the message did by reading state on a schedule (protocol §3).
 import { AppError } from '../../errors.js';
-import { stateFingerprint } from '../../nemo/draft.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+import { knownFingerprint, knownStateOf } from '../known-state.js';
+import { recordMessageOutcome } from '../message-outcome.js';
+import { sentMessageTimeout } from './generate.js';
 
 /** The stream ended with an explicit error, so the agent has stopped: fewer unchanged reads prove it did nothing. */
 const UNCHANGED_READS_AFTER_AGENT_ERROR = 2;
@@ -12,8 +14,8 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
   if (!inflight) return next('generate');
   await deps.lifecycle.progress(jobId, 'reconcile');
 
-  const state = await deps.nemo.getState(token, flow.session!.session_id);
-  const fingerprint = stateFingerprint(state);
+  const state = knownStateOf(await deps.nemo.getState(token, flow.session!.session_id));
+  const fingerprint = knownFingerprint(state);
   const rc = flow.reconcile ?? { reads: 0, unchanged: 0, last_fingerprint: null };
   rc.reads += 1;
   const changed = fingerprint !== inflight.fingerprint_before;
@@ -21,9 +23,8 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
   // Changed, and the same on two reads in a row: the agent has finished with this message.
   if (changed && rc.last_fingerprint === fingerprint) {
     log.info({ message: inflight.index, reads: rc.reads }, 'reconciled: the message took effect');
-    flow.inflight = null;
-    flow.reconcile = null;
-    flow.next_message = inflight.index + 1;
+    // The agent's words were lost with the stream; the change note says what it did.
+    await recordMessageOutcome(ctx, inflight.index, { texts: [], after: state });
     return next('generate');
   }
   if (!changed) rc.unchanged += 1;
@@ -39,10 +40,9 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
         `the agent failed on message ${inflight.index + 1}: ${agentError}; the session state did not change, and ${notResent}`,
       );
     }
-    throw new AppError(
-      'UPSTREAM_TIMEOUT',
-      `the agent's answer to message ${inflight.index + 1} was lost and the session state did not change after ` +
-        `${rc.reads} reads; ${notResent}`,
+    throw sentMessageTimeout(
+      inflight.index,
+      `its answer was lost and the session state did not change after ${rc.reads} reads; ${notResent}`,
     );
   }
   rc.last_fingerprint = fingerprint;

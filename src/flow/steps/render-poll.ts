@@ -28,6 +28,8 @@ export async function renderPollStep(ctx: StepContext, token: string): Promise<S
       timeline: render.timeline,
       duration_ms: status.durationMs ?? render.draft_duration_ms,
       size_bytes: status.sizeBytes ?? (await probeSize(status.url)),
+      checks: flow.checks?.checks ?? [],
+      conformant: flow.checks?.conformant ?? null,
     };
     log.info({ renderId: render.id, polls: render.polls, ms: now - submittedAt }, 'render completed');
     return next('finish');

@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import { draftDurationMs, isExportable, rewriteSandboxPaths, summariseTimeline } from '../../nemo/draft.js';
 import { NemoError } from '../../nemo/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+import { draftOf, knownStateOf } from '../known-state.js';
 import { nextPollDelayMs } from '../poll-cadence.js';
 import { PROGRESS } from '../progress.js';
 
@@ -16,11 +17,13 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
   const { flow, deps, jobId, log } = ctx;
   const sessionId = flow.session!.session_id;
   await deps.lifecycle.progress(jobId, 'render', PROGRESS.renderStart);
-  const state = await deps.nemo.getState(token, sessionId);
-  if (!state.draft || !isExportable(state.draft)) {
+  // The check step has just read the state; a checkpoint from before that step existed reads it here.
+  flow.known ??= knownStateOf(await deps.nemo.getState(token, sessionId));
+  const exported = draftOf(flow.known);
+  if (!exported || !isExportable(exported)) {
     throw new AppError('NOTHING_TO_RENDER', 'the agent finished without a timeline to export (the draft has no segments)');
   }
-  const { draft, unresolved } = rewriteSandboxPaths(state.draft, flow.uploads);
+  const { draft, unresolved } = rewriteSandboxPaths(exported, flow.uploads);
   if (unresolved.length > 0) log.warn({ unresolved }, 'draft references sandbox paths with no uploaded file');
 
   if (!flow.render) {
@@ -43,6 +46,7 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
     if (existing) return markSubmitted(ctx, existing.progress);
   }
   render.attempted = true;
+  flow.usage.renders += 1;
   await ctx.checkpoint();
   const { output } = ctx.record.job;
   try {

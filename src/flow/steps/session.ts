@@ -1,21 +1,45 @@
-// Step session: one upstream session (task) per job; revisions inherit their parent's session instead.
-import { next, type StepContext, type StepOutcome } from '../context.js';
+// Step session: one upstream session (task) per job; jobs of a group (batch, revisions) take turns on a shared one.
+import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+
+/** A job waiting for its turn is woken when the one before it ends; this is only the safety net. */
+export const TURN_RECHECK_MS = 30_000;
 
 export async function sessionStep(ctx: StepContext, token: string): Promise<StepOutcome> {
-  const { nemo, lifecycle } = ctx.deps;
-  if (!ctx.flow.session) {
+  const { nemo, lifecycle, groups } = ctx.deps;
+  const { flow, jobId } = ctx;
+  if (flow.group) {
+    if (!(await groups.turn(flow.group, jobId))) {
+      await lifecycle.update(jobId, (job) => {
+        job.waiting ??= {
+          reason: 'session_turn',
+          message: 'waiting for the jobs before it on the same upstream session (a batch, or revisions of one job) to finish',
+          since: new Date().toISOString(),
+        };
+      });
+      return wait('session', TURN_RECHECK_MS, 'waiting for its turn on the shared session');
+    }
+    const shared = await groups.session(flow.group);
+    if (shared) {
+      // Continue where the group's previous job left the session: its draft, its uploaded files.
+      if (flow.session?.session_id !== shared.session_id) flow.known = null;
+      flow.session = { task_id: shared.task_id, session_id: shared.session_id };
+      flow.uploads = shared.uploads;
+      flow.uploaded = true;
+    }
+  }
+  if (!flow.session) {
     const created = await nemo.createSession(token, { language: ctx.record.job.language });
-    ctx.flow.session = { task_id: created.taskId, session_id: created.sessionId };
+    flow.session = { task_id: created.taskId, session_id: created.sessionId };
     ctx.log.info({ sessionId: created.sessionId }, 'upstream session created');
     // Checkpoint before the record shows it: a worker that stalled and was taken over fails here (fenced) instead of
     // overwriting the session its successor created and works in.
     await ctx.checkpoint();
   }
-  const { task_id, session_id } = ctx.flow.session;
-  await lifecycle.update(ctx.jobId, (job) => {
+  const { task_id, session_id } = flow.session;
+  await lifecycle.progress(jobId, 'upload', 5, (job) => {
     job.upstream.task_id = task_id;
     job.upstream.session_id = session_id;
+    job.waiting = null;
   });
-  await lifecycle.progress(ctx.jobId, 'upload', 5);
   return next('upload');
 }

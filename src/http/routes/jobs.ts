@@ -166,7 +166,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const record = await deps.commands.revise(request.tenant, request.params.id, request.body.instruction);
+        const record = await deps.commands.revise(request.tenant, request.params.id, request.body, { trace: deps.currentTrace?.() ?? null });
         return reply.status(202).send(record.job);
       },
     );

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { newEventId, newJobId } from '../../jobs/ids.js';
-import { EVENT_TYPES, type Job, type JobEvent } from '../../jobs/schemas.js';
+import { EVENT_TYPES, jobSchema, type Job, type JobEvent } from '../../jobs/schemas.js';
 import type { Delivery } from '../../webhooks/envelope.js';
 import type { DeliveryOutcome } from '../../webhooks/sender.js';
 import { described, errorResponses } from '../schemas/common.js';
@@ -110,7 +110,8 @@ export function webhookRoutes(deps: WebhookRouteDeps): FastifyPluginAsyncZod {
 /** A plausible finished job, marked as a test in its metadata, so receivers can exercise their real handler. */
 function sampleJob(): Job {
   const now = new Date().toISOString();
-  return {
+  // Parsed, so the fields with defaults (usage, changes, timeline…) are there as on a real job.
+  return jobSchema.parse({
     id: newJobId(),
     status: 'succeeded',
     stage: 'done',
@@ -127,6 +128,8 @@ function sampleJob(): Job {
       timeline: 'Timeline (2 tracks): 1. Video (1 segment, 30.0s) 2. BGM (1 segment, 30.0s)',
       duration_ms: 30_000,
       size_bytes: 15_728_640,
+      checks: [{ name: 'resolution', wanted: '1080p', got: '1080p', ok: true }],
+      conformant: true,
     },
     error: null,
     upstream: { task_id: null, session_id: null, render_id: null },
@@ -135,5 +138,5 @@ function sampleJob(): Job {
     created_at: now,
     started_at: now,
     finished_at: now,
-  };
+  });
 }

@@ -1,0 +1,77 @@
+// The API's server span per request, by Fastify hooks: a caller's traceparent is its parent, and handlers run inside it.
+import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PACKAGE_VERSION } from '../version.js';
+import { ATTR } from './attributes.js';
+import { SpanKind } from './spans.js';
+
+export interface RequestSpanOptions {
+  /** Paths that get no span (probes, scrapes, docs): they arrive every few seconds and say nothing about jobs. */
+  skip: (path: string) => boolean;
+}
+
+/**
+ * Installs the hooks; call before any other onRequest hook so auth and everything after it run inside the span.
+ * Done here rather than by the http instrumentation's server spans: those would not know the route, and the
+ * instrumentation needs the ESM loader hook, so tests (in-process) would see no request span at all.
+ */
+export function traceRequests(app: FastifyInstance, opts: RequestSpanOptions): void {
+  const spans = new WeakMap<FastifyRequest, { span: Span; ctx: Context }>();
+  const tracer = trace.getTracer('nemo-relay', PACKAGE_VERSION);
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    const path = request.url.split('?', 1)[0]!;
+    if (opts.skip(path)) return done();
+    // The configured propagator (W3C traceparent by default) reads the caller's context; no header: a new trace.
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const route = request.routeOptions.url;
+    const span = tracer.startSpan(
+      route ? `${request.method} ${route}` : request.method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [ATTR.httpMethod]: request.method,
+          [ATTR.urlPath]: path,
+          [ATTR.urlScheme]: request.protocol,
+          ...(route ? { [ATTR.httpRoute]: route } : {}),
+        },
+      },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    spans.set(request, { span, ctx });
+    context.with(ctx, done);
+  });
+
+  // Body parsing resumes on the socket's own async context: enter the span again right before the handler.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const entry = spans.get(request);
+    if (!entry) return done();
+    context.with(entry.ctx, done);
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const entry = spans.get(request);
+    if (entry) {
+      spans.delete(request);
+      entry.span.setAttribute(ATTR.httpStatus, reply.statusCode);
+      if (reply.statusCode >= 500) {
+        entry.span.setAttribute(ATTR.errorType, String(reply.statusCode));
+        entry.span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      entry.span.end();
+    }
+    done();
+  });
+
+  app.addHook('onRequestAbort', (request, done) => {
+    const entry = spans.get(request);
+    if (entry) {
+      spans.delete(request);
+      entry.span.setAttribute(ATTR.errorType, 'aborted');
+      entry.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection' });
+      entry.span.end();
+    }
+    done();
+  });
+}
