@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, retryable: false },
   JOB_NOT_FOUND: { status: 404, retryable: false },
   UPLOAD_NOT_FOUND: { status: 404, retryable: false },
+  BATCH_NOT_FOUND: { status: 404, retryable: false },
   JOB_FINISHED: { status: 409, retryable: false },
   PARENT_NOT_SUCCEEDED: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },

@@ -2,6 +2,9 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { batchEndHook } from '../domain/batch-end.js';
+import { BatchCommands } from '../domain/batches.js';
 import { CreateJob } from '../domain/create-job.js';
 import { JobCommands } from '../domain/job-commands.js';
 import type { FlowDeps } from '../flow/context.js';
@@ -12,6 +15,7 @@ import { SessionGroups } from '../flow/session-groups.js';
 import { createFlowQueue, enqueueFlow, promoteIfDelayed, removeIfWaiting, type FlowJobData } from '../flow/queue.js';
 import { RenderStats } from '../flow/render-stats.js';
 import { FlowStore } from '../flow/state.js';
+import { BatchStore } from '../jobs/batch-store.js';
 import { EventFeed } from '../jobs/event-feed.js';
 import { Idempotency } from '../jobs/idempotency.js';
 import { JobLifecycle } from '../jobs/lifecycle.js';
@@ -24,8 +28,11 @@ import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { logRedisConnection } from '../observability/redis-events.js';
 import { createRedis } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
+import { traceStep } from '../tracing/flow.js';
+import { flushTracing, tracingEnabled } from '../tracing/state.js';
 import { uploadReleaseHook } from '../uploads/release-hook.js';
 import { StagedUploads } from '../uploads/staged-uploads.js';
+import { fetchUrlSource } from '../uploads/url-source.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { DeliveryLedger } from '../webhooks/deliveries.js';
 import { DeliveryProcessor } from '../webhooks/delivery-processor.js';
@@ -53,6 +60,7 @@ export interface Container {
   lifecycle: JobLifecycle;
   jobs: JobCommands;
   createJob: CreateJob;
+  batches: BatchCommands;
   idempotency: Idempotency;
   flowQueue: Queue<FlowJobData>;
   deliveryQueue: Queue<DeliveryJobData>;
@@ -65,6 +73,7 @@ export interface Container {
   nemo: NemoClient;
   tokens: TokenProvider;
   balance: BalanceReader;
+  claims: ClaimLinks;
   uploads: StagedUploads;
   apiKeys: ApiKeys;
   /** The process's one live-event fan-out (a subscriber connection, made on first use). */
@@ -125,12 +134,21 @@ export function compose(config: Config, logger: Logger): Container {
     wake: async (jobId) => void (await promoteIfDelayed(flowQueue, jobId)),
     logger: logger.child({ component: 'groups' }),
   });
+  const batchStore = new BatchStore(blocking, keys);
+  const announceBatchEnd = batchEndHook({
+    store,
+    batches: batchStore,
+    afterEvent: (jobId, type, seq) => enqueuer.onEvent(jobId, type, seq),
+    logger: logger.child({ component: 'batches' }),
+  });
   const lifecycle = new JobLifecycle(store, async (jobId, type, seq) => {
     try {
       await enqueuer.onEvent(jobId, type, seq);
     } finally {
       // Uploads are freed and the shared session handed on even when queueing the webhook failed.
       await Promise.all([releaseUploads(jobId, type), leaveGroup(jobId, type)]);
+      // After this item's own event: a batch's end is announced behind its last item's end.
+      await announceBatchEnd(jobId, type);
     }
   });
   const jobs = new JobCommands({
@@ -145,10 +163,19 @@ export function compose(config: Config, logger: Logger): Container {
       publishCancel: async (jobId) => void (await blocking.publish(keys.jobCancelChannel(), jobId)),
     },
     checkWebhookUrl: (url) => assertWebhookUrlAllowed(url, { allowPrivate: settings.webhooks.allowPrivate }),
+    checkFetchedSourceUrl: async (url, field) => {
+      try {
+        await assertWebhookUrlAllowed(url, { allowPrivate: settings.webhooks.allowPrivate });
+      } catch (err) {
+        // The same guard as webhook targets; the message names the source instead.
+        throw new AppError('VALIDATION_FAILED', `${field}: the service fetches HEIC sources itself to convert them, and ${String((err as Error).message).replace(/^webhook (URL|host)/, 'this host')}`);
+      }
+    },
   });
   const requestUploads = new StagedUploads({ redis, keys, dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes });
   const idempotency = new Idempotency(redis, keys);
   const createJob = new CreateJob({ commands: jobs, store: readStore, uploads: requestUploads, idempotency });
+  const batches = new BatchCommands({ batches: new BatchStore(redis, keys), store: readStore, commands: jobs, uploads: requestUploads, idempotency });
   const nemo = new NemoClient({
     baseUrl: settings.upstream.baseUrl,
     skill: settings.upstream.skill,
@@ -177,12 +204,18 @@ export function compose(config: Config, logger: Logger): Container {
     credits: new CreditsGate(blocking, keys, settings.flow.creditsRecheckMs),
     renderStats: new RenderStats(blocking, keys),
     stagedFiles: uploads,
+    urlSources: {
+      fetch: (url, opts) =>
+        fetchUrlSource(url, { dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes, allowPrivate: settings.webhooks.allowPrivate, ...opts }),
+    },
     groups,
     balance,
     claims,
     deliveries: enqueuer,
     logger,
     onStep: (step, outcome, ms) => metrics.onStep(step, outcome, ms),
+    // Tracing on (src/tracing/start.ts ran before this): a span per step; off, no wrapper at all.
+    ...(tracingEnabled() ? { aroundStep: traceStep } : {}),
   };
   let feed: EventFeed | null = null;
   return {
@@ -199,6 +232,7 @@ export function compose(config: Config, logger: Logger): Container {
     lifecycle,
     jobs,
     createJob,
+    batches,
     idempotency,
     flowQueue,
     deliveryQueue,
@@ -210,6 +244,7 @@ export function compose(config: Config, logger: Logger): Container {
     nemo,
     tokens,
     balance,
+    claims,
     uploads: requestUploads,
     apiKeys,
     eventFeed: () => (feed ??= new EventFeed(createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:events'))),
@@ -220,6 +255,8 @@ export function compose(config: Config, logger: Logger): Container {
       feed?.close();
       redis.disconnect();
       blocking.disconnect();
+      // The last spans (shutdown included) are exported before the process exits.
+      await flushTracing();
     },
   };
 }

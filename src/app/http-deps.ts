@@ -2,6 +2,8 @@
 import type { HttpDeps } from '../http/deps.js';
 import { consoleRoutes, resultMediaSources } from '../http/routes/console.js';
 import { redisReadiness } from '../redis/readiness.js';
+import { currentTraceparent } from '../tracing/spans.js';
+import { tracingEnabled } from '../tracing/state.js';
 import { buildDelivery } from '../webhooks/envelope.js';
 import { sendWebhook } from '../webhooks/sender.js';
 import { assertWebhookUrlAllowed } from '../webhooks/ssrf.js';
@@ -20,7 +22,16 @@ export function httpDepsFrom(c: Container): HttpDeps {
     storeAvailable: () => c.redis.status === 'ready',
     bodyLimit: settings.api.bodyLimit,
     health: { readiness: () => redisReadiness(c.redis) },
-    jobs: { reader, commands: c.jobs, createJob: c.createJob, uploads: c.uploads, uploadMaxBytes: settings.api.uploadMaxBytes },
+    jobs: {
+      reader,
+      commands: c.jobs,
+      createJob: c.createJob,
+      uploads: c.uploads,
+      uploadMaxBytes: settings.api.uploadMaxBytes,
+      // Tracing on: the request span's traceparent goes on the job record, and the worker's spans continue it.
+      ...(tracingEnabled() ? { currentTrace: currentTraceparent } : {}),
+    },
+    batches: { batches: c.batches, ...(tracingEnabled() ? { currentTrace: currentTraceparent } : {}) },
     events: {
       reader,
       store: c.readStore,
@@ -41,7 +52,13 @@ export function httpDepsFrom(c: Container): HttpDeps {
       send: (url, delivery) =>
         sendWebhook({ url, body: delivery.body, headers: delivery.headers, timeoutMs: settings.webhooks.timeoutMs, dispatcher: c.webhookAgent }),
     },
-    credits: { balanceFor: () => c.balance.get() },
+    credits: {
+      balanceFor: async () => ({
+        ...(await c.balance.get()),
+        // The upstream's advice for an anonymous account that ran out: its registration link (null otherwise).
+        claim_url: c.tokens.isStatic ? null : await c.claims.current(),
+      }),
+    },
     metrics: { render: () => c.metrics.render(), auth },
     admin: { queues: [c.flowQueue, c.deliveryQueue], auth },
     plugins: [consoleRoutes({ mediaSources: resultMediaSources(settings.upstream.baseUrl) })],

@@ -1,5 +1,5 @@
 // The live progress line of `submit --wait`: a redrawn bar on a terminal, one line per stage change otherwise.
-import type { JobEvent } from '../jobs/schemas.js';
+import { eventJob, type JobEvent } from '../jobs/schemas.js';
 import type { CliIo } from './io.js';
 
 const BAR_WIDTH = 30;
@@ -22,7 +22,8 @@ export class ProgressView {
   ) {}
 
   update(event: JobEvent): void {
-    const job = event.data;
+    const job = eventJob(event);
+    if (!job) return;
     const elapsed = ((Date.now() - this.started) / 1000).toFixed(0);
     const line = `${this.jobId} ${progressBar(job.progress)} ${job.stage.padEnd(9)} ${elapsed}s`;
     if (this.out.isTTY) {

@@ -1,5 +1,5 @@
 // `nemo-relay submit`: upload local files, create the job, print its id; with --wait follow it and save the MP4.
-import { jobSchema, type Job, type Source } from '../jobs/schemas.js';
+import { eventJob, jobSchema, type Job, type Source } from '../jobs/schemas.js';
 import { clientFrom, type ApiClient } from './api-client.js';
 import { parseCommand } from './args.js';
 import { followEvents } from './event-stream.js';
@@ -46,7 +46,8 @@ export async function waitAndSave(client: ApiClient, jobId: string, out: string,
   const view = new ProgressView(io.stderr, jobId);
   let final: Job;
   try {
-    final = (await followEvents(client, jobId, (event) => view.update(event))).data;
+    // A terminal job.* event always carries the Job.
+    final = eventJob(await followEvents(client, jobId, (event) => view.update(event)))!;
   } finally {
     view.finish();
   }

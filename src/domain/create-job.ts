@@ -61,7 +61,7 @@ export class CreateJob {
       };
       const load = (jobId: string) => store.getForTenant(tenant, jobId);
       const result = idempotencyKey
-        ? await idempotency.run(tenant, idempotencyKey, requestFingerprint(body, ownFiles), create, load)
+        ? await idempotency.run(tenant, idempotencyKey, requestFingerprint(body, ownFiles), create, load, (r) => r.job.id)
         : { record: await create(), replayed: false };
       if (result.replayed) {
         // A replay: this request's files were staged for nothing.

@@ -7,6 +7,7 @@ import { newJobId } from '../jobs/ids.js';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
 import { EMPTY_USAGE, isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord, type RevisionBody } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
+import { isHeicUrl } from '../uploads/url-source.js';
 import { buildAgentMessages } from '../video/compile.js';
 
 export interface JobQueuePort {
@@ -26,6 +27,11 @@ export interface JobCommandsDeps {
   queue: JobQueuePort;
   /** Refuses webhook targets the SSRF guard would never deliver to (throws AppError). */
   checkWebhookUrl: (url: string) => Promise<void>;
+  /**
+   * Refuses source URLs the service would fetch itself (HEIC, to convert it) but the SSRF guard would never reach;
+   * a 400 at creation instead of a failed job later. Absent: not checked.
+   */
+  checkFetchedSourceUrl?: (url: string, field: string) => Promise<void>;
 }
 
 export interface CreateOptions {
@@ -44,6 +50,10 @@ export class JobCommands {
 
   async create(tenant: string, body: CreateJobBody, opts: CreateOptions = {}): Promise<JobRecord> {
     if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);
+    const check = this.deps.checkFetchedSourceUrl;
+    if (check) {
+      await Promise.all(body.sources.map((s, i) => ('url' in s && isHeicUrl(s.url) ? check(s.url, `sources.${i}.url`) : undefined)));
+    }
     const job = newJob(body, opts);
     const group = opts.group ?? null;
     const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });

@@ -8,6 +8,7 @@ import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import type { BalanceReader } from '../nemo/balance.js';
+import type { FetchedUrlSource } from '../uploads/url-source.js';
 import type { ClaimLinks } from './claim-links.js';
 import type { CreditsGate } from './credits-gate.js';
 import type { SessionGroups } from './session-groups.js';
@@ -43,6 +44,8 @@ export interface FlowDeps {
   credits: CreditsGate;
   renderStats: RenderStats;
   stagedFiles: StagedFileSource;
+  /** HEIC URL sources, fetched through the SSRF guard and converted to JPEG (the upstream cannot read HEIC). */
+  urlSources: { fetch(url: string, opts: { field: string; signal: AbortSignal }): Promise<FetchedUrlSource> };
   /** Turns on shared sessions (batches, revisions). */
   groups: SessionGroups;
   /** The account's balance, shared by its jobs (job.usage credits_before / credits_after). */

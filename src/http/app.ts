@@ -2,11 +2,14 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AppError } from '../errors.js';
+import { traceRequests } from '../tracing/http-server.js';
+import { tracingEnabled } from '../tracing/state.js';
 import { clientErrorHandler } from './client-errors.js';
 import type { HttpDeps } from './deps.js';
 import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
+import { batchRoutes } from './routes/batches.js';
 import { creditsRoutes } from './routes/credits.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { DOCS_PREFIX, docsRoutes } from './routes/docs.js';
@@ -41,6 +44,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // First of all hooks, so auth and the handlers run inside the request's span; probes, scrapes and docs get none.
+  if (tracingEnabled()) traceRequests(app, { skip: (path) => isPublic(path) || QUIET_PATHS.has(path) });
   installErrorHandling(app);
   await registerOpenApi(app);
 
@@ -64,6 +69,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps.health));
   await app.register(jobRoutes(deps.jobs));
+  await app.register(batchRoutes(deps.batches));
   await app.register(eventRoutes(deps.events));
   await app.register(deliveryRoutes(deps.deliveries));
   await app.register(webhookRoutes(deps.webhooks));

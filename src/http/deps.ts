@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { AdminRouteDeps } from './routes/admin.js';
+import type { BatchRouteDeps } from './routes/batches.js';
 import type { CreditsRouteDeps } from './routes/credits.js';
 import type { DeliveryRouteDeps } from './routes/deliveries.js';
 import type { EventRouteDeps } from './routes/events.js';
@@ -25,6 +26,7 @@ export interface HttpDeps {
   bodyLimit: number;
   health: HealthRouteDeps;
   jobs: JobRouteDeps;
+  batches: BatchRouteDeps;
   events: EventRouteDeps;
   deliveries: DeliveryRouteDeps;
   uploads: UploadRouteDeps;

@@ -22,6 +22,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     bodyLimit: 1_048_576,
     health: inert('health'),
     jobs: { ...inert<HttpDeps['jobs']>('jobs'), uploadMaxBytes: 1 } as HttpDeps['jobs'],
+    batches: inert('batches'),
     events: inert('events'),
     deliveries: inert('deliveries'),
     uploads: { uploads: inert('uploads'), uploadMaxBytes: 1 },

@@ -11,6 +11,7 @@ type Json = Record<string, unknown>;
 
 const TAGS = [
   { name: 'jobs', description: 'Create, follow, list, cancel and revise video jobs' },
+  { name: 'batches', description: 'Several instructions over one upload, each its own job, in one upstream session' },
   { name: 'uploads', description: 'Stage local files to use as job sources' },
   { name: 'webhooks', description: 'Signing secret, test deliveries and the delivery log' },
   { name: 'operations', description: 'Probes, metrics, credits and this document' },

@@ -4,7 +4,6 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
-import type { JobRecord } from './schemas.js';
 
 export const IDEMPOTENCY_KEY_MAX = 255;
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -76,26 +75,27 @@ export class Idempotency {
    * Runs `create` at most once per (tenant, key) within the TTL. The first request claims the key with SET NX;
    * a concurrent one with the same body waits for it and replays its job; a different body is 422.
    */
-  async run(
+  async run<T>(
     tenant: string,
     key: string,
     fp: string,
-    create: () => Promise<JobRecord>,
-    load: (jobId: string) => Promise<JobRecord | null>,
-  ): Promise<{ record: JobRecord; replayed: boolean }> {
+    create: () => Promise<T>,
+    load: (id: string) => Promise<T | null>,
+    idOf: (value: T) => string,
+  ): Promise<{ record: T; replayed: boolean }> {
     const redisKey = this.keys.idempotency(tenant, sha256(key));
     const pending = JSON.stringify({ state: 'pending', fp, owner: randomUUID() });
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       if (await this.redis.set(redisKey, pending, 'PX', this.pendingTtlMs, 'NX')) {
-        let record: JobRecord;
+        let record: T;
         try {
           record = await create();
         } catch (err) {
           await this.redis.eval(RELEASE, 1, redisKey, pending);
           throw err;
         }
-        await this.redis.set(redisKey, JSON.stringify({ state: 'done', fp, job_id: record.job.id }), 'PX', this.ttlMs);
+        await this.redis.set(redisKey, JSON.stringify({ state: 'done', fp, job_id: idOf(record) }), 'PX', this.ttlMs);
         return { record, replayed: false };
       }
       const raw = await this.redis.get(redisKey);

@@ -42,4 +42,5 @@ export function ulid(now = Date.now()): string {
 
 export const newJobId = () => `job_${ulid()}`;
 export const newUploadId = () => `upl_${ulid()}`;
+export const newBatchId = () => `bat_${ulid()}`;
 export const newEventId = () => `evt_${ulid()}`;

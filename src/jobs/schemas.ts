@@ -180,14 +180,53 @@ export const jobRecordSchema = z.preprocess(upgradeStoredRecord, z.object({
 }));
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
+export const BATCH_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
+
+export const batchItemSchema = z.strictObject({
+  instruction: text(4000),
+  output: outputSchema.prefault({}),
+  metadata: metadataSchema.default({}),
+});
+
+export const createBatchBodySchema = z.strictObject({
+  sources: z.array(sourceSchema).max(50, 'at most 50 sources').default([]),
+  items: z.array(batchItemSchema).min(1, 'at least 1 item').max(20, 'at most 20 items'),
+  conformance: conformanceSchema,
+  language: languageSchema,
+  webhook: webhookRequestSchema.optional(),
+  metadata: metadataSchema.default({}),
+});
+export type CreateBatchBody = z.infer<typeof createBatchBodySchema>;
+
+export const batchSchema = z.object({
+  id: z.string(),
+  status: z.enum(BATCH_STATUSES).describe('queued until an item starts; succeeded when every item did; failed when any failed; canceled when canceled with none failed'),
+  items: z.array(z.string()).describe('the item jobs, in the order they run on the shared session'),
+  counts: z.object({ queued: z.number().int(), running: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), canceled: z.number().int() }),
+  sources: z.array(sourceSchema),
+  conformance: conformanceSchema,
+  language: z.string(),
+  webhook: z.object({ url: z.string(), events: z.array(z.enum(EVENT_TYPES)) }).nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+  finished_at: z.string().nullable(),
+});
+export type Batch = z.infer<typeof batchSchema>;
+
 export const eventSchema = z.object({
   id: z.string(),
   seq: z.number().int().min(1),
   type: z.enum(EVENT_TYPES),
   at: z.string(),
-  data: jobSchema,
+  data: z.union([jobSchema, batchSchema]).describe('the Job (job.* events) or the Batch (batch.* events)'),
 });
 export type JobEvent = z.infer<typeof eventSchema>;
+
+/** The Job of a job.* event (null for a batch.* event, whose data is the Batch). */
+export function eventJob(event: Pick<JobEvent, 'data'>): Job | null {
+  return 'stage' in event.data ? (event.data as Job) : null;
+}
 
 export function isTerminal(status: JobStatus): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);

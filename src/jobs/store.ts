@@ -42,6 +42,18 @@ redis.call('PUBLISH', ARGV[8], event)
 return seq
 `);
 
+/**
+ * KEYS: events. ARGV: eventId, type, at, dataJson, channel. Appends an event that is not a change of the job
+ * record itself (a batch's end announced on the stream of the item that ended it), with the next seq.
+ */
+const APPEND_SCRIPT = luaScript(`
+local seq = redis.call('LLEN', KEYS[1]) + 1
+local event = '{"id":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"' .. ARGV[2] .. '","at":"' .. ARGV[3] .. '","data":' .. ARGV[4] .. '}'
+redis.call('RPUSH', KEYS[1], event)
+redis.call('PUBLISH', ARGV[5], event)
+return seq
+`);
+
 export class VersionConflict extends Error {}
 
 export interface UpdateOptions {
@@ -100,6 +112,29 @@ export class JobStore {
       if (result === -2) throw new Error(`job ${id} vanished during update`);
     }
     throw new VersionConflict(`job ${id}: too many concurrent updates`);
+  }
+
+  /** Several jobs in one round trip, null where one is gone. */
+  async getMany(ids: readonly string[]): Promise<(JobRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(...ids.map((i) => this.keys.job(i)));
+    return raws.map((raw) => (raw === null ? null : jobRecordSchema.parse(JSON.parse(raw))));
+  }
+
+  /** Appends an event whose data is not the job itself; answers its seq. */
+  async appendEvent(jobId: string, type: EventType, data: unknown): Promise<number> {
+    const result = await runScript(
+      this.redis,
+      APPEND_SCRIPT,
+      1,
+      this.keys.jobEvents(jobId),
+      newEventId(),
+      type,
+      new Date().toISOString(),
+      JSON.stringify(data),
+      this.keys.jobEventsChannel(jobId),
+    );
+    return Number(result);
   }
 
   async events(id: string, afterSeq = 0, limit = 1000): Promise<JobEvent[]> {

@@ -135,16 +135,17 @@ describe('Idempotency (module, real Redis)', () => {
   it('answers 409 IDEMPOTENCY_KEY_IN_USE when the first request is still running after the wait', async () => {
     const idem = new Idempotency(stack.services.redis, stack.services.keys, { waitMs: 100, pollMs: 10 });
     let release!: (r: JobRecord) => void;
-    const slow = idem.run('acme', 'k-slow', 'fp', () => new Promise<JobRecord>((r) => (release = r)), async () => null);
-    await expect(idem.run('acme', 'k-slow', 'fp', async () => {
+    const idOf = (r: JobRecord) => r.job.id;
+    const slow = idem.run('acme', 'k-slow', 'fp', () => new Promise<JobRecord>((r) => (release = r)), async () => null, idOf);
+    await expect(idem.run('acme', 'k-slow', 'fp', async (): Promise<JobRecord> => {
       throw new Error('must not run');
-    }, async () => null)).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_IN_USE', statusCode: 409 });
+    }, async () => null, idOf)).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_IN_USE', statusCode: 409 });
     const record = { v: 1, tenant: 'acme', cancel_requested: false, job: { id: 'job_01ARZ3NDEKTSV4RRFFQ69G5FAV' } } as JobRecord;
     release(record);
     expect((await slow).replayed).toBe(false);
-    const replay = await idem.run('acme', 'k-slow', 'fp', async () => {
+    const replay = await idem.run('acme', 'k-slow', 'fp', async (): Promise<JobRecord> => {
       throw new Error('must not run');
-    }, async (id) => (id === record.job.id ? record : null));
+    }, async (id) => (id === record.job.id ? record : null), idOf);
     expect(replay).toEqual({ record, replayed: true });
   });
 });

@@ -1,23 +1,32 @@
-// Step upload: URL sources are handed to the upstream to fetch; staged files are streamed to its multipart upload.
+// Step upload: URL sources are handed to the upstream to fetch; staged files (and HEIC URLs, fetched and converted
+// here because the upstream cannot read HEIC) are streamed to its multipart upload.
+import { isHeicUrl, type FetchedUrlSource } from '../../uploads/url-source.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
 
 export async function uploadStep(ctx: StepContext, token: string): Promise<StepOutcome> {
-  const { nemo, stagedFiles, lifecycle, groups } = ctx.deps;
+  const { nemo, stagedFiles, lifecycle, groups, urlSources } = ctx.deps;
   const { flow } = ctx;
   const sessionId = flow.session!.session_id;
   if (!flow.uploaded) {
     const sources = ctx.record.job.sources;
-    const urls = sources.flatMap((s) => ('url' in s ? [s.url] : []));
+    const urls = sources.flatMap((s, i) => ('url' in s ? [{ url: s.url, field: `sources.${i}.url` }] : []));
     const uploadIds = sources.flatMap((s) => ('upload_id' in s ? [s.upload_id] : []));
+    const plainUrls = urls.filter((u) => !isHeicUrl(u.url)).map((u) => u.url);
     const uploaded = [];
-    if (urls.length > 0) uploaded.push(...(await nemo.uploadUrls(token, sessionId, urls)));
-    if (uploadIds.length > 0) {
-      const files = await stagedFiles.resolve(uploadIds);
-      uploaded.push(...(await nemo.uploadFiles(token, sessionId, files)));
+    if (plainUrls.length > 0) uploaded.push(...(await nemo.uploadUrls(token, sessionId, plainUrls)));
+    const fetched: FetchedUrlSource[] = [];
+    try {
+      for (const u of urls.filter((x) => isHeicUrl(x.url))) {
+        fetched.push(await urlSources.fetch(u.url, { field: u.field, signal: ctx.signal }));
+      }
+      const files = [...fetched, ...(uploadIds.length > 0 ? await stagedFiles.resolve(uploadIds) : [])];
+      if (files.length > 0) uploaded.push(...(await nemo.uploadFiles(token, sessionId, files)));
+    } finally {
+      await Promise.all(fetched.map((f) => f.cleanup()));
     }
     flow.uploads = uploaded.map((f) => ({ filename: f.filename, fileType: f.fileType, cdnUrl: f.cdnUrl }));
     flow.uploaded = true;
-    ctx.log.info({ files: uploaded.length }, 'sources uploaded');
+    ctx.log.info({ files: uploaded.length, converted: fetched.length }, 'sources uploaded');
     // The group's later jobs continue in this session with these files: one session, one upload for all of them.
     if (flow.group) await groups.publish(flow.group, { ...flow.session!, uploads: flow.uploads });
   }

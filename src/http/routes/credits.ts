@@ -6,7 +6,15 @@ import { apiSchemas } from '../schemas/registry.js';
 
 export const creditsSchema = apiSchemas.register(
   'Credits',
-  z.object({ available: z.number(), frozen: z.number(), total: z.number() }),
+  z.object({
+    available: z.number(),
+    frozen: z.number(),
+    total: z.number(),
+    claim_url: z
+      .string()
+      .nullable()
+      .describe('for an anonymous upstream account that ran out of credits: the page where it is registered (claimed) to add credits; null otherwise'),
+  }),
 );
 export type Credits = z.infer<typeof creditsSchema>;
 

@@ -1,0 +1,41 @@
+// The lifecycle hook that announces a batch's end: after its last item ends, batch.succeeded or batch.failed, once.
+import type { BatchStore } from '../jobs/batch-store.js';
+import { batchView } from '../jobs/batch-store.js';
+import { isTerminal, TERMINAL_EVENTS, type EventType } from '../jobs/schemas.js';
+import type { JobStore } from '../jobs/store.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface BatchEndDeps {
+  store: JobStore;
+  batches: BatchStore;
+  /** Called for the appended batch event, as for any other event (queues its webhook delivery). */
+  afterEvent: (jobId: string, type: EventType, seq: number) => Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * The event goes on the stream of the item whose end ended the batch, right after that item's own terminal event:
+ * per-job delivery order then brings it to the receiver after every item's job.* event (items run one by one).
+ */
+export function batchEndHook(deps: BatchEndDeps) {
+  return async (jobId: string, type: EventType): Promise<void> => {
+    if (!(TERMINAL_EVENTS as readonly string[]).includes(type)) return;
+    try {
+      const record = await deps.store.get(jobId);
+      const batchId = record?.job.batch_id;
+      if (!batchId) return;
+      const batch = await deps.batches.get(batchId);
+      if (!batch) return;
+      const items = await deps.store.getMany(batch.items);
+      if (items.some((item) => item !== null && !isTerminal(item.job.status))) return;
+      const at = new Date().toISOString();
+      if (!(await deps.batches.claimEnd(batchId, at))) return;
+      const view = batchView({ ...batch, finished_at: at }, items);
+      const event: EventType = view.status === 'succeeded' ? 'batch.succeeded' : 'batch.failed';
+      const seq = await deps.store.appendEvent(jobId, event, view);
+      await deps.afterEvent(jobId, event, seq);
+    } catch (err) {
+      deps.logger.error({ jobId, err: String(err) }, 'could not announce the end of the batch');
+    }
+  };
+}

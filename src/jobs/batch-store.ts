@@ -1,0 +1,87 @@
+// Batches in Redis: the record (items, shared sources, webhook), the tenant's listing index, and the one-time end mark.
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Keys } from '../redis/keys.js';
+import { BATCH_STATUSES, EVENT_TYPES, sourceSchema, type Batch, type BatchStatus, type JobRecord } from './schemas.js';
+
+export const batchRecordSchema = z.object({
+  tenant: z.string(),
+  id: z.string(),
+  items: z.array(z.string()),
+  sources: z.array(sourceSchema),
+  conformance: z.enum(['report', 'correct']),
+  language: z.string(),
+  webhook: z.object({ url: z.string(), events: z.array(z.enum(EVENT_TYPES)) }).nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+  finished_at: z.string().nullable(),
+});
+export type BatchRecord = z.infer<typeof batchRecordSchema>;
+
+export const BATCH_ID_PATTERN = /^bat_[0-9A-Z]{26}$/;
+
+/** A batch's status from its items: it ends when every item has ended. */
+export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: BatchStatus; counts: Batch['counts'] } {
+  const counts = Object.fromEntries(BATCH_STATUSES.map((s) => [s, 0])) as Batch['counts'];
+  for (const item of items) counts[item?.job.status ?? 'canceled'] += 1;
+  const total = items.length;
+  const ended = counts.succeeded + counts.failed + counts.canceled;
+  let status: BatchStatus;
+  if (ended < total) status = counts.queued === total ? 'queued' : 'running';
+  else if (counts.failed > 0) status = 'failed';
+  else if (counts.canceled > 0) status = 'canceled';
+  else status = 'succeeded';
+  return { status, counts };
+}
+
+export function batchView(record: BatchRecord, items: readonly (JobRecord | null)[]): Batch {
+  const { status, counts } = batchStatusOf(items);
+  const { tenant: _tenant, ...rest } = record;
+  return { ...rest, status, counts };
+}
+
+export class BatchStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async save(record: BatchRecord): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.keys.batch(record.id), JSON.stringify(record))
+      .zadd(this.keys.tenantBatches(record.tenant), 0, record.id)
+      .exec();
+  }
+
+  async get(id: string): Promise<BatchRecord | null> {
+    const raw = await this.redis.get(this.keys.batch(id));
+    return raw === null ? null : batchRecordSchema.parse(JSON.parse(raw));
+  }
+
+  /** Another tenant's batch does not exist (contract §2). */
+  async getForTenant(tenant: string, id: string): Promise<BatchRecord | null> {
+    if (!BATCH_ID_PATTERN.test(id)) return null;
+    const record = await this.get(id);
+    return record && record.tenant === tenant ? record : null;
+  }
+
+  /** Newest first, cursor = the last id seen (ids are time-ordered). */
+  async list(tenant: string, opts: { limit: number; cursor?: string }): Promise<{ records: BatchRecord[]; nextCursor: string | null }> {
+    const max = opts.cursor ? `(${opts.cursor}` : '+';
+    const ids = await this.redis.zrevrangebylex(this.keys.tenantBatches(tenant), max, '-', 'LIMIT', 0, opts.limit + 1);
+    const page = ids.slice(0, opts.limit);
+    const raws = page.length > 0 ? await this.redis.mget(...page.map((i) => this.keys.batch(i))) : [];
+    const records = raws.flatMap((raw) => (raw ? [batchRecordSchema.parse(JSON.parse(raw))] : []));
+    return { records, nextCursor: ids.length > opts.limit ? (page.at(-1) ?? null) : null };
+  }
+
+  /** True for exactly one caller: the item whose end ends the batch announces it (batch.succeeded / batch.failed). */
+  async claimEnd(id: string, at: string): Promise<boolean> {
+    const claimed = await this.redis.set(this.keys.batchFinalized(id), at, 'NX');
+    if (!claimed) return false;
+    const record = await this.get(id);
+    if (record) await this.redis.set(this.keys.batch(id), JSON.stringify({ ...record, finished_at: at }));
+    return true;
+  }
+}

@@ -1,0 +1,142 @@
+// Batches (one upload, one session, items one by one, each its own render) and revisions that take turns on a session.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Batch, Job } from '../../src/jobs/schemas.js';
+import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('batches and revisions', () => {
+  let stack: Stack;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    receiver = await startWebhookReceiver([(await stack.api<{ secret: string }>('GET', '/v1/webhook-secret')).body.secret]);
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await stack?.close();
+  });
+  beforeEach(() => {
+    stack.sim.log.clear();
+    receiver.deliveries.length = 0;
+  });
+
+  it('a batch of 3: one session, one upload, three messages and three renders; three job.succeeded then one batch.succeeded', async () => {
+    const res = await stack.api<Batch>('POST', '/v1/batches', {
+      sources: [{ url: 'https://example.com/a.jpg' }, { url: 'https://example.com/b.jpg' }],
+      items: [
+        { instruction: 'a 10 second teaser from these photos', output: { aspect_ratio: '16:9' } },
+        { instruction: 'now make it square', output: { aspect_ratio: '1:1' } },
+        { instruction: 'now vertical for stories', output: { aspect_ratio: '9:16' }, metadata: { channel: 'stories' } },
+      ],
+      webhook: { url: receiver.url },
+    }, { headers: { 'idempotency-key': `batch-${stack.prefix}` } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.items).toHaveLength(3);
+    const done = await waitFor(
+      async () => {
+        const b = (await stack.api<Batch>('GET', `/v1/batches/${res.body.id}`)).body;
+        return b.status === 'succeeded' ? b : null;
+      },
+      { what: 'the batch to succeed', timeoutMs: 45_000 },
+    );
+    expect(done.counts).toMatchObject({ succeeded: 3, failed: 0 });
+    expect(done.finished_at).not.toBeNull();
+    const log = stack.sim.log.entries();
+    expect(log.filter((e) => e.endpoint === 'create_session')).toHaveLength(1);
+    expect(log.filter((e) => e.endpoint === 'upload')).toHaveLength(1);
+    expect(log.filter((e) => e.endpoint === 'run_sse' && e.status === 200)).toHaveLength(3);
+    expect(log.filter((e) => e.endpoint === 'render_submit' && e.status === 200)).toHaveLength(3);
+    const jobs = await Promise.all(done.items.map(async (id) => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body));
+    expect(new Set(jobs.map((j) => j.upstream.session_id)).size).toBe(1);
+    expect(jobs.every((j) => j.batch_id === done.id && j.status === 'succeeded')).toBe(true);
+    expect(jobs.map((j) => j.result?.checks.find((c) => c.name === 'aspect_ratio')?.ok)).toEqual([true, true, true]);
+    expect(jobs[2]!.metadata).toEqual({ channel: 'stories' });
+    // Each item started from the draft the one before it left, and ran after it ended.
+    expect(Date.parse(jobs[1]!.started_at!)).toBeLessThanOrEqual(Date.parse(jobs[1]!.finished_at!));
+    const runs = log.filter((e) => e.endpoint === 'run_sse' && e.status === 200);
+    expect(runs.map((r) => r.message?.split('\n')[0])).toEqual(['a 10 second teaser from these photos', 'now make it square', 'now vertical for stories']);
+    // Webhooks: three job.succeeded, then batch.succeeded last, all verified.
+    const delivered = await waitFor(
+      () => {
+        const terminal = receiver.deliveries.filter((d) => d.payload.type !== 'job.started' && d.payload.type !== 'job.progress');
+        return terminal.length >= 4 ? terminal : null;
+      },
+      { what: 'four terminal webhooks', timeoutMs: 20_000 },
+    );
+    expect(delivered.map((d) => d.payload.type)).toEqual(['job.succeeded', 'job.succeeded', 'job.succeeded', 'batch.succeeded']);
+    expect(delivered.map((d) => d.payload.data.id)).toEqual([...done.items, done.id]);
+    expect(delivered.every((d) => d.verified)).toBe(true);
+    // The same Idempotency-Key replays the batch instead of creating another.
+    const replay = await stack.api<Batch>('POST', '/v1/batches', {
+      sources: [{ url: 'https://example.com/a.jpg' }, { url: 'https://example.com/b.jpg' }],
+      items: [
+        { instruction: 'a 10 second teaser from these photos', output: { aspect_ratio: '16:9' } },
+        { instruction: 'now make it square', output: { aspect_ratio: '1:1' } },
+        { instruction: 'now vertical for stories', output: { aspect_ratio: '9:16' }, metadata: { channel: 'stories' } },
+      ],
+      webhook: { url: receiver.url },
+    }, { headers: { 'idempotency-key': `batch-${stack.prefix}` } });
+    expect(replay.status).toBe(200);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body.id).toBe(done.id);
+    const list = await stack.api<{ data: Batch[] }>('GET', '/v1/batches');
+    expect(list.body.data.map((b) => b.id)).toContain(done.id);
+    // Another tenant sees nothing of it.
+    expect((await stack.api('GET', `/v1/batches/${done.id}`, undefined, { key: TENANTS.globex })).status).toBe(404);
+  });
+
+  it('canceling a batch cancels its unfinished items and ends it with batch.failed (status canceled)', async () => {
+    stack.sim.setScenario({ generateMs: 2_000_000 });
+    try {
+      const res = await stack.api<Batch>('POST', '/v1/batches', {
+        items: [{ instruction: 'a promo' }, { instruction: 'shorter' }],
+        webhook: { url: receiver.url },
+      });
+      expect(res.status).toBe(202);
+      await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${res.body.items[0]}`)).body.stage === 'generate', { what: 'item 1 to generate' });
+      const canceled = await stack.api<Batch>('POST', `/v1/batches/${res.body.id}/cancel`);
+      expect(canceled.status).toBe(200);
+      const ended = await waitFor(
+        async () => {
+          const b = (await stack.api<Batch>('GET', `/v1/batches/${res.body.id}`)).body;
+          return b.status === 'canceled' ? b : null;
+        },
+        { what: 'the batch to end canceled' },
+      );
+      expect(ended.counts.canceled).toBe(2);
+      const last = await waitFor(() => receiver.deliveries.find((d) => d.payload.type === 'batch.failed'), { what: 'batch.failed' });
+      expect(last.payload.data.status).toBe('canceled');
+      expect((await stack.api('POST', `/v1/batches/${res.body.id}/cancel`)).status).toBe(409);
+    } finally {
+      stack.sim.setScenario({ generateMs: 0 });
+    }
+  });
+
+  it('two revisions posted at once on one parent take turns: never two agent streams open on that session', async () => {
+    const parent = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 10 second promo', output: { aspect_ratio: '16:9' } });
+    const done = await waitForFinished(stack, parent.body.id);
+    expect(done.status).toBe('succeeded');
+    const [a, b] = await Promise.all([
+      stack.api<Job>('POST', `/v1/jobs/${done.id}/revisions`, { instruction: 'add lo-fi background music at 35%' }),
+      stack.api<Job>('POST', `/v1/jobs/${done.id}/revisions`, { instruction: 'title "Urban Dreams" for the first 3 seconds' }),
+    ]);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    const [ra, rb] = await Promise.all([waitForFinished(stack, a.body.id), waitForFinished(stack, b.body.id)]);
+    expect([ra.status, rb.status]).toEqual(['succeeded', 'succeeded']);
+    const session = stack.sim.session(done.upstream.session_id!)!;
+    expect(session.maxConcurrentRuns).toBe(1);
+    expect(session.runs).toHaveLength(3);
+    // They ran one after the other, each its own render, in the parent's session.
+    expect(ra.upstream.session_id).toBe(done.upstream.session_id);
+    expect(rb.upstream.session_id).toBe(done.upstream.session_id);
+    for (let i = 1; i < session.runs.length; i++) {
+      expect(session.runs[i]!.openedAt).toBeGreaterThanOrEqual(session.runs[i - 1]!.closedAt!);
+    }
+    // The second in line sent its message only after the first had ended (its render included).
+    const first = Date.parse(ra.finished_at!) < Date.parse(rb.finished_at!) ? ra : rb;
+    expect(session.runs[2]!.openedAt).toBeGreaterThanOrEqual(Date.parse(first.finished_at!));
+    expect(stack.sim.log.entries().filter((e) => e.endpoint === 'render_submit' && e.status === 200)).toHaveLength(3);
+  });
+});

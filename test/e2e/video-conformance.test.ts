@@ -1,0 +1,60 @@
+// Conformance "correct" and "report" against a simulator told to ignore the aspect ratio once.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/jobs/schemas.js';
+import { startStack, waitForFinished, type Stack } from '../helpers/stack.js';
+
+describe('conformance', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  beforeEach(() => {
+    stack.sim.clearFaults();
+    stack.sim.log.clear();
+  });
+
+  const runsOf = (job: Job) => stack.sim.log.entries().filter((e) => e.endpoint === 'run_sse' && e.sessionId === job.upstream.session_id && e.status === 200);
+
+  async function submit(conformance: 'report' | 'correct'): Promise<Job> {
+    stack.sim.injectFault({ kind: 'ignore_aspect_once' });
+    const res = await stack.api<Job>('POST', '/v1/jobs', {
+      instruction: 'a product teaser from the catalogue',
+      output: { aspect_ratio: '9:16', duration_s: 10 },
+      conformance,
+    });
+    expect(res.status).toBe(202);
+    return waitForFinished(stack, res.body.id);
+  }
+
+  it('"correct": exactly one corrective message naming the failed check, then a conformant result', async () => {
+    const job = await submit('correct');
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const runs = runsOf(job);
+    expect(runs).toHaveLength(2);
+    expect(job.messages_sent).toHaveLength(2);
+    expect(job.messages_sent[1]).toMatch(/^Please correct the video so that it matches these requirements exactly:\n- Aspect ratio must be 9:16, 1080x1920 pixels \(vertical\); it is 1920x1080 now\.$/);
+    expect(runs[1]!.message).toBe(job.messages_sent[1]);
+    expect(job.result?.conformant).toBe(true);
+    expect(job.result?.checks.find((c) => c.name === 'aspect_ratio')).toMatchObject({ got: '1080x1920', ok: true });
+    // The correction is counted in the job's usage, and its change note says what it did.
+    expect(job.usage.messages_sent).toBe(2);
+    expect(job.changes[1]).toMatchObject({ message: 2, summary: expect.stringMatching(/canvas 1920x1080 → 1080x1920/) });
+    expect(stack.sim.log.count('render_submit')).toBe(1);
+  });
+
+  it('"report": no extra message; the failed check is named and the result is not conformant', async () => {
+    const job = await submit('report');
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(runsOf(job)).toHaveLength(1);
+    expect(job.messages_sent).toHaveLength(1);
+    expect(job.result?.conformant).toBe(false);
+    const failed = job.result!.checks.filter((c) => c.ok === false);
+    expect(failed.map((c) => c.name)).toEqual(['aspect_ratio']);
+    expect(failed[0]).toMatchObject({ wanted: '9:16 (1080x1920)', got: '1920x1080' });
+    expect(job.usage.messages_sent).toBe(1);
+  });
+});
