@@ -1,7 +1,8 @@
 // The batch use cases: several instructions over one upload in one upstream session, each item its own job and render.
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
-import { BatchStore, batchView, type BatchRecord } from '../jobs/batch-store.js';
+import type { BatchStore} from '../jobs/batch-store.js';
+import { batchView, type BatchRecord } from '../jobs/batch-store.js';
 import { fingerprint, type Idempotency } from '../jobs/idempotency.js';
 import { newBatchId } from '../jobs/ids.js';
 import { BATCH_EVENTS, isTerminal, TERMINAL_EVENTS, type Batch, type CreateBatchBody, type JobRecord } from '../jobs/schemas.js';
