@@ -60,6 +60,7 @@ export const envSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE_MS: msList.default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
   WEBHOOK_SECRET_GRACE_MS: int(0).default(86_400_000),
   WORKER_CONCURRENCY: int(1, 100_000).default(50),
+  MAX_RUNNING_JOBS: int(1, 1_000_000).default(100),
   WORKER_LOCK_MS: int(1000).default(30_000),
   RECONCILE_INTERVAL_MS: int(10).default(30_000),
   RECONCILE_MAX_UNCHANGED: int(1, 100).default(10),

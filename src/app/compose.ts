@@ -8,11 +8,12 @@ import { BatchCommands } from '../domain/batches.js';
 import { CreateJob } from '../domain/create-job.js';
 import { JobCommands } from '../domain/job-commands.js';
 import type { FlowDeps } from '../flow/context.js';
+import { Admission, type TenantLimits } from '../flow/admission.js';
 import { ClaimLinks } from '../flow/claim-links.js';
 import { CreditsGate } from '../flow/credits-gate.js';
 import { groupReleaseHook } from '../flow/group-release.js';
 import { SessionGroups } from '../flow/session-groups.js';
-import { createFlowQueue, enqueueFlow, promoteIfDelayed, removeIfWaiting, type FlowJobData } from '../flow/queue.js';
+import { createFlowQueue, promoteIfDelayed, type FlowJobData } from '../flow/queue.js';
 import { RenderStats } from '../flow/render-stats.js';
 import { FlowStore } from '../flow/state.js';
 import { BatchStore } from '../jobs/batch-store.js';
@@ -41,6 +42,8 @@ import { createDeliveryQueue, type DeliveryJobData } from '../webhooks/queue.js'
 import { WebhookSecrets } from '../webhooks/secrets.js';
 import { assertWebhookUrlAllowed, createGuardedDispatcher } from '../webhooks/ssrf.js';
 import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
+import { jobQueuePort } from './job-queue.js';
+import { lifecycleHooks } from './lifecycle-hooks.js';
 import { settingsFrom, type Settings } from './settings.js';
 
 export interface Container {
@@ -57,6 +60,9 @@ export interface Container {
   readStore: JobStore;
   flows: FlowStore;
   groups: SessionGroups;
+  /** Fair starts across tenants (flow/admission.ts) and each tenant's limits. */
+  admission: Admission;
+  limitsOf: (tenant: string) => Promise<TenantLimits>;
   lifecycle: JobLifecycle;
   jobs: JobCommands;
   createJob: CreateJob;
@@ -129,7 +135,6 @@ export function compose(config: Config, logger: Logger): Container {
   // A job that ends frees its staged uploads (the last job using a file removes it); the sweeper catches the rest.
   const releaseUploads = uploadReleaseHook(uploads, store, logger.child({ component: 'uploads' }));
   const leaveGroup = groupReleaseHook({
-    store,
     groups,
     wake: async (jobId) => void (await promoteIfDelayed(flowQueue, jobId)),
     logger: logger.child({ component: 'groups' }),
@@ -141,27 +146,19 @@ export function compose(config: Config, logger: Logger): Container {
     afterEvent: (jobId, type, seq) => enqueuer.onEvent(jobId, type, seq),
     logger: logger.child({ component: 'batches' }),
   });
-  const lifecycle = new JobLifecycle(store, async (jobId, type, seq) => {
-    try {
-      await enqueuer.onEvent(jobId, type, seq);
-    } finally {
-      // Uploads are freed and the shared session handed on even when queueing the webhook failed.
-      await Promise.all([releaseUploads(jobId, type), leaveGroup(jobId, type)]);
-      // After this item's own event: a batch's end is announced behind its last item's end.
-      await announceBatchEnd(jobId, type);
-    }
-  });
+  const admission = new Admission(blocking, keys, config.MAX_RUNNING_JOBS);
+  // Until tenants carry settings of their own, every tenant gets the defaults: no cap but the account's, weight 1.
+  const limitsOf = async (_tenant: string): Promise<TenantLimits> => ({ maxConcurrent: 0, weight: 1, account: 'default' });
+  const lifecycle = new JobLifecycle(
+    store,
+    lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue, logger: logger.child({ component: 'lifecycle' }) }),
+  );
   const jobs = new JobCommands({
     store,
     flows,
     lifecycle,
     groups,
-    queue: {
-      enqueue: (jobId) => enqueueFlow(flowQueue, jobId),
-      removeIfWaiting: (jobId) => removeIfWaiting(flowQueue, jobId),
-      wake: async (jobId) => void (await promoteIfDelayed(flowQueue, jobId)),
-      publishCancel: async (jobId) => void (await blocking.publish(keys.jobCancelChannel(), jobId)),
-    },
+    queue: jobQueuePort({ admission, flowQueue, redis: blocking, keys, limitsOf }),
     checkWebhookUrl: (url) => assertWebhookUrlAllowed(url, { allowPrivate: settings.webhooks.allowPrivate }),
     checkFetchedSourceUrl: async (url, field) => {
       try {
@@ -204,6 +201,8 @@ export function compose(config: Config, logger: Logger): Container {
     credits: new CreditsGate(blocking, keys, settings.flow.creditsRecheckMs),
     renderStats: new RenderStats(blocking, keys),
     stagedFiles: uploads,
+    admission,
+    limitsOf,
     urlSources: {
       fetch: (url, opts) =>
         fetchUrlSource(url, { dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes, allowPrivate: settings.webhooks.allowPrivate, ...opts }),
@@ -229,6 +228,8 @@ export function compose(config: Config, logger: Logger): Container {
     readStore,
     flows,
     groups,
+    admission,
+    limitsOf,
     lifecycle,
     jobs,
     createJob,

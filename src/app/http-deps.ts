@@ -28,6 +28,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       createJob: c.createJob,
       uploads: c.uploads,
       uploadMaxBytes: settings.api.uploadMaxBytes,
+      positionOf: (jobId, tenant) => c.admission.position(jobId, tenant),
       // Tracing on: the request span's traceparent goes on the job record, and the worker's spans continue it.
       ...(tracingEnabled() ? { currentTrace: currentTraceparent } : {}),
     },

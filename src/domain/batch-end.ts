@@ -1,7 +1,7 @@
 // The lifecycle hook that announces a batch's end: after its last item ends, batch.succeeded or batch.failed, once.
 import type { BatchStore } from '../jobs/batch-store.js';
 import { batchView } from '../jobs/batch-store.js';
-import { isTerminal, TERMINAL_EVENTS, type EventType } from '../jobs/schemas.js';
+import { isTerminal, TERMINAL_EVENTS, type EventType, type JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -18,11 +18,10 @@ export interface BatchEndDeps {
  * per-job delivery order then brings it to the receiver after every item's job.* event (items run one by one).
  */
 export function batchEndHook(deps: BatchEndDeps) {
-  return async (jobId: string, type: EventType): Promise<void> => {
+  return async (jobId: string, type: EventType, record: JobRecord): Promise<void> => {
     if (!(TERMINAL_EVENTS as readonly string[]).includes(type)) return;
     try {
-      const record = await deps.store.get(jobId);
-      const batchId = record?.job.batch_id;
+      const batchId = record.job.batch_id;
       if (!batchId) return;
       const batch = await deps.batches.get(batchId);
       if (!batch) return;

@@ -11,9 +11,10 @@ import { isHeicUrl } from '../uploads/url-source.js';
 import { buildAgentMessages } from '../video/compile.js';
 
 export interface JobQueuePort {
-  enqueue(jobId: string): Promise<void>;
+  /** Offers the job to the fair-start scheduler; it reaches a worker when its tenant's turn and slot come. */
+  enqueue(jobId: string, tenant: string): Promise<void>;
   /** Removes a job no worker has started; false if a worker holds it. */
-  removeIfWaiting(jobId: string): Promise<boolean>;
+  removeIfWaiting(jobId: string, tenant: string): Promise<boolean>;
   /** Wakes a waiting (delayed) job so its worker notices a cancel now. */
   wake(jobId: string): Promise<void>;
   publishCancel(jobId: string): Promise<void>;
@@ -64,7 +65,7 @@ export class JobCommands {
       this.deps.flows.save(job.id, flow),
       this.deps.store.create(tenant, job, { trace: opts.trace ?? null, group }),
     ]);
-    await this.deps.queue.enqueue(job.id);
+    await this.deps.queue.enqueue(job.id, tenant);
     return record;
   }
 
@@ -111,7 +112,7 @@ export class JobCommands {
     // It may have finished between the read above and the flag.
     if (isTerminal(record.job.status)) throw new AppError('JOB_FINISHED', `job ${jobId} already ${record.job.status}`);
     // Not started and not in the queue any more (removed here, or never added): nobody else will end it.
-    if (record.job.status === 'queued' && (await this.deps.queue.removeIfWaiting(jobId))) {
+    if (record.job.status === 'queued' && (await this.deps.queue.removeIfWaiting(jobId, tenant))) {
       return this.deps.lifecycle.cancel(jobId);
     }
     await this.deps.queue.publishCancel(jobId);
@@ -141,6 +142,7 @@ function newJob(body: CreateJobBody, opts: CreateOptions): Job {
     usage: { ...EMPTY_USAGE },
     waiting: null,
     batch_id: opts.batchId ?? null,
+    queue_position: null,
     result: null,
     error: null,
     upstream: { task_id: session?.task_id ?? null, session_id: session?.session_id ?? null, render_id: null },

@@ -8,6 +8,7 @@ import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import type { BalanceReader } from '../nemo/balance.js';
+import type { Admission, TenantLimits } from './admission.js';
 import type { FetchedUrlSource } from '../uploads/url-source.js';
 import type { ClaimLinks } from './claim-links.js';
 import type { CreditsGate } from './credits-gate.js';
@@ -46,6 +47,9 @@ export interface FlowDeps {
   stagedFiles: StagedFileSource;
   /** HEIC URL sources, fetched through the SSRF guard and converted to JPEG (the upstream cannot read HEIC). */
   urlSources: { fetch(url: string, opts: { field: string; signal: AbortSignal }): Promise<FetchedUrlSource> };
+  /** Fair starts: the sweeper re-offers lost jobs and frees the slots of ended ones. */
+  admission: Admission;
+  limitsOf: (tenant: string) => Promise<TenantLimits>;
   /** Turns on shared sessions (batches, revisions). */
   groups: SessionGroups;
   /** The account's balance, shared by its jobs (job.usage credits_before / credits_after). */

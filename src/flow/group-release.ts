@@ -1,11 +1,9 @@
 // The lifecycle hook that hands a shared session on: a job that ends leaves its group and wakes the next one.
-import { TERMINAL_EVENTS, type EventType } from '../jobs/schemas.js';
-import type { JobStore } from '../jobs/store.js';
+import { TERMINAL_EVENTS, type EventType, type JobRecord } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import type { SessionGroups } from './session-groups.js';
 
 export interface GroupReleaseDeps {
-  store: Pick<JobStore, 'get'>;
   groups: Pick<SessionGroups, 'leave'>;
   /** Wakes a job waiting (delayed) for its turn, so it does not sit out its safety-net delay. */
   wake: (jobId: string) => Promise<void>;
@@ -14,10 +12,9 @@ export interface GroupReleaseDeps {
 
 /** Never throws: a missed wake-up is caught by the waiting job's own re-check (session.ts TURN_RECHECK_MS). */
 export function groupReleaseHook(deps: GroupReleaseDeps) {
-  return async (jobId: string, type: EventType): Promise<void> => {
+  return async (jobId: string, type: EventType, record: JobRecord | null): Promise<void> => {
     if (!(TERMINAL_EVENTS as readonly string[]).includes(type)) return;
     try {
-      const record = await deps.store.get(jobId);
       if (!record?.group) return;
       const next = await deps.groups.leave(record.group, jobId);
       if (next) await deps.wake(next);

@@ -1,8 +1,11 @@
-// The never-lose safety net: a job whose record says `queued` long after creation gets its queue entry (re-)added.
+// The never-lose safety net: queued jobs whose start was lost are offered again, and slots of ended jobs are freed.
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { isTerminal } from '../jobs/schemas.js';
+import type { JobStore } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import type { Admission, TenantLimits } from './admission.js';
 import { enqueueFlow, type FlowJobData } from './queue.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -20,15 +23,23 @@ export interface SweeperDeps {
   redis: Redis;
   keys: Keys;
   queue: Queue<FlowJobData>;
+  store: Pick<JobStore, 'getMany'>;
+  admission: Admission;
+  limitsOf: (tenant: string) => Promise<TenantLimits>;
   intervalMs: number;
   minAgeMs: number;
   logger: Logger;
 }
 
+async function offer(deps: SweeperDeps, admitted: string[]): Promise<void> {
+  for (const id of admitted) await enqueueFlow(deps.queue, id);
+}
+
 /**
- * JobCommands.create writes the record, then adds the queue entry; a crash in between leaves a `queued` job that no
- * worker will ever see. Re-adding every old-enough queued job is harmless: BullMQ ignores an add whose job id exists,
- * and a job already running has left `queued`. Returns how many jobs were (re-)offered to the queue.
+ * JobCommands.create writes the record, then offers the job to admission, which hands admitted jobs to the queue; a
+ * crash in between leaves a `queued` job nobody will start. Every old-enough queued job is therefore checked: still
+ * waiting its turn (fine), admitted (its queue entry is re-added: BullMQ ignores an add whose id exists), or known to
+ * neither (offered again). Returns how many jobs were offered.
  */
 export async function sweepQueued(deps: Omit<SweeperDeps, 'intervalMs' | 'logger'>, now = Date.now()): Promise<number> {
   let offered = 0;
@@ -37,18 +48,38 @@ export async function sweepQueued(deps: Omit<SweeperDeps, 'intervalMs' | 'logger
     const [next, sets] = await deps.redis.scan(cursor, 'MATCH', deps.keys.queuedJobSetsPattern(), 'COUNT', 200);
     cursor = next;
     for (const set of sets) {
+      const tenant = set.slice(`${deps.keys.prefix}:tenant:`.length, -':jobs:queued'.length);
       // ULIDs sort by time, so the old enough ones come first: stop at the first one that is too young.
       const ids = await deps.redis.zrangebylex(set, '-', '+');
       for (const id of ids) {
         const created = jobIdTime(id);
         if (created === null) continue;
         if (now - created < deps.minAgeMs) break;
-        await enqueueFlow(deps.queue, id);
+        const state = await deps.admission.state(id, tenant);
+        if (state === 'pending') continue;
+        if (state === 'running') await enqueueFlow(deps.queue, id);
+        else await offer(deps as SweeperDeps, await deps.admission.add(id, tenant, await deps.limitsOf(tenant), created));
         offered += 1;
       }
     }
   } while (cursor !== '0');
   return offered;
+}
+
+/** Slots held by jobs that have ended (their release was lost with a crashed process) are freed, and waiting work starts. */
+export async function reconcileSlots(deps: Omit<SweeperDeps, 'intervalMs' | 'logger'>): Promise<number> {
+  let freed = 0;
+  for (const tenant of await deps.admission.tenants()) {
+    const running = await deps.admission.running(tenant);
+    const records = await deps.store.getMany(running);
+    for (const [i, record] of records.entries()) {
+      if (record && !isTerminal(record.job.status)) continue;
+      await offer(deps as SweeperDeps, await deps.admission.release(running[i]!, tenant));
+      freed += 1;
+    }
+  }
+  await offer(deps as SweeperDeps, await deps.admission.admitWaiting());
+  return freed;
 }
 
 export function startQueuedSweeper(deps: SweeperDeps): { stop(): void } {
@@ -58,7 +89,8 @@ export function startQueuedSweeper(deps: SweeperDeps): { stop(): void } {
     const claimed = await deps.redis.set(deps.keys.queuedSweepLock(), '1', 'PX', Math.max(10, deps.intervalMs - 5), 'NX');
     if (claimed !== 'OK' || stopped) return;
     const offered = await sweepQueued(deps);
-    if (offered > 0) deps.logger.info({ offered }, 'offered old queued jobs to the queue again');
+    const freed = await reconcileSlots(deps);
+    if (offered > 0 || freed > 0) deps.logger.info({ offered, freed }, 'offered lost queued jobs again and freed slots of ended jobs');
   };
   const timer = setInterval(() => {
     tick().catch((err: unknown) => deps.logger.warn({ err: String(err) }, 'queued-job sweep failed'));

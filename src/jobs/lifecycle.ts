@@ -6,7 +6,8 @@ import type { JobStore } from './store.js';
 /** job.progress events are throttled per job (contract §6); the record itself is always updated. */
 export const PROGRESS_EVENT_INTERVAL_MS = 500;
 
-export type AfterEvent = (jobId: string, type: EventType, seq: number) => Promise<void> | void;
+/** Called after an event was stored, with the record as that write left it (hooks need not read it again). */
+export type AfterEvent = (jobId: string, type: EventType, seq: number, record: JobRecord) => Promise<void> | void;
 
 export class JobLifecycle {
   private readonly lastProgressEvent = new Map<string, number>();
@@ -113,7 +114,7 @@ export class JobLifecycle {
     mutate: (r: JobRecord) => JobRecord | null,
   ): Promise<JobRecord> {
     const { record, eventSeq } = await this.store.update(jobId, mutate, type ? { event: type } : {});
-    if (type && eventSeq !== null) await this.afterEvent(jobId, type, eventSeq);
+    if (type && eventSeq !== null) await this.afterEvent(jobId, type, eventSeq, record);
     return record;
   }
 }

@@ -130,6 +130,12 @@ export const jobSchema = z.object({
   usage: usageSchema.default(EMPTY_USAGE),
   waiting: waitingSchema.nullable().default(null).describe('why a running job is waiting, when it is (credits, rate limit, its turn on a shared session)'),
   batch_id: z.string().nullable().default(null),
+  queue_position: z
+    .number()
+    .int()
+    .nullable()
+    .default(null)
+    .describe('while queued: about how many jobs (of every tenant, fairly interleaved) start before this one, 1 = next; null otherwise'),
   result: jobResultSchema.nullable(),
   error: jobErrorSchema.nullable(),
   upstream: z.object({

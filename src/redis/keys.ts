@@ -35,11 +35,33 @@ export function createKeys(prefix: string) {
     sessionGroup: (id: string) => `${prefix}:group:${id}`,
     /** The jobs waiting for their turn on a shared session, oldest first; the head works, the rest wait. */
     sessionGroupQueue: (id: string) => `${prefix}:group:${id}:queue`,
+    /**
+     * The base of the fair-start scheduler's keys (flow/admission.ts builds `pending:<tenant>`, `running:<tenant>`,
+     * `account:<id>`, `tenants`, `passes`, `limits`, `vtime`, `job-account` under it; one hash tag, one slot).
+     */
+    admission: () => `${prefix}:adm:`,
     batch: (id: string) => `${prefix}:batch:${id}`,
     /** Set once by the item that ends a batch: exactly one batch.succeeded / batch.failed event. */
     batchFinalized: (id: string) => `${prefix}:batch:${id}:finalized`,
     tenantBatches: (tenant: string) => `${prefix}:tenant:${tenant}:batches`,
     /** The claim (registration) link of the anonymous upstream account, learned on its last 2001. */
     claimUrl: () => `${prefix}:nemo:claim-url`,
+    // Tenants as data (src/tenants): records, issued API keys (SHA-256 only), change notices, rate windows.
+    /** A tenant's settings (JSON); after DELETE a tombstone with deleted_at that expires at purge_at. */
+    tenantRecord: (tenant: string) => `${prefix}:tenant:${tenant}:record`,
+    /** The live tenants' ids (sorted set, score 0: lexicographic paging). */
+    tenantIndex: () => `${prefix}:tenants`,
+    /** Deleted tenants → purge time (ms): their remaining tenant-level keys are given that expiry. */
+    tenantsDeleted: () => `${prefix}:tenants:deleted`,
+    /** A tenant's issued API keys: key id → {id, hash, prefix, created_at}. */
+    tenantApiKeys: (tenant: string) => `${prefix}:tenant:${tenant}:api-keys`,
+    /** SHA-256 (hex) of an issued API key → {tenant, id}: the lookup the auth hook makes. */
+    apiKeyByHash: (sha256Hex: string) => `${prefix}:api-key:${sha256Hex}`,
+    /** Pub/sub: a tenant or key changed; every process drops its cached copy. */
+    tenantsChannel: () => `${prefix}:tenants:changed`,
+    /** The tenant's current rate-limit window on the create routes (a counter that expires with its window). */
+    tenantRateWindow: (tenant: string) => `${prefix}:tenant:${tenant}:rate`,
+    /** SCAN pattern of every tenant-level key of one tenant (its data, expired after it was deleted). */
+    tenantKeysPattern: (tenant: string) => `${prefix}:tenant:${tenant}:*`,
   };
 }

@@ -1,15 +1,15 @@
 // The lifecycle hook that frees a job's staged uploads when it ends (succeeded, failed or canceled).
 import type { JobStore } from '../jobs/store.js';
-import { isTerminal, TERMINAL_EVENTS, type EventType } from '../jobs/schemas.js';
+import { isTerminal, TERMINAL_EVENTS, type EventType, type JobRecord } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import type { StagedUploads } from './staged-uploads.js';
 
 /** Never throws: a leftover file is the sweeper's to remove, and must not fail the job's own transition. */
 export function uploadReleaseHook(uploads: StagedUploads, store: JobStore, logger: Logger) {
-  return async (jobId: string, type: EventType): Promise<void> => {
+  return async (jobId: string, type: EventType, known?: JobRecord): Promise<void> => {
     if (!(TERMINAL_EVENTS as readonly string[]).includes(type)) return;
     try {
-      const record = await store.get(jobId);
+      const record = known ?? (await store.get(jobId));
       const ids = (record?.job.sources ?? []).flatMap((s) => ('upload_id' in s ? [s.upload_id] : []));
       const removed = await uploads.releaseForJob(jobId, ids);
       if (removed.length > 0) logger.debug({ jobId, removed }, 'staged uploads removed after the job ended');

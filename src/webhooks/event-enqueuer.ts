@@ -15,9 +15,9 @@ export interface EventEnqueuerDeps {
 export class EventEnqueuer {
   constructor(private readonly deps: EventEnqueuerDeps) {}
 
-  /** Lifecycle hook: a new event was appended to a job. */
-  async onEvent(jobId: string, type: EventType, seq: number): Promise<void> {
-    const record = await this.deps.store.get(jobId);
+  /** Lifecycle hook: a new event was appended to a job (`known`: the record as that write left it, when the caller has it). */
+  async onEvent(jobId: string, type: EventType, seq: number, known?: JobRecord): Promise<void> {
+    const record = known ?? (await this.deps.store.get(jobId));
     if (!record?.job.webhook) return;
     // Events this hook never saw (appended by another process at the same moment, or before a crash) go first,
     // so a later event is never claimed while an earlier wanted one is not.

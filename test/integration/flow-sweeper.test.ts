@@ -92,7 +92,8 @@ describe('queued-job sweeper', () => {
 
     // A minute later it is old enough; sweeping twice offers it twice, BullMQ runs it once.
     const later = Date.now() + 61_000;
-    const deps = { redis: stack.services.redis, keys: stack.services.keys, queue: stack.services.flowQueue, minAgeMs: 60_000 };
+    const s = stack.services;
+    const deps = { redis: s.redis, keys: s.keys, queue: s.flowQueue, store: s.store, admission: s.admission, limitsOf: s.limitsOf, minAgeMs: 60_000 };
     expect(await sweepQueued(deps, later)).toBe(1);
     expect(await sweepQueued(deps, later)).toBeLessThanOrEqual(1);
     await waitFor(async () => (await status(young)) === 'succeeded', { what: 'the swept job to run', timeoutMs: 30_000 });

@@ -5,7 +5,7 @@ import type { CreateJob } from '../../domain/create-job.js';
 import type { JobCommands } from '../../domain/job-commands.js';
 import { AppError } from '../../errors.js';
 import { parseIdempotencyKey } from '../../jobs/idempotency.js';
-import type { JobRecord, JobStatus } from '../../jobs/schemas.js';
+import type { Job, JobRecord, JobStatus } from '../../jobs/schemas.js';
 import { discardRestOfBody, multipartOptions, readJobRequest, removeAll } from '../../uploads/multipart-intake.js';
 import type { StagedUploads, UploadRecord } from '../../uploads/staged-uploads.js';
 import { described, errorResponses, idParams } from '../schemas/common.js';
@@ -24,6 +24,8 @@ export interface JobRouteDeps {
   /** Where multipart file parts are staged. */
   uploads: StagedUploads;
   uploadMaxBytes: number;
+  /** About how many jobs start before a queued one (fair admission); absent: not shown. */
+  positionOf?: (jobId: string, tenant: string) => Promise<number | null>;
   /** The traceparent of the request being handled, for the job's worker spans to continue (null when tracing is off). */
   currentTrace?: () => string | null;
 }
@@ -42,6 +44,12 @@ function withFileSources(raw: unknown, staged: UploadRecord[]): unknown {
   const files = staged.map((s) => ({ upload_id: s.id }));
   if (body.sources === undefined) return { ...body, sources: files };
   return Array.isArray(body.sources) ? { ...body, sources: [...(body.sources as unknown[]), ...files] } : raw;
+}
+
+/** A queued job says where it stands in the fair queue (computed on read, never stored). */
+async function withPosition(deps: JobRouteDeps, job: Job, tenant: string): Promise<Job> {
+  if (job.status !== 'queued' || !deps.positionOf) return job;
+  return { ...job, queue_position: await deps.positionOf(job.id, tenant) };
 }
 
 export async function findJob(reader: JobReader, tenant: string, id: string): Promise<JobRecord> {
@@ -116,7 +124,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
           response: { 200: described('the job', jobResponse), ...errorResponses(401, 404, 429, 431, 503) },
         },
       },
-      async (request) => (await findJob(deps.reader, request.tenant, request.params.id)).job,
+      async (request) => withPosition(deps, (await findJob(deps.reader, request.tenant, request.params.id)).job, request.tenant),
     );
 
     app.get(
@@ -132,7 +140,8 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const page = await deps.reader.list(request.tenant, request.query);
-        return { data: page.records.map((r) => r.job), next_cursor: page.nextCursor };
+        const data = await Promise.all(page.records.map((r) => withPosition(deps, r.job, request.tenant)));
+        return { data, next_cursor: page.nextCursor };
       },
     );
 

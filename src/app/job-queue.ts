@@ -1,0 +1,37 @@
+// The job queue as the domain sees it: fair admission first (flow/admission.ts), then the BullMQ flow queue.
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobQueuePort } from '../domain/job-commands.js';
+import type { Admission, TenantLimits } from '../flow/admission.js';
+import { enqueueFlow, promoteIfDelayed, removeIfWaiting, type FlowJobData } from '../flow/queue.js';
+import type { Keys } from '../redis/keys.js';
+
+export interface JobQueueDeps {
+  admission: Admission;
+  flowQueue: Queue<FlowJobData>;
+  /** Publishes cancels to the worker holding a job. */
+  redis: Redis;
+  keys: Keys;
+  limitsOf: (tenant: string) => Promise<TenantLimits>;
+}
+
+/** Admitted jobs go to the flow queue (adding an id BullMQ already holds is a no-op, so a repeat is harmless). */
+export async function queueAdmitted(flowQueue: Queue<FlowJobData>, admitted: readonly string[]): Promise<void> {
+  for (const id of admitted) await enqueueFlow(flowQueue, id);
+}
+
+export function jobQueuePort(deps: JobQueueDeps): JobQueuePort {
+  const { admission, flowQueue } = deps;
+  return {
+    async enqueue(jobId, tenant) {
+      await queueAdmitted(flowQueue, await admission.add(jobId, tenant, await deps.limitsOf(tenant)));
+    },
+    async removeIfWaiting(jobId, tenant) {
+      // Still waiting for admission: it never reached a worker. Admitted but not started: taken off the queue.
+      if (await admission.withdraw(jobId, tenant)) return true;
+      return removeIfWaiting(flowQueue, jobId);
+    },
+    wake: async (jobId) => void (await promoteIfDelayed(flowQueue, jobId)),
+    publishCancel: async (jobId) => void (await deps.redis.publish(deps.keys.jobCancelChannel(), jobId)),
+  };
+}

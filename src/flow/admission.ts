@@ -1,0 +1,202 @@
+// Fair starts: jobs wait per tenant and are admitted round-robin (weighted), within each tenant's and each account's cap.
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import { luaScript, runScript } from '../redis/scripts.js';
+
+/** What admission needs to know of a tenant (its settings; the service's defaults when it has none). */
+export interface TenantLimits {
+  /** Running jobs (upstream sessions in use) at most; 0 = only the account's cap applies. */
+  maxConcurrent: number;
+  /** Share of starts relative to other tenants with work waiting (weight 2 starts twice as often as weight 1). */
+  weight: number;
+  /** The upstream account the tenant's jobs spend; MAX_RUNNING_JOBS caps each account. */
+  account: string;
+}
+
+/**
+ * Stride scheduling in one Lua function: every tenant with work waiting has a pass (a score in `tenants`); the lowest
+ * pass whose tenant and account are under their caps starts its oldest job, and its pass grows by 1/weight. A
+ * tenant joining starts at the current virtual time, so it goes before a tenant that has just started many jobs,
+ * and a tenant held back by its own cap banks no credit (its pass is raised to the virtual time when it starts).
+ */
+const ADMIT_FN = `
+local function admit(base, maxAccount, limit)
+  local out = {}
+  local vt = tonumber(redis.call('GET', base .. 'vtime') or '0')
+  while #out < limit do
+    local picked = false
+    local list = redis.call('ZRANGE', base .. 'tenants', 0, -1, 'WITHSCORES')
+    for i = 1, #list, 2 do
+      local t, score = list[i], tonumber(list[i + 1])
+      local head = redis.call('ZRANGE', base .. 'pending:' .. t, 0, 0)
+      if #head == 0 then
+        -- Nothing waiting: the tenant leaves the round, keeping its pass (rejoining does not reset it below that).
+        redis.call('ZREM', base .. 'tenants', t)
+        redis.call('HSET', base .. 'passes', t, tostring(score))
+      else
+        local lim = redis.call('HGET', base .. 'limits', t) or '0|1|default'
+        local max, weight, account = string.match(lim, '^(%d+)|([%d%.eE+-]+)|(.*)$')
+        max = tonumber(max) or 0
+        weight = tonumber(weight) or 1
+        if weight <= 0 then weight = 1 end
+        if (max == 0 or redis.call('SCARD', base .. 'running:' .. t) < max)
+          and redis.call('SCARD', base .. 'account:' .. account) < maxAccount then
+          local job = head[1]
+          redis.call('ZREM', base .. 'pending:' .. t, job)
+          redis.call('SADD', base .. 'running:' .. t, job)
+          redis.call('SADD', base .. 'account:' .. account, job)
+          redis.call('HSET', base .. 'job-account', job, account)
+          if score < vt then score = vt end
+          vt = score
+          redis.call('ZADD', base .. 'tenants', score + 1 / weight, t)
+          table.insert(out, job)
+          picked = true
+          break
+        end
+      end
+    end
+    if not picked then break end
+  end
+  redis.call('SET', base .. 'vtime', tostring(vt))
+  return out
+end
+`;
+
+/** ARGV: base, jobId, tenant, createdMs, max, weight, account, maxAccount, admitLimit. Waits the job, admits what may start. */
+const ADD = luaScript(`${ADMIT_FN}
+local base, job, t = ARGV[1], ARGV[2], ARGV[3]
+redis.call('HSET', base .. 'limits', t, ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[7])
+if redis.call('SISMEMBER', base .. 'running:' .. t, job) == 0 then
+  redis.call('ZADD', base .. 'pending:' .. t, 'NX', ARGV[4], job)
+  if not redis.call('ZSCORE', base .. 'tenants', t) then
+    -- (Re)joining the round: at the virtual time, or at its own pass if that is later (no credit for having left).
+    local vt = tonumber(redis.call('GET', base .. 'vtime') or '0')
+    local last = tonumber(redis.call('HGET', base .. 'passes', t) or '0')
+    redis.call('ZADD', base .. 'tenants', math.max(vt, last), t)
+  end
+end
+return admit(base, tonumber(ARGV[8]), tonumber(ARGV[9]))`);
+
+/** ARGV: base, jobId, tenant, maxAccount, admitLimit. The job ended (or was canceled): frees its slot, admits the next. */
+const RELEASE = luaScript(`${ADMIT_FN}
+local base, job, t = ARGV[1], ARGV[2], ARGV[3]
+local account = redis.call('HGET', base .. 'job-account', job)
+redis.call('SREM', base .. 'running:' .. t, job)
+if account then redis.call('SREM', base .. 'account:' .. account, job) end
+redis.call('HDEL', base .. 'job-account', job)
+redis.call('ZREM', base .. 'pending:' .. t, job)
+return admit(base, tonumber(ARGV[4]), tonumber(ARGV[5]))`);
+
+/** ARGV: base, jobId, tenant. 1 when the job was still waiting (and is now removed), else 0. */
+const WITHDRAW = luaScript(`return redis.call('ZREM', ARGV[1] .. 'pending:' .. ARGV[3], ARGV[2])`);
+
+/** ARGV: base, jobId, tenant. 'pending' | 'running' | 'none'. */
+const STATE = luaScript(`
+if redis.call('ZSCORE', ARGV[1] .. 'pending:' .. ARGV[3], ARGV[2]) then return 'pending' end
+if redis.call('SISMEMBER', ARGV[1] .. 'running:' .. ARGV[3], ARGV[2]) == 1 then return 'running' end
+return 'none'`);
+
+/**
+ * ARGV: base, jobId, tenant. About how many jobs start before this one: its place among its tenant's waiting jobs, plus
+ * the other tenants' waiting jobs whose passes come before the pass this job will start at (caps ignored: an estimate).
+ * false when it is not waiting.
+ */
+const POSITION = luaScript(`
+local base, job, t = ARGV[1], ARGV[2], ARGV[3]
+local rank = redis.call('ZRANK', base .. 'pending:' .. t, job)
+if not rank then return false end
+local vt = tonumber(redis.call('GET', base .. 'vtime') or '0')
+local function weightOf(x)
+  local lim = redis.call('HGET', base .. 'limits', x) or '0|1|default'
+  local _, w = string.match(lim, '^(%d+)|([%d%.eE+-]+)|')
+  w = tonumber(w) or 1
+  if w <= 0 then w = 1 end
+  return w
+end
+local function passOf(x)
+  local s = tonumber(redis.call('ZSCORE', base .. 'tenants', x) or vt)
+  if s < vt then s = vt end
+  return s
+end
+local mine = passOf(t) + rank / weightOf(t)
+local ahead = rank
+for _, other in ipairs(redis.call('ZRANGE', base .. 'tenants', 0, -1)) do
+  if other ~= t then
+    local waiting = redis.call('ZCARD', base .. 'pending:' .. other)
+    local before = math.ceil((mine - passOf(other)) * weightOf(other))
+    if before > 0 then ahead = ahead + math.min(waiting, before) end
+  end
+end
+return ahead + 1`);
+
+export class Admission {
+  private readonly base: string;
+  /** Every script names one key of the scheduler so a Redis Cluster routes it to the slot all of them share. */
+  private readonly route: string;
+
+  constructor(
+    private readonly redis: Redis,
+    keys: Keys,
+    /** MAX_RUNNING_JOBS: upstream sessions in use at once per upstream account. */
+    private readonly maxPerAccount: number,
+  ) {
+    this.base = keys.admission();
+    this.route = `${this.base}tenants`;
+  }
+
+  /** A new (or re-offered) job waits its turn; answers the jobs admitted now, which go to the flow queue. */
+  async add(jobId: string, tenant: string, limits: TenantLimits, createdMs = Date.now()): Promise<string[]> {
+    const out = await runScript(
+      this.redis,
+      ADD,
+      1,
+      this.route,
+      this.base,
+      jobId,
+      tenant,
+      createdMs,
+      limits.maxConcurrent,
+      limits.weight,
+      limits.account,
+      this.maxPerAccount,
+      ADMIT_BATCH,
+    );
+    return out as string[];
+  }
+
+  /** A job ended: its slot is free; answers the jobs admitted in its place. */
+  async release(jobId: string, tenant: string): Promise<string[]> {
+    return (await runScript(this.redis, RELEASE, 1, this.route, this.base, jobId, tenant, this.maxPerAccount, ADMIT_BATCH)) as string[];
+  }
+
+  /** Takes back a job that never started (a cancel of a waiting job); true when it was waiting. */
+  async withdraw(jobId: string, tenant: string): Promise<boolean> {
+    return Number(await runScript(this.redis, WITHDRAW, 1, this.route, this.base, jobId, tenant)) === 1;
+  }
+
+  async state(jobId: string, tenant: string): Promise<'pending' | 'running' | 'none'> {
+    return (await runScript(this.redis, STATE, 1, this.route, this.base, jobId, tenant)) as 'pending' | 'running' | 'none';
+  }
+
+  /** About how many jobs start before this one (1 = next); null when it is not waiting. */
+  async position(jobId: string, tenant: string): Promise<number | null> {
+    const out = await runScript(this.redis, POSITION, 1, this.route, this.base, jobId, tenant);
+    return typeof out === 'number' ? out : null;
+  }
+
+  /** Tenants with admitted jobs (the reconciler's worklist). */
+  async tenants(): Promise<string[]> {
+    return this.redis.hkeys(`${this.base}limits`);
+  }
+
+  async running(tenant: string): Promise<string[]> {
+    return this.redis.smembers(`${this.base}running:${tenant}`);
+  }
+
+  async admitWaiting(): Promise<string[]> {
+    return (await runScript(this.redis, RELEASE, 1, this.route, this.base, '', '', this.maxPerAccount, ADMIT_BATCH)) as string[];
+  }
+}
+
+/** The most jobs one call admits (a burst of freed slots is filled at once; the next end admits more). */
+const ADMIT_BATCH = 50;
