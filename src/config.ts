@@ -1,5 +1,7 @@
 // The environment, validated once with zod into a frozen Config; nothing else reads process.env.
 import { z } from 'zod';
+import { storageEnvShape } from './storage/settings.js';
+import { decodeSecretsKey } from './tenants/secret-box.js';
 import { PACKAGE_VERSION } from './version.js';
 
 const bool = z
@@ -25,6 +27,16 @@ const apiKeys = z
     }
     return pairs;
   });
+
+/** 32 random bytes in base64 (AES-256-GCM key for tenants' upstream tokens); checked by decoding, one line if wrong. */
+const SECRETS_KEY_HINT = 'must be 32 random bytes in base64 (make one: openssl rand -base64 32)';
+const secretsKeyText = (text: string) => decodeSecretsKey(text) !== null;
+const secretsKey = z.string().refine(secretsKeyText, SECRETS_KEY_HINT);
+/** Older keys, comma-separated, still accepted for opening (never for sealing) while records are re-sealed. */
+const secretsKeyList = z
+  .string()
+  .transform((raw) => raw.split(',').map((s) => s.trim()).filter(Boolean))
+  .refine((keys) => keys.every(secretsKeyText), `each key ${SECRETS_KEY_HINT}`);
 
 /** A comma-separated list of durations in ms, e.g. the webhook retry schedule. */
 const msList = z.string().transform((raw, ctx) => {
@@ -54,6 +66,8 @@ export const envSchema = z.object({
   API_KEYS: apiKeys.optional(),
   ADMIN_API_KEY: z.string().min(16).optional(),
   AUTH_DISABLED: bool.default(false),
+  SECRETS_KEY: secretsKey.optional(),
+  SECRETS_KEY_PREVIOUS: secretsKeyList.optional(),
   WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must be whsec_ followed by base64').optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   WEBHOOK_TIMEOUT_MS: int(100).default(15_000),
@@ -61,6 +75,8 @@ export const envSchema = z.object({
   WEBHOOK_SECRET_GRACE_MS: int(0).default(86_400_000),
   WORKER_CONCURRENCY: int(1, 100_000).default(50),
   MAX_RUNNING_JOBS: int(1, 1_000_000).default(100),
+  JOB_RETENTION_MS: int(1000).default(30 * 24 * 3600 * 1000),
+  RETENTION_SWEEP_INTERVAL_MS: int(10).default(60_000),
   WORKER_LOCK_MS: int(1000).default(30_000),
   RECONCILE_INTERVAL_MS: int(10).default(30_000),
   RECONCILE_MAX_UNCHANGED: int(1, 100).default(10),
@@ -77,6 +93,13 @@ export const envSchema = z.object({
   SIM_PUBLIC_URL: url.optional(),
   METRICS_PORT: int(0, 65535).default(9090),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(25_000),
+  // Output storage (src/storage/settings.ts), one line each so .ci/check-compose.sh sees every name.
+  STORAGE_URL: storageEnvShape.STORAGE_URL,
+  S3_ENDPOINT: storageEnvShape.S3_ENDPOINT,
+  S3_REGION: storageEnvShape.S3_REGION,
+  S3_FORCE_PATH_STYLE: storageEnvShape.S3_FORCE_PATH_STYLE,
+  OUTPUT_URL_TTL_MS: storageEnvShape.OUTPUT_URL_TTL_MS,
+  PUBLIC_BASE_URL: storageEnvShape.PUBLIC_BASE_URL,
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -100,9 +123,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze(parsed.data);
 }
 
-/** The API refuses to start without keys unless auth is explicitly disabled (contract §1). */
+/**
+ * The API refuses to start without keys unless auth is explicitly disabled (contract §1). With ADMIN_API_KEY alone it
+ * starts: tenants and their keys can then be made through /admin/tenants.
+ */
 export function assertApiStartable(config: Config): void {
-  if (!config.AUTH_DISABLED && (!config.API_KEYS || config.API_KEYS.length === 0)) {
-    throw new ConfigError(['API_KEYS: required for the api role unless AUTH_DISABLED=true']);
+  if (!config.AUTH_DISABLED && (!config.API_KEYS || config.API_KEYS.length === 0) && !config.ADMIN_API_KEY) {
+    throw new ConfigError(['API_KEYS: required for the api role unless ADMIN_API_KEY is set (tenants made through /admin/tenants) or AUTH_DISABLED=true']);
   }
 }

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   UPLOAD_NOT_FOUND: { status: 404, retryable: false },
   BATCH_NOT_FOUND: { status: 404, retryable: false },
   JOB_FINISHED: { status: 409, retryable: false },
+  JOB_NOT_FINISHED: { status: 409, retryable: false },
   PARENT_NOT_SUCCEEDED: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },
@@ -36,6 +37,25 @@ export const ERROR_CODES = {
   NOTHING_TO_RENDER: { status: 422, retryable: false },
   RENDER_FAILED: { status: 502, retryable: false },
   CANCELED: { status: 409, retryable: false },
+  // Tenant administration (/admin/tenants) and tenants' sealed upstream tokens.
+  TENANT_NOT_FOUND: { status: 404, retryable: false },
+  KEY_NOT_FOUND: { status: 404, retryable: false },
+  TENANT_EXISTS: { status: 409, retryable: false },
+  TENANT_DELETED: { status: 409, retryable: false },
+  TENANT_IS_BOOTSTRAP: { status: 409, retryable: false },
+  SECRETS_KEY_MISSING: { status: 409, retryable: false },
+  SECRETS_KEY_UNKNOWN: { status: 500, retryable: false },
+  // Output storage (outputs that last): copying the render, and GET /v1/jobs/{id}/output.
+  OUTPUT_GONE: { status: 502, retryable: false },
+  OUTPUT_TOO_LARGE: { status: 502, retryable: false },
+  OUTPUT_FETCH_FAILED: { status: 502, retryable: true },
+  OUTPUT_STALLED: { status: 504, retryable: true },
+  STORAGE_FAILED: { status: 503, retryable: true },
+  STORAGE_KEY_INVALID: { status: 500, retryable: false },
+  RANGE_NOT_SATISFIABLE: { status: 416, retryable: false },
+  OUTPUT_LINK_INVALID: { status: 403, retryable: false },
+  OUTPUT_LINK_EXPIRED: { status: 403, retryable: false },
+  OUTPUT_NOT_STORED: { status: 404, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

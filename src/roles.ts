@@ -9,6 +9,7 @@ import { buildApp } from './http/app.js';
 import type { Logger } from './observability/logger.js';
 import { startOpsServer, type OpsServer } from './observability/ops-server.js';
 import { createRedis, waitReady } from './redis/connection.js';
+import { startRetentionSweeper } from './domain/retention-sweeper.js';
 import { startUploadSweeper } from './uploads/sweeper.js';
 import { startDeliveryWorker } from './webhooks/queue.js';
 
@@ -29,6 +30,8 @@ export async function startApi(services: Container): Promise<{ app: FastifyInsta
   // The request connection fails fast instead of queueing: take traffic once it is up (or say why not).
   await waitReady(services.redis, 10_000).catch(() => services.logger.warn('redis is not ready; API requests fail until it is'));
   const url = await app.listen({ port: config.PORT, host: config.HOST });
+  // PORT=0 picks the port now: result links guessed from the listen address (no PUBLIC_BASE_URL) take the real one.
+  services.outputs.links.listeningOn(Number(new URL(url).port) || config.PORT);
   return { app, url };
 }
 
@@ -52,11 +55,19 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
     lockMs: config.WORKER_LOCK_MS,
   });
   const uploadSweeper = startUploadSweeper(services.uploads, services.logger, config.UPLOAD_SWEEP_INTERVAL_MS);
+  // Stored outputs whose job is gone, and partial files of copies that died (outputs that last).
+  const outputSweeper = services.outputs.startSweeper();
+  const retentionSweeper = startRetentionSweeper({
+    ...services.erase,
+    intervalMs: services.settings.retention.sweepIntervalMs,
+    logger: services.logger.child({ component: 'retention' }),
+  });
   return {
     async stop() {
       // Running jobs hand themselves back at their next step boundary; BullMQ's close stops fetching and waits for them.
       flow.drain();
-      const closing = Promise.allSettled([flow.close(), deliveries.close(), uploadSweeper.stop()]);
+      retentionSweeper.stop();
+      const closing = Promise.allSettled([flow.close(), deliveries.close(), uploadSweeper.stop(), outputSweeper.stop()]);
       if (!(await settlesWithin(closing, config.SHUTDOWN_GRACE_MS))) {
         services.logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'steps still running at the deadline; handing their jobs back');
         // Aborted runs save their checkpoint and return the job to the queue (delayed by 0), so the next worker resumes it.
@@ -105,7 +116,15 @@ export async function startRoles(role: Role, config: Config, logger: Logger): Pr
   // A worker-only process has no API port, so it gets a small ops server for probes and /metrics (before Redis is awaited).
   const ops: OpsServer | null =
     role === 'worker' && config.METRICS_PORT > 0
-      ? await startOpsServer({ port: config.METRICS_PORT, host: config.HOST, redis: services.redis, metrics: services.metrics, logger })
+      ? await startOpsServer({
+          port: config.METRICS_PORT,
+          host: config.HOST,
+          redis: services.redis,
+          metrics: services.metrics,
+          logger,
+          // The worker is the role that writes outputs: its /readyz fails too when storage cannot be written.
+          alsoReady: () => services.outputs.readiness(),
+        })
       : null;
   const worker = role === 'worker' || role === 'all' ? await startWorker(services) : null;
   const api = role === 'api' || role === 'all' ? await startApi(services) : null;

@@ -25,13 +25,18 @@ export class ApiKeys {
 
   /** The tenant of an Authorization header, or null. With auth disabled every caller is the default tenant. */
   tenantOf(authorization: string | undefined): string | null {
-    const presented = bearer(authorization);
+    const presented = bearerToken(authorization);
     if (this.disabled) return presented ? (this.match(presented) ?? ANONYMOUS_TENANT) : ANONYMOUS_TENANT;
     return presented ? this.match(presented) : null;
   }
 
+  /** The tenant of a key listed in API_KEYS, or null (keys issued through /admin/tenants are looked up elsewhere). */
+  configuredTenantOf(key: string): string | null {
+    return this.match(key);
+  }
+
   isAdmin(authorization: string | undefined): boolean {
-    const presented = bearer(authorization);
+    const presented = bearerToken(authorization);
     return Boolean(presented && this.adminHash && timingSafeEqual(sha256(presented), this.adminHash));
   }
 
@@ -46,7 +51,8 @@ export class ApiKeys {
   }
 }
 
-function bearer(header: string | undefined): string | null {
+/** The key of an `Authorization: Bearer <key>` header, or null. */
+export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
   const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
   return match ? match[1]! : null;

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { batchEndHook } from '../domain/batch-end.js';
 import { BatchCommands } from '../domain/batches.js';
+import type { EraseDeps } from '../domain/erase-job.js';
 import { CreateJob } from '../domain/create-job.js';
 import { JobCommands } from '../domain/job-commands.js';
 import type { FlowDeps } from '../flow/context.js';
@@ -45,6 +46,8 @@ import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
 import { jobQueuePort } from './job-queue.js';
 import { lifecycleHooks } from './lifecycle-hooks.js';
 import { settingsFrom, type Settings } from './settings.js';
+import { composeTenants, type TenantParts } from './tenants.js';
+import { createOutputs, type Outputs } from './storage.js';
 
 export interface Container {
   config: Config;
@@ -60,6 +63,8 @@ export interface Container {
   readStore: JobStore;
   flows: FlowStore;
   groups: SessionGroups;
+  /** What erasing a job needs (DELETE /v1/jobs/{id} and the retention sweeper). */
+  erase: EraseDeps;
   /** Fair starts across tenants (flow/admission.ts) and each tenant's limits. */
   admission: Admission;
   limitsOf: (tenant: string) => Promise<TenantLimits>;
@@ -82,9 +87,13 @@ export interface Container {
   claims: ClaimLinks;
   uploads: StagedUploads;
   apiKeys: ApiKeys;
+  /** Tenants as data: `tenants.directory` (TenantDirectory: get, upstreamOf, accountOf, list) is what workers read. */
+  tenants: TenantParts;
   /** The process's one live-event fan-out (a subscriber connection, made on first use). */
   eventFeed(): EventFeed;
   flowDeps: FlowDeps;
+  /** Output storage (STORAGE_URL): the mirror step's part, signed links, readiness, the orphan sweeper, erase. */
+  outputs: Outputs;
   /** Prometheus metrics of this process (served at /metrics by the api, on METRICS_PORT by a worker). */
   metrics: Metrics;
   close(): Promise<void>;
@@ -112,13 +121,24 @@ export function compose(config: Config, logger: Logger): Container {
     queue.on('error', (err: Error) => logger.debug({ queue: queue.name, err: err.message }, 'queue connection error'));
   }
   const apiKeys = new ApiKeys(config.API_KEYS ?? [], config.AUTH_DISABLED, config.ADMIN_API_KEY);
+  const tenants = composeTenants({
+    config,
+    keys,
+    redis,
+    blocking,
+    logger,
+    retentionMs: settings.retention.jobMs,
+    cancelJob: (tenant, jobId) => jobs.cancel(tenant, jobId),
+  });
   const metrics = createMetrics({
-    // Tenants exist only through API keys; with auth disabled every caller is the default tenant.
-    jobCounts: () => readStore.countByStatus([...apiKeys.tenants(), ...(config.AUTH_DISABLED ? [ANONYMOUS_TENANT] : [])]),
+    // Every live tenant (bootstrap ones included); with auth disabled every unknown caller is the default tenant.
+    jobCounts: async () =>
+      readStore.countByStatus([...(await tenants.directory.list()).map((t) => t.id), ...(config.AUTH_DISABLED ? [ANONYMOUS_TENANT] : [])]),
     queues: [flowQueue, deliveryQueue],
     version: PACKAGE_VERSION,
   });
   const webhookAgent = createGuardedDispatcher({ allowPrivate: settings.webhooks.allowPrivate });
+  const outputs = createOutputs({ config, redis: blocking, keys, logger, guarded: webhookAgent });
   const enqueuer = new EventEnqueuer({ store, ledger, queue: deliveryQueue });
   const deliveries = new DeliveryProcessor({
     store,
@@ -143,15 +163,18 @@ export function compose(config: Config, logger: Logger): Container {
   const announceBatchEnd = batchEndHook({
     store,
     batches: batchStore,
+    retentionOf: (tenant) => retentionOf(tenant),
     afterEvent: (jobId, type, seq) => enqueuer.onEvent(jobId, type, seq),
     logger: logger.child({ component: 'batches' }),
   });
   const admission = new Admission(blocking, keys, config.MAX_RUNNING_JOBS);
   // Until tenants carry settings of their own, every tenant gets the defaults: no cap but the account's, weight 1.
   const limitsOf = async (_tenant: string): Promise<TenantLimits> => ({ maxConcurrent: 0, weight: 1, account: 'default' });
+  const retentionOf = (_tenant: string): number => settings.retention.jobMs;
   const lifecycle = new JobLifecycle(
     store,
     lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue, logger: logger.child({ component: 'lifecycle' }) }),
+    retentionOf,
   );
   const jobs = new JobCommands({
     store,
@@ -211,6 +234,7 @@ export function compose(config: Config, logger: Logger): Container {
     balance,
     claims,
     deliveries: enqueuer,
+    ...(outputs.flow ? { outputs: outputs.flow } : {}),
     logger,
     onStep: (step, outcome, ms) => metrics.onStep(step, outcome, ms),
     // Tracing on (src/tracing/start.ts ran before this): a span per step; off, no wrapper at all.
@@ -228,6 +252,7 @@ export function compose(config: Config, logger: Logger): Container {
     readStore,
     flows,
     groups,
+    erase: { redis: blocking, keys, store, flowQueue, outputs },
     admission,
     limitsOf,
     lifecycle,
@@ -248,12 +273,16 @@ export function compose(config: Config, logger: Logger): Container {
     claims,
     uploads: requestUploads,
     apiKeys,
+    tenants,
     eventFeed: () => (feed ??= new EventFeed(createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:events'))),
     flowDeps,
+    outputs,
     metrics,
     async close() {
       await Promise.allSettled([flowQueue.close(), deliveryQueue.close(), webhookAgent.close()]);
+      outputs.close();
       feed?.close();
+      tenants.directory.close();
       redis.disconnect();
       blocking.disconnect();
       // The last spans (shutdown included) are exported before the process exits.

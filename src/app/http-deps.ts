@@ -1,4 +1,5 @@
 // Cuts the container into the narrow dependencies of each route group (routes build nothing themselves).
+import { deleteJob } from '../domain/erase-job.js';
 import type { HttpDeps } from '../http/deps.js';
 import { consoleRoutes, resultMediaSources } from '../http/routes/console.js';
 import { redisReadiness } from '../redis/readiness.js';
@@ -8,20 +9,28 @@ import { buildDelivery } from '../webhooks/envelope.js';
 import { sendWebhook } from '../webhooks/sender.js';
 import { assertWebhookUrlAllowed } from '../webhooks/ssrf.js';
 import type { Container } from './compose.js';
+import { tenantAuthenticator } from './tenants.js';
+
+/** s3: a signed result link answers with a presigned URL this fresh; the link itself is what lasts (OUTPUT_URL_TTL_MS). */
+const OUTPUT_REDIRECT_TTL_MS = 3_600_000;
 
 export function httpDepsFrom(c: Container): HttpDeps {
   const { settings } = c;
   const reader = c.readStore;
-  const auth = {
-    tenantOf: async (header: string | undefined) => c.apiKeys.tenantOf(header),
-    isAdmin: (header: string | undefined) => c.apiKeys.isAdmin(header),
-  };
+  // API_KEYS first (in memory), then keys issued through /admin/tenants (cached, revoked on every process at once).
+  const auth = tenantAuthenticator(c.apiKeys, c.tenants.directory);
   return {
     logger: c.logger,
     auth,
     storeAvailable: () => c.redis.status === 'ready',
     bodyLimit: settings.api.bodyLimit,
-    health: { readiness: () => redisReadiness(c.redis) },
+    // Redis first; then output storage that cannot be written (its probe is cached ~30 s).
+    health: {
+      readiness: async () => {
+        const redis = await redisReadiness(c.redis);
+        return redis.ok ? c.outputs.readiness() : redis;
+      },
+    },
     jobs: {
       reader,
       commands: c.jobs,
@@ -29,8 +38,16 @@ export function httpDepsFrom(c: Container): HttpDeps {
       uploads: c.uploads,
       uploadMaxBytes: settings.api.uploadMaxBytes,
       positionOf: (jobId, tenant) => c.admission.position(jobId, tenant),
+      remove: (tenant, jobId) => deleteJob(c.erase, tenant, jobId),
+      presentResult: (job) => c.outputs.present(job),
       // Tracing on: the request span's traceparent goes on the job record, and the worker's spans continue it.
       ...(tracingEnabled() ? { currentTrace: currentTraceparent } : {}),
+    },
+    outputs: {
+      reader,
+      storage: c.outputs.storage,
+      verify: (jobId, expires, sig) => c.outputs.links.verify(jobId, expires, sig),
+      redirectTtlMs: OUTPUT_REDIRECT_TTL_MS,
     },
     batches: { batches: c.batches, ...(tracingEnabled() ? { currentTrace: currentTraceparent } : {}) },
     events: {
@@ -62,6 +79,12 @@ export function httpDepsFrom(c: Container): HttpDeps {
     },
     metrics: { render: () => c.metrics.render(), auth },
     admin: { queues: [c.flowQueue, c.deliveryQueue], auth },
-    plugins: [consoleRoutes({ mediaSources: resultMediaSources(settings.upstream.baseUrl) })],
+    tenants: { admin: c.tenants.admin, auth },
+    rateLimit: {
+      // From the in-process tenant cache: a tenant without a limit costs no Redis call.
+      limitOf: async (tenant) => (await c.tenants.directory.get(tenant))?.rate_limit_per_min ?? null,
+      hit: (tenant, windowMs) => c.tenants.windows.hit(tenant, windowMs),
+    },
+    plugins: [consoleRoutes({ mediaSources: resultMediaSources(settings.upstream.baseUrl, c.config.PUBLIC_BASE_URL) })],
   };
 }

@@ -8,6 +8,8 @@ export interface Settings {
   worker: { concurrency: number; lockMs: number; shutdownGraceMs: number; metricsPort: number };
   webhooks: { allowPrivate: boolean; timeoutMs: number; schedule: number[]; fixedSecret: string | undefined; secretGraceMs: number };
   uploads: { dir: string; maxBytes: number; sweepIntervalMs: number };
+  /** How long ended jobs are kept (a tenant may set its own) and how often the sweeper erases the expired ones. */
+  retention: { jobMs: number; sweepIntervalMs: number };
   upstream: {
     baseUrl: string;
     skill: { source: string; version: string; platform: string };
@@ -50,6 +52,7 @@ export function settingsFrom(config: Config): Settings {
       secretGraceMs: config.WEBHOOK_SECRET_GRACE_MS,
     },
     uploads: { dir: config.UPLOAD_DIR, maxBytes: config.UPLOAD_MAX_BYTES, sweepIntervalMs: config.UPLOAD_SWEEP_INTERVAL_MS },
+    retention: { jobMs: config.JOB_RETENTION_MS, sweepIntervalMs: config.RETENTION_SWEEP_INTERVAL_MS },
     upstream: {
       baseUrl: config.NEMO_BASE_URL,
       skill: { source: config.NEMO_SKILL_SOURCE, version: config.NEMO_SKILL_VERSION, platform: config.NEMO_SKILL_PLATFORM },

@@ -53,7 +53,8 @@ export class CreateJob {
       // Claimed before the job exists, so no other job ending meanwhile can delete an upload this one needs.
       await uploads.claim(tenant, refs, claimant);
       const create = async (): Promise<JobRecord> => {
-        const record = await commands.create(tenant, body, { trace: input.trace ?? null });
+        const idem = idempotencyKey ? idempotency.redisKeyOf(tenant, idempotencyKey) : null;
+        const record = await commands.create(tenant, body, { trace: input.trace ?? null, idem });
         created = true;
         await uploads.handOver(refs, claimant, record.job.id);
         await releaseIfEnded(uploads, store, record.job.id, refs.map((r) => r.id));

@@ -44,6 +44,8 @@ export interface CreateOptions {
   parentId?: string | null;
   /** The upstream session a revision continues. */
   inherited?: { task_id: string; session_id: string };
+  /** The Redis key of the Idempotency-Key entry creating the job (erased with the job). */
+  idem?: string | null;
 }
 
 export class JobCommands {
@@ -63,7 +65,7 @@ export class JobCommands {
     // Flow state and record together, queue last: a worker only ever sees a job whose record and flow both exist.
     const [, record] = await Promise.all([
       this.deps.flows.save(job.id, flow),
-      this.deps.store.create(tenant, job, { trace: opts.trace ?? null, group }),
+      this.deps.store.create(tenant, job, { trace: opts.trace ?? null, group, idem: opts.idem ?? null }),
     ]);
     await this.deps.queue.enqueue(job.id, tenant);
     return record;

@@ -20,16 +20,25 @@ export function cappedBackoffMs(attemptsMade: number, random: () => number = Mat
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-/** Completed BullMQ jobs are kept a day (dedupe window), failed ones a week, so Redis does not grow forever. */
+/**
+ * A finished run leaves nothing in BullMQ: the job record holds the outcome, and retention erases that later. (A
+ * duplicate add cannot happen after the end: only queued jobs are ever offered to the queue again.)
+ */
 export const FLOW_JOB_OPTIONS = {
   attempts: 20,
   backoff: { type: CAPPED_BACKOFF },
-  removeOnComplete: { age: 24 * 3600, count: 50_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnComplete: true,
+  removeOnFail: true,
 } as const;
 
+/**
+ * BullMQ's event stream (for QueueEvents listeners, which nothing here uses) is kept short: bounded, and a few KB
+ * instead of BullMQ's default 10,000 entries.
+ */
+export const QUEUE_EVENTS_MAX_LEN = 100;
+
 export function createFlowQueue(connection: ConnectionOptions, prefix: string): Queue<FlowJobData> {
-  return new Queue<FlowJobData>(QUEUE_NAMES.flow, { connection, prefix });
+  return new Queue<FlowJobData>(QUEUE_NAMES.flow, { connection, prefix, streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } } });
 }
 
 export async function enqueueFlow(queue: Queue<FlowJobData>, jobId: string): Promise<void> {

@@ -5,7 +5,7 @@ import { jobResultSchema } from '../jobs/schemas.js';
 import { conformanceReportSchema } from '../video/conformance.js';
 import type { Keys } from '../redis/keys.js';
 
-export const STEPS = ['auth', 'session', 'upload', 'generate', 'reconcile', 'check', 'render_submit', 'render_poll', 'finish'] as const;
+export const STEPS = ['auth', 'session', 'upload', 'generate', 'reconcile', 'check', 'render_submit', 'render_poll', 'mirror', 'finish'] as const;
 export type Step = (typeof STEPS)[number];
 
 const uploadedFileSchema = z.object({
@@ -127,7 +127,7 @@ export class LockLostError extends Error {
 }
 
 /** SET the checkpoint only while the lock still holds our token (one atomic script: no gap between check and write). */
-const FENCED_SET = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0`;
+const FENCED_SET = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL') return 1 end return 0`;
 
 export class FlowStore {
   constructor(
@@ -150,7 +150,8 @@ export class FlowStore {
   async save(jobId: string, state: FlowState, fence?: Fence, opts: { durable?: boolean } = {}): Promise<void> {
     const json = JSON.stringify(state);
     if (!fence) {
-      await this.redis.set(this.keys.jobFlow(jobId), json);
+      // KEEPTTL: the last saves of an ended job must not undo its retention.
+      await this.redis.set(this.keys.jobFlow(jobId), json, 'KEEPTTL');
     } else {
       const ok = await this.redis.eval(FENCED_SET, 2, fence.lockKey, this.keys.jobFlow(jobId), fence.token, json);
       if (ok !== 1) throw new LockLostError(jobId);

@@ -76,12 +76,21 @@ export class BatchStore {
     return { records, nextCursor: ids.length > opts.limit ? (page.at(-1) ?? null) : null };
   }
 
-  /** True for exactly one caller: the item whose end ends the batch announces it (batch.succeeded / batch.failed). */
-  async claimEnd(id: string, at: string): Promise<boolean> {
-    const claimed = await this.redis.set(this.keys.batchFinalized(id), at, 'NX');
+  /**
+   * True for exactly one caller: the item whose end ends the batch announces it (batch.succeeded / batch.failed).
+   * The batch is kept `retentionMs` from now, like its items.
+   */
+  async claimEnd(id: string, at: string, retentionMs: number): Promise<boolean> {
+    const claimed = await this.redis.set(this.keys.batchFinalized(id), at, 'PX', retentionMs, 'NX');
     if (!claimed) return false;
     const record = await this.get(id);
-    if (record) await this.redis.set(this.keys.batch(id), JSON.stringify({ ...record, finished_at: at }));
+    if (record) {
+      await this.redis
+        .multi()
+        .set(this.keys.batch(id), JSON.stringify({ ...record, finished_at: at }), 'PX', retentionMs)
+        .zadd(this.keys.retentionIndex(), Date.now() + retentionMs, `batch|${record.tenant}|${id}`)
+        .exec();
+    }
     return true;
   }
 }

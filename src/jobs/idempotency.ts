@@ -71,6 +71,11 @@ export class Idempotency {
     this.pollMs = opts.pollMs ?? 25;
   }
 
+  /** Where the entry of (tenant, key) lives (the job it created erases it with itself). */
+  redisKeyOf(tenant: string, key: string): string {
+    return this.keys.idempotency(tenant, sha256(key));
+  }
+
   /**
    * Runs `create` at most once per (tenant, key) within the TTL. The first request claims the key with SET NX;
    * a concurrent one with the same body waits for it and replays its job; a different body is 422.
@@ -83,7 +88,7 @@ export class Idempotency {
     load: (id: string) => Promise<T | null>,
     idOf: (value: T) => string,
   ): Promise<{ record: T; replayed: boolean }> {
-    const redisKey = this.keys.idempotency(tenant, sha256(key));
+    const redisKey = this.redisKeyOf(tenant, key);
     const pending = JSON.stringify({ state: 'pending', fp, owner: randomUUID() });
     const deadline = Date.now() + this.waitMs;
     for (;;) {

@@ -15,6 +15,8 @@ export class JobLifecycle {
   constructor(
     private readonly store: JobStore,
     private readonly afterEvent: AfterEvent = () => {},
+    /** How long an ended job's data is kept (its tenant's retention); without it ended jobs are kept until erased. */
+    private readonly retentionMs?: (tenant: string) => number,
   ) {}
 
   async start(jobId: string): Promise<JobRecord> {
@@ -113,7 +115,11 @@ export class JobLifecycle {
     type: EventType | undefined,
     mutate: (r: JobRecord) => JobRecord | null,
   ): Promise<JobRecord> {
-    const { record, eventSeq } = await this.store.update(jobId, mutate, type ? { event: type } : {});
+    const retention = this.retentionMs;
+    const { record, eventSeq } = await this.store.update(jobId, mutate, {
+      ...(type ? { event: type } : {}),
+      ...(retention ? { retentionMs: (r: JobRecord) => retention(r.tenant) } : {}),
+    });
     if (type && eventSeq !== null) await this.afterEvent(jobId, type, eventSeq, record);
     return record;
   }

@@ -78,12 +78,17 @@ export const jobErrorSchema = z.object({ code: z.string(), message: z.string(), 
 export type JobError = z.infer<typeof jobErrorSchema>;
 
 export const jobResultSchema = z.object({
-  url: z.string(),
+  url: z
+    .string()
+    .describe('the video: when outputs are stored, a signed link to GET /v1/jobs/{id}/output that needs no key (fresh on every read of the job); with STORAGE_URL=none, the upstream’s URL'),
   timeline: z.string(),
   duration_ms: z.number().nullable(),
-  size_bytes: z.number().nullable(),
+  size_bytes: z.number().nullable().describe('bytes of the video (of the stored copy, exactly, when stored)'),
   checks: z.array(checkSchema).default([]).describe('The result compared with the output wishes, one check per wish.'),
   conformant: z.boolean().nullable().default(null).describe('false when some check failed, true when none failed and some passed, null when nothing could be checked.'),
+  upstream_url: z.string().nullable().default(null).describe('the URL the upstream rendered the video to (it expires); url is the lasting copy when outputs are stored'),
+  sha256: z.string().nullable().default(null).describe('lowercase hex sha256 of the stored video; null when outputs are not stored (STORAGE_URL=none)'),
+  stored_at: z.string().nullable().default(null).describe('when the video was copied into the service’s storage; null when it was not'),
 });
 export type JobResult = z.infer<typeof jobResultSchema>;
 
@@ -182,6 +187,8 @@ export const jobRecordSchema = z.preprocess(upgradeStoredRecord, z.object({
   trace: z.string().nullable().default(null),
   /** The group whose shared upstream session the job takes a turn on (a batch, or a job and its revisions). */
   group: z.string().nullable().default(null),
+  /** The Redis key of the Idempotency-Key entry that created the job, erased with it. */
+  idem: z.string().nullable().default(null),
   job: jobSchema,
 }));
 export type JobRecord = z.infer<typeof jobRecordSchema>;

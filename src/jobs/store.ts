@@ -5,6 +5,7 @@ import { luaScript, runScript } from '../redis/scripts.js';
 import { newEventId } from './ids.js';
 import {
   eventSchema,
+  isTerminal,
   JOB_STATUSES,
   jobRecordSchema,
   type EventType,
@@ -15,11 +16,14 @@ import {
 } from './schemas.js';
 
 /**
- * KEYS: record, tenantAll, tenantOldStatus, tenantNewStatus, events
- * ARGV: expectedVersion, newRecordJson, jobId, eventType|'' , eventId, at, jobJson, channel
+ * KEYS: record, tenantAll, tenantOldStatus, tenantNewStatus, events, flow, deliveries, webhookPending, retentionIndex,
+ * idempotencyEntry (the record key again when the job has none)
+ * ARGV: expectedVersion, newRecordJson, jobId, eventType|'' , eventId, at, jobJson, channel, ttlMs|'0', expireAt, member
  * Sets the record only if its version is still expectedVersion, moves the id between the per-status sets and,
  * when eventType is given, appends the event with the next sequence number and publishes it — all or nothing,
- * so an event is never recorded for a state that was not stored (and vice versa).
+ * so an event is never recorded for a state that was not stored (and vice versa). With a ttl (the job has just
+ * ended) every key of the job expires that long from now and the job joins the retention index, whose sweeper
+ * erases what a TTL cannot reach (index entries, keys created later). Updates keep the TTL (KEEPTTL).
  */
 const CAS_SCRIPT = luaScript(`
 local current = redis.call('GET', KEYS[1])
@@ -30,15 +34,23 @@ else
   local v = string.match(current, '^{"v":(%d+),')
   if v ~= ARGV[1] then return -1 end
 end
-redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 if KEYS[3] ~= KEYS[4] then redis.call('ZREM', KEYS[3], ARGV[3]) end
 redis.call('ZADD', KEYS[4], 0, ARGV[3])
-if ARGV[4] == '' then return 0 end
-local seq = redis.call('LLEN', KEYS[5]) + 1
-local event = '{"id":"' .. ARGV[5] .. '","seq":' .. seq .. ',"type":"' .. ARGV[4] .. '","at":"' .. ARGV[6] .. '","data":' .. ARGV[7] .. '}'
-redis.call('RPUSH', KEYS[5], event)
-redis.call('PUBLISH', ARGV[8], event)
+local seq = 0
+if ARGV[4] ~= '' then
+  seq = redis.call('LLEN', KEYS[5]) + 1
+  local event = '{"id":"' .. ARGV[5] .. '","seq":' .. seq .. ',"type":"' .. ARGV[4] .. '","at":"' .. ARGV[6] .. '","data":' .. ARGV[7] .. '}'
+  redis.call('RPUSH', KEYS[5], event)
+  redis.call('PUBLISH', ARGV[8], event)
+end
+if ARGV[9] ~= '0' then
+  for i = 1, 8 do if i ~= 2 and i ~= 3 and i ~= 4 then redis.call('PEXPIRE', KEYS[i], ARGV[9]) end end
+  -- The Idempotency-Key entry keeps its own 24 h unless the job's retention is shorter (LT: only ever shortened).
+  if KEYS[10] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[10], ARGV[9], 'LT') end
+  redis.call('ZADD', KEYS[9], ARGV[10], ARGV[11])
+end
 return seq
 `);
 
@@ -59,7 +71,12 @@ export class VersionConflict extends Error {}
 export interface UpdateOptions {
   /** Append this event (with the updated Job as data) atomically with the update. */
   event?: EventType;
+  /** How long the job's data is kept once it has ended (its tenant's retention); asked when an update ends the job. */
+  retentionMs?: (record: JobRecord) => number;
 }
+
+/** The retention index's member for a job: what the sweeper needs once the record itself has expired. */
+export const retentionMember = (tenant: string, jobId: string) => `job|${tenant}|${jobId}`;
 
 export interface UpdateResult {
   record: JobRecord;
@@ -73,8 +90,8 @@ export class JobStore {
   ) {}
 
   /** Stores a brand-new job; fails if the id exists. */
-  async create(tenant: string, job: Job, opts: { trace?: string | null; group?: string | null } = {}): Promise<JobRecord> {
-    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group: opts.group ?? null, job };
+  async create(tenant: string, job: Job, opts: { trace?: string | null; group?: string | null; idem?: string | null } = {}): Promise<JobRecord> {
+    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group: opts.group ?? null, idem: opts.idem ?? null, job };
     const result = await this.cas(record, 0, job.status, undefined);
     if (result === -1) throw new VersionConflict(`job ${job.id} already exists`);
     return record;
@@ -107,7 +124,9 @@ export class JobStore {
       const next = mutate(structuredClone(current));
       if (next === null) return { record: current, eventSeq: null };
       const stored: JobRecord = { ...next, v: current.v + 1 };
-      const result = await this.cas(stored, current.v, current.job.status, options.event);
+      const ends = isTerminal(stored.job.status) && !isTerminal(current.job.status);
+      const ttlMs = ends && options.retentionMs ? Math.max(1, Math.round(options.retentionMs(stored))) : 0;
+      const result = await this.cas(stored, current.v, current.job.status, options.event, ttlMs);
       if (result >= 0) return { record: stored, eventSeq: options.event ? result : null };
       if (result === -2) throw new Error(`job ${id} vanished during update`);
     }
@@ -189,19 +208,25 @@ export class JobStore {
     return rows;
   }
 
-  private async cas(record: JobRecord, expectedVersion: number, oldStatus: JobStatus, event: EventType | undefined) {
+  private async cas(record: JobRecord, expectedVersion: number, oldStatus: JobStatus, event: EventType | undefined, ttlMs = 0) {
     const { job, tenant } = record;
     // The version must be the first field: the Lua script reads it with a pattern instead of decoding JSON.
-    const json = JSON.stringify({ v: record.v, tenant, cancel_requested: record.cancel_requested, trace: record.trace, group: record.group, job });
+    const { cancel_requested, trace, group, idem } = record;
+    const json = JSON.stringify({ v: record.v, tenant, cancel_requested, trace, group, idem, job });
     const result = await runScript(
       this.redis,
       CAS_SCRIPT,
-      5,
+      10,
       this.keys.job(job.id),
       this.keys.tenantJobs(tenant),
       this.keys.tenantJobsByStatus(tenant, oldStatus),
       this.keys.tenantJobsByStatus(tenant, job.status),
       this.keys.jobEvents(job.id),
+      this.keys.jobFlow(job.id),
+      this.keys.jobDeliveries(job.id),
+      this.keys.jobWebhookPending(job.id),
+      this.keys.retentionIndex(),
+      record.idem ?? this.keys.job(job.id),
       String(expectedVersion),
       json,
       job.id,
@@ -210,6 +235,9 @@ export class JobStore {
       new Date().toISOString(),
       JSON.stringify(job),
       this.keys.jobEventsChannel(job.id),
+      String(ttlMs),
+      String(Date.now() + ttlMs),
+      retentionMember(tenant, job.id),
     );
     return Number(result);
   }

@@ -40,12 +40,18 @@ export function createKeys(prefix: string) {
      * `account:<id>`, `tenants`, `passes`, `limits`, `vtime`, `job-account` under it; one hash tag, one slot).
      */
     admission: () => `${prefix}:adm:`,
+    /** Ended jobs and batches by the time their retention ends (members `job|<tenant>|<id>`, `batch|<tenant>|<id>`). */
+    retentionIndex: () => `${prefix}:retention`,
+    retentionSweepLock: () => `${prefix}:retention:sweep-lock`,
     batch: (id: string) => `${prefix}:batch:${id}`,
     /** Set once by the item that ends a batch: exactly one batch.succeeded / batch.failed event. */
     batchFinalized: (id: string) => `${prefix}:batch:${id}:finalized`,
     tenantBatches: (tenant: string) => `${prefix}:tenant:${tenant}:batches`,
     /** The claim (registration) link of the anonymous upstream account, learned on its last 2001. */
     claimUrl: () => `${prefix}:nemo:claim-url`,
+    /** Output storage: the key signing result links (created once, SET NX), and the orphan sweep's one-pass-at-a-time lock. */
+    outputLinkSecret: () => `${prefix}:storage:link-secret`,
+    outputSweepLock: () => `${prefix}:storage:sweep-lock`,
     // Tenants as data (src/tenants): records, issued API keys (SHA-256 only), change notices, rate windows.
     /** A tenant's settings (JSON); after DELETE a tombstone with deleted_at that expires at purge_at. */
     tenantRecord: (tenant: string) => `${prefix}:tenant:${tenant}:record`,

@@ -14,10 +14,13 @@ export interface DeliveryJobData {
   attemptOffset?: number;
 }
 
-/** Retention, plus BullMQ-level retries for infrastructure errors (Redis blips); receiver failures never throw. */
+/**
+ * BullMQ-level retries for infrastructure errors (Redis blips); receiver failures never throw. A settled delivery
+ * leaves nothing in BullMQ: the delivery log (erased with the job) keeps its attempts.
+ */
 export const DELIVERY_JOB_OPTIONS = {
-  removeOnComplete: { age: 24 * 3600, count: 100_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnComplete: true,
+  removeOnFail: true,
   attempts: 10,
   backoff: { type: 'exponential', delay: 1_000 },
 } as const;
@@ -26,7 +29,8 @@ export const DELIVERY_JOB_OPTIONS = {
 export const deliveryId = (jobId: string, seq: number) => `${jobId}-${seq}`;
 
 export function createDeliveryQueue(connection: ConnectionOptions, prefix: string): Queue<DeliveryJobData> {
-  return new Queue<DeliveryJobData>(QUEUE_NAMES.webhooks, { connection, prefix });
+  // The event stream is kept short, as the flow queue's (flow/queue.ts QUEUE_EVENTS_MAX_LEN: nothing reads it).
+  return new Queue<DeliveryJobData>(QUEUE_NAMES.webhooks, { connection, prefix, streams: { events: { maxLen: 100 } } });
 }
 
 export function startDeliveryWorker(

@@ -1,6 +1,7 @@
 // /v1/jobs: create, read, list, cancel and revise jobs, all scoped to the caller's tenant.
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { CreateJob } from '../../domain/create-job.js';
 import type { JobCommands } from '../../domain/job-commands.js';
 import { AppError } from '../../errors.js';
@@ -24,10 +25,14 @@ export interface JobRouteDeps {
   /** Where multipart file parts are staged. */
   uploads: StagedUploads;
   uploadMaxBytes: number;
+  /** Erases a finished job of the tenant now (DELETE /v1/jobs/{id}). */
+  remove: (tenant: string, jobId: string) => Promise<void>;
   /** About how many jobs start before a queued one (fair admission); absent: not shown. */
   positionOf?: (jobId: string, tenant: string) => Promise<number | null>;
   /** The traceparent of the request being handled, for the job's worker spans to continue (null when tracing is off). */
   currentTrace?: () => string | null;
+  /** A succeeded job with a stored output gets a fresh signed result.url on every read (computed, never stored). */
+  presentResult?: (job: Job) => Promise<Job>;
 }
 
 declare module 'fastify' {
@@ -50,6 +55,11 @@ function withFileSources(raw: unknown, staged: UploadRecord[]): unknown {
 async function withPosition(deps: JobRouteDeps, job: Job, tenant: string): Promise<Job> {
   if (job.status !== 'queued' || !deps.positionOf) return job;
   return { ...job, queue_position: await deps.positionOf(job.id, tenant) };
+}
+
+/** The stored link was minted when the job finished; a read hands out one valid for the full OUTPUT_URL_TTL_MS again. */
+async function withFreshLink(deps: JobRouteDeps, job: Job): Promise<Job> {
+  return job.status === 'succeeded' && deps.presentResult ? deps.presentResult(job) : job;
 }
 
 export async function findJob(reader: JobReader, tenant: string, id: string): Promise<JobRecord> {
@@ -109,7 +119,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
           trace: deps.currentTrace?.() ?? null,
         });
         if (!result.replayed) return reply.status(202).send(result.record.job);
-        return reply.status(200).header('idempotent-replayed', 'true').send(result.record.job);
+        return reply.status(200).header('idempotent-replayed', 'true').send(await withFreshLink(deps, result.record.job));
       },
     );
 
@@ -124,7 +134,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
           response: { 200: described('the job', jobResponse), ...errorResponses(401, 404, 429, 431, 503) },
         },
       },
-      async (request) => withPosition(deps, (await findJob(deps.reader, request.tenant, request.params.id)).job, request.tenant),
+      async (request) => withFreshLink(deps, await withPosition(deps, (await findJob(deps.reader, request.tenant, request.params.id)).job, request.tenant)),
     );
 
     app.get(
@@ -140,8 +150,28 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const page = await deps.reader.list(request.tenant, request.query);
-        const data = await Promise.all(page.records.map((r) => withPosition(deps, r.job, request.tenant)));
+        const data = await Promise.all(page.records.map(async (r) => withFreshLink(deps, await withPosition(deps, r.job, request.tenant))));
         return { data, next_cursor: page.nextCursor };
+      },
+    );
+
+    app.delete(
+      '/v1/jobs/:id',
+      {
+        schema: {
+          tags: ['jobs'],
+          operationId: 'deleteJob',
+          summary: 'Erase a finished job now: its record, events, delivery log and stored output',
+          description:
+            'Jobs are erased by themselves when their retention ends (JOB_RETENTION_MS, or the tenant’s retention_ms); ' +
+            'this erases one earlier. A job that has not ended answers 409 JOB_NOT_FINISHED: cancel it first.',
+          params: idParams,
+          response: { 204: z.undefined().describe('erased'), ...errorResponses(401, 404, 409, 429, 431, 503) },
+        },
+      },
+      async (request, reply) => {
+        await deps.remove(request.tenant, request.params.id);
+        return reply.status(204).send();
       },
     );
 

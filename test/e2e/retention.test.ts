@@ -1,0 +1,122 @@
+// Retention on a Redis of its own: 1,000 ended jobs leave no key behind after JOB_RETENTION_MS; DELETE erases one now.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { Job } from '../../src/jobs/schemas.js';
+import { startSingle } from '../helpers/redis-topology.js';
+import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { waitFor } from '../helpers/wait.js';
+
+const JOBS = Number(process.env.RETENTION_TEST_JOBS ?? 1000);
+const FULL_RUNS = 100;
+
+describe('retention', () => {
+  let redis: Awaited<ReturnType<typeof startSingle>>;
+  let stack: Stack;
+  let client: Redis;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    redis = await startSingle({ args: ['--maxmemory-policy', 'noeviction'] });
+    client = new Redis(redis.url);
+    stack = await startStack({
+      env: { REDIS_URL: redis.url, JOB_RETENTION_MS: '2000', RETENTION_SWEEP_INTERVAL_MS: '200', WORKER_CONCURRENCY: '50' },
+    });
+    receiver = await startWebhookReceiver();
+    // Enough credits for every generation (the simulator's anonymous account starts with 10,000: 100 generations).
+    stack.sim.setScenario({ anonCredits: 100_000_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await receiver?.close();
+    await stack?.close();
+    client?.disconnect();
+    await redis?.stop();
+  });
+
+  const memory = async () => Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+  const keysOf = async (jobId: string) => {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `*${jobId}*`, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    return found;
+  };
+  /** Jobs are erased by key; index entries by member: the retention index and tenant sets must be empty of them too. */
+  const settled = async () => (await client.zcard(stack.services.keys.retentionIndex())) === 0;
+
+  it(`${JOBS} ended jobs leave no key behind after their retention: dbsize and used_memory back to the level before`, async () => {
+    // Warm up once (queues' meta keys, scripts, the token), let it expire, then take the baseline.
+    const warm = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'warm up', webhook: { url: receiver.url } });
+    await waitForFinished(stack, warm.body.id);
+    await waitFor(async () => (await keysOf(warm.body.id)).length === 0 && (await settled()), { what: 'the warm-up job to expire', timeoutMs: 20_000 });
+    const dbsizeBefore = await client.dbsize();
+    const memoryBefore = await memory();
+
+    const ids: string[] = new Array(JOBS);
+    let next = 0;
+    const lane = async () => {
+      for (let i = next++; i < JOBS; i = next++) {
+        const full = i < FULL_RUNS;
+        const res = await stack.api<Job>('POST', '/v1/jobs', {
+          instruction: full ? `a promo ${i}` : `canceled ${i}`,
+          webhook: { url: receiver.url },
+        }, { headers: { 'idempotency-key': `ret-${i}` } });
+        expect(res.status).toBe(202);
+        ids[i] = res.body.id;
+        if (!full) expect([200, 409]).toContain((await stack.api<Job>('POST', `/v1/jobs/${res.body.id}/cancel`)).status);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, lane));
+    // The jobs end (and may already be erased, 2 s later): their terminal webhooks say how they ended.
+    const ended = await waitFor(
+      () => {
+        const terminal = receiver.deliveries.filter((d) => d.payload.type === 'job.succeeded' || d.payload.type === 'job.canceled');
+        return new Set(terminal.map((d) => d.payload.data.id)).size >= JOBS ? terminal : null;
+      },
+      { what: 'every job to end', timeoutMs: 120_000, intervalMs: 200 },
+    );
+    const succeeded = new Set(ended.filter((d) => d.payload.type === 'job.succeeded').map((d) => d.payload.data.id));
+    for (const id of ids.slice(0, FULL_RUNS)) expect(succeeded.has(id), id).toBe(true);
+
+    await waitFor(async () => (await settled()) && (await client.dbsize()) <= dbsizeBefore * 1.05, {
+      what: 'every job to be erased',
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    }).catch(async (err: unknown) => {
+      const left = (await client.keys('*')).map((k) => k.replace(/job_[0-9A-Z]{26}/, 'job_*').replace(/upl_[0-9A-Z]{26}/, 'upl_*').replace(/^nrtest[^:]*/, 'P'));
+      const counts = Object.entries(left.reduce<Record<string, number>>((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {}));
+      throw new Error(`${String(err)}; before ${dbsizeBefore} keys, left: ${JSON.stringify(counts.sort((a, b) => b[1] - a[1]).slice(0, 15))}; retention index ${await client.zcard(stack.services.keys.retentionIndex())}`);
+    });
+    // Nothing of any job is left, under any key name.
+    for (const id of [ids[0]!, ids[FULL_RUNS]!, ids.at(-1)!]) expect(await keysOf(id)).toEqual([]);
+    expect(await client.zcard(stack.services.keys.tenantJobs('acme'))).toBe(0);
+    for (const status of ['queued', 'running', 'succeeded', 'failed', 'canceled']) {
+      expect(await client.zcard(stack.services.keys.tenantJobsByStatus('acme', status))).toBe(0);
+    }
+    // A job past retention is 404.
+    expect((await stack.api('GET', `/v1/jobs/${ids[0]}`)).status).toBe(404);
+    const dbsizeAfter = await client.dbsize();
+    const memoryAfter = await memory();
+    console.log(`retention: dbsize ${dbsizeBefore} → ${dbsizeAfter}, used_memory ${memoryBefore} → ${memoryAfter} bytes (${JOBS} jobs, ${FULL_RUNS} run through the flow)`);
+    expect(dbsizeAfter).toBeLessThanOrEqual(Math.ceil(dbsizeBefore * 1.05));
+    expect(memoryAfter).toBeLessThanOrEqual(memoryBefore * 1.05);
+  }, 240_000);
+
+  it('DELETE /v1/jobs/{id} erases a finished job now; a running one is 409, another tenant’s 404', async () => {
+    stack.sim.setScenario({ generateMs: 5_000_000 });
+    const running = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'slow' });
+    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${running.body.id}`)).body.status === 'running', { what: 'running' });
+    expect((await stack.api<{ code: string }>('DELETE', `/v1/jobs/${running.body.id}`)).body.code).toBe('JOB_NOT_FINISHED');
+    await stack.api('POST', `/v1/jobs/${running.body.id}/cancel`);
+    await waitForFinished(stack, running.body.id);
+    stack.sim.setScenario({ generateMs: 0 });
+    expect((await stack.api('DELETE', `/v1/jobs/${running.body.id}`, undefined, { key: TENANTS.globex })).status).toBe(404);
+    expect((await stack.api('DELETE', `/v1/jobs/${running.body.id}`)).status).toBe(204);
+    expect(await keysOf(running.body.id)).toEqual([]);
+    expect((await stack.api('GET', `/v1/jobs/${running.body.id}`)).status).toBe(404);
+    expect((await stack.api('DELETE', `/v1/jobs/${running.body.id}`)).status).toBe(404);
+  });
+});
