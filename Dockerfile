@@ -1,7 +1,8 @@
 # nemo-relay: one image, every role (api | worker | all | sim), chosen by the command; .ci/check-image.sh replays these steps.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Build: the full dependency tree (TypeScript is a devDependency), then compile src/ to dist/.
+# Build: the full dependency tree (TypeScript and Vite are devDependencies), then compile src/ to dist/ and build the
+# web console into dist/console.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -10,7 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
+COPY console ./console
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && node node_modules/vite/bin/vite.js build --config console/vite.config.ts
 
 # Production dependencies only. --omit=optional also drops TypeScript, which valibot (under bull-board) lists as an
 # optional peer, and msgpackr's optional native accelerator (msgpackr falls back to plain JS); no install scripts run.

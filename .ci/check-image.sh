@@ -54,7 +54,7 @@ grep -qE '^ENTRYPOINT \["node", "dist/main.js"\]' Dockerfile || fail "the comman
 
 say "stage build: $build_install && $build_compile"
 mkdir -p "$work/build" && cd "$work/context"
-cp -r package.json package-lock.json tsconfig.json tsconfig.build.json src "$work/build/"
+cp -r package.json package-lock.json tsconfig.json tsconfig.build.json src console "$work/build/"
 (cd "$work/build" && eval "$build_install" >/dev/null && eval "$build_compile") || fail "build stage"
 
 say "stage deps: $deps_install"
@@ -68,6 +68,7 @@ mv "$work/deps/node_modules" "$app/node_modules"
 mv "$work/build/dist" "$app/dist"
 cp package.json "$app/" && cp -r assets "$app/"
 chmod +x "$app/dist/cli/main.js"
+[ -f "$app/dist/console/index.html" ] || fail "the image lacks the built web console (dist/console)"
 for dev in typescript vitest tsx eslint node; do
   [ ! -e "$app/node_modules/$dev" ] || fail "devDependency $dev is in the production tree"
 done

@@ -8,13 +8,16 @@ import { clientErrorHandler } from './client-errors.js';
 import type { HttpDeps } from './deps.js';
 import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
+import { rateLimitHook } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
+import { tenantAdminRoutes } from './routes/admin-tenants.js';
 import { batchRoutes } from './routes/batches.js';
 import { creditsRoutes } from './routes/credits.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { DOCS_PREFIX, docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { carriesOutputLink, jobOutputRoutes } from './routes/job-output.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { uploadRoutes } from './routes/uploads.js';
@@ -54,12 +57,20 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     const path = request.url.split('?')[0]!;
     // The operator's routes (/admin, /metrics) check the admin key themselves.
     if (isPublic(path) || path.startsWith('/admin/') || path === '/admin' || path === '/metrics') return;
+    // A signed output link (result.url) is its own credential: GET/HEAD of that one route with ?expires&sig only;
+    // the route refuses it with 403 unless the signature holds for the job in the path.
+    if (deps.outputs && carriesOutputLink(request)) {
+      if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
+      return;
+    }
     const tenant = await deps.auth.tenantOf(request.headers.authorization);
     if (!tenant) throw new AppError('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)');
     request.tenant = tenant;
     // While Redis is away the job store would queue commands until it is back: answer at once instead.
     if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
   });
+  // After authentication (it needs the tenant), before the body is read: a refused upload sends no bytes to staging.
+  if (deps.rateLimit) app.addHook('onRequest', rateLimitHook(deps.rateLimit));
 
   app.addHook('onResponse', async (request, reply) => {
     const path = request.url.split('?')[0]!;
@@ -69,6 +80,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps.health));
   await app.register(jobRoutes(deps.jobs));
+  if (deps.outputs) await app.register(jobOutputRoutes(deps.outputs));
   await app.register(batchRoutes(deps.batches));
   await app.register(eventRoutes(deps.events));
   await app.register(deliveryRoutes(deps.deliveries));
@@ -78,6 +90,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(docsRoutes);
   if (deps.metrics) await app.register(metricsRoutes(deps.metrics));
   if (deps.admin) await app.register(adminRoutes(deps.admin));
+  if (deps.tenants) await app.register(tenantAdminRoutes(deps.tenants));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -27,14 +27,22 @@ export interface ConsoleRouteDeps {
 /** Hashed file names change with their content, so they may be cached for good; index.html must always be revalidated. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-/** The upstream's origin and its file host (protocol: outputs are re-hosted on static1.nemovideo.ai). */
-export function resultMediaSources(upstreamBaseUrl: string): string[] {
-  const sources = ['https://*.nemovideo.ai'];
-  try {
-    sources.unshift(new URL(upstreamBaseUrl).origin);
-  } catch {
-    /* an invalid base URL was refused at start-up already */
+/**
+ * Where `result.url` may point: the signed output links under PUBLIC_BASE_URL (another origin than the one the
+ * console was opened on, behind a proxy), or with STORAGE_URL=none the upstream's URL: its API origin or its file
+ * host (protocol: outputs are re-hosted on static1.nemovideo.ai).
+ */
+export function resultMediaSources(upstreamBaseUrl: string, publicBaseUrl?: string): string[] {
+  const sources: string[] = [];
+  for (const base of [publicBaseUrl, upstreamBaseUrl]) {
+    if (!base) continue;
+    try {
+      sources.push(new URL(base).origin);
+    } catch {
+      /* an invalid base URL was refused at start-up already */
+    }
   }
+  sources.push('https://*.nemovideo.ai');
   return [...new Set(sources)];
 }
 
@@ -79,7 +87,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       cacheControl: false,
       dotfiles: 'ignore',
       index: false,
-      setHeaders: (res) => res.setHeader('cache-control', IMMUTABLE),
+      setHeaders: (reply) => void reply.header('cache-control', IMMUTABLE),
     });
 
     // Read per request (it is 1 KB): a rebuild is served at once, and a console built after start-up is found.

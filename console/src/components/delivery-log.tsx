@@ -1,0 +1,118 @@
+// The job's webhook delivery log (every attempt) with Redeliver, refreshed until the latest attempt has landed.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { ApiError } from '../api/errors.js';
+import { useApi } from '../app-context.js';
+import { asApiError, useLoad } from '../hooks/use-load.js';
+import { formatMs, formatTime } from '../lib/format.js';
+import { isTerminal, type DeliveryAttempt, type Job } from '../lib/types.js';
+import { ErrorNotice } from './error-notice.js';
+
+const ok = (a: DeliveryAttempt | undefined) => a !== undefined && a.status_code !== null && a.status_code >= 200 && a.status_code < 300;
+/** How long to keep looking for the attempt a redelivery queued. */
+const REDELIVER_WATCH_MS = 20_000;
+
+export function DeliveryLog({ job }: { job: Job }) {
+  const api = useApi();
+  const [waitingFor, setWaitingFor] = useState<{ count: number; until: number } | null>(null);
+  const [actionError, setActionError] = useState<ApiError | null>(null);
+  const [note, setNote] = useState('');
+  const [busy, setBusy] = useState(false);
+  const hasWebhook = job.webhook !== null;
+
+  // While attempts may still come (the job runs, the latest attempt failed, a redelivery is due) the log refreshes;
+  // the poll reads whether it is settled from the render before, so it stops one tick after the log settles.
+  const settledRef = useRef(false);
+  const log = useLoad(
+    (signal) => (hasWebhook ? api.get<{ data: DeliveryAttempt[] }>(`/v1/jobs/${encodeURIComponent(job.id)}/deliveries`, { signal }) : Promise.resolve({ data: [] })),
+    [job.id, hasWebhook],
+    { pollMs: !hasWebhook ? undefined : waitingFor ? 500 : settledRef.current ? undefined : 2000 },
+  );
+  const attempts = log.data?.data ?? [];
+  const settled = isTerminal(job.status) && attempts.length > 0 && ok(attempts[attempts.length - 1]) && waitingFor === null;
+  settledRef.current = settled;
+
+  useEffect(() => {
+    if (!waitingFor) return;
+    const latest = attempts[attempts.length - 1];
+    if (attempts.length > waitingFor.count && latest) {
+      setWaitingFor(null);
+      setNote(`Redelivered: attempt ${latest.attempt} of ${latest.type} answered ${latest.status_code ?? latest.error ?? 'nothing'}.`);
+    } else if (Date.now() > waitingFor.until) {
+      setWaitingFor(null);
+      setNote('The redelivery is queued but no attempt has been logged yet; the log keeps refreshing.');
+    }
+  }, [attempts.length, waitingFor]);
+
+  if (!hasWebhook) return <p class="muted">This job has no webhook, so nothing is delivered.</p>;
+
+  const redeliver = async () => {
+    setBusy(true);
+    setActionError(null);
+    setNote('');
+    try {
+      const queued = await api.post<{ event_id: string; type: string; seq: number }>(`/v1/jobs/${encodeURIComponent(job.id)}/deliveries/redeliver`);
+      setNote(`Redelivery of ${queued.type} (${queued.event_id}) queued; waiting for the attempt…`);
+      setWaitingFor({ count: attempts.length, until: Date.now() + REDELIVER_WATCH_MS });
+      log.reload();
+    } catch (err) {
+      setActionError(asApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div>
+      <p>
+        Webhook <code>{job.webhook!.url}</code> · status <strong>{job.webhook!.status}</strong>
+        {settled ? '' : ' · refreshing'}
+      </p>
+      {log.error && <ErrorNotice error={log.error} what="Loading the delivery log" onRetry={log.reload} />}
+      <table data-testid="deliveries">
+        <caption>Delivery attempts, oldest first ({attempts.length})</caption>
+        <thead>
+          <tr>
+            <th scope="col">Event</th>
+            <th scope="col">Attempt</th>
+            <th scope="col">Status code</th>
+            <th scope="col">Error</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Time</th>
+          </tr>
+        </thead>
+        <tbody>
+          {attempts.length === 0 && (
+            <tr>
+              <td colSpan={6} class="muted">
+                {log.loading && !log.data ? 'Loading…' : 'No attempts yet.'}
+              </td>
+            </tr>
+          )}
+          {attempts.map((a) => (
+            <tr key={`${a.event_id}-${a.attempt}-${a.at}`} class={ok(a) ? 'attempt-ok' : 'attempt-failed'}>
+              <td>
+                {a.type} <span class="muted mono">{a.event_id}</span>
+              </td>
+              <td>{a.attempt}</td>
+              <td>{a.status_code ?? '—'}</td>
+              <td>{a.error ?? ''}</td>
+              <td>{formatMs(a.duration_ms)}</td>
+              <td>
+                <time dateTime={a.at}>{formatTime(a.at)}</time>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p>
+        <button type="button" onClick={() => void redeliver()} disabled={busy}>
+          Redeliver
+        </button>{' '}
+        <span role="status" class="muted">
+          {note}
+        </span>
+      </p>
+      {actionError && <ErrorNotice error={actionError} what="Redelivering" />}
+    </div>
+  );
+}

@@ -1,0 +1,133 @@
+// One job, live: GET it, then follow its SSE feed (fetch-streamed, resumed with Last-Event-ID) until it finishes.
+import { useEffect, useState } from 'preact/hooks';
+import type { ApiClient } from '../api/client.js';
+import { isAbort, type ApiError } from '../api/errors.js';
+import { isTerminal, TERMINAL_EVENTS, type Job, type JobEvent } from '../lib/types.js';
+import { asApiError } from './use-load.js';
+
+export type FeedState = 'loading' | 'connecting' | 'live' | 'reconnecting' | 'finished' | 'stopped';
+
+export interface JobFeed {
+  job: Job | null;
+  /** Loading the job failed (404 included): nothing to show. */
+  error: ApiError | null;
+  /** The live feed failed for now; it is retried. */
+  streamError: ApiError | null;
+  state: FeedState;
+  events: JobEvent[];
+  /** Replace the job after an action (cancel) answered with its new state. */
+  setJob(job: Job): void;
+  reload(): void;
+}
+
+const MAX_EVENTS_SHOWN = 50;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = window.setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      window.clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Waits as the API asked on 429/503, else backs off from 1 s to 10 s. */
+function waitMs(err: ApiError, attempt: number): number {
+  if (err.retryAfterS !== null) return Math.max(1, err.retryAfterS) * 1000;
+  return Math.min(10_000, 1000 * 2 ** attempt);
+}
+
+export function useJobFeed(api: ApiClient, id: string): JobFeed {
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [streamError, setStreamError] = useState<ApiError | null>(null);
+  const [state, setState] = useState<FeedState>('loading');
+  const [events, setEvents] = useState<JobEvent[]>([]);
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    const ctl = new AbortController();
+    const { signal } = ctl;
+    const path = `/v1/jobs/${encodeURIComponent(id)}`;
+    setJob(null);
+    setError(null);
+    setStreamError(null);
+    setEvents([]);
+    setState('loading');
+
+    const fetchJob = async (): Promise<Job | null> => {
+      for (let attempt = 0; !signal.aborted; attempt += 1) {
+        try {
+          const fresh = await api.get<Job>(path, { signal });
+          setError(null);
+          setJob(fresh);
+          return fresh;
+        } catch (err) {
+          if (isAbort(err)) return null;
+          const e = asApiError(err);
+          setError(e);
+          // 404 and 401 will not get better by waiting; the rest (429, 503, network) is retried.
+          if (e.status === 404 || e.status === 401 || (e.status >= 400 && e.status < 500 && e.status !== 429)) return null;
+          await sleep(waitMs(e, attempt), signal);
+        }
+      }
+      return null;
+    };
+
+    const follow = async () => {
+      let current = await fetchJob();
+      if (!current || signal.aborted) return;
+      let lastEventId: string | null = null;
+      let attempt = 0;
+      while (!signal.aborted && !isTerminal(current.status)) {
+        setState(lastEventId === null ? 'connecting' : 'reconnecting');
+        let finished = false;
+        try {
+          await api.stream(`${path}/events`, {
+            signal,
+            lastEventId,
+            onOpen: () => {
+              attempt = 0;
+              setStreamError(null);
+              setState('live');
+            },
+            onEvent: (message) => {
+              lastEventId = message.id || lastEventId;
+              const event = JSON.parse(message.data) as JobEvent;
+              current = event.data;
+              setJob(event.data);
+              setEvents((list) => [...list.slice(-(MAX_EVENTS_SHOWN - 1)), event]);
+              if (TERMINAL_EVENTS.includes(message.event)) finished = true;
+            },
+          });
+        } catch (err) {
+          if (isAbort(err)) return;
+          const e = asApiError(err);
+          setStreamError(e);
+          if (e.status === 401 || e.status === 404) {
+            setState('stopped');
+            return;
+          }
+          setState('reconnecting');
+          await sleep(waitMs(e, attempt), signal);
+          attempt += 1;
+          continue;
+        }
+        if (finished) break;
+        // The server ended the stream before the job finished (a restart, a proxy's timeout): resume where it stopped.
+        const fresh = await fetchJob();
+        if (!fresh) return;
+        current = fresh;
+      }
+      if (signal.aborted) return;
+      // The terminal event's snapshot is the job as it finished; one read adds what was written after (webhook status).
+      await fetchJob();
+      if (!signal.aborted) setState('finished');
+    };
+    void follow();
+    return () => ctl.abort();
+  }, [api, id, tick]);
+
+  return { job, error, streamError, state, events, setJob, reload: () => setTick((t) => t + 1) };
+}
