@@ -10,8 +10,8 @@ import { CreateJob } from '../domain/create-job.js';
 import { JobCommands } from '../domain/job-commands.js';
 import type { FlowDeps } from '../flow/context.js';
 import { Admission, type TenantLimits } from '../flow/admission.js';
-import { ClaimLinks } from '../flow/claim-links.js';
-import { CreditsGate } from '../flow/credits-gate.js';
+import { UpstreamAccounts } from '../flow/accounts.js';
+import type { ClaimLinks } from '../flow/claim-links.js';
 import { groupReleaseHook } from '../flow/group-release.js';
 import { SessionGroups } from '../flow/session-groups.js';
 import { createFlowQueue, promoteIfDelayed, type FlowJobData } from '../flow/queue.js';
@@ -22,9 +22,9 @@ import { EventFeed } from '../jobs/event-feed.js';
 import { Idempotency } from '../jobs/idempotency.js';
 import { JobLifecycle } from '../jobs/lifecycle.js';
 import { JobStore } from '../jobs/store.js';
-import { BalanceReader } from '../nemo/balance.js';
+import type { BalanceReader } from '../nemo/balance.js';
 import { NemoClient } from '../nemo/client.js';
-import { TokenProvider } from '../nemo/token.js';
+import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { logRedisConnection } from '../observability/redis-events.js';
@@ -85,6 +85,7 @@ export interface Container {
   tokens: TokenProvider;
   balance: BalanceReader;
   claims: ClaimLinks;
+  accounts: UpstreamAccounts;
   uploads: StagedUploads;
   apiKeys: ApiKeys;
   /** Tenants as data: `tenants.directory` (TenantDirectory: get, upstreamOf, accountOf, list) is what workers read. */
@@ -202,16 +203,17 @@ export function compose(config: Config, logger: Logger): Container {
     logger: logger.child({ component: 'nemo' }),
     onCall: (endpoint, outcome, ms) => metrics.onUpstreamCall(endpoint, outcome, ms),
   });
-  const tokens = new TokenProvider({
+  const accounts = new UpstreamAccounts({
     redis: blocking,
     keys,
-    client: nemo,
+    nemo,
     staticToken: settings.upstream.staticToken,
     clientId: settings.upstream.clientId,
-    logger: logger.child({ component: 'token' }),
+    webUrl: settings.upstream.webUrl,
+    creditsRecheckMs: settings.flow.creditsRecheckMs,
+    logger,
   });
-  const balance = new BalanceReader({ redis: blocking, cacheKey: keys.creditsCache(), nemo, tokens, logger: logger.child({ component: 'credits' }) });
-  const claims = new ClaimLinks(blocking, keys.claimUrl(), settings.upstream.webUrl);
+  const { tokens, balance, claims } = accounts.default;
   const flowDeps: FlowDeps = {
     settings: settings.flow,
     redis: blocking,
@@ -221,7 +223,8 @@ export function compose(config: Config, logger: Logger): Container {
     store,
     flows,
     lifecycle,
-    credits: new CreditsGate(blocking, keys, settings.flow.creditsRecheckMs),
+    credits: accounts.default.credits,
+    accounts,
     renderStats: new RenderStats(blocking, keys),
     stagedFiles: uploads,
     admission,
@@ -271,6 +274,7 @@ export function compose(config: Config, logger: Logger): Container {
     tokens,
     balance,
     claims,
+    accounts,
     uploads: requestUploads,
     apiKeys,
     tenants,

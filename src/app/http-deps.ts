@@ -71,11 +71,15 @@ export function httpDepsFrom(c: Container): HttpDeps {
         sendWebhook({ url, body: delivery.body, headers: delivery.headers, timeoutMs: settings.webhooks.timeoutMs, dispatcher: c.webhookAgent }),
     },
     credits: {
-      balanceFor: async () => ({
-        ...(await c.balance.get()),
-        // The upstream's advice for an anonymous account that ran out: its registration link (null otherwise).
-        claim_url: c.tokens.isStatic ? null : await c.claims.current(),
-      }),
+      // The caller's own upstream account: its tenant's token or anonymous account, else the service's.
+      balanceFor: async (tenant) => {
+        const account = await c.accounts.forTenant(tenant);
+        return {
+          ...(await account.balance.get()),
+          // The upstream's advice for an anonymous account that ran out: its registration link (null otherwise).
+          claim_url: account.tokens.isStatic ? null : await account.claims.current(),
+        };
+      },
     },
     metrics: { render: () => c.metrics.render(), auth },
     admin: { queues: [c.flowQueue, c.deliveryQueue], auth },

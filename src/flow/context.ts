@@ -1,5 +1,6 @@
 // What a flow step gets (dependencies, the job, its checkpoint) and what it answers (next step, wait, or finished).
 import type { Redis } from 'ioredis';
+import type { Dispatcher } from 'undici';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
 import type { JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
@@ -7,7 +8,9 @@ import type { NemoClient } from '../nemo/client.js';
 import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
+import type { OutputStorage } from '../storage/types.js';
 import type { BalanceReader } from '../nemo/balance.js';
+import type { UpstreamAccounts } from './accounts.js';
 import type { Admission, TenantLimits } from './admission.js';
 import type { FetchedUrlSource } from '../uploads/url-source.js';
 import type { ClaimLinks } from './claim-links.js';
@@ -33,6 +36,20 @@ export interface FlowSettings {
   rateLimitMaxWaitMs: number;
 }
 
+/** Output storage as the mirror step uses it (src/app/storage.ts builds it from STORAGE_URL). */
+export interface FlowOutputs {
+  storage: OutputStorage;
+  /** What to fetch an output URL through: the SSRF guard, except for the upstream's own origin (undefined: undici's default). */
+  dispatcherFor(url: string): Dispatcher | undefined;
+  /** The upstream's authenticated download of a render (protocol §2.8), the fallback when the public URL is gone. */
+  download(renderId: string, token: string): { url: string; headers: Record<string, string> };
+  /** Idle limit of the copy (no byte for this long fails it) and the largest output accepted. */
+  timeoutMs: number;
+  maxBytes: number;
+  /** A signed link to GET /v1/jobs/{id}/output, valid OUTPUT_URL_TTL_MS. */
+  linkFor(jobId: string): Promise<string>;
+}
+
 export interface FlowDeps {
   settings: FlowSettings;
   redis: Redis;
@@ -47,6 +64,8 @@ export interface FlowDeps {
   stagedFiles: StagedFileSource;
   /** HEIC URL sources, fetched through the SSRF guard and converted to JPEG (the upstream cannot read HEIC). */
   urlSources: { fetch(url: string, opts: { field: string; signal: AbortSignal }): Promise<FetchedUrlSource> };
+  /** Upstream accounts: each run spends its tenant's (tokens, credits, balance and claims below are the default's). */
+  accounts: Pick<UpstreamAccounts, 'forTenant'>;
   /** Fair starts: the sweeper re-offers lost jobs and frees the slots of ended ones. */
   admission: Admission;
   limitsOf: (tenant: string) => Promise<TenantLimits>;
@@ -59,6 +78,8 @@ export interface FlowDeps {
   logger: Logger;
   /** Makes sure every event of a finished job is queued for webhook delivery (idempotent). */
   deliveries: { ensureQueued(jobId: string): Promise<void> };
+  /** Where finished videos are copied after the render; absent with STORAGE_URL=none (result.url stays the upstream's). */
+  outputs?: FlowOutputs;
   /** Called with step name and duration for metrics; optional. */
   onStep?: (step: Step, outcome: string, ms: number) => void;
   /** Wraps each step run (tracing puts a span around it, so the step's upstream calls become its children). */

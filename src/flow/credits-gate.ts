@@ -1,7 +1,7 @@
 // Pauses new upstream work while the upstream is out of credits (2001), re-checking the balance instead of failing every job.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { Keys } from '../redis/keys.js';
+import { DEFAULT_ACCOUNT, type Keys } from '../redis/keys.js';
 
 const pauseSchema = z.object({ since: z.number(), recheck_at: z.number() });
 
@@ -15,20 +15,22 @@ export class CreditsGate {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly recheckMs = CREDITS_RECHECK_MS,
+    /** Which upstream account this gate guards: one account's 2001 pauses only the jobs that spend it. */
+    private readonly account = DEFAULT_ACCOUNT,
   ) {}
 
   async pause(now = Date.now()): Promise<void> {
     const current = await this.state();
     const since = current?.since ?? now;
-    await this.redis.set(this.keys.creditsPause(), JSON.stringify({ since, recheck_at: now + this.recheckMs }));
+    await this.redis.set(this.keys.creditsPause(this.account), JSON.stringify({ since, recheck_at: now + this.recheckMs }));
   }
 
   async resume(): Promise<void> {
-    await this.redis.del(this.keys.creditsPause());
+    await this.redis.del(this.keys.creditsPause(this.account));
   }
 
   async state(): Promise<z.infer<typeof pauseSchema> | null> {
-    const raw = await this.redis.get(this.keys.creditsPause());
+    const raw = await this.redis.get(this.keys.creditsPause(this.account));
     return raw === null ? null : pauseSchema.parse(JSON.parse(raw));
   }
 
@@ -40,14 +42,14 @@ export class CreditsGate {
     const state = await this.state();
     if (!state) return null;
     if (now < state.recheck_at) return state.recheck_at - now;
-    const claimed = await this.redis.set(`${this.keys.creditsPause()}:check`, '1', 'PX', this.recheckMs, 'NX');
+    const claimed = await this.redis.set(`${this.keys.creditsPause(this.account)}:check`, '1', 'PX', this.recheckMs, 'NX');
     if (!claimed) return Math.min(this.recheckMs, 5_000);
     let available: number;
     try {
       available = await checkBalance();
     } catch (err) {
       // The check failed (5xx, network): release the claim so the retry of this step may check again.
-      await this.redis.del(`${this.keys.creditsPause()}:check`);
+      await this.redis.del(`${this.keys.creditsPause(this.account)}:check`);
       throw err;
     }
     if (available >= MIN_CREDITS_TO_START) {

@@ -11,6 +11,7 @@ import { authStep } from './steps/auth.js';
 import { checkStep } from './steps/check.js';
 import { finishStep } from './steps/finish.js';
 import { generateStep } from './steps/generate.js';
+import { mirrorStep } from './steps/mirror.js';
 import { reconcileStep } from './steps/reconcile.js';
 import { renderPollStep } from './steps/render-poll.js';
 import { renderSubmitStep } from './steps/render-submit.js';
@@ -31,6 +32,7 @@ const HANDLERS: Record<Step, StepHandler> = {
   check: checkStep,
   render_submit: renderSubmitStep,
   render_poll: renderPollStep,
+  mirror: mirrorStep,
   finish: (ctx) => finishStep(ctx),
 };
 
@@ -61,7 +63,7 @@ export async function runFlow(
 }
 
 async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log: Logger, fence?: Fence): Promise<FlowRunResult> {
-  const { store, flows, lifecycle, tokens } = deps;
+  const { store, flows, lifecycle } = deps;
   let record = await store.get(jobId);
   if (!record) {
     log.error('job record missing; nothing to run');
@@ -74,8 +76,18 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
   }
   const save = (opts?: { durable?: boolean }) => flows.save(jobId, flow, fence, opts);
   if (record.job.status === 'queued' && !record.cancel_requested) await lifecycle.start(jobId);
-  // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls).
-  const stepDeps: FlowDeps = { ...deps, nemo: countedUpstream(deps.nemo, () => void (flow.usage.upstream_calls += 1)) };
+  // The job spends its tenant's upstream account (its token, credit gate, balance); one account's 2001 pauses only it.
+  const account = await deps.accounts.forTenant(record.tenant);
+  const { tokens } = account;
+  const stepDeps: FlowDeps = {
+    ...deps,
+    // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls).
+    nemo: countedUpstream(deps.nemo, () => void (flow.usage.upstream_calls += 1)),
+    tokens,
+    credits: account.credits,
+    balance: account.balance,
+    claims: account.claims,
+  };
 
   for (;;) {
     record = (await store.get(jobId))!;
@@ -119,7 +131,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
         continue; // the loop top sees cancel_requested
       }
       deps.onStep?.(step, 'error', Date.now() - started);
-      const handled = await handleFailure(deps, ctx, token, err, save);
+      const handled = await handleFailure(stepDeps, ctx, token, err, save);
       if (handled.kind === 'failed') return { kind: 'finished' };
       outcome = handled.outcome;
     }

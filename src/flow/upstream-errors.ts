@@ -2,11 +2,14 @@
 import { AppError, type ErrorCode } from '../errors.js';
 import { NemoError } from '../nemo/errors.js';
 import { scrubSecrets } from '../observability/logger.js';
+import { StorageError, type StorageErrorCode } from '../storage/errors.js';
 
 export const MAX_STEP_RETRIES = 8;
 const BASE_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 60_000;
 export const DEFAULT_RATE_LIMIT_WAIT_MS = 30_000;
+/** A Retry-After from the output's host is honoured up to this: a job must not sleep for hours on one header. */
+const MAX_STORAGE_RETRY_AFTER_MS = 300_000;
 
 export type UpstreamDecision =
   | { kind: 'retry'; delayMs: number; countsAsFailure: boolean; reason: string }
@@ -35,7 +38,29 @@ const FAIL_CODES: Partial<Record<NemoError['kind'], { code: ErrorCode; explain: 
   rejected: { code: 'UPSTREAM_REJECTED', explain: 'the upstream rejected the request' },
 };
 
+/** Every storage failure keeps its own code as the job error (they are all in ERROR_CODES). */
+const STORAGE_CODES: Record<StorageErrorCode, ErrorCode> = {
+  OUTPUT_GONE: 'OUTPUT_GONE',
+  OUTPUT_TOO_LARGE: 'OUTPUT_TOO_LARGE',
+  OUTPUT_FETCH_FAILED: 'OUTPUT_FETCH_FAILED',
+  OUTPUT_STALLED: 'OUTPUT_STALLED',
+  STORAGE_FAILED: 'STORAGE_FAILED',
+  STORAGE_KEY_INVALID: 'STORAGE_KEY_INVALID',
+  RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
+};
+
+/** Copying the output (step mirror): a retryable failure waits with backoff (or the source's Retry-After), the rest fail the job. */
+function decideStorage(err: StorageError, failuresSoFar: number): UpstreamDecision {
+  if (err.retryable && failuresSoFar < MAX_STEP_RETRIES) {
+    const told = Math.min(err.retryAfterMs ?? 0, MAX_STORAGE_RETRY_AFTER_MS);
+    return { kind: 'retry', delayMs: Math.max(told, backoffMs(failuresSoFar)), countsAsFailure: true, reason: err.message };
+  }
+  const message = err.retryable ? `${err.message} (still failing after ${failuresSoFar} attempts)` : err.message;
+  return { kind: 'fail', error: new AppError(STORAGE_CODES[err.code], message, { cause: err, retryable: err.retryable }) };
+}
+
 export function decideUpstream(err: unknown, failuresSoFar: number, tokenIsStatic: boolean): UpstreamDecision {
+  if (err instanceof StorageError) return decideStorage(err, failuresSoFar);
   if (!(err instanceof NemoError)) {
     if (err instanceof AppError) return { kind: 'fail', error: err };
     throw err;

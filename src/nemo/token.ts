@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
-import type { Keys } from '../redis/keys.js';
+import { DEFAULT_ACCOUNT, type Keys } from '../redis/keys.js';
 import type { NemoClient } from './client.js';
 import { NemoError } from './errors.js';
 
@@ -20,6 +20,8 @@ export interface TokenProviderOptions {
   refreshMarginMs?: number;
   /** Poll interval while another worker holds the lock (default 50 ms). */
   pollMs?: number;
+  /** Which upstream account's token this is (its Redis keys); the service's own by default. */
+  account?: string;
 }
 
 /** The shared record: {token, expires_at, refresh_at (epoch ms, when workers should fetch a new one)}. */
@@ -52,6 +54,7 @@ export class TokenProvider {
   readonly isStatic: boolean;
   private readonly redis: Redis;
   private readonly keys: Keys;
+  private readonly account: string;
   private readonly client: NemoClient;
   private readonly staticToken: string | undefined;
   private readonly configuredClientId: string | undefined;
@@ -66,6 +69,7 @@ export class TokenProvider {
   constructor(opts: TokenProviderOptions) {
     this.redis = opts.redis;
     this.keys = opts.keys;
+    this.account = opts.account ?? DEFAULT_ACCOUNT;
     this.client = opts.client;
     this.staticToken = opts.staticToken || undefined;
     this.configuredClientId = opts.clientId || undefined;
@@ -80,7 +84,7 @@ export class TokenProvider {
   async clientId(): Promise<string> {
     if (this.configuredClientId) return this.configuredClientId;
     if (this.clientIdValue) return this.clientIdValue;
-    const key = this.keys.nemoClientId();
+    const key = this.keys.nemoClientId(this.account);
     await this.redis.set(key, randomUUID(), 'NX');
     const value = await this.redis.get(key);
     if (!value) throw new Error('nemo client id vanished from Redis right after SET NX');
@@ -104,7 +108,7 @@ export class TokenProvider {
       return;
     }
     if (this.cached?.token === badToken) this.cached = null;
-    const deleted = await this.redis.eval(INVALIDATE, 1, this.keys.nemoToken(), badToken);
+    const deleted = await this.redis.eval(INVALIDATE, 1, this.keys.nemoToken(this.account), badToken);
     this.log.info({ deleted: deleted === 1 }, 'upstream token invalidated');
   }
 
@@ -128,7 +132,7 @@ export class TokenProvider {
   }
 
   private async readShared(): Promise<Cached | null> {
-    const raw = await this.redis.get(this.keys.nemoToken());
+    const raw = await this.redis.get(this.keys.nemoToken(this.account));
     if (!raw) return null;
     let json: unknown;
     try {
@@ -150,7 +154,7 @@ export class TokenProvider {
     for (;;) {
       const shared = await this.readShared();
       if (shared) return this.remember(shared);
-      const locked = await this.redis.set(this.keys.nemoTokenLock(), owner, 'PX', this.lockTtlMs, 'NX');
+      const locked = await this.redis.set(this.keys.nemoTokenLock(this.account), owner, 'PX', this.lockTtlMs, 'NX');
       if (locked === 'OK') {
         try {
           // Double-check: a holder may have written the token between our read and our lock.
@@ -158,7 +162,7 @@ export class TokenProvider {
           if (again) return this.remember(again);
           return this.remember(await this.fetchAndStore());
         } finally {
-          await this.redis.eval(RELEASE_LOCK, 1, this.keys.nemoTokenLock(), owner).catch(() => undefined);
+          await this.redis.eval(RELEASE_LOCK, 1, this.keys.nemoTokenLock(this.account), owner).catch(() => undefined);
         }
       }
       if (Date.now() > deadline) {
@@ -174,8 +178,8 @@ export class TokenProvider {
     const record = JSON.stringify({ token: res.token, expires_at: res.expiresAt, refresh_at: c.refreshAtMs });
     // Redis drops the record when it is due for refresh, so no worker ever reads a stale token.
     const ttl = c.refreshAtMs === null ? null : c.refreshAtMs - Date.now();
-    if (ttl !== null && ttl > 0) await this.redis.set(this.keys.nemoToken(), record, 'PX', ttl);
-    else await this.redis.set(this.keys.nemoToken(), record);
+    if (ttl !== null && ttl > 0) await this.redis.set(this.keys.nemoToken(this.account), record, 'PX', ttl);
+    else await this.redis.set(this.keys.nemoToken(this.account), record);
     this.log.info({ expiresAt: res.expiresAt, credits: res.credits }, 'anonymous upstream token acquired');
     return c;
   }

@@ -3,7 +3,11 @@ export const QUEUE_NAMES = { flow: 'flow', webhooks: 'webhooks' } as const;
 
 export type Keys = ReturnType<typeof createKeys>;
 
+/** The upstream account jobs spend unless their tenant has one of its own (NEMO_TOKEN or the shared anonymous one). */
+export const DEFAULT_ACCOUNT = 'default';
+
 export function createKeys(prefix: string) {
+  const upstream = (account: string) => (account === DEFAULT_ACCOUNT ? `${prefix}:nemo` : `${prefix}:nemo:account:${account}`);
   return {
     prefix,
     job: (id: string) => `${prefix}:job:${id}`,
@@ -20,16 +24,17 @@ export function createKeys(prefix: string) {
     upload: (id: string) => `${prefix}:upload:${id}`,
     /** The jobs (and in-flight create requests) using a staged upload; the last one to end removes the file. */
     uploadUsers: (id: string) => `${prefix}:upload:${id}:users`,
-    nemoToken: () => `${prefix}:nemo:token`,
-    nemoTokenLock: () => `${prefix}:nemo:token-lock`,
-    nemoClientId: () => `${prefix}:nemo:client-id`,
-    creditsPause: () => `${prefix}:nemo:credits-paused`,
+    // Per upstream account (the service's own is `default`, keeping the names it always had): token, lock, client id…
+    nemoToken: (account = DEFAULT_ACCOUNT) => `${upstream(account)}:token`,
+    nemoTokenLock: (account = DEFAULT_ACCOUNT) => `${upstream(account)}:token-lock`,
+    nemoClientId: (account = DEFAULT_ACCOUNT) => `${upstream(account)}:client-id`,
+    creditsPause: (account = DEFAULT_ACCOUNT) => `${upstream(account)}:credits-paused`,
     /** BullMQ's own lock of a flow job (value: the holder's token); flow checkpoints are fenced on it. */
     flowJobLock: (jobId: string) => `${prefix}:${QUEUE_NAMES.flow}:${jobId}:lock`,
     /** SCAN pattern of every tenant's set of `queued` jobs (the sweeper's safety net). */
     queuedJobSetsPattern: () => `${prefix}:tenant:*:jobs:queued`,
     queuedSweepLock: () => `${prefix}:flow:queued-sweep-lock`,
-    creditsCache: () => `${prefix}:nemo:credits-cache`,
+    creditsCache: (account = DEFAULT_ACCOUNT) => `${upstream(account)}:credits-cache`,
     renderTimeAverage: () => `${prefix}:nemo:render-ms-ewma`,
     /** A shared upstream session (batch, or a job and its revisions): its session id and uploaded files. */
     sessionGroup: (id: string) => `${prefix}:group:${id}`,
@@ -48,7 +53,7 @@ export function createKeys(prefix: string) {
     batchFinalized: (id: string) => `${prefix}:batch:${id}:finalized`,
     tenantBatches: (tenant: string) => `${prefix}:tenant:${tenant}:batches`,
     /** The claim (registration) link of the anonymous upstream account, learned on its last 2001. */
-    claimUrl: () => `${prefix}:nemo:claim-url`,
+    claimUrl: (account = DEFAULT_ACCOUNT) => `${upstream(account)}:claim-url`,
     /** Output storage: the key signing result links (created once, SET NX), and the orphan sweep's one-pass-at-a-time lock. */
     outputLinkSecret: () => `${prefix}:storage:link-secret`,
     outputSweepLock: () => `${prefix}:storage:sweep-lock`,

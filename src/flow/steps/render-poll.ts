@@ -23,16 +23,21 @@ export async function renderPollStep(ctx: StepContext, token: string): Promise<S
   if (status.status === 'completed') {
     if (!status.url) throw new AppError('RENDER_FAILED', 'the upstream reported the render complete without an output URL');
     await deps.renderStats.record(estimateFinish(incomplete, now) - submittedAt);
+    // With output storage the copy measures the size exactly, so no HEAD request is spent on it here.
+    const mirrored = deps.outputs !== undefined;
     flow.result = {
       url: status.url,
       timeline: render.timeline,
       duration_ms: status.durationMs ?? render.draft_duration_ms,
-      size_bytes: status.sizeBytes ?? (await probeSize(status.url)),
+      size_bytes: status.sizeBytes ?? (mirrored ? null : await probeSize(status.url)),
       checks: flow.checks?.checks ?? [],
       conformant: flow.checks?.conformant ?? null,
+      upstream_url: status.url,
+      sha256: null,
+      stored_at: null,
     };
     log.info({ renderId: render.id, polls: render.polls, ms: now - submittedAt }, 'render completed');
-    return next('finish');
+    return next(mirrored ? 'mirror' : 'finish');
   }
   if (status.status === 'failed') {
     throw new AppError('RENDER_FAILED', `the upstream render failed: ${status.error ?? 'no reason given'}`);
