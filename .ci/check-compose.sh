@@ -36,12 +36,14 @@ if [ -n "$compose" ]; then
   echo "check-compose: validating with $($compose version 2>/dev/null | head -1)"
   (cd "$work" && $compose -f docker-compose.yml config >default.yml) || fail "'$compose config' rejected docker-compose.yml"
   (cd "$work" && $compose -f docker-compose.yml --profile sim config >sim.yml) || fail "'$compose --profile sim config' rejected docker-compose.yml"
+  (cd "$work" && $compose -f docker-compose.yml --profile tracing config >tracing.yml) || fail "'$compose --profile tracing config' rejected docker-compose.yml"
   mode=resolved
 else
   # No compose tool at all: parse the YAML ourselves (anchors and merge keys included) and check the same structure.
   echo "check-compose: NOTE no docker compose / docker-compose available; falling back to a YAML + structure check"
   cp "$work/docker-compose.yml" "$work/default.yml"
   cp "$work/docker-compose.yml" "$work/sim.yml"
+  cp "$work/docker-compose.yml" "$work/tracing.yml"
   mode=raw
 fi
 
@@ -59,11 +61,17 @@ const profiles = (svc) => svc.profiles ?? [];
 
 const plain = load('default.yml');
 const withSim = load('sim.yml');
+const withTracing = load('tracing.yml');
 // v2 drops services of inactive profiles from `config`; v1 keeps them with their `profiles` key: filter in both cases.
 const active = (cfg) => Object.keys(cfg.services).filter((n) => profiles(cfg.services[n]).length === 0);
 for (const name of ['redis', 'api', 'worker']) check(active(plain).includes(name), `service ${name} missing`);
 check(!active(plain).includes('sim'), 'sim must only run with --profile sim');
 check(Object.keys(withSim.services).includes('sim') && profiles(withSim.services.sim).includes('sim'), 'sim service under profile "sim" missing');
+check(!active(plain).includes('jaeger'), 'jaeger must only run with --profile tracing');
+const jaeger = withTracing.services.jaeger;
+check(Boolean(jaeger) && profiles(jaeger).includes('tracing'), 'jaeger service under profile "tracing" missing');
+const published = (svc) => (svc?.ports ?? []).map((p) => String(typeof p === 'string' ? p : p.target)).join(' ');
+for (const port of ['16686', '4318']) check(published(jaeger).includes(port), `jaeger: port ${port} (UI / OTLP HTTP) not published`);
 
 const s = plain.services;
 const redisCmd = [].concat(s.redis.command ?? []).join(' ');
@@ -79,6 +87,9 @@ for (const name of ['api', 'worker']) {
   check(svc.depends_on && 'redis' in svc.depends_on, `${name}: must depend on redis`);
   check(env(svc).REDIS_URL === 'redis://redis:6379', `${name}: REDIS_URL must point at the redis service`);
   if (mode === 'resolved') check(env(svc).NEMO_BASE_URL === 'http://sim:4010', `${name}: with NEMO_BASE_URL unset, the simulator must be the upstream`);
+  // Tracing: the endpoint is passed through from .env / the shell, and empty (off) when unset there.
+  if (mode === 'raw') check('OTEL_EXPORTER_OTLP_ENDPOINT' in env(svc), `${name}: OTEL_EXPORTER_OTLP_ENDPOINT must be passed through (tracing)`);
+  else check(!env(svc).OTEL_EXPORTER_OTLP_ENDPOINT, `${name}: tracing must be off with OTEL_EXPORTER_OTLP_ENDPOINT unset`);
 }
 check(!s.worker.ports && !s.worker.container_name, 'worker: no ports or container_name, so --scale worker=N works');
 check((s.api.ports ?? []).length > 0, 'api: port not published');
@@ -88,6 +99,6 @@ if (problems.length > 0) {
   console.error(`check-compose: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`check-compose: structure ok (${mode} configuration; services: ${Object.keys(withSim.services).join(', ')})`);
+console.log(`check-compose: structure ok (${mode} configuration; services: ${[...new Set([...Object.keys(withSim.services), ...Object.keys(withTracing.services)])].join(', ')})`);
 EOF
 echo "check-compose: ok"

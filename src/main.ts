@@ -6,6 +6,8 @@ import { exitUnlessNodeIsRecent } from './node-version.js';
 /** Starts the roles; the server code (undici, Fastify…) is loaded only now, after the version check. */
 export async function main(argv: string[]): Promise<void> {
   exitUnlessNodeIsRecent('npm run api | npm run worker | npm run sim | npm start');
+  // Tracing (only with an OTLP endpoint set) goes first: its loader hook must be in place before ioredis and http load.
+  await (await import('./tracing/start.js')).startTracingOrExit(argv[0] ?? 'all');
   const { main: start } = await import('./server.js');
   await start(argv);
 }

@@ -19,7 +19,23 @@ export function traceRequests(app: FastifyInstance, opts: RequestSpanOptions): v
   const spans = new WeakMap<FastifyRequest, { span: Span; ctx: Context }>();
   const tracer = trace.getTracer('nemo-relay', PACKAGE_VERSION);
 
-  app.addHook('onRequest', (request, _reply, done) => {
+  /** Ends the request's span once, with the status sent; `aborted`: the connection closed before the response did. */
+  const finish = (request: FastifyRequest, statusCode: number, aborted: boolean) => {
+    const entry = spans.get(request);
+    if (!entry) return;
+    spans.delete(request);
+    entry.span.setAttribute(ATTR.httpStatus, statusCode);
+    if (aborted) {
+      entry.span.setAttribute(ATTR.errorType, 'aborted');
+      entry.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the connection closed before the response was complete' });
+    } else if (statusCode >= 500) {
+      entry.span.setAttribute(ATTR.errorType, String(statusCode));
+      entry.span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    entry.span.end();
+  };
+
+  app.addHook('onRequest', (request, reply, done) => {
     const path = request.url.split('?', 1)[0]!;
     if (opts.skip(path)) return done();
     // The configured propagator (W3C traceparent by default) reads the caller's context; no header: a new trace.
@@ -40,6 +56,8 @@ export function traceRequests(app: FastifyInstance, opts: RequestSpanOptions): v
     );
     const ctx = trace.setSpan(parent, span);
     spans.set(request, { span, ctx });
+    // Event streams hijack the reply (no onResponse then) and clients may leave early: the socket's close ends those.
+    reply.raw.once('close', () => finish(request, reply.raw.statusCode, !reply.raw.writableFinished));
     context.with(ctx, done);
   });
 
@@ -51,27 +69,7 @@ export function traceRequests(app: FastifyInstance, opts: RequestSpanOptions): v
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    const entry = spans.get(request);
-    if (entry) {
-      spans.delete(request);
-      entry.span.setAttribute(ATTR.httpStatus, reply.statusCode);
-      if (reply.statusCode >= 500) {
-        entry.span.setAttribute(ATTR.errorType, String(reply.statusCode));
-        entry.span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      entry.span.end();
-    }
-    done();
-  });
-
-  app.addHook('onRequestAbort', (request, done) => {
-    const entry = spans.get(request);
-    if (entry) {
-      spans.delete(request);
-      entry.span.setAttribute(ATTR.errorType, 'aborted');
-      entry.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection' });
-      entry.span.end();
-    }
+    finish(request, reply.statusCode, false);
     done();
   });
 }

@@ -5,7 +5,8 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { carriesTraceparent, urlWithoutQuery } from './redact.js';
 
 /**
- * - http: outgoing only (the S3 client); server spans come from the API's own hooks (see http-server.ts).
+ * - http: outgoing only (the S3 client, CommonJS: patched without the loader hook); server spans come from the API's
+ *   own hooks (see http-server.ts).
  * - undici: every fetch/request (upstream calls, webhooks, HEAD probes); a request that already carries a traceparent
  *   (a webhook attempt, whose own span is the client span) is left alone so receivers get exactly one header.
  * - ioredis: command name only (arguments are keys, payloads, passwords); no span without a parent, so the queue's

@@ -27,13 +27,11 @@ export interface SdkOptions {
  */
 export function startSdk(opts: SdkOptions): TracingRuntime {
   const { settings } = opts;
-  const exporter =
-    settings.protocol === 'http/json' ? new OtlpJsonExporter({ url: settings.tracesUrl }) : new OtlpProtoExporter({ url: settings.tracesUrl });
   const instrumentations = opts.instrumentations === false ? [] : createInstrumentations();
   const sdk = new NodeSDK({
     serviceName: settings.serviceName,
     resource: defaultResource().merge(resourceFromAttributes({ 'service.version': PACKAGE_VERSION, [ATTR.role]: opts.role })),
-    ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : { traceExporter: exporter }),
+    ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : { traceExporter: createExporter(settings) }),
     instrumentations,
     metricReaders: [],
     logRecordProcessors: [],
@@ -56,4 +54,10 @@ export function startSdk(opts: SdkOptions): TracingRuntime {
   };
   setTracingRuntime(runtime);
   return runtime;
+}
+
+/** OTLP over HTTP, protobuf or JSON; headers (OTEL_EXPORTER_OTLP_HEADERS) and timeout are read by the exporter itself. */
+export function createExporter(settings: SdkOptions['settings']) {
+  const config = { url: settings.tracesUrl };
+  return settings.protocol === 'http/json' ? new OtlpJsonExporter(config) : new OtlpProtoExporter(config);
 }

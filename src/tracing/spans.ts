@@ -76,11 +76,6 @@ export function markFailed(span: Span, err: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
 
-export function endSpan(span: Span, err?: unknown): void {
-  if (err !== undefined) markFailed(span, err);
-  span.end();
-}
-
 /** The W3C traceparent of a span (to send on, or to store); null for NOOP_SPAN. */
 export function traceparentOf(span: Span): string | null {
   return formatTraceparent(span.spanContext());

@@ -15,7 +15,14 @@ export function setTracingRuntime(next: TracingRuntime | null): void {
   runtime = next;
 }
 
-/** Exports buffered spans; resolves (never rejects) when tracing is off or the collector is away. */
-export async function flushTracing(): Promise<void> {
-  await runtime?.flush().catch(() => undefined);
+/**
+ * Exports buffered spans; resolves (never rejects) when tracing is off or the collector is away, and waits at most
+ * `timeoutMs`: an unreachable collector must not eat the shutdown grace period.
+ */
+export async function flushTracing(timeoutMs = 2_000): Promise<void> {
+  if (!runtime) return;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([runtime.flush().catch(() => undefined), deadline]);
+  clearTimeout(timer);
 }

@@ -1,5 +1,5 @@
 // The span of one webhook attempt (`webhook.attempt`), in the job's trace, and the traceparent header it sends along.
-import { SpanStatusCode } from '@opentelemetry/api';
+import { isSpanContextValid, SpanStatusCode } from '@opentelemetry/api';
 import { scrubSecrets } from '../observability/logger.js';
 import { ATTR } from './attributes.js';
 import { SpanKind, startSpan, traceparentOf, type Span } from './spans.js';
@@ -48,7 +48,8 @@ export function withTraceparent(headers: Record<string, string>, span: Span): Re
   return traceparent ? { ...headers, traceparent } : headers;
 }
 
-/** `{ trace_id }` of a span for a child logger, or `{}` when tracing is off. */
+/** `{ trace_id }` of a span (ended or not) for a child logger, or `{}` when tracing is off. */
 export function traceFieldsOf(span: Span): { trace_id?: string } {
-  return span.isRecording() ? { trace_id: span.spanContext().traceId } : {};
+  const ctx = span.spanContext();
+  return isSpanContextValid(ctx) ? { trace_id: ctx.traceId } : {};
 }

@@ -49,7 +49,7 @@ function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
 const newJob = (url: string, events: EventType[]) => makeJob({ webhook: { url, events, status: 'none', attempts: 0 } });
 
 const ALL: EventType[] = ['job.started', 'job.progress', 'job.succeeded', 'job.failed', 'job.canceled'];
-const RESULT = { url: 'https://example.com/r.mp4', timeline: 't', duration_ms: 1000, size_bytes: 10, checks: [], conformant: null };
+const RESULT = { url: 'https://example.com/r.mp4', timeline: 't', duration_ms: 1000, size_bytes: 10, checks: [], conformant: null, upstream_url: null, sha256: null, stored_at: null };
 
 describe('webhook enqueuer + delivery processor', () => {
   let receiver: WebhookReceiver;
@@ -88,8 +88,9 @@ describe('webhook enqueuer + delivery processor', () => {
     expect(attempts[0]).toMatchObject({ type: 'job.started', attempt: 1, status_code: null, error: 'target resolves to a loopback address (127.0.0.1)' });
     expect(await ledger.stopReason(job.id)).toBe('refused: target resolves to a loopback address (127.0.0.1)');
     expect([...(await ledger.states(job.id)).entries()]).toEqual([[1, 'stopped']]);
-    // The BullMQ job is completed, not parked for a retry.
-    expect(await (await queue.getJob(`${job.id}-1`))?.getState()).toBe('completed');
+    // The BullMQ job completed (and, settled, was removed), not parked for a retry.
+    expect(await queue.getJob(`${job.id}-1`)).toBeUndefined();
+    expect(await queue.getDelayedCount()).toBe(0);
     expect((await store.get(job.id))?.job.webhook).toMatchObject({ status: 'exhausted', attempts: 1 });
   });
 
