@@ -59,6 +59,7 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
   const outputSweeper = services.outputs.startSweeper();
   const retentionSweeper = startRetentionSweeper({
     ...services.erase,
+    sweepDeletedTenants: () => services.tenants.store.sweepDeleted(),
     intervalMs: services.settings.retention.sweepIntervalMs,
     logger: services.logger.child({ component: 'retention' }),
   });

@@ -5,6 +5,8 @@ import { eraseBatch, eraseJob, type EraseDeps } from './erase-job.js';
 export interface RetentionSweepDeps extends EraseDeps {
   intervalMs: number;
   logger: Logger;
+  /** Deleted tenants past their retention: their remaining keys get their purge expiry, their tombstones go. */
+  sweepDeletedTenants?: () => Promise<unknown>;
 }
 
 /** Erases what is due; answers how many jobs and batches were erased. */
@@ -37,6 +39,7 @@ export function startRetentionSweeper(deps: RetentionSweepDeps): { stop(): void 
         if (erased > 0) deps.logger.info({ erased }, 'erased jobs past their retention');
         if (erased < 500) break;
       }
+      await deps.sweepDeletedTenants?.();
     } finally {
       running = false;
     }

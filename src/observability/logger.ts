@@ -19,9 +19,15 @@ export const REDACT_PATHS = [
   'WEBHOOK_SECRET',
   'API_KEYS',
   'ADMIN_API_KEY',
+  'SECRETS_KEY',
+  'SECRETS_KEY_PREVIOUS',
+  'key',
+  '*.key',
   '*.NEMO_TOKEN',
   '*.WEBHOOK_SECRET',
   '*.API_KEYS',
+  '*.SECRETS_KEY',
+  '*.SECRETS_KEY_PREVIOUS',
 ];
 
 export type { Logger };
@@ -39,8 +45,11 @@ export function createLogger(level: string, name = 'nemo-relay', destination?: p
   );
 }
 
-/** Upstream tokens look like nmv_usr_…, claim tokens clm_…, webhook secrets whsec_…: scrub them from free text. */
-const SECRET_PATTERN = /\b(nmv_usr_|clm_|whsec_)[A-Za-z0-9+/=_-]+/g;
+/**
+ * Upstream tokens look like nmv_usr_…, claim tokens clm_…, webhook secrets whsec_…, issued API keys nrk_…: scrub them
+ * from free text.
+ */
+const SECRET_PATTERN = /\b(nmv_usr_|clm_|whsec_|nrk_)[A-Za-z0-9+/=_-]+/g;
 const BEARER_PATTERN = /(Bearer\s+)[^\s"']+/gi;
 
 export function scrubSecrets(text: string): string {

@@ -17,7 +17,7 @@ describe('GET /v1/credits', () => {
   it('answers the upstream balance and serves repeats from the cache', async () => {
     const first = await stack.api<{ available: number; frozen: number; total: number }>('GET', '/v1/credits');
     expect(first.status).toBe(200);
-    expect(first.body).toEqual({ available: expect.any(Number), frozen: expect.any(Number), total: expect.any(Number) });
+    expect(first.body).toEqual({ available: expect.any(Number), frozen: expect.any(Number), total: expect.any(Number), claim_url: null });
     expect(first.body.total).toBe(first.body.available + first.body.frozen);
     const calls = stack.sim.log.count('credits');
     expect(calls).toBe(1);

@@ -76,7 +76,9 @@ describe('metrics and dashboard', () => {
     }, { what: 'webhook attempts to match the receiver' });
     expect(text).toMatch(/^nemo_relay_webhook_attempt_duration_seconds_count\{outcome="delivered"\} \d+$/m);
     // Queue depth from BullMQ.
-    expect(sample(text, 'nemo_relay_queue_jobs{queue="flow",state="completed"}')).toBe(1);
+    // A finished run leaves nothing in BullMQ (retention): the gauge shows no completed entries, and nothing waiting.
+    expect(sample(text, 'nemo_relay_queue_jobs{queue="flow",state="completed"}')).toBe(0);
+    expect(sample(text, 'nemo_relay_queue_jobs{queue="flow",state="waiting"}')).toBe(0);
     expect(sample(text, 'nemo_relay_queue_jobs{queue="flow",state="active"}')).toBe(0);
     expect(sample(text, 'nemo_relay_queue_jobs{queue="webhooks",state="waiting"}')).toBeDefined();
     expect(sample(text, 'nemo_relay_redis_up')).toBe(1);
@@ -108,7 +110,7 @@ describe('metrics and dashboard', () => {
     };
     expect(adminQueues.queues.map((q) => q.name).sort()).toEqual(['flow', 'webhooks']);
     expect(adminQueues.queues.every((q) => !q.readOnlyMode)).toBe(true);
-    expect(adminQueues.queues.find((q) => q.name === 'flow')!.counts.completed).toBe(1);
+    expect(adminQueues.queues.find((q) => q.name === 'flow')!.counts.completed).toBe(0);
 
     // A tenant key: refused everywhere on the board (it would show other tenants' job ids and failures).
     const tenant = { authorization: `Bearer ${TENANTS.acme}` };

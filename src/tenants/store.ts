@@ -1,0 +1,239 @@
+// The tenant store: JSON records updated by compare-and-set, the live index, tombstones, and issued keys (hashes only).
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import { luaScript, runScript } from '../redis/scripts.js';
+import { apiKeyEntrySchema, apiKeyOwnerSchema, tenantRecordSchema, type ApiKeyEntry, type TenantRecord } from './schemas.js';
+
+/** KEYS: record, index. ARGV: json, id. Creates the record unless the id is taken; answers the existing record if it is. */
+const CREATE = luaScript(`
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+return false
+`);
+
+/** KEYS: record. ARGV: expected json, next json. Replaces the record only if nobody changed it since it was read. */
+const REPLACE = luaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`);
+
+/**
+ * KEYS: record, index, deleted. ARGV: expected json, tombstone json, id, ttl ms, purge-at ms.
+ * The record becomes a tombstone that expires with the tenant's retention; the id leaves the live index.
+ */
+const TOMBSTONE = luaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[3])
+return 1
+`);
+
+/**
+ * KEYS: record, tenant's key hash, lookup. ARGV: entry json, key id, owner json.
+ * Checked against the record in the same script: no key is ever added to a tenant that is gone or being deleted.
+ */
+const ADD_KEY = luaScript(`
+local raw = redis.call('GET', KEYS[1])
+if not raw then return -1 end
+local ok, rec = pcall(cjson.decode, raw)
+if not ok or (rec['deleted_at'] ~= nil and rec['deleted_at'] ~= cjson.null) then return -2 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[3])
+return 1
+`);
+
+/** KEYS: tenant's key hash, lookup. ARGV: key id, entry json as read. */
+const REVOKE_KEY = luaScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
+`);
+
+export type CreateOutcome = { created: true } | { created: false; existing: TenantRecord };
+
+export class TenantStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async get(id: string): Promise<TenantRecord | null> {
+    return parseRecord(await this.redis.get(this.keys.tenantRecord(id)));
+  }
+
+  async create(record: TenantRecord): Promise<CreateOutcome> {
+    const existing = (await runScript(this.redis, CREATE, 2, this.keys.tenantRecord(record.id), this.keys.tenantIndex(), JSON.stringify(record), record.id)) as
+      | string
+      | null;
+    return existing ? { created: false, existing: parseRecord(existing)! } : { created: true };
+  }
+
+  /**
+   * Read, change, compare-and-set, retried while others write. `change` returns null to leave the record as it is.
+   * Answers the record as stored afterwards, or null when there is none.
+   */
+  async update(id: string, change: (current: TenantRecord) => TenantRecord | null): Promise<TenantRecord | null> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const raw = await this.redis.get(this.keys.tenantRecord(id));
+      const current = parseRecord(raw);
+      if (!current) return null;
+      const next = change(current);
+      if (!next) return current;
+      if ((await runScript(this.redis, REPLACE, 1, this.keys.tenantRecord(id), raw!, JSON.stringify(next))) === 1) return next;
+    }
+    throw new Error(`tenant ${id} kept changing under 20 consecutive updates`);
+  }
+
+  /**
+   * Turns a live record into a tombstone expiring after `ttlMs` (compare-and-set); false if it changed meanwhile.
+   * Its keys are revoked separately (revokeAllKeys): after this no new key can be added.
+   */
+  async tombstone(current: TenantRecord, tombstone: TenantRecord, ttlMs: number, purgeAtMs: number): Promise<boolean> {
+    const raw = await this.redis.get(this.keys.tenantRecord(current.id));
+    if (!raw || !sameRecord(parseRecord(raw), current)) return false;
+    const done = await runScript(
+      this.redis,
+      TOMBSTONE,
+      3,
+      this.keys.tenantRecord(current.id),
+      this.keys.tenantIndex(),
+      this.keys.tenantsDeleted(),
+      raw,
+      JSON.stringify(tombstone),
+      current.id,
+      Math.max(1, Math.round(ttlMs)),
+      purgeAtMs,
+    );
+    return done === 1;
+  }
+
+  /** A page of live tenant ids in lexicographic order, after `cursor` (an id). */
+  async page(limit: number, cursor?: string): Promise<{ records: TenantRecord[]; nextCursor: string | null }> {
+    const ids = await this.redis.zrangebylex(this.keys.tenantIndex(), cursor ? `(${cursor}` : '-', '+', 'LIMIT', 0, limit + 1);
+    const more = ids.length > limit;
+    const page = ids.slice(0, limit);
+    if (page.length === 0) return { records: [], nextCursor: null };
+    const raws = await this.redis.mget(...page.map((id) => this.keys.tenantRecord(id)));
+    const records = raws.map(parseRecord).filter((r): r is TenantRecord => r !== null && r.deleted_at === null);
+    return { records, nextCursor: more ? page[page.length - 1]! : null };
+  }
+
+  async all(): Promise<TenantRecord[]> {
+    const out: TenantRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.page(500, cursor);
+      out.push(...page.records);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return out;
+  }
+
+  // ---- issued API keys
+
+  /** Adds a key to a live tenant; 'missing' / 'deleted' when the tenant is not there to take it. */
+  async addKey(tenant: string, entry: ApiKeyEntry): Promise<'added' | 'missing' | 'deleted'> {
+    const outcome = await runScript(
+      this.redis,
+      ADD_KEY,
+      3,
+      this.keys.tenantRecord(tenant),
+      this.keys.tenantApiKeys(tenant),
+      this.keys.apiKeyByHash(entry.hash),
+      JSON.stringify(apiKeyEntrySchema.parse(entry)),
+      entry.id,
+      JSON.stringify({ tenant, id: entry.id }),
+    );
+    return outcome === 1 ? 'added' : outcome === -1 ? 'missing' : 'deleted';
+  }
+
+  async listKeys(tenant: string): Promise<ApiKeyEntry[]> {
+    const all = await this.redis.hvals(this.keys.tenantApiKeys(tenant));
+    return all.map((raw) => apiKeyEntrySchema.parse(JSON.parse(raw))).sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  }
+
+  /** Removes the key and its lookup; answers the entry's hash, or null when the tenant has no such key. */
+  async revokeKey(tenant: string, keyId: string): Promise<string | null> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const raw = await this.redis.hget(this.keys.tenantApiKeys(tenant), keyId);
+      if (!raw) return null;
+      const entry = apiKeyEntrySchema.parse(JSON.parse(raw));
+      const done = await runScript(this.redis, REVOKE_KEY, 2, this.keys.tenantApiKeys(tenant), this.keys.apiKeyByHash(entry.hash), keyId, raw);
+      if (done === 1) return entry.hash;
+    }
+    return null;
+  }
+
+  /** Removes every key of a tenant (after its tombstone is set, so none can be added meanwhile); answers their hashes. */
+  async revokeAllKeys(tenant: string): Promise<string[]> {
+    const entries = await this.listKeys(tenant);
+    if (entries.length === 0) return [];
+    await this.redis.unlink(this.keys.tenantApiKeys(tenant), ...entries.map((e) => this.keys.apiKeyByHash(e.hash)));
+    return entries.map((e) => e.hash);
+  }
+
+  /** The owner of a presented key's hash, or null. */
+  async ownerOfKeyHash(hash: string): Promise<{ tenant: string; id: string } | null> {
+    const raw = await this.redis.get(this.keys.apiKeyByHash(hash));
+    return raw ? apiKeyOwnerSchema.parse(JSON.parse(raw)) : null;
+  }
+
+  // ---- what is left of deleted tenants
+
+  /**
+   * Gives every tenant-level key of a deleted tenant that does not expire yet (job index sets, webhook secrets, batches…)
+   * the tenant's purge time; sets created after the deletion (a canceled job landing in its status set) are caught on
+   * the next sweep.
+   */
+  async expireTenantData(tenant: string, purgeAtMs: number): Promise<number> {
+    let cursor = '0';
+    let expired = 0;
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', this.keys.tenantKeysPattern(tenant), 'COUNT', 1000);
+      cursor = next;
+      if (found.length === 0) continue;
+      const ttls = await Promise.all(found.map((key) => this.redis.pttl(key)));
+      const lasting = found.filter((_, i) => ttls[i] === -1);
+      await Promise.all(lasting.map((key) => this.redis.pexpireat(key, purgeAtMs)));
+      expired += lasting.length;
+    } while (cursor !== '0');
+    return expired;
+  }
+
+  /** The deleted tenants whose tombstones have not been purged yet. */
+  async deletedIds(): Promise<string[]> {
+    return this.redis.zrange(this.keys.tenantsDeleted(), 0, -1);
+  }
+
+  /** Re-applies expireTenantData to every deleted tenant; forgets the ones whose purge time passed. */
+  async sweepDeleted(nowMs = Date.now()): Promise<{ tenants: number; keysExpired: number }> {
+    const entries = await this.redis.zrange(this.keys.tenantsDeleted(), 0, -1, 'WITHSCORES');
+    let keysExpired = 0;
+    let tenants = 0;
+    for (let i = 0; i < entries.length; i += 2) {
+      const id = entries[i]!;
+      const purgeAt = Number(entries[i + 1]);
+      tenants++;
+      if (purgeAt <= nowMs) {
+        await this.redis.zrem(this.keys.tenantsDeleted(), id);
+        continue;
+      }
+      keysExpired += await this.expireTenantData(id, purgeAt);
+    }
+    return { tenants, keysExpired };
+  }
+}
+
+export function parseRecord(raw: string | null): TenantRecord | null {
+  if (raw === null) return null;
+  return tenantRecordSchema.parse(JSON.parse(raw));
+}
+
+function sameRecord(a: TenantRecord | null, b: TenantRecord): boolean {
+  return a !== null && JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,71 @@
+// Deleting a tenant with work in flight: its key is refused at once, its running and queued jobs are canceled, its data expires.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/jobs/schemas.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ADMIN = 'admin-key-0123456789abcdef';
+
+describe('deleting a tenant with jobs in flight', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    // One job runs at a time, so the tenant's second job stays queued behind its first.
+    stack = await startStack({ env: { ADMIN_API_KEY: ADMIN, MAX_RUNNING_JOBS: '1' } });
+    // Renders never finish: the first job stays running (polling its render) until it is canceled.
+    stack.sim.setScenario({ renderMs: 600_000_000 });
+  });
+  afterAll(async () => stack?.close());
+
+  const statusOf = async (id: string) => (await stack.services.store.get(id))?.job.status;
+
+  it('refuses its key at once, cancels its running and queued jobs (the render too), and sets its data to expire', async () => {
+    const admin = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key: ADMIN });
+    expect((await admin('POST', '/admin/tenants', { id: 'cyberdyne', retention_ms: 3_600_000 })).status).toBe(201);
+    const key = (await admin<{ key: string }>('POST', '/admin/tenants/cyberdyne/keys')).body.key;
+    const create = async (instruction: string) => {
+      const res = await stack.api<Job>('POST', '/v1/jobs', { instruction }, { key });
+      expect(res.status).toBe(202);
+      return res.body.id;
+    };
+    const running = await create('a promo that renders forever');
+    await waitFor(async () => stack.sim.log.entries().some((e) => e.endpoint === 'render_poll'), { what: 'the first job polling its render', timeoutMs: 20_000 });
+    expect(await statusOf(running)).toBe('running');
+    const queued = await create('a second promo, waiting its turn');
+    expect(await statusOf(queued)).toBe('queued');
+    // Someone else's job is not touched.
+    const other = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'acme’s own' })).body.id;
+
+    const started = Date.now();
+    const deleted = await admin<{ jobs_canceled: number; deleted_at: string; purge_at: string }>('DELETE', '/admin/tenants/cyberdyne');
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.jobs_canceled).toBe(2);
+    expect(Date.parse(deleted.body.purge_at) - Date.parse(deleted.body.deleted_at)).toBe(3_600_000);
+    expect((await stack.api('GET', '/v1/jobs', undefined, { key })).status).toBe(401);
+    expect((await stack.api('POST', '/v1/jobs', { instruction: 'too late' }, { key })).status).toBe(401);
+
+    await waitFor(async () => (await statusOf(running)) === 'canceled' && (await statusOf(queued)) === 'canceled', {
+      what: 'both jobs canceled',
+      timeoutMs: 10_000,
+    });
+    console.log(`tenant deleted → both jobs canceled after ${Date.now() - started} ms`);
+    const runningJob = (await stack.services.store.get(running))!.job;
+    expect(runningJob.error?.code).toBe('CANCELED');
+    await waitFor(async () => stack.sim.log.entries().some((e) => e.endpoint === 'render_cancel' && e.renderId === runningJob.upstream.render_id), {
+      what: 'the upstream render canceled',
+      timeoutMs: 10_000,
+    });
+    expect(await statusOf(other)).not.toBe('canceled');
+
+    // Everything the tenant left under its own keys expires at purge_at (sets made by the cancels included, on the sweep).
+    await stack.services.tenants.store.sweepDeleted();
+    const { redis, keys } = stack.services;
+    const [, left] = await redis.scan('0', 'MATCH', keys.tenantKeysPattern('cyberdyne'), 'COUNT', 100_000);
+    expect(left.length).toBeGreaterThan(2);
+    for (const k of left) {
+      const ttl = await redis.pttl(k);
+      expect(ttl, k).toBeGreaterThan(0);
+      expect(ttl, k).toBeLessThanOrEqual(3_600_000);
+    }
+  });
+});
