@@ -21,7 +21,10 @@ export function parseCommand<O extends Options>(argv: string[], options: O) {
 export const USAGE = `nemo-relay: talk to a running nemo-relay API, or start a server role.
 
 Usage:
-  nemo-relay submit <file or URL>... -m "<instruction>" [--followup "<text>"]... [--wait] [--out FILE] [--webhook URL]
+  nemo-relay submit <file or URL>... -m "<instruction>" [--followup "<text>"]... [output options] [--wait] [--out FILE]
+                    [--webhook URL]
+  nemo-relay batch <file or URL>... --item "<instruction>" [--item "<instruction>"]... [output options] [--wait]
+                   [--out-dir DIR] [--webhook URL]
   nemo-relay status <job id>
   nemo-relay list [--status queued|running|succeeded|failed|canceled] [--limit N] [--json]
   nemo-relay cancel <job id>
@@ -30,6 +33,21 @@ Usage:
                             --signature "<webhook-signature>" [--tolerance SECONDS] < body
   nemo-relay serve api|worker|all|sim
 
+Tenant administration (the admin key: --admin-key KEY or $NEMO_RELAY_ADMIN_KEY):
+  nemo-relay tenants list [--json] [--limit N] [--cursor ID]
+  nemo-relay tenants get <id>
+  nemo-relay tenants create <id> [--max-concurrent N] [--rate-limit N] [--retention-ms N] [--weight W]
+                                 [--upstream-token T | --upstream-token-stdin | --anonymous | --default-upstream]
+  nemo-relay tenants update <id> [the same options; a number option given as none resets it to the default]
+  nemo-relay tenants delete <id>        (its keys refused at once, its jobs canceled, its data erased after its retention)
+  nemo-relay tenants keys <id> [--json] | key-create <id> | key-revoke <id> <key id>
+  nemo-relay tenants reseal             (tokens sealed with SECRETS_KEY_PREVIOUS re-sealed under SECRETS_KEY)
+
+Output options (submit, batch; the API checks the values and the result against them):
+  --aspect 16:9|9:16|1:1|4:5   --resolution 720p|1080p   --duration SECONDS (3-300)
+  --music auto|none|"<style>" [--music-volume 0..1]   --title "<text>"   --transitions auto|none|"<words>"
+  --conformance report|correct   (correct: one corrective message when a check fails)
+
 Options for every command:
   --url URL   the API (default $NEMO_RELAY_URL or http://127.0.0.1:8080)
   --key KEY   the API key (default $NEMO_RELAY_API_KEY)
@@ -37,6 +55,9 @@ Options for every command:
 
 submit uploads local files (POST /v1/uploads), passes URLs as they are, creates the job and prints its id.
 With --wait it follows the job's event feed with a progress bar and saves the MP4 (default ./<job id>.mp4).
+batch uploads the sources once and runs every item in one upstream session, one after another (item 2 starts from
+the draft item 1 left); it prints the batch id, and with --wait saves each item's MP4 (./<job id>.mp4 or --out-dir).
 
-Exit status: 0 success; 1 the job failed or was canceled, or the check failed; 2 usage, API or connection error.
+Exit status: 0 success; 1 the job failed or was canceled, or the check failed (tenants: the API refused, or reseal
+left tokens no key opens); 2 usage, API or connection error.
 `;

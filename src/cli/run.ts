@@ -4,6 +4,8 @@ import { USAGE } from './args.js';
 import { cancelCommand, creditsCommand, listCommand, statusCommand } from './commands.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 import { submitCommand } from './submit.js';
+import { batchCommand } from './batch.js';
+import { tenantsCommand } from './tenants.js';
 import { webhookCommand } from './webhook-verify.js';
 
 const ROLES = ['api', 'worker', 'all', 'sim'];
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   cancel: cancelCommand,
   credits: creditsCommand,
   webhook: webhookCommand,
+  tenants: tenantsCommand,
+  batch: batchCommand,
 };
 
 /** `nemo-relay --url X list` works like `nemo-relay list --url X`: global options may come before the command. */

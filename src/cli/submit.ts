@@ -4,6 +4,7 @@ import { clientFrom, type ApiClient } from './api-client.js';
 import { parseCommand } from './args.js';
 import { followEvents } from './event-stream.js';
 import { CliError, EXIT, type CliIo } from './io.js';
+import { OUTPUT_OPTIONS, outputFromFlags } from './output-flags.js';
 import { ProgressView } from './progress.js';
 
 const SUBMIT_OPTIONS = {
@@ -12,16 +13,13 @@ const SUBMIT_OPTIONS = {
   wait: { type: 'boolean', short: 'w' },
   out: { type: 'string', short: 'o' },
   webhook: { type: 'string' },
+  ...OUTPUT_OPTIONS,
 } as const;
 
-export async function submitCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommand(argv, SUBMIT_OPTIONS);
-  if (!values.message) throw new CliError('submit needs the instruction: -m "<instruction>"');
-  if (values.out && !values.wait) throw new CliError('--out needs --wait (the MP4 exists only once the job succeeded)');
-  const client = clientFrom(io, values);
-
+/** Local files are uploaded (POST /v1/uploads), URLs passed as they are. */
+export async function sourcesFrom(client: ApiClient, items: readonly string[], io: CliIo): Promise<Source[]> {
   const sources: Source[] = [];
-  for (const item of positionals) {
+  for (const item of items) {
     if (/^https?:\/\//i.test(item)) {
       sources.push({ url: item });
       continue;
@@ -30,10 +28,23 @@ export async function submitCommand(argv: string[], io: CliIo): Promise<number> 
     io.stderr.write(`uploaded ${item} as ${id}\n`);
     sources.push({ upload_id: id });
   }
+  return sources;
+}
+
+export async function submitCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(argv, SUBMIT_OPTIONS);
+  if (!values.message) throw new CliError('submit needs the instruction: -m "<instruction>"');
+  if (values.out && !values.wait) throw new CliError('--out needs --wait (the MP4 exists only once the job succeeded)');
+  const client = clientFrom(io, values);
+
+  const output = outputFromFlags(values);
+  const sources = await sourcesFrom(client, positionals, io);
   const job = await client.json('POST', '/v1/jobs', jobSchema, {
     instruction: values.message,
     followups: values.followup ?? [],
     sources,
+    ...(output ? { output } : {}),
+    ...(values.conformance ? { conformance: values.conformance } : {}),
     ...(values.webhook ? { webhook: { url: values.webhook } } : {}),
   });
   io.stdout.write(`${job.id}\n`);

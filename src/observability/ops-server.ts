@@ -22,6 +22,8 @@ export async function startOpsServer(opts: {
   redis: Redis;
   metrics: Metrics;
   logger: Logger;
+  /** Checked once Redis is ready (e.g. output storage that cannot be written); absent: Redis alone decides. */
+  alsoReady?: () => Promise<{ ok: true } | { ok: false; reason: string }>;
 }): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -29,7 +31,8 @@ export async function startOpsServer(opts: {
     const answer = async () => {
       if (path === '/healthz') return json(res, 200, { status: 'ok' });
       if (path === '/readyz') {
-        const ready = await redisReadiness(opts.redis);
+        const redis = await redisReadiness(opts.redis);
+        const ready = redis.ok && opts.alsoReady ? await opts.alsoReady() : redis;
         return ready.ok ? json(res, 200, { status: 'ready' }) : json(res, 503, { statusCode: 503, code: 'NOT_READY', message: ready.reason });
       }
       if (path === '/metrics') {

@@ -1,6 +1,6 @@
 // The one place that builds Redis connections: single node, Sentinel or Cluster, with the options of each role.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { FailoverSafeCluster } from './safe-cluster.js';
+import { watchSentinelSwitches } from './sentinel-watch.js';
 import type { RedisSettings } from './settings.js';
 
 /** A connection of any topology; both classes share ioredis' command interface, so the union type-checks. */
@@ -34,6 +34,9 @@ function roleOptions(kind: ConnectionKind, name: string, opts: ClientOptions): R
     enableAutoPipelining: kind === 'subscriber' ? false : (opts.autoPipelining ?? true),
     // Reconnect quickly (a failover is over in seconds) but never hammer a node that is down.
     retryStrategy: (times: number) => Math.min(times * 100, 1_000),
+    // A master demoted while we stay connected (Sentinel failover with the old master alive, a managed failover behind
+    // one DNS name) answers writes with READONLY: reconnect, which finds the new master; a waiting command is resent.
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? (waits ? 2 : 1) : false),
   };
 }
 
@@ -47,7 +50,7 @@ export function createRedisClient(settings: RedisSettings, kind: ConnectionKind,
     return new Redis(settings.url, { ...role, ...auth });
   }
   if (settings.mode === 'sentinel') {
-    return new Redis({
+    const client = new Redis({
       ...role,
       ...auth,
       ...tls,
@@ -56,18 +59,26 @@ export function createRedisClient(settings: RedisSettings, kind: ConnectionKind,
       role: 'master',
       ...(settings.sentinelPassword !== undefined ? { sentinelPassword: settings.sentinelPassword } : {}),
       ...(settings.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-      // Subscribes to +switch-master on the sentinels: drops the old master at once instead of waiting for its socket to die.
-      failoverDetector: true,
+      // Not ioredis' failoverDetector (it can end a client for good, see sentinel-watch.ts): our own watch instead.
+      failoverDetector: false,
       // A sentinel that does not answer is skipped after 1 s instead of the 10 s connect timeout.
       sentinelCommandTimeout: 1_000,
       sentinelRetryStrategy: (times: number) => Math.min(times * 100, 1_000),
     });
+    watchSentinelSwitches(client, settings.sentinels, settings.sentinelName, settings.sentinelPassword);
+    return client;
   }
+  // The per-node retry is ioredis' own business in a cluster (it reconnects through the cluster), so it is left out.
   const { enableAutoPipelining, enableOfflineQueue, retryStrategy: _nodeRetry, ...redisOptions } = role;
   const waits = kind !== 'request';
   const clusterOptions: ClusterOptions = {
     redisOptions: { ...redisOptions, ...auth, ...tls },
     scaleReads: 'master',
+    // No CLUSTER INFO ready check: while a failover leaves cluster_state:fail for a second or two, a failing check makes
+    // every connection disconnect and reconnect in a loop, and a BullMQ Worker's blocking connection caught in that loop
+    // stopped taking jobs (or hung in close) in 4 runs out of 5 on real nodes; without it, 10 in 10 carried on.
+    // CLUSTERDOWN replies are retried below instead, and /readyz checks cluster_state itself.
+    enableReadyCheck: false,
     enableOfflineQueue,
     enableAutoPipelining,
     clusterRetryStrategy: (times: number) => Math.min(times * 100, 1_000),
@@ -77,7 +88,7 @@ export function createRedisClient(settings: RedisSettings, kind: ConnectionKind,
     retryDelayOnTryAgain: waits ? 200 : 100,
     maxRedirections: waits ? CLUSTER_BLOCKING_RETRIES : 16,
   };
-  return new FailoverSafeCluster(settings.nodes, clusterOptions);
+  return new Cluster(settings.nodes, clusterOptions);
 }
 
 /**

@@ -6,6 +6,7 @@ export type Readiness = { ok: true } | { ok: false; reason: string };
 
 /** /readyz must answer even mid-failover, when a blocking connection would queue the probe until Redis is back. */
 export const READINESS_TIMEOUT_MS = 2_000;
+const CLUSTER_SLOTS = 16384;
 
 export async function redisReadiness(client: RedisClient, timeoutMs = READINESS_TIMEOUT_MS): Promise<Readiness> {
   let timer: NodeJS.Timeout | undefined;
@@ -20,16 +21,23 @@ export async function redisReadiness(client: RedisClient, timeoutMs = READINESS_
 }
 
 async function clusterReadiness(cluster: Cluster): Promise<Readiness> {
+  let info: string;
   try {
-    const info = String(await cluster.cluster('INFO'));
-    const state = /cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown';
-    // cluster_state:fail means some slot has no reachable master: writes to it fail until a replica is promoted.
-    if (state !== 'ok') return { ok: false, reason: `redis cluster_state is ${state}` };
+    info = String(await cluster.cluster('INFO'));
   } catch (err) {
     return { ok: false, reason: `redis unreachable: ${(err as Error).message}` };
   }
+  const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
+  // cluster_state:fail means some slot has no reachable master: writes to it fail until a replica is promoted.
+  const state = field('cluster_state') ?? 'unknown';
+  if (state !== 'ok') return { ok: false, reason: `redis cluster_state is ${state}` };
+  // Slots of a master that stopped answering (PFAIL) come before cluster_state turns to fail.
+  const slotsOk = Number(field('cluster_slots_ok') ?? CLUSTER_SLOTS);
+  if (slotsOk < CLUSTER_SLOTS) return { ok: false, reason: `redis cluster serves ${slotsOk} of ${CLUSTER_SLOTS} slots` };
   const masters = cluster.nodes('master');
-  if (masters.length === 0) return { ok: false, reason: 'redis unreachable: no cluster master is connected' };
+  const size = Number(field('cluster_size') ?? masters.length);
+  // ioredis drops a master whose connection died; fewer than cluster_size means one is gone before the cluster noticed.
+  if (masters.length < size) return { ok: false, reason: `redis unreachable: ${size - masters.length} of ${size} cluster masters not connected` };
   const results = await Promise.all(masters.map((node) => nodeReadiness(node, `${node.options.host}:${node.options.port} `)));
   return results.find((r) => !r.ok) ?? { ok: true };
 }
