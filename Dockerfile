@@ -28,10 +28,11 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY assets ./assets
-# The CLI on PATH (`docker compose exec api nemo-relay list`); the staging directory owned by the runtime user.
+# The CLI on PATH (`docker compose exec api nemo-relay list`); staging and output directories owned by the runtime user
+# (a named volume mounted there takes the ownership from the image).
 RUN chmod +x dist/cli/main.js \
   && ln -s /app/dist/cli/main.js /usr/local/bin/nemo-relay \
-  && mkdir -p /app/data/uploads \
+  && mkdir -p /app/data/uploads /app/data/outputs \
   && chown -R node:node /app/data
 USER node
 # 8080 api (and all), 9090 a worker's /healthz + /metrics (METRICS_PORT), 4010 the simulator.

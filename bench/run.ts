@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { accept } from './accept.js';
 import { inFlight } from './in-flight.js';
 import { latency } from './latency.js';
+import { mirror } from './mirror.js';
 import { cpuSnapshot, describeMachine, machineLine, othersCpuPercent } from './lib/machine.js';
 import { REDIS_URL } from './lib/env.js';
 import { HEADER, loadNow, markdownTable, printResult, RESULTS_DIR, saveResult, tableRows, type Benchmark, type Envelope } from './lib/report.js';
@@ -11,7 +12,7 @@ import { orchestration } from './orchestration.js';
 import { uploads } from './uploads.js';
 import { webhooks } from './webhooks.js';
 
-const BENCHMARKS: Benchmark[] = [accept, orchestration, inFlight, latency, uploads, webhooks];
+const BENCHMARKS: Benchmark[] = [accept, orchestration, inFlight, latency, uploads, webhooks, mirror];
 
 function parseArgs(argv: string[]) {
   const names: string[] = [];

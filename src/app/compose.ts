@@ -169,9 +169,13 @@ export function compose(config: Config, logger: Logger): Container {
     logger: logger.child({ component: 'batches' }),
   });
   const admission = new Admission(blocking, keys, config.MAX_RUNNING_JOBS);
-  // Until tenants carry settings of their own, every tenant gets the defaults: no cap but the account's, weight 1.
-  const limitsOf = async (_tenant: string): Promise<TenantLimits> => ({ maxConcurrent: 0, weight: 1, account: 'default' });
-  const retentionOf = (_tenant: string): number => settings.retention.jobMs;
+  // A tenant's own settings (admin API), else the defaults: no cap but its account's, weight 1, JOB_RETENTION_MS.
+  const limitsOf = async (tenant: string): Promise<TenantLimits> => {
+    const own = await tenants.directory.get(tenant);
+    return { maxConcurrent: own?.max_concurrent_jobs ?? 0, weight: own?.weight ?? 1, account: await tenants.directory.accountOf(tenant) };
+  };
+  // Synchronous (asked inside the job store's update): the directory's cached settings; a miss loads them for next time.
+  const retentionOf = (tenant: string): number => tenants.directory.peek(tenant)?.retention_ms ?? settings.retention.jobMs;
   const lifecycle = new JobLifecycle(
     store,
     lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue, logger: logger.child({ component: 'lifecycle' }) }),
@@ -204,6 +208,7 @@ export function compose(config: Config, logger: Logger): Container {
     onCall: (endpoint, outcome, ms) => metrics.onUpstreamCall(endpoint, outcome, ms),
   });
   const accounts = new UpstreamAccounts({
+    identityOf: (tenant) => tenants.directory.upstreamOf(tenant),
     redis: blocking,
     keys,
     nemo,

@@ -89,6 +89,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       limitOf: async (tenant) => (await c.tenants.directory.get(tenant))?.rate_limit_per_min ?? null,
       hit: (tenant, windowMs) => c.tenants.windows.hit(tenant, windowMs),
     },
-    plugins: [consoleRoutes({ mediaSources: resultMediaSources(settings.upstream.baseUrl, c.config.PUBLIC_BASE_URL) })],
+    // s3 storage: a signed result link redirects the <video> to the bucket, which CSP checks as well.
+    plugins: [consoleRoutes({ mediaSources: [...resultMediaSources(settings.upstream.baseUrl, c.config.PUBLIC_BASE_URL), ...c.outputs.redirectOrigins] })],
   };
 }

@@ -27,6 +27,8 @@ export interface Outputs {
   /** null with STORAGE_URL=none: results keep the upstream URL, nothing is copied or served. */
   storage: OutputStorage | null;
   links: OutputLinks;
+  /** Origins a signed link may redirect a browser to (s3: the bucket's), for the console's CSP media-src. */
+  redirectOrigins: string[];
   /** The mirror step's dependencies (FlowDeps.outputs); undefined with STORAGE_URL=none. */
   flow: FlowOutputs | undefined;
   /** Deletes a job's stored output; idempotent, a no-op without storage (DELETE /v1/jobs/{id}, end of retention). */
@@ -98,6 +100,7 @@ export function createOutputs(deps: OutputsDeps): Outputs {
   return {
     storage,
     links,
+    redirectOrigins: storage?.kind === 's3' ? bucketOrigins(config.S3_ENDPOINT) : [],
     flow,
     erase: (tenant, jobId) => eraseOutput(storage, tenant, jobId),
     readiness: probe,
@@ -127,6 +130,13 @@ export function createOutputs(deps: OutputsDeps): Outputs {
     },
     close: () => storage?.close(),
   };
+}
+
+/** Path-style and virtual-hosted URLs of the endpoint (AWS's own when none is set). */
+function bucketOrigins(endpoint: string | undefined): string[] {
+  if (!endpoint) return ['https://*.amazonaws.com'];
+  const url = new URL(endpoint);
+  return [url.origin, `${url.protocol}//*.${url.host}`];
 }
 
 function originOf(url: string): string | null {

@@ -1,12 +1,15 @@
 // What the HTTP API needs from the rest of the service: narrow ports per route group, built once by the composition root.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../observability/logger.js';
+import type { RateLimitDeps } from './rate-limit.js';
 import type { AdminRouteDeps } from './routes/admin.js';
+import type { TenantAdminRouteDeps } from './routes/admin-tenants.js';
 import type { BatchRouteDeps } from './routes/batches.js';
 import type { CreditsRouteDeps } from './routes/credits.js';
 import type { DeliveryRouteDeps } from './routes/deliveries.js';
 import type { EventRouteDeps } from './routes/events.js';
 import type { HealthRouteDeps } from './routes/health.js';
+import type { OutputRouteDeps } from './routes/job-output.js';
 import type { JobRouteDeps } from './routes/jobs.js';
 import type { MetricsRouteDeps } from './routes/metrics.js';
 import type { UploadRouteDeps } from './routes/uploads.js';
@@ -32,9 +35,15 @@ export interface HttpDeps {
   uploads: UploadRouteDeps;
   webhooks: WebhookRouteDeps;
   credits: CreditsRouteDeps;
+  /** GET /v1/jobs/{id}/output (stored videos, signed links); absent in apps built for a single test. */
+  outputs?: OutputRouteDeps;
   /** The operator's routes; absent in apps built for a single test. */
   metrics?: MetricsRouteDeps;
   admin?: AdminRouteDeps;
+  /** /admin/tenants… (the operator's tenant administration). */
+  tenants?: TenantAdminRouteDeps;
+  /** Per-tenant rate limits on the create routes; absent: none. */
+  rateLimit?: RateLimitDeps;
   /** Route groups added by later modules, registered after the others. */
   plugins?: FastifyPluginAsync[];
 }

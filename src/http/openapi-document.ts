@@ -28,7 +28,9 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     uploads: { uploads: inert('uploads'), uploadMaxBytes: 1 },
     webhooks: inert('webhooks'),
     credits: inert('credits'),
+    outputs: inert('outputs'),
     metrics: { render: () => Promise.reject(new Error('the documentation app rendered metrics')), auth },
+    tenants: { admin: inert('tenant admin'), auth },
   };
   const app = await buildApp(deps);
   try {

@@ -5,6 +5,7 @@ import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fast
 import { MAX_FILE_PARTS } from '../uploads/multipart-intake.js';
 import { ACCEPTED_TYPE_NAMES } from '../uploads/media-types.js';
 import { PACKAGE_VERSION } from '../version.js';
+import { documentRateLimitHeaders } from './rate-limit.js';
 import { apiSchemas } from './schemas/registry.js';
 
 type Json = Record<string, unknown>;
@@ -15,6 +16,7 @@ const TAGS = [
   { name: 'uploads', description: 'Stage local files to use as job sources' },
   { name: 'webhooks', description: 'Signing secret, test deliveries and the delivery log' },
   { name: 'operations', description: 'Probes, metrics, credits and this document' },
+  { name: 'tenants', description: 'Tenant administration (ADMIN_API_KEY only): settings, issued API keys, upstream accounts' },
 ];
 
 const binary = { type: 'string', format: 'binary' };
@@ -111,6 +113,7 @@ function decorate(doc: Json): Json {
     const response = (paths[path]?.[method]?.responses as Record<string, Json> | undefined)?.[status];
     if (response) response.headers = headers;
   }
+  documentRateLimitHeaders(paths);
   pruneComponents(doc);
   return plainInputNames(doc);
 }

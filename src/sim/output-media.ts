@@ -1,6 +1,7 @@
 // The render output file: the shipped sample MP4, optionally padded with a trailing ISO-BMFF `free` box, served by byte ranges.
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SAMPLE_MP4_URL } from './media.js';
 
 /** The sample is ~22 KB: kept in memory once. The padding is never materialised, only streamed. */
@@ -39,14 +40,22 @@ export function outputLayout(wanted: number | null): OutputLayout {
   return { total: wanted, header };
 }
 
-/** Bytes [start, end] (inclusive) of the output, produced lazily chunk by chunk (back-pressure from the socket). */
-export function outputStream(layout: OutputLayout, start: number, end: number): Readable {
+/**
+ * Bytes [start, end] (inclusive) of the output, produced lazily chunk by chunk (back-pressure from the socket); with
+ * `bytesPerSec`, no faster than that (wall clock).
+ */
+export function outputStream(layout: OutputLayout, start: number, end: number, bytesPerSec: number | null = null): Readable {
   const body = sampleBytes();
   const s = body.length;
   const h = layout.header.length;
+  const began = Date.now();
   async function* chunks(): AsyncGenerator<Buffer> {
     let pos = start;
     while (pos <= end) {
+      if (bytesPerSec !== null) {
+        const due = began + ((pos - start) / bytesPerSec) * 1000;
+        if (due > Date.now()) await sleep(due - Date.now());
+      }
       if (pos < s) {
         const stop = Math.min(end + 1, s);
         yield body.subarray(pos, stop);

@@ -19,7 +19,7 @@ export function sendS3Error(reply: FastifyReply, status: 403 | 404 | 410): Fasti
 }
 
 /** The output MP4 with Accept-Ranges: one `bytes=` range gives 206 + Content-Range, HEAD gives the headers only. */
-export function sendOutput(req: FastifyRequest, reply: FastifyReply, r: RenderRec, attachment: boolean): FastifyReply {
+export function sendOutput(req: FastifyRequest, reply: FastifyReply, r: RenderRec, attachment: boolean, bytesPerSec: number | null = null): FastifyReply {
   const layout = outputLayout(r.outputBytes);
   const total = layout.total;
   reply.header('content-type', 'video/mp4').header('accept-ranges', 'bytes').header('etag', `"${r.id}-${total}"`);
@@ -33,5 +33,5 @@ export function sendOutput(req: FastifyRequest, reply: FastifyReply, r: RenderRe
   reply.header('content-length', String(end - start + 1));
   // HEAD: headers only; no stream is even created (a 200 MB body must not be produced just to be thrown away).
   if (req.method === 'HEAD') return reply.send();
-  return reply.send(outputStream(layout, start, end));
+  return reply.send(outputStream(layout, start, end, bytesPerSec));
 }

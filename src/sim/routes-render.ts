@@ -117,7 +117,7 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       if (!r) return sendRenderError(reply, 404, 'render not found');
       if (renderView(r).status !== 'completed') return sendRenderError(reply, 409, 'render not completed');
       // output_expired only hits the public outputUrl: the authenticated fallback still has the file.
-      return sendOutput(req, reply, r, true);
+      return sendOutput(req, reply, r, true, ctx.scenario().outputBytesPerSec);
     },
   });
 
@@ -132,7 +132,7 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       const r = file.endsWith('.mp4') ? ctx.store.renders.get(file.slice(0, -4)) : undefined;
       if (!r || renderView(r).status !== 'completed') return sendS3Error(reply, 404);
       if (r.expiredStatus !== undefined) return sendS3Error(reply, r.expiredStatus);
-      return sendOutput(req, reply, r, false);
+      return sendOutput(req, reply, r, false, ctx.scenario().outputBytesPerSec);
     },
   });
 }

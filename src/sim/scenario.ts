@@ -49,6 +49,11 @@ export interface SimScenario {
    */
   outputBytes: number | null;
   /**
+   * Wall-clock pace of every output download (public URL and authenticated download), in bytes per second; null =
+   * as fast as the socket takes it. Lets a test catch a client in the middle of copying a large output.
+   */
+  outputBytesPerSec: number | null;
+  /**
    * Wishes the agent gets wrong (deterministically) when a message expresses them in an "Output requirements"
    * block; 'resolution' applies to every generation. Lets a client's conformance checks fail on purpose.
    */
@@ -83,6 +88,7 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   staticTokens: [] as string[],
   staticCredits: null,
   outputBytes: null,
+  outputBytesPerSec: null,
   missRequirements: [] as RequirementName[],
   fixOnCorrection: true,
 }) as SimScenario;
@@ -117,6 +123,7 @@ export const scenarioPatchSchema = z
     staticTokens: z.array(z.string().min(1)),
     staticCredits: z.number().int().min(0).nullable(),
     outputBytes: z.number().int().min(0).max(64 * 1024 ** 3).nullable(),
+    outputBytesPerSec: z.number().int().min(1).nullable(),
     missRequirements: z.array(z.enum(REQUIREMENT_NAMES)),
     fixOnCorrection: z.boolean(),
   })

@@ -1,6 +1,6 @@
-// Builds the configured OutputStorage from StorageSettings; `none` means no storage (callers keep the upstream URL).
+// Builds the configured OutputStorage (`none`: null, callers keep the upstream URL); s3 loads the AWS SDK on first use.
 import { FileStorage } from './file-storage.js';
-import { S3Storage } from './s3-storage.js';
+import { LazyS3Storage } from './lazy-s3-storage.js';
 import type { StorageSettings } from './settings.js';
 import type { OutputStorage } from './types.js';
 
@@ -11,7 +11,7 @@ export function createOutputStorage(settings: StorageSettings): OutputStorage | 
     case 'file':
       return new FileStorage(settings.root);
     case 's3':
-      return new S3Storage({
+      return new LazyS3Storage({
         bucket: settings.bucket,
         prefix: settings.prefix,
         region: settings.region,

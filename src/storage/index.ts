@@ -1,5 +1,6 @@
 // Output storage: drivers (file, s3), the streaming mirror, signed links and the Range-aware server of stored objects.
 export { createOutputStorage } from './create-storage.js';
+export { eraseOutput } from './erase.js';
 export { inlineDisposition } from './content-disposition.js';
 export { isStorageError, StorageError, type StorageErrorCode } from './errors.js';
 export { FileStorage } from './file-storage.js';
@@ -13,8 +14,19 @@ export {
   type MirrorOptions,
   type MirrorResult,
 } from './mirror.js';
+export {
+  startOutputSweeper,
+  sweepOrphanOutputs,
+  type OrphanSweepOptions,
+  type OrphanSweepResult,
+  type OutputSweeperOptions,
+} from './orphan-sweeper.js';
+export { OutputLinks, type OutputLinksOptions } from './output-links.js';
 export { parseRangeHeader, resolveRange, type RangeRequest } from './range.js';
-export { S3Storage, type S3StorageOptions } from './s3-storage.js';
+// S3Storage is not re-exported: importing it loads the AWS SDK. createOutputStorage hands out the lazy driver.
+export type { S3Storage, S3StorageOptions } from './s3-storage.js';
+export { LazyS3Storage } from './lazy-s3-storage.js';
+export { cachedStorageProbe, type ProbeCacheOptions } from './readiness.js';
 export { serveStoredObject, type ServeOptions } from './serve.js';
 export {
   DEFAULT_STORAGE_URL,

@@ -20,6 +20,11 @@ export interface MirrorOptions {
   contentType?: string;
   /** Redirects followed (CDNs answer signed links with 302s); default 5. */
   maxRedirections?: number;
+  /**
+   * Extra request headers, e.g. the Bearer token of an authenticated download. Never put into errors or logs; undici
+   * drops Authorization when a redirect leaves the origin.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface MirrorResult {
@@ -179,7 +184,7 @@ export async function mirrorToStorage(opts: MirrorOptions): Promise<MirrorResult
       dispatcher,
       method: 'GET',
       // identity: the stored bytes must be the file itself, never a transfer encoding of it.
-      headers: { accept: 'video/mp4, video/*;q=0.9, */*;q=0.1', 'accept-encoding': 'identity' },
+      headers: { ...opts.headers, accept: 'video/mp4, video/*;q=0.9, */*;q=0.1', 'accept-encoding': 'identity' },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       ...(signal ? { signal } : {}),

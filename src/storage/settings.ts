@@ -82,7 +82,8 @@ export const storageEnvShape = {
   S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'an AWS region name such as us-east-1').default('us-east-1'),
   S3_FORCE_PATH_STYLE: bool.default(false),
-  OUTPUT_URL_TTL_MS: z.coerce.number().int().min(1_000).max(MAX_OUTPUT_URL_TTL_MS).default(86_400_000),
+  /** 7 days by default: the longest a SigV4 presigned URL may live, and long enough to outlast every webhook retry. */
+  OUTPUT_URL_TTL_MS: z.coerce.number().int().min(1_000).max(MAX_OUTPUT_URL_TTL_MS).default(MAX_OUTPUT_URL_TTL_MS),
   PUBLIC_BASE_URL: z
     .url({ protocol: /^https?$/ })
     .refine((u) => !/[?#]/.test(u), 'no query or fragment')
@@ -116,6 +117,8 @@ export function resolvePublicBaseUrl(env: { PUBLIC_BASE_URL?: string | undefined
   derived: boolean;
 } {
   if (env.PUBLIC_BASE_URL) return { url: env.PUBLIC_BASE_URL.replace(/\/+$/, ''), derived: false };
-  const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+  // A wildcard listen address is reachable as localhost on this machine (the contract's default); `localhost` also
+  // resolves for an IPv6-only listener, where 127.0.0.1 would not.
+  const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   return { url: `http://${host}:${env.PORT}`, derived: true };
 }

@@ -1,8 +1,9 @@
 // The whole service in one test process: simulator, API and worker on port 0, on real Redis under a unique prefix.
+import { rm } from 'node:fs/promises';
 import { request } from 'undici';
 import { isTerminal, type Job } from '../../src/jobs/schemas.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { startApi, startWorker } from '../../src/roles.js';
 import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
 import { createSimulator, type SimScenario, type Simulator } from '../../src/sim/index.js';
@@ -24,7 +25,14 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { scenario?: Partial<SimScenario>; timeScale?: number; env?: Record<string, string>; worker?: boolean } = {},
+  opts: {
+    scenario?: Partial<SimScenario>;
+    timeScale?: number;
+    env?: Record<string, string>;
+    worker?: boolean;
+    /** The service's logger (e.g. one writing to a test's own stream); default: a pino logger at LOG_LEVEL. */
+    logger?: Logger;
+  } = {},
 ): Promise<Stack> {
   const sim = createSimulator({ timeScale: opts.timeScale ?? 0.001, scenario: opts.scenario });
   const simUrl = await sim.listen(0, '127.0.0.1');
@@ -42,10 +50,12 @@ export async function startStack(
     RECONCILE_INTERVAL_MS: '50',
     WORKER_LOCK_MS: '5000',
     UPLOAD_DIR: `./data/test-uploads/${prefix}`,
+    // Output storage: the file driver in a directory of this stack's own, removed by close().
+    STORAGE_URL: `file://./data/test-outputs/${prefix}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...opts.env,
   });
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const services = createServices(config, logger);
   const worker = opts.worker === false ? null : await startWorker(services);
   const { app, url } = await startApi(services);
@@ -79,6 +89,7 @@ export async function startStack(
       await cleanupPrefix(services.blocking, prefix);
       await services.close();
       await sim.close();
+      await rm(`./data/test-outputs/${prefix}`, { recursive: true, force: true });
     },
   };
 }

@@ -9,7 +9,7 @@ const schema = z.object(storageEnvShape);
 describe('storage settings', () => {
   it('defaults to ./data/outputs under the working directory', () => {
     const env = schema.parse({});
-    expect(env).toMatchObject({ STORAGE_URL: 'file://./data/outputs', S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: false, OUTPUT_URL_TTL_MS: 86_400_000 });
+    expect(env).toMatchObject({ STORAGE_URL: 'file://./data/outputs', S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: false, OUTPUT_URL_TTL_MS: 604_800_000 });
     expect(storageSettingsFrom(env, '/srv/app')).toEqual({ kind: 'file', root: '/srv/app/data/outputs' });
   });
 
@@ -51,7 +51,7 @@ describe('storage settings', () => {
 
   it('derives a local public base URL when none is configured, and says so', () => {
     expect(resolvePublicBaseUrl({ PUBLIC_BASE_URL: 'https://relay.example', HOST: '0.0.0.0', PORT: 8080 })).toEqual({ url: 'https://relay.example', derived: false });
-    expect(resolvePublicBaseUrl({ HOST: '0.0.0.0', PORT: 8080 })).toEqual({ url: 'http://127.0.0.1:8080', derived: true });
+    expect(resolvePublicBaseUrl({ HOST: '0.0.0.0', PORT: 8080 })).toEqual({ url: 'http://localhost:8080', derived: true });
     expect(schema.parse({ PUBLIC_BASE_URL: 'https://relay.example/base/' }).PUBLIC_BASE_URL).toBe('https://relay.example/base');
   });
 });
