@@ -1,7 +1,8 @@
 // Batches in Redis: the record (items, shared sources, webhook), the tenant's listing index, and the one-time end mark.
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import { newBatchId } from './ids.js';
 import { BATCH_STATUSES, EVENT_TYPES, sourceSchema, type Batch, type BatchStatus, type JobRecord } from './schemas.js';
 
 export const batchRecordSchema = z.object({
@@ -37,14 +38,25 @@ export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: B
 export function batchView(record: BatchRecord, items: readonly (JobRecord | null)[]): Batch {
   const { status, counts } = batchStatusOf(items);
   const { tenant: _tenant, ...rest } = record;
-  return { ...rest, status, counts };
+  // Ended by its items' records before the hook that announces the end has stamped it: the last item's end is its end.
+  const ended = status === 'succeeded' || status === 'failed' || status === 'canceled';
+  const lastEnd = items.reduce<string | null>((at, item) => {
+    const end = item?.job.finished_at ?? null;
+    return end !== null && (at === null || end > at) ? end : at;
+  }, null);
+  return { ...rest, status, counts, finished_at: record.finished_at ?? (ended ? lastEnd : null) };
 }
 
 export class BatchStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
+
+  /** A new batch id for `tenant` (with QUEUE_SHARDS > 1 it carries the tenant's shard, as its items' ids do). */
+  newId(tenant: string): string {
+    return newBatchId(this.keys.idShard(tenant));
+  }
 
   async save(record: BatchRecord): Promise<void> {
     await this.redis
@@ -88,7 +100,7 @@ export class BatchStore {
       await this.redis
         .multi()
         .set(this.keys.batch(id), JSON.stringify({ ...record, finished_at: at }), 'PX', retentionMs)
-        .zadd(this.keys.retentionIndex(), Date.now() + retentionMs, `batch|${record.tenant}|${id}`)
+        .zadd(this.keys.retentionIndex(this.keys.shardOfId(id)), Date.now() + retentionMs, `batch|${record.tenant}|${id}`)
         .exec();
     }
     return true;
