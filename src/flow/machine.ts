@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import { next, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
 import { countedUpstream } from './counted-upstream.js';
+import { usageOf } from './usage.js';
 import { creditsWait } from './credits-wait.js';
 import { LockLostError, type Fence, type FlowState, type Step } from './state.js';
 import { authStep } from './steps/auth.js';
@@ -96,8 +97,11 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       return { kind: 'finished' };
     }
     if (record.cancel_requested) {
-      await cancelUpstreamWork(deps, flow, log);
-      await lifecycle.cancel(jobId);
+      // With the tenant's account: its token is the one that may cancel its render.
+      await cancelUpstreamWork(stepDeps, flow, log);
+      await lifecycle.cancel(jobId, undefined, (job) => {
+        job.usage = usageOf(flow, job.usage);
+      });
       return { kind: 'finished' };
     }
     // Aborted but not canceled (should not happen): hand the job back rather than spin on an aborted signal.
@@ -123,6 +127,12 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       outcome = deps.aroundStep ? await deps.aroundStep(step, jobId, run) : await run();
       flow.retries = 0;
       flow.rate_limited_since = null;
+      // A wait the job reported (a 429, credits) is over once a step went through.
+      if (record.job.waiting && !flow.credits_wait_since) {
+        await lifecycle.update(jobId, (job) => {
+          job.waiting = null;
+        });
+      }
       deps.onStep?.(step, 'ok', Date.now() - started);
     } catch (err) {
       if (err instanceof LockLostError) throw err;
@@ -151,6 +161,9 @@ async function handleFailure(
 ): Promise<{ kind: 'failed' } | { kind: 'continue'; outcome: StepOutcome }> {
   const { flow, log } = ctx;
   const step = flow.step;
+  // What the failed step left in the checkpoint (a refused send is no longer in flight) is saved before anything else
+  // here can fail: a crash in the writes below must not resume with a message wrongly marked as sent.
+  await save();
   let decision;
   try {
     decision = decideUpstream(err, flow.retries, deps.tokens.isStatic);
@@ -228,7 +241,9 @@ async function handleFailure(
       try {
         return { kind: 'continue', outcome: await creditsWait(ctx, step, deps.settings.creditsRecheckMs) };
       } catch (gaveUp) {
-        return fail(deps, ctx, save, gaveUp as AppError);
+        // Only the job's own verdict ends it; Redis trouble while waiting is retried from the checkpoint.
+        if (!(gaveUp instanceof AppError)) throw gaveUp;
+        return fail(deps, ctx, save, gaveUp);
       }
     }
     case 'fail':
@@ -241,6 +256,9 @@ async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>,
   await save();
   // A render that failed upstream has nothing left to cancel; anything else still running is stopped.
   if (error.code !== 'RENDER_FAILED') await cancelUpstreamWork(deps, ctx.flow, ctx.log);
-  await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: error.message, retryable: error.retryable });
+  await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: error.message, retryable: error.retryable }, (job) => {
+    // What the job cost before it failed: a message sent may have been charged.
+    job.usage = usageOf(ctx.flow, job.usage);
+  });
   return { kind: 'failed' };
 }

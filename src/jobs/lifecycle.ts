@@ -71,19 +71,21 @@ export class JobLifecycle {
     });
   }
 
-  async fail(jobId: string, error: JobError): Promise<JobRecord> {
+  async fail(jobId: string, error: JobError, also?: (job: Job) => void): Promise<JobRecord> {
     return this.finish(jobId, 'job.failed', (job) => {
       job.status = 'failed';
       job.error = error;
       job.waiting = null;
+      also?.(job);
     });
   }
 
-  async cancel(jobId: string, message = 'canceled by the caller'): Promise<JobRecord> {
+  async cancel(jobId: string, message = 'canceled by the caller', also?: (job: Job) => void): Promise<JobRecord> {
     return this.finish(jobId, 'job.canceled', (job) => {
       job.status = 'canceled';
       job.error = { code: 'CANCELED', message, retryable: false };
       job.waiting = null;
+      also?.(job);
     });
   }
 
