@@ -37,6 +37,12 @@ if [ -n "$compose" ]; then
   (cd "$work" && $compose -f docker-compose.yml config >default.yml) || fail "'$compose config' rejected docker-compose.yml"
   (cd "$work" && $compose -f docker-compose.yml --profile sim config >sim.yml) || fail "'$compose --profile sim config' rejected docker-compose.yml"
   (cd "$work" && $compose -f docker-compose.yml --profile tracing config >tracing.yml) || fail "'$compose --profile tracing config' rejected docker-compose.yml"
+  (cd "$work" && $compose -f docker-compose.yml --profile sentinel config >sentinel.yml) || fail "'$compose --profile sentinel config' rejected docker-compose.yml"
+  # The .env lines docker-compose.yml documents for the sentinel profile: the app containers must follow the sentinels.
+  mkdir "$work/sentinel-env"
+  cp docker-compose.yml "$work/sentinel-env/"
+  { cat .env.example; printf '%s\n' 'RELAY_REDIS_URL=' 'REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379,sentinel-3:26379' 'REDIS_SENTINEL_NAME=nemo-relay'; } >"$work/sentinel-env/.env"
+  (cd "$work/sentinel-env" && $compose -f docker-compose.yml --profile sentinel config >../sentinel-env.yml) || fail "'$compose --profile sentinel config' rejected the sentinel .env lines"
   mode=resolved
 else
   # No compose tool at all: parse the YAML ourselves (anchors and merge keys included) and check the same structure.
@@ -44,6 +50,8 @@ else
   cp "$work/docker-compose.yml" "$work/default.yml"
   cp "$work/docker-compose.yml" "$work/sim.yml"
   cp "$work/docker-compose.yml" "$work/tracing.yml"
+  cp "$work/docker-compose.yml" "$work/sentinel.yml"
+  cp "$work/docker-compose.yml" "$work/sentinel-env.yml"
   mode=raw
 fi
 
@@ -62,6 +70,8 @@ const profiles = (svc) => svc.profiles ?? [];
 const plain = load('default.yml');
 const withSim = load('sim.yml');
 const withTracing = load('tracing.yml');
+const withSentinel = load('sentinel.yml');
+const sentinelEnv = load('sentinel-env.yml');
 // v2 drops services of inactive profiles from `config`; v1 keeps them with their `profiles` key: filter in both cases.
 const active = (cfg) => Object.keys(cfg.services).filter((n) => profiles(cfg.services[n]).length === 0);
 for (const name of ['redis', 'api', 'worker']) check(active(plain).includes(name), `service ${name} missing`);
@@ -72,6 +82,28 @@ const jaeger = withTracing.services.jaeger;
 check(Boolean(jaeger) && profiles(jaeger).includes('tracing'), 'jaeger service under profile "tracing" missing');
 const published = (svc) => (svc?.ports ?? []).map((p) => String(typeof p === 'string' ? p : p.target)).join(' ');
 for (const port of ['16686', '4318']) check(published(jaeger).includes(port), `jaeger: port ${port} (UI / OTLP HTTP) not published`);
+// --profile sentinel: a replica of redis and three sentinels watching it, none of them started without the profile.
+const sentinelServices = ['redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3'];
+for (const name of sentinelServices) {
+  check(!active(plain).includes(name), `${name} must only run with --profile sentinel`);
+  const svc = withSentinel.services[name];
+  check(Boolean(svc) && profiles(svc).includes('sentinel'), `${name} service under profile "sentinel" missing`);
+}
+const replicaCmd = [].concat(withSentinel.services['redis-replica']?.command ?? []).join(' ');
+check(/--replicaof redis 6379/.test(replicaCmd), 'redis-replica: must replicate the redis service (--replicaof redis 6379)');
+check(/--maxmemory-policy noeviction/.test(replicaCmd), 'redis-replica: --maxmemory-policy noeviction missing (it becomes the master on failover)');
+for (const name of sentinelServices.slice(1)) {
+  const cmd = [].concat(withSentinel.services[name]?.command ?? []).join(' ');
+  check(/sentinel monitor nemo-relay redis 6379 2/.test(cmd), `${name}: must monitor the redis service as nemo-relay with quorum 2`);
+}
+if (mode === 'resolved') {
+  // With the documented .env lines, REDIS_URL is gone (it may not be set next to REDIS_SENTINELS) and the sentinels named.
+  for (const name of ['api', 'worker']) {
+    const e = env(sentinelEnv.services[name]);
+    check(!e.REDIS_URL, `${name}: with RELAY_REDIS_URL= in .env the sentinel profile must leave REDIS_URL empty, got ${e.REDIS_URL}`);
+    if ('REDIS_SENTINELS' in e) check(e.REDIS_SENTINELS === 'sentinel-1:26379,sentinel-2:26379,sentinel-3:26379', `${name}: REDIS_SENTINELS not passed from .env`);
+  }
+}
 
 const s = plain.services;
 const redisCmd = [].concat(s.redis.command ?? []).join(' ');
@@ -99,6 +131,6 @@ if (problems.length > 0) {
   console.error(`check-compose: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`check-compose: structure ok (${mode} configuration; services: ${[...new Set([...Object.keys(withSim.services), ...Object.keys(withTracing.services)])].join(', ')})`);
+console.log(`check-compose: structure ok (${mode} configuration; services: ${[...new Set([...Object.keys(withSim.services), ...Object.keys(withTracing.services), ...Object.keys(withSentinel.services)])].join(', ')})`);
 EOF
 echo "check-compose: ok"

@@ -1,5 +1,6 @@
 // The environment, validated once with zod into a frozen Config; nothing else reads process.env.
 import { z } from 'zod';
+import { redisEnvRefine, redisEnvShape, redisSettingsFrom, type RedisSettings } from './redis/settings.js';
 import { storageEnvShape } from './storage/settings.js';
 import { decodeSecretsKey } from './tenants/secret-box.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -51,7 +52,18 @@ const msList = z.string().transform((raw, ctx) => {
 export const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
-  REDIS_URL: url.default('redis://127.0.0.1:6379'),
+  // Where Redis is (src/redis/settings.ts: one node, Sentinel or Cluster), one line each so .ci/check-compose.sh sees
+  // every name. REDIS_URL has no default here: set next to sentinels or cluster nodes it is an error (loadConfig).
+  REDIS_URL: redisEnvShape.REDIS_URL,
+  REDIS_PASSWORD: redisEnvShape.REDIS_PASSWORD,
+  REDIS_TLS: redisEnvShape.REDIS_TLS,
+  REDIS_SENTINELS: redisEnvShape.REDIS_SENTINELS,
+  REDIS_SENTINEL_NAME: redisEnvShape.REDIS_SENTINEL_NAME,
+  REDIS_SENTINEL_PASSWORD: redisEnvShape.REDIS_SENTINEL_PASSWORD,
+  REDIS_CLUSTER_NODES: redisEnvShape.REDIS_CLUSTER_NODES,
+  QUEUE_SHARDS: redisEnvShape.QUEUE_SHARDS,
+  REDIS_WAIT_REPLICAS: redisEnvShape.REDIS_WAIT_REPLICAS,
+  REDIS_WAIT_TIMEOUT_MS: redisEnvShape.REDIS_WAIT_TIMEOUT_MS,
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}:.-]{1,64}$/, 'letters, digits, _ - . : and {} only').default('nemo-relay'),
   NEMO_BASE_URL: url.default('https://mega-api-prod.nemovideo.ai'),
   NEMO_TOKEN: z.string().min(8).optional(),
@@ -104,7 +116,11 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-export type Config = Readonly<Env>;
+/**
+ * The validated environment, plus where Redis is as one value (every connection is built from `redis` by
+ * redis/client.ts). REDIS_URL is the one-node URL (its default included), undefined under Sentinel or Cluster.
+ */
+export type Config = Readonly<Env & { redis: RedisSettings }>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -116,11 +132,13 @@ export class ConfigError extends Error {
 /** Parses an environment record; throws ConfigError listing one line per problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(cleaned);
+  // The checks across the Redis variables (REDIS_URL next to sentinels, a cluster prefix without a hash tag…).
+  const parsed = envSchema.superRefine(redisEnvRefine).safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
-  return Object.freeze(parsed.data);
+  const redis = redisSettingsFrom(parsed.data);
+  return Object.freeze({ ...parsed.data, REDIS_URL: redis.mode === 'single' ? redis.url : undefined, redis });
 }
 
 /**

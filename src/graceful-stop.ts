@@ -1,8 +1,7 @@
 // Bounded shutdown helpers: every wait on SIGTERM has a deadline, so a stop always ends (and exits 0) in time.
-import type { Redis } from 'ioredis';
 import { redisReadiness } from './redis/readiness.js';
 import type { Logger } from './observability/logger.js';
-import { waitReady } from './redis/connection.js';
+import { waitReady, type RedisClient } from './redis/client.js';
 
 /** True when `promise` settled (either way) within `ms`; false when the deadline came first. */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -25,7 +24,7 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
  * Start-up check for workers: a Redis that evicts keys (or cannot be reached) would lose queue data, so say so loudly.
  * It does not stop the worker: a managed Redis may be fixed while we run, and /readyz keeps reporting the reason.
  */
-export async function warnIfRedisUnsafe(redis: Redis, logger: Logger): Promise<void> {
+export async function warnIfRedisUnsafe(redis: RedisClient, logger: Logger): Promise<void> {
   try {
     await waitReady(redis, 5_000);
   } catch {

@@ -1,14 +1,13 @@
 // The server roles (api, worker, all, sim): start them on shared services and stop them gracefully on SIGTERM/SIGINT.
 import type { FastifyInstance } from 'fastify';
 import { compose, type Container } from './app/compose.js';
-import { httpDepsFrom } from './app/http-deps.js';
 import { assertApiStartable, type Config } from './config.js';
 import { startFlowWorker, type FlowWorker } from './flow/processor.js';
 import { settlesWithin, warnIfRedisUnsafe } from './graceful-stop.js';
-import { buildApp } from './http/app.js';
 import type { Logger } from './observability/logger.js';
 import { startOpsServer, type OpsServer } from './observability/ops-server.js';
-import { createRedis, waitReady } from './redis/connection.js';
+import { logRedisConnection } from './observability/redis-events.js';
+import { bullmqConnection, createRedisClient, waitReady } from './redis/client.js';
 import { startRetentionSweeper } from './domain/retention-sweeper.js';
 import { startUploadSweeper } from './uploads/sweeper.js';
 import { startDeliveryWorker } from './webhooks/queue.js';
@@ -26,6 +25,8 @@ export interface RunningRoles {
 export async function startApi(services: Container): Promise<{ app: FastifyInstance; url: string }> {
   const { config } = services;
   assertApiStartable(config);
+  // Fastify, the routes, OpenAPI and the console load only here: a worker-only process never pays for them.
+  const [{ buildApp }, { httpDepsFrom }] = await Promise.all([import('./http/app.js'), import('./app/http-deps.js')]);
   const app = await buildApp(httpDepsFrom(services));
   // The request connection fails fast instead of queueing: take traffic once it is up (or say why not).
   await waitReady(services.redis, 10_000).catch(() => services.logger.warn('redis is not ready; API requests fail until it is'));
@@ -38,22 +39,29 @@ export async function startApi(services: Container): Promise<{ app: FastifyInsta
 export async function startWorker(services: Container): Promise<{ stop(): Promise<void> }> {
   const { config } = services;
   void warnIfRedisUnsafe(services.redis, services.logger);
-  const subscriber = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:cancel-subscriber');
-  const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
+  // Every connection comes from the factory (one node, Sentinel or Cluster alike); BullMQ shares this one and
+  // duplicates it for each worker's blocking fetch, but never closes it: stop() does, after the workers.
+  const subscriber = createRedisClient(config.redis, 'subscriber', 'nemo-relay:cancel-subscriber');
+  const connection = bullmqConnection(config.redis, 'blocking', 'nemo-relay:bullmq-worker');
+  logRedisConnection(subscriber, services.logger, 'cancel-subscriber');
+  logRedisConnection(connection, services.logger, 'bullmq-worker');
   const flow: FlowWorker = await startFlowWorker(services.flowDeps, {
     connection,
-    prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     lockMs: config.WORKER_LOCK_MS,
     subscriber,
   });
-  const deliveries = startDeliveryWorker((job, token) => services.deliveries.process(job, token), {
-    connection,
-    prefix: config.QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    logger: services.logger,
-    lockMs: config.WORKER_LOCK_MS,
-  });
+  // One delivery worker per queue shard, sharing the process's WORKER_CONCURRENCY as the flow workers do.
+  const { tags } = services.keys;
+  const deliveries = tags.map((prefix) =>
+    startDeliveryWorker((job, token) => services.deliveries.process(job, token), {
+      connection,
+      prefix,
+      concurrency: Math.max(1, Math.ceil(config.WORKER_CONCURRENCY / tags.length)),
+      logger: services.logger,
+      lockMs: config.WORKER_LOCK_MS,
+    }),
+  );
   const uploadSweeper = startUploadSweeper(services.uploads, services.logger, config.UPLOAD_SWEEP_INTERVAL_MS);
   // Stored outputs whose job is gone, and partial files of copies that died (outputs that last).
   const outputSweeper = services.outputs.startSweeper();
@@ -68,17 +76,18 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
       // Running jobs hand themselves back at their next step boundary; BullMQ's close stops fetching and waits for them.
       flow.drain();
       retentionSweeper.stop();
-      const closing = Promise.allSettled([flow.close(), deliveries.close(), uploadSweeper.stop(), outputSweeper.stop()]);
+      const closing = Promise.allSettled([flow.close(), ...deliveries.map((d) => d.close()), uploadSweeper.stop(), outputSweeper.stop()]);
       if (!(await settlesWithin(closing, config.SHUTDOWN_GRACE_MS))) {
         services.logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'steps still running at the deadline; handing their jobs back');
         // Aborted runs save their checkpoint and return the job to the queue (delayed by 0), so the next worker resumes it.
         flow.abortAll();
         if (!(await settlesWithin(closing, ABORT_SETTLE_MS))) {
           services.logger.error('workers did not stop after the abort; closing anyway (their jobs return as stalled)');
-          await settlesWithin(Promise.allSettled([flow.worker.close(true), deliveries.close(true)]), ABORT_SETTLE_MS);
+          await settlesWithin(Promise.allSettled([flow.forceClose(), ...deliveries.map((d) => d.close(true))]), ABORT_SETTLE_MS);
         }
       }
       subscriber.disconnect();
+      connection.disconnect();
     },
   };
 }

@@ -11,6 +11,10 @@ const RESOLUTION_MS = 10;
 
 const send = (m: unknown) => process.send?.(m);
 
+let heapSession: Session | null = null;
+const post = (session: Session, method: string, params?: object) =>
+  new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+
 async function main(): Promise<void> {
   const { role, spec } = JSON.parse(process.env.BENCH_CHILD ?? '{}') as { role: ChildRole; spec: unknown };
   const eld = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -54,6 +58,25 @@ async function main(): Promise<void> {
     async heapSnapshot(args) {
       return writeHeapSnapshot((args as { path: string }).path);
     },
+    /**
+     * For finding out what allocates: V8's sampling heap profiler from now until `stopHeapSampling`, counting objects
+     * already collected too (so short-lived garbage shows), written as a .heapprofile to `path` at the stop.
+     */
+    async startHeapSampling() {
+      heapSession ??= new Session();
+      heapSession.connect();
+      await post(heapSession, 'HeapProfiler.enable');
+      await post(heapSession, 'HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      return null;
+    },
+    async stopHeapSampling(args) {
+      if (!heapSession) throw new Error('startHeapSampling first');
+      const { profile } = (await post(heapSession, 'HeapProfiler.stopSampling')) as { profile: unknown };
+      heapSession.disconnect();
+      heapSession = null;
+      await writeFile((args as { path: string }).path, JSON.stringify(profile));
+      return (args as { path: string }).path;
+    },
     /** For finding out why a figure is what it is: a V8 CPU profile of the next `ms`, written to `path`. */
     async cpuProfile(args) {
       const { ms, path } = args as { ms: number; path: string };
@@ -69,6 +92,28 @@ async function main(): Promise<void> {
       await writeFile(path, JSON.stringify(profile));
       return path;
     },
+  };
+
+  // Start/stop pair for profiling a phase whose length is not known up front (e.g. one upload leg).
+  let profiling: Session | null = null;
+  common.cpuProfileStart = async () => {
+    if (profiling) throw new Error('a CPU profile is already running');
+    profiling = new Session();
+    profiling.connect();
+    await post(profiling, 'Profiler.enable');
+    await post(profiling, 'Profiler.setSamplingInterval', { interval: 200 });
+    await post(profiling, 'Profiler.start');
+    return null;
+  };
+  common.cpuProfileStop = async (args) => {
+    const session = profiling;
+    if (!session) throw new Error('no CPU profile is running');
+    profiling = null;
+    const { profile } = (await post(session, 'Profiler.stop')) as { profile: unknown };
+    session.disconnect();
+    const { path } = args as { path: string };
+    await writeFile(path, JSON.stringify(profile));
+    return path;
   };
 
   let handle;

@@ -1,6 +1,5 @@
 // The composition root: builds every collaborator once from the configuration; roles, routes and processors get parts of it.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { batchEndHook } from '../domain/batch-end.js';
@@ -14,7 +13,7 @@ import { UpstreamAccounts } from '../flow/accounts.js';
 import type { ClaimLinks } from '../flow/claim-links.js';
 import { groupReleaseHook } from '../flow/group-release.js';
 import { SessionGroups } from '../flow/session-groups.js';
-import { createFlowQueue, promoteIfDelayed, type FlowJobData } from '../flow/queue.js';
+import { createFlowQueues, promoteIfDelayed, type FlowJobData } from '../flow/queue.js';
 import { RenderStats } from '../flow/render-stats.js';
 import { FlowStore } from '../flow/state.js';
 import { BatchStore } from '../jobs/batch-store.js';
@@ -28,8 +27,9 @@ import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { logRedisConnection } from '../observability/redis-events.js';
-import { createRedis } from '../redis/connection.js';
+import { bullmqConnection, createRedisClient, type RedisClient } from '../redis/client.js';
 import { createKeys, type Keys } from '../redis/keys.js';
+import type { ShardQueues } from '../redis/shard-queues.js';
 import { traceStep } from '../tracing/flow.js';
 import { flushTracing, tracingEnabled } from '../tracing/state.js';
 import { uploadReleaseHook } from '../uploads/release-hook.js';
@@ -39,7 +39,7 @@ import { PACKAGE_VERSION } from '../version.js';
 import { DeliveryLedger } from '../webhooks/deliveries.js';
 import { DeliveryProcessor } from '../webhooks/delivery-processor.js';
 import { EventEnqueuer } from '../webhooks/event-enqueuer.js';
-import { createDeliveryQueue, type DeliveryJobData } from '../webhooks/queue.js';
+import { createDeliveryQueues, type DeliveryJobData } from '../webhooks/queue.js';
 import { WebhookSecrets } from '../webhooks/secrets.js';
 import { assertWebhookUrlAllowed, createGuardedDispatcher } from '../webhooks/ssrf.js';
 import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
@@ -54,10 +54,10 @@ export interface Container {
   settings: Settings;
   logger: Logger;
   keys: Keys;
-  /** Request-path commands (fail fast when Redis is away). */
-  redis: Redis;
-  /** Worker-side commands (wait out Redis restarts). */
-  blocking: Redis;
+  /** Request-path commands (fail fast when Redis is away); one node, Sentinel or Cluster (config.redis). */
+  redis: RedisClient;
+  /** Worker-side commands (wait out Redis restarts and failovers). */
+  blocking: RedisClient;
   store: JobStore;
   /** The job store on the request-path connection: API reads and metric scrapes never wait for Redis to return. */
   readStore: JobStore;
@@ -73,7 +73,11 @@ export interface Container {
   createJob: CreateJob;
   batches: BatchCommands;
   idempotency: Idempotency;
+  /** The flow queue of each shard (QUEUE_SHARDS), routed by job id; `flowQueue` is shard 0's (the only one by default). */
+  flowQueues: ShardQueues<FlowJobData>;
   flowQueue: Queue<FlowJobData>;
+  /** The webhooks queue of each shard; `deliveryQueue` is shard 0's. */
+  deliveryQueues: ShardQueues<DeliveryJobData>;
   deliveryQueue: Queue<DeliveryJobData>;
   enqueuer: EventEnqueuer;
   deliveries: DeliveryProcessor;
@@ -102,23 +106,28 @@ export interface Container {
 
 export function compose(config: Config, logger: Logger): Container {
   const settings = settingsFrom(config);
-  const keys = createKeys(config.QUEUE_PREFIX);
-  const redis = createRedis(config.REDIS_URL, 'request', 'nemo-relay:request', { autoPipelining: true });
-  const blocking = createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:worker', { autoPipelining: true });
+  // QUEUE_SHARDS hash tags (one shard: every key under QUEUE_PREFIX as always); every connection from the factory.
+  const keys = createKeys(config.QUEUE_PREFIX, config.QUEUE_SHARDS);
+  const redis = createRedisClient(config.redis, 'request', 'nemo-relay:request', { autoPipelining: true });
+  const blocking = createRedisClient(config.redis, 'blocking', 'nemo-relay:worker', { autoPipelining: true });
   logRedisConnection(redis, logger, 'request');
   logRedisConnection(blocking, logger, 'worker');
   const store = new JobStore(blocking, keys);
   const readStore = new JobStore(redis, keys);
-  const flows = new FlowStore(blocking, keys);
+  // Durable checkpoints WAIT for REDIS_WAIT_REPLICAS replicas (Sentinel and Cluster: 1 by default; one node: 0).
+  const flows = new FlowStore(blocking, keys, config.redis);
   const groups = new SessionGroups(blocking, keys);
   const ledger = new DeliveryLedger(blocking, keys);
   const secrets = new WebhookSecrets({ redis: blocking, keys, fixedSecret: settings.webhooks.fixedSecret, graceMs: settings.webhooks.secretGraceMs });
-  // BullMQ gets its own connections (it duplicates what it is given); workers need maxRetriesPerRequest: null.
-  const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
-  const flowQueue = createFlowQueue(connection, config.QUEUE_PREFIX);
-  const deliveryQueue = createDeliveryQueue(connection, config.QUEUE_PREFIX);
+  // BullMQ shares one factory connection (it never closes a connection it was given: close() below does).
+  const connection = bullmqConnection(config.redis, 'blocking', 'nemo-relay:bullmq');
+  logRedisConnection(connection, logger, 'bullmq');
+  const flowQueues = createFlowQueues(connection, keys);
+  const deliveryQueues = createDeliveryQueues(connection, keys);
+  const flowQueue = flowQueues.shard(0);
+  const deliveryQueue = deliveryQueues.shard(0);
   // Without a listener BullMQ prints every reconnect failure; the connection loss is already logged once above.
-  for (const queue of [flowQueue, deliveryQueue]) {
+  for (const queue of [...flowQueues.all, ...deliveryQueues.all]) {
     queue.on('error', (err: Error) => logger.debug({ queue: queue.name, err: err.message }, 'queue connection error'));
   }
   const apiKeys = new ApiKeys(config.API_KEYS ?? [], config.AUTH_DISABLED, config.ADMIN_API_KEY);
@@ -135,17 +144,17 @@ export function compose(config: Config, logger: Logger): Container {
     // Every live tenant (bootstrap ones included); with auth disabled every unknown caller is the default tenant.
     jobCounts: async () =>
       readStore.countByStatus([...(await tenants.directory.list()).map((t) => t.id), ...(config.AUTH_DISABLED ? [ANONYMOUS_TENANT] : [])]),
-    queues: [flowQueue, deliveryQueue],
+    queues: [...flowQueues.all, ...deliveryQueues.all],
     version: PACKAGE_VERSION,
   });
   const webhookAgent = createGuardedDispatcher({ allowPrivate: settings.webhooks.allowPrivate });
   const outputs = createOutputs({ config, redis: blocking, keys, logger, guarded: webhookAgent });
-  const enqueuer = new EventEnqueuer({ store, ledger, queue: deliveryQueue });
+  const enqueuer = new EventEnqueuer({ store, ledger, queue: deliveryQueues });
   const deliveries = new DeliveryProcessor({
     store,
     ledger,
     secrets,
-    queue: deliveryQueue,
+    queue: deliveryQueues,
     httpDispatcher: webhookAgent,
     timeoutMs: settings.webhooks.timeoutMs,
     schedule: settings.webhooks.schedule,
@@ -157,7 +166,7 @@ export function compose(config: Config, logger: Logger): Container {
   const releaseUploads = uploadReleaseHook(uploads, store, logger.child({ component: 'uploads' }));
   const leaveGroup = groupReleaseHook({
     groups,
-    wake: async (jobId) => void (await promoteIfDelayed(flowQueue, jobId)),
+    wake: async (jobId) => void (await promoteIfDelayed(flowQueues, jobId)),
     logger: logger.child({ component: 'groups' }),
   });
   const batchStore = new BatchStore(blocking, keys);
@@ -178,7 +187,7 @@ export function compose(config: Config, logger: Logger): Container {
   const retentionOf = (tenant: string): number => tenants.directory.peek(tenant)?.retention_ms ?? settings.retention.jobMs;
   const lifecycle = new JobLifecycle(
     store,
-    lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue, logger: logger.child({ component: 'lifecycle' }) }),
+    lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue: flowQueues, logger: logger.child({ component: 'lifecycle' }) }),
     retentionOf,
   );
   const jobs = new JobCommands({
@@ -186,7 +195,7 @@ export function compose(config: Config, logger: Logger): Container {
     flows,
     lifecycle,
     groups,
-    queue: jobQueuePort({ admission, flowQueue, redis: blocking, keys, limitsOf }),
+    queue: jobQueuePort({ admission, flowQueue: flowQueues, redis: blocking, keys, limitsOf }),
     checkWebhookUrl: (url) => assertWebhookUrlAllowed(url, { allowPrivate: settings.webhooks.allowPrivate }),
     checkFetchedSourceUrl: async (url, field) => {
       try {
@@ -260,7 +269,7 @@ export function compose(config: Config, logger: Logger): Container {
     readStore,
     flows,
     groups,
-    erase: { redis: blocking, keys, store, flowQueue, outputs },
+    erase: { redis: blocking, keys, store, flowQueue: flowQueues, outputs },
     admission,
     limitsOf,
     lifecycle,
@@ -268,7 +277,9 @@ export function compose(config: Config, logger: Logger): Container {
     createJob,
     batches,
     idempotency,
+    flowQueues,
     flowQueue,
+    deliveryQueues,
     deliveryQueue,
     enqueuer,
     deliveries,
@@ -283,12 +294,13 @@ export function compose(config: Config, logger: Logger): Container {
     uploads: requestUploads,
     apiKeys,
     tenants,
-    eventFeed: () => (feed ??= new EventFeed(createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:events'))),
+    eventFeed: () => (feed ??= new EventFeed(createRedisClient(config.redis, 'subscriber', 'nemo-relay:events'))),
     flowDeps,
     outputs,
     metrics,
     async close() {
-      await Promise.allSettled([flowQueue.close(), deliveryQueue.close(), webhookAgent.close()]);
+      await Promise.allSettled([flowQueues.close(), deliveryQueues.close(), webhookAgent.close()]);
+      connection.disconnect();
       outputs.close();
       feed?.close();
       tenants.directory.close();

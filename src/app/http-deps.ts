@@ -2,6 +2,7 @@
 import { deleteJob } from '../domain/erase-job.js';
 import type { HttpDeps } from '../http/deps.js';
 import { consoleRoutes, resultMediaSources } from '../http/routes/console.js';
+import { storeAvailability } from '../redis/availability.js';
 import { redisReadiness } from '../redis/readiness.js';
 import { currentTraceparent } from '../tracing/spans.js';
 import { tracingEnabled } from '../tracing/state.js';
@@ -22,7 +23,8 @@ export function httpDepsFrom(c: Container): HttpDeps {
   return {
     logger: c.logger,
     auth,
-    storeAvailable: () => c.redis.status === 'ready',
+    // One node or Sentinel: the request connection is ready; Cluster: every slot's master is connected too.
+    storeAvailable: storeAvailability(c.redis),
     bodyLimit: settings.api.bodyLimit,
     // Redis first; then output storage that cannot be written (its probe is cached ~30 s).
     health: {
@@ -82,7 +84,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       },
     },
     metrics: { render: () => c.metrics.render(), auth },
-    admin: { queues: [c.flowQueue, c.deliveryQueue], auth },
+    admin: { queues: [...c.flowQueues.all, ...c.deliveryQueues.all], auth },
     tenants: { admin: c.tenants.admin, auth },
     rateLimit: {
       // From the in-process tenant cache: a tenant without a limit costs no Redis call.

@@ -1,22 +1,22 @@
 // The job queue as the domain sees it: fair admission first (flow/admission.ts), then the BullMQ flow queue.
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { JobQueuePort } from '../domain/job-commands.js';
 import type { Admission, TenantLimits } from '../flow/admission.js';
-import { enqueueFlow, promoteIfDelayed, removeIfWaiting, type FlowJobData } from '../flow/queue.js';
+import { enqueueFlow, promoteIfDelayed, removeIfWaiting, type FlowQueueRef } from '../flow/queue.js';
 import type { Keys } from '../redis/keys.js';
 
 export interface JobQueueDeps {
   admission: Admission;
-  flowQueue: Queue<FlowJobData>;
+  /** The flow queue(s): a job goes to its shard's (flow/queue.ts routes by its id). */
+  flowQueue: FlowQueueRef;
   /** Publishes cancels to the worker holding a job. */
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   limitsOf: (tenant: string) => Promise<TenantLimits>;
 }
 
 /** Admitted jobs go to the flow queue (adding an id BullMQ already holds is a no-op, so a repeat is harmless). */
-export async function queueAdmitted(flowQueue: Queue<FlowJobData>, admitted: readonly string[]): Promise<void> {
+export async function queueAdmitted(flowQueue: FlowQueueRef, admitted: readonly string[]): Promise<void> {
   for (const id of admitted) await enqueueFlow(flowQueue, id);
 }
 

@@ -1,8 +1,7 @@
 // What happens after a job's event is stored: its webhook queued, then on its end uploads freed, slots and sessions handed on.
-import type { Queue } from 'bullmq';
 import type { Logger } from '../observability/logger.js';
 import type { Admission } from '../flow/admission.js';
-import type { FlowJobData } from '../flow/queue.js';
+import type { FlowQueueRef } from '../flow/queue.js';
 import type { AfterEvent } from '../jobs/lifecycle.js';
 import { TERMINAL_EVENTS, type EventType, type JobRecord } from '../jobs/schemas.js';
 import type { EventEnqueuer } from '../webhooks/event-enqueuer.js';
@@ -14,7 +13,7 @@ export interface LifecycleHookParts {
   leaveGroup: (jobId: string, type: EventType, record: JobRecord) => Promise<void>;
   announceBatchEnd: (jobId: string, type: EventType, record: JobRecord) => Promise<void>;
   admission: Admission;
-  flowQueue: Queue<FlowJobData>;
+  flowQueue: FlowQueueRef;
   logger: Logger;
 }
 

@@ -1,6 +1,7 @@
 // The configuration cut into small per-part settings objects: each collaborator gets only the part it uses.
 import type { Config } from '../config.js';
 import type { FlowSettings } from '../flow/context.js';
+import type { RedisSettings } from '../redis/settings.js';
 
 export interface Settings {
   flow: FlowSettings;
@@ -18,7 +19,8 @@ export interface Settings {
     /** NemoVideo's web app, where claim (registration) links point. */
     webUrl: string;
   };
-  redis: { url: string; prefix: string };
+  /** Where Redis is (one node, Sentinel or Cluster) and the key prefix its QUEUE_SHARDS tags derive from. */
+  redis: { connection: RedisSettings; prefix: string };
 }
 
 /** The JSON body limit of the API (contract: a body over 1 MiB is 413 PAYLOAD_TOO_LARGE). */
@@ -60,6 +62,6 @@ export function settingsFrom(config: Config): Settings {
       clientId: config.NEMO_CLIENT_ID,
       webUrl: config.NEMO_WEB_URL,
     },
-    redis: { url: config.REDIS_URL, prefix: config.QUEUE_PREFIX },
+    redis: { connection: config.redis, prefix: config.QUEUE_PREFIX },
   };
 }

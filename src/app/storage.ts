@@ -1,10 +1,10 @@
 // Output storage wiring: the driver from STORAGE_URL, signed links, the mirror step's part, readiness, the sweeper, erase.
-import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import type { FlowOutputs } from '../flow/context.js';
 import type { Job } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { createOutputStorage } from '../storage/create-storage.js';
 import { eraseOutput } from '../storage/erase.js';
@@ -47,7 +47,7 @@ export interface Outputs {
 export interface OutputsDeps {
   config: Config;
   /** The worker-side connection (waits out Redis restarts): the link key, the sweep lock, job existence. */
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   logger: Logger;
   /** The SSRF-guarded dispatcher (the webhooks' one): output URLs on other hosts than the upstream's go through it. */

@@ -1,11 +1,11 @@
 // Builds the tenant parts once (directory, store, admin use cases, rate windows) and the authenticator over both kinds of key.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Config } from '../config.js';
 import { TenantAdmin } from '../domain/tenant-admin.js';
 import { AppError } from '../errors.js';
 import type { Authenticator } from '../http/deps.js';
 import type { Logger } from '../observability/logger.js';
-import { createRedis } from '../redis/connection.js';
+import { createRedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { TenantDirectory } from '../tenants/directory.js';
 import { RateWindows } from '../tenants/rate-window.js';
@@ -25,9 +25,9 @@ export function composeTenants(opts: {
   config: Config;
   keys: Keys;
   /** Request-path connection (fails fast): lookups on the API's hot path. */
-  redis: Redis;
+  redis: RedisClient;
   /** Worker-side connection: start-up writes and deletions, which may wait out a Redis restart. */
-  blocking: Redis;
+  blocking: RedisClient;
   logger: Logger;
   retentionMs: number;
   /** The domain's job cancel (JobCommands.cancel), late-bound: the job commands are built after the tenants. */
@@ -44,7 +44,7 @@ export function composeTenants(opts: {
     box,
     bootstrap: [...new Set((config.API_KEYS ?? []).map((p) => p.tenant))],
     redis: opts.redis,
-    subscriber: () => createRedis(config.REDIS_URL, 'blocking', 'nemo-relay:tenants'),
+    subscriber: () => createRedisClient(config.redis, 'subscriber', 'nemo-relay:tenants'),
     channel: keys.tenantsChannel(),
     logger: log,
   });

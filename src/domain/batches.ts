@@ -4,7 +4,6 @@ import { AppError } from '../errors.js';
 import type { BatchStore} from '../jobs/batch-store.js';
 import { batchView, type BatchRecord } from '../jobs/batch-store.js';
 import { fingerprint, type Idempotency } from '../jobs/idempotency.js';
-import { newBatchId } from '../jobs/ids.js';
 import { BATCH_EVENTS, isTerminal, TERMINAL_EVENTS, type Batch, type CreateBatchBody, type JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import type { StagedUploads, UploadRef } from '../uploads/staged-uploads.js';
@@ -46,7 +45,7 @@ export class BatchCommands {
 
   private async createOnce(tenant: string, body: CreateBatchBody, trace: string | null): Promise<Batch> {
     const { uploads, batches, commands } = this.deps;
-    const id = newBatchId();
+    const id = batches.newId(tenant);
     const refs: UploadRef[] = body.sources.flatMap((s, i) => ('upload_id' in s ? [{ field: `sources.${i}.upload_id`, id: s.upload_id }] : []));
     const claimant = `request:${randomUUID()}`;
     await uploads.claim(tenant, refs, claimant);

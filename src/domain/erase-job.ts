@@ -1,16 +1,16 @@
 // Erasing a job: every key it made, its entries in the tenant's indexes, its queue entries and its stored output.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import { isTerminal, JOB_STATUSES, type JobRecord } from '../jobs/schemas.js';
 import { retentionMember, type JobStore } from '../jobs/store.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 
 export interface EraseDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   store: Pick<JobStore, 'get' | 'getForTenant'>;
-  /** The flow queue: a finished job's entry is normally gone already (removeOnComplete); a stray one goes too. */
+  /** The flow queue(s): a finished job's entry is normally gone already (removeOnComplete); a stray one goes too. */
   flowQueue: Pick<Queue, 'remove'>;
   /** Deletes the job's stored MP4 (outputs that last); absent when outputs are not stored. */
   outputs?: { erase(tenant: string, jobId: string): Promise<void> };
@@ -29,7 +29,7 @@ export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, k
     .zrem(keys.tenantJobs(tenant), jobId);
   for (const status of JOB_STATUSES) multi.zrem(keys.tenantJobsByStatus(tenant, status), jobId);
   if (record?.idem) multi.unlink(record.idem);
-  multi.zrem(keys.retentionIndex(), retentionMember(tenant, jobId));
+  multi.zrem(keys.retentionIndex(keys.shardOfId(jobId)), retentionMember(tenant, jobId));
   await multi.exec();
   // A group's session outlives its jobs only while one of them still waits for a turn.
   if (record?.group && (await redis.llen(keys.sessionGroupQueue(record.group))) === 0) await redis.unlink(keys.sessionGroup(record.group));
@@ -44,7 +44,7 @@ export async function eraseBatch(deps: Pick<EraseDeps, 'redis' | 'keys'>, tenant
     .multi()
     .unlink(keys.batch(batchId), keys.batchFinalized(batchId))
     .zrem(keys.tenantBatches(tenant), batchId)
-    .zrem(keys.retentionIndex(), `batch|${tenant}|${batchId}`)
+    .zrem(keys.retentionIndex(keys.shardOfId(batchId)), `batch|${tenant}|${batchId}`)
     .exec();
 }
 

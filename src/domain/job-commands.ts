@@ -3,7 +3,6 @@ import { AppError } from '../errors.js';
 import type { SessionGroups } from '../flow/session-groups.js';
 import type { FlowStore } from '../flow/state.js';
 import { initialFlowState } from '../flow/state.js';
-import { newJobId } from '../jobs/ids.js';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
 import { EMPTY_USAGE, isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord, type RevisionBody } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
@@ -57,7 +56,8 @@ export class JobCommands {
     if (check) {
       await Promise.all(body.sources.map((s, i) => ('url' in s && isHeicUrl(s.url) ? check(s.url, `sources.${i}.url`) : undefined)));
     }
-    const job = newJob(body, opts);
+    // The id carries the tenant's queue shard (QUEUE_SHARDS > 1), so every key of the job is found from it.
+    const job = newJob(this.deps.store.newId(tenant), body, opts);
     const group = opts.group ?? null;
     const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });
     // Its place in the group's queue is taken in creation order, before a worker can see the job.
@@ -123,10 +123,10 @@ export class JobCommands {
   }
 }
 
-function newJob(body: CreateJobBody, opts: CreateOptions): Job {
+function newJob(id: string, body: CreateJobBody, opts: CreateOptions): Job {
   const session = opts.inherited ?? null;
   return {
-    id: newJobId(),
+    id,
     status: 'queued',
     stage: 'queued',
     progress: 0,

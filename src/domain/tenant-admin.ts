@@ -1,5 +1,5 @@
 // The operator's tenant use cases: create, change, delete (keys revoked, jobs canceled, data expired), issue and revoke keys.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
@@ -19,7 +19,7 @@ export interface TenantAdminDeps {
   /** The domain's job cancel (JobCommands.cancel): JOB_FINISHED / JOB_NOT_FOUND are taken as nothing left to cancel. */
   jobs: { cancel: JobCommands['cancel'] | ((tenant: string, jobId: string) => Promise<unknown>) };
   /** Reads the tenant's per-status job sets (the job store's index). */
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   /** JOB_RETENTION_MS: how long a deleted tenant's tombstone (and data) stays when it has no retention_ms of its own. */
   defaultRetentionMs: number;

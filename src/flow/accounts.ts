@@ -1,5 +1,5 @@
 // Upstream accounts: the service's own and each tenant's; every account has its token, credit gate, balance and claim link.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { BalanceReader } from '../nemo/balance.js';
 import type { NemoClient } from '../nemo/client.js';
 import { TokenProvider } from '../nemo/token.js';
@@ -28,7 +28,7 @@ export interface UpstreamAccount {
 }
 
 export interface UpstreamAccountsDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   nemo: NemoClient;
   /** The default account: NEMO_TOKEN, else the service's anonymous token (NEMO_CLIENT_ID or a generated id). */

@@ -1,5 +1,5 @@
 // Fair starts: jobs wait per tenant and are admitted round-robin (weighted), within each tenant's and each account's cap.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 
@@ -129,29 +129,43 @@ for _, other in ipairs(redis.call('ZRANGE', base .. 'tenants', 0, -1)) do
 end
 return ahead + 1`);
 
+/**
+ * One scheduler per queue shard (QUEUE_SHARDS): a tenant's jobs wait and run in its shard's scheduler, whose keys
+ * share the shard's hash tag. Tenants take turns within a shard, and MAX_RUNNING_JOBS caps each account per shard
+ * (an account whose tenants span N shards may run up to N × MAX_RUNNING_JOBS). With one shard: one scheduler, as always.
+ */
 export class Admission {
-  private readonly base: string;
-  /** Every script names one key of the scheduler so a Redis Cluster routes it to the slot all of them share. */
-  private readonly route: string;
-
   constructor(
-    private readonly redis: Redis,
-    keys: Keys,
-    /** MAX_RUNNING_JOBS: upstream sessions in use at once per upstream account. */
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    /** MAX_RUNNING_JOBS: upstream sessions in use at once per upstream account (per shard). */
     private readonly maxPerAccount: number,
-  ) {
-    this.base = keys.admission();
-    this.route = `${this.base}tenants`;
+  ) {}
+
+  /** The shards to walk (the reconciler visits every one). */
+  get shards(): number {
+    return this.keys.shards;
+  }
+
+  /** Every script names one key of the scheduler (`tenants`) so a Redis Cluster routes it to the slot all of them share. */
+  private at(shard: number): { base: string; route: string } {
+    const base = this.keys.admission(shard);
+    return { base, route: `${base}tenants` };
+  }
+
+  private of(tenant: string) {
+    return this.at(this.keys.shardOfTenant(tenant));
   }
 
   /** A new (or re-offered) job waits its turn; answers the jobs admitted now, which go to the flow queue. */
   async add(jobId: string, tenant: string, limits: TenantLimits, createdMs = Date.now()): Promise<string[]> {
+    const { base, route } = this.of(tenant);
     const out = await runScript(
       this.redis,
       ADD,
       1,
-      this.route,
-      this.base,
+      route,
+      base,
       jobId,
       tenant,
       createdMs,
@@ -164,37 +178,43 @@ export class Admission {
     return out as string[];
   }
 
-  /** A job ended: its slot is free; answers the jobs admitted in its place. */
+  /** A job ended: its slot is free; answers the jobs admitted in its place (all of the same shard). */
   async release(jobId: string, tenant: string): Promise<string[]> {
-    return (await runScript(this.redis, RELEASE, 1, this.route, this.base, jobId, tenant, this.maxPerAccount, ADMIT_BATCH)) as string[];
+    const { base, route } = this.of(tenant);
+    return (await runScript(this.redis, RELEASE, 1, route, base, jobId, tenant, this.maxPerAccount, ADMIT_BATCH)) as string[];
   }
 
   /** Takes back a job that never started (a cancel of a waiting job); true when it was waiting. */
   async withdraw(jobId: string, tenant: string): Promise<boolean> {
-    return Number(await runScript(this.redis, WITHDRAW, 1, this.route, this.base, jobId, tenant)) === 1;
+    const { base, route } = this.of(tenant);
+    return Number(await runScript(this.redis, WITHDRAW, 1, route, base, jobId, tenant)) === 1;
   }
 
   async state(jobId: string, tenant: string): Promise<'pending' | 'running' | 'none'> {
-    return (await runScript(this.redis, STATE, 1, this.route, this.base, jobId, tenant)) as 'pending' | 'running' | 'none';
+    const { base, route } = this.of(tenant);
+    return (await runScript(this.redis, STATE, 1, route, base, jobId, tenant)) as 'pending' | 'running' | 'none';
   }
 
-  /** About how many jobs start before this one (1 = next); null when it is not waiting. */
+  /** About how many jobs start before this one (1 = next) among its shard's; null when it is not waiting. */
   async position(jobId: string, tenant: string): Promise<number | null> {
-    const out = await runScript(this.redis, POSITION, 1, this.route, this.base, jobId, tenant);
+    const { base, route } = this.of(tenant);
+    const out = await runScript(this.redis, POSITION, 1, route, base, jobId, tenant);
     return typeof out === 'number' ? out : null;
   }
 
-  /** Tenants with admitted jobs (the reconciler's worklist). */
-  async tenants(): Promise<string[]> {
-    return this.redis.hkeys(`${this.base}limits`);
+  /** Tenants with admitted jobs in one shard (the reconciler's worklist). */
+  async tenants(shard = 0): Promise<string[]> {
+    return this.redis.hkeys(`${this.at(shard).base}limits`);
   }
 
   async running(tenant: string): Promise<string[]> {
-    return this.redis.smembers(`${this.base}running:${tenant}`);
+    return this.redis.smembers(`${this.of(tenant).base}running:${tenant}`);
   }
 
-  async admitWaiting(): Promise<string[]> {
-    return (await runScript(this.redis, RELEASE, 1, this.route, this.base, '', '', this.maxPerAccount, ADMIT_BATCH)) as string[];
+  /** Admits what may start in one shard (after slots were freed without a release call). */
+  async admitWaiting(shard = 0): Promise<string[]> {
+    const { base, route } = this.at(shard);
+    return (await runScript(this.redis, RELEASE, 1, route, base, '', '', this.maxPerAccount, ADMIT_BATCH)) as string[];
   }
 }
 

@@ -1,5 +1,5 @@
 // The registration ("claim") link of an anonymous upstream account, learned when it runs out of credits (§2.3).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { NemoClient } from '../nemo/client.js';
 
 /** The upstream's own advice on 2001 with an anonymous token: send the user to this page to register and add credits. */
@@ -9,7 +9,7 @@ export function claimUrlOf(webUrl: string, claimToken: string): string {
 
 export class ClaimLinks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** Where this account's link is kept. */
     private readonly key: string,
     private readonly webUrl: string,

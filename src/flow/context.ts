@@ -1,5 +1,5 @@
 // What a flow step gets (dependencies, the job, its checkpoint) and what it answers (next step, wait, or finished).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Dispatcher } from 'undici';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
 import type { JobRecord } from '../jobs/schemas.js';
@@ -52,7 +52,7 @@ export interface FlowOutputs {
 
 export interface FlowDeps {
   settings: FlowSettings;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   nemo: NemoClient;
   tokens: TokenProvider;

@@ -1,5 +1,5 @@
 // Pauses new upstream work while the upstream is out of credits (2001), re-checking the balance instead of failing every job.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { DEFAULT_ACCOUNT, type Keys } from '../redis/keys.js';
 
@@ -12,7 +12,7 @@ export const MIN_CREDITS_TO_START = 100;
 
 export class CreditsGate {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly recheckMs = CREDITS_RECHECK_MS,
     /** Which upstream account this gate guards: one account's 2001 pauses only the jobs that spend it. */

@@ -1,27 +1,31 @@
 // The BullMQ adapter of the flow: a waiting job is moved to delayed (not a sleeping promise), cancels abort the open stream.
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { QUEUE_NAMES } from '../redis/keys.js';
 import { annotateRun, withRunSpans } from '../tracing/flow.js';
 import { activeTraceFields } from '../tracing/spans.js';
 import { tracingEnabled } from '../tracing/state.js';
 import type { FlowDeps } from './context.js';
 import { runFlow } from './machine.js';
-import { CAPPED_BACKOFF, cappedBackoffMs, createFlowQueue, type FlowJobData } from './queue.js';
+import { CAPPED_BACKOFF, cappedBackoffMs, createFlowQueues, type FlowJobData } from './queue.js';
 import { startQueuedSweeper } from './sweeper.js';
 
 export interface FlowWorkerOptions {
+  /** BullMQ's connection (a client from redis/client.ts bullmqConnection); the caller closes it after close(). */
   connection: ConnectionOptions;
-  prefix: string;
+  /** Flow jobs in flight in this process, split evenly over the shards' workers (at least one each). */
   concurrency: number;
   lockMs: number;
   /** A subscriber connection for cancel signals (a connection in subscriber mode can do nothing else). */
-  subscriber: Redis;
+  subscriber: RedisClient;
 }
 
 export interface FlowWorker {
-  worker: Worker<FlowJobData>;
+  /** One BullMQ Worker per queue shard (keys.tags), each on its shard's flow queue. */
+  workers: Worker<FlowJobData>[];
   close(): Promise<void>;
+  /** The last resort of a shutdown: closes every worker without waiting for its jobs (they return as stalled). */
+  forceClose(): Promise<void>;
   /** Shutdown (issue 6): each running job is handed back to the queue as soon as its current step ends. */
   drain(): void;
   /** Shutdown (issue 6), at the deadline: aborts every running step; the machine saves and hands the job back. */
@@ -75,32 +79,42 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
 
   // Tracing on: each run is a span continuing the trace the job's record keeps (one extra record read per run).
   const storedTrace = async (jobId: string) => (await deps.store.get(jobId))?.trace ?? null;
-  const worker = new Worker<FlowJobData>(QUEUE_NAMES.flow, tracingEnabled() ? withRunSpans(processor, storedTrace) : processor, {
-    connection: opts.connection,
-    prefix: opts.prefix,
-    concurrency: opts.concurrency,
-    // A worker that stops renewing its lock (killed, frozen) loses the job after lockMs; the stalled check, run
-    // every half lock, then hands it to another worker, which resumes it from its checkpoint.
-    lockDuration: opts.lockMs,
-    // Steps are re-entrant, so a job whose worker died is always safe to take over; never fail it for stalling.
-    maxStalledCount: 1_000,
-    stalledInterval: Math.max(1_000, Math.floor(opts.lockMs / 2)),
-    settings: { backoffStrategy: (attemptsMade, type) => (type === CAPPED_BACKOFF ? cappedBackoffMs(attemptsMade) : 0) },
+  const run = tracingEnabled() ? withRunSpans(processor, storedTrace) : processor;
+  // A job is only ever in its shard's queue, so each shard has its worker. Shards hold tenants at random (by hash), so
+  // an even split of the process's concurrency is fair on average; a single busy tenant uses its shard's share.
+  const { tags } = deps.keys;
+  const perShard = Math.max(1, Math.ceil(opts.concurrency / tags.length));
+  const workers = tags.map((prefix) => {
+    const worker = new Worker<FlowJobData>(QUEUE_NAMES.flow, run, {
+      connection: opts.connection,
+      prefix,
+      concurrency: perShard,
+      // A worker that stops renewing its lock (killed, frozen) loses the job after lockMs; the stalled check, run
+      // every half lock, then hands it to another worker, which resumes it from its checkpoint.
+      lockDuration: opts.lockMs,
+      // Steps are re-entrant, so a job whose worker died is always safe to take over; never fail it for stalling.
+      maxStalledCount: 1_000,
+      stalledInterval: Math.max(1_000, Math.floor(opts.lockMs / 2)),
+      settings: { backoffStrategy: (attemptsMade, type) => (type === CAPPED_BACKOFF ? cappedBackoffMs(attemptsMade) : 0) },
+    });
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
+      deps.logger.error({ jobId: job.data.jobId, err: String(err), exhausted }, 'flow run crashed');
+      if (exhausted) {
+        void deps.lifecycle
+          .fail(job.data.jobId, { code: 'INTERNAL', message: 'the job could not be processed', retryable: true })
+          .catch(() => {});
+      }
+    });
+    worker.on('error', (err) => deps.logger.error({ err: String(err), queue: prefix }, 'flow worker error'));
+    return worker;
   });
-  worker.on('failed', (job, err) => {
-    if (!job) return;
-    const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
-    deps.logger.error({ jobId: job.data.jobId, err: String(err), exhausted }, 'flow run crashed');
-    if (exhausted) {
-      void deps.lifecycle
-        .fail(job.data.jobId, { code: 'INTERNAL', message: 'the job could not be processed', retryable: true })
-        .catch(() => {});
-    }
-  });
-  worker.on('error', (err) => deps.logger.error({ err: String(err) }, 'flow worker error'));
 
   // The never-lose safety net: jobs whose record was written but whose queue entry never was.
-  const sweepQueue = createFlowQueue(opts.connection, opts.prefix);
+  const sweepQueue = createFlowQueues(opts.connection, deps.keys);
+  // Without a listener BullMQ prints every reconnect failure (a failover is a burst of them); the workers log theirs.
+  for (const queue of sweepQueue.all) queue.on('error', (err: Error) => deps.logger.debug({ err: err.message }, 'sweep queue connection error'));
   const sweeper = startQueuedSweeper({
     redis: deps.redis,
     keys: deps.keys,
@@ -114,7 +128,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
   });
 
   return {
-    worker,
+    workers,
     drain() {
       draining = true;
     },
@@ -124,9 +138,12 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     },
     async close() {
       sweeper.stop();
-      await worker.close();
+      await Promise.all(workers.map((w) => w.close()));
       await sweepQueue.close();
       await opts.subscriber.unsubscribe(channel).catch(() => {});
+    },
+    async forceClose() {
+      await Promise.all(workers.map((w) => w.close(true)));
     },
   };
 }

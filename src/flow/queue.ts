@@ -1,6 +1,7 @@
 // The flow queue: one BullMQ job per nemo-relay job, with the job id as BullMQ id so enqueueing twice is harmless.
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { QUEUE_NAMES } from '../redis/keys.js';
+import { QUEUE_NAMES, type Keys } from '../redis/keys.js';
+import { queueFor, ShardQueues, type QueueRef } from '../redis/shard-queues.js';
 
 export interface FlowJobData {
   jobId: string;
@@ -41,13 +42,20 @@ export function createFlowQueue(connection: ConnectionOptions, prefix: string): 
   return new Queue<FlowJobData>(QUEUE_NAMES.flow, { connection, prefix, streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } } });
 }
 
-export async function enqueueFlow(queue: Queue<FlowJobData>, jobId: string): Promise<void> {
-  await queue.add('run', { jobId }, { ...FLOW_JOB_OPTIONS, jobId });
+/** The flow queue of every shard (QUEUE_SHARDS; one queue under QUEUE_PREFIX when there is one shard). */
+export function createFlowQueues(connection: ConnectionOptions, keys: Keys): ShardQueues<FlowJobData> {
+  return new ShardQueues(keys.tags.map((tag) => createFlowQueue(connection, tag)), keys.shardOfId);
+}
+
+export type FlowQueueRef = QueueRef<FlowJobData>;
+
+export async function enqueueFlow(queue: FlowQueueRef, jobId: string): Promise<void> {
+  await queueFor(queue, jobId).add('run', { jobId }, { ...FLOW_JOB_OPTIONS, jobId });
 }
 
 /** Wakes a job that is waiting (delayed) so a worker sees a cancel at once; false when it is not delayed. */
-export async function promoteIfDelayed(queue: Queue<FlowJobData>, jobId: string): Promise<boolean> {
-  const job = await queue.getJob(jobId);
+export async function promoteIfDelayed(queue: FlowQueueRef, jobId: string): Promise<boolean> {
+  const job = await queueFor(queue, jobId).getJob(jobId);
   if (!job) return false;
   if ((await job.getState()) !== 'delayed') return false;
   try {
@@ -62,8 +70,8 @@ export async function promoteIfDelayed(queue: Queue<FlowJobData>, jobId: string)
  * Removes a job nobody has started yet. True when no worker can run it any more: removed here, or never in the
  * queue at all (a crash between writing the record and enqueueing); false when a worker holds it.
  */
-export async function removeIfWaiting(queue: Queue<FlowJobData>, jobId: string): Promise<boolean> {
-  const job = await queue.getJob(jobId);
+export async function removeIfWaiting(queue: FlowQueueRef, jobId: string): Promise<boolean> {
+  const job = await queueFor(queue, jobId).getJob(jobId);
   if (!job) return true;
   const state = await job.getState();
   if (state !== 'waiting' && state !== 'prioritized') return false;

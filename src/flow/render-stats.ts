@@ -1,5 +1,5 @@
 // A moving average of how long renders take, shared by all workers, so the first poll can be aimed at the likely finish.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 
 const ALPHA = 0.3;
@@ -8,7 +8,7 @@ export class RenderStats {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     keys: Keys,
   ) {
     this.key = keys.renderTimeAverage();

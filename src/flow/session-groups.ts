@@ -1,5 +1,5 @@
 // Jobs sharing one upstream session take turns: a FIFO queue per group, and the group's session and uploads once made.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
@@ -36,7 +36,7 @@ return 0`);
 
 export class SessionGroups {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

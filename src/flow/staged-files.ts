@@ -7,6 +7,8 @@ export interface StagedFile {
   contentType: string;
   size: number;
   open: () => Readable;
+  /** The file on disk: the upload reads it straight into reused buffers (no per-chunk allocation). */
+  path?: string;
 }
 
 export interface StagedFileSource {

@@ -1,9 +1,10 @@
 // The flow checkpoint: where a job is in the NemoVideo flow, stored in Redis after every step so any worker can resume it.
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { jobResultSchema } from '../jobs/schemas.js';
 import { conformanceReportSchema } from '../video/conformance.js';
+import { waitForReplicas, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import type { RedisSettings } from '../redis/settings.js';
 
 export const STEPS = ['auth', 'session', 'upload', 'generate', 'reconcile', 'check', 'render_submit', 'render_poll', 'mirror', 'finish'] as const;
 export type Step = (typeof STEPS)[number];
@@ -131,10 +132,10 @@ const FENCED_SET = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SE
 
 export class FlowStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
-    /** Replicas a durable save waits for (REDIS_WAIT_REPLICAS; 0 on a single node), and for how long. */
-    private readonly durability: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 100 },
+    /** Replicas a durable save waits for (REDIS_WAIT_REPLICAS; 0 on a single node), and for how long (REDIS_WAIT_TIMEOUT_MS). */
+    private readonly durability: Pick<RedisSettings, 'waitReplicas' | 'waitTimeoutMs'> = { waitReplicas: 0, waitTimeoutMs: 100 },
   ) {}
 
   async load(jobId: string): Promise<FlowState | null> {
@@ -157,9 +158,14 @@ export class FlowStore {
       if (ok !== 1) throw new LockLostError(jobId);
     }
     // Replication is asynchronous: a failover right after this write could lose the "message sent" mark and let the
-    // message be sent twice. WAIT narrows that window to what the replicas have not acknowledged in timeoutMs.
-    if (opts.durable && this.durability.replicas > 0) {
-      await this.redis.wait(this.durability.replicas, this.durability.timeoutMs);
+    // message be sent twice. WAIT narrows that window to what the replicas have not acknowledged in waitTimeoutMs; on
+    // a cluster it is routed (with a keyed no-op) to the master that took the write. A replica that does not answer in
+    // time does not stop the job: availability first, and the window is documented (README "Running on Sentinel or Cluster").
+    // WAIT never fails the save: the write is done, only its confirmation is missing (a WAIT cut off by the failover
+    // itself is like one that timed out). A throw here would make the step retry with the mark already set in memory,
+    // so the message would be reconciled as sent without ever having been sent.
+    if (opts.durable && this.durability.waitReplicas > 0) {
+      await waitForReplicas(this.redis, this.durability, this.keys.jobFlow(jobId)).catch(() => 0);
     }
   }
 }

@@ -1,12 +1,11 @@
 // The never-lose safety net: queued jobs whose start was lost are offered again, and slots of ended jobs are freed.
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { isTerminal } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
+import { scanKeys, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { Admission, TenantLimits } from './admission.js';
-import { enqueueFlow, type FlowJobData } from './queue.js';
+import { enqueueFlow, type FlowQueueRef } from './queue.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -20,9 +19,10 @@ export function jobIdTime(jobId: string): number | null {
 }
 
 export interface SweeperDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
-  queue: Queue<FlowJobData>;
+  /** The flow queue(s): each offered job goes to its shard's. */
+  queue: FlowQueueRef;
   store: Pick<JobStore, 'getMany'>;
   admission: Admission;
   limitsOf: (tenant: string) => Promise<TenantLimits>;
@@ -43,42 +43,51 @@ async function offer(deps: SweeperDeps, admitted: string[]): Promise<void> {
  */
 export async function sweepQueued(deps: Omit<SweeperDeps, 'intervalMs' | 'logger'>, now = Date.now()): Promise<number> {
   let offered = 0;
-  let cursor = '0';
-  do {
-    const [next, sets] = await deps.redis.scan(cursor, 'MATCH', deps.keys.queuedJobSetsPattern(), 'COUNT', 200);
-    cursor = next;
-    for (const set of sets) {
-      const tenant = set.slice(`${deps.keys.prefix}:tenant:`.length, -':jobs:queued'.length);
-      // ULIDs sort by time, so the old enough ones come first: stop at the first one that is too young.
-      const ids = await deps.redis.zrangebylex(set, '-', '+');
-      for (const id of ids) {
-        const created = jobIdTime(id);
-        if (created === null) continue;
-        if (now - created < deps.minAgeMs) break;
-        const state = await deps.admission.state(id, tenant);
-        if (state === 'pending') continue;
-        if (state === 'running') await enqueueFlow(deps.queue, id);
-        else await offer(deps as SweeperDeps, await deps.admission.add(id, tenant, await deps.limitsOf(tenant), created));
-        offered += 1;
-      }
+  for (let shard = 0; shard < deps.keys.shards; shard++) {
+    // SCAN on every master: on a cluster a plain SCAN would see one random node only.
+    for await (const sets of scanKeys(deps.redis, deps.keys.queuedJobSetsPattern(shard), 200)) {
+      offered += await sweepSets(deps, sets, shard, now);
     }
-  } while (cursor !== '0');
+  }
+  return offered;
+}
+
+/** One batch of a shard's queued-job sets: each old-enough job is re-offered unless it waits its turn. */
+async function sweepSets(deps: Omit<SweeperDeps, 'intervalMs' | 'logger'>, sets: string[], shard: number, now: number): Promise<number> {
+  let offered = 0;
+  for (const set of sets) {
+    const tenant = deps.keys.tenantOfQueuedSet(set, shard);
+    // ULIDs sort by time, so the old enough ones come first: stop at the first one that is too young.
+    const ids = await deps.redis.zrangebylex(set, '-', '+');
+    for (const id of ids) {
+      const created = jobIdTime(id);
+      if (created === null) continue;
+      if (now - created < deps.minAgeMs) break;
+      const state = await deps.admission.state(id, tenant);
+      if (state === 'pending') continue;
+      if (state === 'running') await enqueueFlow(deps.queue, id);
+      else await offer(deps as SweeperDeps, await deps.admission.add(id, tenant, await deps.limitsOf(tenant), created));
+      offered += 1;
+    }
+  }
   return offered;
 }
 
 /** Slots held by jobs that have ended (their release was lost with a crashed process) are freed, and waiting work starts. */
 export async function reconcileSlots(deps: Omit<SweeperDeps, 'intervalMs' | 'logger'>): Promise<number> {
   let freed = 0;
-  for (const tenant of await deps.admission.tenants()) {
-    const running = await deps.admission.running(tenant);
-    const records = await deps.store.getMany(running);
-    for (const [i, record] of records.entries()) {
-      if (record && !isTerminal(record.job.status)) continue;
-      await offer(deps as SweeperDeps, await deps.admission.release(running[i]!, tenant));
-      freed += 1;
+  for (let shard = 0; shard < deps.admission.shards; shard++) {
+    for (const tenant of await deps.admission.tenants(shard)) {
+      const running = await deps.admission.running(tenant);
+      const records = await deps.store.getMany(running);
+      for (const [i, record] of records.entries()) {
+        if (record && !isTerminal(record.job.status)) continue;
+        await offer(deps as SweeperDeps, await deps.admission.release(running[i]!, tenant));
+        freed += 1;
+      }
     }
+    await offer(deps as SweeperDeps, await deps.admission.admitWaiting(shard));
   }
-  await offer(deps as SweeperDeps, await deps.admission.admitWaiting());
   return freed;
 }
 

@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode } from '../errors.js';
+import { isRedisOutage } from '../redis/availability.js';
 import { describeIssue } from './validation.js';
 
 interface ErrorBody {
@@ -48,6 +49,8 @@ export function toErrorBody(err: unknown): ErrorBody {
   const fe = err as Partial<FastifyError>;
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return { statusCode: known.status, code: known.code, message: known.message ?? fe.message ?? known.code };
+  // Redis went away mid-request (a failover, a restart): the caller may retry shortly, as when it was away before.
+  if (isRedisOutage(err)) return { statusCode: 503, code: 'NOT_READY', message: 'the job store (Redis) is unavailable; retry shortly' };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     // JSON parse errors and similar client faults carry a 4xx from Fastify itself.
     const code: ErrorCode = fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED';
@@ -59,7 +62,9 @@ export function toErrorBody(err: unknown): ErrorBody {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const body = toErrorBody(err);
-    if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
+    // NOT_READY is Redis away (a restart, a failover): one line per request, not a stack trace each.
+    if (body.code === 'NOT_READY') request.log.warn({ reason: body.message }, 'request refused: not ready');
+    else if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
     if (err instanceof AppError && err.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
     void reply.status(body.statusCode).send(body);
   });

@@ -1,5 +1,5 @@
 // Live job events for SSE readers: one Redis subscriber per process fans published events out to local listeners.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { eventSchema, type JobEvent } from './schemas.js';
 
 type Listener = (event: JobEvent) => void;
@@ -13,7 +13,7 @@ interface Channel {
 export class EventFeed {
   private readonly channels = new Map<string, Channel>();
 
-  constructor(private readonly subscriber: Redis) {
+  constructor(private readonly subscriber: RedisClient) {
     subscriber.on('message', (name: string, message: string) => {
       const channel = this.channels.get(name);
       if (!channel) return;

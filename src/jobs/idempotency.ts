@@ -1,6 +1,6 @@
 // Idempotency-Key for job creation: one atomic Redis claim per (tenant, key); replays return the first job for 24 h.
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
@@ -61,7 +61,7 @@ export class Idempotency {
   private readonly pollMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     opts: IdempotencyOptions = {},
   ) {

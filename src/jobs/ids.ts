@@ -1,5 +1,6 @@
 // Time-ordered ULID-style ids (job_, upl_, evt_): lexicographic order is creation order, which listing relies on.
 import { randomBytes } from 'node:crypto';
+import { newShardedId } from '../redis/shard-ids.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -40,7 +41,10 @@ export function ulid(now = Date.now()): string {
   return encode(time, 10) + encode(lastRandom, 16);
 }
 
-export const newJobId = () => `job_${ulid()}`;
-export const newUploadId = () => `upl_${ulid()}`;
-export const newBatchId = () => `bat_${ulid()}`;
+/** With a shard (QUEUE_SHARDS > 1: `keys.idShard(tenant)`) the id's last character says it, so its keys can be found. */
+const idWith = (prefix: string, shard: number | undefined) => (shard === undefined ? `${prefix}${ulid()}` : newShardedId(prefix, shard));
+
+export const newJobId = (shard?: number) => idWith('job_', shard);
+export const newUploadId = (shard?: number) => idWith('upl_', shard);
+export const newBatchId = (shard?: number) => idWith('bat_', shard);
 export const newEventId = () => `evt_${ulid()}`;

@@ -104,7 +104,7 @@ export const usageSchema = z.object({
   renders: z.number().int().describe('renders submitted upstream'),
   upstream_calls: z.number().int().describe('calls this job made to the upstream API'),
   credits_before: z.number().nullable().describe('the account balance as last read before the job started; null when unknown'),
-  credits_after: z.number().nullable().describe('the account balance as read after the render; null when unknown'),
+  credits_after: z.number().nullable().describe('the account balance as read (at most 10 s earlier) when the job finished; null when unknown'),
 });
 export type Usage = z.infer<typeof usageSchema>;
 export const EMPTY_USAGE: Usage = Object.freeze({ messages_sent: 0, renders: 0, upstream_calls: 0, credits_before: null, credits_after: null });

@@ -1,8 +1,8 @@
 // The job store: versioned JSON records in Redis, updated by compare-and-set, with events appended in the same script.
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis/keys.js';
+import type { RedisClient } from '../redis/client.js';
+import { groupByShard, type Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
-import { newEventId } from './ids.js';
+import { newEventId, newJobId } from './ids.js';
 import {
   eventSchema,
   isTerminal,
@@ -85,9 +85,14 @@ export interface UpdateResult {
 
 export class JobStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
+
+  /** A new job id for `tenant`: with QUEUE_SHARDS > 1 it carries the tenant's shard, where all its keys live. */
+  newId(tenant: string): string {
+    return newJobId(this.keys.idShard(tenant));
+  }
 
   /** Stores a brand-new job; fails if the id exists. */
   async create(tenant: string, job: Job, opts: { trace?: string | null; group?: string | null; idem?: string | null } = {}): Promise<JobRecord> {
@@ -133,11 +138,20 @@ export class JobStore {
     throw new VersionConflict(`job ${id}: too many concurrent updates`);
   }
 
-  /** Several jobs in one round trip, null where one is gone. */
+  /** Several jobs in one round trip (one per shard the ids span: a cluster refuses an MGET across slots), null where one is gone. */
   async getMany(ids: readonly string[]): Promise<(JobRecord | null)[]> {
     if (ids.length === 0) return [];
-    const raws = await this.redis.mget(...ids.map((i) => this.keys.job(i)));
-    return raws.map((raw) => (raw === null ? null : jobRecordSchema.parse(JSON.parse(raw))));
+    const parse = (raw: string | null) => (raw === null ? null : jobRecordSchema.parse(JSON.parse(raw)));
+    const groups = groupByShard(ids, this.keys.shardOfId);
+    if (groups.size === 1) return (await this.redis.mget(...ids.map((i) => this.keys.job(i)))).map(parse);
+    const byId = new Map<string, string | null>();
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const raws = await this.redis.mget(...group.map((i) => this.keys.job(i)));
+        group.forEach((id, i) => byId.set(id, raws[i] ?? null));
+      }),
+    );
+    return ids.map((id) => parse(byId.get(id) ?? null));
   }
 
   /** Appends an event whose data is not the job itself; answers its seq. */
@@ -189,23 +203,29 @@ export class JobStore {
     return { records, nextCursor: ids.length > opts.limit ? (page.at(-1) ?? null) : null };
   }
 
-  /** Jobs per tenant and status (one pipelined round trip), for the metrics gauge. */
+  /** Jobs per tenant and status (one pipelined round trip per shard: a cluster pipeline stays on one node), for the metrics gauge. */
   async countByStatus(tenants: readonly string[]): Promise<{ tenant: string; status: JobStatus; count: number }[]> {
     const unique = [...new Set(tenants)];
     if (unique.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const tenant of unique) for (const status of JOB_STATUSES) pipeline.zcard(this.keys.tenantJobsByStatus(tenant, status));
-    const results = (await pipeline.exec()) ?? [];
-    const rows: { tenant: string; status: JobStatus; count: number }[] = [];
-    let i = 0;
-    for (const tenant of unique) {
-      for (const status of JOB_STATUSES) {
-        const [err, count] = results[i++] ?? [new Error('missing reply'), 0];
-        if (err) throw err;
-        rows.push({ tenant, status, count: Number(count) });
-      }
-    }
-    return rows;
+    const groups = [...groupByShard(unique, this.keys.shardOfTenant).values()];
+    const rows = await Promise.all(
+      groups.map(async (group) => {
+        const pipeline = this.redis.pipeline();
+        for (const tenant of group) for (const status of JOB_STATUSES) pipeline.zcard(this.keys.tenantJobsByStatus(tenant, status));
+        const results = (await pipeline.exec()) ?? [];
+        const out: { tenant: string; status: JobStatus; count: number }[] = [];
+        let i = 0;
+        for (const tenant of group) {
+          for (const status of JOB_STATUSES) {
+            const [err, count] = results[i++] ?? [new Error('missing reply'), 0];
+            if (err) throw err;
+            out.push({ tenant, status, count: Number(count) });
+          }
+        }
+        return out;
+      }),
+    );
+    return rows.flat();
   }
 
   private async cas(record: JobRecord, expectedVersion: number, oldStatus: JobStatus, event: EventType | undefined, ttlMs = 0) {
@@ -225,7 +245,7 @@ export class JobStore {
       this.keys.jobFlow(job.id),
       this.keys.jobDeliveries(job.id),
       this.keys.jobWebhookPending(job.id),
-      this.keys.retentionIndex(),
+      this.keys.retentionIndex(this.keys.shardOfId(job.id)),
       record.idem ?? this.keys.job(job.id),
       String(expectedVersion),
       json,

@@ -1,5 +1,5 @@
 // The upstream credit balance of one account, cached in Redis for a few seconds so callers polling it do not load the upstream.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -13,7 +13,7 @@ export type Balance = z.infer<typeof balanceSchema>;
 export const CREDITS_CACHE_MS = 10_000;
 
 export interface BalanceReaderDeps {
-  redis: Redis;
+  redis: RedisClient;
   /** Where this account's cached balance lives. */
   cacheKey: string;
   nemo: Pick<NemoClient, 'getCredits'>;

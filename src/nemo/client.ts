@@ -7,6 +7,7 @@ import { callJson, parseData, type HttpContext } from './http.js';
 import { multipartBody, MultipartSizeError, type MultipartFile } from './multipart.js';
 import { normaliseRender, renderWireSchema, type RenderStatus } from './render-status.js';
 import { runAgent, type RunAgentOptions } from './run-agent.js';
+import { postStreamed } from './streamed-post.js';
 import {
   anonymousTokenSchema,
   claimTokenSchema,
@@ -97,11 +98,11 @@ export class NemoClient {
     return normaliseUploaded(parseData('upload', uploadResponseSchema, data));
   }
 
-  /** §2.4, multipart form: repeated field `files`, streamed part by part. */
+  /** §2.4, multipart form: repeated field `files`, streamed part by part (files with a `path` read straight from disk). */
   async uploadFiles(
     token: string,
     sessionId: string,
-    files: { filename: string; contentType: string; size: number; open: () => NodeJS.ReadableStream | Readable }[],
+    files: { filename: string; contentType: string; size: number; open: () => NodeJS.ReadableStream | Readable; path?: string }[],
   ): Promise<UploadedFile[]> {
     let mp;
     try {
@@ -110,17 +111,21 @@ export class NemoClient {
       throw new NemoError('rejected', 'upload', `upload: ${(err as Error).message}`);
     }
     const timeoutMs = this.ctx.requestTimeoutMs + Math.ceil((mp.contentLength / UPLOAD_MIN_BYTES_PER_S) * 1000);
+    const path = `/api/upload-video/nemo_agent/me/${seg(sessionId)}`;
     let data: unknown;
     try {
-      data = await callJson(this.ctx, {
-        endpoint: 'upload',
-        method: 'POST',
-        path: `/api/upload-video/nemo_agent/me/${seg(sessionId)}`,
-        token,
-        body: mp.body,
-        headers: { 'content-type': mp.contentType, 'content-length': String(mp.contentLength) },
-        timeoutMs,
-      });
+      // A custom undici dispatcher (tests, proxies) gets the stream body; otherwise node:http with reused buffers.
+      data = this.ctx.dispatcher
+        ? await callJson(this.ctx, {
+            endpoint: 'upload',
+            method: 'POST',
+            path,
+            token,
+            body: mp.body,
+            headers: { 'content-type': mp.contentType, 'content-length': String(mp.contentLength) },
+            timeoutMs,
+          })
+        : await postStreamed(this.ctx, { endpoint: 'upload', path, token, contentType: mp.contentType, contentLength: mp.contentLength, pump: mp.pump, timeoutMs });
     } catch (err) {
       // A file that lied about its size is our problem, not the network's: never retry it as transient.
       const local = findCause(err, MultipartSizeError);

@@ -1,6 +1,8 @@
 // POST /run_sse and read the agent stream until the socket closes, with idle, heartbeat-only and total deadlines (§2.7, §3).
+import { finished } from 'node:stream/promises';
 import { request } from 'undici';
 import { NemoError, isConnectError, isNemoError, networkError } from './errors.js';
+import { streamDeadlines } from './deadline-ticker.js';
 import { baseHeaders, instrument, interpretResponse, joinUrl, readBodyText, type HttpContext } from './http.js';
 import { AgentStreamDecoder, summariseRun, type AgentEvent, type AgentRunResult } from './sse.js';
 
@@ -11,6 +13,11 @@ export interface RunAgentOptions {
   /** Whole run, headers included (§2.7: the skill uses --max-time 900). */
   maxMs: number;
   onEvent?: (e: AgentEvent) => void;
+}
+
+/** Deadlines are checked a tenth of the shorter window apart, at most 1 s and at least 10 ms. */
+export function checkEveryMs(opts: Pick<RunAgentOptions, 'idleMs' | 'maxMs'>): number {
+  return Math.max(10, Math.min(1000, Math.floor(Math.min(opts.idleMs, opts.maxMs) / 10)));
 }
 
 /** Error bodies before the stream are small JSON; cap what we read from them. */
@@ -42,21 +49,25 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
   };
   const onCallerAbort = () => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  const maxTimer = setTimeout(() => expire(`run exceeded ${opts.maxMs} ms`), opts.maxMs);
-  // One cheap ticker watches both idle clocks; its granularity is a tenth of the idle window, at most 1 s.
-  const tick = Math.max(10, Math.min(1000, Math.floor(opts.idleMs / 10)));
-  const idleTimer = setInterval(() => {
-    const now = Date.now();
-    if (now - lastByte >= opts.idleMs) expire(`no bytes for ${opts.idleMs} ms`);
+  // No timers of its own: the process's one deadline ticker checks the total and both idle clocks of every stream.
+  const maxAt = started + opts.maxMs;
+  const unwatch = streamDeadlines.watch((now) => {
+    if (now >= maxAt) expire(`run exceeded ${opts.maxMs} ms`);
+    else if (now - lastByte >= opts.idleMs) expire(`no bytes for ${opts.idleMs} ms`);
     else if (now - lastReal >= opts.idleMs) expire(`only keep-alives for ${opts.idleMs} ms`);
-  }, tick);
+  }, checkEveryMs(opts));
 
+  // Heartbeats are only counted: a 10-minute generation sends over a hundred and the summary needs just the number.
   const events: AgentEvent[] = [];
+  let heartbeats = 0;
   const decoder = new AgentStreamDecoder();
   const accept = (batch: AgentEvent[]) => {
     for (const e of batch) {
-      events.push(e);
-      if (e.kind !== 'heartbeat') lastReal = Date.now();
+      if (e.kind === 'heartbeat') heartbeats++;
+      else {
+        events.push(e);
+        lastReal = Date.now();
+      }
       log.debug({ endpoint: 'run_sse', event: e.kind }, 'agent event');
       try {
         opts.onEvent?.(e);
@@ -110,13 +121,22 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
       });
     }
     streaming = true;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    // 'data' events rather than `for await`: thousands of streams wait at once, and an async iterator per stream
+    // keeps a suspended generator, its promises and closures alive between two heartbeats.
+    const body = res.body;
+    body.on('data', (chunk: Buffer) => {
       lastByte = Date.now();
-      accept(decoder.feed(chunk));
-    }
+      try {
+        accept(decoder.feed(chunk));
+      } catch (err) {
+        // Thrown inside a listener it would be uncaught: end the stream with it, so `finished` rejects as a drop would.
+        body.destroy(err as Error);
+      }
+    });
+    await finished(body);
     // The run ends when the connection closes; there is no done event (§3).
     accept(decoder.end());
-    const result = summariseRun(events);
+    const result = summariseRun(events, heartbeats);
     log.debug({ endpoint: 'run_sse', events: result.events, silent: result.silent, error: result.error !== null }, 'agent run ended');
     return result;
   } catch (err) {
@@ -130,8 +150,7 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
     const phase = !streaming && isConnectError(err) ? 'before_stream' : 'in_stream';
     throw networkError('run_sse', err, phase);
   } finally {
-    clearTimeout(maxTimer);
-    clearInterval(idleTimer);
+    unwatch();
     opts.signal?.removeEventListener('abort', onCallerAbort);
   }
 }

@@ -1,4 +1,5 @@
 // Maps one /run_sse `data:` payload to AgentEvents: ADK events in either casing, v4.4 typed events, keep-alives, broken error JSON (§3).
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { scrubSecrets } from '../observability/logger.js';
 
@@ -109,7 +110,8 @@ function fromAdk(o: z.infer<typeof adkEventSchema>, seen: Set<string>): AgentEve
   const partial = o.partial === true;
   const author = o.author ?? undefined;
   const parts = o.content?.parts ?? [];
-  const key = o.id && parts.length > 0 ? `${o.id}|${partial}|${JSON.stringify(parts)}` : null;
+  // The key is a digest: a long run keeps one per event, and whole part lists (texts, tool args) would pile up.
+  const key = o.id && parts.length > 0 ? createHash('sha256').update(`${o.id}|${partial}|${JSON.stringify(parts)}`).digest('base64') : null;
   const duplicate = key !== null && seen.has(key);
   if (key !== null) seen.add(key);
   if (!duplicate) {

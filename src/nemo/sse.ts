@@ -94,12 +94,13 @@ export function decodeStream(input: Uint8Array | string): AgentEvent[] {
 
 const TEMPORARY_ISSUE = /I encountered a temporary issue/i;
 
-export function summariseRun(events: AgentEvent[]): AgentRunResult {
+/** `unlistedHeartbeats`: heartbeats the reader counted instead of keeping in `events` (they carry nothing else). */
+export function summariseRun(events: AgentEvent[], unlistedHeartbeats = 0): AgentRunResult {
   const texts: string[] = [];
   const toolCalls: string[] = [];
   const toolResults: string[] = [];
   let error: AgentRunResult['error'] = null;
-  let heartbeats = 0;
+  let heartbeats = unlistedHeartbeats;
   let okResults = 0;
   const stateDelta: Record<string, unknown> = {};
   // Streaming chunks (partial:true) are followed by one aggregated text without `partial`; only that one counts (§3).
@@ -142,5 +143,5 @@ export function summariseRun(events: AgentEvent[]): AgentRunResult {
     const earlierNormal = texts.slice(0, -1).some((t) => !TEMPORARY_ISSUE.test(t)) || okResults > 0;
     if (earlierNormal) texts.pop();
   }
-  return { texts, toolCalls, toolResults, error, heartbeats, events: events.length, silent: texts.length === 0, stateDelta };
+  return { texts, toolCalls, toolResults, error, heartbeats, events: events.length + unlistedHeartbeats, silent: texts.length === 0, stateDelta };
 }

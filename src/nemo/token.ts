@@ -1,6 +1,6 @@
 // The one upstream token every worker shares: static NEMO_TOKEN, or an anonymous token acquired once via Redis (§2.1).
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
 import { DEFAULT_ACCOUNT, type Keys } from '../redis/keys.js';
@@ -8,7 +8,7 @@ import type { NemoClient } from './client.js';
 import { NemoError } from './errors.js';
 
 export interface TokenProviderOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   client: NemoClient;
   staticToken?: string;
@@ -52,7 +52,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class TokenProvider {
   readonly isStatic: boolean;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: Keys;
   private readonly account: string;
   private readonly client: NemoClient;

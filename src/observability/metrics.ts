@@ -164,13 +164,19 @@ async function readSnapshot(sources: MetricsSources): Promise<Snapshot> {
   };
 }
 
+/** Per queue name and state: the shards of one queue (QUEUE_SHARDS, same name under each shard's prefix) add up. */
 async function readQueueDepths(queues: readonly CountableQueue[]): Promise<Snapshot['queues']> {
-  const rows: Snapshot['queues'] = [];
+  const rows = new Map<string, Snapshot['queues'][number]>();
   for (const queue of queues) {
     const counts = await queue.getJobCounts(...QUEUE_STATES);
-    for (const state of QUEUE_STATES) rows.push({ queue: queue.name, state, count: counts[state] ?? 0 });
+    for (const state of QUEUE_STATES) {
+      const key = `${queue.name}\u0000${state}`;
+      const row = rows.get(key) ?? { queue: queue.name, state, count: 0 };
+      row.count += counts[state] ?? 0;
+      rows.set(key, row);
+    }
   }
-  return rows;
+  return [...rows.values()];
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,7 +1,7 @@
 // The worker role's tiny ops HTTP server (METRICS_PORT): /healthz, /readyz and /metrics, no API routes, no auth.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { redisReadiness } from '../redis/readiness.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -19,10 +19,10 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
 export async function startOpsServer(opts: {
   port: number;
   host: string;
-  redis: Redis;
+  redis: RedisClient;
   metrics: Metrics;
   logger: Logger;
-  /** Checked once Redis is ready (e.g. output storage that cannot be written); absent: Redis alone decides. */
+  /** Checked once Redis is ready (e.g. output storage that cannot be written); absent: RedisClient alone decides. */
   alsoReady?: () => Promise<{ ok: true } | { ok: false; reason: string }>;
 }): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {

@@ -1,8 +1,8 @@
 // Logs Redis connection loss once (warn) and recovery once (info), instead of ioredis' "Unhandled error event" per retry.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from './logger.js';
 
-export function logRedisConnection(redis: Redis, logger: Logger, name: string): void {
+export function logRedisConnection(redis: RedisClient, logger: Logger, name: string): void {
   let down = false;
   redis.on('error', (err: Error) => {
     if (down) return;

@@ -127,7 +127,11 @@ export async function* scanKeys(client: RedisClient, match: string, count = 500)
  * `key` routes it on a cluster: WAIT has no key, so it rides a pipeline with a keyed no-op to the node that wrote.
  * WAIT holds its connection for up to waitTimeoutMs when replicas lag: call it on a worker (blocking) connection.
  */
-export async function waitForReplicas(client: RedisClient, settings: RedisSettings, key: string): Promise<number> {
+export async function waitForReplicas(
+  client: RedisClient,
+  settings: Pick<RedisSettings, 'waitReplicas' | 'waitTimeoutMs'>,
+  key: string,
+): Promise<number> {
   if (settings.waitReplicas === 0) return 0;
   const results = await client.pipeline().exists(key).wait(settings.waitReplicas, settings.waitTimeoutMs).exec();
   const [err, acked] = results?.[1] ?? [new Error('WAIT got no reply'), 0];

@@ -1,6 +1,6 @@
 // Lua scripts by SHA: EVALSHA sends 40 bytes instead of the whole script on every call, EVAL only when Redis lost it.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 export interface LuaScript {
   readonly source: string;
@@ -11,7 +11,7 @@ export function luaScript(source: string): LuaScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-export async function runScript(redis: Redis, script: LuaScript, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+export async function runScript(redis: RedisClient, script: LuaScript, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
   try {
     return await redis.evalsha(script.sha, numKeys, ...args);
   } catch (err) {

@@ -1,7 +1,6 @@
 // TenantDirectory: every process's cached view of the tenants (settings, upstream accounts, issued keys), kept fresh by pub/sub.
-import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import { waitReady } from '../redis/connection.js';
+import { waitReady, type RedisClient } from '../redis/client.js';
 import { TtlCache } from './cache.js';
 import { hashApiKey } from './issued-keys.js';
 import { newTenantRecord, toSettings, type TenantRecord, type TenantSettings } from './schemas.js';
@@ -18,9 +17,9 @@ export interface TenantDirectoryOptions {
   /** The tenants API_KEYS names: they exist even before their record is written. */
   bootstrap: readonly string[];
   /** The connection `store` reads through, also used to PUBLISH changes; reads made before it first connects wait for it. */
-  redis: Redis;
+  redis: RedisClient;
   /** A connection of its own for SUBSCRIBE (made on first use). */
-  subscriber: () => Redis;
+  subscriber: () => RedisClient;
   channel: string;
   logger: Logger;
   /** How long a looked-up record or key stays cached while the change feed is live (default 5 s; unknown keys 1 s). */
@@ -37,7 +36,7 @@ export class TenantDirectory {
   private readonly owners: TtlCache<KeyOwner>;
   private readonly lists: TtlCache<TenantSettings[]>;
   private readonly bootstrapIds: ReadonlySet<string>;
-  private sub: Redis | null = null;
+  private sub: RedisClient | null = null;
   /** True while the change feed is subscribed: only then may anything be served from the caches. */
   private live = false;
   private started: Promise<void> | null = null;

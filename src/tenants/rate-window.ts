@@ -1,5 +1,5 @@
 // Per-tenant request windows in Redis, shared by every API process: one counter per tenant that expires with its window.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 
@@ -26,7 +26,7 @@ export interface WindowHit {
 
 export class RateWindows {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -1,5 +1,5 @@
 // The tenant store: JSON records updated by compare-and-set, the live index, tombstones, and issued keys (hashes only).
-import type { Redis } from 'ioredis';
+import { scanKeys, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 import { apiKeyEntrySchema, apiKeyOwnerSchema, tenantRecordSchema, type ApiKeyEntry, type TenantRecord } from './schemas.js';
@@ -58,7 +58,7 @@ export type CreateOutcome = { created: true } | { created: false; existing: Tena
 
 export class TenantStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 
@@ -191,17 +191,16 @@ export class TenantStore {
    * the next sweep.
    */
   async expireTenantData(tenant: string, purgeAtMs: number): Promise<number> {
-    let cursor = '0';
     let expired = 0;
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', this.keys.tenantKeysPattern(tenant), 'COUNT', 1000);
-      cursor = next;
-      if (found.length === 0) continue;
-      const ttls = await Promise.all(found.map((key) => this.redis.pttl(key)));
-      const lasting = found.filter((_, i) => ttls[i] === -1);
-      await Promise.all(lasting.map((key) => this.redis.pexpireat(key, purgeAtMs)));
-      expired += lasting.length;
-    } while (cursor !== '0');
+    // The registry's shard and the tenant's own (the same with one shard); SCAN on every master of a cluster.
+    for (const pattern of this.keys.tenantKeysPatterns(tenant)) {
+      for await (const found of scanKeys(this.redis, pattern, 1000)) {
+        const ttls = await Promise.all(found.map((key) => this.redis.pttl(key)));
+        const lasting = found.filter((_, i) => ttls[i] === -1);
+        await Promise.all(lasting.map((key) => this.redis.pexpireat(key, purgeAtMs)));
+        expired += lasting.length;
+      }
+    }
     return expired;
   }
 

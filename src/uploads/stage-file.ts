@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
-import { newUploadId } from '../jobs/ids.js';
 import { noteStreamedBytes } from './gc-nudge.js';
 import { convertHeicFile, HEIC_MAX_PIXELS, HEIC_TIMEOUT_MS, HeicConversionError, type HeicConvertOptions } from './heic-convert.js';
 import { ACCEPTED_TYPES_TEXT, sniffMediaType, SNIFF_BYTES, unsupportedMessage, type MediaType } from './media-types.js';
@@ -171,11 +170,12 @@ export interface IncomingFile {
  * the partial file and any JPEG; the stream is drained or destroyed by `pipeline`.
  */
 export async function stageFile(uploads: StagedUploads, input: IncomingFile): Promise<UploadRecord> {
-  const id = newUploadId();
+  const id = uploads.newId(input.tenant);
   const partial = join(uploads.dir, `${id}.part`);
   const inspector = new Inspector(uploads.maxBytes, input.field);
   await mkdir(uploads.dir, { recursive: true });
-  const destination = createWriteStream(partial, { flags: 'wx' });
+  // Large batches to disk: a 16 KiB buffer means one write call (and one backpressure pause) per incoming chunk.
+  const destination = createWriteStream(partial, { flags: 'wx', highWaterMark: 1024 * 1024 });
   try {
     await pipeline(input.stream, inspector, destination);
     // Busboy cuts a file at its own limit (set one byte above ours) without an error; treat that as too large too.

@@ -4,10 +4,11 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { Keys } from '../redis/keys.js';
+import { newUploadId } from '../jobs/ids.js';
+import type { RedisClient } from '../redis/client.js';
+import { groupByShard, type Keys } from '../redis/keys.js';
 import type { HeicConvertOptions } from './heic-convert.js';
 
 export const uploadRecordSchema = z.object({
@@ -88,22 +89,32 @@ export interface StagedFile {
   contentType: string;
   size: number;
   open: () => Readable;
+  /** The file on disk, read straight into reused buffers by the upload. */
+  path?: string;
 }
+
+/** Large reads for the stream fallback: a 64 KiB default means 3,000 reads and buffers for 200 MB. */
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class StagedUploads {
   readonly dir: string;
   readonly maxBytes: number;
   /** Limits of the HEIC → JPEG conversion at intake (defaults: 50 MP, 60 s, quality 90). */
   readonly convert: Pick<HeicConvertOptions, 'maxPixels' | 'timeoutMs' | 'quality'>;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: Keys;
 
-  constructor(opts: { redis: Redis; keys: Keys; dir: string; maxBytes: number; convert?: Pick<HeicConvertOptions, 'maxPixels' | 'timeoutMs' | 'quality'> }) {
+  constructor(opts: { redis: RedisClient; keys: Keys; dir: string; maxBytes: number; convert?: Pick<HeicConvertOptions, 'maxPixels' | 'timeoutMs' | 'quality'> }) {
     this.redis = opts.redis;
     this.keys = opts.keys;
     this.dir = opts.dir;
     this.maxBytes = opts.maxBytes;
     this.convert = opts.convert ?? {};
+  }
+
+  /** A new upload id for `tenant` (with QUEUE_SHARDS > 1 it carries the tenant's shard, where its record lives). */
+  newId(tenant: string): string {
+    return newUploadId(this.keys.idShard(tenant));
   }
 
   /** The bytes as uploaded. */
@@ -133,8 +144,13 @@ export class StagedUploads {
   /** Which of these ids still have a Redis record (used by the sweeper). */
   async existing(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const raws = await this.redis.mget(...ids.map((id) => this.keys.upload(id)));
-    return new Set(ids.filter((_, i) => raws[i] !== null));
+    // One MGET per shard: the directory holds every tenant's files, and a cluster refuses an MGET across slots.
+    const found = new Set<string>();
+    for (const group of groupByShard(ids, this.keys.shardOfId).values()) {
+      const raws = await this.redis.mget(...group.map((id) => this.keys.upload(id)));
+      group.forEach((id, i) => raws[i] !== null && found.add(id));
+    }
+    return found;
   }
 
   /** Checks at job creation that every referenced upload exists and belongs to the tenant (404 naming the field). */
@@ -147,8 +163,11 @@ export class StagedUploads {
   /** assertOwned, and marks the uploads as in use by `claimant` until handOver/release. */
   async claim(tenant: string, refs: UploadRef[], claimant: string): Promise<void> {
     if (refs.length === 0) return;
+    // An id of another shard is never this tenant's (its ids carry its shard); the script could not reach it anyway.
+    const home = this.keys.shardOfTenant(tenant);
+    const foreign = refs.findIndex((r) => this.keys.shardOfId(r.id) !== home);
     const keys = refs.flatMap((r) => [this.keys.upload(r.id), this.keys.uploadUsers(r.id)]);
-    const failed = Number(await this.redis.eval(CLAIM, keys.length, ...keys, tenant, claimant, String(UPLOAD_TTL_S)));
+    const failed = foreign >= 0 ? foreign + 1 : Number(await this.redis.eval(CLAIM, keys.length, ...keys, tenant, claimant, String(UPLOAD_TTL_S)));
     if (failed > 0) {
       const ref = refs[failed - 1]!;
       throw new AppError('UPLOAD_NOT_FOUND', `${ref.field}: upload ${ref.id} not found (never uploaded, expired, already used by a finished job, or another tenant's)`);
@@ -158,17 +177,24 @@ export class StagedUploads {
   /** Moves the claim from a request token to the job it created (or just drops it when `to` is null). */
   async handOver(refs: UploadRef[], from: string, to: string | null): Promise<void> {
     if (refs.length === 0) return;
-    const keys = refs.map((r) => this.keys.uploadUsers(r.id));
-    await this.redis.eval(HAND_OVER, keys.length, ...keys, from, to ?? '');
+    // Per shard (one script per slot on a cluster); refs of a refused claim may name another shard's ids.
+    for (const group of groupByShard(refs, (r) => this.keys.shardOfId(r.id)).values()) {
+      const keys = group.map((r) => this.keys.uploadUsers(r.id));
+      await this.redis.eval(HAND_OVER, keys.length, ...keys, from, to ?? '');
+    }
   }
 
   /** A job ended: it no longer needs its uploads; the ones no other job uses are deleted (record and bytes). */
   async releaseForJob(jobId: string, uploadIds: string[]): Promise<string[]> {
-    const ids = [...new Set(uploadIds)];
-    if (ids.length === 0) return [];
-    const keys = ids.flatMap((id) => [this.keys.upload(id), this.keys.uploadUsers(id)]);
-    const positions = (await this.redis.eval(RELEASE, keys.length, ...keys, jobId)) as number[];
-    const removed = positions.map((p) => ids[p - 1]!);
+    const unique = [...new Set(uploadIds)];
+    if (unique.length === 0) return [];
+    const removed: string[] = [];
+    // A job's uploads are its tenant's, so one shard: one script, as on a single node.
+    for (const ids of groupByShard(unique, this.keys.shardOfId).values()) {
+      const keys = ids.flatMap((id) => [this.keys.upload(id), this.keys.uploadUsers(id)]);
+      const positions = (await this.redis.eval(RELEASE, keys.length, ...keys, jobId)) as number[];
+      removed.push(...positions.map((p) => ids[p - 1]!));
+    }
     await Promise.all(removed.map((id) => this.removeFiles(id)));
     return removed;
   }
@@ -186,7 +212,8 @@ export class StagedUploads {
         filename: converted?.filename ?? record.filename,
         contentType: converted?.content_type ?? record.content_type,
         size: converted?.size_bytes ?? record.size_bytes,
-        open: () => createReadStream(path),
+        open: () => createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }),
+        path,
       });
     }
     return files;

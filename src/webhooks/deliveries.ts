@@ -1,8 +1,10 @@
 // Which events of a job are to be delivered (the ledger), and the per-attempt delivery log (GET /v1/jobs/{id}/deliveries).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { eventSchema, type EventType, type JobEvent, type JobRecord } from '../jobs/schemas.js';
 import type { Keys } from '../redis/keys.js';
+import { luaScript, runScript } from '../redis/scripts.js';
+import { DeliveryScripts } from './delivery-scripts.js';
 
 /**
  * pending: to be sent (or being retried); delivered: a 2xx came back; exhausted: the retry schedule ran out;
@@ -33,24 +35,24 @@ const STOP_FIELD = 'stop';
 const SEEN_FIELD = 'seen';
 
 /** Claim = HSETNX unless the job's deliveries were stopped. Returns 1 claimed, 0 already claimed, -1 stopped. */
-const CLAIM_SCRIPT = `
+const CLAIM_SCRIPT = luaScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return -1 end
-return redis.call('HSETNX', KEYS[1], ARGV[1], 'pending')`;
+return redis.call('HSETNX', KEYS[1], ARGV[1], 'pending')`);
 
 /** Stops the job: records the reason and turns every pending event into 'stopped', atomically. */
-const STOP_SCRIPT = `
+const STOP_SCRIPT = luaScript(`
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   if all[i + 1] == 'pending' then redis.call('HSET', KEYS[1], all[i], 'stopped') end
 end
-return 1`;
+return 1`);
 
 /** Raises SEEN_FIELD to ARGV[2] and returns its previous value (0 when absent). */
-const SEEN_SCRIPT = `
+const SEEN_SCRIPT = luaScript(`
 local prev = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if tonumber(ARGV[2]) > prev then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return prev`;
+return prev`);
 
 export function wantsEvent(record: JobRecord, type: EventType): boolean {
   return Boolean(record.job.webhook && record.job.webhook.events.includes(type));
@@ -66,14 +68,19 @@ export function lowestPending(states: Map<number, DeliveryState>, where: (seq: n
 export type ClaimResult = 'claimed' | 'exists' | 'stopped';
 
 export class DeliveryLedger {
+  /** The one-call scripts of the queued path (note an event, read a delivery, settle it) on the same keys. */
+  readonly scripts: DeliveryScripts;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    this.scripts = new DeliveryScripts(redis, keys);
+  }
 
   /** Claims an event for delivery; 'claimed' only for the first caller, 'stopped' once the job's deliveries ended. */
   async claim(jobId: string, seq: number): Promise<ClaimResult> {
-    const result = Number(await this.redis.eval(CLAIM_SCRIPT, 1, this.keys.jobWebhookPending(jobId), String(seq), STOP_FIELD));
+    const result = Number(await runScript(this.redis, CLAIM_SCRIPT, 1, this.keys.jobWebhookPending(jobId), String(seq), STOP_FIELD));
     return result === 1 ? 'claimed' : result === 0 ? 'exists' : 'stopped';
   }
 
@@ -83,7 +90,7 @@ export class DeliveryLedger {
 
   /** Ends automatic delivery for the whole job: pending events become 'stopped' and later events are never claimed. */
   async stop(jobId: string, reason: string): Promise<void> {
-    await this.redis.eval(STOP_SCRIPT, 1, this.keys.jobWebhookPending(jobId), STOP_FIELD, reason);
+    await runScript(this.redis, STOP_SCRIPT, 1, this.keys.jobWebhookPending(jobId), STOP_FIELD, reason);
   }
 
   async stopReason(jobId: string): Promise<string | null> {
@@ -92,7 +99,7 @@ export class DeliveryLedger {
 
   /** Records that onEvent has looked at events up to `seq`; returns the previous mark, so callers can see a gap. */
   async markSeen(jobId: string, seq: number): Promise<number> {
-    return Number(await this.redis.eval(SEEN_SCRIPT, 1, this.keys.jobWebhookPending(jobId), SEEN_FIELD, String(seq)));
+    return Number(await runScript(this.redis, SEEN_SCRIPT, 1, this.keys.jobWebhookPending(jobId), SEEN_FIELD, String(seq)));
   }
 
   async seen(jobId: string): Promise<number> {
@@ -108,11 +115,6 @@ export class DeliveryLedger {
   async event(jobId: string, seq: number): Promise<JobEvent | null> {
     const raw = await this.redis.lindex(this.keys.jobEvents(jobId), seq - 1);
     return raw === null ? null : eventSchema.parse(JSON.parse(raw));
-  }
-
-  async recordAttempt(jobId: string, attempt: DeliveryAttempt): Promise<void> {
-    const key = this.keys.jobDeliveries(jobId);
-    await this.redis.multi().rpush(key, JSON.stringify(attempt)).ltrim(key, -MAX_ATTEMPT_RECORDS, -1).exec();
   }
 
   async attempts(jobId: string): Promise<DeliveryAttempt[]> {

@@ -1,33 +1,35 @@
 // Turns a job's events into queued deliveries: claimed in the ledger first, added to the queue second, in seq order.
-import type { Queue } from 'bullmq';
 import type { EventType, JobEvent, JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import { wantsEvent, type DeliveryLedger } from './deliveries.js';
 import { markJobWebhook } from './job-webhook-status.js';
-import { DELIVERY_JOB_OPTIONS, deliveryId, type DeliveryJobData } from './queue.js';
+import { queueFor } from '../redis/shard-queues.js';
+import { DELIVERY_JOB_OPTIONS, deliveryId, type DeliveryJobData, type DeliveryQueueRef } from './queue.js';
 
 export interface EventEnqueuerDeps {
   store: JobStore;
   ledger: DeliveryLedger;
-  queue: Queue<DeliveryJobData>;
+  /** The webhooks queue(s): a delivery goes to the shard of its job. */
+  queue: DeliveryQueueRef;
 }
 
 export class EventEnqueuer {
   constructor(private readonly deps: EventEnqueuerDeps) {}
 
-  /** Lifecycle hook: a new event was appended to a job (`known`: the record as that write left it, when the caller has it). */
+  /**
+   * Lifecycle hook: a new event was appended to a job (`known`: the record as that write left it, when the caller has
+   * it). An event the job does not want costs no Redis call; a wanted one is one script (it claims the event and any
+   * wanted one before it that was never seen, and sets the status), its queue add, and the seen mark.
+   */
   async onEvent(jobId: string, type: EventType, seq: number, known?: JobRecord): Promise<void> {
     const record = known ?? (await this.deps.store.get(jobId));
-    if (!record?.job.webhook) return;
-    // Events this hook never saw (appended by another process at the same moment, or before a crash) go first,
-    // so a later event is never claimed while an earlier wanted one is not.
-    const seen = await this.deps.ledger.seen(jobId);
-    if (seen < seq - 1) {
-      for (const event of await this.deps.store.events(jobId, seen, seq - 1 - seen)) {
-        if (wantsEvent(record, event.type)) await this.enqueue(record, event.seq);
-      }
-    }
-    if (wantsEvent(record, type)) await this.enqueue(record, seq);
+    if (!record?.job.webhook || !wantsEvent(record, type)) return;
+    const note = await this.deps.ledger.scripts.noteEvent(jobId, seq, record.job.webhook.events);
+    if (note.stopped) return;
+    // Lowest first, this event last: each add is a no-op for an entry BullMQ still holds.
+    for (const s of note.seqs) await this.add(record, s);
+    // The script set the status to pending unless the record's layout was not one it can edit.
+    if (note.markFailed) await markJobWebhook(this.deps.store, jobId, 'pending', 0, ['none', 'delivered']);
     await this.deps.ledger.markSeen(jobId, seq);
   }
 
@@ -35,16 +37,11 @@ export class EventEnqueuer {
   async ensureQueued(jobId: string): Promise<void> {
     const record = await this.deps.store.get(jobId);
     if (!record?.job.webhook) return;
-    const { ledger, queue } = this.deps;
-    for (const [seq, state] of await ledger.states(jobId)) {
-      // Adding under an id BullMQ still holds is a no-op, so only a claim whose add was lost is really added.
-      if (state === 'pending') {
-        await queue.add('deliver', { jobId, seq, attempt: 1 }, { ...DELIVERY_JOB_OPTIONS, jobId: deliveryId(jobId, seq) });
-      }
-    }
-    const unseen = await this.deps.store.events(jobId, await ledger.seen(jobId), 100_000);
-    for (const event of unseen) if (wantsEvent(record, event.type)) await this.enqueue(record, event.seq);
-    if (unseen.length > 0) await ledger.markSeen(jobId, unseen.at(-1)!.seq);
+    const sweep = await this.deps.ledger.scripts.sweep(jobId, record.job.webhook.events);
+    // Adding under an id BullMQ still holds is a no-op, so only a claim whose add was lost is really added.
+    for (const seq of sweep.pending) await this.add(record, seq);
+    if (sweep.markFailed) await markJobWebhook(this.deps.store, jobId, 'pending', 0, ['none', 'delivered']);
+    if (sweep.count > sweep.seen) await this.deps.ledger.markSeen(jobId, sweep.count);
   }
 
   /**
@@ -57,8 +54,8 @@ export class EventEnqueuer {
     const event = await this.latestWanted(record);
     if (!event) return null;
     const attemptOffset = (await this.deps.ledger.attempts(jobId)).filter((a) => a.event_id === event.id).length;
-    const data: DeliveryJobData = { jobId, seq: event.seq, attempt: 1, redeliver: true, attemptOffset };
-    await this.deps.queue.add('deliver', data, {
+    const data: DeliveryJobData = { jobId, seq: event.seq, attempt: 1, redeliver: true, attemptOffset, tenant: record.tenant };
+    await queueFor(this.deps.queue, jobId).add('deliver', data, {
       ...DELIVERY_JOB_OPTIONS,
       jobId: `${deliveryId(jobId, event.seq)}-r${Date.now().toString(36)}`,
     });
@@ -76,13 +73,10 @@ export class EventEnqueuer {
     return null;
   }
 
-  /** Claim first, add second: a claimed event is re-added by ensureQueued/onEvent after a crash (adds are idempotent). */
-  private async enqueue(record: JobRecord, seq: number): Promise<void> {
+  /** The queue entry of a claimed event; its BullMQ id makes a second add of the same event a no-op. */
+  private async add(record: JobRecord, seq: number): Promise<void> {
     const jobId = record.job.id;
-    const claim = await this.deps.ledger.claim(jobId, seq);
-    if (claim === 'stopped') return;
-    await this.deps.queue.add('deliver', { jobId, seq, attempt: 1 }, { ...DELIVERY_JOB_OPTIONS, jobId: deliveryId(jobId, seq) });
-    // A new event does not hide that an earlier one is failing or was given up on.
-    if (claim === 'claimed') await markJobWebhook(this.deps.store, jobId, 'pending', 0, ['none', 'delivered']);
+    const data: DeliveryJobData = { jobId, seq, attempt: 1, tenant: record.tenant };
+    await queueFor(this.deps.queue, jobId).add('deliver', data, { ...DELIVERY_JOB_OPTIONS, jobId: deliveryId(jobId, seq) });
   }
 }

@@ -1,10 +1,13 @@
 // job.webhook.status / attempts on the job record: what callers see of their deliveries.
 import type { JobStore } from '../jobs/store.js';
-import type { DeliveryLedger } from './deliveries.js';
 
 export type WebhookStatus = 'pending' | 'delivered' | 'failing' | 'exhausted';
 
-/** Updates job.webhook.status / attempts; `onlyFrom` limits which current statuses may be replaced. */
+/**
+ * Updates job.webhook.status / attempts; `onlyFrom` limits which current statuses may be replaced. The delivery
+ * scripts (delivery-scripts.ts) set them inside Redis themselves; this read-modify-write is for the rest: a record in
+ * a layout they do not edit, and redelivery requests.
+ */
 export async function markJobWebhook(
   store: JobStore,
   jobId: string,
@@ -20,11 +23,4 @@ export async function markJobWebhook(
     r.job.webhook.attempts += addAttempts;
     return r;
   });
-}
-
-/** After a success: still pending while other events wait, exhausted if any event was given up on. */
-export async function statusAfterSuccess(ledger: DeliveryLedger, jobId: string): Promise<WebhookStatus> {
-  const states = [...(await ledger.states(jobId)).values()];
-  if (states.some((s) => s === 'exhausted' || s === 'stopped')) return 'exhausted';
-  return states.includes('pending') ? 'pending' : 'delivered';
 }

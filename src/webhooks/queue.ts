@@ -1,7 +1,8 @@
 // The webhooks queue: one BullMQ job per (job, event seq), its options, and the worker that runs deliveries.
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from '../observability/logger.js';
-import { QUEUE_NAMES } from '../redis/keys.js';
+import { QUEUE_NAMES, type Keys } from '../redis/keys.js';
+import { ShardQueues, type QueueRef } from '../redis/shard-queues.js';
 
 export interface DeliveryJobData {
   jobId: string;
@@ -12,6 +13,8 @@ export interface DeliveryJobData {
   redeliver?: boolean;
   /** Attempts already logged for this event before a redelivery, so the log keeps counting up. */
   attemptOffset?: number;
+  /** The job's tenant, so the read script fetches its secrets in the same call (absent on entries from before). */
+  tenant?: string;
 }
 
 /**
@@ -32,6 +35,13 @@ export function createDeliveryQueue(connection: ConnectionOptions, prefix: strin
   // The event stream is kept short, as the flow queue's (flow/queue.ts QUEUE_EVENTS_MAX_LEN: nothing reads it).
   return new Queue<DeliveryJobData>(QUEUE_NAMES.webhooks, { connection, prefix, streams: { events: { maxLen: 100 } } });
 }
+
+/** The webhooks queue of every shard; a delivery goes to the shard of the job whose event it carries. */
+export function createDeliveryQueues(connection: ConnectionOptions, keys: Keys): ShardQueues<DeliveryJobData> {
+  return new ShardQueues(keys.tags.map((tag) => createDeliveryQueue(connection, tag)), keys.shardOfId);
+}
+
+export type DeliveryQueueRef = QueueRef<DeliveryJobData>;
 
 export function startDeliveryWorker(
   process: (job: Job<DeliveryJobData>, token?: string) => Promise<void>,

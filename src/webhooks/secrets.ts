@@ -1,5 +1,5 @@
 // Per-tenant webhook secrets in Redis: created once atomically, rotated with a grace period for the old secret.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
@@ -30,9 +30,11 @@ end
 return 0`;
 
 const MAX_CAS_ATTEMPTS = 20;
+/** Parsed records kept (one per tenant, replaced when its text changes): bounded like the HMAC key cache. */
+const PARSED_CACHE_LIMIT = 1_000;
 
 export interface WebhookSecretsOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   /** WEBHOOK_SECRET: when set, every tenant uses it and rotation is refused. */
   fixedSecret?: string | undefined;
@@ -42,11 +44,12 @@ export interface WebhookSecretsOptions {
 }
 
 export class WebhookSecrets {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: Keys;
   private readonly fixedSecret: string | undefined;
   private readonly graceMs: number;
   private readonly now: () => number;
+  private readonly parsed = new Map<string, { raw: string; record: SecretsRecord }>();
 
   constructor(opts: WebhookSecretsOptions) {
     this.redis = opts.redis;
@@ -66,6 +69,31 @@ export class WebhookSecrets {
   async signingSecrets(tenant: string): Promise<string[]> {
     if (this.fixedSecret) return [this.fixedSecret];
     const { record } = await this.ensureRecord(tenant);
+    return this.inGrace(record);
+  }
+
+  /** The key a delivery script may read the tenant's secrets from (signingSecretsFrom); null with WEBHOOK_SECRET. */
+  storedKey(tenant: string): string | null {
+    return this.fixedSecret ? null : this.keys.tenantWebhookSecrets(tenant);
+  }
+
+  /**
+   * signingSecrets from a record someone already read (the delivery read script); a missing one is created as usual.
+   * The parsed record is kept per tenant while its text stays the same, so a delivery does not re-validate it.
+   */
+  async signingSecretsFrom(tenant: string, raw: string | null): Promise<string[]> {
+    if (this.fixedSecret) return [this.fixedSecret];
+    if (raw === null) return this.signingSecrets(tenant);
+    let parsed = this.parsed.get(tenant);
+    if (parsed?.raw !== raw) {
+      parsed = { raw, record: parseRecord(raw, tenant) };
+      if (this.parsed.size >= PARSED_CACHE_LIMIT) this.parsed.delete(this.parsed.keys().next().value!);
+      this.parsed.set(tenant, parsed);
+    }
+    return this.inGrace(parsed.record);
+  }
+
+  private inGrace(record: SecretsRecord): string[] {
     const now = this.now();
     return [record.current, ...record.previous.filter((p) => p.validUntil > now).map((p) => p.secret)];
   }

@@ -42,6 +42,21 @@ function sign(secret: string, signedContent: string): string {
 }
 
 /**
+ * The `webhook-signature` header for a body already encoded as UTF-8: the HMAC is fed "{id}.{timestamp}." and then
+ * the very bytes that are sent, so the body is encoded once (and not concatenated into one more big string).
+ */
+export function signatureHeader(secrets: string[], id: string, timestamp: number, body: Uint8Array): string {
+  if (secrets.length === 0) throw new Error('signing needs at least one secret');
+  const head = `${id}.${timestamp}.`;
+  let header = '';
+  for (const secret of secrets) {
+    const mac = createHmac('sha256', hmacKey(secret)).update(head, 'utf8').update(body).digest('base64');
+    header = header === '' ? `v1,${mac}` : `${header} v1,${mac}`;
+  }
+  return header;
+}
+
+/**
  * Signs one delivery under every given secret. While a rotated-out secret is in its grace period the receiver may
  * still hold it, so one `v1,<b64>` per secret goes into the header and any of them verifies.
  */

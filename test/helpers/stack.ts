@@ -37,8 +37,10 @@ export async function startStack(
   const sim = createSimulator({ timeScale: opts.timeScale ?? 0.001, scenario: opts.scenario });
   const simUrl = await sim.listen(0, '127.0.0.1');
   const prefix = uniquePrefix('stack');
+  // Sentinel or Cluster in opts.env (test/helpers/redis-topology.ts `env`) replace the one-node REDIS_URL.
+  const elsewhere = opts.env?.REDIS_SENTINELS !== undefined || opts.env?.REDIS_CLUSTER_NODES !== undefined;
   const config = loadConfig({
-    REDIS_URL: TEST_REDIS_URL,
+    ...(elsewhere ? {} : { REDIS_URL: TEST_REDIS_URL }),
     QUEUE_PREFIX: prefix,
     NEMO_BASE_URL: simUrl,
     API_KEYS: `acme:${TENANTS.acme},globex:${TENANTS.globex}`,
@@ -86,7 +88,7 @@ export async function startStack(
     async close() {
       await app.close();
       await worker?.stop();
-      await cleanupPrefix(services.blocking, prefix);
+      await cleanupPrefix(services.blocking, config.QUEUE_PREFIX);
       await services.close();
       await sim.close();
       await rm(`./data/test-outputs/${prefix}`, { recursive: true, force: true });

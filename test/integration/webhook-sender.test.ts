@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PACKAGE_VERSION } from '../../src/version.js';
+import { buildDelivery } from '../../src/webhooks/envelope.js';
 import { sendWebhook } from '../../src/webhooks/sender.js';
 import { generateSecret, signPayload } from '../../src/webhooks/signing.js';
-import { createGuardedDispatcher } from '../../src/webhooks/ssrf.js';
+import { createGuardedDispatcher, type LookupFunction } from '../../src/webhooks/ssrf.js';
 
 interface Received {
   method: string;
@@ -146,6 +147,45 @@ describe('sendWebhook', () => {
     const outcome = await send(rx.url);
     expect(outcome.ok).toBe(true);
     expect(outcome.responseBody).toBe('x'.repeat(4096));
+  });
+
+  it('sends buildDelivery’s bytes as they were signed; the official verifier accepts them', async () => {
+    const secret = generateSecret();
+    let verified: unknown;
+    const rx = await startReceiver((req, res, body) => {
+      verified = new Webhook(secret).verify(body, req.headers as Record<string, string>);
+      res.writeHead(204).end();
+    });
+    const data = { id: 'job_1', note: 'ünïcödé “quotes” \u2028 😀' };
+    const d = buildDelivery({ id: 'evt_bytes', type: 'job.succeeded', at: new Date().toISOString(), data } as never, [secret]);
+    const outcome = await sendWebhook({ url: rx.url, body: d.bytes, headers: d.headers, timeoutMs: 5_000, dispatcher });
+    expect(outcome).toMatchObject({ ok: true, statusCode: 204 });
+    expect(verified).toEqual(JSON.parse(d.body));
+    expect(rx.received[0]?.body).toBe(d.body);
+  });
+
+  it('keeps the deadline while the connection is still being set up, and settles on time', async () => {
+    // A resolver that never answers: the guard's own lookup timeout (5 s here) is far beyond the delivery's deadline.
+    const stuck: LookupFunction = () => undefined;
+    const slow = createGuardedDispatcher({ allowPrivate: true, lookup: stuck, connectTimeoutMs: 5_000 });
+    try {
+      const outcome = await sendWebhook({ url: 'http://hooks.example.test/x', body: BODY, headers: {}, timeoutMs: 200, dispatcher: slow });
+      expect(outcome).toMatchObject({ ok: false, statusCode: null, error: 'timeout after 200 ms' });
+      expect(outcome.durationMs).toBeGreaterThanOrEqual(190);
+      expect(outcome.durationMs).toBeLessThan(1_500);
+    } finally {
+      await slow.destroy();
+    }
+  });
+
+  it('cuts a multi-byte character at the 4 KiB edge without letting it leak into the next excerpt', async () => {
+    // 4095 ASCII bytes, then "é" (2 bytes) straddling the limit.
+    const rx = await startReceiver((req, res) => res.writeHead(200).end(req.url === '/first' ? `${'a'.repeat(4095)}é and more` : 'b'));
+    const base = rx.url.replace('/hooks', '');
+    const first = await sendWebhook({ url: `${base}/first`, body: BODY, headers: {}, timeoutMs: 5_000, dispatcher });
+    expect(first.responseBody).toBe('a'.repeat(4095));
+    const second = await sendWebhook({ url: `${base}/second`, body: BODY, headers: {}, timeoutMs: 5_000, dispatcher });
+    expect(second.responseBody).toBe('b');
   });
 
   it('reports a refused connection as a readable error without throwing', async () => {

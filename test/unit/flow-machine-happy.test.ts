@@ -122,7 +122,7 @@ describe('runFlow: the happy path', () => {
 
     const second = await f.addJob();
     const [wait] = await f.drive(second);
-    expect(wait).toEqual({ kind: 'wait', delayMs: 5_044, step: 'render_poll', reason: 'render running' }); // 4.85 s × 1.04
+    expect(wait).toEqual({ kind: 'wait', delayMs: 3_880, step: 'render_poll', reason: 'render running' }); // 4.85 s × 0.8 (FIRST_POLL_FRACTION)
   });
 
   it('streams staged files and converted HEIC URLs to the multipart upload, and removes the converted file', async () => {

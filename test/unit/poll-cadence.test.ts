@@ -1,6 +1,6 @@
-// Render poll cadence: aims at the estimated finish, backs off without information, never waits more than 30 s.
+// Render poll cadence: looks early, then aims at the estimated finish, backs off without information, never waits more than 30 s.
 import { describe, expect, it } from 'vitest';
-import { estimateFinish, MAX_POLL_MS, MIN_POLL_MS, nextPollDelayMs } from '../../src/flow/poll-cadence.js';
+import { estimateFinish, FIRST_POLL_FRACTION, MAX_POLL_MS, MIN_POLL_MS, nextPollDelayMs } from '../../src/flow/poll-cadence.js';
 
 describe('nextPollDelayMs', () => {
   it('backs off from 2 s on a cold start', () => {
@@ -10,10 +10,45 @@ describe('nextPollDelayMs', () => {
     expect(nextPollDelayMs({ ...base, polls: 20 })).toBe(MAX_POLL_MS);
   });
 
-  it('aims just past the usual render time when renders have been seen before', () => {
+  it('looks first before the usual render time, so shorter renders are not found long after they finished', () => {
     const delay = nextPollDelayMs({ now: 0, submittedAt: 0, polls: 0, samples: [{ at: 0, progress: 5 }], expectedTotalMs: 20_000 });
-    expect(delay).toBeGreaterThan(20_000);
-    expect(delay).toBeLessThan(21_000);
+    expect(delay).toBe(20_000 * FIRST_POLL_FRACTION);
+  });
+
+  it('without a progress rate after the first look (still pending), aims just past the usual render time', () => {
+    const delay = nextPollDelayMs({
+      now: 16_000,
+      submittedAt: 0,
+      polls: 1,
+      samples: [
+        { at: 0, progress: 5 },
+        { at: 16_000, progress: 5 },
+      ],
+      expectedTotalMs: 20_000,
+    });
+    expect(delay).toBeGreaterThan(4_000);
+    expect(delay).toBeLessThan(5_000);
+  });
+
+  it('finds renders of ±20 % around the usual time within a second of their finish, in at most 3 polls', () => {
+    // Progress as the simulator reports it: 5 % at submit, whole percentages rising linearly to 100 at the finish.
+    const progressAt = (t: number, total: number) => (t >= total ? 100 : Math.min(99, Math.floor(5 + (95 * t) / total)));
+    const expected = 30_000;
+    for (const total of [24_000, 26_000, 28_000, 30_000, 32_000, 34_000, 36_000]) {
+      const samples = [{ at: 0, progress: 5 }];
+      let now = 0;
+      let polls = 0;
+      for (;;) {
+        now += nextPollDelayMs({ now, submittedAt: 0, polls, samples, expectedTotalMs: expected });
+        polls += 1;
+        const progress = progressAt(now, total);
+        if (progress === 100) break;
+        samples.push({ at: now, progress });
+        expect(polls).toBeLessThan(10);
+      }
+      expect(polls, `polls for a ${total} ms render`).toBeLessThanOrEqual(3);
+      expect(now - total, `found after the finish of a ${total} ms render`).toBeLessThanOrEqual(1_000);
+    }
   });
 
   it('aims at the finish estimated from the progress rate', () => {

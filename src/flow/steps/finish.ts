@@ -4,10 +4,10 @@ import { finished, type StepContext, type StepOutcome } from '../context.js';
 export async function finishStep(ctx: StepContext): Promise<StepOutcome> {
   const { flow, deps } = ctx;
   const result = flow.result!;
-  // The balance after the render: a read no older than the render's end (a burst of finishing jobs shares one).
-  const renderedAt = flow.render?.samples.at(-1)?.at ?? Date.now();
+  // The balance as last read, at most CREDITS_CACHE_MS old: every job of the account finishing in that window shares
+  // one read, so a job costs no upstream call of its own for it (a read per job would add one to every job).
   const after = await deps.balance
-    .get({ notBefore: renderedAt, onUpstreamCall: () => void (flow.usage.upstream_calls += 1) })
+    .get({ onUpstreamCall: () => void (flow.usage.upstream_calls += 1) })
     .then((b) => b.available)
     .catch(() => null);
   await deps.lifecycle.succeed(ctx.jobId, result, (job) => {

@@ -51,7 +51,15 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   flow.inflight = { index, sent_at: new Date().toISOString(), fingerprint_before: knownFingerprint(flow.known), agent_error: null };
   flow.reconcile = null;
   flow.usage.messages_sent += 1;
-  await ctx.checkpoint({ durable: true });
+  try {
+    await ctx.checkpoint({ durable: true });
+  } catch (err) {
+    // The mark may not be stored (a Redis error: a pipelined batch cut off by a failover), and the message has not
+    // gone out: it is not in flight. The failure handler saves the flow as it is now, which must not claim a send.
+    flow.inflight = null;
+    flow.usage.messages_sent -= 1;
+    throw err;
+  }
   log.info({ message: index, of: flow.messages.length }, 'sending message to the agent');
 
   let result: AgentRunResult;

@@ -29,7 +29,8 @@ function board(queues: readonly Queue[], basePath: string): FastifyAdapter {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
-    queues: queues.map((q) => new BullMQAdapter(q)),
+    // With QUEUE_SHARDS > 1 each queue name exists once per shard: the board tells them apart by the shard's prefix.
+    queues: queues.map((q) => new BullMQAdapter(q, queues.filter((o) => o.name === q.name).length > 1 ? { prefix: `${q.opts.prefix ?? ''}:` } : {})),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'nemo-relay', hideDocsLink: true } },
   });

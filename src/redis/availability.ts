@@ -1,0 +1,76 @@
+// Can the request path use Redis right now (one node, Sentinel, every Cluster slot)? And: is this error an outage?
+import type { Cluster } from 'ioredis';
+import { isCluster, type RedisClient } from './client.js';
+
+/** How long a Cluster's answer is reused: the check walks the slot table, and the API asks on every request. */
+const CLUSTER_CHECK_MS = 100;
+/** While a slot has no reachable master, ask a node for the slot table this often (a promoted replica shows there). */
+const CLUSTER_REFRESH_MS = 500;
+
+/**
+ * A synchronous "is the store up" for the API's request hook: false answers 503 NOT_READY at once instead of letting
+ * the request queue or time out. One node or Sentinel: the connection is ready (during a Sentinel failover it is
+ * reconnecting). Cluster: the client stays `ready` while one master is gone, so every slot's master must still have
+ * a live connection; while one has none, the slot table is refreshed in the background so the promoted replica is found
+ * without waiting for a request to fail.
+ */
+export function storeAvailability(client: RedisClient): () => boolean {
+  if (!isCluster(client)) return () => client.status === 'ready';
+  let checkedAt = 0;
+  let refreshedAt = 0;
+  let answer = false;
+  return () => {
+    const now = Date.now();
+    if (now - checkedAt < CLUSTER_CHECK_MS) return answer;
+    checkedAt = now;
+    answer = everySlotServed(client);
+    if (!answer && client.status === 'ready' && now - refreshedAt >= CLUSTER_REFRESH_MS) {
+      refreshedAt = now;
+      client.refreshSlotsCache();
+    }
+    return answer;
+  };
+}
+
+function everySlotServed(cluster: Cluster): boolean {
+  if (cluster.status !== 'ready' || cluster.slots.length === 0) return false;
+  const live = new Set<string>();
+  for (const node of cluster.nodes('master')) {
+    if (node.status !== 'end' && node.status !== 'close' && node.status !== 'reconnecting') live.add(`${node.options.host}:${node.options.port}`);
+  }
+  const seen = new Set<string>();
+  for (let slot = 0; slot < 16384; slot++) {
+    const master = cluster.slots[slot]?.[0];
+    if (master === undefined) return false;
+    if (seen.has(master)) continue;
+    if (!live.has(master)) return false;
+    seen.add(master);
+  }
+  return true;
+}
+
+/**
+ * ioredis' and Redis' ways of saying "not reachable right now" (a failover, a restart, a partition). Socket errors such as
+ * `connect ECONNREFUSED` are left out on purpose: ioredis only emits those as events, and from an HTTP client (a webhook
+ * test, an upstream call) they are not about the store.
+ */
+const OUTAGE_MESSAGES = [
+  /^Connection is closed/,
+  /^Command aborted due to connection close/,
+  /^Stream isn't writeable/,
+  /enableOfflineQueue options is false/,
+  /^Command timed out/,
+  /^Reached the max retries per request limit/,
+  /^Too many Cluster redirections/,
+  /^Failed to refresh slots cache/,
+  /^None of startup nodes is available/,
+  /^All sentinels are unreachable/,
+  /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|NOREPLICAS)\b/,
+];
+
+/** True for an error that says Redis is (momentarily) unreachable: the API answers 503 NOT_READY, never 500. */
+export function isRedisOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
+  return OUTAGE_MESSAGES.some((re) => re.test(err.message));
+}

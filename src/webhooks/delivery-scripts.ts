@@ -1,0 +1,364 @@
+// Lua for the queued delivery path: one script notes an event, one reads what a delivery needs, one settles it.
+import { z } from 'zod';
+import { EVENT_TYPES, eventSchema, type EventType } from '../jobs/schemas.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import { luaScript, runScript } from '../redis/scripts.js';
+
+/**
+ * Sets job.webhook.status (and adds to attempts) inside the stored job record, bumping its version like a
+ * JobStore.update would, so a concurrent compare-and-set writer (the flow worker) retries instead of overwriting it.
+ * The record is edited as text: decoding and re-encoding it in Lua would reorder its keys and round its numbers. The
+ * job's own `webhook` is the last field of that name and is followed only by parent_id and three timestamps (the
+ * order JobStore writes); anything that does not match that exactly answers -1 and the caller falls back to
+ * JobStore.update. Returns 1 changed, 0 nothing to change (no record, no webhook, status not in only_from), -1.
+ */
+const MARK_WEBHOOK_FN = `
+local function mark_webhook(key, status, add, only_from)
+  local rec = redis.call('GET', key)
+  if not rec then return 0 end
+  local v = string.match(rec, '^{"v":(%d+),')
+  if not v then return -1 end
+  local at, from = nil, 1
+  while true do
+    local s = string.find(rec, '"webhook":', from, true)
+    if not s then break end
+    at, from = s, s + 10
+  end
+  if not at then return -1 end
+  local tail = ',"parent_id":[^,]*,"created_at":"[^"]*","started_at":[^,]*,"finished_at":[^,}]*}}$'
+  if string.find(rec, '^"webhook":null' .. tail, at) then return 0 end
+  local s, e, p1, cur, p2, p3, n, p4 = string.find(rec,
+    '^"webhook":{"url":"[^"]*","events":%[[^%]]*%],"status":"()(%a+)()","attempts":()(%d+)()}' .. tail, at)
+  if not s then return -1 end
+  if only_from ~= '' and not string.find(',' .. only_from .. ',', ',' .. cur .. ',', 1, true) then return 0 end
+  if cur == status and add == 0 then return 0 end
+  local updated = '{"v":' .. (tonumber(v) + 1) .. string.sub(rec, #v + 6, p1 - 1) .. status ..
+    string.sub(rec, p2, p3 - 1) .. (tonumber(n) + add) .. string.sub(rec, p4)
+  redis.call('SET', key, updated, 'KEEPTTL')
+  return 1
+end
+`;
+
+/**
+ * The type of a stored event, read off the head JobStore writes (`{"id":…,"seq":…,"type":"…"`) without decoding the
+ * job it carries; an event in any other layout is decoded. Then claim_unseen: every event after the ledger's `seen`
+ * mark up to `upto` whose type the job wants is claimed (HSETNX, unless the job's deliveries were stopped), and if any
+ * claim is new, the job's webhook status becomes pending (from none or delivered only: a new event does not hide a
+ * failing or given-up one). Returns the wanted seqs found (claimed now or before), lowest first, and whether a stop
+ * was set. `seen` itself is raised by the caller once it has queued them (markSeen), so a crash in between leaves
+ * them unseen and the next call finds them again.
+ */
+const CLAIM_UNSEEN_FN = `${MARK_WEBHOOK_FN}
+local function event_type(ev)
+  local t = string.match(ev, '^{"id":"[^"]*","seq":%d+,"type":"([a-z.]+)"')
+  if t then return t end
+  return cjson.decode(ev).type
+end
+local function ledger_of(ledger)
+  local all = redis.call('HGETALL', ledger)
+  local fields = {}
+  for i = 1, #all, 2 do fields[all[i]] = all[i + 1] end
+  return fields
+end
+local function claim_unseen(ledger, events, record, upto, wanted_csv, fields)
+  local seen = tonumber(fields['seen'] or '0')
+  if fields['stop'] then return {}, true, 0 end
+  local wanted, found, fresh = {}, {}, false
+  for t in string.gmatch(wanted_csv, '[^,]+') do wanted[t] = true end
+  if upto > seen then
+    local list = redis.call('LRANGE', events, seen, upto - 1)
+    for i, ev in ipairs(list) do
+      if wanted[event_type(ev)] then
+        local s = seen + i
+        if redis.call('HSETNX', ledger, s, 'pending') == 1 then
+          fresh = true
+          fields[tostring(s)] = 'pending'
+        end
+        found[#found + 1] = s
+      end
+    end
+  end
+  local mark = 0
+  if fresh then mark = mark_webhook(record, 'pending', 0, 'none,delivered') end
+  return found, false, mark
+end
+`;
+
+/**
+ * KEYS: ledger, events, record. ARGV: seq of a new event the job wants, the job's wanted types (comma-separated).
+ * onEvent in one call: the event is claimed, and with it any wanted event before it that was never seen (appended by
+ * another process at the same moment, or before a crash), so a later event is never claimed while an earlier wanted
+ * one is not. Events the job does not want cost nothing when they are appended: the next wanted one (or the sweep
+ * at the job's end) looks past them here. Returns {stopped 1/0, mark, seqs to queue…}.
+ */
+const NOTE_EVENT = luaScript(`${CLAIM_UNSEEN_FN}
+local fields = ledger_of(KEYS[1])
+local found, stopped, mark = claim_unseen(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), ARGV[2], fields)
+if stopped then
+  if tonumber(ARGV[1]) > tonumber(fields['seen'] or '0') then redis.call('HSET', KEYS[1], 'seen', ARGV[1]) end
+  return {1, 0}
+end
+local out = {0, mark}
+for _, s in ipairs(found) do out[#out + 1] = s end
+return out
+`);
+
+/**
+ * KEYS: ledger, events, record. ARGV: the job's wanted types. For a job that has ended (EventEnqueuer.ensureQueued):
+ * claims what was never seen, as NOTE_EVENT does up to the last event. Returns {event count, seen, mark, pending seqs…}:
+ * every event still pending, to be queued again (an add whose id BullMQ still holds is a no-op).
+ */
+const SWEEP_EVENTS = luaScript(`${CLAIM_UNSEEN_FN}
+local count = redis.call('LLEN', KEYS[2])
+local fields = ledger_of(KEYS[1])
+local seen = tonumber(fields['seen'] or '0')
+local _, stopped, mark = claim_unseen(KEYS[1], KEYS[2], KEYS[3], count, ARGV[1], fields)
+local out = {count, seen, mark}
+if stopped then return out end
+local pending = {}
+for field, state in pairs(fields) do
+  local s = tonumber(field)
+  if s and state == 'pending' then pending[#pending + 1] = s end
+end
+table.sort(pending)
+for _, s in ipairs(pending) do out[#out + 1] = s end
+return out
+`);
+
+/**
+ * KEYS: record, events, ledger[, tenant webhook secrets]. ARGV: seq, redeliver ('1'/'0').
+ * Everything a delivery reads, in one round trip. Unless it is a redelivery: the event's ledger state and the lowest
+ * earlier seq still pending (0 if none), and nothing else when the event is not pending or is held back.
+ * Returns {record|nil, event|nil, state|nil, blockedBy, secrets|nil}.
+ */
+const READ_DELIVERY = luaScript(`
+local seq = tonumber(ARGV[1])
+local state = false
+local blocked = 0
+if ARGV[2] ~= '1' then
+  local all = redis.call('HGETALL', KEYS[3])
+  for i = 1, #all, 2 do
+    local s = tonumber(all[i])
+    if s == seq then state = all[i + 1]
+    elseif s and s < seq and all[i + 1] == 'pending' and (blocked == 0 or s < blocked) then blocked = s end
+  end
+  -- Held back behind an event of a job that is gone: nothing to wait for (the caller ends on the missing record).
+  if blocked ~= 0 and redis.call('EXISTS', KEYS[1]) == 0 then blocked = 0 end
+  if state ~= 'pending' or blocked ~= 0 then return {false, false, state, blocked, false} end
+end
+local record = redis.call('GET', KEYS[1])
+if not record then return {false, false, state, 0, false} end
+local event = redis.call('LINDEX', KEYS[2], seq - 1)
+local secrets = false
+if KEYS[4] then secrets = redis.call('GET', KEYS[4]) end
+return {record, event, state, 0, secrets}
+`);
+
+/**
+ * KEYS: record, ledger, attempt log. ARGV: seq, attemptJson, maxRecords, action, redeliver ('1'/'0'), stopReason.
+ * Settles one attempt in one call: the attempt logged (the log trimmed to maxRecords), the ledger moved on and the
+ * job's webhook status/attempts set, by action:
+ * - delivered: the event delivered; status exhausted if any event was given up on, else pending while any waits;
+ * - exhausted: the event given up on (a redelivery leaves the ledger alone); status exhausted;
+ * - stop: the job's deliveries stopped (410 or refused target): every pending event stopped; status exhausted;
+ * - failing: a retry follows; status failing.
+ * Returns {next pending seq after this one (0 if none; 0 for stop and failing), mark (as mark_webhook), status}.
+ */
+const SETTLE_DELIVERY = luaScript(`${MARK_WEBHOOK_FN}
+local seq = tonumber(ARGV[1])
+local action = ARGV[4]
+if redis.call('RPUSH', KEYS[3], ARGV[2]) > tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1) end
+local status = 'failing'
+local nextSeq = 0
+if action == 'stop' then
+  status = 'exhausted'
+  redis.call('HSET', KEYS[2], 'stop', ARGV[6])
+  local all = redis.call('HGETALL', KEYS[2])
+  for i = 1, #all, 2 do
+    if all[i + 1] == 'pending' then redis.call('HSET', KEYS[2], all[i], 'stopped') end
+  end
+elseif action == 'delivered' or action == 'exhausted' then
+  if action == 'delivered' then redis.call('HSET', KEYS[2], ARGV[1], 'delivered')
+  elseif ARGV[5] ~= '1' then redis.call('HSET', KEYS[2], ARGV[1], 'exhausted') end
+  local all = redis.call('HGETALL', KEYS[2])
+  local given_up, waiting = false, false
+  for i = 1, #all, 2 do
+    local s, st = tonumber(all[i]), all[i + 1]
+    if s then
+      if st == 'exhausted' or st == 'stopped' then given_up = true end
+      if st == 'pending' then
+        waiting = true
+        if s > seq and (nextSeq == 0 or s < nextSeq) then nextSeq = s end
+      end
+    end
+  end
+  if action == 'exhausted' or given_up then status = 'exhausted' elseif waiting then status = 'pending' else status = 'delivered' end
+end
+local mark = mark_webhook(KEYS[1], status, 1, '')
+return {nextSeq, mark, status}
+`);
+
+export interface NoteResult {
+  /** The job's deliveries were stopped: nothing was claimed (and `seen` was raised). */
+  stopped: boolean;
+  /** The wanted seqs up to the new event (claimed now or before), lowest first: to be queued. */
+  seqs: number[];
+  /** The record's layout was not one the script can edit: set the status to pending with JobStore.update. */
+  markFailed: boolean;
+}
+
+export interface SweepResult {
+  /** How many events the job has: the caller raises `seen` to it once it has queued `pending`. */
+  count: number;
+  /** The `seen` mark before the call. */
+  seen: number;
+  pending: number[];
+  markFailed: boolean;
+}
+
+export type SettleAction = 'delivered' | 'exhausted' | 'stop' | 'failing';
+
+export interface DeliveryRead {
+  /** The raw job record, null when the job is gone or the read stopped early (not pending, held back). */
+  record: string | null;
+  event: string | null;
+  /** The event's ledger state (null for a redelivery, which does not look). */
+  state: string | null;
+  /** The lowest earlier seq still pending, 0 when none. */
+  blockedBy: number;
+  /** The raw webhook-secrets record of the tenant, when its key was given and exists. */
+  secrets: string | null;
+}
+
+export interface SettleResult {
+  /** The job's next pending event after this one, to wake at once; null when none. */
+  next: number | null;
+  /** The record's format was not understood: the caller sets the webhook status with JobStore.update instead. */
+  markFailed: boolean;
+  status: 'pending' | 'delivered' | 'failing' | 'exhausted';
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : v instanceof Buffer ? v.toString('utf8') : null);
+
+/** The scripts bound to one connection and key set; every key of a call is a key of the same job (one hash tag). */
+export class DeliveryScripts {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+  ) {}
+
+  async noteEvent(jobId: string, seq: number, wanted: readonly string[]): Promise<NoteResult> {
+    const k = this.keys;
+    const raw = (await runScript(this.redis, NOTE_EVENT, 3, k.jobWebhookPending(jobId), k.jobEvents(jobId), k.job(jobId), seq, wanted.join(','))) as number[];
+    const [stopped, mark, ...seqs] = raw.map(Number) as [number, number, ...number[]];
+    return { stopped: stopped === 1, seqs, markFailed: mark === -1 };
+  }
+
+  async sweep(jobId: string, wanted: readonly string[]): Promise<SweepResult> {
+    const k = this.keys;
+    const raw = (await runScript(this.redis, SWEEP_EVENTS, 3, k.jobWebhookPending(jobId), k.jobEvents(jobId), k.job(jobId), wanted.join(','))) as number[];
+    const [count, seen, mark, ...pending] = raw.map(Number) as [number, number, number, ...number[]];
+    return { count, seen, pending, markFailed: mark === -1 };
+  }
+
+  /**
+   * `secretsKey` (the tenant's webhook-secrets key) is read along only when the tenant's keys share the job's slot:
+   * ids made for a tenant carry its shard, but one made before QUEUE_SHARDS changed may not, and then the caller
+   * reads the secrets on its own (DeliveryRead.secrets stays null).
+   */
+  async read(jobId: string, seq: number, redeliver: boolean, tenant: string | null, secretsKey: string | null): Promise<DeliveryRead> {
+    const keys = [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.jobWebhookPending(jobId)];
+    if (secretsKey && tenant !== null && this.keys.shardOfTenant(tenant) === this.keys.shardOfId(jobId)) keys.push(secretsKey);
+    const raw = (await runScript(this.redis, READ_DELIVERY, keys.length, ...keys, seq, redeliver ? '1' : '0')) as unknown[];
+    return {
+      record: str(raw[0]),
+      event: str(raw[1]),
+      state: str(raw[2]),
+      blockedBy: Number(raw[3] ?? 0),
+      secrets: str(raw[4]),
+    };
+  }
+
+  async settle(
+    jobId: string,
+    seq: number,
+    input: { attemptJson: string; maxRecords: number; action: SettleAction; redeliver: boolean; stopReason?: string },
+  ): Promise<SettleResult> {
+    const raw = (await runScript(
+      this.redis,
+      SETTLE_DELIVERY,
+      3,
+      this.keys.job(jobId),
+      this.keys.jobWebhookPending(jobId),
+      this.keys.jobDeliveries(jobId),
+      seq,
+      input.attemptJson,
+      input.maxRecords,
+      input.action,
+      input.redeliver ? '1' : '0',
+      input.stopReason ?? '',
+    )) as unknown[];
+    const next = Number(raw[0]);
+    return { next: next > 0 ? next : null, markFailed: Number(raw[1]) === -1, status: str(raw[2]) as SettleResult['status'] };
+  }
+}
+
+/** The few record fields a delivery needs; the rest of the (possibly large) record is not validated again here. */
+export const deliveryRecordSchema = z.object({
+  tenant: z.string(),
+  trace: z.string().nullable().default(null),
+  job: z.object({ webhook: z.object({ url: z.string() }).nullable() }),
+});
+export type DeliveryRecord = z.infer<typeof deliveryRecordSchema>;
+
+const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;
+/** The head JobStore writes every record with: {"v":…,"tenant":…,"cancel_requested":…,"trace":…, */
+const RECORD_HEAD = new RegExp(String.raw`^\{"v":\d+,"tenant":(${JSON_STRING}),"cancel_requested":(?:true|false),"trace":(null|${JSON_STRING}),`);
+/** The job's own webhook: the record's last `"webhook":`, followed only by parent_id and the three timestamps. */
+const RECORD_WEBHOOK = new RegExp(
+  String.raw`"webhook":(?:null|\{"url":(${JSON_STRING}),"events":\[[^\]]*\],"status":"[a-z]+","attempts":\d+\}),` +
+    String.raw`"parent_id":(?:null|"[^"\\]*"),"created_at":"[^"\\]*","started_at":(?:null|"[^"\\]*"),"finished_at":(?:null|"[^"\\]*")\}\}$`,
+  'y',
+);
+
+/**
+ * The fields a delivery needs from a raw job record. A record (tens of KB once the agent's messages and the timeline
+ * are in) is not decoded whole for three strings: they are cut out of the layout JobStore writes and validated; a
+ * record in any other layout is parsed in full.
+ */
+export function deliveryRecord(raw: string): DeliveryRecord {
+  const head = RECORD_HEAD.exec(raw);
+  const at = raw.lastIndexOf('"webhook":');
+  RECORD_WEBHOOK.lastIndex = at;
+  const tail = head && at >= 0 ? RECORD_WEBHOOK.exec(raw) : null;
+  if (!head || !tail) return deliveryRecordSchema.parse(JSON.parse(raw));
+  const text = (json: string | undefined) => (json === undefined || json === 'null' ? null : (JSON.parse(json) as unknown));
+  return deliveryRecordSchema.parse({ tenant: text(head[1]), trace: text(head[2]), job: { webhook: tail[1] === undefined ? null : { url: text(tail[1]) } } });
+}
+
+export interface DeliveryEvent {
+  id: string;
+  type: EventType;
+  /** The Standard Webhooks body: `{type, timestamp, data}`. */
+  body: string;
+}
+
+/** The envelope of a stored event as JobStore writes it (CAS and APPEND scripts): id, seq, type, at, then data. */
+const EVENT_HEAD = /^\{"id":"([A-Za-z0-9_-]+)","seq":(\d+),"type":"([a-z.]+)","at":"([0-9T:.Z+-]+)","data":/;
+const eventHeadSchema = z.object({ id: z.string().min(1), seq: z.number().int().min(1), type: z.enum(EVENT_TYPES), at: z.string() });
+
+/**
+ * The delivery body of a stored event. The event's data (the job, often the largest part) is taken over as the JSON
+ * it was stored as, which is what JSON.stringify of its parsed form gives, without decoding and re-encoding it; the
+ * envelope fields are checked. A stored event in another shape is parsed in full, as before.
+ */
+export function deliveryEvent(raw: string): DeliveryEvent {
+  const head = EVENT_HEAD.exec(raw);
+  if (head && raw.endsWith('}')) {
+    const { id, type, at } = eventHeadSchema.parse({ id: head[1], seq: Number(head[2]), type: head[3], at: head[4] });
+    return { id, type, body: `{"type":"${type}","timestamp":"${at}","data":${raw.slice(head[0].length, -1)}}` };
+  }
+  const event = eventSchema.parse(JSON.parse(raw));
+  return { id: event.id, type: event.type, body: JSON.stringify({ type: event.type, timestamp: event.at, data: event.data }) };
+}

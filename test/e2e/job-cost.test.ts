@@ -1,0 +1,102 @@
+// What one job costs, counted (not timed): Redis commands from create to webhook delivered, and upstream calls against the straight-line script's.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runStraightLine } from '../../bench/lib/straight-line.js';
+import { buildAgentMessages } from '../../src/video/compile.js';
+import { createJobBodySchema, type Job } from '../../src/jobs/schemas.js';
+import type { SimEndpoint } from '../../src/sim/index.js';
+import { startSingle } from '../helpers/redis-topology.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Issue 14's budgets: ≤ 120 Redis commands per job, and at most one upstream call more than the straight line (the draft read the checks need). */
+const MAX_REDIS_COMMANDS_PER_JOB = 120;
+const EXTRA_UPSTREAM_CALLS = 1;
+const JOBS = Number(process.env.JOB_COST_JOBS ?? 12);
+
+/** Calls to the API proper; the result download comes from the CDN, not the API, and the test's own control calls do not count. */
+const NOT_API: ReadonlySet<string> = new Set<SimEndpoint | 'control'>(['control', 'render_result', 'render_download']);
+
+const job = {
+  instruction: 'turn these images into a 30-second promo video with music and text',
+  followups: ['add lo-fi background music at 35%', 'title "Urban Dreams" for the first 3 seconds'],
+  sources: [1, 2, 3].map((i) => ({ url: `https://example.com/products/photo-${i}.jpg` })),
+  output: { resolution: '1080p' },
+};
+
+/** Total calls of every command, scripts' inner commands included (Redis counts those under their own names). */
+async function commandCount(redis: Redis): Promise<{ total: number; byCommand: Map<string, number> }> {
+  const info = await redis.info('commandstats');
+  const byCommand = new Map<string, number>();
+  for (const m of info.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)) byCommand.set(m[1]!, Number(m[2]));
+  return { total: [...byCommand.values()].reduce((a, b) => a + b, 0), byCommand };
+}
+
+describe('what a job costs', () => {
+  let redis: Awaited<ReturnType<typeof startSingle>>;
+  let stack: Stack;
+  let admin: Redis;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    // A Redis of its own: INFO commandstats counts every client, so a shared server would count other tests' work.
+    redis = await startSingle();
+    admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    stack = await startStack({ env: { REDIS_URL: redis.url, LOG_LEVEL: 'silent' }, timeScale: 0, scenario: { anonCredits: 1e9, silentEdits: 'never' } });
+    receiver = await startWebhookReceiver();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await stack?.close();
+    admin?.disconnect();
+    await redis?.stop();
+  });
+
+  const submitAndDeliver = async (count: number, tag: string): Promise<void> => {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const res = await stack.api<Job>('POST', '/v1/jobs', { ...job, metadata: { run: `${tag}-${i}` }, webhook: { url: receiver.url } });
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    await waitFor(
+      () => ids.every((id) => receiver.deliveries.some((d) => d.payload.data.id === id && d.payload.type === 'job.succeeded')) || null,
+      { what: `${count} job.succeeded webhooks`, timeoutMs: 60_000 },
+    );
+  };
+
+  it(`makes at most ${MAX_REDIS_COMMANDS_PER_JOB} Redis commands per job, create → webhook delivered`, async () => {
+    await submitAndDeliver(2, 'warm'); // scripts loaded, tokens and caches warm: the steady state is what is counted
+    const before = await commandCount(admin);
+    await submitAndDeliver(JOBS, 'counted');
+    const after = await commandCount(admin);
+    // INFO itself is one command per call; everything else in between is the service's.
+    const perJob = (after.total - before.total - 1) / JOBS;
+    const top = [...after.byCommand]
+      .map(([c, n]) => [c, (n - (before.byCommand.get(c) ?? 0)) / JOBS] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([c, n]) => `${c} ${n.toFixed(1)}`)
+      .join(', ');
+    expect(perJob, `Redis commands per job: ${perJob.toFixed(1)} (${top})`).toBeLessThanOrEqual(MAX_REDIS_COMMANDS_PER_JOB);
+    expect(perJob).toBeGreaterThan(10); // the count is real: a job cannot run on nothing
+  });
+
+  it(`makes at most ${EXTRA_UPSTREAM_CALLS} upstream call more per job than the straight-line script`, async () => {
+    const apiCalls = () => stack.sim.log.entries().filter((e) => !NOT_API.has(e.endpoint)).length;
+    const before = apiCalls();
+    await submitAndDeliver(JOBS, 'upstream');
+    const relay = (apiCalls() - before) / JOBS;
+
+    const messages = buildAgentMessages(createJobBodySchema.parse({ ...job, webhook: { url: receiver.url } }));
+    const straightBefore = apiCalls();
+    const straight = await runStraightLine(stack.sim.url, { n: JOBS, concurrency: 4, messages, sources: job.sources.map((s) => s.url) });
+    expect(straight.failed, straight.firstError ?? '').toBe(0);
+    const baseline = (apiCalls() - straightBefore) / JOBS;
+
+    expect(baseline).toBeGreaterThanOrEqual(7); // session, upload, three messages, state, render, poll
+    expect(relay, `upstream calls per job: ${relay} vs the straight line's ${baseline}`).toBeLessThanOrEqual(baseline + EXTRA_UPSTREAM_CALLS);
+  });
+});

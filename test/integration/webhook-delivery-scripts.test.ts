@@ -1,0 +1,316 @@
+// The delivery scripts on real Redis: note an event, read a delivery, settle it; the record edited in place, keys in one slot.
+import { afterAll, describe, expect, it } from 'vitest';
+import { newJobId } from '../../src/jobs/ids.js';
+import { eventSchema, jobRecordSchema, type Job } from '../../src/jobs/schemas.js';
+import { JobStore } from '../../src/jobs/store.js';
+import { createKeys } from '../../src/redis/keys.js';
+import { slotOfTag } from '../../src/redis/shard-ids.js';
+import { DeliveryLedger, MAX_ATTEMPT_RECORDS } from '../../src/webhooks/deliveries.js';
+import { DeliveryScripts, deliveryEvent, deliveryRecord } from '../../src/webhooks/delivery-scripts.js';
+import { makeJob } from '../helpers/jobs.js';
+import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+const redis = testRedis();
+const prefix = uniquePrefix('dscripts');
+const keys = createKeys(prefix);
+const store = new JobStore(redis, keys);
+const ledger = new DeliveryLedger(redis, keys);
+const scripts = new DeliveryScripts(redis, keys);
+
+afterAll(async () => {
+  await cleanupPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+const hooked = (overrides: Partial<Job> = {}) =>
+  makeJob({ webhook: { url: 'https://hooks.example.com/a?b=1', events: ['job.started', 'job.succeeded'], status: 'none', attempts: 0 }, ...overrides });
+
+/** A stored job with `events` job.started events appended, as the lifecycle would. */
+async function storedJob(overrides: Partial<Job> = {}, events = 1): Promise<string> {
+  const job = hooked(overrides);
+  await store.create('acme', job);
+  for (let i = 0; i < events; i++) await store.update(job.id, (r) => ({ ...r, job: { ...r.job, progress: i + 1 } }), { event: 'job.started' });
+  return job.id;
+}
+
+const attempt = (eventId: string, n = 1) =>
+  JSON.stringify({ event_id: eventId, type: 'job.started', attempt: n, status_code: 204, error: null, duration_ms: 3, at: new Date().toISOString() });
+
+const rawRecord = async (id: string) => (await redis.get(keys.job(id)))!;
+
+const WANTS = ['job.started', 'job.succeeded'];
+const TERMINAL = ['job.succeeded', 'job.failed', 'job.canceled'];
+
+/** Appends events of the given types to a stored job, as the lifecycle would. */
+async function append(id: string, types: ('job.started' | 'job.progress' | 'job.succeeded')[]): Promise<void> {
+  for (const type of types) await store.update(id, (r) => ({ ...r, job: { ...r.job, progress: r.job.progress + 1 } }), { event: type });
+}
+
+describe('noteEvent', () => {
+  it('claims a wanted event once and sets the webhook status to pending, bumping the version and nothing else', async () => {
+    const id = await storedJob({ metadata: { webhook: { url: 'decoy', status: 'none', attempts: 7 }, note: 'ü "quoted" \\ text' } });
+    const before = await rawRecord(id);
+    expect(await scripts.noteEvent(id, 1, WANTS)).toEqual({ stopped: false, seqs: [1], markFailed: false });
+    const after = await rawRecord(id);
+    const [b, a] = [jobRecordSchema.parse(JSON.parse(before)), jobRecordSchema.parse(JSON.parse(after))];
+    expect(a.v).toBe(b.v + 1);
+    expect(a.job.webhook).toEqual({ ...b.job.webhook, status: 'pending' });
+    // Everything else, the decoy in the metadata included, is byte for byte what it was.
+    expect(after.replace(`{"v":${a.v},`, '').replace('"status":"pending","attempts":0},"parent_id"', '')).toBe(
+      before.replace(`{"v":${b.v},`, '').replace('"status":"none","attempts":0},"parent_id"', ''),
+    );
+    expect(await ledger.states(id)).toEqual(new Map([[1, 'pending']]));
+    // Noted again (its add lost, say): listed again to be queued, but nothing changes; `seen` is the caller's to raise.
+    expect(await scripts.noteEvent(id, 1, WANTS)).toEqual({ stopped: false, seqs: [1], markFailed: false });
+    expect(await rawRecord(id)).toBe(after);
+    expect(await ledger.seen(id)).toBe(0);
+  });
+
+  it('looks past the unwanted events since the seen mark and claims every wanted one, lowest first', async () => {
+    const id = await storedJob({}, 0);
+    await append(id, ['job.started', 'job.progress', 'job.progress', 'job.succeeded']);
+    expect(await scripts.noteEvent(id, 4, TERMINAL)).toEqual({ stopped: false, seqs: [4], markFailed: false });
+    expect(await ledger.states(id)).toEqual(new Map([[4, 'pending']]));
+    // A wanted event never seen (appended by another process, or before a crash) is claimed with the next one.
+    const other = await storedJob({}, 0);
+    await append(other, ['job.started', 'job.progress', 'job.started']);
+    expect((await scripts.noteEvent(other, 3, WANTS)).seqs).toEqual([1, 3]);
+    await ledger.markSeen(other, 3);
+    await append(other, ['job.progress', 'job.succeeded']);
+    expect((await scripts.noteEvent(other, 5, WANTS)).seqs).toEqual([5]);
+  });
+
+  it('reads the type of an event stored in another layout', async () => {
+    const id = await storedJob({}, 0);
+    await redis.rpush(keys.jobEvents(id), JSON.stringify({ type: 'job.started', seq: 1, id: 'evt_odd', at: '2025-01-01T00:00:00.000Z', data: {} }));
+    await append(id, ['job.progress']);
+    expect((await scripts.noteEvent(id, 2, ['job.started'])).seqs).toEqual([1]);
+  });
+
+  it('claims nothing once the job’s deliveries were stopped, and marks the event seen', async () => {
+    const id = await storedJob({}, 2);
+    await ledger.stop(id, 'receiver answered 410 Gone');
+    expect(await scripts.noteEvent(id, 2, WANTS)).toEqual({ stopped: true, seqs: [], markFailed: false });
+    expect(await ledger.states(id)).toEqual(new Map());
+    expect(await ledger.seen(id)).toBe(2);
+  });
+
+  it('leaves a failing or exhausted status alone: a new event does not hide it', async () => {
+    const id = await storedJob({ webhook: { url: 'https://h.example.com/', events: ['job.started'], status: 'failing', attempts: 2 } });
+    const before = await rawRecord(id);
+    expect((await scripts.noteEvent(id, 1, ['job.started'])).seqs).toEqual([1]);
+    expect(await rawRecord(id)).toBe(before);
+  });
+});
+
+describe('sweep', () => {
+  it('claims what was never seen and lists every pending event to queue again', async () => {
+    const id = await storedJob({}, 0);
+    await append(id, ['job.started', 'job.progress', 'job.started', 'job.progress', 'job.succeeded']);
+    await scripts.noteEvent(id, 1, WANTS);
+    await ledger.markSeen(id, 2);
+    await ledger.claim(id, 3);
+    await ledger.setState(id, 3, 'delivered');
+    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 2, pending: [1, 5], markFailed: false });
+    expect(await ledger.states(id)).toEqual(new Map([[1, 'pending'], [3, 'delivered'], [5, 'pending']]));
+    await ledger.markSeen(id, 5);
+    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 5, pending: [1, 5], markFailed: false });
+    await ledger.stop(id, 'gone');
+    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 5, pending: [], markFailed: false });
+  });
+});
+
+describe('read', () => {
+  it('answers the record, the event, its state and the secrets in one call', async () => {
+    const id = await storedJob();
+    await ledger.claim(id, 1);
+    await redis.set(keys.tenantWebhookSecrets('acme'), '{"current":"whsec_x"}');
+    const read = await scripts.read(id, 1, false, 'acme', keys.tenantWebhookSecrets('acme'));
+    expect(read).toMatchObject({ state: 'pending', blockedBy: 0, secrets: '{"current":"whsec_x"}' });
+    expect(read.record).toBe(await rawRecord(id));
+    expect(eventSchema.parse(JSON.parse(read.event!)).seq).toBe(1);
+    // Without the secrets key: nothing is read for them.
+    expect((await scripts.read(id, 1, false, 'acme', null)).secrets).toBeNull();
+  });
+
+  it('stops early for an event that is not pending or is held back by an earlier pending one', async () => {
+    const id = await storedJob({}, 3);
+    await ledger.claim(id, 1);
+    await ledger.claim(id, 3);
+    expect(await scripts.read(id, 3, false, null, null)).toEqual({ record: null, event: null, state: 'pending', blockedBy: 1, secrets: null });
+    await ledger.setState(id, 1, 'delivered');
+    expect((await scripts.read(id, 3, false, null, null)).blockedBy).toBe(0);
+    expect(await scripts.read(id, 1, false, null, null)).toEqual({ record: null, event: null, state: 'delivered', blockedBy: 0, secrets: null });
+    // A redelivery does not look at the ledger at all.
+    const again = await scripts.read(id, 1, true, null, null);
+    expect(again.state).toBeNull();
+    expect(again.record).not.toBeNull();
+    expect(again.event).not.toBeNull();
+  });
+
+  it('does not hold an event back behind one of a job that is gone', async () => {
+    const id = await storedJob({}, 2);
+    await ledger.claim(id, 1);
+    await ledger.claim(id, 2);
+    await redis.del(keys.job(id));
+    expect(await scripts.read(id, 2, false, null, null)).toEqual({ record: null, event: null, state: 'pending', blockedBy: 0, secrets: null });
+  });
+
+  it('reads the secrets along only when the tenant shares the job’s slot', async () => {
+    const sharded = createKeys(`${prefix}-sh`, 4);
+    const shardedScripts = new DeliveryScripts(redis, sharded);
+    const tenant = 'acme';
+    const own = newJobId(sharded.idShard(tenant));
+    const other = newJobId((sharded.shardOfTenant(tenant) + 1) % 4);
+    const secretsKey = sharded.tenantWebhookSecrets(tenant);
+    await redis.set(secretsKey, 'S');
+    for (const id of [own, other]) {
+      await redis.set(sharded.job(id), '{"v":1}');
+      await redis.rpush(sharded.jobEvents(id), '{}');
+      await redis.hset(sharded.jobWebhookPending(id), '1', 'pending');
+    }
+    expect((await shardedScripts.read(own, 1, false, tenant, secretsKey)).secrets).toBe('S');
+    expect((await shardedScripts.read(other, 1, false, tenant, secretsKey)).secrets).toBeNull();
+  });
+});
+
+describe('settle', () => {
+  it('delivered: logs the attempt, marks the ledger, counts the attempt and names the next pending event', async () => {
+    const id = await storedJob({}, 3);
+    for (const seq of [1, 2, 3]) await ledger.claim(id, seq);
+    const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: MAX_ATTEMPT_RECORDS, action: 'delivered', redeliver: false });
+    expect(result).toEqual({ next: 2, markFailed: false, status: 'pending' });
+    expect(await ledger.states(id)).toEqual(new Map([[1, 'delivered'], [2, 'pending'], [3, 'pending']]));
+    expect((await ledger.attempts(id)).map((a) => a.event_id)).toEqual(['evt_1']);
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'pending', attempts: 1 });
+    await ledger.setState(id, 2, 'exhausted');
+    expect(await scripts.settle(id, 3, { attemptJson: attempt('evt_3'), maxRecords: 500, action: 'delivered', redeliver: false })).toEqual({
+      next: null,
+      markFailed: false,
+      status: 'exhausted',
+    });
+  });
+
+  it('delivered with nothing else pending: the job’s webhook is delivered', async () => {
+    const id = await storedJob();
+    await ledger.claim(id, 1);
+    await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it('failing and exhausted: status and attempts; a redelivery that runs out leaves the ledger alone', async () => {
+    const id = await storedJob({}, 2);
+    await ledger.claim(id, 1);
+    await ledger.claim(id, 2);
+    expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'failing', redeliver: false })).toMatchObject({ next: null, status: 'failing' });
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'failing', attempts: 1 });
+    expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 2), maxRecords: 500, action: 'exhausted', redeliver: false })).toEqual({ next: 2, markFailed: false, status: 'exhausted' });
+    expect((await ledger.states(id)).get(1)).toBe('exhausted');
+    await scripts.settle(id, 2, { attemptJson: attempt('evt_2'), maxRecords: 500, action: 'exhausted', redeliver: true });
+    expect((await ledger.states(id)).get(2)).toBe('pending');
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'exhausted', attempts: 3 });
+  });
+
+  it('stop: every pending event stopped with the reason, later claims refused', async () => {
+    const id = await storedJob({}, 3);
+    for (const seq of [1, 2]) await ledger.claim(id, seq);
+    await ledger.setState(id, 1, 'delivered');
+    await scripts.settle(id, 2, { attemptJson: attempt('evt_2'), maxRecords: 500, action: 'stop', redeliver: false, stopReason: 'receiver answered 410 Gone' });
+    expect(await ledger.states(id)).toEqual(new Map([[1, 'delivered'], [2, 'stopped']]));
+    expect(await ledger.stopReason(id)).toBe('receiver answered 410 Gone');
+    expect(await ledger.claim(id, 3)).toBe('stopped');
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'exhausted', attempts: 1 });
+  });
+
+  it('keeps at most maxRecords attempts, the newest', async () => {
+    const id = await storedJob();
+    await ledger.claim(id, 1);
+    for (let n = 1; n <= 5; n++) await scripts.settle(id, 1, { attemptJson: attempt('evt_1', n), maxRecords: 3, action: 'failing', redeliver: false });
+    expect((await ledger.attempts(id)).map((a) => a.attempt)).toEqual([3, 4, 5]);
+  });
+
+  it('bumps the version, so a writer that read the record before loses its compare-and-set and retries', async () => {
+    const id = await storedJob();
+    await ledger.claim(id, 1);
+    let calls = 0;
+    await store.update(id, (r) => {
+      calls += 1;
+      // The settle lands between this writer's read and its write, the first time round.
+      if (calls === 1) void scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
+      return { ...r, job: { ...r.job, progress: 42 } };
+    });
+    const record = (await store.get(id))!;
+    expect(calls).toBe(2);
+    expect(record.job).toMatchObject({ progress: 42, webhook: { status: 'delivered', attempts: 1 } });
+  });
+
+  it('reports a record in a layout it cannot edit instead of guessing, and leaves it untouched', async () => {
+    const id = await storedJob();
+    await ledger.claim(id, 1);
+    const parsed = JSON.parse(await rawRecord(id)) as { job: Record<string, unknown> };
+    const { webhook, ...rest } = parsed.job;
+    const odd = JSON.stringify({ ...parsed, job: { ...rest, extra: 1, webhook } });
+    await redis.set(keys.job(id), odd);
+    const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
+    expect(result).toEqual({ next: null, markFailed: true, status: 'delivered' });
+    expect(await rawRecord(id)).toBe(odd);
+    expect((await ledger.states(id)).get(1)).toBe('delivered');
+  });
+
+  it('does nothing to a job without a webhook', async () => {
+    const id = await storedJob({ webhook: null });
+    const before = await rawRecord(id);
+    expect((await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false })).markFailed).toBe(false);
+    expect(await rawRecord(id)).toBe(before);
+  });
+});
+
+describe('deliveryEvent', () => {
+  it('builds exactly the body JSON.stringify of the parsed event gives, without decoding the data', async () => {
+    const id = await storedJob({ metadata: { note: 'ü "q" \\ \u2028', n: 1.5e-7, nested: { a: [1, { b: null }] } } });
+    const raw = (await redis.lindex(keys.jobEvents(id), 0))!;
+    const parsed = eventSchema.parse(JSON.parse(raw));
+    expect(deliveryEvent(raw)).toEqual({
+      id: parsed.id,
+      type: 'job.started',
+      body: JSON.stringify({ type: parsed.type, timestamp: parsed.at, data: parsed.data }),
+    });
+  });
+
+  it('parses an event in another shape in full, and refuses a malformed one', () => {
+    const job = hooked();
+    const other = JSON.stringify({ seq: 1, id: 'evt_1', type: 'job.started', at: '2025-01-01T00:00:00.000Z', data: job });
+    expect(deliveryEvent(other)).toEqual({ id: 'evt_1', type: 'job.started', body: JSON.stringify({ type: 'job.started', timestamp: '2025-01-01T00:00:00.000Z', data: job }) });
+    expect(() => deliveryEvent('{"id":"evt_1","seq":1,"type":"job.nonsense","at":"2025-01-01T00:00:00.000Z","data":{}}')).toThrow();
+  });
+});
+
+describe('deliveryRecord', () => {
+  it('cuts tenant, trace and the job’s own webhook URL out of a stored record, a decoy in the metadata notwithstanding', async () => {
+    const id = await storedJob({ metadata: { webhook: { url: 'https://decoy.example.com/' }, '"webhook":': 'x' } });
+    await store.update(id, (r) => ({ ...r, trace: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }));
+    const raw = await rawRecord(id);
+    const full = jobRecordSchema.parse(JSON.parse(raw));
+    expect(deliveryRecord(raw)).toEqual({ tenant: 'acme', trace: full.trace, job: { webhook: { url: 'https://hooks.example.com/a?b=1' } } });
+    const none = await storedJob({ webhook: null });
+    expect(deliveryRecord(await rawRecord(none))).toEqual({ tenant: 'acme', trace: null, job: { webhook: null } });
+  });
+
+  it('parses a record in another layout in full, and refuses one without a tenant', () => {
+    const odd = JSON.stringify({ tenant: 'acme', v: 1, job: { webhook: { url: 'https://h.example.com/', status: 'none' } } });
+    expect(deliveryRecord(odd)).toEqual({ tenant: 'acme', trace: null, job: { webhook: { url: 'https://h.example.com/' } } });
+    expect(() => deliveryRecord('{"v":1,"job":{"webhook":null}}')).toThrow();
+  });
+});
+
+describe('keys', () => {
+  it('every key one script call touches is in the job’s slot, with shards', () => {
+    const sharded = createKeys('{nr}', 4);
+    const slot = (key: string) => slotOfTag(/\{([^}]+)\}/.exec(key)![1]!);
+    for (const tenant of ['acme', 'globex', 'initech']) {
+      const id = newJobId(sharded.idShard(tenant));
+      const touched = [sharded.job(id), sharded.jobEvents(id), sharded.jobWebhookPending(id), sharded.jobDeliveries(id), sharded.tenantWebhookSecrets(tenant)];
+      expect(new Set(touched.map(slot)).size).toBe(1);
+    }
+  });
+});
