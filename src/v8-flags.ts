@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
  * afterwards, so its RSS follows the peak heap: with this flag 2,000 waiting jobs peak at ~100 MB of heap instead of
  * ~300 MB (bench/README.md, in-flight). The API role keeps V8's defaults (throughput first).
  */
-export const WORKER_V8_FLAGS = ['--memory-saver-mode', '--max-semi-space-size=1'] as const;
+export const WORKER_V8_FLAGS = ['--optimize-for-size'] as const;
 
 let applied = false;
 
