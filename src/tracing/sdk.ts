@@ -1,5 +1,5 @@
 // The OpenTelemetry Node SDK, set up from TracingSettings: imported dynamically, and only when tracing is on.
-import { context, propagation, trace } from '@opentelemetry/api';
+import * as otelApi from '@opentelemetry/api';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -37,8 +37,10 @@ export function startSdk(opts: SdkOptions): TracingRuntime {
     logRecordProcessors: [],
   });
   sdk.start();
+  const { context, propagation, trace } = otelApi;
   const provider = () => (trace.getTracerProvider() as { getDelegate?: () => { forceFlush?: () => Promise<void> } }).getDelegate?.();
   const runtime: TracingRuntime = {
+    api: otelApi,
     flush: async () => {
       await provider()?.forceFlush?.();
     },

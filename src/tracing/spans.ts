@@ -1,26 +1,45 @@
 // Span helpers for nemo-relay's own spans: with tracing off they hand out one non-recording span and touch nothing else.
-import {
-  context,
-  INVALID_SPAN_CONTEXT,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Context,
-  type Span,
-} from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanContext, SpanKind as OtelSpanKind, SpanStatusCode as OtelSpanStatusCode } from '@opentelemetry/api';
 import { scrubSecrets } from '../observability/logger.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { ATTR } from './attributes.js';
-import { tracingEnabled } from './state.js';
+import { tracingApi, tracingEnabled, type OtelApi } from './state.js';
 import { formatTraceparent, parseTraceparent } from './traceparent.js';
 
-export { SpanKind };
 export type { Span };
 
+/**
+ * The API's enums by value: @opentelemetry/api (100 modules, ~6 MB of RSS) loads with the SDK, only when tracing is
+ * on; with it off, the worker and the API must not pay for it. The values are the API's own (stable since 1.0).
+ */
+export const SpanKind = { INTERNAL: 0, SERVER: 1, CLIENT: 2, PRODUCER: 3, CONSUMER: 4 } as const satisfies Record<string, OtelSpanKind>;
+export type SpanKind = OtelSpanKind;
+export const SpanStatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const satisfies Record<string, OtelSpanStatusCode>;
+
+/** The API's INVALID_SPAN_CONTEXT: all-zero ids, not sampled. */
+const INVALID_SPAN_CONTEXT: SpanContext = { traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 };
+
 /** What callers get when tracing is off: every method is a no-op, its context is invalid (so no traceparent). */
-export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+export const NOOP_SPAN: Span = {
+  spanContext: () => INVALID_SPAN_CONTEXT,
+  setAttribute: () => NOOP_SPAN,
+  setAttributes: () => NOOP_SPAN,
+  addEvent: () => NOOP_SPAN,
+  addLink: () => NOOP_SPAN,
+  addLinks: () => NOOP_SPAN,
+  setStatus: () => NOOP_SPAN,
+  updateName: () => NOOP_SPAN,
+  end: () => undefined,
+  isRecording: () => false,
+  recordException: () => undefined,
+};
+
+/** The API while tracing is on; callers check tracingEnabled() first. */
+function api(): OtelApi {
+  const loaded = tracingApi();
+  if (!loaded) throw new Error('tracing is off');
+  return loaded;
+}
 
 export interface SpanOptions {
   kind?: SpanKind;
@@ -33,10 +52,11 @@ export interface SpanOptions {
 }
 
 function tracer() {
-  return trace.getTracer('nemo-relay', PACKAGE_VERSION);
+  return api().trace.getTracer('nemo-relay', PACKAGE_VERSION);
 }
 
 function parentOf(opts: SpanOptions): Context {
+  const { context, trace, ROOT_CONTEXT } = api();
   if (opts.parent === undefined) return context.active();
   const remote = parseTraceparent(opts.parent);
   return remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : ROOT_CONTEXT;
@@ -54,6 +74,7 @@ export async function inSpan<T>(name: string, opts: SpanOptions, fn: (span: Span
   const parent = parentOf(opts);
   const span = tracer().startSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, ...(opts.attributes ? { attributes: opts.attributes } : {}) }, parent);
   try {
+    const { context, trace } = api();
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (err) {
     markFailed(span, err);
@@ -84,6 +105,7 @@ export function traceparentOf(span: Span): string | null {
 /** The traceparent of the active span (the API request's, inside a handler); null when tracing is off or no span is active. */
 export function currentTraceparent(): string | null {
   if (!tracingEnabled()) return null;
+  const { context, trace } = api();
   const active = trace.getSpanContext(context.active());
   return active ? formatTraceparent(active) : null;
 }
@@ -91,12 +113,13 @@ export function currentTraceparent(): string | null {
 /** Sets attributes on the active span, if tracing is on and one is recording (e.g. a status only the callee learns). */
 export function annotateActiveSpan(attributes: Attributes): void {
   if (!tracingEnabled()) return;
-  trace.getActiveSpan()?.setAttributes(attributes);
+  api().trace.getActiveSpan()?.setAttributes(attributes);
 }
 
 /** `{ trace_id }` of the active span for a child logger, or `{}` (tracing off, no span). */
 export function activeTraceFields(): { trace_id?: string } {
   if (!tracingEnabled()) return {};
+  const { context, trace } = api();
   const active = trace.getSpanContext(context.active());
   return active && active.traceId !== INVALID_SPAN_CONTEXT.traceId ? { trace_id: active.traceId } : {};
 }

@@ -1,5 +1,11 @@
 // Whether this process traces: set once when the SDK starts (or a test installs one); off, every span helper is a no-op.
+import type * as OtelApiModule from '@opentelemetry/api';
+
+/** The OpenTelemetry API module: the SDK hands it over, so nothing loads @opentelemetry/api while tracing is off. */
+export type OtelApi = typeof OtelApiModule;
+
 export interface TracingRuntime {
+  api: OtelApi;
   /** Exports what is buffered (on shutdown, before the process exits). */
   flush(): Promise<void>;
   shutdown(): Promise<void>;
@@ -9,6 +15,11 @@ let runtime: TracingRuntime | null = null;
 
 export function tracingEnabled(): boolean {
   return runtime !== null;
+}
+
+/** The API module while tracing is on, else null. */
+export function tracingApi(): OtelApi | null {
+  return runtime?.api ?? null;
 }
 
 export function setTracingRuntime(next: TracingRuntime | null): void {

@@ -1,8 +1,8 @@
 // The span of one webhook attempt (`webhook.attempt`), in the job's trace, and the traceparent header it sends along.
-import { isSpanContextValid, SpanStatusCode } from '@opentelemetry/api';
 import { scrubSecrets } from '../observability/logger.js';
 import { ATTR } from './attributes.js';
-import { SpanKind, startSpan, traceparentOf, type Span } from './spans.js';
+import { SpanKind, SpanStatusCode, startSpan, traceparentOf, type Span } from './spans.js';
+import { tracingApi } from './state.js';
 
 export interface WebhookAttempt {
   jobId: string;
@@ -50,6 +50,8 @@ export function withTraceparent(headers: Record<string, string>, span: Span): Re
 
 /** `{ trace_id }` of a span (ended or not) for a child logger, or `{}` when tracing is off. */
 export function traceFieldsOf(span: Span): { trace_id?: string } {
+  const api = tracingApi();
+  if (!api) return {};
   const ctx = span.spanContext();
-  return isSpanContextValid(ctx) ? { trace_id: ctx.traceId } : {};
+  return api.isSpanContextValid(ctx) ? { trace_id: ctx.traceId } : {};
 }
