@@ -1,10 +1,15 @@
 // Benchmark 2: jobs/s through the whole service against a straight-line script making the same upstream calls (simulator at time scale 0).
 import { buildAgentMessages } from '../src/video/compile.js';
 import { createJobBodySchema } from '../src/jobs/schemas.js';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { startApi } from '../src/roles.js';
+import { commandCount, perJob } from '../test/helpers/redis-stats.js';
+import { startSingle } from '../test/helpers/redis-topology.js';
 import { postJobs } from './lib/api-client.js';
 import { cpuMsBetween, spawnChild, type Child } from './lib/child.js';
-import { benchPrefix, cleanup, inProcessServices, redisReady, serviceEnv } from './lib/env.js';
+import { benchPrefix, inProcessServices, redisReady, serviceEnv } from './lib/env.js';
 import { BENCH_SCENARIO, jobBody, SOURCE_URLS } from './lib/fixtures.js';
 import { startCountingReceiver, type CountingReceiver } from './lib/receiver.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
@@ -13,12 +18,17 @@ import { median, until } from './lib/stats.js';
 
 const CONCURRENCY = 50;
 const GOAL_RATIO = 0.5;
+/** Issue 14: Redis commands per job (create → webhook delivered) and upstream calls beyond the straight line's. */
+const GOAL_REDIS_COMMANDS = 120;
+const GOAL_EXTRA_CALLS = 1;
 
 interface SideRun {
   ms: number;
   jobsPerS: number;
   cpuMsPerJob: number;
   upstreamCallsPerJob: number;
+  /** Every command the private Redis ran during the run, per job (the straight line uses no Redis: 0). */
+  redisCommandsPerJob: number;
   failed: number;
 }
 
@@ -32,10 +42,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const children: Child[] = [];
   let receiver: CountingReceiver | null = null;
   let stopApi: (() => Promise<void>) | null = null;
+  // A Redis of its own: INFO commandstats counts every client, and the shared one serves other work too.
+  const redis = await startSingle();
+  const stats = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   try {
     const sim = await spawnChild('sim', { timeScale: 0, scenario: BENCH_SCENARIO });
     children.push(sim);
-    const env = serviceEnv(prefix, { NEMO_BASE_URL: sim.url!, WORKER_CONCURRENCY: String(CONCURRENCY) });
+    const env = serviceEnv(prefix, { REDIS_URL: redis.url, NEMO_BASE_URL: sim.url!, WORKER_CONCURRENCY: String(CONCURRENCY) });
     const worker = await spawnChild('worker', { env });
     children.push(worker);
     const straight = await spawnChild('straight-line', { simUrl: sim.url });
@@ -52,23 +65,44 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const body = jobBody(receiver.url);
     const messages = buildAgentMessages(createJobBodySchema.parse(body));
 
-    const full = async (count: number): Promise<SideRun> => {
+    // BENCH_CPU_PROFILE=<dir>: the last run profiles the worker (orchestration-worker.cpuprofile).
+    const profileDir = process.env.BENCH_CPU_PROFILE ? resolve(process.env.BENCH_CPU_PROFILE) : null;
+    if (profileDir) await mkdir(profileDir, { recursive: true });
+    const full = async (count: number, profile = false): Promise<SideRun> => {
       receiver!.reset();
-      const [simBefore, wBefore] = await Promise.all([sim.call<Counts>('counts'), worker.stats()]);
+      if (profile) await worker.call('cpuProfileStart');
+      const [simBefore, wBefore, redisBefore] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCount(stats)]);
       const startedAt = Date.now();
       await postJobs(apiUrl, count, body);
       await until(() => receiver!.arrivals.length >= count, `${count} finished-job webhooks`, 300_000, 10);
       const ms = Math.max(...receiver!.arrivals.map((a) => a.at)) - startedAt;
-      const [simAfter, wAfter] = await Promise.all([sim.call<Counts>('counts'), worker.stats()]);
+      if (profile) await worker.call('cpuProfileStop', { path: join(profileDir!, 'orchestration-worker.cpuprofile') });
+      const [simAfter, wAfter, redisAfter] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCount(stats)]);
       const failed = receiver!.arrivals.filter((a) => a.type !== 'job.succeeded').length;
-      return { ms, jobsPerS: (count / ms) * 1000, cpuMsPerJob: cpuMsBetween(wBefore, wAfter) / count, upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count, failed };
+      const cost = perJob(redisBefore, redisAfter, count);
+      ctx.log(`Redis commands per job ${cost.perJob.toFixed(1)}: ${cost.top}`);
+      return {
+        ms,
+        jobsPerS: (count / ms) * 1000,
+        cpuMsPerJob: cpuMsBetween(wBefore, wAfter) / count,
+        upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count,
+        redisCommandsPerJob: cost.perJob,
+        failed,
+      };
     };
     const straightLine = async (count: number): Promise<SideRun> => {
       const [simBefore, sBefore] = await Promise.all([sim.call<Counts>('counts'), straight.stats()]);
       const r = await straight.call<StraightLineResult>('run', { n: count, concurrency: CONCURRENCY, messages, sources: SOURCE_URLS });
       const [simAfter, sAfter] = await Promise.all([sim.call<Counts>('counts'), straight.stats()]);
       if (r.firstError) ctx.log(`straight line: ${r.failed} failed, first: ${r.firstError}`);
-      return { ms: r.ms, jobsPerS: (count / r.ms) * 1000, cpuMsPerJob: cpuMsBetween(sBefore, sAfter) / count, upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count, failed: r.failed };
+      return {
+        ms: r.ms,
+        jobsPerS: (count / r.ms) * 1000,
+        cpuMsPerJob: cpuMsBetween(sBefore, sAfter) / count,
+        upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count,
+        redisCommandsPerJob: 0,
+        failed: r.failed,
+      };
     };
 
     ctx.log(`warming up both sides with ${Math.min(20, n)} jobs`);
@@ -77,7 +111,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const runs: { relay: SideRun; base: SideRun }[] = [];
     for (let i = 0; i < ctx.runs; i++) {
       const base = i % 2 === 0 ? await straightLine(n) : null;
-      const relay = await full(n);
+      const relay = await full(n, profileDir !== null && i === ctx.runs - 1);
       const pair = { relay, base: base ?? (await straightLine(n)) };
       runs.push(pair);
       ctx.log(`run ${i + 1}: relay ${relay.jobsPerS.toFixed(1)} jobs/s (${relay.cpuMsPerJob.toFixed(1)} CPU ms/job, ${relay.failed} failed); straight line ${pair.base.jobsPerS.toFixed(1)} jobs/s`);
@@ -85,19 +119,32 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const m = (pick: (r: { relay: SideRun; base: SideRun }) => number) => median(runs.map(pick));
     const ratio = m((r) => r.relay.jobsPerS / r.base.jobsPerS);
     const failed = runs.reduce((s, r) => s + r.relay.failed + r.base.failed, 0);
+    const calls = m((r) => r.relay.upstreamCallsPerJob);
+    const baseCalls = m((r) => r.base.upstreamCallsPerJob);
+    const commands = m((r) => r.relay.redisCommandsPerJob);
     return {
       name: 'orchestration',
       title: orchestration.title,
       rows: [
         { metric: 'jobs/s', unit: 'jobs/s', value: m((r) => r.relay.jobsPerS), baseline: m((r) => r.base.jobsPerS), ratio, goal: `≥ ${GOAL_RATIO} × baseline`, met: ratio >= GOAL_RATIO, digits: 1 },
         { metric: 'CPU per job (worker / script process)', unit: 'ms', value: m((r) => r.relay.cpuMsPerJob), baseline: m((r) => r.base.cpuMsPerJob), ratio: m((r) => r.relay.cpuMsPerJob / r.base.cpuMsPerJob), digits: 1 },
-        { metric: 'upstream calls per job', unit: '', value: m((r) => r.relay.upstreamCallsPerJob), baseline: m((r) => r.base.upstreamCallsPerJob), digits: 1 },
+        {
+          metric: 'upstream calls per job',
+          unit: '',
+          value: calls,
+          baseline: baseCalls,
+          goal: `≤ baseline + ${GOAL_EXTRA_CALLS}`,
+          met: calls <= baseCalls + GOAL_EXTRA_CALLS,
+          digits: 2,
+        },
+        { metric: 'Redis commands per job', unit: '', value: commands, goal: `≤ ${GOAL_REDIS_COMMANDS}`, met: commands <= GOAL_REDIS_COMMANDS, digits: 1 },
       ],
       notes: [
         `${n} jobs per side per run (3 URL sources, instruction + 2 follow-ups, webhook on finish), ${ctx.runs} run(s), order alternated; medians.`,
         `nemo-relay: POST /v1/jobs → BullMQ → worker (child process, WORKER_CONCURRENCY=${CONCURRENCY}) → simulator (child, time scale 0) → signed webhook; timed from the first POST to the last webhook.`,
         `Baseline: one child process running NemoClient calls in ${CONCURRENCY} parallel lanes (one shared token; session, upload URLs, run_sse per message, state, render submit, render poll at once then every 250 ms).`,
         `Jobs that did not succeed (both sides, all runs): ${failed}.`,
+        'Upstream calls: every API call the simulator logged (the result download from the CDN not counted), per job. Redis commands: INFO commandstats of a Redis of its own (a redis-server started for this benchmark), every command including those inside scripts and BullMQ\'s, from the first POST to the last webhook, per job.',
       ],
       runs,
     };
@@ -105,7 +152,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     await receiver?.close();
     await stopApi?.().catch(() => {});
     await Promise.allSettled(children.map((c) => c.kill()));
-    await cleanup(prefix);
+    stats.disconnect();
+    await redis.stop();
   }
 }
 

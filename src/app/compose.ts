@@ -112,7 +112,7 @@ export function compose(config: Config, logger: Logger): Container {
   const blocking = createRedisClient(config.redis, 'blocking', 'nemo-relay:worker', { autoPipelining: true });
   logRedisConnection(redis, logger, 'request');
   logRedisConnection(blocking, logger, 'worker');
-  const store = new JobStore(blocking, keys);
+  const store = new JobStore(blocking, keys, config.redis);
   const readStore = new JobStore(redis, keys);
   // Durable checkpoints WAIT for REDIS_WAIT_REPLICAS replicas (Sentinel and Cluster: 1 by default; one node: 0).
   const flows = new FlowStore(blocking, keys, config.redis);
@@ -149,7 +149,6 @@ export function compose(config: Config, logger: Logger): Container {
   });
   const webhookAgent = createGuardedDispatcher({ allowPrivate: settings.webhooks.allowPrivate });
   const outputs = createOutputs({ config, redis: blocking, keys, logger, guarded: webhookAgent });
-  const enqueuer = new EventEnqueuer({ store, ledger, queue: deliveryQueues });
   const deliveries = new DeliveryProcessor({
     store,
     ledger,
@@ -160,6 +159,14 @@ export function compose(config: Config, logger: Logger): Container {
     schedule: settings.webhooks.schedule,
     logger: logger.child({ component: 'webhooks' }),
     onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
+  });
+  // Events a flow worker writes get their first attempt from that worker (deliverNow); the rest go through the queue.
+  const enqueuer = new EventEnqueuer({
+    store,
+    ledger,
+    queue: deliveryQueues,
+    deliverNow: (data, read) => deliveries.deliverNow(data, read),
+    secretsKey: (tenant) => secrets.storedKey(tenant),
   });
   const uploads = new StagedUploads({ redis: blocking, keys, dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes });
   // A job that ends frees its staged uploads (the last job using a file removes it); the sweeper catches the rest.
@@ -237,6 +244,7 @@ export function compose(config: Config, logger: Logger): Container {
     store,
     flows,
     lifecycle,
+    commits: lifecycle,
     credits: accounts.default.credits,
     accounts,
     renderStats: new RenderStats(blocking, keys),

@@ -28,16 +28,18 @@ export function lifecycleHooks(parts: LifecycleHookParts): AfterEvent {
       parts.logger.warn({ jobId, err: String(err) }, 'could not free the job’s slot; the sweeper will');
     }
   };
-  return async (jobId, type, seq, record) => {
-    try {
-      await parts.enqueuer.onEvent(jobId, type, seq, record);
-    } finally {
-      if (isEnd(type)) {
-        // Uploads are freed, the slot and the shared session handed on even when queueing the webhook failed.
-        await Promise.all([parts.releaseUploads(jobId, type, record), parts.leaveGroup(jobId, type, record), releaseSlot(jobId, record)]);
-        // After this item's own event: a batch's end is announced behind its last item's end.
-        await parts.announceBatchEnd(jobId, type, record);
-      }
-    }
+  return async (jobId, type, seq, record, extra) => {
+    // A flow worker sends the webhook of its own event itself (its first attempt; the queue only for what is left).
+    const webhook = parts.enqueuer.onEvent(jobId, type, seq, record, extra?.worker && extra.stored ? { stored: extra.stored } : {});
+    if (!isEnd(type)) return webhook;
+    // Uploads are freed, the slot and the shared session handed on while the webhook goes out, and even when it failed.
+    const [sent, released] = await Promise.allSettled([
+      webhook,
+      Promise.all([parts.releaseUploads(jobId, type, record), parts.leaveGroup(jobId, type, record), releaseSlot(jobId, record)]),
+    ]);
+    // After this item's own event (claimed above, so a batch's end is always delivered after it).
+    await parts.announceBatchEnd(jobId, type, record);
+    if (sent.status === 'rejected') throw sent.reason;
+    if (released.status === 'rejected') throw released.reason;
   };
 }

@@ -1,6 +1,6 @@
 // The configuration cut into small per-part settings objects: each collaborator gets only the part it uses.
 import type { Config } from '../config.js';
-import type { FlowSettings } from '../flow/context.js';
+import { INLINE_WAIT_MAX_MS, type FlowSettings } from '../flow/context.js';
 import type { RedisSettings } from '../redis/settings.js';
 
 export interface Settings {
@@ -38,6 +38,7 @@ export function settingsFrom(config: Config): Settings {
       queuedSweepIntervalMs: config.QUEUED_SWEEP_INTERVAL_MS,
       queuedSweepAgeMs: config.QUEUED_SWEEP_AGE_MS,
       rateLimitMaxWaitMs: config.UPSTREAM_RATE_LIMIT_MAX_WAIT_MS,
+      inlineWaitMaxMs: INLINE_WAIT_MAX_MS,
     },
     api: { port: config.PORT, host: config.HOST, bodyLimit: BODY_LIMIT_BYTES, uploadMaxBytes: config.UPLOAD_MAX_BYTES },
     worker: {

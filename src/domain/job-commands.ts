@@ -62,11 +62,13 @@ export class JobCommands {
     const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });
     // Its place in the group's queue is taken in creation order, before a worker can see the job.
     if (group) await this.deps.groups.join(group, job.id);
-    // Flow state and record together, queue last: a worker only ever sees a job whose record and flow both exist.
-    const [, record] = await Promise.all([
-      this.deps.flows.save(job.id, flow),
-      this.deps.store.create(tenant, job, { trace: opts.trace ?? null, group, idem: opts.idem ?? null }),
-    ]);
+    // Flow state and record in one write, queue last: a worker only ever sees a job whose record and flow both exist.
+    const record = await this.deps.store.create(tenant, job, {
+      trace: opts.trace ?? null,
+      group,
+      idem: opts.idem ?? null,
+      flowJson: JSON.stringify(flow),
+    });
     await this.deps.queue.enqueue(job.id, tenant);
     return record;
   }

@@ -62,10 +62,32 @@ local function admit(base, maxAccount, limit)
 end
 `;
 
-/** ARGV: base, jobId, tenant, createdMs, max, weight, account, maxAccount, admitLimit. Waits the job, admits what may start. */
+/**
+ * ARGV: base, jobId, tenant, createdMs, max, weight, account, maxAccount, admitLimit. Waits the job, admits what may
+ * start. When nobody waits in the shard at all (no contention, so no turns to take) and the tenant and the account
+ * have room, the job starts at once without a pass through the round.
+ */
 const ADD = luaScript(`${ADMIT_FN}
 local base, job, t = ARGV[1], ARGV[2], ARGV[3]
-redis.call('HSET', base .. 'limits', t, ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[7])
+local limits = ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[7]
+if redis.call('ZCARD', base .. 'tenants') == 0 then
+  local max, account = tonumber(ARGV[5]) or 0, ARGV[7]
+  local running = redis.call('SCARD', base .. 'running:' .. t)
+  if (max == 0 or running < max) and redis.call('SCARD', base .. 'account:' .. account) < tonumber(ARGV[8]) then
+    if redis.call('SADD', base .. 'running:' .. t, job) == 0 then return {} end
+    -- Listed (the reconciler's worklist) when its first job starts; the limits only matter once it waits.
+    if running == 0 then redis.call('HSET', base .. 'limits', t, limits) end
+    redis.call('SADD', base .. 'account:' .. account, job)
+    redis.call('HSET', base .. 'job-account', job, account)
+    -- The turn it took still counts: a tenant that started many jobs while nobody waited goes after one that has not,
+    -- once both wait (it rejoins at this pass or the virtual time, whichever is later).
+    local weight = tonumber(ARGV[6]) or 1
+    if weight <= 0 then weight = 1 end
+    redis.call('HINCRBYFLOAT', base .. 'passes', t, 1 / weight)
+    return {job}
+  end
+end
+redis.call('HSET', base .. 'limits', t, limits)
 if redis.call('SISMEMBER', base .. 'running:' .. t, job) == 0 then
   redis.call('ZADD', base .. 'pending:' .. t, 'NX', ARGV[4], job)
   if not redis.call('ZSCORE', base .. 'tenants', t) then
@@ -85,6 +107,7 @@ redis.call('SREM', base .. 'running:' .. t, job)
 if account then redis.call('SREM', base .. 'account:' .. account, job) end
 redis.call('HDEL', base .. 'job-account', job)
 redis.call('ZREM', base .. 'pending:' .. t, job)
+if redis.call('ZCARD', base .. 'tenants') == 0 then return {} end
 return admit(base, tonumber(ARGV[4]), tonumber(ARGV[5]))`);
 
 /** ARGV: base, jobId, tenant. 1 when the job was still waiting (and is now removed), else 0. */

@@ -1,7 +1,7 @@
 // What a flow step gets (dependencies, the job, its checkpoint) and what it answers (next step, wait, or finished).
 import type { RedisClient } from '../redis/client.js';
 import type { Dispatcher } from 'undici';
-import type { JobLifecycle } from '../jobs/lifecycle.js';
+import type { JobLifecycle, LifecyclePort } from '../jobs/lifecycle.js';
 import type { JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import type { NemoClient } from '../nemo/client.js';
@@ -20,6 +20,9 @@ import type { RenderStats } from './render-stats.js';
 import type { FlowState, FlowStore, Step } from './state.js';
 import type { StagedFileSource } from './staged-files.js';
 
+/** The production FlowSettings.inlineWaitMaxMs: a render of a short draft, a reconcile read, a quick retry. */
+export const INLINE_WAIT_MAX_MS = 2_000;
+
 /** The flow's own settings, picked from the configuration by the composition root (steps never read the environment). */
 export interface FlowSettings {
   /** An agent stream silent (no event, no heartbeat) this long is cut off (NEMO_SSE_IDLE_MS). */
@@ -34,6 +37,11 @@ export interface FlowSettings {
   queuedSweepAgeMs: number;
   /** How long a job keeps waiting out 429s before it fails UPSTREAM_RATE_LIMITED (UPSTREAM_RATE_LIMIT_MAX_WAIT_MS). */
   rateLimitMaxWaitMs: number;
+  /**
+   * Waits up to this long are slept through in the worker instead of handing the job back to the queue as a delayed
+   * job (a round of some 30 Redis commands and a lock hand-over): a short render, a reconcile read, a quick retry.
+   */
+  inlineWaitMaxMs: number;
 }
 
 /** Output storage as the mirror step uses it (src/app/storage.ts builds it from STORAGE_URL). */
@@ -58,7 +66,10 @@ export interface FlowDeps {
   tokens: TokenProvider;
   store: JobStore;
   flows: FlowStore;
-  lifecycle: JobLifecycle;
+  /** Record changes; in a run the steps get the run's staged lifecycle (flow/job-run.ts), which commits with the checkpoint. */
+  lifecycle: LifecyclePort;
+  /** A run's one write per commit: staged record changes, checkpoint and event (the job lifecycle's commit). */
+  commits: Pick<JobLifecycle, 'commit'>;
   credits: CreditsGate;
   renderStats: RenderStats;
   stagedFiles: StagedFileSource;
@@ -94,8 +105,9 @@ export interface StepContext {
   log: Logger;
   signal: AbortSignal;
   /**
-   * Persists `flow` now; steps call it before any upstream call whose repetition would cost credits. `durable` asks
-   * for the write to reach a replica too (REDIS_WAIT_REPLICAS) where it marks a message as sent.
+   * Writes `flow` and the staged record changes now; steps call it before any upstream call whose repetition would
+   * cost credits (otherwise the next commit carries them). `durable` asks for the write to reach a replica too
+   * (REDIS_WAIT_REPLICAS) where it marks a message as sent.
    */
   checkpoint: (opts?: { durable?: boolean }) => Promise<void>;
 }

@@ -9,6 +9,14 @@ const pauseSchema = z.object({ since: z.number(), recheck_at: z.number() });
 export const CREDITS_RECHECK_MS = 60_000;
 /** Generation costs about 100 credits (protocol §2.5): below that a new job would only hit 2001 again. */
 export const MIN_CREDITS_TO_START = 100;
+/**
+ * How long this process trusts what it last read of the pause: every start and every message asks the gate, and a
+ * read each time was a Redis round trip per step. A pause set by another worker is seen this much later at most (a
+ * message sent meanwhile is refused with 2001 before anything runs, and waits like the others).
+ */
+export const PAUSE_STATE_CACHE_MS = 1_000;
+
+type PauseState = z.infer<typeof pauseSchema>;
 
 export class CreditsGate {
   constructor(
@@ -19,19 +27,32 @@ export class CreditsGate {
     private readonly account = DEFAULT_ACCOUNT,
   ) {}
 
+  private cached: { state: PauseState | null; readAt: number } | null = null;
+
   async pause(now = Date.now()): Promise<void> {
-    const current = await this.state();
-    const since = current?.since ?? now;
-    await this.redis.set(this.keys.creditsPause(this.account), JSON.stringify({ since, recheck_at: now + this.recheckMs }));
+    const current = await this.read();
+    const state = { since: current?.since ?? now, recheck_at: now + this.recheckMs };
+    await this.redis.set(this.keys.creditsPause(this.account), JSON.stringify(state));
+    this.cached = { state, readAt: Date.now() };
   }
 
   async resume(): Promise<void> {
     await this.redis.del(this.keys.creditsPause(this.account));
+    this.cached = { state: null, readAt: Date.now() };
   }
 
-  async state(): Promise<z.infer<typeof pauseSchema> | null> {
+  /** The pause as this process last saw it, read again once it is PAUSE_STATE_CACHE_MS old. */
+  async state(): Promise<PauseState | null> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.readAt < PAUSE_STATE_CACHE_MS && now >= this.cached.readAt) return this.cached.state;
+    return this.read();
+  }
+
+  private async read(): Promise<PauseState | null> {
     const raw = await this.redis.get(this.keys.creditsPause(this.account));
-    return raw === null ? null : pauseSchema.parse(JSON.parse(raw));
+    const state = raw === null ? null : pauseSchema.parse(JSON.parse(raw));
+    this.cached = { state, readAt: Date.now() };
+    return state;
   }
 
   /**

@@ -7,6 +7,7 @@ import { cancelUpstreamWork } from './cancel.js';
 import { countedUpstream } from './counted-upstream.js';
 import { usageOf } from './usage.js';
 import { creditsWait } from './credits-wait.js';
+import { JobRun } from './job-run.js';
 import { LockLostError, type Fence, type FlowState, type Step } from './state.js';
 import { authStep } from './steps/auth.js';
 import { checkStep } from './steps/check.js';
@@ -63,27 +64,36 @@ export async function runFlow(
   }
 }
 
+/** Waits for a turn (another job's session) or for credits can last long: always handed back to the queue. */
+const inlineable = (outcome: { delayMs: number; reason: string; step: Step }, maxMs: number) =>
+  outcome.delayMs <= maxMs && outcome.step !== 'session' && !outcome.reason.includes('credits');
+
 async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log: Logger, fence?: Fence): Promise<FlowRunResult> {
-  const { store, flows, lifecycle } = deps;
-  let record = await store.get(jobId);
-  if (!record) {
+  const opened = await JobRun.open({ store: deps.store, commits: deps.commits }, jobId, fence);
+  if (opened.kind === 'no_record') {
     log.error('job record missing; nothing to run');
     return { kind: 'finished' };
   }
-  const flow = await flows.load(jobId);
-  if (!flow) {
-    await lifecycle.fail(jobId, { code: 'INTERNAL', message: 'the job lost its flow state', retryable: false });
+  if (opened.kind === 'no_flow') {
+    if (!isTerminal(opened.record.job.status)) {
+      await deps.lifecycle.fail(jobId, { code: 'INTERNAL', message: 'the job lost its flow state', retryable: false });
+    }
     return { kind: 'finished' };
   }
-  const save = (opts?: { durable?: boolean }) => flows.save(jobId, flow, fence, opts);
-  if (record.job.status === 'queued' && !record.cancel_requested) await lifecycle.start(jobId);
+  const { run } = opened;
+  const { flow } = run;
+  const save = (opts?: { durable?: boolean }) => run.commit(opts).then(() => undefined);
+  // Running from here on; written (with job.started) by the first commit, before anything costly or long.
+  if (run.record.job.status === 'queued' && !run.record.cancel_requested) run.stageStart();
   // The job spends its tenant's upstream account (its token, credit gate, balance); one account's 2001 pauses only it.
-  const account = await deps.accounts.forTenant(record.tenant);
+  const account = await deps.accounts.forTenant(run.record.tenant);
   const { tokens } = account;
   const stepDeps: FlowDeps = {
     ...deps,
     // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls).
     nemo: countedUpstream(deps.nemo, () => void (flow.usage.upstream_calls += 1)),
+    // The steps' record changes are staged on the run and written with its next commit.
+    lifecycle: run.lifecycle,
     tokens,
     credits: account.credits,
     balance: account.balance,
@@ -91,27 +101,31 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
   };
 
   for (;;) {
-    record = (await store.get(jobId))!;
-    if (isTerminal(record.job.status)) {
+    if (isTerminal(run.record.job.status)) {
       await deps.deliveries.ensureQueued(jobId);
       return { kind: 'finished' };
     }
-    if (record.cancel_requested) {
+    // A cancel aborts the signal (pub/sub); the flag itself is on the record, read again only then.
+    if (signal.aborted) await run.refresh();
+    if (run.record.cancel_requested) {
       // With the tenant's account: its token is the one that may cancel its render.
       await cancelUpstreamWork(stepDeps, flow, log);
-      await lifecycle.cancel(jobId, undefined, (job) => {
+      await run.lifecycle.cancel(jobId, undefined, (job) => {
         job.usage = usageOf(flow, job.usage);
       });
       return { kind: 'finished' };
     }
-    // Aborted but not canceled (should not happen): hand the job back rather than spin on an aborted signal.
-    if (signal.aborted) return { kind: 'wait', delayMs: 0, step: flow.step, reason: 'aborted without a cancel' };
+    // Aborted but not canceled (a shutdown): hand the job back, its checkpoint written.
+    if (signal.aborted) {
+      await save();
+      return { kind: 'wait', delayMs: 0, step: flow.step, reason: 'aborted without a cancel' };
+    }
     const step = flow.step;
     const started = Date.now();
     const ctx: StepContext = {
       deps: stepDeps,
       jobId,
-      record,
+      record: run.record,
       flow,
       log: log.child({ step }),
       signal,
@@ -120,16 +134,16 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     let outcome: StepOutcome;
     let token = '';
     try {
-      const run = async () => {
+      const runStep = async () => {
         token = await tokens.get();
         return HANDLERS[step](ctx, token);
       };
-      outcome = deps.aroundStep ? await deps.aroundStep(step, jobId, run) : await run();
+      outcome = deps.aroundStep ? await deps.aroundStep(step, jobId, runStep) : await runStep();
       flow.retries = 0;
       flow.rate_limited_since = null;
       // A wait the job reported (a 429, credits) is over once a step went through.
-      if (record.job.waiting && !flow.credits_wait_since) {
-        await lifecycle.update(jobId, (job) => {
+      if (run.record.job.waiting && !flow.credits_wait_since) {
+        await run.lifecycle.update(jobId, (job) => {
           job.waiting = null;
         });
       }
@@ -145,11 +159,36 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       if (handled.kind === 'failed') return { kind: 'finished' };
       outcome = handled.outcome;
     }
-    if (outcome.kind !== 'finished') flow.step = outcome.step;
-    await save();
     if (outcome.kind === 'finished') return { kind: 'finished' };
-    if (outcome.kind === 'wait') return { kind: 'wait', delayMs: outcome.delayMs, step: outcome.step, reason: outcome.reason };
+    flow.step = outcome.step;
+    if (outcome.kind === 'wait') {
+      if (inlineable(outcome, deps.settings.inlineWaitMaxMs)) {
+        // Slept here, nothing written (a crash meanwhile resumes from the last commit, which is as safe), unless the
+        // caller is due a job.progress event: a render followed in short polls still shows its progress.
+        if (run.progressDue) await save();
+        await sleep(outcome.delayMs, signal);
+        continue;
+      }
+      await save();
+      return { kind: 'wait', delayMs: outcome.delayMs, step: outcome.step, reason: outcome.reason };
+    }
+    // A next step: what this one changed is written by the next commit (every step commits before a call that must not
+    // be repeated), so a crash in between only repeats work that costs nothing to repeat.
   }
+}
+
+/** Resolves after `ms`, or at once when the signal aborts (a cancel, a shutdown): the loop top then sees why. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function handleFailure(

@@ -20,7 +20,7 @@ export const FIRST_POLL_FRACTION = 0.8;
 const RATE_OVERSHOOT = 1.02;
 const RATE_MARGIN_MS = 100;
 
-const clamp = (ms: number) => Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.round(ms)));
+const clamp = (ms: number, min = MIN_POLL_MS) => Math.min(MAX_POLL_MS, Math.max(min, Math.round(ms)));
 
 /**
  * samples: (time, progress) pairs seen so far, oldest first (the submit answer counts as one).
@@ -46,7 +46,10 @@ export function nextPollDelayMs(input: {
   // Otherwise renders usually take about as long as recent ones did: look early first, then just past the usual end.
   if (expectedTotalMs !== null) {
     const eta = submittedAt + expectedTotalMs * (polls === 0 ? FIRST_POLL_FRACTION : OVERSHOOT);
-    if (eta > now) return clamp(eta - now);
+    // The first look may come at once when renders have been finishing that fast (it is one request either way);
+    // MIN_POLL_MS only spaces the polls that follow.
+    if (eta > now) return clamp(eta - now, polls === 0 ? 0 : MIN_POLL_MS);
+    if (polls === 0) return 0;
   }
   return clamp(FIRST_POLL_MS * BACKOFF ** polls);
 }

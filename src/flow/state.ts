@@ -81,6 +81,8 @@ export const flowStateSchema = z.object({
     .default({ upstream_calls: 0, messages_sent: 0, renders: 0 }),
   /** Jobs that share one upstream session one at a time (a batch, or a job and its revisions); null when alone. */
   group: z.string().nullable().default(null),
+  /** When the job's last job.progress event was written (ms): the throttle holds across runs and workers. */
+  progress_event_at: z.number().nullable().default(null),
 });
 export type FlowState = z.infer<typeof flowStateSchema>;
 
@@ -110,6 +112,7 @@ export function initialFlowState(
     corrected: false,
     usage: { upstream_calls: 0, messages_sent: 0, renders: 0 },
     group: opts.group ?? null,
+    progress_event_at: null,
   };
 }
 

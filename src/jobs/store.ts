@@ -1,5 +1,6 @@
 // The job store: versioned JSON records in Redis, updated by compare-and-set, with events appended in the same script.
-import type { RedisClient } from '../redis/client.js';
+import { waitForReplicas, type RedisClient } from '../redis/client.js';
+import type { RedisSettings } from '../redis/settings.js';
 import { groupByShard, type Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 import { newEventId, newJobId } from './ids.js';
@@ -17,27 +18,43 @@ import {
 
 /**
  * KEYS: record, tenantAll, tenantOldStatus, tenantNewStatus, events, flow, deliveries, webhookPending, retentionIndex,
- * idempotencyEntry (the record key again when the job has none)
- * ARGV: expectedVersion, newRecordJson, jobId, eventType|'' , eventId, at, jobJson, channel, ttlMs|'0', expireAt, member
- * Sets the record only if its version is still expectedVersion, moves the id between the per-status sets and,
- * when eventType is given, appends the event with the next sequence number and publishes it — all or nothing,
- * so an event is never recorded for a state that was not stored (and vice versa). With a ttl (the job has just
- * ended) every key of the job expires that long from now and the job joins the retention index, whose sweeper
- * erases what a TTL cannot reach (index entries, keys created later). Updates keep the TTL (KEEPTTL).
+ * idempotencyEntry (the record key again when the job has none), lock (the record key again without a fence)
+ * ARGV: expectedVersion ('0': create; '-': leave the record as it is), newRecordJson, jobId, eventType|'', eventId, at,
+ * jobJson, channel, ttlMs|'0', expireAt, member, flowJson|'', lockToken|''
+ * One write of everything a step changes, all or nothing: with a lock token it first proves the caller still holds the
+ * job (a worker that stalled and was taken over writes nothing: -3); the record only if its version is still the
+ * expected one (-1 otherwise, -2 when it is gone), moving the id between the per-status sets when the status changed;
+ * the flow checkpoint; and, when eventType is given, the event with the next sequence number, published. An event is
+ * never recorded for a state that was not stored (and vice versa). With a ttl (the job has just ended) every key of
+ * the job expires that long from now and the job joins the retention index, whose sweeper erases what a TTL cannot
+ * reach (index entries, keys created later). Updates keep the TTL (KEEPTTL).
  */
-const CAS_SCRIPT = luaScript(`
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '0' then
-  if current then return -1 end
-else
-  if not current then return -2 end
-  local v = string.match(current, '^{"v":(%d+),')
-  if v ~= ARGV[1] then return -1 end
+const WRITE_SCRIPT = luaScript(`
+if ARGV[13] ~= '' and redis.call('GET', KEYS[11]) ~= ARGV[13] then return -3 end
+if ARGV[1] ~= '-' then
+  local current = redis.call('GET', KEYS[1])
+  if ARGV[1] == '0' then
+    if current then return -1 end
+  else
+    if not current then return -2 end
+    local v = string.match(current, '^{"v":(%d+),')
+    if v ~= ARGV[1] then return -1 end
+  end
+  -- An ending job's record gets its retention with the write itself; any other write keeps the key's TTL.
+  if ARGV[9] ~= '0' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[9]) else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
+  if ARGV[1] == '0' then
+    redis.call('ZADD', KEYS[2], 0, ARGV[3])
+    redis.call('ZADD', KEYS[4], 0, ARGV[3])
+  elseif KEYS[3] ~= KEYS[4] then
+    redis.call('ZREM', KEYS[3], ARGV[3])
+    redis.call('ZADD', KEYS[4], 0, ARGV[3])
+  end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-if KEYS[3] ~= KEYS[4] then redis.call('ZREM', KEYS[3], ARGV[3]) end
-redis.call('ZADD', KEYS[4], 0, ARGV[3])
+local flow_expires = false
+if ARGV[12] ~= '' then
+  if ARGV[9] ~= '0' then redis.call('SET', KEYS[6], ARGV[12], 'PX', ARGV[9]) flow_expires = true
+  else redis.call('SET', KEYS[6], ARGV[12], 'KEEPTTL') end
+end
 local seq = 0
 if ARGV[4] ~= '' then
   seq = redis.call('LLEN', KEYS[5]) + 1
@@ -46,7 +63,11 @@ if ARGV[4] ~= '' then
   redis.call('PUBLISH', ARGV[8], event)
 end
 if ARGV[9] ~= '0' then
-  for i = 1, 8 do if i ~= 2 and i ~= 3 and i ~= 4 then redis.call('PEXPIRE', KEYS[i], ARGV[9]) end end
+  -- Record (set above), events, checkpoint. The webhook ledger and attempt log mostly appear after the end; the
+  -- retention sweeper erases them with the rest when the index entry below comes due.
+  if ARGV[1] == '-' then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
+  redis.call('PEXPIRE', KEYS[5], ARGV[9])
+  if not flow_expires then redis.call('PEXPIRE', KEYS[6], ARGV[9]) end
   -- The Idempotency-Key entry keeps its own 24 h unless the job's retention is shorter (LT: only ever shortened).
   if KEYS[10] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[10], ARGV[9], 'LT') end
   redis.call('ZADD', KEYS[9], ARGV[10], ARGV[11])
@@ -83,10 +104,50 @@ export interface UpdateResult {
   eventSeq: number | null;
 }
 
+/** One write of a job (JobStore.commit): the record at its next version and/or the flow checkpoint, and an event. */
+export interface CommitSpec {
+  jobId: string;
+  tenant: string;
+  /** The record to store, its `v` already the next version; null leaves the record as it is (a checkpoint only). */
+  record: JobRecord | null;
+  /** The version the stored record must still have (ignored without `record`). */
+  expectedVersion: number;
+  /** The status the stored record has (its per-status set is left when the status changes). */
+  oldStatus: JobStatus;
+  event?: EventType;
+  /** The job has just ended: its keys expire this long from now (its tenant's retention). */
+  ttlMs?: number;
+  /** The flow checkpoint to store with it. */
+  flowJson?: string;
+  /** Write only while this worker holds the job's lock (BullMQ's lock key and its token). */
+  fence?: { lockKey: string; token: string };
+  /** Wait for replicas to take the write (REDIS_WAIT_REPLICAS): it marks a message as sent. */
+  durable?: boolean;
+}
+
+/** An event as a commit stored it: `raw` is byte for byte the stored (and published) line. */
+export interface StoredEvent {
+  id: string;
+  seq: number;
+  type: EventType;
+  at: string;
+  raw: string;
+}
+
+export type CommitOutcome =
+  | { kind: 'stored'; event: StoredEvent | null }
+  /** Another writer changed the record since `expectedVersion` (a cancel, a webhook status): re-read and retry. */
+  | { kind: 'conflict' }
+  | { kind: 'gone' }
+  /** The fence failed: another worker holds the job now; nothing was written. */
+  | { kind: 'lock_lost' };
+
 export class JobStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
+    /** Replicas a durable commit waits for (REDIS_WAIT_REPLICAS; 0 on a single node), and for how long (REDIS_WAIT_TIMEOUT_MS). */
+    private readonly durability: Pick<RedisSettings, 'waitReplicas' | 'waitTimeoutMs'> = { waitReplicas: 0, waitTimeoutMs: 100 },
   ) {}
 
   /** A new job id for `tenant`: with QUEUE_SHARDS > 1 it carries the tenant's shard, where all its keys live. */
@@ -94,17 +155,34 @@ export class JobStore {
     return newJobId(this.keys.idShard(tenant));
   }
 
-  /** Stores a brand-new job; fails if the id exists. */
-  async create(tenant: string, job: Job, opts: { trace?: string | null; group?: string | null; idem?: string | null } = {}): Promise<JobRecord> {
+  /** Stores a brand-new job (with its first flow checkpoint, in the same write); fails if the id exists. */
+  async create(
+    tenant: string,
+    job: Job,
+    opts: { trace?: string | null; group?: string | null; idem?: string | null; flowJson?: string } = {},
+  ): Promise<JobRecord> {
     const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group: opts.group ?? null, idem: opts.idem ?? null, job };
-    const result = await this.cas(record, 0, job.status, undefined);
-    if (result === -1) throw new VersionConflict(`job ${job.id} already exists`);
+    const outcome = await this.commit({
+      jobId: job.id,
+      tenant,
+      record,
+      expectedVersion: 0,
+      oldStatus: job.status,
+      ...(opts.flowJson ? { flowJson: opts.flowJson } : {}),
+    });
+    if (outcome.kind !== 'stored') throw new VersionConflict(`job ${job.id} already exists`);
     return record;
   }
 
   async get(id: string): Promise<JobRecord | null> {
     const raw = await this.redis.get(this.keys.job(id));
     return raw === null ? null : jobRecordSchema.parse(JSON.parse(raw));
+  }
+
+  /** The record and the flow checkpoint (unparsed: the flow's schema is the flow's) in one round trip: a run's first read. */
+  async getWithFlow(id: string): Promise<{ record: JobRecord | null; flowRaw: string | null }> {
+    const [raw, flowRaw] = await this.redis.mget(this.keys.job(id), this.keys.jobFlow(id));
+    return { record: raw ? jobRecordSchema.parse(JSON.parse(raw)) : null, flowRaw: flowRaw ?? null };
   }
 
   /** A job only as seen by its own tenant: another tenant's job does not exist (contract §2). */
@@ -131,9 +209,17 @@ export class JobStore {
       const stored: JobRecord = { ...next, v: current.v + 1 };
       const ends = isTerminal(stored.job.status) && !isTerminal(current.job.status);
       const ttlMs = ends && options.retentionMs ? Math.max(1, Math.round(options.retentionMs(stored))) : 0;
-      const result = await this.cas(stored, current.v, current.job.status, options.event, ttlMs);
-      if (result >= 0) return { record: stored, eventSeq: options.event ? result : null };
-      if (result === -2) throw new Error(`job ${id} vanished during update`);
+      const outcome = await this.commit({
+        jobId: id,
+        tenant: stored.tenant,
+        record: stored,
+        expectedVersion: current.v,
+        oldStatus: current.job.status,
+        ttlMs,
+        ...(options.event ? { event: options.event } : {}),
+      });
+      if (outcome.kind === 'stored') return { record: stored, eventSeq: outcome.event?.seq ?? null };
+      if (outcome.kind === 'gone') throw new Error(`job ${id} vanished during update`);
     }
     throw new VersionConflict(`job ${id}: too many concurrent updates`);
   }
@@ -228,37 +314,73 @@ export class JobStore {
     return rows.flat();
   }
 
-  private async cas(record: JobRecord, expectedVersion: number, oldStatus: JobStatus, event: EventType | undefined, ttlMs = 0) {
-    const { job, tenant } = record;
+  /**
+   * The one write of a job (WRITE_SCRIPT): record and/or flow checkpoint, event, retention, in one round trip. The
+   * flow worker commits each step this way (flow/job-run.ts), the API through create and update.
+   */
+  async commit(spec: CommitSpec): Promise<CommitOutcome> {
+    const { jobId, tenant, record } = spec;
+    const status = record?.job.status ?? spec.oldStatus;
     // The version must be the first field: the Lua script reads it with a pattern instead of decoding JSON.
-    const { cancel_requested, trace, group, idem } = record;
-    const json = JSON.stringify({ v: record.v, tenant, cancel_requested, trace, group, idem, job });
-    const result = await runScript(
-      this.redis,
-      CAS_SCRIPT,
-      10,
-      this.keys.job(job.id),
-      this.keys.tenantJobs(tenant),
-      this.keys.tenantJobsByStatus(tenant, oldStatus),
-      this.keys.tenantJobsByStatus(tenant, job.status),
-      this.keys.jobEvents(job.id),
-      this.keys.jobFlow(job.id),
-      this.keys.jobDeliveries(job.id),
-      this.keys.jobWebhookPending(job.id),
-      this.keys.retentionIndex(this.keys.shardOfId(job.id)),
-      record.idem ?? this.keys.job(job.id),
-      String(expectedVersion),
-      json,
-      job.id,
-      event ?? '',
-      newEventId(),
-      new Date().toISOString(),
-      JSON.stringify(job),
-      this.keys.jobEventsChannel(job.id),
-      String(ttlMs),
-      String(Date.now() + ttlMs),
-      retentionMember(tenant, job.id),
+    const json = record ? recordJson(record) : '';
+    const jobJson = spec.event && record ? JSON.stringify(record.job) : '';
+    if (spec.event && !record) throw new Error('an event needs the record it describes');
+    const eventId = spec.event ? newEventId() : '';
+    const at = new Date().toISOString();
+    const ttlMs = spec.ttlMs ?? 0;
+    const recordKey = this.keys.job(jobId);
+    const result = Number(
+      await runScript(
+        this.redis,
+        WRITE_SCRIPT,
+        11,
+        recordKey,
+        this.keys.tenantJobs(tenant),
+        this.keys.tenantJobsByStatus(tenant, spec.oldStatus),
+        this.keys.tenantJobsByStatus(tenant, status),
+        this.keys.jobEvents(jobId),
+        this.keys.jobFlow(jobId),
+        this.keys.jobDeliveries(jobId),
+        this.keys.jobWebhookPending(jobId),
+        this.keys.retentionIndex(this.keys.shardOfId(jobId)),
+        record?.idem ?? recordKey,
+        spec.fence?.lockKey ?? recordKey,
+        record ? String(spec.expectedVersion) : '-',
+        json,
+        jobId,
+        spec.event ?? '',
+        eventId,
+        at,
+        jobJson,
+        this.keys.jobEventsChannel(jobId),
+        String(ttlMs),
+        String(Date.now() + ttlMs),
+        retentionMember(tenant, jobId),
+        spec.flowJson ?? '',
+        spec.fence?.token ?? '',
+      ),
     );
-    return Number(result);
+    if (result === -1) return { kind: 'conflict' };
+    if (result === -2) return { kind: 'gone' };
+    if (result === -3) return { kind: 'lock_lost' };
+    // Replication is asynchronous: a failover right after this write could lose the "message sent" mark and let the
+    // message be sent twice. WAIT narrows that window to what the replicas have not acknowledged in waitTimeoutMs; on
+    // a cluster it is routed (with a keyed no-op) to the master that took the write. A replica that does not answer in
+    // time does not stop the job: availability first, and the window is documented (README "Running on Sentinel or
+    // Cluster"). WAIT never fails the commit: the write is done, only its confirmation is missing. A throw here would
+    // make the step retry with the mark already set in memory, so the message would be reconciled as sent without
+    // ever having been sent.
+    if (spec.durable && this.durability.waitReplicas > 0) {
+      await waitForReplicas(this.redis, this.durability, recordKey).catch(() => 0);
+    }
+    if (!spec.event) return { kind: 'stored', event: null };
+    const raw = `{"id":"${eventId}","seq":${result},"type":"${spec.event}","at":"${at}","data":${jobJson}}`;
+    return { kind: 'stored', event: { id: eventId, seq: result, type: spec.event, at, raw } };
   }
+}
+
+/** The stored form of a record: `v` first, as the scripts match it. */
+export function recordJson(record: JobRecord): string {
+  const { v, tenant, cancel_requested, trace, group, idem, job } = record;
+  return JSON.stringify({ v, tenant, cancel_requested, trace, group, idem, job });
 }

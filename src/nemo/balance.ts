@@ -27,16 +27,23 @@ const cachedSchema = z.object({ balance: balanceSchema, at: z.number() });
 export class BalanceReader {
   /** One upstream read at a time per process: a burst of callers shares it. */
   private inflight: Promise<Balance> | null = null;
+  /** The last balance this process saw (read or fetched): while fresh, not even Redis is asked. */
+  private local: { balance: Balance; at: number } | null = null;
 
   constructor(private readonly deps: BalanceReaderDeps) {}
 
+  private get cacheMs(): number {
+    return this.deps.cacheMs ?? CREDITS_CACHE_MS;
+  }
+
   /**
-   * The cached balance when it is fresh (and, with `notBefore`, read no earlier than that instant), else one upstream
-   * read; UPSTREAM_UNAVAILABLE when it cannot be read.
+   * The cached balance when it is fresh, else one upstream read; UPSTREAM_UNAVAILABLE when it cannot be read. `local`:
+   * this process's own copy will do while fresh (the flow asks once per job start and end; GET /v1/credits reads the
+   * shared cache each time).
    */
-  async get(opts: { notBefore?: number; onUpstreamCall?: () => void } = {}): Promise<Balance> {
-    const hit = await this.peek();
-    if (hit && hit.at >= (opts.notBefore ?? 0)) return hit.balance;
+  async get(opts: { onUpstreamCall?: () => void; local?: boolean } = {}): Promise<Balance> {
+    const hit = await this.peek({ local: opts.local === true });
+    if (hit && Date.now() - hit.at < this.cacheMs) return hit.balance;
     if (!this.inflight) {
       // Only the caller that starts the read counts it as its own upstream call.
       opts.onUpstreamCall?.();
@@ -47,13 +54,16 @@ export class BalanceReader {
     return this.inflight;
   }
 
-  /** What is cached, with when it was read; no upstream call. */
-  async peek(): Promise<{ balance: Balance; at: number } | null> {
+  /** What is cached, with when it was read; no upstream call (with `local`, no Redis call while this process's copy is fresh). */
+  async peek(opts: { local?: boolean } = {}): Promise<{ balance: Balance; at: number } | null> {
+    if (opts.local && this.local && Date.now() - this.local.at < this.cacheMs) return this.local;
     const raw = await this.deps.redis.get(this.deps.cacheKey);
     if (raw === null) return null;
     try {
       const parsed = cachedSchema.safeParse(JSON.parse(raw));
-      return parsed.success ? parsed.data : null;
+      if (!parsed.success) return null;
+      this.local = parsed.data;
+      return parsed.data;
     } catch {
       return null;
     }
@@ -67,8 +77,8 @@ export class BalanceReader {
       this.deps.logger.warn({ err: String(err) }, 'credit balance unavailable');
       throw new AppError('UPSTREAM_UNAVAILABLE', 'the upstream credit balance could not be read; try again later', { cause: err });
     }
-    const entry = JSON.stringify({ balance, at: Date.now() });
-    await this.deps.redis.set(this.deps.cacheKey, entry, 'PX', this.deps.cacheMs ?? CREDITS_CACHE_MS);
+    this.local = { balance, at: Date.now() };
+    await this.deps.redis.set(this.deps.cacheKey, JSON.stringify(this.local), 'PX', this.cacheMs);
     return balance;
   }
 

@@ -5,16 +5,20 @@ import type { JobStore } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import { endWebhookAttempt, startWebhookAttempt, traceFieldsOf, withTraceparent } from '../tracing/webhooks.js';
 import { lowestPending, MAX_ATTEMPT_RECORDS, type DeliveryAttempt, type DeliveryLedger } from './deliveries.js';
-import { deliveryEvent, deliveryRecord, type SettleAction } from './delivery-scripts.js';
+import { deliveryEvent, deliveryRecord, type DeliveryRead, type SettleAction } from './delivery-scripts.js';
 import { signDelivery } from './envelope.js';
 import { markJobWebhook } from './job-webhook-status.js';
 import { queueFor } from '../redis/shard-queues.js';
-import { deliveryId, type DeliveryJobData, type DeliveryQueueRef } from './queue.js';
+import { DELIVERY_JOB_OPTIONS, deliveryId, type DeliveryJobData, type DeliveryQueueRef } from './queue.js';
 import { nextRetryDelayMs } from './schedule.js';
 import type { WebhookSecrets } from './secrets.js';
 import { sendWebhook, type DeliveryOutcome } from './sender.js';
 
 export type AttemptOutcome = 'delivered' | 'failed' | 'gone' | 'refused';
+
+/** What an attempt leaves to do: nothing (settled), wait behind an earlier pending event, or try again after a delay. */
+type AttemptResult = { kind: 'done' } | { kind: 'blocked' } | { kind: 'retry'; delayMs: number };
+const DONE: AttemptResult = { kind: 'done' };
 
 export interface DeliveryProcessorDeps {
   store: JobStore;
@@ -44,18 +48,48 @@ export class DeliveryProcessor {
    * the event, its ledger state and the tenant's secrets; one settles the attempt (delivery-scripts.ts).
    */
   async process(job: Job<DeliveryJobData>, token?: string): Promise<void> {
-    const { jobId, seq, attempt, redeliver = false, attemptOffset = 0, tenant } = job.data;
+    const outcome = await this.attempt(job.data);
+    if (outcome.kind === 'blocked') return this.waitBehindEarlier(job, token);
+    if (outcome.kind === 'retry') {
+      await job.updateData({ ...job.data, attempt: job.data.attempt + 1 });
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError();
+    }
+  }
+
+  /**
+   * The first attempt of an event, made at once by the flow worker that wrote it (its job has just ended): no queue
+   * entry at all when the receiver takes it, as most do. A retry, or an event held behind an earlier one still
+   * pending, goes to the webhooks queue as any other delivery. A crash before the attempt is settled leaves the event
+   * claimed and pending in the ledger: the job's next run (BullMQ hands a stalled flow job to another worker) finds
+   * it ended and queues what is pending (EventEnqueuer.ensureQueued).
+   */
+  async deliverNow(data: DeliveryJobData, read?: DeliveryRead): Promise<void> {
+    const outcome = await this.attempt(data, read);
+    if (outcome.kind === 'done') return;
+    const retry = outcome.kind === 'retry';
+    await queueFor(this.deps.queue, data.jobId).add('deliver', retry ? { ...data, attempt: data.attempt + 1 } : data, {
+      ...DELIVERY_JOB_OPTIONS,
+      jobId: deliveryId(data.jobId, data.seq),
+      delay: retry ? outcome.delayMs : BLOCKED_RECHECK_MS,
+    });
+  }
+
+  /** One attempt: read, sign, send, settle. Answers what is left to do: nothing, wait behind an earlier event, or retry. */
+  private async attempt(data: DeliveryJobData, known?: DeliveryRead): Promise<AttemptResult> {
+    const { jobId, seq, attempt, redeliver = false, attemptOffset = 0, tenant } = data;
     const { ledger, secrets } = this.deps;
     const secretsKey = tenant && secrets.storedKey && secrets.signingSecretsFrom ? secrets.storedKey(tenant) : null;
-    const read = await ledger.scripts.read(jobId, seq, redeliver, tenant ?? null, secretsKey);
+    // What the flow worker that wrote the event already has (noteForDelivery claimed it) is not read again.
+    const read = known ?? (await ledger.scripts.read(jobId, seq, redeliver, tenant ?? null, secretsKey));
     if (!redeliver) {
-      if (read.state !== 'pending') return;
-      if (read.blockedBy !== 0) return this.waitBehindEarlier(job, token);
+      if (read.state !== 'pending') return DONE;
+      if (read.blockedBy !== 0) return { kind: 'blocked' };
     }
-    if (read.record === null || read.event === null) return;
+    if (read.record === null || read.event === null) return DONE;
     const record = deliveryRecord(read.record);
     const webhook = record.job.webhook;
-    if (!webhook) return;
+    if (!webhook) return DONE;
     const event = deliveryEvent(read.event);
 
     const signing =
@@ -83,17 +117,16 @@ export class DeliveryProcessor {
       at: new Date().toISOString(),
     };
     this.deps.onAttempt?.(kind, outcome.durationMs);
-    await this.settle(job, outcome, logged, token, traceFieldsOf(span));
+    return this.settle(data, outcome, logged, traceFieldsOf(span));
   }
 
   private async settle(
-    job: Job<DeliveryJobData>,
+    data: DeliveryJobData,
     outcome: DeliveryOutcome,
     logged: DeliveryAttempt,
-    token?: string,
     traceFields: { trace_id?: string } = {},
-  ): Promise<void> {
-    const { jobId, seq, attempt, redeliver = false } = job.data;
+  ): Promise<AttemptResult> {
+    const { jobId, seq, attempt, redeliver = false } = data;
     // Fields on the line rather than a child logger: a child redacts its bindings on creation, once per delivery.
     const logger = this.deps.logger;
     const fields = { jobId, seq, attempt, redeliver, ...traceFields };
@@ -125,20 +158,20 @@ export class DeliveryProcessor {
       // Debug, not info: at thousands of deliveries/s a line each (redacted, written synchronously) cost about a fifth
       // of a delivery's CPU; every attempt is in the delivery log and the metrics anyway, and failures stay at warn.
       logger.debug({ ...fields, statusCode: outcome.statusCode, ms: Math.round(outcome.durationMs) }, 'webhook delivered');
-      return this.wake(jobId, settled.next);
+      await this.wake(jobId, settled.next);
+      return DONE;
     }
     if (action === 'stop') {
       logger.warn({ ...fields, error: outcome.error }, 'webhook delivery stopped for this job');
-      return;
+      return DONE;
     }
     if (action === 'exhausted') {
       logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode }, 'webhook retries exhausted');
-      return this.wake(jobId, settled.next);
+      await this.wake(jobId, settled.next);
+      return DONE;
     }
     logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, 'webhook attempt failed');
-    await job.updateData({ ...job.data, attempt: attempt + 1 });
-    await job.moveToDelayed(Date.now() + delay!, token);
-    throw new DelayedError();
+    return { kind: 'retry', delayMs: delay! };
   }
 
   /** Parks an event behind an earlier pending one of the same job until that one is settled (see wake). */

@@ -61,7 +61,7 @@ local function ledger_of(ledger)
   for i = 1, #all, 2 do fields[all[i]] = all[i + 1] end
   return fields
 end
-local function claim_unseen(ledger, events, record, upto, wanted_csv, fields)
+local function claim_unseen(ledger, events, record, upto, wanted_csv, fields, no_mark)
   local seen = tonumber(fields['seen'] or '0')
   if fields['stop'] then return {}, true, 0 end
   local wanted, found, fresh = {}, {}, false
@@ -80,8 +80,8 @@ local function claim_unseen(ledger, events, record, upto, wanted_csv, fields)
     end
   end
   local mark = 0
-  if fresh then mark = mark_webhook(record, 'pending', 0, 'none,delivered') end
-  return found, false, mark
+  if fresh and not no_mark then mark = mark_webhook(record, 'pending', 0, 'none,delivered') end
+  return found, false, mark, fresh
 end
 `;
 
@@ -100,6 +100,40 @@ if stopped then
   return {1, 0}
 end
 local out = {0, mark}
+for _, s in ipairs(found) do out[#out + 1] = s end
+return out
+`);
+
+/**
+ * KEYS: ledger, events, record[, tenant webhook secrets]. ARGV: seq of a new event the job wants, its wanted types.
+ * NOTE_EVENT for an event its writer (a flow worker) means to send at once: when it is the only one to send and no
+ * earlier event is still pending, it is claimed and the tenant's secrets are read along, so the
+ * attempt needs nothing else but its settling (the status goes straight from what it was to the attempt's outcome).
+ * Otherwise it is NOTE_EVENT. Returns {stopped 1/0, mark, 1, secrets|false} to send now, or {stopped, mark, 0, seqs…}.
+ */
+const NOTE_FOR_DELIVERY = luaScript(`${CLAIM_UNSEEN_FN}
+local seq = tonumber(ARGV[1])
+local fields = ledger_of(KEYS[1])
+local seen = tonumber(fields['seen'] or '0')
+local found, stopped, _, fresh = claim_unseen(KEYS[1], KEYS[2], KEYS[3], seq, ARGV[2], fields, true)
+if stopped then
+  if seq > seen then redis.call('HSET', KEYS[1], 'seen', ARGV[1]) end
+  return {1, 0}
+end
+local earlier = false
+for field, state in pairs(fields) do
+  local s = tonumber(field)
+  if s and s < seq and state == 'pending' then earlier = true end
+end
+if not earlier and #found == 1 and found[1] == seq then
+  -- 'seen' stays: it only shortens the next scan, and this event, claimed, is never claimed again.
+  local secrets = false
+  if KEYS[4] then secrets = redis.call('GET', KEYS[4]) end
+  return {0, 0, 1, secrets}
+end
+local mark = 0
+if fresh then mark = mark_webhook(KEYS[3], 'pending', 0, 'none,delivered') end
+local out = {0, mark, 0}
 for _, s in ipairs(found) do out[#out + 1] = s end
 return out
 `);
@@ -253,6 +287,26 @@ export class DeliveryScripts {
     const raw = (await runScript(this.redis, NOTE_EVENT, 3, k.jobWebhookPending(jobId), k.jobEvents(jobId), k.job(jobId), seq, wanted.join(','))) as number[];
     const [stopped, mark, ...seqs] = raw.map(Number) as [number, number, ...number[]];
     return { stopped: stopped === 1, seqs, markFailed: mark === -1 };
+  }
+
+  /**
+   * NOTE_FOR_DELIVERY: `now` when the event alone is to be sent at once (claimed, seen, with the tenant's raw secrets
+   * when `secretsKey` shares the job's slot); otherwise what noteEvent answers, to be queued.
+   */
+  async noteForDelivery(
+    jobId: string,
+    seq: number,
+    wanted: readonly string[],
+    tenant: string,
+    secretsKey: string | null,
+  ): Promise<NoteResult & { now: boolean; secrets: string | null }> {
+    const k = this.keys;
+    const keys = [k.jobWebhookPending(jobId), k.jobEvents(jobId), k.job(jobId)];
+    if (secretsKey && k.shardOfTenant(tenant) === k.shardOfId(jobId)) keys.push(secretsKey);
+    const raw = (await runScript(this.redis, NOTE_FOR_DELIVERY, keys.length, ...keys, seq, wanted.join(','))) as unknown[];
+    const [stopped, mark, now] = [Number(raw[0]), Number(raw[1]), Number(raw[2] ?? 0)];
+    if (now === 1) return { stopped: false, seqs: [seq], markFailed: false, now: true, secrets: str(raw[3]) };
+    return { stopped: stopped === 1, seqs: raw.slice(3).map(Number), markFailed: mark === -1, now: false, secrets: null };
   }
 
   async sweep(jobId: string, wanted: readonly string[]): Promise<SweepResult> {

@@ -1,6 +1,7 @@
 // Turns a job's events into queued deliveries: claimed in the ledger first, added to the queue second, in seq order.
 import type { EventType, JobEvent, JobRecord } from '../jobs/schemas.js';
-import type { JobStore } from '../jobs/store.js';
+import { recordJson, type JobStore, type StoredEvent } from '../jobs/store.js';
+import type { DeliveryRead } from './delivery-scripts.js';
 import { wantsEvent, type DeliveryLedger } from './deliveries.js';
 import { markJobWebhook } from './job-webhook-status.js';
 import { queueFor } from '../redis/shard-queues.js';
@@ -11,6 +12,13 @@ export interface EventEnqueuerDeps {
   ledger: DeliveryLedger;
   /** The webhooks queue(s): a delivery goes to the shard of its job. */
   queue: DeliveryQueueRef;
+  /**
+   * Makes an event's first attempt at once (DeliveryProcessor.deliverNow), queueing only what is left: used for the
+   * events a flow worker writes, so a job that ends costs no queue round at all when its receiver answers.
+   */
+  deliverNow?: (data: DeliveryJobData, read: DeliveryRead) => Promise<void>;
+  /** The key of a tenant's webhook secrets, read along when an event is sent at once. */
+  secretsKey?: (tenant: string) => string | null;
 }
 
 export class EventEnqueuer {
@@ -21,15 +29,29 @@ export class EventEnqueuer {
    * it). An event the job does not want costs no Redis call; a wanted one is one script (it claims the event and any
    * wanted one before it that was never seen, and sets the status), its queue add, and the seen mark.
    */
-  async onEvent(jobId: string, type: EventType, seq: number, known?: JobRecord): Promise<void> {
+  async onEvent(jobId: string, type: EventType, seq: number, known?: JobRecord, extra: { stored?: StoredEvent } = {}): Promise<void> {
     const record = known ?? (await this.deps.store.get(jobId));
     if (!record?.job.webhook || !wantsEvent(record, type)) return;
-    const note = await this.deps.ledger.scripts.noteEvent(jobId, seq, record.job.webhook.events);
+    const wanted = record.job.webhook.events;
+    // Written by a flow worker (it has the event as stored): sent from here when nothing earlier must go first.
+    const deliverNow = this.deps.deliverNow;
+    const stored = extra.stored;
+    const note =
+      deliverNow && stored
+        ? await this.deps.ledger.scripts.noteForDelivery(jobId, seq, wanted, record.tenant, this.deps.secretsKey?.(record.tenant) ?? null)
+        : { ...(await this.deps.ledger.scripts.noteEvent(jobId, seq, wanted)), now: false, secrets: null };
     if (note.stopped) return;
-    // Lowest first, this event last: each add is a no-op for an entry BullMQ still holds.
-    for (const s of note.seqs) await this.add(record, s);
+    if (note.now && deliverNow && stored) {
+      const data: DeliveryJobData = { jobId, seq, attempt: 1, tenant: record.tenant };
+      const read: DeliveryRead = { record: recordJson(record), event: stored.raw, state: 'pending', blockedBy: 0, secrets: note.secrets };
+      // An attempt that could not even be made (Redis trouble before the send) is queued instead, never dropped.
+      await deliverNow(data, read).catch(() => this.add(record, seq));
+      return;
+    }
     // The script set the status to pending unless the record's layout was not one it can edit.
     if (note.markFailed) await markJobWebhook(this.deps.store, jobId, 'pending', 0, ['none', 'delivered']);
+    // Lowest first, this event last: each add is a no-op for an entry BullMQ still holds.
+    for (const s of note.seqs) await this.add(record, s);
     await this.deps.ledger.markSeen(jobId, seq);
   }
 

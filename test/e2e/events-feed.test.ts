@@ -90,7 +90,8 @@ describe('job event feed', () => {
     expect(all[0]!.event).toBe('job.started');
     expect(all.at(-1)!.event).toBe('job.succeeded');
     const progress = all.filter((m) => m.event === 'job.progress');
-    expect(progress.length).toBeGreaterThanOrEqual(3);
+    // Progress goes out with the worker's writes (each message, the render), at most one per 500 ms.
+    expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(second.messages.length).toBeGreaterThanOrEqual(2);
 
     // job.progress at most once per 500 ms per job, judged by the events' own timestamps.

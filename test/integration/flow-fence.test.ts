@@ -45,7 +45,7 @@ describe('runFlow with a lost lock', () => {
     await stack?.close();
   });
 
-  it('stops at the first checkpoint and leaves the job to its new owner', async () => {
+  it('stops at its first commit, before any paid call, and leaves the job to its new owner', async () => {
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'make a 10-second promo video for a coffee shop' });
     const id = created.body.id;
     const { services } = stack;
@@ -53,7 +53,11 @@ describe('runFlow with a lost lock', () => {
     const fence = { lockKey: services.keys.flowJobLock(id), token: 'a-token-nobody-holds' };
     const result = await runFlow(services.flowDeps, id, new AbortController().signal, createLogger('silent'), fence);
     expect(result).toEqual({ kind: 'lost' });
+    // Its first commit is the first message's mark (the start and the session go with it): refused by the fence, so
+    // nothing was written and nothing sent. The free calls before it (a session, its state) are the run's only trace.
     expect(await services.flows.load(id)).toEqual(before);
-    expect(stack.sim.log.count('create_session')).toBe(0);
+    expect((await services.store.get(id))?.job.status).toBe('queued');
+    expect(stack.sim.log.count('run_sse')).toBe(0);
+    expect(stack.sim.log.count('create_session')).toBeLessThanOrEqual(1);
   });
 });

@@ -11,7 +11,7 @@ export async function authStep(ctx: StepContext, token: string): Promise<StepOut
   creditsAvailable(ctx);
   // The balance as last read (shared by every job of the account for a few seconds, so a burst costs one call).
   const before = await balance
-    .get({ onUpstreamCall: () => void (flow.usage.upstream_calls += 1) })
+    .get({ local: true, onUpstreamCall: () => void (flow.usage.upstream_calls += 1) })
     .then((b) => b.available)
     .catch(() => null);
   await lifecycle.progress(ctx.jobId, 'session', 2, (job) => {

@@ -31,9 +31,9 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
     const created = await nemo.createSession(token, { language: ctx.record.job.language });
     flow.session = { task_id: created.taskId, session_id: created.sessionId };
     ctx.log.info({ sessionId: created.sessionId }, 'upstream session created');
-    // Checkpoint before the record shows it: a worker that stalled and was taken over fails here (fenced) instead of
-    // overwriting the session its successor created and works in.
-    await ctx.checkpoint();
+    // Written with the next commit (the first message's mark, or the upload's): a crash before it costs one more free
+    // session, and a worker that stalled and was taken over fails that commit (fenced) instead of overwriting the
+    // session its successor created and works in.
   }
   const { task_id, session_id } = flow.session;
   await lifecycle.progress(jobId, 'upload', 5, (job) => {

@@ -13,6 +13,7 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
     const uploadIds = sources.flatMap((s) => ('upload_id' in s ? [s.upload_id] : []));
     const plainUrls = urls.filter((u) => !isHeicUrl(u.url)).map((u) => u.url);
     const uploaded = [];
+    let streamed = false;
     if (plainUrls.length > 0) uploaded.push(...(await nemo.uploadUrls(token, sessionId, plainUrls)));
     const fetched: FetchedUrlSource[] = [];
     try {
@@ -20,7 +21,13 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
         fetched.push(await urlSources.fetch(u.url, { field: u.field, signal: ctx.signal }));
       }
       const files = [...fetched, ...(uploadIds.length > 0 ? await stagedFiles.resolve(uploadIds) : [])];
-      if (files.length > 0) uploaded.push(...(await nemo.uploadFiles(token, sessionId, files)));
+      if (files.length > 0) {
+        // Streaming files takes a while and is costly to repeat: the job shows it, and what is done is written at once.
+        await lifecycle.progress(ctx.jobId, 'upload', 5);
+        await ctx.checkpoint();
+        uploaded.push(...(await nemo.uploadFiles(token, sessionId, files)));
+        streamed = true;
+      }
     } finally {
       await Promise.all(fetched.map((f) => f.cleanup()));
     }
@@ -29,6 +36,10 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
     ctx.log.info({ files: uploaded.length, converted: fetched.length }, 'sources uploaded');
     // The group's later jobs continue in this session with these files: one session, one upload for all of them.
     if (flow.group) await groups.publish(flow.group, { ...flow.session!, uploads: flow.uploads });
+    if (streamed) {
+      await lifecycle.progress(ctx.jobId, 'generate', 10);
+      await ctx.checkpoint();
+    }
   }
   await lifecycle.progress(ctx.jobId, 'generate', 10);
   return next('generate');

@@ -54,8 +54,8 @@ export function createFakeFlow(opts: FakeFlowOptions = {}) {
   const settings: FlowSettings = { ...TEST_SETTINGS, ...opts.settings };
   const redis = new FakeRedis();
   const keys = createKeys('test');
-  const store = new FakeJobStore(journal);
   const flows = new FakeFlowStore(journal);
+  const store = new FakeJobStore(journal, flows);
   const nemo = new FakeNemo(journal);
   const groups = new FakeGroups();
   const log = createLogger('silent');
@@ -90,6 +90,7 @@ export function createFakeFlow(opts: FakeFlowOptions = {}) {
     store: store as unknown as JobStore,
     flows: flows as unknown as FlowStore,
     lifecycle,
+    commits: lifecycle,
     credits: account.credits,
     renderStats: new RenderStats(redisClient(redis), keys),
     stagedFiles: {

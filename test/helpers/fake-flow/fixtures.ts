@@ -16,6 +16,8 @@ export const TEST_SETTINGS: FlowSettings = {
   queuedSweepIntervalMs: 1_000,
   queuedSweepAgeMs: 1_000,
   rateLimitMaxWaitMs: 10_000,
+  // Every wait handed back to the caller, as a delayed job would be (tests of inline waits set it).
+  inlineWaitMaxMs: 0,
 };
 
 export const WEB_URL = 'https://nemo.example';

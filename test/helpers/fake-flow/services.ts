@@ -37,10 +37,10 @@ export class FakeTokens {
 /** Every read is a cache miss that counts one upstream call for its caller; null balance = unreadable. */
 export class FakeBalance {
   available: number | null = 1000;
-  readonly reads: { notBefore: number | undefined }[] = [];
+  readonly reads: object[] = [];
 
-  async get(opts: { notBefore?: number; onUpstreamCall?: () => void } = {}) {
-    this.reads.push({ notBefore: opts.notBefore });
+  async get(opts: { onUpstreamCall?: () => void; local?: boolean } = {}) {
+    this.reads.push({});
     opts.onUpstreamCall?.();
     if (this.available === null) throw new AppError('UPSTREAM_UNAVAILABLE', 'the upstream credit balance could not be read');
     return { available: this.available, frozen: 0, total: this.available };

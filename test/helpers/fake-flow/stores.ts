@@ -2,7 +2,7 @@
 import { flowStateSchema, LockLostError, type Fence, type FlowState, type Step } from '../../../src/flow/state.js';
 import { newEventId } from '../../../src/jobs/ids.js';
 import type { EventType, Job, JobEvent, JobRecord } from '../../../src/jobs/schemas.js';
-import type { UpdateOptions, UpdateResult } from '../../../src/jobs/store.js';
+import type { CommitOutcome, CommitSpec, UpdateOptions, UpdateResult } from '../../../src/jobs/store.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Redis, job store, flow store
@@ -50,9 +50,13 @@ export class FakeJobStore {
   private readonly eventLog = new Map<string, JobEvent[]>();
   private readonly updateErrors: Error[] = [];
 
-  constructor(private readonly journal: string[]) {}
+  constructor(
+    private readonly journal: string[],
+    /** Where commits put the checkpoint they carry (and whose lock they are fenced on). */
+    private readonly flows?: FakeFlowStore,
+  ) {}
 
-  /** The next update throws this (Redis trouble), once. */
+  /** The next update or commit throws this (Redis trouble), once. */
   failNextUpdate(error: Error): void {
     this.updateErrors.push(error);
   }
@@ -90,6 +94,37 @@ export class FakeJobStore {
     const eventSeq = options.event ? this.push(id, options.event, stored.job) : null;
     this.journal.push(options.event ? `store:${options.event}` : 'store:update');
     return { record: structuredClone(stored), eventSeq };
+  }
+
+  /** JobStore.commit: fence first, then the record at its expected version, the event, the checkpoint; all or nothing. */
+  async commit(spec: CommitSpec): Promise<CommitOutcome> {
+    const failure = this.updateErrors.shift();
+    if (failure) throw failure;
+    const state = spec.flowJson ? flowStateSchema.parse(JSON.parse(spec.flowJson)) : null;
+    if (spec.fence && this.flows && !this.flows.holds(state, { durable: spec.durable === true })) {
+      this.journal.push(`flow:lost:${state?.step ?? '-'}`);
+      return { kind: 'lock_lost' };
+    }
+    let event = null;
+    if (spec.record) {
+      const current = this.records.get(spec.jobId);
+      if (spec.expectedVersion === 0 ? current !== undefined : current?.v !== spec.expectedVersion) {
+        return current || spec.expectedVersion === 0 ? { kind: 'conflict' } : { kind: 'gone' };
+      }
+      this.records.set(spec.jobId, structuredClone(spec.record));
+      if (spec.event) {
+        const seq = this.push(spec.jobId, spec.event, spec.record.job);
+        const stored = this.eventLog.get(spec.jobId)!.at(-1)!;
+        event = { id: stored.id, seq, type: spec.event, at: stored.at, raw: JSON.stringify(stored) };
+      }
+      this.journal.push(spec.event ? `store:${spec.event}` : 'store:update');
+    }
+    if (state && this.flows) this.flows.record(spec.jobId, state, { fenced: spec.fence !== undefined, durable: spec.durable === true });
+    return { kind: 'stored', event };
+  }
+
+  async getWithFlow(id: string): Promise<{ record: JobRecord | null; flowRaw: string | null }> {
+    return { record: await this.get(id), flowRaw: this.flows?.raw(id) ?? null };
   }
 
   async appendEvent(jobId: string, type: EventType, data: unknown): Promise<number> {
@@ -141,16 +176,28 @@ export class FakeFlowStore {
     return raw === undefined ? null : flowStateSchema.parse(JSON.parse(raw));
   }
 
-  async save(jobId: string, state: FlowState, fence?: Fence, opts: { durable?: boolean } = {}): Promise<void> {
-    if (fence) {
-      this.lost ||= this.loseWhen?.(state, opts) ?? false;
-      if (this.lost) {
-        this.journal.push(`flow:lost:${state.step}`);
-        throw new LockLostError(jobId);
-      }
-    }
+  raw(jobId: string): string | null {
+    return this.stored.get(jobId) ?? null;
+  }
+
+  /** Whether a fenced write of `state` still holds the lock (the first one `loseLockWhen` accepts loses it for good). */
+  holds(state: FlowState | null, opts: { durable?: boolean }): boolean {
+    if (state) this.lost ||= this.loseWhen?.(state, opts) ?? false;
+    return !this.lost;
+  }
+
+  /** A checkpoint written (by save, or by a job store commit carrying it). */
+  record(jobId: string, state: FlowState, how: { fenced: boolean; durable: boolean }): void {
     this.stored.set(jobId, JSON.stringify(state));
-    this.saves.push({ jobId, step: state.step, fenced: fence !== undefined, durable: opts.durable === true });
+    this.saves.push({ jobId, step: state.step, ...how });
     this.journal.push(`flow:save:${state.step}`);
+  }
+
+  async save(jobId: string, state: FlowState, fence?: Fence, opts: { durable?: boolean } = {}): Promise<void> {
+    if (fence && !this.holds(state, opts)) {
+      this.journal.push(`flow:lost:${state.step}`);
+      throw new LockLostError(jobId);
+    }
+    this.record(jobId, state, { fenced: fence !== undefined, durable: opts.durable === true });
   }
 }
