@@ -18,6 +18,8 @@ const CONCURRENCY = 50;
 const GOAL_RATIO = 0.7;
 /** The bare baseline's queue, next to ours under the same prefix (and removed with it). */
 const BARE_QUEUE = 'bare-webhooks';
+/** Deliveries each queue path drains once, untimed, before the runs. */
+const WARMUP_QUEUED = 500;
 
 type Count = { count: number; firstAt: number | null; lastAt: number | null };
 
@@ -90,22 +92,22 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         return res.statusCode === 204;
       });
     const connection = { url: services.config.REDIS_URL, maxRetriesPerRequest: null };
-    const drained = async (what: string, started: number): Promise<number> => {
+    const drained = async (what: string, started: number, count = queued): Promise<number> => {
       const done = await until(async () => {
         const c = await receiver.call<Count>('count');
-        return c.count >= queued ? c : null;
-      }, `${queued} ${what}`, 300_000, 20);
-      return (queued / (done.lastAt! - started)) * 1000;
+        return c.count >= count ? c : null;
+      }, `${count} ${what}`, 300_000, 20);
+      return (count / (done.lastAt! - started)) * 1000;
     };
     /** The body our path sends for a job.started event, for the baseline to POST as its jobs' payload. */
     let payload = '';
     /** n jobs whose job.started event waits in the webhooks queue, then one delivery worker drains it. */
-    const throughQueue = async (): Promise<number> => {
+    const throughQueue = async (count = queued): Promise<number> => {
       await receiver.call('reset');
       const body = createJobBodySchema.parse(jobBody(url, ['job.started']));
       let made = 0;
       const lane = async () => {
-        while (made < queued) {
+        while (made < count) {
           made += 1;
           const record = await services.jobs.create(BENCH_TENANT, body);
           await services.lifecycle.start(record.job.id);
@@ -124,18 +126,18 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       });
       const started = Date.now();
       try {
-        return await drained('queued deliveries', started);
+        return await drained('queued deliveries', started, count);
       } finally {
         await worker.close();
       }
     };
     /** The baseline: as many BullMQ jobs carrying that payload on the same Redis; a bare Worker POSTs each, unsigned. */
-    const bareQueue = async (): Promise<number> => {
+    const bareQueue = async (count = queued): Promise<number> => {
       await receiver.call('reset');
       const queue = new Queue<{ body: string }>(BARE_QUEUE, { connection, prefix });
       try {
-        for (let i = 0; i < queued; i += 500) {
-          const n = Math.min(500, queued - i);
+        for (let i = 0; i < count; i += 500) {
+          const n = Math.min(500, count - i);
           await queue.addBulk(Array.from({ length: n }, () => ({ name: 'post', data: { body: payload }, opts: { removeOnComplete: true, removeOnFail: true } })));
         }
         const worker = new Worker<{ body: string }>(
@@ -149,7 +151,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         );
         const started = Date.now();
         try {
-          return await drained('bare BullMQ POSTs', started);
+          return await drained('bare BullMQ POSTs', started, count);
         } finally {
           await worker.close();
         }
@@ -161,19 +163,22 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     ctx.log('warming up');
     await unsigned();
     await signed();
+    // Both queue paths too (ours first: it makes the payload the baseline posts): otherwise the first run timed its
+    // cold worker code (JIT, first scripts loaded) against a bare worker that ran second on code ours had warmed.
+    await throughQueue(WARMUP_QUEUED);
+    await bareQueue(WARMUP_QUEUED);
     const runs: { signed: number; unsigned: number; queue: number; bare: number }[] = [];
     for (let i = 0; i < ctx.runs; i++) {
       const even = i % 2 === 0;
       const first = even ? await unsigned() : await signed();
       const second = even ? await signed() : await unsigned();
-      // Ours first makes the payload the baseline posts; from then on the order alternates too.
-      const q1 = i === 0 || even ? await throughQueue() : await bareQueue();
-      const q2 = i === 0 || even ? await bareQueue() : await throughQueue();
+      const q1 = even ? await throughQueue() : await bareQueue();
+      const q2 = even ? await bareQueue() : await throughQueue();
       const r = {
         unsigned: even ? first : second,
         signed: even ? second : first,
-        queue: i === 0 || even ? q1 : q2,
-        bare: i === 0 || even ? q2 : q1,
+        queue: even ? q1 : q2,
+        bare: even ? q2 : q1,
       };
       runs.push(r);
       ctx.log(
@@ -208,7 +213,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         },
       ],
       notes: [
-        `Receiver: a plain Node HTTP server in a child process answering 204. ${CONCURRENCY} deliveries in flight; ${n} per direct run, ${queued} per queue run; ${ctx.runs} run(s), orders alternated; ratios are medians of the per-run ratios.`,
+        `Receiver: a plain Node HTTP server in a child process answering 204. ${CONCURRENCY} deliveries in flight; ${n} per direct run, ${queued} per queue run; ${ctx.runs} run(s) after an untimed warm-up of every path (${WARMUP_QUEUED} deliveries per queue path), orders alternated; ratios are medians of the per-run ratios.`,
         'signed webhook send: buildDelivery (JSON + HMAC-SHA256) and sendWebhook through the SSRF-guarded undici dispatcher. Baseline: the same JSON POSTed unsigned with undici request() and a plain Agent.',
         `webhooks through the queue: ${queued} jobs' job.started events wait in the webhooks queue; one delivery worker (concurrency ${CONCURRENCY}) drains it through DeliveryProcessor.process (read script, ordering check, secrets, signing, send, settle script). Baseline: ${queued} BullMQ jobs carrying the same body on the same Redis, drained by a bare Worker (same concurrency, same removeOnComplete) POSTing each unsigned. Both timed from the worker's start to the last arrival.`,
       ],

@@ -22,7 +22,8 @@ export interface TenantLimits {
 const ADMIT_FN = `
 local function admit(base, maxAccount, limit)
   local out = {}
-  local vt = tonumber(redis.call('GET', base .. 'vtime') or '0')
+  local vt0 = tonumber(redis.call('GET', base .. 'vtime') or '0')
+  local vt = vt0
   while #out < limit do
     local picked = false
     local list = redis.call('ZRANGE', base .. 'tenants', 0, -1, 'WITHSCORES')
@@ -57,7 +58,7 @@ local function admit(base, maxAccount, limit)
     end
     if not picked then break end
   end
-  redis.call('SET', base .. 'vtime', tostring(vt))
+  if vt ~= vt0 then redis.call('SET', base .. 'vtime', tostring(vt)) end
   return out
 end
 `;
@@ -89,7 +90,10 @@ if redis.call('ZCARD', base .. 'tenants') == 0 then
 end
 redis.call('HSET', base .. 'limits', t, limits)
 if redis.call('SISMEMBER', base .. 'running:' .. t, job) == 0 then
-  redis.call('ZADD', base .. 'pending:' .. t, 'NX', ARGV[4], job)
+  -- Behind other waiting jobs of its tenant: those could not start, and this one changes no cap, so none can now.
+  if redis.call('ZADD', base .. 'pending:' .. t, 'NX', ARGV[4], job) == 1 and redis.call('ZCARD', base .. 'pending:' .. t) > 1 then
+    return {}
+  end
   if not redis.call('ZSCORE', base .. 'tenants', t) then
     -- (Re)joining the round: at the virtual time, or at its own pass if that is later (no credit for having left).
     local vt = tonumber(redis.call('GET', base .. 'vtime') or '0')
@@ -204,7 +208,8 @@ export class Admission {
   /** A job ended: its slot is free; answers the jobs admitted in its place (all of the same shard). */
   async release(jobId: string, tenant: string): Promise<string[]> {
     const { base, route } = this.of(tenant);
-    return (await runScript(this.redis, RELEASE, 1, route, base, jobId, tenant, this.maxPerAccount, ADMIT_BATCH)) as string[];
+    // One job's tenant slot and account slot are free: at most one waiting job can take them.
+    return (await runScript(this.redis, RELEASE, 1, route, base, jobId, tenant, this.maxPerAccount, 1)) as string[];
   }
 
   /** Takes back a job that never started (a cancel of a waiting job); true when it was waiting. */

@@ -100,6 +100,8 @@ export interface FlowDeps {
 export interface StepContext {
   deps: FlowDeps;
   jobId: string;
+  /** This run of the job (each BullMQ pick-up is one): tells a mark this run wrote from one a crashed run left. */
+  runId: string;
   record: JobRecord;
   flow: FlowState;
   log: Logger;

@@ -1,11 +1,12 @@
 // One run of a job in a worker: its record and checkpoint held in memory, every step's changes written in one commit.
+import { randomUUID } from 'node:crypto';
 import {
   PROGRESS_EVENT_INTERVAL_MS,
   transitions,
   type JobLifecycle,
   type LifecyclePort,
 } from '../jobs/lifecycle.js';
-import type { EventType, Job, JobError, JobRecord, JobResult, JobStage } from '../jobs/schemas.js';
+import { isTerminal, type EventType, type Job, type JobError, type JobRecord, type JobResult, type JobStage } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import { flowStateSchema, LockLostError, type Fence, type FlowState } from './state.js';
 
@@ -22,20 +23,22 @@ export type OpenedRun = { kind: 'open'; run: JobRun } | { kind: 'no_record' } | 
 /**
  * The worker reads a job once per run and then keeps it: steps change the record through `lifecycle` (staged, applied
  * to `record` at once) and the checkpoint in `flow`; `commit` writes both, with at most one event, fenced by the
- * BullMQ lock, in one round trip. Nothing is re-read unless a write finds the record changed by someone else (a cancel
- * flag, a webhook status): then the staged changes are applied again to what is stored. Before an upstream call that
- * must not be repeated a step commits (ctx.checkpoint); changes that are cheap to redo wait for the next commit.
+ * BullMQ lock, in one round trip. Nothing is re-read unless a write finds the record changed by someone else: then the
+ * run's record is written again over what is stored, keeping only what others own (the cancel flag, the webhook's
+ * status). Before an upstream call that must not be repeated a step commits (ctx.checkpoint); changes that are cheap
+ * to redo wait for the next commit.
  */
 export class JobRun {
-  /** The record as the run sees it: the stored one with the staged changes applied. */
-  record: JobRecord;
   private stored: JobRecord;
-  private staged: Mutation[] = [];
+  /** The stored record with the staged changes applied (one copy per commit, changed in place); null: nothing staged. */
+  private view: JobRecord | null = null;
   private stagedProgressEvent = false;
   /** The start, staged: job.started goes out with the run's first commit (before any call that costs or takes long). */
   private stagedStart = false;
   /** The staged lifecycle the steps use: start and endings commit at once, the rest waits for the next commit. */
   readonly lifecycle: LifecyclePort;
+  /** This run's own id (StepContext.runId). */
+  readonly runId = randomUUID();
 
   private constructor(
     private readonly deps: JobRunDeps,
@@ -44,8 +47,12 @@ export class JobRun {
     private readonly fence: Fence | undefined,
   ) {
     this.stored = record;
-    this.record = record;
     this.lifecycle = this.stagedLifecycle();
+  }
+
+  /** The record as the run sees it: the stored one with the staged changes applied. */
+  get record(): JobRecord {
+    return this.view ?? this.stored;
   }
 
   static async open(deps: JobRunDeps, jobId: string, fence?: Fence): Promise<OpenedRun> {
@@ -65,12 +72,14 @@ export class JobRun {
   }
 
   /** Applies a change to the run's view now; it is written with the next commit. */
-  stage(mutate: Mutation): JobRecord {
-    const changed = mutate(structuredClone(this.record));
-    if (changed === null) return this.record;
-    this.staged.push(mutate);
-    this.record = changed;
-    return this.record;
+  stage(mutate: Mutation): boolean {
+    // Mutations change the copy in place (and change nothing when they answer null): one copy per commit, not per
+    // change. What they set is what gets written (they are not run again later, when what they read may have moved on).
+    this.view ??= structuredClone(this.stored);
+    const changed = mutate(this.view);
+    if (changed === null) return false;
+    this.view = changed;
+    return true;
   }
 
   /**
@@ -81,17 +90,22 @@ export class JobRun {
     // A job that ends before its first commit still tells the caller it started, first.
     if (this.stagedStart && opts.event && opts.event !== 'job.started') await this.commit();
     if (this.stagedStart && !opts.event) return this.commitStart(opts);
-    const mutations = opts.mutate ? [...this.staged, opts.mutate] : this.staged;
     const progressEvent = this.stagedProgressEvent && !opts.event;
     const event = opts.event ?? (progressEvent ? 'job.progress' : undefined);
     const lastProgressEvent = this.flow.progress_event_at;
     // Written with the event it stands for (a commit that finds nothing changed writes no event: put back below).
     if (progressEvent) this.flow.progress_event_at = Date.now();
-    const outcome = await this.deps.commits.commit(this.stored, {
-      mutate: (r) => {
-        let current: JobRecord | null = null;
-        for (const m of mutations) current = m(current ?? r) ?? current;
-        return current;
+    const base = this.stored;
+    const view = this.view;
+    const outcome = await this.deps.commits.commit(base, {
+      // `current` is the stored record: `base` itself, or what another writer left (a conflict was retried).
+      mutate: (current) => {
+        const foreign = current.v !== base.v;
+        // Ended meanwhile by someone else (the API cancels a job that had not started): left as it is.
+        if (foreign && isTerminal(current.job.status)) return null;
+        let next: JobRecord | null = view ? withForeignFields(structuredClone(view), current) : null;
+        if (opts.mutate) next = opts.mutate(next ?? current) ?? next;
+        return next;
       },
       flowJson: JSON.stringify(this.flow),
       ...(event ? { event } : {}),
@@ -101,17 +115,14 @@ export class JobRun {
     if (outcome.kind === 'lock_lost') throw new LockLostError(this.jobId);
     if (progressEvent && !outcome.event) this.flow.progress_event_at = lastProgressEvent;
     this.stored = outcome.record;
-    this.record = outcome.record;
-    this.staged = [];
+    this.view = null;
     this.stagedProgressEvent = false;
     return this.record;
   }
 
   /** Stages the start (status running, job.started): written by the run's first commit. */
   stageStart(): void {
-    const before = this.record;
-    this.stage(transitions.start(new Date().toISOString()));
-    this.stagedStart = this.record !== before;
+    this.stagedStart = this.stage(transitions.start(new Date().toISOString()));
   }
 
   private async commitStart(opts: { durable?: boolean }): Promise<JobRecord> {
@@ -133,9 +144,8 @@ export class JobRun {
     const fresh = await this.deps.store.get(this.jobId);
     if (!fresh) throw new Error(`job ${this.jobId} vanished during its run`);
     this.stored = fresh;
-    let view = fresh;
-    for (const m of this.staged) view = m(structuredClone(view)) ?? view;
-    this.record = view;
+    // Ended elsewhere: what was staged no longer matters.
+    this.view = this.view && !isTerminal(fresh.job.status) ? withForeignFields(this.view, fresh) : null;
     return this.record;
   }
 
@@ -145,21 +155,33 @@ export class JobRun {
     return {
       start: () => this.commit({ event: 'job.started', mutate: transitions.start(new Date().toISOString()) }),
       progress: async (_jobId: string, stage: JobStage, progress?: number, also?: (job: Job) => void) => {
-        const before = this.record;
-        const after = this.stage(transitions.progress(stage, progress, also));
+        const changed = this.stage(transitions.progress(stage, progress, also));
         const last = this.flow.progress_event_at ?? 0;
-        if (after !== before && Date.now() - last >= PROGRESS_EVENT_INTERVAL_MS) this.stagedProgressEvent = true;
-        return after;
+        if (changed && Date.now() - last >= PROGRESS_EVENT_INTERVAL_MS) this.stagedProgressEvent = true;
+        return this.record;
       },
-      update: async (_jobId: string, mutate: (job: Job) => void) =>
+      update: async (_jobId: string, mutate: (job: Job) => void) => {
         this.stage((r) => {
           mutate(r.job);
           return r;
-        }),
+        });
+        return this.record;
+      },
       succeed: (_jobId: string, result: JobResult, also?: (job: Job) => void) => finish('job.succeeded', transitions.succeed(result, also)),
       fail: (_jobId: string, error: JobError, also?: (job: Job) => void) => finish('job.failed', transitions.fail(error, also)),
       cancel: (_jobId: string, message = 'canceled by the caller', also?: (job: Job) => void) =>
         finish('job.canceled', transitions.cancel(message, also)),
     };
   }
+}
+
+/**
+ * During a run the worker owns the record, except for what others write meanwhile: the cancel flag (the API) and the
+ * webhook's status (deliveries). Those are taken from the stored record, everything else from the run's.
+ */
+function withForeignFields(record: JobRecord, stored: JobRecord): JobRecord {
+  record.v = stored.v;
+  record.cancel_requested = stored.cancel_requested;
+  record.job.webhook = stored.job.webhook;
+  return record;
 }

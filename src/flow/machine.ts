@@ -125,6 +125,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     const ctx: StepContext = {
       deps: stepDeps,
       jobId,
+      runId: run.runId,
       record: run.record,
       flow,
       log: log.child({ step }),

@@ -81,6 +81,11 @@ export const flowStateSchema = z.object({
     .default({ upstream_calls: 0, messages_sent: 0, renders: 0 }),
   /** Jobs that share one upstream session one at a time (a batch, or a job and its revisions); null when alone. */
   group: z.string().nullable().default(null),
+  /**
+   * The run that marked the last message sent: from then on a render may be submitted. That run submits without a
+   * commit of its own; any later run (after a crash) looks the render id up before submitting.
+   */
+  render_premark: z.string().nullable().default(null),
   /** When the job's last job.progress event was written (ms): the throttle holds across runs and workers. */
   progress_event_at: z.number().nullable().default(null),
 });
@@ -112,6 +117,7 @@ export function initialFlowState(
     corrected: false,
     usage: { upstream_calls: 0, messages_sent: 0, renders: 0 },
     group: opts.group ?? null,
+    render_premark: null,
     progress_event_at: null,
   };
 }

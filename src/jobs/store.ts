@@ -322,8 +322,9 @@ export class JobStore {
     const { jobId, tenant, record } = spec;
     const status = record?.job.status ?? spec.oldStatus;
     // The version must be the first field: the Lua script reads it with a pattern instead of decoding JSON.
-    const json = record ? recordJson(record) : '';
-    const jobJson = spec.event && record ? JSON.stringify(record.job) : '';
+    // The job is serialized once: the record embeds it, the event carries it.
+    const jobJson = record ? JSON.stringify(record.job) : '';
+    const json = record ? recordJson(record, jobJson) : '';
     if (spec.event && !record) throw new Error('an event needs the record it describes');
     const eventId = spec.event ? newEventId() : '';
     const at = new Date().toISOString();
@@ -351,7 +352,7 @@ export class JobStore {
         spec.event ?? '',
         eventId,
         at,
-        jobJson,
+        spec.event ? jobJson : '',
         this.keys.jobEventsChannel(jobId),
         String(ttlMs),
         String(Date.now() + ttlMs),
@@ -379,8 +380,12 @@ export class JobStore {
   }
 }
 
-/** The stored form of a record: `v` first, as the scripts match it. */
-export function recordJson(record: JobRecord): string {
-  const { v, tenant, cancel_requested, trace, group, idem, job } = record;
-  return JSON.stringify({ v, tenant, cancel_requested, trace, group, idem, job });
+/**
+ * The stored form of a record: `v` first, as the scripts match it (the same text JSON.stringify would give for these
+ * fields in this order). `jobJson`: the job already serialized, when the caller has it.
+ */
+export function recordJson(record: JobRecord, jobJson = JSON.stringify(record.job)): string {
+  const { v, tenant, cancel_requested, trace, group, idem } = record;
+  const str = (value: string | null | undefined) => JSON.stringify(value ?? null);
+  return `{"v":${v},"tenant":${str(tenant)},"cancel_requested":${cancel_requested === true},"trace":${str(trace)},"group":${str(group)},"idem":${str(idem)},"job":${jobJson}}`;
 }

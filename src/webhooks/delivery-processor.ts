@@ -5,7 +5,7 @@ import type { JobStore } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import { endWebhookAttempt, startWebhookAttempt, traceFieldsOf, withTraceparent } from '../tracing/webhooks.js';
 import { lowestPending, MAX_ATTEMPT_RECORDS, type DeliveryAttempt, type DeliveryLedger } from './deliveries.js';
-import { deliveryEvent, deliveryRecord, type DeliveryRead, type SettleAction } from './delivery-scripts.js';
+import { deliveryEvent, type DeliveryRead, type SettleAction } from './delivery-scripts.js';
 import { signDelivery } from './envelope.js';
 import { markJobWebhook } from './job-webhook-status.js';
 import { queueFor } from '../redis/shard-queues.js';
@@ -86,8 +86,8 @@ export class DeliveryProcessor {
       if (read.state !== 'pending') return DONE;
       if (read.blockedBy !== 0) return { kind: 'blocked' };
     }
-    if (read.record === null || read.event === null) return DONE;
-    const record = deliveryRecord(read.record);
+    const record = read.record;
+    if (record === null || read.event === null) return DONE;
     const webhook = record.job.webhook;
     if (!webhook) return DONE;
     const event = deliveryEvent(read.event);

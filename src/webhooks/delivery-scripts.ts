@@ -1,6 +1,6 @@
 // Lua for the queued delivery path: one script notes an event, one reads what a delivery needs, one settles it.
 import { z } from 'zod';
-import { EVENT_TYPES, eventSchema, type EventType } from '../jobs/schemas.js';
+import { EVENT_TYPES, eventSchema, TERMINAL_EVENTS, type EventType } from '../jobs/schemas.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
@@ -115,7 +115,16 @@ const NOTE_FOR_DELIVERY = luaScript(`${CLAIM_UNSEEN_FN}
 local seq = tonumber(ARGV[1])
 local fields = ledger_of(KEYS[1])
 local seen = tonumber(fields['seen'] or '0')
-local found, stopped, _, fresh = claim_unseen(KEYS[1], KEYS[2], KEYS[3], seq, ARGV[2], fields, true)
+local found, stopped, fresh
+if ARGV[3] == '1' and not fields['stop'] then
+  -- The caller knows no earlier event can be wanted (it wants only how a job ends, and this is the end): no scan.
+  fresh = redis.call('HSETNX', KEYS[1], ARGV[1], 'pending') == 1
+  if fresh then fields[ARGV[1]] = 'pending' end
+  found, stopped = {seq}, false
+else
+  local _
+  found, stopped, _, fresh = claim_unseen(KEYS[1], KEYS[2], KEYS[3], seq, ARGV[2], fields, true)
+end
 if stopped then
   if seq > seen then redis.call('HSET', KEYS[1], 'seen', ARGV[1]) end
   return {1, 0}
@@ -160,11 +169,17 @@ for _, s in ipairs(pending) do out[#out + 1] = s end
 return out
 `);
 
+/** How much of a record's start the read script answers: the head JobStore writes (tenant ≤ 64 chars, traceparent). */
+const RECORD_HEAD_BYTES = 256;
+/** How much of a record's end it looks in for the job's webhook (its URL and the three timestamps after it). */
+const RECORD_TAIL_BYTES = 1024;
+
 /**
  * KEYS: record, events, ledger[, tenant webhook secrets]. ARGV: seq, redeliver ('1'/'0').
  * Everything a delivery reads, in one round trip. Unless it is a redelivery: the event's ledger state and the lowest
  * earlier seq still pending (0 if none), and nothing else when the event is not pending or is held back.
- * Returns {record|nil, event|nil, state|nil, blockedBy, secrets|nil}.
+ * Returns {record head|nil, event|nil, state|nil, blockedBy, secrets|nil, webhook tail|nil}; the head is the whole
+ * record when the tail is nil.
  */
 const READ_DELIVERY = luaScript(`
 local seq = tonumber(ARGV[1])
@@ -181,12 +196,26 @@ if ARGV[2] ~= '1' then
   if blocked ~= 0 and redis.call('EXISTS', KEYS[1]) == 0 then blocked = 0 end
   if state ~= 'pending' or blocked ~= 0 then return {false, false, state, blocked, false} end
 end
-local record = redis.call('GET', KEYS[1])
-if not record then return {false, false, state, 0, false} end
+-- Not the whole record (tens of KB once the agent's messages are in) but its head (tenant, trace) and the job's
+-- webhook: JobStore writes that near the end, so the last '"webhook":' of the tail window is the job's own. A record
+-- where it is not in the window (a very long URL, another layout) is answered whole, tail false.
+-- A record that fits the first window is read in that one call.
+local head = redis.call('GETRANGE', KEYS[1], 0, ${RECORD_TAIL_BYTES * 2 - 1})
+if head == '' then return {false, false, state, 0, false, false} end
+local tail = head
+if #head == ${RECORD_TAIL_BYTES * 2} then tail = redis.call('GETRANGE', KEYS[1], -${RECORD_TAIL_BYTES}, -1) end
+head = string.sub(head, 1, ${RECORD_HEAD_BYTES})
+local at, from = nil, 1
+while true do
+  local s = string.find(tail, '"webhook":', from, true)
+  if not s then break end
+  at, from = s, s + 10
+end
+if at then tail = string.sub(tail, at) else head, tail = redis.call('GET', KEYS[1]), false end
 local event = redis.call('LINDEX', KEYS[2], seq - 1)
 local secrets = false
 if KEYS[4] then secrets = redis.call('GET', KEYS[4]) end
-return {record, event, state, 0, secrets}
+return {head, event, state, 0, secrets, tail}
 `);
 
 /**
@@ -254,8 +283,8 @@ export interface SweepResult {
 export type SettleAction = 'delivered' | 'exhausted' | 'stop' | 'failing';
 
 export interface DeliveryRead {
-  /** The raw job record, null when the job is gone or the read stopped early (not pending, held back). */
-  record: string | null;
+  /** What a delivery needs of the job record, null when the job is gone or the read stopped early (not pending, held back). */
+  record: DeliveryRecord | null;
   event: string | null;
   /** The event's ledger state (null for a redelivery, which does not look). */
   state: string | null;
@@ -303,7 +332,9 @@ export class DeliveryScripts {
     const k = this.keys;
     const keys = [k.jobWebhookPending(jobId), k.jobEvents(jobId), k.job(jobId)];
     if (secretsKey && k.shardOfTenant(tenant) === k.shardOfId(jobId)) keys.push(secretsKey);
-    const raw = (await runScript(this.redis, NOTE_FOR_DELIVERY, keys.length, ...keys, seq, wanted.join(','))) as unknown[];
+    // Wanting only how a job ends, its end is the first and only event it wants: nothing before it to look through.
+    const onlyEnd = wanted.every((t) => (TERMINAL_EVENTS as readonly string[]).includes(t)) ? '1' : '0';
+    const raw = (await runScript(this.redis, NOTE_FOR_DELIVERY, keys.length, ...keys, seq, wanted.join(','), onlyEnd)) as unknown[];
     const [stopped, mark, now] = [Number(raw[0]), Number(raw[1]), Number(raw[2] ?? 0)];
     if (now === 1) return { stopped: false, seqs: [seq], markFailed: false, now: true, secrets: str(raw[3]) };
     return { stopped: stopped === 1, seqs: raw.slice(3).map(Number), markFailed: mark === -1, now: false, secrets: null };
@@ -325,8 +356,16 @@ export class DeliveryScripts {
     const keys = [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.jobWebhookPending(jobId)];
     if (secretsKey && tenant !== null && this.keys.shardOfTenant(tenant) === this.keys.shardOfId(jobId)) keys.push(secretsKey);
     const raw = (await runScript(this.redis, READ_DELIVERY, keys.length, ...keys, seq, redeliver ? '1' : '0')) as unknown[];
+    const head = str(raw[0]);
+    const tail = str(raw[5]);
+    let record = head === null ? null : tail === null ? deliveryRecord(head) : deliveryRecordFrom(head, tail);
+    if (record === undefined) {
+      // The head or the tail is not in the layout JobStore writes (or the head is longer than the window): whole record.
+      const whole = await this.redis.get(keys[0]!);
+      record = whole === null ? null : deliveryRecord(whole);
+    }
     return {
-      record: str(raw[0]),
+      record,
       event: str(raw[1]),
       state: str(raw[2]),
       blockedBy: Number(raw[3] ?? 0),
@@ -382,13 +421,22 @@ const RECORD_WEBHOOK = new RegExp(
  * record in any other layout is parsed in full.
  */
 export function deliveryRecord(raw: string): DeliveryRecord {
-  const head = RECORD_HEAD.exec(raw);
   const at = raw.lastIndexOf('"webhook":');
+  return (at >= 0 ? deliveryRecordFrom(raw, raw, at) : undefined) ?? deliveryRecordSchema.parse(JSON.parse(raw));
+}
+
+/**
+ * The same fields from a record's head (its first bytes, or all of it) and its tail from the job's own `"webhook":`
+ * (at `at`) to the end, as the read script cuts them. Undefined when either is not in the layout JobStore writes.
+ */
+export function deliveryRecordFrom(head: string, tail: string, at = 0): DeliveryRecord | undefined {
+  const start = RECORD_HEAD.exec(head);
+  if (!start) return undefined;
   RECORD_WEBHOOK.lastIndex = at;
-  const tail = head && at >= 0 ? RECORD_WEBHOOK.exec(raw) : null;
-  if (!head || !tail) return deliveryRecordSchema.parse(JSON.parse(raw));
+  const end = RECORD_WEBHOOK.exec(tail);
+  if (!end) return undefined;
   const text = (json: string | undefined) => (json === undefined || json === 'null' ? null : (JSON.parse(json) as unknown));
-  return deliveryRecordSchema.parse({ tenant: text(head[1]), trace: text(head[2]), job: { webhook: tail[1] === undefined ? null : { url: text(tail[1]) } } });
+  return deliveryRecordSchema.parse({ tenant: text(start[1]), trace: text(start[2]), job: { webhook: end[1] === undefined ? null : { url: text(end[1]) } } });
 }
 
 export interface DeliveryEvent {

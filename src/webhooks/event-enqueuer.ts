@@ -1,6 +1,6 @@
 // Turns a job's events into queued deliveries: claimed in the ledger first, added to the queue second, in seq order.
 import type { EventType, JobEvent, JobRecord } from '../jobs/schemas.js';
-import { recordJson, type JobStore, type StoredEvent } from '../jobs/store.js';
+import type { JobStore, StoredEvent } from '../jobs/store.js';
 import type { DeliveryRead } from './delivery-scripts.js';
 import { wantsEvent, type DeliveryLedger } from './deliveries.js';
 import { markJobWebhook } from './job-webhook-status.js';
@@ -43,7 +43,9 @@ export class EventEnqueuer {
     if (note.stopped) return;
     if (note.now && deliverNow && stored) {
       const data: DeliveryJobData = { jobId, seq, attempt: 1, tenant: record.tenant };
-      const read: DeliveryRead = { record: recordJson(record), event: stored.raw, state: 'pending', blockedBy: 0, secrets: note.secrets };
+      // The record's fields as they are: not encoded to JSON only for the delivery to cut them out again.
+      const fields = { tenant: record.tenant, trace: record.trace ?? null, job: { webhook: { url: record.job.webhook.url } } };
+      const read: DeliveryRead = { record: fields, event: stored.raw, state: 'pending', blockedBy: 0, secrets: note.secrets };
       // An attempt that could not even be made (Redis trouble before the send) is queued instead, never dropped.
       await deliverNow(data, read).catch(() => this.add(record, seq));
       return;

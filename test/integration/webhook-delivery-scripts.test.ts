@@ -127,10 +127,40 @@ describe('read', () => {
     await redis.set(keys.tenantWebhookSecrets('acme'), '{"current":"whsec_x"}');
     const read = await scripts.read(id, 1, false, 'acme', keys.tenantWebhookSecrets('acme'));
     expect(read).toMatchObject({ state: 'pending', blockedBy: 0, secrets: '{"current":"whsec_x"}' });
-    expect(read.record).toBe(await rawRecord(id));
+    expect(read.record).toEqual({ tenant: 'acme', trace: null, job: { webhook: { url: 'https://hooks.example.com/a?b=1' } } });
     expect(eventSchema.parse(JSON.parse(read.event!)).seq).toBe(1);
     // Without the secrets key: nothing is read for them.
     expect((await scripts.read(id, 1, false, 'acme', null)).secrets).toBeNull();
+  });
+
+  it('answers the record fields without the whole record, and takes them from the whole one past the windows', async () => {
+    // A large record (the agent's messages) with a decoy webhook early on: only its head and tail are read.
+    const messages = Array.from({ length: 400 }, (_, i) => `message ${i} with "webhook":{"url":"https://decoy.example.com"} in it`);
+    const big = await storedJob({ messages, metadata: { webhook: { url: 'decoy' } } });
+    await ledger.claim(big, 1);
+    expect((await rawRecord(big)).length).toBeGreaterThan(20_000);
+    expect((await scripts.read(big, 1, false, null, null)).record).toEqual({
+      tenant: 'acme',
+      trace: null,
+      job: { webhook: { url: 'https://hooks.example.com/a?b=1' } },
+    });
+    // A URL longer than the tail window, and a head longer than the head window (a long traceparent-like trace).
+    const url = `https://hooks.example.com/${'x'.repeat(1500)}`;
+    const longUrl = await storedJob({ webhook: { url, events: ['job.started'], status: 'none', attempts: 0 } });
+    await ledger.claim(longUrl, 1);
+    expect((await scripts.read(longUrl, 1, false, null, null)).record?.job.webhook?.url).toBe(url);
+    const trace = `00-${'a'.repeat(300)}-01`;
+    const job = hooked();
+    await store.create('acme', job, { trace });
+    await store.update(job.id, (r) => ({ ...r, job: { ...r.job, progress: 1 } }), { event: 'job.started' });
+    await ledger.claim(job.id, 1);
+    expect((await scripts.read(job.id, 1, false, null, null)).record).toMatchObject({ tenant: 'acme', trace });
+    // A record in another layout (keys in another order) is read whole and parsed.
+    const other = newJobId();
+    await redis.set(keys.job(other), JSON.stringify({ job: { webhook: { url: 'https://other.example.com/' } }, trace: null, tenant: 'zeta' }));
+    await redis.rpush(keys.jobEvents(other), '{}');
+    await redis.hset(keys.jobWebhookPending(other), '1', 'pending');
+    expect((await scripts.read(other, 1, false, null, null)).record).toEqual({ tenant: 'zeta', trace: null, job: { webhook: { url: 'https://other.example.com/' } } });
   });
 
   it('stops early for an event that is not pending or is held back by an earlier pending one', async () => {
@@ -165,7 +195,7 @@ describe('read', () => {
     const secretsKey = sharded.tenantWebhookSecrets(tenant);
     await redis.set(secretsKey, 'S');
     for (const id of [own, other]) {
-      await redis.set(sharded.job(id), '{"v":1}');
+      await redis.set(sharded.job(id), JSON.stringify({ tenant, trace: null, job: { webhook: null } }));
       await redis.rpush(sharded.jobEvents(id), '{}');
       await redis.hset(sharded.jobWebhookPending(id), '1', 'pending');
     }

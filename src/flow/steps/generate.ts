@@ -51,6 +51,9 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   flow.inflight = { index, sent_at: new Date().toISOString(), fingerprint_before: knownFingerprint(flow.known), agent_error: null };
   flow.reconcile = null;
   flow.usage.messages_sent += 1;
+  // The last message's mark also says a render may follow: this run then submits it without another commit.
+  const premark = flow.render_premark;
+  if (index === flow.messages.length - 1) flow.render_premark = ctx.runId;
   try {
     await ctx.checkpoint({ durable: true });
   } catch (err) {
@@ -58,6 +61,7 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     // gone out: it is not in flight. The failure handler saves the flow as it is now, which must not claim a send.
     flow.inflight = null;
     flow.usage.messages_sent -= 1;
+    flow.render_premark = premark;
     throw err;
   }
   log.info({ message: index, of: flow.messages.length }, 'sending message to the agent');

@@ -40,14 +40,21 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
     };
   }
   const render = flow.render;
-  if (render.attempted && !render.submitted) {
-    // The previous worker may have reached the upstream before dying: poll what exists instead of paying twice.
+  // Marked here, or premarked with the last message by a run that is not this one: a worker may have reached the
+  // upstream before dying, so the id is looked up (and polled if it exists) instead of paying twice.
+  const premarkedHere = flow.render_premark === ctx.runId;
+  if ((render.attempted || (flow.render_premark !== null && !premarkedHere)) && !render.submitted) {
     const existing = await lookup(ctx, token, render.id);
-    if (existing) return markSubmitted(ctx, existing.progress);
+    if (existing) {
+      // Submitted by a run that died before writing it down: it is this job's one render all the same.
+      if (!render.attempted) flow.usage.renders += 1;
+      return markSubmitted(ctx, existing.progress);
+    }
   }
   render.attempted = true;
   flow.usage.renders += 1;
-  await ctx.checkpoint();
+  // This run's last message mark already says a render may exist (a crash from here on looks it up first): no commit.
+  if (!premarkedHere) await ctx.checkpoint();
   const { output } = ctx.record.job;
   try {
     const status = await deps.nemo.submitRender(token, {
