@@ -4,6 +4,7 @@ import { JobRun } from '../../src/flow/job-run.js';
 import type { JobRecord } from '../../src/jobs/schemas.js';
 import { advanceClock, completedRender, createFakeFlow, renderStatus, useFakeClock } from '../helpers/fake-flow.js';
 import { renderIdFor } from '../../src/flow/steps/render-submit.js';
+import { NemoError } from '../../src/nemo/errors.js';
 
 useFakeClock();
 
@@ -53,6 +54,28 @@ describe('JobRun: what a run writes', () => {
     expect(f.nemo.count('submitRender')).toBe(1);
     expect(f.nemo.callsOf('getRender').map((c) => c.step)).toEqual(['render_submit', 'render_poll']);
     expect((await f.record(jobId)).job).toMatchObject({ status: 'succeeded', usage: { renders: 1 } });
+  });
+
+  it('writes a second render id down before submitting it, so a run after a crash polls that one', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    const [first, second] = [renderIdFor(jobId, 1), renderIdFor(jobId, 2)];
+    // The first id is refused as a duplicate that does not exist (not ours): the job moves on to its second id.
+    f.nemo.failWhen('submitRender', (c) => (c.args[1] as { id: string }).id === first, () => new NemoError('duplicate_render', 'render_submit', 'HTTP 409: id exists', { httpStatus: 409 }));
+    f.nemo.failWhen('getRender', (c) => c.args[1] === first, () => new NemoError('not_found', 'render_poll', 'HTTP 404', { httpStatus: 404 }), 10);
+    f.nemo.script('getRender', renderStatus({ id: second, progress: 30 }), completedRender(second));
+    const commit = f.store.commit.bind(f.store);
+    f.store.commit = async (spec) => {
+      if (f.nemo.count('submitRender') === 2) throw new Error('Connection is closed.');
+      return commit(spec);
+    };
+    await expect(f.run(jobId)).rejects.toThrow('Connection is closed.');
+    expect((await f.flow(jobId)).render).toMatchObject({ id: second, attempted: true, submitted: false });
+    f.store.commit = commit;
+
+    expect((await f.drive(jobId)).at(-1)).toEqual({ kind: 'finished' });
+    expect(f.nemo.callsOf('submitRender').map((c) => (c.args[1] as { id: string }).id)).toEqual([first, second]);
+    expect((await f.record(jobId)).job.upstream.render_id).toBe(second);
   });
 
   it('sleeps a short wait in the worker and hands a long one back to the queue, its checkpoint written', async () => {

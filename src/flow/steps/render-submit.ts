@@ -42,8 +42,10 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
   const render = flow.render;
   // Marked here, or premarked with the last message by a run that is not this one: a worker may have reached the
   // upstream before dying, so the id is looked up (and polled if it exists) instead of paying twice.
-  const premarkedHere = flow.render_premark === ctx.runId;
-  if ((render.attempted || (flow.render_premark !== null && !premarkedHere)) && !render.submitted) {
+  // The premark covers the job's first render id only (the one a later run derives); a second id is written down first.
+  const premarkedHere = flow.render_premark === ctx.runId && render.attempt === 1;
+  const premarkedByAnother = flow.render_premark !== null && flow.render_premark !== ctx.runId;
+  if ((render.attempted || premarkedByAnother) && !render.submitted) {
     const existing = await lookup(ctx, token, render.id);
     if (existing) {
       // Submitted by a run that died before writing it down: it is this job's one render all the same.
