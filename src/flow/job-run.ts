@@ -103,8 +103,9 @@ export class JobRun {
         const foreign = current.v !== base.v;
         // Ended meanwhile by someone else (the API cancels a job that had not started): left as it is.
         if (foreign && isTerminal(current.job.status)) return null;
-        let next: JobRecord | null = view ? withForeignFields(structuredClone(view), current) : null;
-        if (opts.mutate) next = opts.mutate(next ?? current) ?? next;
+        // The run's own copy is written as it is (it is dropped once written); the stored one is only ever copied.
+        let next: JobRecord | null = view ? withForeignFields(view, current) : null;
+        if (opts.mutate) next = opts.mutate(next ?? structuredClone(current)) ?? next;
         return next;
       },
       flowJson: JSON.stringify(this.flow),

@@ -122,13 +122,17 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     }
     const step = flow.step;
     const started = Date.now();
+    let stepLog: Logger | null = null;
     const ctx: StepContext = {
       deps: stepDeps,
       jobId,
       runId: run.runId,
       record: run.record,
       flow,
-      log: log.child({ step }),
+      // Made on first use: most steps log nothing, and a child logger (its bindings redacted) per step adds up.
+      get log() {
+        return (stepLog ??= log.child({ step }));
+      },
       signal,
       checkpoint: save,
     };

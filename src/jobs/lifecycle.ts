@@ -23,6 +23,7 @@ export type LifecyclePort = Pick<JobLifecycle, 'start' | 'progress' | 'update' |
 
 /** A staged write of a flow worker: its mutations of the record (null: none) with the checkpoint, fenced. */
 export interface StagedCommit {
+  /** The record to write given the stored one (null: leave it); must not change the record it is given. */
   mutate: (record: JobRecord) => JobRecord | null;
   event?: EventType;
   flowJson?: string;
@@ -151,7 +152,8 @@ export class JobLifecycle {
     const jobId = base.job.id;
     let current = base;
     for (let attempt = 0; attempt < 50; attempt++) {
-      const next = staged.mutate(structuredClone(current));
+      // `current` is handed over as it is: StagedCommit.mutate answers a new record and leaves `current` unchanged.
+      const next = staged.mutate(current);
       const stored: JobRecord | null = next ? { ...next, v: current.v + 1 } : null;
       const ends = stored !== null && isTerminal(stored.job.status) && !isTerminal(current.job.status);
       const ttlMs = ends && this.retentionMs ? Math.max(1, Math.round(this.retentionMs(stored.tenant))) : 0;
