@@ -9,7 +9,7 @@ import { commandCount, perJob } from '../test/helpers/redis-stats.js';
 import { startSingle } from '../test/helpers/redis-topology.js';
 import { postJobs } from './lib/api-client.js';
 import { cpuMsBetween, spawnChild, type Child } from './lib/child.js';
-import { benchPrefix, inProcessServices, redisReady, serviceEnv } from './lib/env.js';
+import { benchPrefix, cleanup, inProcessServices, redisReady, serviceEnv } from './lib/env.js';
 import { BENCH_SCENARIO, jobBody, SOURCE_URLS } from './lib/fixtures.js';
 import { startCountingReceiver, type CountingReceiver } from './lib/receiver.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
@@ -166,6 +166,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     await Promise.allSettled(children.map((c) => c.kill()));
     stats.disconnect();
     await redis.stop();
+    await cleanup(prefix, null);
   }
 }
 

@@ -26,6 +26,11 @@ export function uploadDirFor(prefix: string): string {
   return `./data/bench-uploads/${prefix}`;
 }
 
+/** Where a benchmark's finished videos are stored (the file driver, as by default), removed by cleanup. */
+export function outputDirFor(prefix: string): string {
+  return `./data/bench-outputs/${prefix}`;
+}
+
 /** The service environment every benchmark starts from (the same one for in-process and child-process roles). */
 export function serviceEnv(prefix: string, overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -36,6 +41,7 @@ export function serviceEnv(prefix: string, overrides: Record<string, string> = {
     HOST: '127.0.0.1',
     WEBHOOK_ALLOW_PRIVATE: 'true',
     UPLOAD_DIR: uploadDirFor(prefix),
+    STORAGE_URL: `file://${outputDirFor(prefix)}`,
     LOG_LEVEL,
     ...overrides,
   };
@@ -65,13 +71,16 @@ export async function redisReady(services: Services): Promise<void> {
   }
 }
 
-/** Deletes every key of the benchmark's prefix and its staged upload files. */
-export async function cleanup(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  try {
-    await cleanupPrefix(redis, prefix);
-  } finally {
-    redis.disconnect();
+/** Deletes every key of the benchmark's prefix (on `redisUrl`), its staged upload files and its stored outputs. */
+export async function cleanup(prefix: string, redisUrl: string | null = REDIS_URL): Promise<void> {
+  if (redisUrl) {
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    try {
+      await cleanupPrefix(redis, prefix);
+    } finally {
+      redis.disconnect();
+    }
   }
   await rm(uploadDirFor(prefix), { recursive: true, force: true });
+  await rm(outputDirFor(prefix), { recursive: true, force: true });
 }
