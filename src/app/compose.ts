@@ -202,7 +202,7 @@ export function compose(config: Config, logger: Logger): Container {
     flows,
     lifecycle,
     groups,
-    queue: jobQueuePort({ admission, flowQueue: flowQueues, redis: blocking, keys, limitsOf }),
+    queue: jobQueuePort({ admission, flowQueue: flowQueues, redis: blocking, keys, limitsOf, maxPerAccount: config.MAX_RUNNING_JOBS }),
     checkWebhookUrl: (url) => assertWebhookUrlAllowed(url, { allowPrivate: settings.webhooks.allowPrivate }),
     checkFetchedSourceUrl: async (url, field) => {
       try {

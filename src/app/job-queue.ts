@@ -13,6 +13,11 @@ export interface JobQueueDeps {
   redis: RedisClient;
   keys: Keys;
   limitsOf: (tenant: string) => Promise<TenantLimits>;
+  /**
+   * MAX_RUNNING_JOBS (Admission's per-account cap): given, a create's own script starts the job at once when nobody
+   * waits in its shard (admission's fast path), so the create is that script plus the queue add.
+   */
+  maxPerAccount?: number;
 }
 
 /** Admitted jobs go to the flow queue (adding an id BullMQ already holds is a no-op, so a repeat is harmless). */
@@ -21,11 +26,20 @@ export async function queueAdmitted(flowQueue: FlowQueueRef, admitted: readonly 
 }
 
 export function jobQueuePort(deps: JobQueueDeps): JobQueuePort {
-  const { admission, flowQueue } = deps;
+  const { admission, flowQueue, maxPerAccount } = deps;
   return {
-    async enqueue(jobId, tenant) {
+    async enqueue(jobId, tenant, admitted = false) {
+      if (admitted) return enqueueFlow(flowQueue, jobId);
       await queueAdmitted(flowQueue, await admission.add(jobId, tenant, await deps.limitsOf(tenant)));
     },
+    ...(maxPerAccount === undefined
+      ? {}
+      : {
+          async admissionFor(tenant: string) {
+            const { maxConcurrent, weight, account } = await deps.limitsOf(tenant);
+            return { base: deps.keys.admission(deps.keys.shardOfTenant(tenant)), maxConcurrent, weight, account, maxPerAccount };
+          },
+        }),
     async removeIfWaiting(jobId, tenant) {
       // Still waiting for admission: it never reached a worker. Admitted but not started: taken off the queue.
       if (await admission.withdraw(jobId, tenant)) return true;

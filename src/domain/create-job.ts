@@ -1,6 +1,6 @@
 // The create-job use case: the caller's own uploaded files handed over to the new job, under an optional Idempotency-Key.
 import { randomUUID } from 'node:crypto';
-import { fingerprint, type Idempotency } from '../jobs/idempotency.js';
+import { fingerprint, type Idempotency, type KeyClaim } from '../jobs/idempotency.js';
 import type { CreateJobBody, JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import { releaseIfEnded } from '../uploads/release-hook.js';
@@ -26,6 +26,7 @@ export interface CreateJobInput {
 
 /** The request's identity for Idempotency-Key: its own files by content (their upload ids are new on every try). */
 function requestFingerprint(body: CreateJobBody, own: UploadRecord[]): string {
+  if (own.length === 0) return fingerprint(body); // the same text as below, without copying the body
   const byId = new Map(own.map((s) => [s.id, s]));
   const sources = body.sources.map((s) => {
     const file = 'upload_id' in s ? byId.get(s.upload_id) : undefined;
@@ -34,47 +35,57 @@ function requestFingerprint(body: CreateJobBody, own: UploadRecord[]): string {
   return fingerprint({ ...body, sources });
 }
 
+export interface CreateJobResult {
+  record: JobRecord;
+  replayed: boolean;
+  /** A new job: record.job as stored (JSON), so the answer is those bytes instead of a second serialization. */
+  jobJson?: string;
+}
+
 export class CreateJob {
   constructor(private readonly deps: CreateJobDeps) {}
 
   /**
    * Creates the job once. The request's own files end up owned by the new job, or removed (a replay, or a failure
-   * before the job existed): the caller never has to clean up after a call that returned or threw.
+   * before the job existed): the caller never has to clean up after a call that returned or threw. With a key, the
+   * key is taken in the job's own write (JobCommands.create with a claim): one script, no separate claim or `done` write.
    */
-  async execute(input: CreateJobInput): Promise<{ record: JobRecord; replayed: boolean }> {
+  async execute(input: CreateJobInput): Promise<CreateJobResult> {
     const { uploads, idempotency, store, commands } = this.deps;
     const { tenant, body, ownFiles, idempotencyKey } = input;
-    const claimant = `request:${randomUUID()}`;
     const refs: UploadRef[] = body.sources.flatMap((s, i) =>
       'upload_id' in s ? [{ field: `sources.${i}.upload_id`, id: s.upload_id }] : [],
     );
-    let created = false;
+    const claimant = refs.length > 0 ? `request:${randomUUID()}` : '';
+    // Set once the record is stored: from then on the job exists even if its queue add fails (the sweeper starts it).
+    let stored: JobRecord | null = null;
+    let jobJson: string | undefined;
+    const onStored = (record: JobRecord, json: string) => {
+      stored = record;
+      jobJson = json;
+    };
     try {
       // Claimed before the job exists, so no other job ending meanwhile can delete an upload this one needs.
       await uploads.claim(tenant, refs, claimant);
-      const create = async (): Promise<JobRecord> => {
-        const idem = idempotencyKey ? idempotency.redisKeyOf(tenant, idempotencyKey) : null;
-        const record = await commands.create(tenant, body, { trace: input.trace ?? null, idem });
-        created = true;
-        await uploads.handOver(refs, claimant, record.job.id);
-        await releaseIfEnded(uploads, store, record.job.id, refs.map((r) => r.id));
-        return record;
-      };
+      const create = (claim: KeyClaim | null) => commands.create(tenant, body, { trace: input.trace ?? null, claim, onStored });
       const load = (jobId: string) => store.getForTenant(tenant, jobId);
       const result = idempotencyKey
-        ? await idempotency.run(tenant, idempotencyKey, requestFingerprint(body, ownFiles), create, load, (r) => r.job.id)
-        : { record: await create(), replayed: false };
+        ? await idempotency.runClaimed(tenant, idempotencyKey, requestFingerprint(body, ownFiles), create, load)
+        : { record: await create(null), replayed: false };
       if (result.replayed) {
         // A replay: this request's files were staged for nothing.
         await uploads.handOver(refs, claimant, null);
         await removeStaged(uploads, ownFiles);
+        return result;
       }
-      return result;
+      await uploads.handOver(refs, claimant, result.record.job.id);
+      await releaseIfEnded(uploads, store, result.record.job.id, refs.map((r) => r.id));
+      return { ...result, jobJson };
     } catch (err) {
-      if (!created) {
-        await uploads.handOver(refs, claimant, null).catch(() => {});
-        await removeStaged(uploads, ownFiles).catch(() => {});
-      }
+      const job = (stored as JobRecord | null)?.job.id ?? null;
+      // A stored job keeps its files (its start is the sweeper's now); anything else staged for it goes.
+      await uploads.handOver(refs, claimant, job).catch(() => {});
+      if (!job) await removeStaged(uploads, ownFiles).catch(() => {});
       throw err;
     }
   }

@@ -3,15 +3,22 @@ import { AppError } from '../errors.js';
 import type { SessionGroups } from '../flow/session-groups.js';
 import type { FlowStore } from '../flow/state.js';
 import { initialFlowState } from '../flow/state.js';
+import type { CreateAdmission } from '../jobs/create-script.js';
+import { doneEntry, KeyTaken, type KeyClaim } from '../jobs/idempotency.js';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
 import { EMPTY_USAGE, isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord, type RevisionBody } from '../jobs/schemas.js';
-import type { JobStore } from '../jobs/store.js';
+import { VersionConflict, type JobStore } from '../jobs/store.js';
 import { isHeicUrl } from '../uploads/url-source.js';
 import { buildAgentMessages } from '../video/compile.js';
 
 export interface JobQueuePort {
-  /** Offers the job to the fair-start scheduler; it reaches a worker when its tenant's turn and slot come. */
-  enqueue(jobId: string, tenant: string): Promise<void>;
+  /**
+   * Offers the job to the fair-start scheduler; it reaches a worker when its tenant's turn and slot come. `admitted`:
+   * the create script already gave it a running slot (admissionFor), so only its queue entry is added.
+   */
+  enqueue(jobId: string, tenant: string, admitted?: boolean): Promise<void>;
+  /** The tenant's scheduler and caps, for the create script to start the job at once when nobody waits (absent: never). */
+  admissionFor?(tenant: string): Promise<CreateAdmission>;
   /** Removes a job no worker has started; false if a worker holds it. */
   removeIfWaiting(jobId: string, tenant: string): Promise<boolean>;
   /** Wakes a waiting (delayed) job so its worker notices a cancel now. */
@@ -43,8 +50,17 @@ export interface CreateOptions {
   parentId?: string | null;
   /** The upstream session a revision continues. */
   inherited?: { task_id: string; session_id: string };
-  /** The Redis key of the Idempotency-Key entry creating the job (erased with the job). */
-  idem?: string | null;
+  /**
+   * The Idempotency-Key the job is created under: its `done` entry is written in the job's own write (erased with the
+   * job); KeyTaken (nothing written) when the key already has an entry.
+   */
+  claim?: KeyClaim | null;
+  /**
+   * Called once the job is stored, before its queue entry is added: if that add fails the job still exists (the
+   * queued-job sweeper starts it) and the caller must treat it as created (its files handed over, not removed).
+   * `jobJson`: the job exactly as stored (JSON.stringify of record.job).
+   */
+  onStored?: (record: JobRecord, jobJson: string) => void;
 }
 
 export class JobCommands {
@@ -59,17 +75,26 @@ export class JobCommands {
     // The id carries the tenant's queue shard (QUEUE_SHARDS > 1), so every key of the job is found from it.
     const job = newJob(this.deps.store.newId(tenant), body, opts);
     const group = opts.group ?? null;
+    // A key taken by an earlier request would leave this job's place in the group's queue behind: not supported.
+    if (opts.claim && group) throw new Error('an Idempotency-Key claim is for a job without a group');
     const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });
     // Its place in the group's queue is taken in creation order, before a worker can see the job.
     if (group) await this.deps.groups.join(group, job.id);
-    // Flow state and record in one write, queue last: a worker only ever sees a job whose record and flow both exist.
-    const record = await this.deps.store.create(tenant, job, {
-      trace: opts.trace ?? null,
-      group,
-      idem: opts.idem ?? null,
+    // Record, flow checkpoint, Idempotency-Key entry and (when nobody waits) the running slot in one script, queue
+    // last: a worker only ever sees a job whose record and flow both exist.
+    const claim = opts.claim ?? null;
+    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group, idem: claim?.redisKey ?? null, job };
+    const admission = this.deps.queue.admissionFor ? await this.deps.queue.admissionFor(tenant) : null;
+    const outcome = await this.deps.store.createNew({
+      record,
       flowJson: JSON.stringify(flow),
+      claim: claim ? { redisKey: claim.redisKey, entryJson: doneEntry(claim.fp, job.id), ttlMs: claim.ttlMs } : null,
+      admission,
     });
-    await this.deps.queue.enqueue(job.id, tenant);
+    if (outcome.kind === 'key_taken') throw new KeyTaken(outcome.entry);
+    if (outcome.kind === 'exists') throw new VersionConflict(`job ${job.id} already exists`);
+    opts.onStored?.(record, outcome.jobJson);
+    await this.deps.queue.enqueue(job.id, tenant, outcome.admitted);
     return record;
   }
 

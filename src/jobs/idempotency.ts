@@ -1,5 +1,5 @@
 // Idempotency-Key for job creation: one atomic Redis claim per (tenant, key); replays return the first job for 24 h.
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -16,7 +16,8 @@ const entrySchema = z.discriminatedUnion('state', [
 /** Delete only our own pending claim: a request that failed must not remove a finished or newer entry. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+// One-shot hashing: no Hash object per call (it is on every create's path, twice with a key).
+const sha256 = (text: string) => hash('sha256', text, 'hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The header's value, or null when absent; 400 when it is empty, too long or not printable ASCII. */
@@ -29,20 +30,53 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return header;
 }
 
-/** JSON with object keys sorted at every level, so the same body always gives the same fingerprint. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+/**
+ * JSON with object keys sorted at every level, so the same body always gives the same fingerprint. Stored entries
+ * hold fingerprints for 24 h, so the text must never change: it is exactly what the first version gave
+ * (`canonicalReference` in test/unit/idempotency-fingerprint.test.ts), built in one pass without intermediate arrays.
+ */
+export function canonical(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonical(value[i]);
+    return `${out}]`;
   }
-  return JSON.stringify(value) ?? 'null';
+  const obj = value as Record<string, unknown>;
+  // Default sort order is UTF-16 code units, the same order as comparing the strings with < and >.
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = obj[key];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonical(v)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 export function fingerprint(value: unknown): string {
   return sha256(canonical(value));
+}
+
+/** The entry of a key whose request has created its job (the only format a replay reads). */
+export function doneEntry(fp: string, jobId: string): string {
+  return JSON.stringify({ state: 'done', fp, job_id: jobId });
+}
+
+/** What a create that takes the key in its own write needs (src/jobs/create-script.ts writes the `done` entry). */
+export interface KeyClaim {
+  redisKey: string;
+  fp: string;
+  ttlMs: number;
+}
+
+/** The create found the key already taken (by an earlier or concurrent request) and wrote nothing. */
+export class KeyTaken extends Error {
+  constructor(readonly entry: string) {
+    super('Idempotency-Key already has an entry');
+  }
 }
 
 export interface IdempotencyOptions {
@@ -100,7 +134,7 @@ export class Idempotency {
           await this.redis.eval(RELEASE, 1, redisKey, pending);
           throw err;
         }
-        await this.redis.set(redisKey, JSON.stringify({ state: 'done', fp, job_id: idOf(record) }), 'PX', this.ttlMs);
+        await this.redis.set(redisKey, doneEntry(fp, idOf(record)), 'PX', this.ttlMs);
         return { record, replayed: false };
       }
       const raw = await this.redis.get(redisKey);
@@ -119,6 +153,50 @@ export class Idempotency {
         throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Idempotency-Key: a request with this key is still being processed; retry shortly');
       }
       await sleep(this.pollMs);
+    }
+  }
+
+  /**
+   * Like run, but `create` takes the key itself in the same Redis write as the job (no separate claim, no separate
+   * `done` write): it gets the claim and throws KeyTaken when an entry exists. Then the same answers as run: the
+   * first job replayed (done, same body), 422 for another body, a wait for a pending claim (a request through run)
+   * and 409 after waitMs; an entry whose job is gone is let go and the create tried again.
+   */
+  async runClaimed<T>(
+    tenant: string,
+    key: string,
+    fp: string,
+    create: (claim: KeyClaim) => Promise<T>,
+    load: (id: string) => Promise<T | null>,
+  ): Promise<{ record: T; replayed: boolean }> {
+    const claim: KeyClaim = { redisKey: this.redisKeyOf(tenant, key), fp, ttlMs: this.ttlMs };
+    const deadline = Date.now() + this.waitMs;
+    for (;;) {
+      let raw: string | null;
+      try {
+        return { record: await create(claim), replayed: false };
+      } catch (err) {
+        if (!(err instanceof KeyTaken)) throw err;
+        raw = err.entry;
+      }
+      // Look at the entry until it says something final; null: it was let go (or expired), so create again.
+      while (raw !== null) {
+        const entry = entrySchema.parse(JSON.parse(raw));
+        if (entry.fp !== fp) {
+          throw new AppError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key: already used with a different request body');
+        }
+        if (entry.state === 'done') {
+          const record = await load(entry.job_id);
+          if (record) return { record, replayed: true };
+          await this.redis.eval(RELEASE, 1, claim.redisKey, raw); // its job is gone: the key is free again
+          break;
+        }
+        if (Date.now() >= deadline) {
+          throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Idempotency-Key: a request with this key is still being processed; retry shortly');
+        }
+        await sleep(this.pollMs);
+        raw = await this.redis.get(claim.redisKey);
+      }
     }
   }
 }

@@ -3,6 +3,7 @@ import { waitForReplicas, type RedisClient } from '../redis/client.js';
 import type { RedisSettings } from '../redis/settings.js';
 import { groupByShard, type Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
+import { writeNewJob, type NewJobOutcome, type NewJobWrite } from './create-script.js';
 import { newEventId, newJobId } from './ids.js';
 import {
   eventSchema,
@@ -377,6 +378,14 @@ export class JobStore {
     if (!spec.event) return { kind: 'stored', event: null };
     const raw = `{"id":"${eventId}","seq":${result},"type":"${spec.event}","at":"${at}","data":${jobJson}}`;
     return { kind: 'stored', event: { id: eventId, seq: result, type: spec.event, at, raw } };
+  }
+
+  /**
+   * Stores a brand-new job in one script (src/jobs/create-script.ts): its Idempotency-Key entry, record, first flow
+   * checkpoint, tenant indexes, and a running slot when nobody waits for one. Nothing is written when the key is taken.
+   */
+  async createNew(spec: NewJobWrite): Promise<NewJobOutcome> {
+    return writeNewJob(this.redis, this.keys, spec);
   }
 }
 
