@@ -1,6 +1,7 @@
 // Fair starts: jobs wait per tenant and are admitted round-robin (weighted), within each tenant's and each account's cap.
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import { START_AT_ONCE_FN } from '../jobs/start-at-once.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 
 /** What admission needs to know of a tenant (its settings; the service's defaults when it has none). */
@@ -68,26 +69,12 @@ end
  * start. When nobody waits in the shard at all (no contention, so no turns to take) and the tenant and the account
  * have room, the job starts at once without a pass through the round.
  */
-const ADD = luaScript(`${ADMIT_FN}
+const ADD = luaScript(`${ADMIT_FN}${START_AT_ONCE_FN}
 local base, job, t = ARGV[1], ARGV[2], ARGV[3]
 local limits = ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[7]
-if redis.call('ZCARD', base .. 'tenants') == 0 then
-  local max, account = tonumber(ARGV[5]) or 0, ARGV[7]
-  local running = redis.call('SCARD', base .. 'running:' .. t)
-  if (max == 0 or running < max) and redis.call('SCARD', base .. 'account:' .. account) < tonumber(ARGV[8]) then
-    if redis.call('SADD', base .. 'running:' .. t, job) == 0 then return {} end
-    -- Listed (the reconciler's worklist) when its first job starts; the limits only matter once it waits.
-    if running == 0 then redis.call('HSET', base .. 'limits', t, limits) end
-    redis.call('SADD', base .. 'account:' .. account, job)
-    redis.call('HSET', base .. 'job-account', job, account)
-    -- The turn it took still counts: a tenant that started many jobs while nobody waited goes after one that has not,
-    -- once both wait (it rejoins at this pass or the virtual time, whichever is later).
-    local weight = tonumber(ARGV[6]) or 1
-    if weight <= 0 then weight = 1 end
-    redis.call('HINCRBYFLOAT', base .. 'passes', t, 1 / weight)
-    return {job}
-  end
-end
+local fast = start_at_once(base, job, t, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+if fast == 1 then return {job} end
+if fast == -1 then return {} end
 redis.call('HSET', base .. 'limits', t, limits)
 if redis.call('SISMEMBER', base .. 'running:' .. t, job) == 0 then
   -- Behind other waiting jobs of its tenant: those could not start, and this one changes no cap, so none can now.

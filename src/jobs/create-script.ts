@@ -3,6 +3,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 import type { JobRecord } from './schemas.js';
+import { START_AT_ONCE_FN } from './start-at-once.js';
 import { recordJson } from './store.js';
 
 /**
@@ -13,12 +14,11 @@ import { recordJson } from './store.js';
  * Returns {0, entry} when the Idempotency-Key already has an entry (nothing written: the caller replays, waits or
  * refuses), {-1} when the id exists, {1, admitted} once written. The entry is written as `done` with the job it names
  * in the same step as the record, so no state exists where one is stored without the other.
- * The admission part is Admission.add's fast path (src/flow/admission.ts ADD, kept in step by
- * test/integration/create-script.test.ts): when nobody waits in the shard and the tenant and its account are under their
+ * The admission part is Admission.add's fast path itself (START_AT_ONCE_FN, src/jobs/start-at-once.ts): when nobody waits in the shard and the tenant and its account are under their
  * caps the job starts at once; otherwise admitted is 0 and the caller offers it to Admission.add, which waits it its turn.
  * Every key (the admission keys built from their base too) shares the tenant's shard tag: the job id carries that shard.
  */
-const CREATE_SCRIPT = luaScript(`
+const CREATE_SCRIPT = luaScript(`${START_AT_ONCE_FN}
 if ARGV[4] ~= '' then
   local entry = redis.call('GET', KEYS[5])
   if entry then return {0, entry} end
@@ -30,21 +30,7 @@ redis.call('ZADD', KEYS[3], 0, ARGV[1])
 redis.call('SET', KEYS[4], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[5]) end
 local admitted = 0
-local base, job, t = ARGV[6], ARGV[1], ARGV[7]
-if base ~= '' and redis.call('ZCARD', base .. 'tenants') == 0 then
-  local max, account = tonumber(ARGV[8]) or 0, ARGV[10]
-  local running = redis.call('SCARD', base .. 'running:' .. t)
-  if (max == 0 or running < max) and redis.call('SCARD', base .. 'account:' .. account) < tonumber(ARGV[11])
-    and redis.call('SADD', base .. 'running:' .. t, job) == 1 then
-    if running == 0 then redis.call('HSET', base .. 'limits', t, ARGV[8] .. '|' .. ARGV[9] .. '|' .. account) end
-    redis.call('SADD', base .. 'account:' .. account, job)
-    redis.call('HSET', base .. 'job-account', job, account)
-    local weight = tonumber(ARGV[9]) or 1
-    if weight <= 0 then weight = 1 end
-    redis.call('HINCRBYFLOAT', base .. 'passes', t, 1 / weight)
-    admitted = 1
-  end
-end
+if ARGV[6] ~= '' and start_at_once(ARGV[6], ARGV[1], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]) == 1 then admitted = 1 end
 return {1, admitted}
 `);
 
