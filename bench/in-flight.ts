@@ -6,7 +6,7 @@ import { BENCH_TENANT, benchPrefix, cleanup, inProcessServices, redisReady, serv
 import { BENCH_SCENARIO, FOLLOWUPS, INSTRUCTION, SOURCE_URLS } from './lib/fixtures.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
 import { MB, median, sleep, until } from './lib/stats.js';
-import { WORKER_V8_FLAGS } from '../src/v8-flags.js';
+import { workerV8Flags } from '../src/v8-flags.js';
 
 const JOBS = 2_000;
 const GOAL_RSS_MB = 250;
@@ -57,12 +57,18 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     ctx.log(`worker pid ${worker.pid}; measuring ${ctx.runs} idle window(s) of ${idleMs} ms`);
     await sleep(2_000);
     const idle = await windows(worker, ctx.runs, idleMs);
+    // BENCH_HEAP_SNAPSHOTS=<dir>: heap snapshots of the worker idle and with every job waiting, to diff what a job holds.
+    const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
+    if (snapshots) ctx.log(`idle heap snapshot: ${await worker.call<string>('heapSnapshot', { path: `${snapshots}/inflight-idle.heapsnapshot` })}`);
 
     const api = inProcessServices(env);
     services.push(api);
     await redisReady(api);
     const body = createJobBodySchema.parse({ instruction: INSTRUCTION, followups: FOLLOWUPS, sources: SOURCE_URLS.map((url) => ({ url })) });
     await Promise.all([worker.call('resetPeak'), worker.call('resetLag')]);
+    // BENCH_HEAP_PROFILE=<dir>: a sampling heap profile of the ramp (garbage included): what starting the jobs allocates.
+    const profileDir = process.env.BENCH_HEAP_PROFILE;
+    if (profileDir) await worker.call('startHeapSampling');
     const started = Date.now();
     let created = 0;
     const lane = async () => {
@@ -76,10 +82,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     await until(async () => (await sim.call<Record<string, number>>('counts')).run_sse! >= jobs, `${jobs} open agent streams`, 300_000, 500);
     const rampMs = Date.now() - started;
     const [ramp, rampPeak] = await Promise.all([worker.stats(), worker.call<number>('peak')]);
+    if (profileDir) ctx.log(`ramp heap profile: ${await worker.call<string>('stopHeapSampling', { path: `${profileDir}/inflight-ramp.heapprofile` })}`);
     ctx.log(`all ${jobs} streams open after ${rampMs} ms (peak RSS ${(rampPeak / MB).toFixed(0)} MB); settling ${settleMs} ms, then ${ctx.runs} window(s) of ${windowMs} ms`);
     // Right after the ramp V8 still holds the heap it grew for it; the memory reducer gives much of it back within seconds.
     await sleep(settleMs);
     const busy = await windows(worker, ctx.runs, windowMs);
+    if (snapshots) ctx.log(`busy heap snapshot: ${await worker.call<string>('heapSnapshot', { path: `${snapshots}/inflight-busy.heapsnapshot` })}`);
     const counts = await sim.call<Record<string, number>>('counts');
     if (counts.run_sse! > jobs) ctx.log(`note: ${counts.run_sse! - jobs} extra run_sse calls (streams re-opened?)`);
 
@@ -108,7 +116,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         { metric: `time until all ${jobs} streams open`, unit: 's', value: rampMs / 1000, digits: 1 },
       ],
       notes: [
-        `One worker child process, WORKER_CONCURRENCY=MAX_RUNNING_JOBS=${jobs + 100} (the admission cap must not hold jobs back), with the V8 flags every worker sets at start (src/v8-flags.ts: ${WORKER_V8_FLAGS.join(' ')}; NEMO_WORKER_V8_DEFAULTS=1 compares without); simulator in its own child at time scale 1 with 10-minute generations (heartbeat every 5 s) and 30-minute renders.`,
+        `One worker child process, WORKER_CONCURRENCY=MAX_RUNNING_JOBS=${jobs + 100} (the admission cap must not hold jobs back), with V8's default settings (opt-in flags from NEMO_WORKER_V8_FLAGS: ${workerV8Flags().join(' ') || 'none'}) and the heap release loop every worker runs (src/observability/heap-release.ts; NEMO_WORKER_HEAP_RELEASE=0 compares without); simulator in its own child at time scale 1 with 10-minute generations (heartbeat every 5 s) and 30-minute renders.`,
         `Each job: 3 URL sources, instruction + 2 follow-ups; measured while every job holds an open /run_sse stream.`,
         `Baseline: the same worker process idle before any job (${ctx.runs} window(s) of ${idleMs / 1000} s). With jobs: ${settleMs / 1000} s after the last stream opened, ${ctx.runs} window(s) of ${windowMs / 1000} s; medians. Lag = monitorEventLoopDelay (10 ms resolution) minus the 10 ms interval.`,
         `idle worker RSS: \`node dist/main.js worker\` as operators run it (compiled with tsc into node_modules/.cache first), with its ops server, ${idleMs / 1000} s after it started; the bench child rows run the same worker through tsx, whose loader adds ~15 MB to RSS on both sides.`,

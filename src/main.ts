@@ -2,13 +2,18 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitUnlessNodeIsRecent } from './node-version.js';
+import { startWorkerHeapRelease } from './observability/heap-release.js';
 import { applyWorkerV8Flags } from './v8-flags.js';
 
 /** Starts the roles; the server code (undici, Fastify…) is loaded only now, after the version check. */
 export async function main(argv: string[]): Promise<void> {
   exitUnlessNodeIsRecent('npm run api | npm run worker | npm run sim | npm start');
-  // A worker-only process favours a small heap (src/v8-flags.ts); before anything else loads.
-  if (argv[0] === 'worker') applyWorkerV8Flags();
+  // A worker-only process: opt-in V8 flags before anything else loads (src/v8-flags.ts, none by default), and its heap
+  // pages given back after a burst of job starts (src/observability/heap-release.ts).
+  if (argv[0] === 'worker') {
+    applyWorkerV8Flags();
+    startWorkerHeapRelease();
+  }
   // Tracing (only with an OTLP endpoint set) goes first: its loader hook must be in place before ioredis and http load.
   await (await import('./tracing/start.js')).startTracingOrExit(argv[0] ?? 'all');
   const { main: start } = await import('./server.js');
