@@ -4,6 +4,8 @@ import { redisEnvRefine, redisEnvShape, redisSettingsFrom, type RedisSettings } 
 import { storageEnvShape } from './storage/settings.js';
 import { decodeSecretsKey } from './tenants/secret-box.js';
 import { PACKAGE_VERSION } from './version.js';
+import { workerV8FlagsSchema } from './v8-flags.js';
+import { heapReleaseSchema } from './observability/heap-release.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -100,6 +102,9 @@ export const envSchema = z.object({
   UPLOAD_MAX_BYTES: int(1).default(209_715_200),
   UPLOAD_SWEEP_INTERVAL_MS: int(1000).default(600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Read by the worker before anything else loads (src/v8-flags.ts, observability/heap-release.ts); checked here too.
+  NEMO_WORKER_V8_FLAGS: workerV8FlagsSchema,
+  NEMO_WORKER_HEAP_RELEASE: heapReleaseSchema,
   SIM_PORT: int(0, 65535).default(4010),
   SIM_TIME_SCALE: z.coerce.number().min(0).max(1000).default(1),
   SIM_PUBLIC_URL: url.optional(),

@@ -1,5 +1,6 @@
 // The V8 settings a worker process runs with: V8's defaults, plus opt-in flags from NEMO_WORKER_V8_FLAGS set at start-up.
 import { setFlagsFromString } from 'node:v8';
+import { z } from 'zod';
 
 /**
  * Workers run with V8's defaults. `--optimize-for-size` used to be set here: it kept the RSS of 2,000 waiting jobs low
@@ -9,9 +10,18 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const WORKER_V8_FLAGS_ENV = 'NEMO_WORKER_V8_FLAGS';
 
-/** The flags NEMO_WORKER_V8_FLAGS asks for (words starting with `--`; anything else is ignored). */
+/** NEMO_WORKER_V8_FLAGS: V8 flags separated by spaces, each `--name` or `--name=value` (config.ts checks it too). */
+export const workerV8FlagsSchema = z
+  .string()
+  .trim()
+  .regex(/^(--[a-z0-9-]+(=\S+)?(\s+--[a-z0-9-]+(=\S+)?)*)?$/, 'V8 flags separated by spaces, e.g. "--optimize-for-size"')
+  .default('');
+
+/** The flags NEMO_WORKER_V8_FLAGS asks for; a value that is not a list of flags stops the worker with the reason. */
 export function workerV8Flags(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env[WORKER_V8_FLAGS_ENV] ?? '').split(/\s+/).filter((w) => w.startsWith('--'));
+  const parsed = workerV8FlagsSchema.safeParse(env[WORKER_V8_FLAGS_ENV]);
+  if (!parsed.success) throw new Error(`${WORKER_V8_FLAGS_ENV}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data === '' ? [] : parsed.data.split(/\s+/);
 }
 
 let applied: string[] | null = null;

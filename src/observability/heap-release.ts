@@ -1,4 +1,5 @@
 // Gives a worker's heap pages back to the OS after a burst (many jobs started at once) once the process is quiet again.
+import { z } from 'zod';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 
@@ -137,11 +138,16 @@ export class HeapRelease {
   }
 }
 
+/** NEMO_WORKER_HEAP_RELEASE: `1` (default) runs the release loop in workers, `0` turns it off (config.ts checks it too). */
+export const heapReleaseSchema = z.enum(['0', '1']).default('1');
+
 /** The worker's release loop (NEMO_WORKER_HEAP_RELEASE=0 turns it off); null when off. */
 export function startWorkerHeapRelease(
   env: NodeJS.ProcessEnv = process.env,
   onRelease?: HeapReleaseOptions['onRelease'],
 ): HeapRelease | null {
-  if (env.NEMO_WORKER_HEAP_RELEASE === '0') return null;
+  const setting = heapReleaseSchema.safeParse(env.NEMO_WORKER_HEAP_RELEASE);
+  if (!setting.success) throw new Error('NEMO_WORKER_HEAP_RELEASE: 1 (default) or 0');
+  if (setting.data === '0') return null;
   return new HeapRelease(onRelease ? { onRelease } : {}).start();
 }
