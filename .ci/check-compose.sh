@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI without a Docker engine: docker-compose.yml parses (docker compose v2 or Debian's docker-compose 1.29) and has the
-# intended shape; .env.example documents every variable src/config.ts reads. Run from a clean checkout after `npm ci`.
+# intended shape; .env.example documents every variable src/app/config.ts reads. Run from a clean checkout after `npm ci`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -8,12 +8,12 @@ repo=$(pwd)
 fail() { echo "check-compose: $*" >&2; exit 1; }
 
 # 1. .env.example lists every configuration variable (as VAR= or, for ones best left unset, as "# VAR=").
-schema_vars=$(sed -n '/^export const envSchema = z.object({/,/^});/p' src/config.ts | grep -oE '^  [A-Z][A-Z0-9_]+:' | tr -d ' :' | sort -u)
-[ -n "$schema_vars" ] || fail "could not read the variable names of envSchema in src/config.ts"
+schema_vars=$(sed -n '/^export const envSchema = z.object({/,/^});/p' src/app/config.ts | grep -oE '^  [A-Z][A-Z0-9_]+:' | tr -d ' :' | sort -u)
+[ -n "$schema_vars" ] || fail "could not read the variable names of envSchema in src/app/config.ts"
 documented=$(grep -oE '^(# )?[A-Z][A-Z0-9_]+=' .env.example | sed -E 's/^# //; s/=$//' | sort -u)
 missing=$(comm -23 <(echo "$schema_vars") <(echo "$documented"))
 [ -z "$missing" ] || fail ".env.example does not document: $(echo $missing)"
-echo "check-compose: .env.example documents all $(echo "$schema_vars" | wc -l) variables of src/config.ts"
+echo "check-compose: .env.example documents all $(echo "$schema_vars" | wc -l) variables of src/app/config.ts"
 
 # 2. Resolve the compose file in a scratch copy with .env made from .env.example (compose reads .env from the project dir).
 work=$(mktemp -d)

@@ -6,7 +6,7 @@ import { BENCH_TENANT, benchPrefix, cleanup, inProcessServices, redisReady, serv
 import { BENCH_SCENARIO, FOLLOWUPS, INSTRUCTION, SOURCE_URLS } from './lib/fixtures.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
 import { MB, median, sleep, until } from './lib/stats.js';
-import { workerV8Flags } from '../src/v8-flags.js';
+import { workerV8Flags } from '../src/app/v8-flags.js';
 
 const JOBS = 2_000;
 const GOAL_RSS_MB = 250;

@@ -4,7 +4,7 @@ import { createJobBodySchema } from '../src/jobs/schemas.js';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { startApi } from '../src/roles.js';
+import { startApi } from '../src/app/roles.js';
 import { commandCount, perJob } from '../test/helpers/redis-stats.js';
 import { startSingle } from '../test/helpers/redis-topology.js';
 import { postJobs } from './lib/api-client.js';

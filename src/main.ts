@@ -1,9 +1,9 @@
 // Entry point `node dist/main.js api|worker|all|sim`: checks the Node.js version first, then loads and starts the roles.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { exitUnlessNodeIsRecent } from './node-version.js';
+import { exitUnlessNodeIsRecent } from './core/node-version.js';
 import { startWorkerHeapRelease } from './observability/heap-release.js';
-import { applyWorkerV8Flags } from './v8-flags.js';
+import { applyWorkerV8Flags } from './app/v8-flags.js';
 
 /** Starts the roles; the server code (undici, Fastify…) is loaded only now, after the version check. */
 export async function main(argv: string[]): Promise<void> {
@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   // Tracing (only with an OTLP endpoint set) goes first: its loader hook must be in place before ioredis and http load.
   await (await import('./tracing/start.js')).startTracingOrExit(argv[0] ?? 'all');
-  const { main: start } = await import('./server.js');
+  const { main: start } = await import('./app/server.js');
   await start(argv);
 }
 

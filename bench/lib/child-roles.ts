@@ -42,7 +42,7 @@ export async function startRole(role: ChildRole, spec: unknown): Promise<RoleHan
       };
     }
     case 'api': {
-      const [{ inProcessServices, redisReady }, { startApi }] = await Promise.all([import('./env.js'), import('../../src/roles.js')]);
+      const [{ inProcessServices, redisReady }, { startApi }] = await Promise.all([import('./env.js'), import('../../src/app/roles.js')]);
       const services = inProcessServices((spec as { env: Record<string, string> }).env);
       await redisReady(services);
       const { url } = await startApi(services);
@@ -50,11 +50,11 @@ export async function startRole(role: ChildRole, spec: unknown): Promise<RoleHan
     }
     case 'worker': {
       // As src/main.ts does for `worker`: the opt-in V8 flags before the worker's modules load, and the heap release loop.
-      (await import('../../src/v8-flags.js')).applyWorkerV8Flags();
+      (await import('../../src/app/v8-flags.js')).applyWorkerV8Flags();
       (await import('../../src/observability/heap-release.js')).startWorkerHeapRelease(process.env, ({ rssBefore, rssAfter, ms }) =>
         process.stderr.write(`[worker] heap released: RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MB, ${ms.toFixed(0)} ms\n`),
       );
-      const [{ inProcessServices }, { startWorker }] = await Promise.all([import('./env.js'), import('../../src/roles.js')]);
+      const [{ inProcessServices }, { startWorker }] = await Promise.all([import('./env.js'), import('../../src/app/roles.js')]);
       const services = inProcessServices((spec as { env: Record<string, string> }).env);
       await startWorker(services);
       return { url: null, ops: {} };

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/app/config.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
 import { cleanupPrefix } from '../../test/helpers/redis.js';

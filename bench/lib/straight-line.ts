@@ -1,7 +1,7 @@
 // The orchestration baseline: the same upstream calls as a job, made in a straight line with NemoClient (no queue, no Redis).
 import { randomUUID } from 'node:crypto';
 import { NemoClient } from '../../src/nemo/client.js';
-import { PACKAGE_VERSION } from '../../src/version.js';
+import { PACKAGE_VERSION } from '../../src/core/version.js';
 import { quietLogger } from './env.js';
 import { sleep } from './stats.js';
 

@@ -1,7 +1,7 @@
 // The composition root: builds every collaborator once from the configuration; roles, routes and processors get parts of it.
 import type { Queue } from 'bullmq';
-import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import type { Config } from './config.js';
+import { AppError } from '../core/errors.js';
 import { batchEndHook } from '../domain/batch-end.js';
 import { BatchCommands } from '../domain/batches.js';
 import type { EraseDeps } from '../domain/erase-job.js';
@@ -35,7 +35,7 @@ import { flushTracing, tracingEnabled } from '../tracing/state.js';
 import { uploadReleaseHook } from '../uploads/release-hook.js';
 import { StagedUploads } from '../uploads/staged-uploads.js';
 import { fetchUrlSource } from '../uploads/url-source.js';
-import { PACKAGE_VERSION } from '../version.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { DeliveryLedger } from '../webhooks/deliveries.js';
 import { DeliveryProcessor } from '../webhooks/delivery-processor.js';
 import { EventEnqueuer } from '../webhooks/event-enqueuer.js';

@@ -1,5 +1,5 @@
 // The configuration cut into small per-part settings objects: each collaborator gets only the part it uses.
-import type { Config } from '../config.js';
+import type { Config } from './config.js';
 import { INLINE_WAIT_MAX_MS, type FlowSettings } from '../flow/context.js';
 import type { RedisSettings } from '../redis/settings.js';
 

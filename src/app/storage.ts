@@ -1,6 +1,6 @@
 // Output storage wiring: the driver from STORAGE_URL, signed links, the mirror step's part, readiness, the sweeper, erase.
 import type { Dispatcher } from 'undici';
-import type { Config } from '../config.js';
+import type { Config } from './config.js';
 import type { FlowOutputs } from '../flow/context.js';
 import type { Job } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';

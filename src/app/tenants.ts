@@ -1,8 +1,8 @@
 // Builds the tenant parts once (directory, store, admin use cases, rate windows) and the authenticator over both kinds of key.
 import type { RedisClient } from '../redis/client.js';
-import type { Config } from '../config.js';
+import type { Config } from './config.js';
 import { TenantAdmin } from '../domain/tenant-admin.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { Authenticator } from '../http/deps.js';
 import type { Logger } from '../observability/logger.js';
 import { createRedisClient } from '../redis/client.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `nemo-relay` command (package bin → dist/cli/main.js): checks Node.js, runs one CLI command and exits with its status.
-import { exitUnlessNodeIsRecent } from '../node-version.js';
+import { exitUnlessNodeIsRecent } from '../core/node-version.js';
 
 exitUnlessNodeIsRecent('npx nemo-relay …');
 const { runCli } = await import('./run.js');

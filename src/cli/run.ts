@@ -1,5 +1,5 @@
 // Dispatches `nemo-relay <command>`; answers an exit status, or null while a server role started by `serve` runs.
-import { PACKAGE_VERSION } from '../version.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { USAGE } from './args.js';
 import { cancelCommand, creditsCommand, listCommand, statusCommand } from './commands.js';
 import { CliError, EXIT, type CliIo } from './io.js';

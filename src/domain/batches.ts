@@ -1,6 +1,6 @@
 // The batch use cases: several instructions over one upload in one upstream session, each item its own job and render.
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { BatchStore} from '../jobs/batch-store.js';
 import { batchView, type BatchRecord } from '../jobs/batch-store.js';
 import { fingerprint, type Idempotency } from '../jobs/idempotency.js';

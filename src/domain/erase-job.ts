@@ -1,6 +1,6 @@
 // Erasing a job: every key it made, its entries in the tenant's indexes, its queue entries and its stored output.
 import type { Queue } from 'bullmq';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { isTerminal, JOB_STATUSES, type JobRecord } from '../jobs/schemas.js';
 import { retentionMember, type JobStore } from '../jobs/store.js';
 import type { RedisClient } from '../redis/client.js';

@@ -1,5 +1,5 @@
 // The job use cases creating, revising and canceling jobs: record, flow checkpoint and queue entry, written in a safe order.
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { SessionGroups } from '../flow/session-groups.js';
 import type { FlowStore } from '../flow/state.js';
 import { initialFlowState } from '../flow/state.js';

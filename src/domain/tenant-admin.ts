@@ -1,6 +1,6 @@
 // The operator's tenant use cases: create, change, delete (keys revoked, jobs canceled, data expired), issue and revoke keys.
 import type { RedisClient } from '../redis/client.js';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, isAppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keys } from '../redis/keys.js';
 import type { TenantDirectory } from '../tenants/directory.js';

@@ -1,5 +1,5 @@
 // How a job waits for credits: a delayed wake-up while the gate is shut, failing UPSTREAM_OUT_OF_CREDITS after the max wait.
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { outOfCreditsAdvice } from './claim-links.js';
 import { wait, type StepContext, type StepOutcome } from './context.js';
 import type { Step } from './state.js';

@@ -1,5 +1,5 @@
 // The flow state machine: runs steps from the checkpoint until the job finishes or must wait; no BullMQ in here.
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { isTerminal } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import { next, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';

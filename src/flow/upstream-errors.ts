@@ -1,5 +1,5 @@
 // The one place upstream failures become flow decisions: retry, wait, start a new session, or fail with a clear job error.
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, type ErrorCode } from '../core/errors.js';
 import { NemoError } from '../nemo/errors.js';
 import { scrubSecrets } from '../observability/logger.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';

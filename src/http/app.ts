@@ -1,7 +1,7 @@
 // buildApp(deps): the Fastify API with the zod type provider, auth, the contract's errors, OpenAPI and every route group.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { traceRequests } from '../tracing/http-server.js';
 import { tracingEnabled } from '../tracing/state.js';
 import { clientErrorHandler } from './client-errors.js';

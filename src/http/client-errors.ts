@@ -1,7 +1,7 @@
 // Answers requests Node's HTTP parser refused (oversize headers, timeouts, garbage) with the contract's error body.
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../core/errors.js';
 
 /** Node's limit on the request line plus all header fields (its default; --max-http-header-size changes it). */
 export const MAX_HEADER_BYTES = 16_384;

@@ -1,7 +1,7 @@
 // One error handler for the API: the contract's error body, 5xx without internals, Fastify's own errors mapped to codes.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, type ErrorCode } from '../core/errors.js';
 import { isRedisOutage } from '../redis/availability.js';
 import { describeIssue } from './validation.js';
 

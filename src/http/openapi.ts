@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { MAX_FILE_PARTS } from '../uploads/multipart-intake.js';
 import { ACCEPTED_TYPE_NAMES } from '../uploads/media-types.js';
-import { PACKAGE_VERSION } from '../version.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { documentRateLimitHeaders } from './rate-limit.js';
 import { apiSchemas } from './schemas/registry.js';
 

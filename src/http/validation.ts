@@ -1,6 +1,6 @@
 // Turns zod failures into the contract's 400 VALIDATION_FAILED with a message that names the field.
 import type { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 
 /** One issue as `path: what is wrong` (the root name when the issue is about the whole value). */
 export function describeIssue(issue: { code: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] | undefined }, root: string): string {

@@ -2,7 +2,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { Keys } from '../redis/keys.js';
 
 export const IDEMPOTENCY_KEY_MAX = 255;

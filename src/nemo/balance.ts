@@ -1,7 +1,7 @@
 // The upstream credit balance of one account, cached in Redis for a few seconds so callers polling it do not load the upstream.
 import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { NemoClient } from './client.js';
 import { NemoError } from './errors.js';

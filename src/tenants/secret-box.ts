@@ -1,6 +1,6 @@
 // AES-256-GCM sealing of tenants' upstream tokens under SECRETS_KEY; every ciphertext names the key that sealed it, for rotation.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 
 /** `v1.<key id>.<iv>.<tag>.<ciphertext>`, base64url parts: the format can change later without guessing. */
 const VERSION = 'v1';

@@ -1,6 +1,6 @@
 // Tenants' upstream accounts: sealing a token into a record, opening it, naming the account, re-sealing under a new key.
 import { createHash, randomUUID } from 'node:crypto';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { SecretBox, secretsKeyMissing } from './secret-box.js';
 import type { StoredUpstream, TenantRecord } from './schemas.js';
 import type { TenantStore } from './store.js';

@@ -1,7 +1,7 @@
 // The API's server span per request, by Fastify hooks: a caller's traceparent is its parent, and handlers run inside it.
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { PACKAGE_VERSION } from '../version.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { ATTR } from './attributes.js';
 import { SpanKind } from './spans.js';
 

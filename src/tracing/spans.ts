@@ -1,7 +1,7 @@
 // Span helpers for nemo-relay's own spans: with tracing off they hand out one non-recording span and touch nothing else.
 import type { Attributes, Context, Span, SpanContext, SpanKind as OtelSpanKind, SpanStatusCode as OtelSpanStatusCode } from '@opentelemetry/api';
 import { scrubSecrets } from '../observability/logger.js';
-import { PACKAGE_VERSION } from '../version.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { ATTR } from './attributes.js';
 import { tracingApi, tracingEnabled, type OtelApi } from './state.js';
 import { formatTraceparent, parseTraceparent } from './traceparent.js';

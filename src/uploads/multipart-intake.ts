@@ -1,6 +1,6 @@
 // Reads multipart requests part by part (POST /v1/uploads and multipart POST /v1/jobs), staging file parts as they stream in.
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { stageFile } from './stage-file.js';
 import type { StagedUploads, UploadRecord } from './staged-uploads.js';
 

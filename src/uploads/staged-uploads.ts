@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { newUploadId } from '../jobs/ids.js';
 import type { RedisClient } from '../redis/client.js';
 import { groupByShard, type Keys } from '../redis/keys.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { interceptors, request, type Dispatcher } from 'undici';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, type ErrorCode } from '../core/errors.js';
 import { newUploadId } from '../jobs/ids.js';
 import { createGuardedDispatcher, type LookupFunction } from '../webhooks/ssrf.js';
 import { heicConverter, type HeicConvertOptions } from './heic-convert.js';

@@ -1,7 +1,7 @@
 // Per-tenant webhook secrets in Redis: created once atomically, rotated with a grace period for the old secret.
 import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { Keys } from '../redis/keys.js';
 import { generateSecret } from './signing.js';
 

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { scrubSecrets } from '../observability/logger.js';
-import { PACKAGE_VERSION } from '../version.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { parseRetryAfter } from './schedule.js';
 
 export const MAX_RESPONSE_BODY_BYTES = 4096;

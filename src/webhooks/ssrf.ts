@@ -3,7 +3,7 @@ import dns from 'node:dns';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { describeForbidden, isForbiddenAddress } from './address-policy.js';
 
 export { isForbiddenAddress } from './address-policy.js';

@@ -2,9 +2,9 @@
 import { rm } from 'node:fs/promises';
 import { request } from 'undici';
 import { isTerminal, type Job } from '../../src/jobs/schemas.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
-import { startApi, startWorker } from '../../src/roles.js';
+import { startApi, startWorker } from '../../src/app/roles.js';
 import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
 import { createSimulator, type SimScenario, type Simulator } from '../../src/sim/index.js';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';

@@ -4,7 +4,7 @@ import { sweepQueued, jobIdTime } from '../../src/flow/sweeper.js';
 import { ulid } from '../../src/jobs/ids.js';
 import type { Job } from '../../src/jobs/schemas.js';
 import { JobCommands } from '../../src/domain/job-commands.js';
-import { startWorker } from '../../src/roles.js';
+import { startWorker } from '../../src/app/roles.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 

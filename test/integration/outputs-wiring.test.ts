@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compose, type Container } from '../../src/app/compose.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import { decideUpstream, MAX_STEP_RETRIES } from '../../src/flow/upstream-errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { StorageError } from '../../src/storage/errors.js';

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compose, type Container } from '../../src/app/compose.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { startApi } from '../../src/roles.js';
+import { startApi } from '../../src/app/roles.js';
 import { hashApiKey } from '../../src/tenants/issued-keys.js';
 import { apiCall, freePort, ProcessGroup, waitForHttp } from '../helpers/processes.js';
 import { send } from '../helpers/http.js';

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compose, type Container } from '../../src/app/compose.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/app/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { TenantDirectory } from '../../src/tenants/directory.js';

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { PACKAGE_VERSION } from '../../src/version.js';
+import { PACKAGE_VERSION } from '../../src/core/version.js';
 import { buildDelivery } from '../../src/webhooks/envelope.js';
 import { sendWebhook } from '../../src/webhooks/sender.js';
 import { generateSecret, signPayload } from '../../src/webhooks/signing.js';

@@ -1,6 +1,6 @@
 // The Redis part of the configuration: where Redis is becomes config.redis; contradictions stop the start-up, one line each.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/app/config.js';
 
 const problems = (env: Record<string, string>) => {
   try {

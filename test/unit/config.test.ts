@@ -1,6 +1,6 @@
 // Config: defaults from the contract, one line per problem, API start-up refused without keys.
 import { describe, expect, it } from 'vitest';
-import { assertApiStartable, ConfigError, loadConfig } from '../../src/config.js';
+import { assertApiStartable, ConfigError, loadConfig } from '../../src/app/config.js';
 
 describe('loadConfig', () => {
   it('applies the contract defaults', () => {

@@ -1,6 +1,6 @@
 // decideUpstream: every upstream error kind (and job, storage and unknown errors) becomes one flow decision.
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors.js';
+import { AppError } from '../../src/core/errors.js';
 import {
   backoffMs,
   decideUpstream,

@@ -1,5 +1,5 @@
 // Step generate: send the next message to /run_sse, once; a message marked sent is never sent again (protocol §3).
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import { NemoError } from '../../nemo/errors.js';
 import type { AgentRunResult } from '../../nemo/sse.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';

@@ -1,5 +1,5 @@
 // Step reconcile: after a broken or empty stream, learn what the message did by reading state on a schedule (protocol §3).
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
 import { knownFingerprint, knownStateOf } from '../known-state.js';
 import { recordMessageOutcome } from '../message-outcome.js';

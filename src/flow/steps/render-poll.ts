@@ -1,5 +1,5 @@
 // Step render_poll: one poll per wake-up; the next one is aimed at the estimated finish (waiting is a delayed job).
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
 import { estimateFinish, nextPollDelayMs } from '../poll-cadence.js';
 import { renderProgress } from '../progress.js';

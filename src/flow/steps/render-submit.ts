@@ -1,5 +1,5 @@
 // Step render_submit: exactly one render per job; its id is stored before submitting, so a retry looks it up instead.
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import { draftDurationMs, isExportable, rewriteSandboxPaths, summariseTimeline } from '../../nemo/draft.js';
 import { NemoError } from '../../nemo/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';

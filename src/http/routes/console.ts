@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 
 export const CONSOLE_PREFIX = '/console';
 

@@ -1,7 +1,7 @@
 // The webhook delivery log of a job and its manual redelivery.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import type { JobEvent } from '../../jobs/schemas.js';
 import { deliveryAttemptSchema, type DeliveryAttempt } from '../../webhooks/deliveries.js';
 import { dataList, described, errorResponses, idParams } from '../schemas/common.js';

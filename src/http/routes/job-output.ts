@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import type { JobRecord } from '../../jobs/schemas.js';
 import { StorageError } from '../../storage/errors.js';
 import { etagFor, outputKey } from '../../storage/keys.js';

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateJob } from '../../domain/create-job.js';
 import type { JobCommands } from '../../domain/job-commands.js';
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import { parseIdempotencyKey } from '../../jobs/idempotency.js';
 import type { Job, JobRecord, JobStatus } from '../../jobs/schemas.js';
 import { discardRestOfBody, multipartOptions, readJobRequest, removeAll } from '../../uploads/multipart-intake.js';

@@ -1,6 +1,6 @@
 // createFakeFlow: the whole FlowDeps in memory, with runners that drive runFlow as BullMQ would.
 import { Readable } from 'node:stream';
-import { AppError } from '../../../src/errors.js';
+import { AppError } from '../../../src/core/errors.js';
 import type { UpstreamAccount } from '../../../src/flow/accounts.js';
 import type { Admission } from '../../../src/flow/admission.js';
 import { ClaimLinks } from '../../../src/flow/claim-links.js';

@@ -1,5 +1,5 @@
 // Small fakes of the flow's services: tokens, balance, session groups, accounts and stored outputs.
-import { AppError } from '../../../src/errors.js';
+import { AppError } from '../../../src/core/errors.js';
 import type { ClaimLinks } from '../../../src/flow/claim-links.js';
 import type { FlowOutputs } from '../../../src/flow/context.js';
 import type { CreditsGate } from '../../../src/flow/credits-gate.js';

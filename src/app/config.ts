@@ -1,11 +1,11 @@
 // The environment, validated once with zod into a frozen Config; nothing else reads process.env.
 import { z } from 'zod';
-import { redisEnvRefine, redisEnvShape, redisSettingsFrom, type RedisSettings } from './redis/settings.js';
-import { storageEnvShape } from './storage/settings.js';
-import { decodeSecretsKey } from './tenants/secret-box.js';
-import { PACKAGE_VERSION } from './version.js';
+import { redisEnvRefine, redisEnvShape, redisSettingsFrom, type RedisSettings } from '../redis/settings.js';
+import { storageEnvShape } from '../storage/settings.js';
+import { decodeSecretsKey } from '../tenants/secret-box.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { workerV8FlagsSchema } from './v8-flags.js';
-import { heapReleaseSchema } from './observability/heap-release.js';
+import { heapReleaseSchema } from '../observability/heap-release.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])

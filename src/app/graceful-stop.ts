@@ -1,7 +1,7 @@
 // Bounded shutdown helpers: every wait on SIGTERM has a deadline, so a stop always ends (and exits 0) in time.
-import { redisReadiness } from './redis/readiness.js';
-import type { Logger } from './observability/logger.js';
-import { waitReady, type RedisClient } from './redis/client.js';
+import { redisReadiness } from '../redis/readiness.js';
+import type { Logger } from '../observability/logger.js';
+import { waitReady, type RedisClient } from '../redis/client.js';
 
 /** True when `promise` settled (either way) within `ms`; false when the deadline came first. */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -1,16 +1,16 @@
 // The server roles (api, worker, all, sim): start them on shared services and stop them gracefully on SIGTERM/SIGINT.
 import type { FastifyInstance } from 'fastify';
-import { compose, type Container } from './app/compose.js';
+import { compose, type Container } from './compose.js';
 import { assertApiStartable, type Config } from './config.js';
-import { startFlowWorker, type FlowWorker } from './flow/processor.js';
+import { startFlowWorker, type FlowWorker } from '../flow/processor.js';
 import { settlesWithin, warnIfRedisUnsafe } from './graceful-stop.js';
-import type { Logger } from './observability/logger.js';
-import { startOpsServer, type OpsServer } from './observability/ops-server.js';
-import { logRedisConnection } from './observability/redis-events.js';
-import { bullmqConnection, createRedisClient, waitReady } from './redis/client.js';
-import { startRetentionSweeper } from './domain/retention-sweeper.js';
-import { startUploadSweeper } from './uploads/sweeper.js';
-import { startDeliveryWorker } from './webhooks/queue.js';
+import type { Logger } from '../observability/logger.js';
+import { startOpsServer, type OpsServer } from '../observability/ops-server.js';
+import { logRedisConnection } from '../observability/redis-events.js';
+import { bullmqConnection, createRedisClient, waitReady } from '../redis/client.js';
+import { startRetentionSweeper } from '../domain/retention-sweeper.js';
+import { startUploadSweeper } from '../uploads/sweeper.js';
+import { startDeliveryWorker } from '../webhooks/queue.js';
 
 export const ROLES = ['api', 'worker', 'all', 'sim'] as const;
 export type Role = (typeof ROLES)[number];
@@ -26,7 +26,7 @@ export async function startApi(services: Container): Promise<{ app: FastifyInsta
   const { config } = services;
   assertApiStartable(config);
   // Fastify, the routes, OpenAPI and the console load only here: a worker-only process never pays for them.
-  const [{ buildApp }, { httpDepsFrom }] = await Promise.all([import('./http/app.js'), import('./app/http-deps.js')]);
+  const [{ buildApp }, { httpDepsFrom }] = await Promise.all([import('../http/app.js'), import('./http-deps.js')]);
   const app = await buildApp(httpDepsFrom(services));
   // The request connection fails fast instead of queueing: take traffic once it is up (or say why not).
   await waitReady(services.redis, 10_000).catch(() => services.logger.warn('redis is not ready; API requests fail until it is'));
@@ -106,7 +106,7 @@ async function closeApi(app: FastifyInstance, graceMs: number): Promise<void> {
 
 export async function startRoles(role: Role, config: Config, logger: Logger): Promise<RunningRoles> {
   if (role === 'sim') {
-    const { runSimulatorFromEnv } = await import('./sim/index.js');
+    const { runSimulatorFromEnv } = await import('../sim/index.js');
     const sim = await runSimulatorFromEnv(
       {
         SIM_PORT: config.SIM_PORT,

@@ -1,6 +1,6 @@
 // The server start-up behind `node dist/main.js <role>`: .env, validated config, logger, then the named roles.
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger } from '../observability/logger.js';
 import { startRoles, ROLES, type Role } from './roles.js';
 
 function loadDotEnv(): void {
