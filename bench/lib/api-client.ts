@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { BENCH_KEY } from './env.js';
 
-export async function postJob(apiUrl: string, body: unknown): Promise<string> {
+export async function postJob(apiUrl: string, body: unknown, key = BENCH_KEY): Promise<string> {
   const res = await request(`${apiUrl}/v1/jobs`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
     body: JSON.stringify(body),
   });
   const text = await res.body.text();
