@@ -5,12 +5,13 @@ import { spawnChild, type Child } from './lib/child.js';
 import { jobBody } from './lib/fixtures.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
 import { median } from './lib/stats.js';
+import { inTurn } from './lib/turns.js';
 
-const CONNECTIONS = 50;
+export const CONNECTIONS = 50;
 const GOAL_RATIO = 0.6;
 const GOAL_P99_MS = 25;
 
-interface CannonRun {
+export interface CannonRun {
   rps: number;
   p99: number;
   p50: number;
@@ -19,15 +20,21 @@ interface CannonRun {
   errors: number;
 }
 
-async function cannon(url: string, seconds: number, overallRate?: number): Promise<CannonRun> {
+/**
+ * `seconds` of POST /v1/jobs on CONNECTIONS connections (limited to `overallRate` req/s if set). Several API `keys`
+ * (tenants, e.g. one per queue shard) are taken in turn by each connection.
+ */
+export async function cannon(url: string, seconds: number, opts: { overallRate?: number; keys?: string[] } = {}): Promise<CannonRun> {
+  const keys = opts.keys ?? [BENCH_KEY];
   const result = await autocannon({
-    ...(overallRate ? { overallRate } : {}),
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
     url: `${url}/v1/jobs`,
     method: 'POST',
     connections: CONNECTIONS,
     duration: seconds,
+    ...(keys.length > 1 ? { requests: keys.map((key) => ({ headers: { authorization: `Bearer ${key}` } })) } : {}),
     headers: {
-      authorization: `Bearer ${BENCH_KEY}`,
+      authorization: `Bearer ${keys[0]}`,
       'content-type': 'application/json',
       // autocannon puts a fresh id wherever [<id>] appears, so every request carries its own key.
       'idempotency-key': 'bench-[<id>]',
@@ -69,11 +76,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
 
     const runs: { api: CannonRun; base: CannonRun; admitted: CannonRun }[] = [];
     for (let i = 0; i < ctx.runs; i++) {
-      // Alternate the order so a drift in machine load does not always favour the same side.
-      const first = i % 2 === 0 ? 'base' : 'api';
-      const a = await cannon(first === 'base' ? base.url! : api.url!, seconds);
-      const b = await cannon(first === 'base' ? api.url! : base.url!, seconds);
-      const pair = first === 'base' ? { base: a, api: b } : { api: a, base: b };
+      const pair = await inTurn(i, { base: () => cannon(base.url!, seconds), api: () => cannon(api.url!, seconds) });
       const run = { ...pair, admitted: await cannon(admitted.url!, seconds) };
       runs.push(run);
       ctx.log(
@@ -87,7 +90,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const apiP99 = median(runs.map((r) => r.api.p99));
     // Closed-loop saturation makes latency ≈ connections / throughput; at half the capacity it shows the route itself.
     const halfRate = Math.max(1, Math.round(apiRps / 2));
-    const paced = await cannon(api.url!, seconds, halfRate);
+    const paced = await cannon(api.url!, seconds, { overallRate: halfRate });
     ctx.log(`paced at ${halfRate} req/s: p99 ${paced.p99} ms`);
     const bad = runs.reduce((n, r) => n + r.api.non2xx + r.api.errors, 0);
     return {

@@ -3,103 +3,41 @@ import { buildAgentMessages } from '../src/video/compile.js';
 import { createJobBodySchema } from '../src/jobs/schemas.js';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
-import { startApi } from '../src/app/roles.js';
-import { commandCount, perJob } from '../test/helpers/redis-stats.js';
 import { startSingle } from '../test/helpers/redis-topology.js';
-import { postJobs } from './lib/api-client.js';
 import { cpuMsBetween, spawnChild, type Child } from './lib/child.js';
-import { benchPrefix, cleanup, inProcessServices, redisReady, serviceEnv } from './lib/env.js';
-import { BENCH_SCENARIO, jobBody, SOURCE_URLS } from './lib/fixtures.js';
-import { startCountingReceiver, type CountingReceiver } from './lib/receiver.js';
+import { benchPrefix, cleanup } from './lib/env.js';
+import { BENCH_SCENARIO, SOURCE_URLS } from './lib/fixtures.js';
+import { sharedCalls, startRelayFlow, totalCalls, type Counts, type RelayFlow, type SideRun } from './lib/relay-flow.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
 import type { StraightLineResult } from './lib/straight-line.js';
-import { median, until } from './lib/stats.js';
+import { median } from './lib/stats.js';
+import { inTurn } from './lib/turns.js';
 
-const CONCURRENCY = 50;
+export const CONCURRENCY = 50;
 const GOAL_RATIO = 0.5;
 /** Issue 14: Redis commands per job (create → webhook delivered) and upstream calls beyond the straight line's. */
 const GOAL_REDIS_COMMANDS = 120;
 const GOAL_EXTRA_CALLS = 1;
 
-interface SideRun {
-  ms: number;
-  jobsPerS: number;
-  cpuMsPerJob: number;
-  upstreamCallsPerJob: number;
-  /** Token and balance reads in the run (shared by all its jobs). */
-  sharedCalls: number;
-  /** Every command the private Redis ran during the run, per job (the straight line uses no Redis: 0). */
-  redisCommandsPerJob: number;
-  failed: number;
-}
-
-type Counts = Record<string, number>;
-/** The result download comes from the CDN, not the API; the control endpoint is the benchmark's own. */
-const NOT_API = new Set(['render_result', 'render_download', 'control']);
-/** Calls a process makes once per token or once per cache period, whatever the number of jobs (shared, not per job). */
-const SHARED = new Set(['anonymous_token', 'credits']);
-const callsBetween = (before: Counts, after: Counts, keep: (endpoint: string) => boolean) =>
-  Object.keys(after).reduce((n, k) => n + (keep(k) ? after[k]! - (before[k] ?? 0) : 0), 0);
-/** Upstream API calls made for the jobs themselves. */
-const totalCalls = (before: Counts, after: Counts) => callsBetween(before, after, (k) => !NOT_API.has(k) && !SHARED.has(k));
-const sharedCalls = (before: Counts, after: Counts) => callsBetween(before, after, (k) => SHARED.has(k));
-
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const n = ctx.quick ? 30 : 1_000;
   const prefix = benchPrefix('orch');
   const children: Child[] = [];
-  let receiver: CountingReceiver | null = null;
-  let stopApi: (() => Promise<void>) | null = null;
+  let flow: RelayFlow | null = null;
   // A Redis of its own: INFO commandstats counts every client, and the shared one serves other work too.
   const redis = await startSingle();
-  const stats = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   try {
     const sim = await spawnChild('sim', { timeScale: 0, scenario: BENCH_SCENARIO });
     children.push(sim);
-    const env = serviceEnv(prefix, { REDIS_URL: redis.url, NEMO_BASE_URL: sim.url!, WORKER_CONCURRENCY: String(CONCURRENCY) });
-    const worker = await spawnChild('worker', { env });
-    children.push(worker);
+    flow = await startRelayFlow({ sim, topology: redis, prefix, concurrency: CONCURRENCY, log: ctx.log });
     const straight = await spawnChild('straight-line', { simUrl: sim.url });
     children.push(straight);
-    // The API and the webhook receiver live in this process; the worker is the process whose CPU is counted.
-    const services = inProcessServices(env);
-    await redisReady(services);
-    const { app, url: apiUrl } = await startApi(services);
-    stopApi = async () => {
-      await app.close();
-      await services.close();
-    };
-    receiver = await startCountingReceiver({ parse: true });
-    const body = jobBody(receiver.url);
-    const messages = buildAgentMessages(createJobBodySchema.parse(body));
+    const messages = buildAgentMessages(createJobBodySchema.parse(flow.body));
 
     // BENCH_CPU_PROFILE=<dir>: the last run profiles the worker (orchestration-worker.cpuprofile).
     const profileDir = process.env.BENCH_CPU_PROFILE ? resolve(process.env.BENCH_CPU_PROFILE) : null;
     if (profileDir) await mkdir(profileDir, { recursive: true });
-    const full = async (count: number, profile = false): Promise<SideRun> => {
-      receiver!.reset();
-      if (profile) await worker.call('cpuProfileStart');
-      const [simBefore, wBefore, redisBefore] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCount(stats)]);
-      const startedAt = Date.now();
-      await postJobs(apiUrl, count, body);
-      await until(() => receiver!.arrivals.length >= count, `${count} finished-job webhooks`, 300_000, 10);
-      const ms = Math.max(...receiver!.arrivals.map((a) => a.at)) - startedAt;
-      if (profile) await worker.call('cpuProfileStop', { path: join(profileDir!, 'orchestration-worker.cpuprofile') });
-      const [simAfter, wAfter, redisAfter] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCount(stats)]);
-      const failed = receiver!.arrivals.filter((a) => a.type !== 'job.succeeded').length;
-      const cost = perJob(redisBefore, redisAfter, count);
-      ctx.log(`Redis commands per job ${cost.perJob.toFixed(1)}: ${cost.top}`);
-      return {
-        ms,
-        jobsPerS: (count / ms) * 1000,
-        cpuMsPerJob: cpuMsBetween(wBefore, wAfter) / count,
-        upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count,
-        sharedCalls: sharedCalls(simBefore, simAfter),
-        redisCommandsPerJob: cost.perJob,
-        failed,
-      };
-    };
+    const full = flow.run;
     const straightLine = async (count: number): Promise<SideRun> => {
       const [simBefore, sBefore] = await Promise.all([sim.call<Counts>('counts'), straight.stats()]);
       const r = await straight.call<StraightLineResult>('run', { n: count, concurrency: CONCURRENCY, messages, sources: SOURCE_URLS });
@@ -121,10 +59,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     await straightLine(Math.min(20, n));
     const runs: { relay: SideRun; base: SideRun }[] = [];
     for (let i = 0; i < ctx.runs; i++) {
-      const base = i % 2 === 0 ? await straightLine(n) : null;
-      const relay = await full(n, profileDir !== null && i === ctx.runs - 1);
-      const pair = { relay, base: base ?? (await straightLine(n)) };
+      const profile = profileDir !== null && i === ctx.runs - 1 ? join(profileDir, 'orchestration-worker.cpuprofile') : undefined;
+      const pair = await inTurn(i, { base: () => straightLine(n), relay: () => full(n, profile) });
       runs.push(pair);
+      const { relay } = pair;
       ctx.log(`run ${i + 1}: relay ${relay.jobsPerS.toFixed(1)} jobs/s (${relay.cpuMsPerJob.toFixed(1)} CPU ms/job, ${relay.failed} failed); straight line ${pair.base.jobsPerS.toFixed(1)} jobs/s`);
     }
     const m = (pick: (r: { relay: SideRun; base: SideRun }) => number) => median(runs.map(pick));
@@ -161,10 +99,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       runs,
     };
   } finally {
-    await receiver?.close();
-    await stopApi?.().catch(() => {});
+    await flow?.close();
     await Promise.allSettled(children.map((c) => c.kill()));
-    stats.disconnect();
     await redis.stop();
     await cleanup(prefix, null);
   }

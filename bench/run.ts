@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { accept } from './accept.js';
+import { cluster } from './cluster.js';
 import { fairness } from './fairness.js';
 import { inFlight } from './in-flight.js';
 import { latency } from './latency.js';
@@ -13,7 +14,7 @@ import { orchestration } from './orchestration.js';
 import { uploads } from './uploads.js';
 import { webhooks } from './webhooks.js';
 
-const BENCHMARKS: Benchmark[] = [accept, orchestration, inFlight, latency, uploads, webhooks, mirror, fairness];
+const BENCHMARKS: Benchmark[] = [accept, orchestration, inFlight, latency, uploads, webhooks, mirror, fairness, cluster];
 
 function parseArgs(argv: string[]) {
   const names: string[] = [];

@@ -14,14 +14,18 @@ export async function postJob(apiUrl: string, body: unknown, key = BENCH_KEY): P
   return (JSON.parse(text) as { id: string }).id;
 }
 
-/** Creates `n` jobs with at most `parallel` requests open at once; resolves to their ids in creation order. */
-export async function postJobs(apiUrl: string, n: number, body: unknown, parallel = 16): Promise<string[]> {
+/**
+ * Creates `n` jobs with at most `parallel` requests open at once; resolves to their ids in creation order. With several
+ * API `keys` (tenants) the jobs take them in turn, so tenants on different queue shards get equal shares.
+ */
+export async function postJobs(apiUrl: string, n: number, body: unknown, parallel = 16, keys: string[] = [BENCH_KEY]): Promise<string[]> {
   const ids: string[] = [];
   let next = 0;
   const lane = async () => {
     while (next < n) {
+      const key = keys[next % keys.length];
       next += 1;
-      ids.push(await postJob(apiUrl, body));
+      ids.push(await postJob(apiUrl, body, key));
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, n) }, lane));

@@ -31,10 +31,14 @@ export function outputDirFor(prefix: string): string {
   return `./data/bench-outputs/${prefix}`;
 }
 
-/** The service environment every benchmark starts from (the same one for in-process and child-process roles). */
-export function serviceEnv(prefix: string, overrides: Record<string, string> = {}): Record<string, string> {
+/**
+ * The service environment every benchmark starts from (the same one for in-process and child-process roles).
+ * `redisEnv` says where Redis is: the shared REDIS_URL by default, or a topology's own env (redis-topology.ts), which
+ * for a cluster has no REDIS_URL at all (config refuses one next to REDIS_CLUSTER_NODES).
+ */
+export function serviceEnv(prefix: string, overrides: Record<string, string> = {}, redisEnv: Record<string, string> = { REDIS_URL }): Record<string, string> {
   return {
-    REDIS_URL,
+    ...redisEnv,
     QUEUE_PREFIX: prefix,
     API_KEYS: `${BENCH_TENANT}:${BENCH_KEY}`,
     PORT: '0',
