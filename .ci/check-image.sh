@@ -76,9 +76,9 @@ say "production tree: $(du -sh "$app/node_modules" | cut -f1) of node_modules, n
 
 cd "$app"
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_http() { # url [status]
+wait_http() { # url [status [bearer]]
   for _ in $(seq 1 150); do
-    code=$(node -e 'fetch(process.argv[1]).then(r=>{console.log(r.status)},()=>console.log(0))' "$1")
+    code=$(node -e 'fetch(process.argv[1],{headers:process.argv[2]?{authorization:"Bearer "+process.argv[2]}:{}}).then(r=>{console.log(r.status)},()=>console.log(0))' "$1" "${3:-}")
     [ "$code" = "${2:-200}" ] && return 0
     sleep 0.2
   done
@@ -109,7 +109,13 @@ start_role all PORT="$all_port" METRICS_PORT="$all_metrics" NEMO_BASE_URL="$sim"
 for port in "$api_port" "$worker_port" "$all_port"; do
   wait_http "http://127.0.0.1:$port/healthz"
   wait_http "http://127.0.0.1:$port/readyz"
-  wait_http "http://127.0.0.1:$port/metrics"
+done
+# Metrics are the operator's: a worker's ops port answers anyone who reaches it, the API port (api and all) only the admin key.
+wait_http "http://127.0.0.1:$worker_port/metrics"
+for port in "$api_port" "$all_port"; do
+  wait_http "http://127.0.0.1:$port/metrics" 401
+  wait_http "http://127.0.0.1:$port/metrics" 403 "$key"
+  wait_http "http://127.0.0.1:$port/metrics" 200 "admin-key-0123456789abcdef"
 done
 wait_http "http://127.0.0.1:$api_port/admin/queues" 401
 healthcheck api PORT="$api_port"

@@ -13,7 +13,7 @@ import { DEFAULT_MIRROR_MAX_BYTES, DEFAULT_MIRROR_TIMEOUT_MS } from '../storage/
 import { startOutputSweeper, sweepOrphanOutputs, type OrphanSweepResult } from '../storage/orphan-sweeper.js';
 import { OutputLinks } from '../storage/output-links.js';
 import { cachedStorageProbe } from '../storage/readiness.js';
-import { resolvePublicBaseUrl, storageSettingsFrom } from '../storage/settings.js';
+import { resolvePublicBaseUrl, storageNamespace, storageSettingsFrom } from '../storage/settings.js';
 import type { OutputStorage, ProbeResult } from '../storage/types.js';
 
 /** How often the worker role looks for orphaned objects (one process per pass, see claimPass). */
@@ -56,7 +56,7 @@ export interface OutputsDeps {
 
 export function createOutputs(deps: OutputsDeps): Outputs {
   const { config, redis, keys, logger } = deps;
-  const storage = createOutputStorage(storageSettingsFrom(config));
+  const storage = createOutputStorage(storageSettingsFrom(config, process.cwd(), storageNamespace(config.QUEUE_PREFIX)));
   const base = resolvePublicBaseUrl(config);
   const links = new OutputLinks({
     publicBaseUrl: base.url,

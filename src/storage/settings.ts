@@ -1,5 +1,6 @@
 // The output-storage environment: a zod fragment for config.ts and the parsed, driver-ready settings it yields.
-import { isAbsolute, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -94,14 +95,30 @@ export const storageEnvShape = {
 export const storageEnvSchema = z.object(storageEnvShape);
 export type StorageEnv = z.infer<typeof storageEnvSchema>;
 
-/** The driver settings from a validated env (a Config that includes storageEnvShape fits). */
-export function storageSettingsFrom(env: StorageEnv, cwd: string = process.cwd()): StorageSettings {
+/**
+ * The folder one deployment's outputs live in, from its QUEUE_PREFIX: two deployments sharing a directory or bucket
+ * then never see each other's objects, so one's orphan sweep (which only knows its own Redis) cannot delete the
+ * other's videos. A prefix outside the key alphabet (`:` `{` `}`) keeps a readable form plus a hash that keeps it unique.
+ */
+export function storageNamespace(queuePrefix: string): string {
+  if (PREFIX_SEGMENT.test(queuePrefix) && queuePrefix !== '.' && queuePrefix !== '..') return queuePrefix;
+  const readable = queuePrefix.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'ns';
+  return `${readable}-${createHash('sha256').update(queuePrefix).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * The driver settings from a validated env (a Config that includes storageEnvShape fits); with a namespace, the
+ * driver's root (directory or key prefix) is that folder inside the configured one.
+ */
+export function storageSettingsFrom(env: StorageEnv, cwd: string = process.cwd(), namespace?: string): StorageSettings {
   const parsed = parseStorageUrl(env.STORAGE_URL, cwd);
   if (!parsed.ok) throw new Error(`STORAGE_URL: ${parsed.reason}`);
   const driver = parsed.value;
-  if (driver.kind !== 's3') return driver;
+  if (driver.kind === 'none') return driver;
+  if (driver.kind === 'file') return namespace ? { kind: 'file', root: join(driver.root, namespace) } : driver;
   return {
     ...driver,
+    prefix: namespace ? [driver.prefix, namespace].filter((s) => s !== '').join('/') : driver.prefix,
     region: env.S3_REGION,
     forcePathStyle: env.S3_FORCE_PATH_STYLE,
     ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),

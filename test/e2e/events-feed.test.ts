@@ -145,10 +145,12 @@ describe('job event feed', () => {
     await stack.services.store.create('acme', job);
     const started = Date.now();
     let calls = 0;
+    let last = 0;
     while (Date.now() - started < 1_600) {
       calls += 1;
       // Progress rises every 20 ms, so nearly every call changes the record; only the events are throttled.
-      await stack.services.lifecycle.progress(job.id, 'render', Math.floor((Date.now() - started) / 20));
+      last = Math.floor((Date.now() - started) / 20);
+      await stack.services.lifecycle.progress(job.id, 'render', last);
       await new Promise((r) => setImmediate(r));
     }
     const events = (await jsonEvents(job.id)).body.data.filter((e) => e.type === 'job.progress');
@@ -157,7 +159,8 @@ describe('job event feed', () => {
     expect(events.length).toBeGreaterThanOrEqual(2);
     expect(events.length).toBeLessThanOrEqual(4);
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(PROGRESS_EVENT_INTERVAL_MS);
-    expect((await stack.api<Job>('GET', `/v1/jobs/${job.id}`)).body.progress).toBeGreaterThanOrEqual(75);
+    // The record keeps up with every call (on a loaded machine fewer calls fit in the 1.6 s).
+    expect((await stack.api<Job>('GET', `/v1/jobs/${job.id}`)).body.progress).toBe(last);
     console.info(`[measured] throttle: ${calls} progress calls in 1.6 s → ${events.length} job.progress events, gaps ${gaps.join(',')} ms`);
   });
 });

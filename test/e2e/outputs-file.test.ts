@@ -298,7 +298,8 @@ describe('outputs: readiness', () => {
       const res = await stack.api<{ code: string; message: string }>('GET', '/readyz');
       expect(res.status).toBe(503);
       expect(res.body.code).toBe('NOT_READY');
-      expect(res.body.message).toMatch(/output storage file:\/\/\/dev\/null\/outputs cannot be written: .*ENOTDIR/);
+      // The deployment's own folder (QUEUE_PREFIX) inside the configured directory.
+      expect(res.body.message).toMatch(/output storage file:\/\/\/dev\/null\/outputs\/[A-Za-z0-9._-]+ cannot be written: .*ENOTDIR/);
     } finally {
       await stack.close();
     }

@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/schemas.js';
 import { outputKey } from '../../src/storage/keys.js';
+import { storageNamespace } from '../../src/storage/settings.js';
 import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
 import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -64,7 +65,8 @@ describe('outputs: s3 storage end to end', () => {
     await first.body.dump();
     expect(first.statusCode).toBe(302);
     const location = String(first.headers.location);
-    expect(location.startsWith(`${s3.endpoint}/${s3.bucket}/relay/outputs/acme/${job.id}.mp4?`)).toBe(true);
+    // The deployment's folder (its QUEUE_PREFIX) inside the configured prefix.
+    expect(location.startsWith(`${s3.endpoint}/${s3.bucket}/relay/outputs/${storageNamespace(stack.services.config.QUEUE_PREFIX)}/acme/${job.id}.mp4?`)).toBe(true);
     expect(location).toMatch(/X-Amz-Signature=/);
     // The console's CSP lets a <video> follow it there.
     expect(stack.services.outputs.redirectOrigins).toContain(s3.endpoint);

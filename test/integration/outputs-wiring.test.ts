@@ -88,6 +88,27 @@ describe('outputs wiring', () => {
     expect(await storage.head('acme/notes.txt')).not.toBeNull();
   });
 
+  it('keeps each deployment in its own folder: a sweep of one never deletes the outputs of another sharing the directory', async () => {
+    const otherPrefix = uniquePrefix('outputs-other');
+    // Same STORAGE_URL as `a`, other QUEUE_PREFIX (its own Redis keys, its own jobs).
+    const other = services(otherPrefix, { STORAGE_URL: `file://./data/test-outputs/${prefix}` });
+    try {
+      const theirs = makeJob();
+      await other.store.create('acme', theirs);
+      const otherStorage = other.outputs.storage as FileStorage;
+      await otherStorage.put(outputKey('acme', theirs.id), body('theirs'), { contentType: 'video/mp4' });
+      expect(otherStorage.root).not.toBe((a.outputs.storage as FileStorage).root);
+      expect(otherStorage.root).toBe(join(process.cwd(), 'data/test-outputs', prefix, otherPrefix));
+      // `a` has no record of that job: before the namespace its sweep removed the other deployment's video.
+      const swept = await a.outputs.sweep({ graceMs: 0 });
+      expect(swept.removed).not.toContain(outputKey('acme', theirs.id));
+      expect(await otherStorage.head(outputKey('acme', theirs.id))).not.toBeNull();
+    } finally {
+      await cleanupPrefix(other.blocking, otherPrefix);
+      await other.close();
+    }
+  });
+
   it('runs the periodic sweep in one process at a time (a Redis lock)', async () => {
     const first = a.outputs.startSweeper();
     const second = b.outputs.startSweeper();
@@ -157,7 +178,7 @@ describe('the AWS SDK is loaded only for s3 storage, and only when used', () => 
       import { registerHooks } from 'node:module';
       let sdk = 0;
       registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); if (r.url.includes('@aws-sdk')) sdk++; return r; } });
-      const { loadConfig } = await import('./src/config.ts');
+      const { loadConfig } = await import('./src/app/config.ts');
       const { compose } = await import('./src/app/compose.ts');
       const { createLogger } = await import('./src/observability/logger.ts');
       const c = compose(loadConfig({ REDIS_URL: ${JSON.stringify(TEST_REDIS_URL)}, STORAGE_URL: ${JSON.stringify(storageUrl)}, S3_ENDPOINT: 'http://127.0.0.1:9', LOG_LEVEL: 'silent' }), createLogger('silent'));

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { parseStorageUrl, resolvePublicBaseUrl, storageEnvShape, storageSettingsFrom } from '../../src/storage/settings.js';
+import { parseStorageUrl, resolvePublicBaseUrl, storageEnvShape, storageNamespace, storageSettingsFrom } from '../../src/storage/settings.js';
 
 const schema = z.object(storageEnvShape);
 
@@ -32,6 +32,20 @@ describe('storage settings', () => {
       forcePathStyle: true,
     });
     expect(storageSettingsFrom(schema.parse({ STORAGE_URL: 's3://my-bucket' }))).toMatchObject({ prefix: '', forcePathStyle: false });
+  });
+
+  it('puts a deployment in its own folder named after QUEUE_PREFIX, in the key alphabet', () => {
+    expect(storageNamespace('nemo-relay')).toBe('nemo-relay');
+    const braced = storageNamespace('{nemo-relay}');
+    expect(braced).toMatch(/^nemo-relay-[0-9a-f]{8}$/);
+    // Two prefixes that read alike stay apart.
+    expect(storageNamespace('a:b')).not.toBe(storageNamespace('a{b'));
+    expect(storageNamespace('..')).toMatch(/^\.\.-[0-9a-f]{8}$/);
+    expect(storageNamespace('{}')).toMatch(/^ns-[0-9a-f]{8}$/);
+    expect(storageSettingsFrom(schema.parse({}), '/srv/app', 'nemo-relay')).toEqual({ kind: 'file', root: '/srv/app/data/outputs/nemo-relay' });
+    expect(storageSettingsFrom(schema.parse({ STORAGE_URL: 's3://b-1/x/y' }), '/', braced)).toMatchObject({ prefix: `x/y/${braced}` });
+    expect(storageSettingsFrom(schema.parse({ STORAGE_URL: 's3://b-1' }), '/', 'p')).toMatchObject({ prefix: 'p' });
+    expect(storageSettingsFrom(schema.parse({ STORAGE_URL: 'none' }), '/', 'p')).toEqual({ kind: 'none' });
   });
 
   it('names each bad value', () => {
