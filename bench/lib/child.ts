@@ -85,6 +85,10 @@ export async function spawnChild(role: ChildRole, spec: unknown = {}, timeoutMs 
       proc.send({ type: 'call', id, op, args });
     });
   };
+  // BENCH_CHILD_CPU_PROF=<dir>: every child is profiled from ready to kill (<dir>/<role>-<pid>.cpuprofile), for
+  // benchmarks that have no profiling of their own; the straight-line baseline too.
+  const profDir = process.env.BENCH_CHILD_CPU_PROF;
+  if (profDir) await call('cpuProfileStart');
   return {
     role,
     pid: proc.pid!,
@@ -92,6 +96,7 @@ export async function spawnChild(role: ChildRole, spec: unknown = {}, timeoutMs 
     call,
     stats: () => call<ChildStats>('stats'),
     async kill() {
+      if (profDir && !exited) await call('cpuProfileStop', { path: `${profDir}/${role}-${proc.pid}.cpuprofile` }).catch(() => undefined);
       if (!exited) proc.kill('SIGKILL');
       await exitPromise;
     },
