@@ -63,7 +63,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const api = await spawnChild('api', { env: serviceEnv(prefix) });
     children.push(api);
     // No worker drains the bench's jobs, so with the default MAX_RUNNING_JOBS (100) every create after the 100th waits in
-    // admission (create script + Admission.add; its queue add comes when a slot frees, from a worker). A second API with
+    // admission (the create script alone: it waits the job itself; its queue add comes when a slot frees, from a worker). A second API with
     // a cap that is never reached shows the other path: every create admitted at once (create script + BullMQ's add).
     const admitted = await spawnChild('api', { env: serviceEnv(admittedPrefix, { MAX_RUNNING_JOBS: '1000000' }) });
     children.push(admitted);
@@ -130,7 +130,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         `autocannon, ${CONNECTIONS} connections, ${seconds} s per side per run after ${warmSeconds} s warm-up, ${ctx.runs} run(s), order alternated; medians (ratio = median of per-run ratios).`,
         'Both servers run in their own child process on the same Redis; the API logs at LOG_LEVEL=info to /dev/null, the baseline has no logger.',
         'Body: instruction, 2 follow-ups, 3 URL sources, webhook, metadata; a fresh Idempotency-Key on every request.',
-        'No worker drains the jobs: with the default MAX_RUNNING_JOBS (100) the first 100 creates are admitted at once (create script + BullMQ add) and the rest wait in admission (create script + Admission.add; their queue add is a worker\'s, when a slot frees). The "admitted at once" rows: a second API with MAX_RUNNING_JOBS=1000000, so every create is the create script plus BullMQ\'s add.',
+        'No worker drains the jobs: with the default MAX_RUNNING_JOBS (100) the first 100 creates are admitted at once (create script + BullMQ add) and the rest wait in admission (the create script alone, which waits them itself; their queue add is a worker\'s, when a slot frees). The "admitted at once" rows: a second API with MAX_RUNNING_JOBS=1000000, so every create is the create script plus BullMQ\'s add.',
         `Non-2xx answers or socket errors from the API: ${bad}.`,
         `The paced row: the same ${CONNECTIONS} connections limited to half the API's measured throughput (one run), i.e. latency below saturation.`,
       ],

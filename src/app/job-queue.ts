@@ -14,8 +14,8 @@ export interface JobQueueDeps {
   keys: Keys;
   limitsOf: (tenant: string) => Promise<TenantLimits>;
   /**
-   * MAX_RUNNING_JOBS (Admission's per-account cap): given, a create's own script starts the job at once when nobody
-   * waits in its shard (admission's fast path), so the create is that script plus the queue add.
+   * MAX_RUNNING_JOBS (Admission's per-account cap): given, a create's own script offers the job to admission (as
+   * Admission.add), so a create is that script, plus the queue add when the job (or another) may start now.
    */
   maxPerAccount?: number;
 }
@@ -28,8 +28,8 @@ export async function queueAdmitted(flowQueue: FlowQueueRef, admitted: readonly 
 export function jobQueuePort(deps: JobQueueDeps): JobQueuePort {
   const { admission, flowQueue, maxPerAccount } = deps;
   return {
-    async enqueue(jobId, tenant, admitted = false) {
-      if (admitted) return enqueueFlow(flowQueue, jobId);
+    async enqueue(jobId, tenant, started) {
+      if (started) return queueAdmitted(flowQueue, started);
       await queueAdmitted(flowQueue, await admission.add(jobId, tenant, await deps.limitsOf(tenant)));
     },
     ...(maxPerAccount === undefined

@@ -13,11 +13,12 @@ import { buildAgentMessages } from '../video/compile.js';
 
 export interface JobQueuePort {
   /**
-   * Offers the job to the fair-start scheduler; it reaches a worker when its tenant's turn and slot come. `admitted`:
-   * the create script already gave it a running slot (admissionFor), so only its queue entry is added.
+   * Offers the job to the fair-start scheduler; it reaches a worker when its tenant's turn and slot come. `started`:
+   * the create script already offered it (admissionFor), and these are the jobs admission let run now (this one, when
+   * it did not have to wait, or others), so only their queue entries are added.
    */
-  enqueue(jobId: string, tenant: string, admitted?: boolean): Promise<void>;
-  /** The tenant's scheduler and caps, for the create script to start the job at once when nobody waits (absent: never). */
+  enqueue(jobId: string, tenant: string, started?: readonly string[]): Promise<void>;
+  /** The tenant's scheduler and caps, for the create script to offer the job to admission itself (absent: never). */
   admissionFor?(tenant: string): Promise<CreateAdmission>;
   /** Removes a job no worker has started; false if a worker holds it. */
   removeIfWaiting(jobId: string, tenant: string): Promise<boolean>;
@@ -80,8 +81,8 @@ export class JobCommands {
     const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });
     // Its place in the group's queue is taken in creation order, before a worker can see the job.
     if (group) await this.deps.groups.join(group, job.id);
-    // Record, flow checkpoint, Idempotency-Key entry and (when nobody waits) the running slot in one script, queue
-    // last: a worker only ever sees a job whose record and flow both exist.
+    // Record, flow checkpoint, Idempotency-Key entry and the offer to admission in one script, queue last: a worker
+    // only ever sees a job whose record and flow both exist.
     const claim = opts.claim ?? null;
     const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group, idem: claim?.redisKey ?? null, job };
     const admission = this.deps.queue.admissionFor ? await this.deps.queue.admissionFor(tenant) : null;
@@ -94,7 +95,7 @@ export class JobCommands {
     if (outcome.kind === 'key_taken') throw new KeyTaken(outcome.entry);
     if (outcome.kind === 'exists') throw new VersionConflict(`job ${job.id} already exists`);
     opts.onStored?.(record, outcome.jobJson);
-    await this.deps.queue.enqueue(job.id, tenant, outcome.admitted);
+    await this.deps.queue.enqueue(job.id, tenant, admission ? outcome.started : undefined);
     return record;
   }
 

@@ -1,24 +1,26 @@
-// The one write of a new job: Idempotency-Key entry, record, flow checkpoint, tenant indexes and a fast admission, in one script.
+// The one write of a new job: Idempotency-Key entry, record, flow checkpoint, tenant indexes and the offer to admission, in one script.
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 import type { JobRecord } from './schemas.js';
-import { START_AT_ONCE_FN } from './start-at-once.js';
+import { ADD_JOB_FN, ADMIT_BATCH } from './admission-lua.js';
 import { recordJson } from './store.js';
 
 /**
  * KEYS: record, tenantAll, tenantQueued, flow, idempotencyEntry (the record key again without one), admission route
  * (the scheduler's `tenants` key; the record key again without admission).
  * ARGV: jobId, recordJson, flowJson, idemJson|'', idemTtlMs, admissionBase|'', tenant, maxConcurrent, weight, account,
- * maxPerAccount.
+ * maxPerAccount, createdMs, admitLimit.
  * Returns {0, entry} when the Idempotency-Key already has an entry (nothing written: the caller replays, waits or
- * refuses), {-1} when the id exists, {1, admitted} once written. The entry is written as `done` with the job it names
+ * refuses), {-1} when the id exists, {1, started} once written. The entry is written as `done` with the job it names
  * in the same step as the record, so no state exists where one is stored without the other.
- * The admission part is Admission.add's fast path itself (START_AT_ONCE_FN, src/jobs/start-at-once.ts): when nobody waits in the shard and the tenant and its account are under their
- * caps the job starts at once; otherwise admitted is 0 and the caller offers it to Admission.add, which waits it its turn.
+ * The admission part is Admission.add itself (ADD_JOB_FN, src/jobs/admission-lua.ts): the job starts at once when nobody
+ * waits in the shard and its tenant and account are under their caps, else it waits its turn; `started` lists the jobs
+ * that may run now (this one or others the round admitted), which the caller puts on the flow queue. One round trip
+ * for a job that waits, instead of the create plus Admission.add.
  * Every key (the admission keys built from their base too) shares the tenant's shard tag: the job id carries that shard.
  */
-const CREATE_SCRIPT = luaScript(`${START_AT_ONCE_FN}
+const CREATE_SCRIPT = luaScript(`${ADD_JOB_FN}
 if ARGV[4] ~= '' then
   local entry = redis.call('GET', KEYS[5])
   if entry then return {0, entry} end
@@ -29,12 +31,12 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 redis.call('SET', KEYS[4], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[5]) end
-local admitted = 0
-if ARGV[6] ~= '' and start_at_once(ARGV[6], ARGV[1], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]) == 1 then admitted = 1 end
-return {1, admitted}
+local started = {}
+if ARGV[6] ~= '' then started = add_job(ARGV[6], ARGV[1], ARGV[7], ARGV[12], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[13]) end
+return {1, started}
 `);
 
-/** What admission's fast path needs: the tenant's scheduler (its shard's base key) and caps. */
+/** What the offer to admission needs: the tenant's scheduler (its shard's base key) and caps. */
 export interface CreateAdmission {
   /** Keys.admission(shard of the tenant). */
   base: string;
@@ -59,16 +61,17 @@ export interface NewJobWrite {
   record: JobRecord;
   flowJson: string;
   claim?: CreateClaim | null;
-  /** Absent: the job is not admitted here (the caller offers it to Admission.add). */
+  /** Absent: the job is not offered to admission here (the caller offers it to Admission.add). */
   admission?: CreateAdmission | null;
 }
 
 export type NewJobOutcome =
   /**
-   * Stored; `admitted`: it took a running slot already, so only its queue entry is missing. `jobJson`: the job as
-   * stored in the record (JSON.stringify of record.job), for an answer that needs no second serialization.
+   * Stored; `started`: the jobs admission let run now (with admission: empty when this one waits its turn), for the
+   * flow queue; `admitted`: this job is among them. `jobJson`: the job as stored in the record (JSON.stringify of
+   * record.job), for an answer that needs no second serialization.
    */
-  | { kind: 'created'; admitted: boolean; jobJson: string }
+  | { kind: 'created'; admitted: boolean; started: string[]; jobJson: string }
   /** The Idempotency-Key has an entry (raw JSON, pending or done): nothing was written. */
   | { kind: 'key_taken'; entry: string }
   | { kind: 'exists' };
@@ -105,8 +108,11 @@ export async function writeNewJob(redis: RedisClient, keys: Keys, spec: NewJobWr
     admission?.weight ?? 1,
     admission?.account ?? '',
     admission?.maxPerAccount ?? 0,
-  )) as [number, string | number];
+    Date.now(),
+    ADMIT_BATCH,
+  )) as [number, string | string[]];
   if (out[0] === 0) return { kind: 'key_taken', entry: String(out[1]) };
   if (out[0] === -1) return { kind: 'exists' };
-  return { kind: 'created', admitted: Number(out[1]) === 1, jobJson };
+  const started = Array.isArray(out[1]) ? out[1] : [];
+  return { kind: 'created', admitted: started.includes(id), started, jobJson };
 }

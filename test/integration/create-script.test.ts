@@ -1,4 +1,4 @@
-// The create script on real Redis: one write of key entry, record, flow and indexes; admission's fast path as Admission.add's.
+// The create script on real Redis: one write of key entry, record, flow and indexes; its offer to admission as Admission.add's.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Admission, type TenantLimits } from '../../src/flow/admission.js';
 import { writeNewJob, type CreateAdmission, type NewJobWrite } from '../../src/jobs/create-script.js';
@@ -58,7 +58,7 @@ describe('writeNewJob (the create script)', () => {
     const record = newRecord(keys, 'acme', idemKey);
     const entry = doneEntry('fp-1', record.job.id);
     const out = await writeNewJob(redis, keys, { record, flowJson: '{"step":"start"}', claim: { redisKey: idemKey, entryJson: entry, ttlMs: 60_000 } });
-    expect(out).toEqual({ kind: 'created', admitted: false, jobJson: JSON.stringify(record.job) });
+    expect(out).toEqual({ kind: 'created', admitted: false, started: [], jobJson: JSON.stringify(record.job) });
     const stored = await new JobStore(redis, keys).get(record.job.id);
     expect(stored).toEqual(record);
     expect(await redis.get(keys.jobFlow(record.job.id))).toBe('{"step":"start"}');
@@ -115,36 +115,37 @@ describe('writeNewJob (the create script)', () => {
     expect(state.limits.acme).toBe('0|2|acct-a');
   });
 
-  it('does not start the job when its account is full; Admission.add then waits it its turn', async () => {
-    const keys = keysOf('slow');
-    const admission = new Admission(redis, keys, MAX_PER_ACCOUNT);
-    const ids: string[] = [];
-    for (let i = 0; i < MAX_PER_ACCOUNT; i++) {
-      const record = newRecord(keys, 'acme');
-      expect(await writeNewJob(redis, keys, { record, flowJson: '{}', admission: admissionOf(keys, 'acme') })).toMatchObject({ kind: 'created', admitted: true });
-      ids.push(record.job.id);
+  it('waits the job its turn when its account is full, leaving the scheduler as Admission.add does', async () => {
+    // Twin schedulers again, past the account's cap: the script waits the job itself, no Admission.add after it.
+    const viaScript = keysOf('slow-a');
+    const viaAdd = keysOf('slow-b');
+    const admission = new Admission(redis, viaAdd, MAX_PER_ACCOUNT);
+    for (let i = 0; i < MAX_PER_ACCOUNT + 2; i++) {
+      const record = newRecord(viaScript, 'acme');
+      const out = await writeNewJob(redis, viaScript, { record, flowJson: '{}', admission: admissionOf(viaScript, 'acme') });
+      const added = await admission.add(record.job.id, 'acme', LIMITS);
+      expect(out).toMatchObject({ kind: 'created', admitted: i < MAX_PER_ACCOUNT, started: added });
+      expect(await schedulerState(viaScript, 'acme', LIMITS.account)).toEqual(await schedulerState(viaAdd, 'acme', LIMITS.account));
+      if (i >= MAX_PER_ACCOUNT) expect(await new Admission(redis, viaScript, MAX_PER_ACCOUNT).state(record.job.id, 'acme')).toBe('pending');
     }
-    // The account is full: stored, not admitted; the caller's Admission.add makes it wait.
-    const full = newRecord(keys, 'acme');
-    expect(await writeNewJob(redis, keys, { record: full, flowJson: '{}', admission: admissionOf(keys, 'acme') })).toMatchObject({ kind: 'created', admitted: false });
-    expect(await admission.add(full.job.id, 'acme', LIMITS)).toEqual([]);
-    expect(await admission.state(full.job.id, 'acme')).toBe('pending');
   });
 
-  it('takes no shortcut past a waiting job: with anyone waiting in the shard, Admission.add decides', async () => {
+  it('takes no shortcut past a waiting job: with anyone waiting in the shard, the job takes its turn in the round', async () => {
     const keys = keysOf('waiting');
     const admission = new Admission(redis, keys, MAX_PER_ACCOUNT);
     const capped = { ...LIMITS, maxConcurrent: 1 };
     const running = newRecord(keys, 'acme');
-    expect(await writeNewJob(redis, keys, { record: running, flowJson: '{}', admission: admissionOf(keys, 'acme', capped) })).toMatchObject({ kind: 'created', admitted: true });
+    expect(await writeNewJob(redis, keys, { record: running, flowJson: '{}', admission: admissionOf(keys, 'acme', capped) })).toMatchObject({ kind: 'created', admitted: true, started: [running.job.id] });
     const waiting = newRecord(keys, 'acme');
-    expect(await writeNewJob(redis, keys, { record: waiting, flowJson: '{}', admission: admissionOf(keys, 'acme', capped) })).toMatchObject({ kind: 'created', admitted: false });
-    expect(await admission.add(waiting.job.id, 'acme', capped)).toEqual([]);
-    // The account has room, but acme waits in this shard: globex's job is stored and left to Admission.add.
+    expect(await writeNewJob(redis, keys, { record: waiting, flowJson: '{}', admission: admissionOf(keys, 'acme', capped) })).toMatchObject({ kind: 'created', admitted: false, started: [] });
+    expect(await admission.state(waiting.job.id, 'acme')).toBe('pending');
+    // The account has room, but acme waits in this shard: globex's job starts through the round (acme is at its cap).
     const other = newRecord(keys, 'globex');
-    expect(await writeNewJob(redis, keys, { record: other, flowJson: '{}', admission: admissionOf(keys, 'globex') })).toMatchObject({ kind: 'created', admitted: false });
-    expect(await admission.state(other.job.id, 'globex')).toBe('none');
-    expect(await admission.add(other.job.id, 'globex', LIMITS)).toEqual([other.job.id]);
+    expect(await writeNewJob(redis, keys, { record: other, flowJson: '{}', admission: admissionOf(keys, 'globex') })).toMatchObject({ kind: 'created', admitted: true, started: [other.job.id] });
+    expect(await admission.state(other.job.id, 'globex')).toBe('running');
+    // A repeated offer (the sweeper's) changes nothing.
+    expect(await admission.add(waiting.job.id, 'acme', capped)).toEqual([]);
+    expect(await admission.state(waiting.job.id, 'acme')).toBe('pending');
   });
 
   it('respects the tenant’s own cap (max_concurrent_jobs)', async () => {
