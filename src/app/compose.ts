@@ -5,11 +5,12 @@ import { AppError } from '../core/errors.js';
 import { batchEndHook } from '../domain/batch-end.js';
 import { BatchCommands } from '../domain/batches.js';
 import type { EraseDeps } from '../domain/erase-job.js';
+import { AdminOverviewReader, type OverviewTenant } from '../domain/admin-overview.js';
 import { CreateJob } from '../domain/create-job.js';
 import { JobCommands } from '../domain/job-commands.js';
 import type { FlowDeps } from '../flow/context.js';
 import { Admission, type TenantLimits } from '../flow/admission.js';
-import { UpstreamAccounts } from '../flow/accounts.js';
+import { accountCredits, UpstreamAccounts } from '../flow/accounts.js';
 import type { ClaimLinks } from '../flow/claim-links.js';
 import { groupReleaseHook } from '../flow/group-release.js';
 import { SessionGroups } from '../flow/session-groups.js';
@@ -45,6 +46,7 @@ import { assertWebhookUrlAllowed, createGuardedDispatcher } from '../webhooks/ss
 import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
 import { jobQueuePort } from './job-queue.js';
 import { lifecycleHooks } from './lifecycle-hooks.js';
+import { DEFAULT_LIMITS } from '../tenants/schemas.js';
 import { settingsFrom, type Settings } from './settings.js';
 import { composeTenants, type TenantParts } from './tenants.js';
 import { createOutputs, type Outputs } from './storage.js';
@@ -101,6 +103,8 @@ export interface Container {
   outputs: Outputs;
   /** Prometheus metrics of this process (served at /metrics by the api, on METRICS_PORT by a worker). */
   metrics: Metrics;
+  /** GET /admin/overview's reader (cached a few seconds in this process). */
+  overview: AdminOverviewReader;
   close(): Promise<void>;
 }
 
@@ -140,10 +144,13 @@ export function compose(config: Config, logger: Logger): Container {
     retentionMs: settings.retention.jobMs,
     cancelJob: (tenant, jobId) => jobs.cancel(tenant, jobId),
   });
+  // Every live tenant (bootstrap ones included); with auth disabled every unknown caller is the default tenant.
+  const serviceTenants = async (): Promise<OverviewTenant[]> => [
+    ...(await tenants.directory.list()),
+    ...(config.AUTH_DISABLED ? [{ id: ANONYMOUS_TENANT, ...DEFAULT_LIMITS, upstream: { kind: 'default' as const } }] : []),
+  ];
   const metrics = createMetrics({
-    // Every live tenant (bootstrap ones included); with auth disabled every unknown caller is the default tenant.
-    jobCounts: async () =>
-      readStore.countByStatus([...(await tenants.directory.list()).map((t) => t.id), ...(config.AUTH_DISABLED ? [ANONYMOUS_TENANT] : [])]),
+    jobCounts: async () => readStore.countByStatus((await serviceTenants()).map((t) => t.id)),
     queues: [...flowQueues.all, ...deliveryQueues.all],
     version: PACKAGE_VERSION,
   });
@@ -265,6 +272,16 @@ export function compose(config: Config, logger: Logger): Container {
     // Tracing on (src/tracing/start.ts ran before this): a span per step; off, no wrapper at all.
     ...(tracingEnabled() ? { aroundStep: traceStep } : {}),
   };
+  const overview = new AdminOverviewReader({
+    redis,
+    keys,
+    store: readStore,
+    queues: [...flowQueues.all, ...deliveryQueues.all],
+    tenants: serviceTenants,
+    accountOf: (tenant) => tenants.directory.accountOf(tenant),
+    credits: async (tenant) => accountCredits(tenant === null ? accounts.default : await accounts.forTenant(tenant)),
+    defaultRetentionMs: settings.retention.jobMs,
+  });
   let feed: EventFeed | null = null;
   return {
     config,
@@ -306,6 +323,7 @@ export function compose(config: Config, logger: Logger): Container {
     flowDeps,
     outputs,
     metrics,
+    overview,
     async close() {
       await Promise.allSettled([flowQueues.close(), deliveryQueues.close(), webhookAgent.close()]);
       connection.disconnect();

@@ -1,5 +1,6 @@
 // Cuts the container into the narrow dependencies of each route group (routes build nothing themselves).
 import { deleteJob } from '../domain/erase-job.js';
+import { accountCredits } from '../flow/accounts.js';
 import type { HttpDeps } from '../http/deps.js';
 import { consoleRoutes, resultMediaSources } from '../http/routes/console.js';
 import { storeAvailability } from '../redis/availability.js';
@@ -74,17 +75,11 @@ export function httpDepsFrom(c: Container): HttpDeps {
     },
     credits: {
       // The caller's own upstream account: its tenant's token or anonymous account, else the service's.
-      balanceFor: async (tenant) => {
-        const account = await c.accounts.forTenant(tenant);
-        return {
-          ...(await account.balance.get()),
-          // The upstream's advice for an anonymous account that ran out: its registration link (null otherwise).
-          claim_url: account.tokens.isStatic ? null : await account.claims.current(),
-        };
-      },
+      balanceFor: async (tenant) => accountCredits(await c.accounts.forTenant(tenant)),
     },
     metrics: { render: () => c.metrics.render(), auth },
     admin: { queues: [...c.flowQueues.all, ...c.deliveryQueues.all], auth },
+    overview: { overview: () => c.overview.read(), auth },
     tenants: { admin: c.tenants.admin, auth },
     rateLimit: {
       // From the in-process tenant cache: a tenant without a limit costs no Redis call.

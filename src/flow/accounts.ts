@@ -1,6 +1,6 @@
 // Upstream accounts: the service's own and each tenant's; every account has its token, credit gate, balance and claim link.
 import type { RedisClient } from '../redis/client.js';
-import { BalanceReader } from '../nemo/balance.js';
+import { BalanceReader, type Balance } from '../nemo/balance.js';
 import type { NemoClient } from '../nemo/client.js';
 import { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
@@ -85,4 +85,13 @@ export class UpstreamAccounts {
     this.built.set(account, built);
     return built;
   }
+}
+
+/**
+ * An account's credits as GET /v1/credits and the operator overview answer them: the balance (one upstream read per
+ * CREDITS_CACHE_MS, shared by every process) and, for an anonymous account, the upstream's registration (claim) link
+ * learned on its last 2001 (null otherwise). Throws UPSTREAM_UNAVAILABLE when the balance cannot be read.
+ */
+export async function accountCredits(account: UpstreamAccount): Promise<Balance & { claim_url: string | null }> {
+  return { ...(await account.balance.get()), claim_url: account.tokens.isStatic ? null : await account.claims.current() };
 }

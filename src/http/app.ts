@@ -10,6 +10,7 @@ import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { rateLimitHook } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminOverviewRoutes } from './routes/admin-overview.js';
 import { tenantAdminRoutes } from './routes/admin-tenants.js';
 import { batchRoutes } from './routes/batches.js';
 import { creditsRoutes } from './routes/credits.js';
@@ -90,6 +91,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(docsRoutes);
   if (deps.metrics) await app.register(metricsRoutes(deps.metrics));
   if (deps.admin) await app.register(adminRoutes(deps.admin));
+  if (deps.overview) await app.register(adminOverviewRoutes(deps.overview));
   if (deps.tenants) await app.register(tenantAdminRoutes(deps.tenants));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { RateLimitDeps } from './rate-limit.js';
 import type { AdminRouteDeps } from './routes/admin.js';
+import type { AdminOverviewRouteDeps } from './routes/admin-overview.js';
 import type { TenantAdminRouteDeps } from './routes/admin-tenants.js';
 import type { BatchRouteDeps } from './routes/batches.js';
 import type { CreditsRouteDeps } from './routes/credits.js';
@@ -40,6 +41,8 @@ export interface HttpDeps {
   /** The operator's routes; absent in apps built for a single test. */
   metrics?: MetricsRouteDeps;
   admin?: AdminRouteDeps;
+  /** GET /admin/overview (the console's Operator view). */
+  overview?: AdminOverviewRouteDeps;
   /** /admin/tenants… (the operator's tenant administration). */
   tenants?: TenantAdminRouteDeps;
   /** Per-tenant rate limits on the create routes; absent: none. */

@@ -31,6 +31,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     outputs: inert('outputs'),
     metrics: { render: () => Promise.reject(new Error('the documentation app rendered metrics')), auth },
     tenants: { admin: inert('tenant admin'), auth },
+    overview: { overview: () => Promise.reject(new Error('the documentation app read the overview')), auth },
   };
   const app = await buildApp(deps);
   try {

@@ -55,13 +55,21 @@ export function ulid(now = Date.now()): string {
     lastTime = now;
     lastRandom = random10();
   }
+  return idTimePrefix(now) + encode(lastRandom, 16);
+}
+
+/**
+ * The first 10 characters of every id made at `ms` (its time part): ids made at or after `ms` sort at or after
+ * `<prefix>` + this, which is how the job indexes (scored 0, ordered by id) are counted by creation time.
+ */
+export function idTimePrefix(ms: number): string {
   const time = new Uint8Array(6);
-  let t = now;
+  let t = ms;
   for (let i = 5; i >= 0; i--) {
     time[i] = t % 256;
     t = Math.floor(t / 256);
   }
-  return encode(time, 10) + encode(lastRandom, 16);
+  return encode(time, 10);
 }
 
 /** With a shard (QUEUE_SHARDS > 1: `keys.idShard(tenant)`) the id's last character says it, so its keys can be found. */

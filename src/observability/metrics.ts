@@ -137,10 +137,17 @@ export function createMetrics(sources: MetricsSources): Metrics {
   };
 }
 
+/** One queue name and state with its depth, every shard of that queue added up. */
+export interface QueueDepthRow {
+  queue: string;
+  state: (typeof QUEUE_STATES)[number];
+  count: number;
+}
+
 interface Snapshot {
   ok: boolean;
   jobs: { tenant: string; status: string; count: number }[];
-  queues: { queue: string; state: string; count: number }[];
+  queues: QueueDepthRow[];
 }
 
 /** One Redis read per scrape, shared by every gauge that needs it (prom-client collects all gauges at once). */
@@ -164,9 +171,12 @@ async function readSnapshot(sources: MetricsSources): Promise<Snapshot> {
   };
 }
 
-/** Per queue name and state: the shards of one queue (QUEUE_SHARDS, same name under each shard's prefix) add up. */
-async function readQueueDepths(queues: readonly CountableQueue[]): Promise<Snapshot['queues']> {
-  const rows = new Map<string, Snapshot['queues'][number]>();
+/**
+ * Per queue name and state: the shards of one queue (QUEUE_SHARDS, same name under each shard's prefix) add up. One
+ * getJobCounts (one Redis round trip) per queue and shard; the operator overview reads the same rows.
+ */
+export async function readQueueDepths(queues: readonly CountableQueue[]): Promise<QueueDepthRow[]> {
+  const rows = new Map<string, QueueDepthRow>();
   for (const queue of queues) {
     const counts = await queue.getJobCounts(...QUEUE_STATES);
     for (const state of QUEUE_STATES) {
@@ -179,7 +189,8 @@ async function readQueueDepths(queues: readonly CountableQueue[]): Promise<Snaps
   return [...rows.values()];
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** The promise, or a rejection once `ms` have passed (the promise itself is not stopped). */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);

@@ -31,28 +31,8 @@ const LAUNCH_ARGS = [
 ];
 const LIVE_TIMEOUT_MS = 30_000;
 
-/** What GET /admin/overview is planned to answer; the operator page is drawn from this until the route exists. */
-const OVERVIEW_FIXTURE = {
-  queues: [
-    { name: 'flow', waiting: 3, active: 2, delayed: 1, failed: 0 },
-    { name: 'deliveries', waiting: 0, active: 1, delayed: 4, failed: 2 },
-  ],
-  jobs_per_minute: Array.from({ length: 60 }, (_, i) => ({
-    minute: new Date(Date.UTC(2025, 0, 1, 12, i)).toISOString().slice(11, 16),
-    created: (i * 7) % 5,
-    succeeded: (i * 3) % 4,
-    failed: i % 13 === 0 ? 1 : 0,
-  })),
-  failures: [
-    { code: 'UPSTREAM_OUT_OF_CREDITS', count: 3 },
-    { code: 'UPSTREAM_TIMEOUT', count: 1 },
-  ],
-  accounts: [{ id: 'anon-1', kind: 'anonymous', available: 120, frozen: 20, total: 140, claim_url: 'https://nemovideo.ai/claim?t=clm_x' }],
-  tenants: [
-    { id: 'acme', max_concurrent_jobs: 5, rate_limit_per_min: 60, running: 2, queued: 1 },
-    { id: 'globex', max_concurrent_jobs: 2, rate_limit_per_min: 30, running: 0, queued: 0 },
-  ],
-};
+/** The operator's key: the operator view signs in with it and reads GET /admin/overview. */
+const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
 describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
   let stack: Stack;
@@ -103,7 +83,7 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     const build = ensureConsoleBuilt();
     if (build.built) console.info(`console built for the test in ${build.ms} ms (dist/console was missing or stale)`);
     [stack, receiver, browser] = await Promise.all([
-      startStack(),
+      startStack({ env: { ADMIN_API_KEY: ADMIN_KEY } }),
       startWebhookReceiver(),
       chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS }),
     ]);
@@ -431,28 +411,55 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     await shot(page, 'webhooks');
   });
 
-  it('operator view: "not available" while GET /admin/overview is 404, drawn from the overview when it answers', async () => {
+  it('operator view: the admin key opens real queue depths, failure codes, credits, tenants and the jobs-per-minute chart', async () => {
+    // A tenant key: the route itself refuses it (403), and the page says what is needed.
     await page.goto(url('/operator'));
-    await page.getByTestId('operator-unavailable').waitFor();
-    expect(await page.getByTestId('operator-unavailable').textContent()).toContain('Not available');
+    const refused = page.getByRole('alert').filter({ hasText: 'needs the admin key' });
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain('403 FORBIDDEN');
 
-    // Until the route exists, the planned answer stands in for it (the sign-in probe sees a 200: an admin key).
+    // One of globex's jobs fails with a known code (the render fails upstream): the overview must show it.
+    const asGlobex: Pick<Stack, 'api'> = { api: (method, path, body, o) => stack.api(method, path, body, { ...o, key: TENANTS.globex }) };
+    stack.sim.injectFault({ kind: 'render_failed' });
+    const failed = await waitForFinished(asGlobex, (await asGlobex.api<Job>('POST', '/v1/jobs', { instruction: 'a promo that will not render' })).body.id);
+    expect(failed.error?.code).toBe('RENDER_FAILED');
+
     const admin = await context.newPage();
     watch(admin, 'admin');
     try {
-      await admin.route(
-        (u) => u.pathname === '/admin/overview',
-        (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(OVERVIEW_FIXTURE) }),
-      );
-      await signIn(admin, TENANTS.acme);
-      await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operator' }).click();
-      await admin.getByRole('table', { name: 'Queue depths' }).waitFor();
-      expect(await admin.getByRole('table', { name: 'Queue depths' }).textContent()).toContain('deliveries');
-      expect(await admin.getByRole('table', { name: 'Failure codes' }).textContent()).toContain('UPSTREAM_OUT_OF_CREDITS');
-      expect(await admin.getByRole('table', { name: 'Credits per upstream account' }).textContent()).toContain('anon-1');
-      expect(await admin.getByRole('table', { name: 'Tenants' }).textContent()).toContain('globex');
-      expect(await admin.getByRole('img', { name: /Jobs per minute over 60 minutes/ }).count()).toBe(1);
+      // The sign-in probe finds GET /admin/overview open (and /v1 closed): an operator-only key, sent to the operator view.
+      await signIn(admin, ADMIN_KEY);
+      await admin.waitForURL(/\/console\/operator$/);
+      expect(await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operator' }).count()).toBe(1);
+      expect(await admin.getByText('admin key', { exact: false }).count()).toBeGreaterThan(0);
+
+      const table = (name: string) => admin.getByRole('table', { name });
+      await table('Queue depths').waitFor();
+      const rows = async (name: string) => table(name).locator('tbody tr').allTextContents();
+      expect((await rows('Queue depths')).map((r) => r.replace(/\d+/g, '')).sort()).toEqual(['flow', 'webhooks']);
+      expect(await rows('Failure codes')).toEqual(['RENDER_FAILED1']);
+      // The service's own account with the balance GET /v1/credits reads (the same shared cache).
+      const credits = (await stack.api<{ available: number }>('GET', '/v1/credits')).body;
+      const account = (await rows('Credits per upstream account'))[0] ?? '';
+      expect(account).toMatch(/^defaultdefault\d/);
+      expect(account).toContain(String(credits.available));
+      const tenants = await rows('Tenants');
+      expect(tenants.map((r) => r.slice(0, r.indexOf('default')))).toEqual(['acme', 'globex']);
+      // The chart: 60 minutes holding acme's jobs of this run and globex's failure.
+      const chart = admin.getByRole('img', { name: /^Jobs per minute over 60 minutes: \d+ created, \d+ succeeded, 1 failed$/ });
+      expect(await chart.count()).toBe(1);
+      const label = (await chart.getAttribute('aria-label')) ?? '';
+      expect(Number(/(\d+) created/.exec(label)?.[1])).toBeGreaterThanOrEqual(acmeJobs.length + 1);
+      expect(Number(/(\d+) succeeded/.exec(label)?.[1])).toBeGreaterThanOrEqual(1);
       await shot(admin, 'operator');
+
+      // An API without the route (an older version) is told apart from a refusal.
+      await admin.route((u) => u.pathname === '/admin/overview', (route) =>
+        route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', message: 'no route' }) }),
+      );
+      await admin.reload();
+      await admin.getByTestId('operator-unavailable').waitFor();
+      expect(await admin.getByTestId('operator-unavailable').textContent()).toContain('Not available');
     } finally {
       await admin.close();
     }

@@ -135,12 +135,23 @@ export interface WebhookTestResult {
 }
 
 /** GET /admin/overview, as the operator's route is planned; every part may be missing while it grows. */
+/** GET /admin/overview (src/http/schemas/admin.ts): the operator's view of every tenant, computed from Redis. */
 export interface AdminOverview {
-  queues?: { name: string; waiting: number; active: number; delayed: number; failed: number }[];
-  jobs_per_minute?: { minute: string; created: number; succeeded: number; failed: number }[];
-  failures?: { code: string; count: number }[];
-  accounts?: { id: string; kind: string; available: number | null; frozen: number | null; total: number | null; claim_url?: string | null }[];
-  tenants?: { id: string; max_concurrent_jobs?: number | null; rate_limit_per_min?: number | null; running?: number; queued?: number }[];
+  /** When the API computed it (it keeps an answer 5 s). */
+  generated_at: string;
+  /** Each queue, its QUEUE_SHARDS shards added up; waiting includes prioritized entries. */
+  queues: { name: string; waiting: number; active: number; delayed: number; failed: number }[];
+  /** The last 60 minutes, oldest first; `minute` is ISO 8601 UTC. */
+  jobs_per_minute: { minute: string; created: number; succeeded: number; failed: number }[];
+  /** Error codes of the hour's failed jobs, most first, over the newest 1,000 failures at most. */
+  failures: { code: string; count: number }[];
+  /** How many failed jobs the codes were counted over. */
+  failures_read: number;
+  /** False when the hour held more ended jobs than the API scans: older minutes undercount. */
+  complete: boolean;
+  /** null numbers: the balance could not be read just now. */
+  accounts: { id: string; kind: 'default' | 'token' | 'anonymous'; available: number | null; frozen: number | null; total: number | null; claim_url: string | null }[];
+  tenants: { id: string; account: string; max_concurrent_jobs: number | null; rate_limit_per_min: number | null; running: number; queued: number }[];
 }
 
 export function isTerminal(status: JobStatus): boolean {

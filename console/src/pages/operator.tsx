@@ -4,11 +4,15 @@ import { useEffect } from 'preact/hooks';
 import { useApi } from '../app-context.js';
 import { ErrorNotice } from '../components/error-notice.js';
 import { useLoad } from '../hooks/use-load.js';
+import { formatTime } from '../lib/format.js';
 import type { AdminOverview } from '../lib/types.js';
 
 export const OVERVIEW_POLL_MS = 10_000;
 
-function JobsChart({ minutes }: { minutes: NonNullable<AdminOverview['jobs_per_minute']> }) {
+/** A minute (ISO, UTC) as local HH:MM. */
+const clock = (iso: string | undefined) => (iso ? formatTime(iso).slice(11, 16) : '');
+
+function JobsChart({ minutes }: { minutes: AdminOverview['jobs_per_minute'] }) {
   const W = 720;
   const H = 140;
   const max = Math.max(1, ...minutes.map((m) => Math.max(m.created, m.succeeded + m.failed)));
@@ -20,22 +24,22 @@ function JobsChart({ minutes }: { minutes: NonNullable<AdminOverview['jobs_per_m
       {minutes.map((m, i) => (
         <g key={m.minute}>
           <rect class="created" x={i * bar + 1} width={Math.max(1, bar / 2 - 1)} y={y(m.created)} height={H - 16 - y(m.created)}>
-            <title>{`${m.minute}: ${m.created} created`}</title>
+            <title>{`${clock(m.minute)}: ${m.created} created`}</title>
           </rect>
           <rect class="succeeded" x={i * bar + bar / 2} width={Math.max(1, bar / 2 - 1)} y={y(m.succeeded + m.failed)} height={H - 16 - y(m.succeeded)}>
-            <title>{`${m.minute}: ${m.succeeded} succeeded`}</title>
+            <title>{`${clock(m.minute)}: ${m.succeeded} succeeded`}</title>
           </rect>
           <rect class="failed" x={i * bar + bar / 2} width={Math.max(1, bar / 2 - 1)} y={y(m.failed)} height={H - 16 - y(m.failed)}>
-            <title>{`${m.minute}: ${m.failed} failed`}</title>
+            <title>{`${clock(m.minute)}: ${m.failed} failed`}</title>
           </rect>
         </g>
       ))}
       <line x1={0} x2={W} y1={H - 16} y2={H - 16} class="baseline" />
       <text x={0} y={H - 2}>
-        {minutes[0]?.minute ?? ''}
+        {clock(minutes[0]?.minute)}
       </text>
       <text x={W} y={H - 2} text-anchor="end">
-        {minutes[minutes.length - 1]?.minute ?? ''}
+        {clock(minutes[minutes.length - 1]?.minute)}
       </text>
     </svg>
   );
@@ -89,7 +93,7 @@ export function OperatorPage() {
       <div>
         <h1 tabIndex={-1}>Operator</h1>
         <p class="notice" role="status" data-testid="operator-unavailable">
-          Not available: this API has no operator overview yet (GET /admin/overview answered 404).
+          Not available: this API has no operator overview (GET /admin/overview answered 404; it was added in a later version).
         </p>
       </div>
     );
@@ -106,10 +110,13 @@ export function OperatorPage() {
   }
 
   const minutes = data?.jobs_per_minute ?? [];
+  const activity = minutes.some((m) => m.created + m.succeeded + m.failed > 0);
   return (
     <div>
       <h1 tabIndex={-1}>Operator</h1>
-      <p class="muted">Every tenant, refreshed every {OVERVIEW_POLL_MS / 1000} s.</p>
+      <p class="muted">
+        Every tenant, refreshed every {OVERVIEW_POLL_MS / 1000} s{data && <> (as of {formatTime(data.generated_at)})</>}.
+      </p>
       {err && <ErrorNotice error={err} what="Loading the overview" onRetry={overview.reload} />}
       {!data && !err && <p class="muted">Loading…</p>}
       {data && (
@@ -118,7 +125,7 @@ export function OperatorPage() {
             <h2 id="queues-h">Queues</h2>
             <Table
               caption="Queue depths"
-              rows={data.queues ?? []}
+              rows={data.queues}
               empty="No queues reported."
               columns={[
                 ['Queue', (q) => q.name],
@@ -131,7 +138,12 @@ export function OperatorPage() {
           </section>
           <section aria-labelledby="minutes-h">
             <h2 id="minutes-h">Jobs per minute (last hour)</h2>
-            {minutes.length > 0 ? <JobsChart minutes={minutes} /> : <p class="muted">No jobs in the last hour.</p>}
+            {activity ? <JobsChart minutes={minutes} /> : <p class="muted">No jobs in the last hour.</p>}
+            {!data.complete && (
+              <p class="notice" role="status">
+                More jobs ended this hour than the overview reads: the oldest minutes show fewer succeeded and failed than there were.
+              </p>
+            )}
             <p class="legend">
               <span class="key created" /> created <span class="key succeeded" /> succeeded <span class="key failed" /> failed
             </p>
@@ -140,19 +152,20 @@ export function OperatorPage() {
             <h2 id="failures-h">Failures (last hour)</h2>
             <Table
               caption="Failure codes"
-              rows={data.failures ?? []}
+              rows={data.failures}
               empty="No failures."
               columns={[
                 ['Code', (f) => f.code],
                 ['Count', (f) => f.count],
               ]}
             />
+            {data.failures_read > 0 && <p class="muted">Counted over the {data.failures_read} most recent failed jobs (at most 1,000).</p>}
           </section>
           <section aria-labelledby="accounts-h">
             <h2 id="accounts-h">Upstream accounts</h2>
             <Table
               caption="Credits per upstream account"
-              rows={data.accounts ?? []}
+              rows={data.accounts}
               empty="No accounts reported."
               columns={[
                 ['Account', (a) => a.id],
@@ -176,10 +189,11 @@ export function OperatorPage() {
             <h2 id="tenants-h">Tenants</h2>
             <Table
               caption="Tenants"
-              rows={data.tenants ?? []}
+              rows={data.tenants}
               empty="No tenants reported."
               columns={[
                 ['Tenant', (t) => t.id],
+                ['Account', (t) => t.account],
                 ['Running', (t) => t.running],
                 ['Queued', (t) => t.queued],
                 ['Max concurrent jobs', (t) => t.max_concurrent_jobs],

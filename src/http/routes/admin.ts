@@ -45,15 +45,17 @@ export interface AdminRouteDeps {
 /**
  * The queue board shows every tenant's job ids, timings and failure reasons, so only the operator may open it
  * (a tenant key is refused, not given a read-only view: what a tenant may see of others is nothing).
+ * `challenge: false` leaves out the Basic challenge: a page's fetch of a JSON route (the console's) answered with one
+ * makes the browser hold the request for a password prompt instead of handing the 401 to the page.
  */
-export function operatorGuard(auth: Authenticator, what: string) {
+export function operatorGuard(auth: Authenticator, what: string, opts: { challenge?: boolean } = {}) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const presented = adminCredentials(request.headers.authorization);
     if (auth.isAdmin(presented)) return;
     if ((await auth.tenantOf(presented)) === null) {
+      if (opts.challenge !== false) void reply.header('www-authenticate', CHALLENGE);
       return reply
         .code(401)
-        .header('www-authenticate', CHALLENGE)
         .send({ statusCode: 401, code: 'UNAUTHORIZED', message: `${what} needs the admin key (ADMIN_API_KEY)` });
     }
     return reply.code(403).send({ statusCode: 403, code: 'FORBIDDEN', message: `${what} is the operator's: use the admin key` });
