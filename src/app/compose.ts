@@ -197,8 +197,9 @@ export function compose(config: Config, logger: Logger): Container {
     const own = await tenants.directory.get(tenant);
     return { maxConcurrent: own?.max_concurrent_jobs ?? 0, weight: own?.weight ?? 1, account: await tenants.directory.accountOf(tenant) };
   };
-  // Synchronous (asked inside the job store's update): the directory's cached settings; a miss loads them for next time.
-  const retentionOf = (tenant: string): number => tenants.directory.peek(tenant)?.retention_ms ?? settings.retention.jobMs;
+  // Asked when a job (or batch) ends: the tenant's settings through the directory (cached a few seconds, dropped on a
+  // change notice), so a job that ran longer than the cache's life still gets its tenant's retention, not the default.
+  const retentionOf = async (tenant: string): Promise<number> => (await tenants.directory.get(tenant))?.retention_ms ?? settings.retention.jobMs;
   const lifecycle = new JobLifecycle(
     store,
     lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue: flowQueues, logger: logger.child({ component: 'lifecycle' }) }),

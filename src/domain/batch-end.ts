@@ -9,7 +9,7 @@ export interface BatchEndDeps {
   store: JobStore;
   batches: BatchStore;
   /** How long the batch is kept once it has ended (its tenant's retention). */
-  retentionOf: (tenant: string) => number;
+  retentionOf: (tenant: string) => number | Promise<number>;
   /** Called for the appended batch event, as for any other event (queues its webhook delivery). */
   afterEvent: (jobId: string, type: EventType, seq: number) => Promise<void>;
   logger: Logger;
@@ -30,7 +30,7 @@ export function batchEndHook(deps: BatchEndDeps) {
       const items = await deps.store.getMany(batch.items);
       if (items.some((item) => item !== null && !isTerminal(item.job.status))) return;
       const at = new Date().toISOString();
-      if (!(await deps.batches.claimEnd(batchId, at, deps.retentionOf(batch.tenant)))) return;
+      if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant)))) return;
       const view = batchView({ ...batch, finished_at: at }, items);
       const event: EventType = view.status === 'succeeded' ? 'batch.succeeded' : 'batch.failed';
       const seq = await deps.store.appendEvent(jobId, event, view);

@@ -99,7 +99,7 @@ export class JobLifecycle {
     private readonly store: JobStore,
     private readonly afterEvent: AfterEvent = () => {},
     /** How long an ended job's data is kept (its tenant's retention); without it ended jobs are kept until erased. */
-    private readonly retentionMs?: (tenant: string) => number,
+    private readonly retentionMs?: (tenant: string) => number | Promise<number>,
   ) {}
 
   async start(jobId: string): Promise<JobRecord> {
@@ -156,7 +156,7 @@ export class JobLifecycle {
       const next = staged.mutate(current);
       const stored: JobRecord | null = next ? { ...next, v: current.v + 1 } : null;
       const ends = stored !== null && isTerminal(stored.job.status) && !isTerminal(current.job.status);
-      const ttlMs = ends && this.retentionMs ? Math.max(1, Math.round(this.retentionMs(stored.tenant))) : 0;
+      const ttlMs = ends && this.retentionMs ? Math.max(1, Math.round(await this.retentionMs(stored.tenant))) : 0;
       const event = stored ? staged.event : undefined;
       const outcome = await this.store.commit({
         jobId,

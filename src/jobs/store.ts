@@ -94,7 +94,7 @@ export interface UpdateOptions {
   /** Append this event (with the updated Job as data) atomically with the update. */
   event?: EventType;
   /** How long the job's data is kept once it has ended (its tenant's retention); asked when an update ends the job. */
-  retentionMs?: (record: JobRecord) => number;
+  retentionMs?: (record: JobRecord) => number | Promise<number>;
 }
 
 /** The retention index's member for a job: what the sweeper needs once the record itself has expired. */
@@ -209,7 +209,7 @@ export class JobStore {
       if (next === null) return { record: current, eventSeq: null };
       const stored: JobRecord = { ...next, v: current.v + 1 };
       const ends = isTerminal(stored.job.status) && !isTerminal(current.job.status);
-      const ttlMs = ends && options.retentionMs ? Math.max(1, Math.round(options.retentionMs(stored))) : 0;
+      const ttlMs = ends && options.retentionMs ? Math.max(1, Math.round(await options.retentionMs(stored))) : 0;
       const outcome = await this.commit({
         jobId: id,
         tenant: stored.tenant,

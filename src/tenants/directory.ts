@@ -60,20 +60,6 @@ export class TenantDirectory {
     return record ? toSettings(record, this.bootstrapIds.has(tenant)) : null;
   }
 
-  /**
-   * The cached settings without waiting (for synchronous callers such as a retention lookup): undefined when not cached
-   * right now, in which case a load is started so a later call finds them. null: no such tenant.
-   */
-  peek(tenant: string): TenantSettings | null | undefined {
-    const record = this.live ? this.records.peek(tenant) : undefined;
-    if (record === undefined) {
-      void this.record(tenant).catch(() => undefined);
-      return this.bootstrapIds.has(tenant) ? toSettings(this.virtual(tenant), true) : undefined;
-    }
-    const found = record ?? (this.bootstrapIds.has(tenant) ? this.virtual(tenant) : null);
-    return found ? toSettings(found, this.bootstrapIds.has(tenant)) : null;
-  }
-
   /** The live tenants, bootstrap ones included, ordered by id. */
   async list(): Promise<TenantSettings[]> {
     this.listen();

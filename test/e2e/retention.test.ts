@@ -8,6 +8,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-r
 import { waitFor } from '../helpers/wait.js';
 
 const JOBS = Number(process.env.RETENTION_TEST_JOBS ?? 1000);
+const ADMIN = 'admin-key-0123456789abcdef';
 const FULL_RUNS = 100;
 
 describe('retention', () => {
@@ -20,7 +21,7 @@ describe('retention', () => {
     redis = await startSingle({ args: ['--maxmemory-policy', 'noeviction'] });
     client = new Redis(redis.url);
     stack = await startStack({
-      env: { REDIS_URL: redis.url, JOB_RETENTION_MS: '2000', RETENTION_SWEEP_INTERVAL_MS: '200', WORKER_CONCURRENCY: '50' },
+      env: { REDIS_URL: redis.url, JOB_RETENTION_MS: '2000', RETENTION_SWEEP_INTERVAL_MS: '200', WORKER_CONCURRENCY: '50', ADMIN_API_KEY: ADMIN },
     });
     receiver = await startWebhookReceiver();
     // Enough credits for every generation (the simulator's anonymous account starts with 10,000: 100 generations).
@@ -33,14 +34,19 @@ describe('retention', () => {
     await redis?.stop();
   });
 
+  /** BullMQ's event streams: service-wide, capped (MAXLEN ~ 100, so at most about two radix nodes of entries). */
+  const eventStreams = () => [`${stack.services.config.QUEUE_PREFIX}:flow:events`, `${stack.services.config.QUEUE_PREFIX}:webhooks:events`];
   /**
-   * used_memory without the script cache: the cache holds each distinct Lua script of the code once (BullMQ's and
-   * ours, ~190 KB in all), loaded the first time a path runs, whatever the number of jobs; the rest is data.
+   * used_memory without what belongs to no job: the script cache (each distinct Lua script of the code once, BullMQ's
+   * and ours, ~190 KB, loaded the first time a path runs), the connected clients' buffers (they grow and shrink with
+   * traffic) and the capped event streams (a few entries after the warm-up, ~100–200 after 1,000 jobs: ~100 KB,
+   * bounded whatever the number of jobs; their length is asserted instead).
    */
   const memory = async () => {
     const info = await client.info('memory');
     const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-    return field('used_memory') - field('used_memory_scripts');
+    const streams = await Promise.all(eventStreams().map(async (k) => Number((await client.memory('USAGE', k)) ?? 0)));
+    return field('used_memory') - field('used_memory_scripts') - field('mem_clients_normal') - field('mem_clients_slaves') - streams.reduce((a, b) => a + b, 0);
   };
   const keysOf = async (jobId: string) => {
     const found: string[] = [];
@@ -128,15 +134,43 @@ describe('retention', () => {
     const dbsizeAfter = await client.dbsize();
     const memoryAfter = await memory();
     const { fresh, other } = await grownBeyondSingletons();
+    // What the service-wide keys made once after the baseline hold (the webhook queue's capped event stream is most of it).
+    const singletonBytes = (await Promise.all(fresh.map((k) => client.memory('USAGE', k)))).reduce<number>((sum, n) => sum + Number(n ?? 0), 0);
     console.log(
-      `[measured] retention: dbsize ${dbsizeBefore} → ${dbsizeAfter} (new service-wide keys: ${fresh.map((k) => k.replace(/^[^:]*/, 'P')).join(', ') || 'none'}), ` +
-        `used_memory ${memoryBefore} → ${memoryAfter} bytes (${JOBS} jobs, ${FULL_RUNS} run through the flow)`,
+      `[measured] retention: dbsize ${dbsizeBefore} → ${dbsizeAfter} (new service-wide keys: ${fresh.map((k) => k.replace(/^[^:]*/, 'P')).join(', ') || 'none'}, ` +
+        `${singletonBytes} bytes), used_memory ${memoryBefore} → ${memoryAfter} bytes (${JOBS} jobs, ${FULL_RUNS} run through the flow)`,
     );
     expect(other).toEqual([]);
     expect(fresh.length).toBeLessThanOrEqual(10);
     expect(dbsizeAfter - fresh.length).toBeLessThanOrEqual(Math.ceil(dbsizeBefore * 1.05));
-    expect(memoryAfter).toBeLessThanOrEqual(memoryBefore * 1.05);
+    expect(memoryAfter - singletonBytes).toBeLessThanOrEqual(memoryBefore * 1.05);
+    for (const stream of eventStreams()) expect(await client.xlen(stream)).toBeLessThanOrEqual(250);
   }, 240_000);
+
+  it("keeps a job for its tenant's own retention_ms even when the job outlived the workers' cache of the settings", async () => {
+    const admin = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key: ADMIN });
+    expect((await admin('POST', '/admin/tenants', { id: 'longkeep', retention_ms: 3_600_000 })).status).toBe(201);
+    const key = (await admin<{ key: string }>('POST', '/admin/tenants/longkeep/keys')).body.key;
+    // The generation lasts ~6 s, longer than the tenant settings stay cached (5 s) in the worker.
+    stack.sim.setScenario({ generateMs: 6_000_000 });
+    try {
+      const job = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a slow one' }, { key });
+      // Watched in the store, not through the API: a request with the tenant's key would refresh the cached settings.
+      const ended = await waitFor(
+        async () => {
+          const now = (await stack.services.store.get(job.body.id))?.job;
+          return now && (now.status === 'succeeded' || now.status === 'failed') ? now : null;
+        },
+        { what: 'the slow job to end', timeoutMs: 30_000 },
+      );
+      expect(ended.status).toBe('succeeded');
+      const ttl = await client.pttl(stack.services.keys.job(job.body.id));
+      // JOB_RETENTION_MS is 2 s here: before, the job got that default once the worker's cached settings had expired.
+      expect(ttl).toBeGreaterThan(3_500_000);
+    } finally {
+      stack.sim.setScenario({ generateMs: 0 });
+    }
+  }, 60_000);
 
   it('DELETE /v1/jobs/{id} erases a finished job now; a running one is 409, another tenant’s 404', async () => {
     stack.sim.setScenario({ generateMs: 5_000_000 });
