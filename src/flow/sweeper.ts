@@ -101,14 +101,22 @@ export function startQueuedSweeper(deps: SweeperDeps): { stop(): void } {
     const freed = await reconcileSlots(deps);
     if (offered > 0 || freed > 0) deps.logger.info({ offered, freed }, 'offered lost queued jobs again and freed slots of ended jobs');
   };
-  const timer = setInterval(() => {
-    tick().catch((err: unknown) => deps.logger.warn({ err: String(err) }, 'queued-job sweep failed'));
-  }, deps.intervalMs);
+  const run = () => void tick().catch((err: unknown) => deps.logger.warn({ err: String(err) }, 'queued-job sweep failed'));
+  // A first pass soon after start, not a whole interval later: a fleet that keeps restarting (crash loop, rolling
+  // deploys faster than the interval) would otherwise never sweep, and jobs admitted by a worker that died before
+  // queueing them would wait for good. Jittered so a fleet restarting together does not race for the lock at once.
+  const first = setTimeout(run, Math.random() * Math.min(deps.intervalMs, FIRST_PASS_MAX_DELAY_MS));
+  first.unref();
+  const timer = setInterval(run, deps.intervalMs);
   timer.unref();
   return {
     stop() {
       stopped = true;
+      clearTimeout(first);
       clearInterval(timer);
     },
   };
 }
+
+/** The longest a worker waits after start before its first sweep (the lock still lets one pass run per interval). */
+const FIRST_PASS_MAX_DELAY_MS = 5_000;

@@ -57,6 +57,9 @@ describe('resilience soak', () => {
       CREDITS_RECHECK_MS: '300',
       CREDITS_MAX_WAIT_MS: '60000',
       WEBHOOK_RETRY_SCHEDULE_MS: '100,200,400,800,1600,3200',
+      // Workers live ~4.5 s here: the safety net for jobs admitted by a worker killed before it queued them must run.
+      QUEUED_SWEEP_INTERVAL_MS: '2000',
+      QUEUED_SWEEP_AGE_MS: '3000',
     };
     stack = await startStack({
       worker: false,
@@ -156,7 +159,19 @@ describe('resilience soak', () => {
       await waitFor(
         async () => (await Promise.all(ids.map((id) => stack.services.store.get(id)))).every((r) => r && TERMINAL.has(r.job.status)),
         { what: 'every job to reach a terminal state', timeoutMs: 150_000, intervalMs: 1_000 },
-      );
+      ).catch(async (err: unknown) => {
+        // Which jobs are stuck, and where: status, stage, what they wait for, their checkpoint and admission state.
+        const stuck = (await Promise.all(ids.map((id) => stack.services.store.get(id)))).filter((r) => r && !TERMINAL.has(r.job.status));
+        for (const r of stuck.slice(0, 10)) {
+          const flow = await stack.services.flows.load(r!.job.id);
+          console.error(
+            `stuck ${r!.job.id} ${r!.job.status}/${r!.job.stage} waiting=${JSON.stringify(r!.job.waiting)} step=${flow?.step} ` +
+              `inflight=${JSON.stringify(flow?.inflight)} admission=${await stack.services.admission.state(r!.job.id, r!.tenant)} ` +
+              `queue=${await (await stack.services.flowQueue.getJob(r!.job.id))?.getState()}`,
+          );
+        }
+        throw err;
+      });
       const jobs = await Promise.all(ids.map(async (id) => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body));
       clearInterval(killTimer);
       clearInterval(faultTimer);
