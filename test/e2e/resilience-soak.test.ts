@@ -158,7 +158,7 @@ describe('resilience soak', () => {
       // Polled straight from Redis: the test process also hosts the simulator, so it keeps its own load low.
       await waitFor(
         async () => (await Promise.all(ids.map((id) => stack.services.store.get(id)))).every((r) => r && TERMINAL.has(r.job.status)),
-        { what: 'every job to reach a terminal state', timeoutMs: 150_000, intervalMs: 1_000 },
+        { what: 'every job to reach a terminal state', timeoutMs: 200_000, intervalMs: 1_000 },
       ).catch(async (err: unknown) => {
         // Which jobs are stuck, and where: status, stage, what they wait for, their checkpoint and admission state.
         const stuck = (await Promise.all(ids.map((id) => stack.services.store.get(id)))).filter((r) => r && !TERMINAL.has(r.job.status));
@@ -267,5 +267,5 @@ describe('resilience soak', () => {
       clearInterval(faultTimer);
       outages.forEach(clearTimeout);
     }
-  }, 240_000);
+  }, 300_000);
 });
