@@ -99,6 +99,8 @@ healthcheck() { # role env...
 }
 
 sim_port=$(free_port); api_port=$(free_port); worker_port=$(free_port); all_port=$(free_port); all_metrics=$(free_port)
+# One deployment, one public address for the links every process mints (README: set it in production).
+common+=(PUBLIC_BASE_URL="http://127.0.0.1:$all_port")
 start_role sim SIM_PORT="$sim_port" SIM_TIME_SCALE=0.01
 wait_http "http://127.0.0.1:$sim_port/_sim/scenario"
 healthcheck sim SIM_PORT="$sim_port"

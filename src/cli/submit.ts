@@ -67,7 +67,10 @@ export async function waitAndSave(client: ApiClient, jobId: string, out: string,
     io.stderr.write(`job ${jobId} ${final.status}: ${reason}\n`);
     return EXIT.failed;
   }
-  const bytes = await client.download(final.result.url, out);
+  // The link is asked of the API this CLI talks to, minted now: the event's was minted by whichever worker ended the
+  // job, on that process's PUBLIC_BASE_URL (wrong when an operator set it on the API only).
+  const fresh = await client.job(jobId);
+  const bytes = await client.download(fresh.result?.url ?? final.result.url, out);
   io.stderr.write(`job ${jobId} succeeded: ${final.result.timeline}\n`);
   io.stdout.write(`${out}\n`);
   io.stderr.write(`saved ${out} (${bytes} bytes)\n`);
