@@ -48,6 +48,13 @@ describe('retention', () => {
     const streams = await Promise.all(eventStreams().map(async (k) => Number((await client.memory('USAGE', k)) ?? 0)));
     return field('used_memory') - field('used_memory_scripts') - field('mem_clients_normal') - field('mem_clients_slaves') - streams.reduce((a, b) => a + b, 0);
   };
+  /** Bytes held by every key (MEMORY USAGE, nested values sampled whole), but the capped event streams. */
+  const keyBytes = async () => {
+    const skip = new Set(eventStreams());
+    const keys = (await client.keys('*')).filter((k) => !skip.has(k));
+    const sizes = await Promise.all(keys.map((k) => client.memory('USAGE', k, 'SAMPLES', 0)));
+    return sizes.reduce<number>((sum, n) => sum + Number(n ?? 0), 0);
+  };
   const keysOf = async (jobId: string) => {
     const found: string[] = [];
     let cursor = '0';
@@ -75,6 +82,7 @@ describe('retention', () => {
     const keysBefore = new Set(await client.keys('*'));
     const dbsizeBefore = keysBefore.size;
     const memoryBefore = await memory();
+    const keyBytesBefore = await keyBytes();
 
     const ids: string[] = new Array(JOBS);
     let next = 0;
@@ -133,17 +141,23 @@ describe('retention', () => {
     expect((await stack.api('GET', `/v1/jobs/${ids[0]}`)).status).toBe(404);
     const dbsizeAfter = await client.dbsize();
     const memoryAfter = await memory();
+    const keyBytesAfter = await keyBytes();
     const { fresh, other } = await grownBeyondSingletons();
     // What the service-wide keys made once after the baseline hold (the webhook queue's capped event stream is most of it).
     const singletonBytes = (await Promise.all(fresh.map((k) => client.memory('USAGE', k)))).reduce<number>((sum, n) => sum + Number(n ?? 0), 0);
     console.log(
       `[measured] retention: dbsize ${dbsizeBefore} → ${dbsizeAfter} (new service-wide keys: ${fresh.map((k) => k.replace(/^[^:]*/, 'P')).join(', ') || 'none'}, ` +
-        `${singletonBytes} bytes), used_memory ${memoryBefore} → ${memoryAfter} bytes (${JOBS} jobs, ${FULL_RUNS} run through the flow)`,
+        `${singletonBytes} bytes), bytes held by keys ${keyBytesBefore} → ${keyBytesAfter}, ` +
+        `used_memory ${memoryBefore} → ${memoryAfter} bytes (${JOBS} jobs, ${FULL_RUNS} run through the flow)`,
     );
     expect(other).toEqual([]);
     expect(fresh.length).toBeLessThanOrEqual(10);
     expect(dbsizeAfter - fresh.length).toBeLessThanOrEqual(Math.ceil(dbsizeBefore * 1.05));
-    expect(memoryAfter - singletonBytes).toBeLessThanOrEqual(memoryBefore * 1.05);
+    // What the keys hold is back within 5 % (the service-wide keys made once aside). used_memory as a whole also
+    // carries the server's own bookkeeping, which a burst of 10,000 keys leaves a little larger for a while (hash
+    // tables resized, allocator size classes): measured 3.7–5.1 % above the baseline, so it gets 10 %.
+    expect(keyBytesAfter - singletonBytes).toBeLessThanOrEqual(keyBytesBefore * 1.05);
+    expect(memoryAfter - singletonBytes).toBeLessThanOrEqual(memoryBefore * 1.1);
     for (const stream of eventStreams()) expect(await client.xlen(stream)).toBeLessThanOrEqual(250);
   }, 240_000);
 
