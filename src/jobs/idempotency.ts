@@ -139,21 +139,37 @@ export class Idempotency {
       }
       const raw = await this.redis.get(redisKey);
       if (raw === null) continue; // the holder failed and let go, or it expired: claim it ourselves
-      const entry = entrySchema.parse(JSON.parse(raw));
-      if (entry.fp !== fp) {
-        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key: already used with a different request body');
-      }
-      if (entry.state === 'done') {
-        const record = await load(entry.job_id);
-        if (record) return { record, replayed: true };
-        await this.redis.eval(RELEASE, 1, redisKey, raw); // its job is gone: the key is free again
-        continue;
-      }
-      if (Date.now() >= deadline) {
-        throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Idempotency-Key: a request with this key is still being processed; retry shortly');
-      }
-      await sleep(this.pollMs);
+      const judged = await this.judge(raw, fp, redisKey, deadline, load);
+      if (judged === 'wait') await sleep(this.pollMs);
+      else if (judged !== 'free') return { record: judged.record, replayed: true };
     }
+  }
+
+  /**
+   * What an existing entry means for a request with fingerprint `fp`: 422 for another body, the first job (done), 'free'
+   * when that job is gone (the entry is let go), 'wait' while it is pending, 409 once the wait is over.
+   */
+  private async judge<T>(
+    raw: string,
+    fp: string,
+    redisKey: string,
+    deadline: number,
+    load: (id: string) => Promise<T | null>,
+  ): Promise<{ record: T } | 'free' | 'wait'> {
+    const entry = entrySchema.parse(JSON.parse(raw));
+    if (entry.fp !== fp) {
+      throw new AppError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key: already used with a different request body');
+    }
+    if (entry.state === 'done') {
+      const record = await load(entry.job_id);
+      if (record) return { record };
+      await this.redis.eval(RELEASE, 1, redisKey, raw); // its job is gone: the key is free again
+      return 'free';
+    }
+    if (Date.now() >= deadline) {
+      throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Idempotency-Key: a request with this key is still being processed; retry shortly');
+    }
+    return 'wait';
   }
 
   /**
@@ -181,19 +197,9 @@ export class Idempotency {
       }
       // Look at the entry until it says something final; null: it was let go (or expired), so create again.
       while (raw !== null) {
-        const entry = entrySchema.parse(JSON.parse(raw));
-        if (entry.fp !== fp) {
-          throw new AppError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key: already used with a different request body');
-        }
-        if (entry.state === 'done') {
-          const record = await load(entry.job_id);
-          if (record) return { record, replayed: true };
-          await this.redis.eval(RELEASE, 1, claim.redisKey, raw); // its job is gone: the key is free again
-          break;
-        }
-        if (Date.now() >= deadline) {
-          throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Idempotency-Key: a request with this key is still being processed; retry shortly');
-        }
+        const judged = await this.judge(raw, fp, claim.redisKey, deadline, load);
+        if (judged === 'free') break;
+        if (judged !== 'wait') return { record: judged.record, replayed: true };
         await sleep(this.pollMs);
         raw = await this.redis.get(claim.redisKey);
       }
