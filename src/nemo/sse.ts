@@ -1,5 +1,5 @@
 // The /run_sse stream reader: an incremental, UTF-8-safe decoder over eventsource-parser, and the run summary (§3).
-import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { createParser, type EventSourceParser, type ParserCallbacks } from 'eventsource-parser';
 import { decodeData, type AgentEvent } from './sse-events.js';
 
 export type { AgentEvent } from './sse-events.js';
@@ -20,41 +20,81 @@ export interface AgentRunResult {
 /** One event larger than this is not an agent event; the parser stops instead of growing without bound. */
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
+/** The decoder being fed right now: the parser calls back only from inside feed() and end(), synchronously. */
+let feeding: AgentStreamDecoder | null = null;
+
 /**
- * Feed it bytes as they arrive; each call returns the events completed by that chunk. Multi-byte characters split
- * across chunks are held by a streaming TextDecoder, partial lines by eventsource-parser.
+ * One set of parser callbacks for every decoder (they act on `feeding`), instead of three closures per decoder:
+ * thousands of agent streams wait at once and each holds a decoder for minutes.
+ */
+const CALLBACKS: ParserCallbacks = {
+  onEvent: (m) => {
+    feeding?.onEvent(m.data, m.event);
+  },
+  // `:` comment lines are NemoVideo/proxy keep-alives (§3): they keep the idle clock alive, like heartbeats.
+  onComment: () => {
+    feeding?.pending.push({ kind: 'heartbeat' });
+  },
+  onError: (err) => {
+    if (err.type === 'max-buffer-size-exceeded') {
+      feeding?.pending.push({ kind: 'error', message: `stream event larger than ${MAX_EVENT_CHARS} characters`, code: 'client_buffer' });
+    }
+    // Unknown fields (a bare word on a line) are ignored: eventsource-parser may drop such a line unseen when
+    // it is split across chunks, so acting on it would make the result depend on chunk boundaries.
+  },
+};
+
+/** Feeds `parser` with `decoder` as the one CALLBACKS act on. */
+function feedAs(decoder: AgentStreamDecoder, parser: EventSourceParser, text: string): void {
+  const outer = feeding;
+  feeding = decoder;
+  try {
+    parser.feed(text);
+  } catch {
+    // Only after max-buffer-size-exceeded (already reported): start over rather than throw at the caller.
+    parser.reset();
+  } finally {
+    feeding = outer;
+  }
+}
+
+/**
+ * Where an incomplete UTF-8 sequence starts at the end of `b` (at most 3 bytes back), or b.length when the last
+ * character is complete. Invalid bytes count as complete: decoding replaces them with U+FFFD either way.
+ */
+function incompleteTail(b: Uint8Array): number {
+  const n = b.length;
+  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
+    const c = b[i]!;
+    if ((c & 0xc0) === 0x80) continue; // a continuation byte: look for its lead
+    const need = c >= 0xf8 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return n - i < need ? i : n;
+  }
+  return n;
+}
+
+/**
+ * Feed it bytes as they arrive; each call returns the events completed by that chunk. A multi-byte character split
+ * across chunks is held back (its first bytes, copied) until the rest arrives, partial lines by eventsource-parser.
+ * Not a streaming TextDecoder: each holds a native converter (~0.8 KB), and thousands of streams wait at once.
  */
 export class AgentStreamDecoder {
-  private readonly utf8 = new TextDecoder('utf-8');
+  /** The first bytes of a character the last chunk cut in two; null when it ended on a whole character. */
+  private carry: Buffer | null = null;
   private readonly seen = new Set<string>();
-  private pending: AgentEvent[] = [];
-  private readonly parser: EventSourceParser;
+  /** Events completed by the chunk being fed (filled by CALLBACKS). */
+  pending: AgentEvent[] = [];
+  private readonly parser: EventSourceParser = createParser({ ...CALLBACKS, maxBufferSize: MAX_EVENT_CHARS });
   private ended = false;
 
-  constructor() {
-    this.parser = createParser({
-      maxBufferSize: MAX_EVENT_CHARS,
-      onEvent: (m) => {
-        this.pending.push(...decodeData(m.data, this.seen, m.event));
-      },
-      // `:` comment lines are NemoVideo/proxy keep-alives (§3): they keep the idle clock alive, like heartbeats.
-      onComment: () => {
-        this.pending.push({ kind: 'heartbeat' });
-      },
-      onError: (err) => {
-        if (err.type === 'max-buffer-size-exceeded') {
-          this.pending.push({ kind: 'error', message: `stream event larger than ${MAX_EVENT_CHARS} characters`, code: 'client_buffer' });
-        }
-        // Unknown fields (a bare word on a line) are ignored: eventsource-parser may drop such a line unseen when
-        // it is split across chunks, so acting on it would make the result depend on chunk boundaries.
-      },
-    });
+  /** One SSE message's data, decoded and checked (sse-events.ts). */
+  onEvent(data: string, event: string | undefined): void {
+    this.pending.push(...decodeData(data, this.seen, event));
   }
 
   feed(chunk: Uint8Array | string): AgentEvent[] {
     if (this.ended) throw new Error('AgentStreamDecoder: feed() after end()');
-    const text = typeof chunk === 'string' ? chunk : this.utf8.decode(chunk, { stream: true });
-    this.push(text);
+    this.push(typeof chunk === 'string' ? chunk : this.utf8(chunk));
     return this.drain();
   }
 
@@ -62,21 +102,30 @@ export class AgentStreamDecoder {
   end(): AgentEvent[] {
     if (this.ended) return [];
     this.ended = true;
-    this.push(this.utf8.decode());
+    // Bytes of a character that never completed decode as U+FFFD, as a TextDecoder's flush would.
+    const carry = this.carry;
+    this.carry = null;
+    if (carry) this.push(carry.toString('utf8'));
     // One '\n' completes a finished-but-undispatched event; a half line (cut mid-event) stays undispatched.
     this.push('\n');
     this.parser.reset();
     return this.drain();
   }
 
-  private push(text: string): void {
-    if (text === '') return;
-    try {
-      this.parser.feed(text);
-    } catch {
-      // Only after max-buffer-size-exceeded (already reported): start over rather than throw at the caller.
-      this.parser.reset();
+  private utf8(chunk: Uint8Array): string {
+    let bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.carry) {
+      bytes = Buffer.concat([this.carry, bytes]);
+      this.carry = null;
     }
+    const cut = incompleteTail(bytes);
+    // Copied: a view would keep the whole chunk (and the socket read it came from) alive until the next one.
+    if (cut < bytes.length) this.carry = Buffer.from(bytes.subarray(cut));
+    return bytes.toString('utf8', 0, cut);
+  }
+
+  private push(text: string): void {
+    if (text !== '') feedAs(this, this.parser, text);
   }
 
   private drain(): AgentEvent[] {

@@ -180,6 +180,21 @@ describe('event mapping details', () => {
     expect(JSON.stringify(events)).not.toContain('SECRET');
   });
 
+  it('decodes broken UTF-8 as a TextDecoder does: invalid bytes and a character cut off by the end of the stream', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('data: {"type":"text","content":"a'),
+      Buffer.from([0xff, 0xe2, 0x41, 0xc3]),
+      Buffer.from('b"}\n\ndata: {"type":"text","content":"end '),
+      Buffer.from([0xf0, 0x9f, 0x8e]),
+    ]);
+    const reference = new TextDecoder('utf-8').decode(bytes);
+    for (let i = 0; i <= bytes.length; i++) {
+      const d = new AgentStreamDecoder();
+      const events = [...d.feed(bytes.subarray(0, i)), ...d.feed(bytes.subarray(i)), ...d.end()];
+      expect(events).toEqual(decodeStream(reference));
+    }
+  });
+
   it('keeps split multi-byte characters intact when fed as strings too', () => {
     const text = load('utf8.sse').toString('utf8');
     const d = new AgentStreamDecoder();
