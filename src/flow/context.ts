@@ -91,8 +91,8 @@ export interface FlowDeps {
   deliveries: { ensureQueued(jobId: string): Promise<void> };
   /** Where finished videos are copied after the render; absent with STORAGE_URL=none (result.url stays the upstream's). */
   outputs?: FlowOutputs;
-  /** Called with step name and duration for metrics; optional. */
-  onStep?: (step: Step, outcome: string, ms: number) => void;
+  /** Called with step name and duration for metrics (and the job's id: a draining worker stops it here); optional. */
+  onStep?: (step: Step, outcome: string, ms: number, jobId: string) => void;
   /** Wraps each step run (tracing puts a span around it, so the step's upstream calls become its children). */
   aroundStep?: <T>(step: Step, jobId: string, run: () => Promise<T>) => Promise<T>;
 }

@@ -44,14 +44,17 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
   // --- Graceful shutdown (issue 6): an abort that is not a cancel makes runFlow hand the job back (wait 0). ---
   let draining = false;
   const shutdownAbort = () => new Error('worker shutting down');
-  /** While draining, abort right after a step ends: nothing is in flight then, so only the hand-back happens. */
-  const drainAware = (controller: AbortController): FlowDeps => ({
+  /**
+   * While draining, abort right after a step ends: nothing is in flight then, so only the hand-back happens. One deps
+   * object for every run (the job's controller found by its id), not a copy per run: thousands of runs wait at once.
+   */
+  const flowDeps: FlowDeps = {
     ...deps,
-    onStep: (step, outcome, ms) => {
-      deps.onStep?.(step, outcome, ms);
-      if (draining) controller.abort(shutdownAbort());
+    onStep: (step, outcome, ms, jobId) => {
+      deps.onStep?.(step, outcome, ms, jobId);
+      if (draining) running.get(jobId)?.abort(shutdownAbort());
     },
-  });
+  };
 
   const processor = async (job: Job<FlowJobData>, token?: string) => {
     const { jobId } = job.data;
@@ -61,7 +64,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     running.set(jobId, controller);
     try {
       const fence = token ? { lockKey: deps.keys.flowJobLock(job.id ?? jobId), token } : undefined;
-      const result = await runFlow(drainAware(controller), jobId, controller.signal, log, fence);
+      const result = await runFlow(flowDeps, jobId, controller.signal, log, fence);
       annotateRun(result);
       // Taken over by another worker: leave the job to it (a DelayedError makes BullMQ touch nothing).
       if (result.kind === 'lost') throw new DelayedError();

@@ -89,6 +89,14 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
 
 type Answer = 'stream' | 'html' | 'refusal';
 
+function dropRawHeaders(controller: Dispatcher.DispatchController): void {
+  try {
+    if (controller.rawHeaders) controller.rawHeaders = null;
+  } catch {
+    // A dispatcher whose controller offers them read-only keeps them: only memory is at stake.
+  }
+}
+
 /**
  * One open agent stream, as undici's dispatch handler: the body's bytes go straight from the connection into the
  * decoder. Why not undici's `request`: thousands of streams wait at once for minutes, and `request` keeps per stream
@@ -151,9 +159,12 @@ class AgentStream implements Dispatcher.DispatchHandler {
     if (this.pendingAbort) controller.abort(this.pendingAbort);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     // Both idle clocks start when the stream does: headers are bytes, and no event was due before them.
     this.lastByte = this.lastReal = Date.now();
+    // The raw header buffers are views of the first socket read: left on the controller they hold a dozen Buffers and
+    // that whole read (~3 KB) for the stream's life. The parsed `headers` are all this reader uses.
+    dropRawHeaders(controller);
     this.status = statusCode;
     const contentType = String(headers['content-type'] ?? '');
     const isJson = /application\/(problem\+)?json/i.test(contentType);
