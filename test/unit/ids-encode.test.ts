@@ -1,6 +1,6 @@
 // Job ids' base-32 digits: the BigInt-free encoder gives exactly what the BigInt one gave, so ids keep their order.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encode, ulid } from '../../src/jobs/ids.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -26,9 +26,13 @@ describe('ids: encode', () => {
     expect(encode(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 10)).toBe(encodeReference(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 10));
   });
 
-  it('ulid: time digits first, strictly increasing within one millisecond', () => {
+  it('ulid: time digits first, strictly increasing within one millisecond', async () => {
+    // A fresh module: the generator remembers the last time it saw, and with isolate: false another file in this
+    // worker may have made ids at a later time (then these would carry that time, as they should).
+    vi.resetModules();
+    const fresh = await import('../../src/jobs/ids.js');
     const now = Date.UTC(2030, 0, 1);
-    const ids = Array.from({ length: 500 }, () => ulid(now));
+    const ids = Array.from({ length: 500 }, () => fresh.ulid(now));
     expect(ids.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true);
     expect(ids[0]!.slice(0, 10)).toBe(encodeReference(Uint8Array.from([0, 0, 0, 0, 0, 0].map((_, i) => Math.floor(now / 256 ** (5 - i)) % 256)), 10));
     expect([...ids].sort()).toEqual(ids);
