@@ -5,6 +5,11 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 
+/** What follows the job's own webhook in the layout JobStore writes: parent_id and three timestamps, then the end. */
+const WEBHOOK_TAIL = String.raw`,"parent_id":[^,]*,"created_at":"[^"]*","started_at":[^,]*,"finished_at":[^,}]*}}$`;
+/** How far from a record's end mark_webhook looks for the job's webhook first (the URL is part of it). */
+const MARK_TAIL_BYTES = 1024;
+
 /**
  * Sets job.webhook.status (and adds to attempts) inside the stored job record, bumping its version like a
  * JobStore.update would, so a concurrent compare-and-set writer (the flow worker) retries instead of overwriting it.
@@ -12,24 +17,34 @@ import { luaScript, runScript } from '../redis/scripts.js';
  * job's own `webhook` is the last field of that name and is followed only by parent_id and three timestamps (the
  * order JobStore writes); anything that does not match that exactly answers -1 and the caller falls back to
  * JobStore.update. Returns 1 changed, 0 nothing to change (no record, no webhook, status not in only_from), -1.
+ * The last '"webhook":' is looked for near the end first: a record is tens of KB once the agent's messages are in,
+ * and scanning all of it on every settle cost more than the rest of the edit. One found there is the last of all
+ * (any later one starts inside the window too); none found there (a very long URL) means scanning the whole record.
  */
 const MARK_WEBHOOK_FN = `
+local function last_find(s, needle, from)
+  local at
+  while true do
+    local p = string.find(s, needle, from, true)
+    if not p then return at end
+    at, from = p, p + #needle
+  end
+end
 local function mark_webhook(key, status, add, only_from)
   local rec = redis.call('GET', key)
   if not rec then return 0 end
   local v = string.match(rec, '^{"v":(%d+),')
   if not v then return -1 end
-  local at, from = nil, 1
-  while true do
-    local s = string.find(rec, '"webhook":', from, true)
-    if not s then break end
-    at, from = s, s + 10
-  end
+  local at = nil
+  if #rec > ${MARK_TAIL_BYTES} then at = last_find(rec, '"webhook":', #rec - ${MARK_TAIL_BYTES}) end
+  if not at then at = last_find(rec, '"webhook":', 1) end
   if not at then return -1 end
-  local tail = ',"parent_id":[^,]*,"created_at":"[^"]*","started_at":[^,]*,"finished_at":[^,}]*}}$'
-  if string.find(rec, '^"webhook":null' .. tail, at) then return 0 end
+  if string.sub(rec, at + 10, at + 13) == 'null' then
+    if string.find(rec, '^"webhook":null${WEBHOOK_TAIL}', at) then return 0 end
+    return -1
+  end
   local s, e, p1, cur, p2, p3, n, p4 = string.find(rec,
-    '^"webhook":{"url":"[^"]*","events":%[[^%]]*%],"status":"()(%a+)()","attempts":()(%d+)()}' .. tail, at)
+    '^"webhook":{"url":"[^"]*","events":%[[^%]]*%],"status":"()(%a+)()","attempts":()(%d+)()}${WEBHOOK_TAIL}', at)
   if not s then return -1 end
   if only_from ~= '' and not string.find(',' .. only_from .. ',', ',' .. cur .. ',', 1, true) then return 0 end
   if cur == status and add == 0 then return 0 end

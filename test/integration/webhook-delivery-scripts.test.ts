@@ -287,6 +287,24 @@ describe('settle', () => {
     expect((await ledger.states(id)).get(1)).toBe('delivered');
   });
 
+  it('edits the job’s own webhook in a large record (found near the end) and behind a URL longer than that window', async () => {
+    // A decoy early in a record of tens of KB, as the agent's messages make it; then a URL that pushes the job's own
+    // webhook out of the window looked at first, so the whole record is scanned.
+    const bulky = { metadata: { webhook: { url: 'decoy', status: 'none', attempts: 7 } }, messages: Array.from({ length: 300 }, (_, i) => `step ${i}: "quoted" text`) };
+    const longUrl = `https://hooks.example.com/${'a'.repeat(1500)}`;
+    for (const overrides of [bulky, { ...bulky, webhook: { url: longUrl, events: ['job.started' as const], status: 'none' as const, attempts: 0 } }]) {
+      const id = await storedJob(overrides);
+      expect((await rawRecord(id)).length).toBeGreaterThan(8_000);
+      await ledger.claim(id, 1);
+      const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
+      expect(result).toEqual({ next: null, markFailed: false, status: 'delivered' });
+      const record = (await store.get(id))!;
+      expect(record.job.webhook).toMatchObject({ status: 'delivered', attempts: 1 });
+      expect(record.job.metadata).toEqual(bulky.metadata);
+      expect(record.job.messages).toEqual(bulky.messages);
+    }
+  });
+
   it('does nothing to a job without a webhook', async () => {
     const id = await storedJob({ webhook: null });
     const before = await rawRecord(id);
