@@ -1,4 +1,7 @@
 // Benchmark 6: signed webhook sends vs an unsigned undici POST loop; queued deliveries vs a bare BullMQ worker POSTing.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import { join, resolve } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Agent, request, type Dispatcher } from 'undici';
 import { createJobBodySchema, jobSchema, type Job, type JobEvent } from '../src/jobs/schemas.js';
@@ -22,6 +25,38 @@ const BARE_QUEUE = 'bare-webhooks';
 const WARMUP_QUEUED = 500;
 
 type Count = { count: number; firstAt: number | null; lastAt: number | null };
+
+/** CPU ticks (1/100 s) of a process by pid, from /proc; null where that cannot be read (not Linux, Redis elsewhere). */
+async function procTicks(pid: number | 'self'): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return f[11]! + f[12]!;
+  } catch {
+    return null;
+  }
+}
+
+const µs = (v: number) => (Number.isNaN(v) ? '?' : `${v.toFixed(0)} µs`);
+
+/** BENCH_CPU_PROFILE=<dir>: the last run profiles this process while each queue path drains (both workers run here). */
+async function profiled<T>(path: string | null, body: () => Promise<T>): Promise<T> {
+  if (path === null) return body();
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((ok, fail) => session.post(method, params, (err, res) => (err ? fail(err) : ok(res))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  try {
+    return await body();
+  } finally {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    session.disconnect();
+    await writeFile(path, JSON.stringify(profile));
+  }
+}
 
 /** Runs `n` sends in CONCURRENCY lanes; deliveries/s over the whole loop. */
 async function loop(n: number, send: (i: number) => Promise<boolean>): Promise<number> {
@@ -92,17 +127,29 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         return res.statusCode === 204;
       });
     const connection = { url: services.config.REDIS_URL, maxRetriesPerRequest: null };
+    // Redis's own CPU is read off /proc when it runs on this machine (its pid from INFO), to see what each path costs it.
+    const redisPid = /^redis:\/\/(127\.0\.0\.1|localhost)[:/]/.test(services.config.REDIS_URL ?? '')
+      ? Number(/process_id:(\d+)/.exec(await services.redis.info('server'))?.[1] ?? NaN)
+      : NaN;
+    /** CPU µs per delivery while each path drained: this process (the worker's) and Redis's, for the log. */
+    const cpu: Record<string, { self: number[]; redis: number[] }> = {};
     const drained = async (what: string, started: number, count = queued): Promise<number> => {
+      const [self0, redis0] = await Promise.all([procTicks('self'), Number.isNaN(redisPid) ? null : procTicks(redisPid)]);
       const done = await until(async () => {
         const c = await receiver.call<Count>('count');
         return c.count >= count ? c : null;
       }, `${count} ${what}`, 300_000, 20);
+      const [self1, redis1] = await Promise.all([procTicks('self'), Number.isNaN(redisPid) ? null : procTicks(redisPid)]);
+      const perDelivery = (a: number | null, b: number | null) => (a === null || b === null ? NaN : ((b - a) * 10_000) / count);
+      const c = (cpu[what] ??= { self: [], redis: [] });
+      c.self.push(perDelivery(self0, self1));
+      c.redis.push(perDelivery(redis0, redis1));
       return (count / (done.lastAt! - started)) * 1000;
     };
     /** The body our path sends for a job.started event, for the baseline to POST as its jobs' payload. */
     let payload = '';
     /** n jobs whose job.started event waits in the webhooks queue, then one delivery worker drains it. */
-    const throughQueue = async (count = queued): Promise<number> => {
+    const throughQueue = async (count = queued, profile: string | null = null): Promise<number> => {
       await receiver.call('reset');
       const body = createJobBodySchema.parse(jobBody(url, ['job.started']));
       let made = 0;
@@ -118,21 +165,23 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-      const worker = startDeliveryWorker((job, token) => services.deliveries.process(job, token), {
-        connection,
-        prefix,
-        concurrency: CONCURRENCY,
-        logger: quietLogger(services.config.LOG_LEVEL),
+      return profiled(profile, async () => {
+        const worker = startDeliveryWorker((job, token) => services.deliveries.process(job, token), {
+          connection,
+          prefix,
+          concurrency: CONCURRENCY,
+          logger: quietLogger(services.config.LOG_LEVEL),
+        });
+        const started = Date.now();
+        try {
+          return await drained('queued deliveries', started, count);
+        } finally {
+          await worker.close();
+        }
       });
-      const started = Date.now();
-      try {
-        return await drained('queued deliveries', started, count);
-      } finally {
-        await worker.close();
-      }
     };
     /** The baseline: as many BullMQ jobs carrying that payload on the same Redis; a bare Worker POSTs each, unsigned. */
-    const bareQueue = async (count = queued): Promise<number> => {
+    const bareQueue = async (count = queued, profile: string | null = null): Promise<number> => {
       await receiver.call('reset');
       const queue = new Queue<{ body: string }>(BARE_QUEUE, { connection, prefix });
       try {
@@ -140,25 +189,30 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
           const n = Math.min(500, count - i);
           await queue.addBulk(Array.from({ length: n }, () => ({ name: 'post', data: { body: payload }, opts: { removeOnComplete: true, removeOnFail: true } })));
         }
-        const worker = new Worker<{ body: string }>(
-          BARE_QUEUE,
-          async (job) => {
-            const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: job.data.body, dispatcher: plain });
-            await res.body.dump();
-            if (res.statusCode !== 204) throw new Error(`receiver answered ${res.statusCode}`);
-          },
-          { connection, prefix, concurrency: CONCURRENCY },
-        );
-        const started = Date.now();
-        try {
-          return await drained('bare BullMQ POSTs', started, count);
-        } finally {
-          await worker.close();
-        }
+        return await profiled(profile, async () => {
+          const worker = new Worker<{ body: string }>(
+            BARE_QUEUE,
+            async (job) => {
+              const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: job.data.body, dispatcher: plain });
+              await res.body.dump();
+              if (res.statusCode !== 204) throw new Error(`receiver answered ${res.statusCode}`);
+            },
+            { connection, prefix, concurrency: CONCURRENCY },
+          );
+          const started = Date.now();
+          try {
+            return await drained('bare BullMQ POSTs', started, count);
+          } finally {
+            await worker.close();
+          }
+        });
       } finally {
         await queue.close();
       }
     };
+
+    const profileDir = process.env.BENCH_CPU_PROFILE ? resolve(process.env.BENCH_CPU_PROFILE) : null;
+    if (profileDir) await mkdir(profileDir, { recursive: true });
 
     ctx.log('warming up');
     await unsigned();
@@ -167,13 +221,17 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     // cold worker code (JIT, first scripts loaded) against a bare worker that ran second on code ours had warmed.
     await throughQueue(WARMUP_QUEUED);
     await bareQueue(WARMUP_QUEUED);
+    for (const what of Object.keys(cpu)) delete cpu[what];
     const runs: { signed: number; unsigned: number; queue: number; bare: number }[] = [];
     for (let i = 0; i < ctx.runs; i++) {
       const even = i % 2 === 0;
       const first = even ? await unsigned() : await signed();
       const second = even ? await signed() : await unsigned();
-      const q1 = even ? await throughQueue() : await bareQueue();
-      const q2 = even ? await bareQueue() : await throughQueue();
+      const last = profileDir !== null && i === ctx.runs - 1;
+      const ours = () => throughQueue(queued, last ? join(profileDir, 'webhooks-queue.cpuprofile') : null);
+      const bare = () => bareQueue(queued, last ? join(profileDir, 'webhooks-bare.cpuprofile') : null);
+      const q1 = even ? await ours() : await bare();
+      const q2 = even ? await bare() : await ours();
       const r = {
         unsigned: even ? first : second,
         signed: even ? second : first,
@@ -181,11 +239,19 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         bare: even ? q2 : q1,
       };
       runs.push(r);
+      const cpuOf = (what: string) => {
+        const c = cpu[what];
+        return c ? `${µs(c.self.at(-1)!)} + Redis ${µs(c.redis.at(-1)!)}` : '?';
+      };
       ctx.log(
         `run ${i + 1}: signed ${r.signed.toFixed(0)}/s, unsigned ${r.unsigned.toFixed(0)}/s, ` +
-          `through the queue ${r.queue.toFixed(0)}/s, bare BullMQ worker ${r.bare.toFixed(0)}/s`,
+          `through the queue ${r.queue.toFixed(0)}/s (${cpuOf('queued deliveries')}), bare BullMQ worker ${r.bare.toFixed(0)}/s (${cpuOf('bare BullMQ POSTs')}) CPU per delivery`,
       );
     }
+    const cpuLine = (what: string) => {
+      const c = cpu[what];
+      return c ? `${µs(median(c.self))} + Redis ${µs(median(c.redis))}` : 'not measured';
+    };
     const signedRatio = median(runs.map((r) => r.signed / r.unsigned));
     const queueRatio = median(runs.map((r) => r.queue / r.bare));
     const goal = `≥ ${GOAL_RATIO} × baseline`;
@@ -216,6 +282,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         `Receiver: a plain Node HTTP server in a child process answering 204. ${CONCURRENCY} deliveries in flight; ${n} per direct run, ${queued} per queue run; ${ctx.runs} run(s) after an untimed warm-up of every path (${WARMUP_QUEUED} deliveries per queue path), orders alternated; ratios are medians of the per-run ratios.`,
         'signed webhook send: buildDelivery (JSON + HMAC-SHA256) and sendWebhook through the SSRF-guarded undici dispatcher. Baseline: the same JSON POSTed unsigned with undici request() and a plain Agent.',
         `webhooks through the queue: ${queued} jobs' job.started events wait in the webhooks queue; one delivery worker (concurrency ${CONCURRENCY}) drains it through DeliveryProcessor.process (read script, ordering check, secrets, signing, send, settle script). Baseline: ${queued} BullMQ jobs carrying the same body on the same Redis, drained by a bare Worker (same concurrency, same removeOnComplete) POSTing each unsigned. Both timed from the worker's start to the last arrival.`,
+        `CPU per queued delivery while draining (medians; this process runs the worker, Redis read off /proc when local): ` +
+          `through the queue ${cpuLine('queued deliveries')}, bare BullMQ worker ${cpuLine('bare BullMQ POSTs')}. On 2 cores the ` +
+          'worker, Redis and the receiver share the CPU, so the throughput ratio follows the ratio of these sums.',
       ],
       runs,
     };
