@@ -10,7 +10,7 @@ import { startOpsServer } from '../../src/observability/ops-server.js';
 import { startApi, startWorker } from '../../src/app/roles.js';
 import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
 import { freePort } from '../helpers/ops-process.js';
-import { TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { cleanupPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'acme-key-0123456789abcdef';
@@ -83,8 +83,15 @@ describe('readiness', () => {
   });
 
   it('answers 200 on a Redis with noeviction', async () => {
-    const services = createServices(configFor(TEST_REDIS_URL), createLogger('silent'));
+    const config = configFor(TEST_REDIS_URL);
+    const services = createServices(config, createLogger('silent'));
     open.push(services);
+    // The shared Redis keeps what the API writes at start (tenant records, metadata): removed with this prefix.
+    closers.unshift(async () => {
+      const redis = testRedis();
+      await cleanupPrefix(redis, config.QUEUE_PREFIX);
+      redis.disconnect();
+    });
     const { app, url } = await startApi(services);
     closers.push(() => app.close());
     await waitFor(async () => (await get(`${url}/readyz`)).status === 200, { what: 'readyz 200' });
