@@ -83,26 +83,42 @@ export async function instrument<T>(ctx: HttpContext, endpoint: NemoEndpoint, fn
 /** Session ids are 19-digit numbers in strings (§2.2); if one ever arrives unquoted, keep its source text. */
 const ID_KEYS = new Set(['session_id', 'sessionId', 'task_id', 'taskId', 'id', 'user_id']);
 type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown;
-const keepBigIds: Reviver = (key, value, context) =>
+export const keepBigIds: Reviver = (key, value, context) =>
   typeof value === 'number' && !Number.isSafeInteger(value) && ID_KEYS.has(key) && context?.source ? context.source : value;
+
+/**
+ * An id key written out (no escape: only `\u` could spell its letters) followed by a number that may not be a safe
+ * integer: 16 or more integer digits (15 are always below 2^53), or a fraction or exponent. A reviver costs a call and
+ * a source string per value of every body, so it runs only where this matches (or a `\u` escape could hide a key).
+ */
+const UNSAFE_ID_NUMBER = new RegExp(`"(?:${[...ID_KEYS].join('|')})"[ \\t\\n\\r]*:[ \\t\\n\\r]*-?(?:\\d{16}|\\d{0,15}[.eE])`);
+
+/** Could keepBigIds change anything JSON.parse makes of `text`? Never false when it could (test/unit/nemo-json-ids.test.ts). */
+export function mayHoldUnsafeId(text: string): boolean {
+  return text.includes('\\u') || UNSAFE_ID_NUMBER.test(text);
+}
 
 export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
-    return { ok: true, value: JSON.parse(text, keepBigIds as Parameters<typeof JSON.parse>[1]) };
+    const reviver = mayHoldUnsafeId(text) ? (keepBigIds as Parameters<typeof JSON.parse>[1]) : undefined;
+    return { ok: true, value: JSON.parse(text, reviver) };
   } catch {
     return { ok: false };
   }
 }
 
 export async function readBodyText(body: AsyncIterable<Buffer | Uint8Array>, max = MAX_BODY_BYTES): Promise<string> {
-  const chunks: Buffer[] = [];
+  // The chunks are kept as they come (no copy each): they live only until the one copy concat makes, or none for one.
+  const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
     if (size > max) throw new Error(`response body larger than ${max} bytes`);
-    chunks.push(Buffer.from(chunk));
+    chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const only = chunks.length === 1 ? chunks[0] : undefined;
+  if (only) return Buffer.from(only.buffer, only.byteOffset, only.byteLength).toString('utf8');
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 /**
