@@ -8,6 +8,7 @@ import {
 } from '../jobs/lifecycle.js';
 import { isTerminal, type EventType, type Job, type JobError, type JobRecord, type JobResult, type JobStage } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
+import { copyPlain } from './copy-plain.js';
 import { flowStateSchema, LockLostError, type Fence, type FlowState } from './state.js';
 
 type Mutation = (record: JobRecord) => JobRecord | null;
@@ -78,7 +79,8 @@ export class JobRun {
   stage(mutate: Mutation): boolean {
     // Mutations change the copy in place (and change nothing when they answer null): one copy per commit, not per
     // change. What they set is what gets written (they are not run again later, when what they read may have moved on).
-    this.view ??= structuredClone(this.stored);
+    // copyPlain: structuredClone's copy of a record, ~5x cheaper (a 2 KB record: 15 -> 2.7 µs).
+    this.view ??= copyPlain(this.stored);
     const changed = mutate(this.view);
     if (changed === null) return false;
     this.view = changed;
@@ -108,7 +110,7 @@ export class JobRun {
         if (foreign && isTerminal(current.job.status)) return null;
         // The run's own copy is written as it is (it is dropped once written); the stored one is only ever copied.
         let next: JobRecord | null = view ? withForeignFields(view, current) : null;
-        if (opts.mutate) next = opts.mutate(next ?? structuredClone(current)) ?? next;
+        if (opts.mutate) next = opts.mutate(next ?? copyPlain(current)) ?? next;
         return next;
       },
       flowJson: JSON.stringify(this.flow),
