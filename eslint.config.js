@@ -24,7 +24,7 @@ const LAYERS = [
 const layerNames = LAYERS.map(([name]) => name);
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bench/results/**', 'coverage/**', 'console/dist/**', 'test/artifacts/**', 'scratch/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bench/results/**', 'coverage/**', 'console/dist/**', 'test/artifacts/**', 'scratch/**', 'test/scratch*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
