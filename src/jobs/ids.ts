@@ -4,8 +4,6 @@ import { newShardedId } from '../redis/shard-ids.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-let lastTime = 0;
-let lastRandom = new Uint8Array(10);
 
 /** Random bytes drawn 1 KB at a time (as randomUUID does): one crypto call per ~100 ids instead of one per id. */
 const POOL_SIZE = 1024;
@@ -41,21 +39,42 @@ export function encode(bytes: Uint8Array, chars: number): string {
   return out;
 }
 
-/** A 26-char ULID; within one millisecond the random part is incremented so ids stay strictly increasing. */
-export function ulid(now = Date.now()): string {
-  if (now <= lastTime) {
-    now = lastTime;
-    const next = Uint8Array.from(lastRandom);
-    for (let i = next.length - 1; i >= 0; i--) {
-      next[i] = (next[i]! + 1) & 0xff;
-      if (next[i] !== 0) break;
+/**
+ * A ULID generator with its own clock: 26-char ids, strictly increasing — within one millisecond, or when `now` goes
+ * back (a clock step), the random part is incremented instead. Tests that pass explicit times make their own, so the
+ * process's generator (ulid below) never carries a test's explicit time into ids made later.
+ */
+export function createUlid(): (now?: number) => string {
+  let lastTime = 0;
+  let lastRandom = new Uint8Array(10);
+  return (now = Date.now()) => {
+    if (now <= lastTime) {
+      now = lastTime;
+      const next = Uint8Array.from(lastRandom);
+      for (let i = next.length - 1; i >= 0; i--) {
+        next[i] = (next[i]! + 1) & 0xff;
+        if (next[i] !== 0) break;
+      }
+      lastRandom = next;
+    } else {
+      lastTime = now;
+      lastRandom = random10();
     }
-    lastRandom = next;
-  } else {
-    lastTime = now;
-    lastRandom = random10();
-  }
-  return idTimePrefix(now) + encode(lastRandom, 16);
+    return idTimePrefix(now) + encode(lastRandom, 16);
+  };
+}
+
+let processUlid = createUlid();
+
+/** The process's generator: every job, upload and event id. */
+export const ulid = (now?: number): string => processUlid(now);
+
+/**
+ * Starts the process's generator afresh, forgetting the latest time it saw. For tests only: a test that fakes Date
+ * (the fake-flow harness runs in 2030) would otherwise leave every later id in the process stamped with that time.
+ */
+export function restartIdClock(): void {
+  processUlid = createUlid();
 }
 
 /**

@@ -1,6 +1,7 @@
 // Settings, a fake clock and builders of drafts, agent results and render answers for the flow unit tests.
 import { afterEach, beforeEach, vi } from 'vitest';
 import type { FlowSettings } from '../../../src/flow/context.js';
+import { restartIdClock } from '../../../src/jobs/ids.js';
 import type { RenderStatus } from '../../../src/nemo/render-status.js';
 import type { Draft } from '../../../src/nemo/schemas.js';
 import type { AgentRunResult } from '../../../src/nemo/sse.js';
@@ -32,6 +33,8 @@ export function useFakeClock(start = '2030-01-01T00:00:00.000Z'): void {
   });
   afterEach(() => {
     vi.useRealTimers();
+    // Ids made meanwhile carried 2030: the process's id generator would keep stamping that time on every later id.
+    restartIdClock();
   });
 }
 
