@@ -1,6 +1,5 @@
 // Benchmark 6: signed webhook sends vs an unsigned undici POST loop; queued deliveries vs a bare BullMQ worker POSTing.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Agent, request, type Dispatcher } from 'undici';
@@ -12,8 +11,10 @@ import { sendWebhook } from '../src/webhooks/sender.js';
 import { generateSecret } from '../src/webhooks/signing.js';
 import { createGuardedDispatcher } from '../src/webhooks/ssrf.js';
 import { spawnChild, type Child } from './lib/child.js';
+import { startCpuProfile } from './lib/cpu-profile.js';
 import { BENCH_TENANT, benchPrefix, cleanup, inProcessServices, quietLogger, redisReady, serviceEnv } from './lib/env.js';
 import { jobBody } from './lib/fixtures.js';
+import { processTicks } from './lib/machine.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
 import { median, until } from './lib/stats.js';
 
@@ -26,35 +27,16 @@ const WARMUP_QUEUED = 500;
 
 type Count = { count: number; firstAt: number | null; lastAt: number | null };
 
-/** CPU ticks (1/100 s) of a process by pid, from /proc; null where that cannot be read (not Linux, Redis elsewhere). */
-async function procTicks(pid: number | 'self'): Promise<number | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    return f[11]! + f[12]!;
-  } catch {
-    return null;
-  }
-}
-
 const µs = (v: number) => (Number.isNaN(v) ? '?' : `${v.toFixed(0)} µs`);
 
 /** BENCH_CPU_PROFILE=<dir>: the last run profiles this process while each queue path drains (both workers run here). */
 async function profiled<T>(path: string | null, body: () => Promise<T>): Promise<T> {
   if (path === null) return body();
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((ok, fail) => session.post(method, params, (err, res) => (err ? fail(err) : ok(res))));
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 200 });
-  await post('Profiler.start');
+  const stop = await startCpuProfile(200);
   try {
     return await body();
   } finally {
-    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-    session.disconnect();
-    await writeFile(path, JSON.stringify(profile));
+    await stop(path);
   }
 }
 
@@ -134,12 +116,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     /** CPU µs per delivery while each path drained: this process (the worker's) and Redis's, for the log. */
     const cpu: Record<string, { self: number[]; redis: number[] }> = {};
     const drained = async (what: string, started: number, count = queued): Promise<number> => {
-      const [self0, redis0] = await Promise.all([procTicks('self'), Number.isNaN(redisPid) ? null : procTicks(redisPid)]);
+      const [self0, redis0] = await Promise.all([processTicks('self'), Number.isNaN(redisPid) ? null : processTicks(redisPid)]);
       const done = await until(async () => {
         const c = await receiver.call<Count>('count');
         return c.count >= count ? c : null;
       }, `${count} ${what}`, 300_000, 20);
-      const [self1, redis1] = await Promise.all([procTicks('self'), Number.isNaN(redisPid) ? null : procTicks(redisPid)]);
+      const [self1, redis1] = await Promise.all([processTicks('self'), Number.isNaN(redisPid) ? null : processTicks(redisPid)]);
       const perDelivery = (a: number | null, b: number | null) => (a === null || b === null ? NaN : ((b - a) * 10_000) / count);
       const c = (cpu[what] ??= { self: [], redis: [] });
       c.self.push(perDelivery(self0, self1));

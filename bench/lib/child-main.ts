@@ -1,6 +1,7 @@
 // Entry of a benchmark child process: starts one role, then answers IPC calls (its own ops plus stats and peak RSS).
 import { readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
+import { inspectorCall as post, startCpuProfile } from './cpu-profile.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { startRole, type ChildRole } from './child-roles.js';
@@ -12,8 +13,6 @@ const RESOLUTION_MS = 10;
 const send = (m: unknown) => process.send?.(m);
 
 let heapSession: Session | null = null;
-const post = (session: Session, method: string, params?: object) =>
-  new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
 
 async function main(): Promise<void> {
   const { role, spec } = JSON.parse(process.env.BENCH_CHILD ?? '{}') as { role: ChildRole; spec: unknown };
@@ -80,40 +79,24 @@ async function main(): Promise<void> {
     /** For finding out why a figure is what it is: a V8 CPU profile of the next `ms`, written to `path`. */
     async cpuProfile(args) {
       const { ms, path } = args as { ms: number; path: string };
-      const session = new Session();
-      session.connect();
-      const post = (method: string, params?: object) =>
-        new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
-      await post('Profiler.enable');
-      await post('Profiler.start');
+      const stop = await startCpuProfile();
       await new Promise((r) => setTimeout(r, ms));
-      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-      session.disconnect();
-      await writeFile(path, JSON.stringify(profile));
-      return path;
+      return stop(path);
     },
   };
 
   // Start/stop pair for profiling a phase whose length is not known up front (e.g. one upload leg).
-  let profiling: Session | null = null;
+  let stopProfile: ((path: string) => Promise<string>) | null = null;
   common.cpuProfileStart = async () => {
-    if (profiling) throw new Error('a CPU profile is already running');
-    profiling = new Session();
-    profiling.connect();
-    await post(profiling, 'Profiler.enable');
-    await post(profiling, 'Profiler.setSamplingInterval', { interval: 200 });
-    await post(profiling, 'Profiler.start');
+    if (stopProfile) throw new Error('a CPU profile is already running');
+    stopProfile = await startCpuProfile(200);
     return null;
   };
   common.cpuProfileStop = async (args) => {
-    const session = profiling;
-    if (!session) throw new Error('no CPU profile is running');
-    profiling = null;
-    const { profile } = (await post(session, 'Profiler.stop')) as { profile: unknown };
-    session.disconnect();
-    const { path } = args as { path: string };
-    await writeFile(path, JSON.stringify(profile));
-    return path;
+    const stop = stopProfile;
+    if (!stop) throw new Error('no CPU profile is running');
+    stopProfile = null;
+    return stop((args as { path: string }).path);
   };
 
   let handle;

@@ -43,15 +43,29 @@ export interface CpuSnapshot {
   own: number;
 }
 
+/** The numeric fields of /proc/<pid>/stat after the ")" of the command name: utime stime cutime cstime are [11]–[14]. */
+async function processStat(pid: number | 'self'): Promise<number[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+}
+
+/** CPU ticks (1/100 s) a process has used itself; null where /proc cannot be read (not Linux, a process elsewhere). */
+export async function processTicks(pid: number | 'self'): Promise<number | null> {
+  try {
+    const s = await processStat(pid);
+    return s[11]! + s[12]!;
+  } catch {
+    return null;
+  }
+}
+
 /** Linux only; null elsewhere. */
 export async function cpuSnapshot(): Promise<CpuSnapshot | null> {
   try {
-    const [stat, self] = await Promise.all([readFile('/proc/stat', 'utf8'), readFile('/proc/self/stat', 'utf8')]);
+    const [stat, s] = await Promise.all([readFile('/proc/stat', 'utf8'), processStat('self')]);
     const f = stat.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
     const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0);
-    // Fields after the ")" of the command name: utime stime cutime cstime are the 12th to 15th.
-    const s = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
     return { at: Date.now(), busy, own: s[11]! + s[12]! + s[13]! + s[14]! };
   } catch {
     return null;

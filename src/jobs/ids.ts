@@ -4,7 +4,6 @@ import { newShardedId } from '../redis/shard-ids.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-
 /** Random bytes drawn 1 KB at a time (as randomUUID does): one crypto call per ~100 ids instead of one per id. */
 const POOL_SIZE = 1024;
 let pool = Buffer.alloc(0);
