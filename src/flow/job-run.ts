@@ -8,7 +8,7 @@ import {
 } from '../jobs/lifecycle.js';
 import { isTerminal, type EventType, type Job, type JobError, type JobRecord, type JobResult, type JobStage } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
-import { copyPlain } from './copy-plain.js';
+import { copyPlain } from '../core/copy-plain.js';
 import { flowStateSchema, LockLostError, type Fence, type FlowState } from './state.js';
 
 type Mutation = (record: JobRecord) => JobRecord | null;

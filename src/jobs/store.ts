@@ -1,4 +1,5 @@
 // The job store: versioned JSON records in Redis, updated by compare-and-set, with events appended in the same script.
+import { copyPlain } from '../core/copy-plain.js';
 import { waitForReplicas, type RedisClient } from '../redis/client.js';
 import type { RedisSettings } from '../redis/settings.js';
 import { groupByShard, type Keys } from '../redis/keys.js';
@@ -205,7 +206,7 @@ export class JobStore {
     for (let attempt = 0; attempt < 50; attempt++) {
       const current = await this.get(id);
       if (!current) throw new Error(`job ${id} not found`);
-      const next = mutate(structuredClone(current));
+      const next = mutate(copyPlain(current));
       if (next === null) return { record: current, eventSeq: null };
       const stored: JobRecord = { ...next, v: current.v + 1 };
       const ends = isTerminal(stored.job.status) && !isTerminal(current.job.status);

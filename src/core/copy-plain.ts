@@ -4,7 +4,8 @@
  * Copies objects of Object.prototype and arrays key by key (same keys, same order, undefined values kept, holes kept);
  * anything else that is an object (a Date, a Map, a class instance) goes to structuredClone. Unlike structuredClone it
  * does not keep two references to one object as one (a record is JSON-shaped: none) and it passes functions through
- * instead of refusing them. JobRun copies its record once per commit with it (test/unit/flow-copy-plain.test.ts).
+ * instead of refusing them. JobRun copies its record once per commit with it, JobStore.update once per update
+ * (test/unit/copy-plain.test.ts).
  */
 export function copyPlain<T>(value: T): T {
   return copy(value) as T;

@@ -1,7 +1,7 @@
-// copyPlain (flow/copy-plain.ts) gives what structuredClone gives for plain data: values, key order, undefined, holes.
+// copyPlain (src/core/copy-plain.ts) gives what structuredClone gives for plain data: values, key order, undefined, holes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { copyPlain } from '../../src/flow/copy-plain.js';
+import { copyPlain } from '../../src/core/copy-plain.js';
 
 /**
  * Every key path in order, with undefined values, holes and prototypes told apart (toStrictEqual does not compare key
