@@ -157,7 +157,6 @@ export function compose(config: Config, logger: Logger): Container {
   const webhookAgent = createGuardedDispatcher({ allowPrivate: settings.webhooks.allowPrivate });
   const outputs = createOutputs({ config, redis: blocking, keys, logger, guarded: webhookAgent });
   const deliveries = new DeliveryProcessor({
-    store,
     ledger,
     secrets,
     queue: deliveryQueues,

@@ -147,7 +147,7 @@ export class JobRun {
 
   /** Reads the stored record again (after an abort: was it a cancel?), keeping the staged changes on top of it. */
   async refresh(): Promise<JobRecord> {
-    const fresh = await this.deps.store.get(this.jobId);
+    const fresh = await this.deps.store.get(this.jobId, { webhookState: false });
     if (!fresh) throw new Error(`job ${this.jobId} vanished during its run`);
     this.stored = fresh;
     // Ended elsewhere: what was staged no longer matters.

@@ -72,7 +72,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
         log.debug({ step: result.step, delayMs: result.delayMs, reason: result.reason }, 'waiting');
         await job.moveToDelayed(Date.now() + result.delayMs, token);
         // A cancel that arrived while this run was ending found the job neither delayed nor listening: wake it now.
-        if ((await deps.store.get(jobId))?.cancel_requested) await job.promote().catch(() => undefined);
+        if ((await deps.store.get(jobId, { webhookState: false }))?.cancel_requested) await job.promote().catch(() => undefined);
         throw new DelayedError();
       }
     } finally {
@@ -81,7 +81,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
   };
 
   // Tracing on: each run is a span continuing the trace the job's record keeps (one extra record read per run).
-  const storedTrace = async (jobId: string) => (await deps.store.get(jobId))?.trace ?? null;
+  const storedTrace = async (jobId: string) => (await deps.store.get(jobId, { webhookState: false }))?.trace ?? null;
   const run = tracingEnabled() ? withRunSpans(processor, storedTrace) : processor;
   // A job is only ever in its shard's queue, so each shard has its worker. Shards hold tenants at random (by hash), so
   // an even split of the process's concurrency is fair on average; a single busy tenant uses its shard's share.

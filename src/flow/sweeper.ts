@@ -79,7 +79,7 @@ export async function reconcileSlots(deps: Omit<SweeperDeps, 'intervalMs' | 'log
   for (let shard = 0; shard < deps.admission.shards; shard++) {
     for (const tenant of await deps.admission.tenants(shard)) {
       const running = await deps.admission.running(tenant);
-      const records = await deps.store.getMany(running);
+      const records = await deps.store.getMany(running, { webhookState: false });
       for (const [i, record] of records.entries()) {
         if (record && !isTerminal(record.job.status)) continue;
         await offer(deps as SweeperDeps, await deps.admission.release(running[i]!, tenant));

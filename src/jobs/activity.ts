@@ -124,7 +124,7 @@ export async function endedBetween(redis: RedisClient, keys: Keys, store: Pick<J
   const verify = [...unsure.values()].sort((a, b) => b.score - a.score);
   if (verify.length > opts.verifyCap) complete = false;
   const checked = verify.slice(0, opts.verifyCap);
-  const records = checked.length > 0 ? await store.getMany(checked.map((j) => j.id)) : [];
+  const records = checked.length > 0 ? await store.getMany(checked.map((j) => j.id), { webhookState: false }) : [];
   checked.forEach(({ tenant, id }, i) => {
     const finished = Date.parse(records[i]?.job.finished_at ?? '');
     if (finished >= opts.from && finished <= opts.to + CLOCK_SLACK_MS) placed.set(id, { tenant, id, endedAt: Math.min(finished, opts.to) });

@@ -173,7 +173,7 @@ export class JobLifecycle {
       if (outcome.kind === 'lock_lost') return outcome;
       if (outcome.kind === 'gone') throw new Error(`job ${jobId} vanished during update`);
       if (outcome.kind === 'conflict') {
-        const fresh = await this.store.get(jobId);
+        const fresh = await this.store.get(jobId, { webhookState: false });
         if (!fresh) throw new Error(`job ${jobId} vanished during update`);
         current = fresh;
         continue;

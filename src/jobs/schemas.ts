@@ -12,6 +12,7 @@ export const TERMINAL_EVENTS = ['job.succeeded', 'job.failed', 'job.canceled'] a
 /** A batch's end is announced on the event stream of the item that ended it, after that item's own terminal event. */
 export const BATCH_EVENTS = ['batch.succeeded', 'batch.failed'] as const;
 export const WEBHOOK_STATUSES = ['none', 'pending', 'delivered', 'failing', 'exhausted'] as const;
+export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type JobStage = (typeof JOB_STAGES)[number];

@@ -6,6 +6,7 @@ import { groupByShard, type Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 import { writeNewJob, type NewJobOutcome, type NewJobWrite } from './create-script.js';
 import { newEventId, newJobId } from './ids.js';
+import { WEBHOOK_ATTEMPTS_FIELD, WEBHOOK_STATUS_FIELD, withWebhookState } from './webhook-state.js';
 import {
   eventSchema,
   isTerminal,
@@ -144,6 +145,11 @@ export type CommitOutcome =
   /** The fence failed: another worker holds the job now; nothing was written. */
   | { kind: 'lock_lost' };
 
+export interface ReadOptions {
+  /** Show the webhook status and attempts the delivery ledger holds (default); false: the record as stored. */
+  webhookState?: boolean;
+}
+
 export class JobStore {
   constructor(
     private readonly redis: RedisClient,
@@ -176,9 +182,28 @@ export class JobStore {
     return record;
   }
 
-  async get(id: string): Promise<JobRecord | null> {
-    const raw = await this.redis.get(this.keys.job(id));
-    return raw === null ? null : jobRecordSchema.parse(JSON.parse(raw));
+  /**
+   * The job's record, its webhook status and attempts as the delivery ledger holds them (jobs/webhook-state.ts; the
+   * ledger is asked in the same tick, so one write on an auto-pipelined connection). `webhookState: false` for the
+   * worker's own reads, which never look at that pair: the record as stored, one command.
+   */
+  async get(id: string, opts: ReadOptions = {}): Promise<JobRecord | null> {
+    if (opts.webhookState === false) {
+      const raw = await this.redis.get(this.keys.job(id));
+      return raw === null ? null : jobRecordSchema.parse(JSON.parse(raw));
+    }
+    const [raw, pair] = await Promise.all([this.redis.get(this.keys.job(id)), this.webhookPair(id)]);
+    return raw === null ? null : withWebhookState(jobRecordSchema.parse(JSON.parse(raw)), pair);
+  }
+
+  private webhookPair(id: string): Promise<(string | null)[]> {
+    return this.redis.hmget(this.keys.jobWebhookPending(id), WEBHOOK_STATUS_FIELD, WEBHOOK_ATTEMPTS_FIELD);
+  }
+
+  /** The webhook pairs of several jobs, one HMGET each in the same tick (a cluster keeps each on its job's node). */
+  private webhookPairs(ids: readonly string[], opts: ReadOptions): Promise<((string | null)[] | null)[]> {
+    if (opts.webhookState === false) return Promise.resolve(ids.map(() => null));
+    return Promise.all(ids.map((id) => this.webhookPair(id)));
   }
 
   /** The record and the flow checkpoint (unparsed: the flow's schema is the flow's) in one round trip: a run's first read. */
@@ -227,11 +252,10 @@ export class JobStore {
   }
 
   /** Several jobs in one round trip (one per shard the ids span: a cluster refuses an MGET across slots), null where one is gone. */
-  async getMany(ids: readonly string[]): Promise<(JobRecord | null)[]> {
+  async getMany(ids: readonly string[], opts: ReadOptions = {}): Promise<(JobRecord | null)[]> {
     if (ids.length === 0) return [];
-    const parse = (raw: string | null) => (raw === null ? null : jobRecordSchema.parse(JSON.parse(raw)));
+    const pairs = this.webhookPairs(ids, opts);
     const groups = groupByShard(ids, this.keys.shardOfId);
-    if (groups.size === 1) return (await this.redis.mget(...ids.map((i) => this.keys.job(i)))).map(parse);
     const byId = new Map<string, string | null>();
     await Promise.all(
       [...groups.values()].map(async (group) => {
@@ -239,7 +263,7 @@ export class JobStore {
         group.forEach((id, i) => byId.set(id, raws[i] ?? null));
       }),
     );
-    return ids.map((id) => parse(byId.get(id) ?? null));
+    return parseRecords(ids.map((id) => byId.get(id) ?? null), await pairs);
   }
 
   /** Appends an event whose data is not the job itself; answers its seq. */
@@ -286,8 +310,9 @@ export class JobStore {
     const max = opts.cursor ? `(${opts.cursor}` : '+';
     const ids = await this.redis.zrevrangebylex(set, max, '-', 'LIMIT', 0, opts.limit + 1);
     const page = ids.slice(0, opts.limit);
+    const pairs = this.webhookPairs(page, {});
     const raws = page.length > 0 ? await this.redis.mget(...page.map((i) => this.keys.job(i))) : [];
-    const records = raws.flatMap((raw) => (raw ? [jobRecordSchema.parse(JSON.parse(raw))] : []));
+    const records = parseRecords(raws, await pairs).flatMap((r) => (r ? [r] : []));
     return { records, nextCursor: ids.length > opts.limit ? (page.at(-1) ?? null) : null };
   }
 
@@ -394,6 +419,10 @@ export class JobStore {
  * The stored form of a record: `v` first, as the scripts match it (the same text JSON.stringify would give for these
  * fields in this order). `jobJson`: the job already serialized, when the caller has it.
  */
+function parseRecords(raws: readonly (string | null)[], pairs: readonly ((string | null)[] | null)[]): (JobRecord | null)[] {
+  return raws.map((raw, i) => (raw === null ? null : withWebhookState(jobRecordSchema.parse(JSON.parse(raw)), pairs[i] ?? null)));
+}
+
 export function recordJson(record: JobRecord, jobJson = JSON.stringify(record.job)): string {
   const { v, tenant, cancel_requested, trace, group, idem } = record;
   const str = (value: string | null | undefined) => JSON.stringify(value ?? null);

@@ -44,7 +44,7 @@ const STOP_SCRIPT = luaScript(`
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  if all[i + 1] == 'pending' then redis.call('HSET', KEYS[1], all[i], 'stopped') end
+  if tonumber(all[i]) and all[i + 1] == 'pending' then redis.call('HSET', KEYS[1], all[i], 'stopped') end
 end
 return 1`);
 

@@ -1,13 +1,11 @@
 // Sends one queued delivery, signed, and settles it: delivered, retried on the schedule, stopped (410), or exhausted.
 import { DelayedError, type Job } from 'bullmq';
 import type { Dispatcher } from 'undici';
-import type { JobStore } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import { endWebhookAttempt, startWebhookAttempt, traceFieldsOf, withTraceparent } from '../tracing/webhooks.js';
 import { lowestPending, MAX_ATTEMPT_RECORDS, type DeliveryAttempt, type DeliveryLedger } from './deliveries.js';
 import { deliveryEvent, type DeliveryRead, type SettleAction } from './delivery-scripts.js';
 import { signDelivery } from './envelope.js';
-import { markJobWebhook } from './job-webhook-status.js';
 import { queueFor } from '../redis/shard-queues.js';
 import { DELIVERY_JOB_OPTIONS, deliveryId, type DeliveryJobData, type DeliveryQueueRef } from './queue.js';
 import { nextRetryDelayMs } from './schedule.js';
@@ -21,7 +19,6 @@ type AttemptResult = { kind: 'done' } | { kind: 'blocked' } | { kind: 'retry'; d
 const DONE: AttemptResult = { kind: 'done' };
 
 export interface DeliveryProcessorDeps {
-  store: JobStore;
   ledger: DeliveryLedger;
   /** storedKey + signingSecretsFrom let the read script fetch the secrets too; without them they are read apart. */
   secrets: Pick<WebhookSecrets, 'signingSecrets'> & Partial<Pick<WebhookSecrets, 'storedKey' | 'signingSecretsFrom'>>;
@@ -151,8 +148,6 @@ export class DeliveryProcessor {
       redeliver,
       ...(action === 'stop' ? { stopReason } : {}),
     });
-    // A record the script could not edit as text (another layout) gets its status the slow, parsing way.
-    if (settled.markFailed) await markJobWebhook(this.deps.store, jobId, settled.status, 1);
 
     if (action === 'delivered') {
       // Debug, not info: at thousands of deliveries/s a line each (redacted, written synchronously) cost about a fifth

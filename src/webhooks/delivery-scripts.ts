@@ -1,25 +1,25 @@
 // Lua for the queued delivery path: one script notes an event, one reads what a delivery needs, one settles it.
 import { z } from 'zod';
-import { EVENT_TYPES, eventSchema, TERMINAL_EVENTS, type EventType } from '../jobs/schemas.js';
+import { EVENT_TYPES, eventSchema, TERMINAL_EVENTS, type EventType, type WebhookStatus } from '../jobs/schemas.js';
+import { WEBHOOK_ATTEMPTS_FIELD, WEBHOOK_STATUS_FIELD } from '../jobs/webhook-state.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
 
 /** What follows the job's own webhook in the layout JobStore writes: parent_id and three timestamps, then the end. */
 const WEBHOOK_TAIL = String.raw`,"parent_id":[^,]*,"created_at":"[^"]*","started_at":[^,]*,"finished_at":[^,}]*}}$`;
-/** How far from a record's end mark_webhook looks for the job's webhook first (the URL is part of it). */
+/** How far from a record's end the job's webhook is looked for first (the URL is part of it). */
 const MARK_TAIL_BYTES = 1024;
 
 /**
- * Sets job.webhook.status (and adds to attempts) inside the stored job record, bumping its version like a
- * JobStore.update would, so a concurrent compare-and-set writer (the flow worker) retries instead of overwriting it.
- * The record is edited as text: decoding and re-encoding it in Lua would reorder its keys and round its numbers. The
- * job's own `webhook` is the last field of that name and is followed only by parent_id and three timestamps (the
- * order JobStore writes); anything that does not match that exactly answers -1 and the caller falls back to
- * JobStore.update. Returns 1 changed, 0 nothing to change (no record, no webhook, status not in only_from), -1.
- * The last '"webhook":' is looked for near the end first: a record is tens of KB once the agent's messages are in,
- * and scanning all of it on every settle cost more than the rest of the edit. One found there is the last of all
- * (any later one starts inside the window too); none found there (a very long URL) means scanning the whole record.
+ * mark_webhook sets the job's webhook status (and adds to its attempts) in the job's delivery ledger, the hash every
+ * delivery script already holds, instead of in the job record: rewriting a record of tens of KB on every settle was
+ * most of a settle's Redis time, and its version bump sent the flow worker's compare-and-set round again. JobStore
+ * shows the ledger's pair in place of the record's whenever the ledger has a status (jobs/webhook-state.ts).
+ * A job with no status in its ledger yet (stored before this layout, or nothing delivered so far) starts from the pair
+ * in its record, read once here: the last '"webhook":' of the record (looked for near the end first, records are
+ * tens of KB), in the layout JobStore writes, else the decoded record. Returns 1 changed, 0 nothing to change (no
+ * record, no webhook, current status not in only_from).
  */
 const MARK_WEBHOOK_FN = `
 local function last_find(s, needle, from)
@@ -30,27 +30,34 @@ local function last_find(s, needle, from)
     at, from = p, p + #needle
   end
 end
-local function mark_webhook(key, status, add, only_from)
+local function stored_webhook(key)
   local rec = redis.call('GET', key)
-  if not rec then return 0 end
-  local v = string.match(rec, '^{"v":(%d+),')
-  if not v then return -1 end
+  if not rec then return nil end
   local at = nil
   if #rec > ${MARK_TAIL_BYTES} then at = last_find(rec, '"webhook":', #rec - ${MARK_TAIL_BYTES}) end
   if not at then at = last_find(rec, '"webhook":', 1) end
-  if not at then return -1 end
-  if string.sub(rec, at + 10, at + 13) == 'null' then
-    if string.find(rec, '^"webhook":null${WEBHOOK_TAIL}', at) then return 0 end
-    return -1
+  if at then
+    if string.find(rec, '^"webhook":null${WEBHOOK_TAIL}', at) then return nil end
+    local cur, n = string.match(rec,
+      '^"webhook":{"url":"[^"]*","events":%[[^%]]*%],"status":"(%a+)","attempts":(%d+)}${WEBHOOK_TAIL}', at)
+    if cur then return cur, tonumber(n) end
   end
-  local s, e, p1, cur, p2, p3, n, p4 = string.find(rec,
-    '^"webhook":{"url":"[^"]*","events":%[[^%]]*%],"status":"()(%a+)()","attempts":()(%d+)()}${WEBHOOK_TAIL}', at)
-  if not s then return -1 end
+  local ok, doc = pcall(cjson.decode, rec)
+  if not ok or type(doc) ~= 'table' or type(doc.job) ~= 'table' or type(doc.job.webhook) ~= 'table' then return nil end
+  return tostring(doc.job.webhook.status), tonumber(doc.job.webhook.attempts) or 0
+end
+local function mark_webhook(ledger, record, status, add, only_from)
+  local pair = redis.call('HMGET', ledger, '${WEBHOOK_STATUS_FIELD}', '${WEBHOOK_ATTEMPTS_FIELD}')
+  local cur, n = pair[1], tonumber(pair[2] or '0')
+  -- A ledger outliving its record (the record's retention TTL ran out first) is erased by the retention sweeper with
+  -- the job's other keys; what is written to it meanwhile is never read, so the record's existence is not checked.
+  if not cur then
+    cur, n = stored_webhook(record)
+    if not cur then return 0 end
+  end
   if only_from ~= '' and not string.find(',' .. only_from .. ',', ',' .. cur .. ',', 1, true) then return 0 end
   if cur == status and add == 0 then return 0 end
-  local updated = '{"v":' .. (tonumber(v) + 1) .. string.sub(rec, #v + 6, p1 - 1) .. status ..
-    string.sub(rec, p2, p3 - 1) .. (tonumber(n) + add) .. string.sub(rec, p4)
-  redis.call('SET', key, updated, 'KEEPTTL')
+  redis.call('HSET', ledger, '${WEBHOOK_STATUS_FIELD}', status, '${WEBHOOK_ATTEMPTS_FIELD}', n + add)
   return 1
 end
 `;
@@ -95,7 +102,7 @@ local function claim_unseen(ledger, events, record, upto, wanted_csv, fields, no
     end
   end
   local mark = 0
-  if fresh and not no_mark then mark = mark_webhook(record, 'pending', 0, 'none,delivered') end
+  if fresh and not no_mark then mark = mark_webhook(ledger, record, 'pending', 0, 'none,delivered') end
   return found, false, mark, fresh
 end
 `;
@@ -156,7 +163,7 @@ if not earlier and #found == 1 and found[1] == seq then
   return {0, 0, 1, secrets}
 end
 local mark = 0
-if fresh then mark = mark_webhook(KEYS[3], 'pending', 0, 'none,delivered') end
+if fresh then mark = mark_webhook(KEYS[1], KEYS[3], 'pending', 0, 'none,delivered') end
 local out = {0, mark, 0}
 for _, s in ipairs(found) do out[#out + 1] = s end
 return out
@@ -254,7 +261,7 @@ if action == 'stop' then
   redis.call('HSET', KEYS[2], 'stop', ARGV[6])
   local all = redis.call('HGETALL', KEYS[2])
   for i = 1, #all, 2 do
-    if all[i + 1] == 'pending' then redis.call('HSET', KEYS[2], all[i], 'stopped') end
+    if tonumber(all[i]) and all[i + 1] == 'pending' then redis.call('HSET', KEYS[2], all[i], 'stopped') end
   end
 elseif action == 'delivered' or action == 'exhausted' then
   if action == 'delivered' then redis.call('HSET', KEYS[2], ARGV[1], 'delivered')
@@ -273,8 +280,13 @@ elseif action == 'delivered' or action == 'exhausted' then
   end
   if action == 'exhausted' or given_up then status = 'exhausted' elseif waiting then status = 'pending' else status = 'delivered' end
 end
-local mark = mark_webhook(KEYS[1], status, 1, '')
+local mark = mark_webhook(KEYS[2], KEYS[1], status, 1, '')
 return {nextSeq, mark, status}
+`);
+
+/** KEYS: ledger, record. ARGV: status, attempts to add, statuses it may replace (comma-separated, '' any). As mark_webhook. */
+const SET_WEBHOOK_STATUS = luaScript(`${MARK_WEBHOOK_FN}
+return mark_webhook(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[3])
 `);
 
 export interface NoteResult {
@@ -282,8 +294,6 @@ export interface NoteResult {
   stopped: boolean;
   /** The wanted seqs up to the new event (claimed now or before), lowest first: to be queued. */
   seqs: number[];
-  /** The record's layout was not one the script can edit: set the status to pending with JobStore.update. */
-  markFailed: boolean;
 }
 
 export interface SweepResult {
@@ -292,7 +302,6 @@ export interface SweepResult {
   /** The `seen` mark before the call. */
   seen: number;
   pending: number[];
-  markFailed: boolean;
 }
 
 export type SettleAction = 'delivered' | 'exhausted' | 'stop' | 'failing';
@@ -312,8 +321,6 @@ export interface DeliveryRead {
 export interface SettleResult {
   /** The job's next pending event after this one, to wake at once; null when none. */
   next: number | null;
-  /** The record's format was not understood: the caller sets the webhook status with JobStore.update instead. */
-  markFailed: boolean;
   status: 'pending' | 'delivered' | 'failing' | 'exhausted';
 }
 
@@ -329,8 +336,8 @@ export class DeliveryScripts {
   async noteEvent(jobId: string, seq: number, wanted: readonly string[]): Promise<NoteResult> {
     const k = this.keys;
     const raw = (await runScript(this.redis, NOTE_EVENT, 3, k.jobWebhookPending(jobId), k.jobEvents(jobId), k.job(jobId), seq, wanted.join(','))) as number[];
-    const [stopped, mark, ...seqs] = raw.map(Number) as [number, number, ...number[]];
-    return { stopped: stopped === 1, seqs, markFailed: mark === -1 };
+    const [stopped, _mark, ...seqs] = raw.map(Number) as [number, number, ...number[]];
+    return { stopped: stopped === 1, seqs };
   }
 
   /**
@@ -350,16 +357,16 @@ export class DeliveryScripts {
     // Wanting only how a job ends, its end is the first and only event it wants: nothing before it to look through.
     const onlyEnd = wanted.every((t) => (TERMINAL_EVENTS as readonly string[]).includes(t)) ? '1' : '0';
     const raw = (await runScript(this.redis, NOTE_FOR_DELIVERY, keys.length, ...keys, seq, wanted.join(','), onlyEnd)) as unknown[];
-    const [stopped, mark, now] = [Number(raw[0]), Number(raw[1]), Number(raw[2] ?? 0)];
-    if (now === 1) return { stopped: false, seqs: [seq], markFailed: false, now: true, secrets: str(raw[3]) };
-    return { stopped: stopped === 1, seqs: raw.slice(3).map(Number), markFailed: mark === -1, now: false, secrets: null };
+    const [stopped, now] = [Number(raw[0]), Number(raw[2] ?? 0)];
+    if (now === 1) return { stopped: false, seqs: [seq], now: true, secrets: str(raw[3]) };
+    return { stopped: stopped === 1, seqs: raw.slice(3).map(Number), now: false, secrets: null };
   }
 
   async sweep(jobId: string, wanted: readonly string[]): Promise<SweepResult> {
     const k = this.keys;
     const raw = (await runScript(this.redis, SWEEP_EVENTS, 3, k.jobWebhookPending(jobId), k.jobEvents(jobId), k.job(jobId), wanted.join(','))) as number[];
-    const [count, seen, mark, ...pending] = raw.map(Number) as [number, number, number, ...number[]];
-    return { count, seen, pending, markFailed: mark === -1 };
+    const [count, seen, _mark, ...pending] = raw.map(Number) as [number, number, number, ...number[]];
+    return { count, seen, pending };
   }
 
   /**
@@ -388,6 +395,16 @@ export class DeliveryScripts {
     };
   }
 
+  /**
+   * Sets the job's webhook status and adds to its attempts outside an attempt (a redelivery request sets pending);
+   * `onlyFrom` limits which current statuses may be replaced. False when nothing changed (no record or no webhook).
+   */
+  async setWebhookStatus(jobId: string, status: WebhookStatus, addAttempts = 0, onlyFrom: readonly WebhookStatus[] = []): Promise<boolean> {
+    const k = this.keys;
+    const raw = await runScript(this.redis, SET_WEBHOOK_STATUS, 2, k.jobWebhookPending(jobId), k.job(jobId), status, addAttempts, onlyFrom.join(','));
+    return Number(raw) === 1;
+  }
+
   async settle(
     jobId: string,
     seq: number,
@@ -408,7 +425,7 @@ export class DeliveryScripts {
       input.stopReason ?? '',
     )) as unknown[];
     const next = Number(raw[0]);
-    return { next: next > 0 ? next : null, markFailed: Number(raw[1]) === -1, status: str(raw[2]) as SettleResult['status'] };
+    return { next: next > 0 ? next : null, status: str(raw[2]) as SettleResult['status'] };
   }
 }
 

@@ -3,7 +3,6 @@ import type { EventType, JobEvent, JobRecord } from '../jobs/schemas.js';
 import type { JobStore, StoredEvent } from '../jobs/store.js';
 import type { DeliveryRead } from './delivery-scripts.js';
 import { wantsEvent, type DeliveryLedger } from './deliveries.js';
-import { markJobWebhook } from './job-webhook-status.js';
 import { queueFor } from '../redis/shard-queues.js';
 import { DELIVERY_JOB_OPTIONS, deliveryId, type DeliveryJobData, type DeliveryQueueRef } from './queue.js';
 
@@ -50,8 +49,6 @@ export class EventEnqueuer {
       await deliverNow(data, read).catch(() => this.add(record, seq));
       return;
     }
-    // The script set the status to pending unless the record's layout was not one it can edit.
-    if (note.markFailed) await markJobWebhook(this.deps.store, jobId, 'pending', 0, ['none', 'delivered']);
     // Lowest first, this event last: each add is a no-op for an entry BullMQ still holds.
     for (const s of note.seqs) await this.add(record, s);
     await this.deps.ledger.markSeen(jobId, seq);
@@ -64,7 +61,6 @@ export class EventEnqueuer {
     const sweep = await this.deps.ledger.scripts.sweep(jobId, record.job.webhook.events);
     // Adding under an id BullMQ still holds is a no-op, so only a claim whose add was lost is really added.
     for (const seq of sweep.pending) await this.add(record, seq);
-    if (sweep.markFailed) await markJobWebhook(this.deps.store, jobId, 'pending', 0, ['none', 'delivered']);
     if (sweep.count > sweep.seen) await this.deps.ledger.markSeen(jobId, sweep.count);
   }
 
@@ -83,7 +79,7 @@ export class EventEnqueuer {
       ...DELIVERY_JOB_OPTIONS,
       jobId: `${deliveryId(jobId, event.seq)}-r${Date.now().toString(36)}`,
     });
-    await markJobWebhook(this.deps.store, jobId, 'pending', 0);
+    await this.deps.ledger.scripts.setWebhookStatus(jobId, 'pending');
     return event;
   }
 

@@ -1,4 +1,4 @@
-// The delivery scripts on real Redis: note an event, read a delivery, settle it; the record edited in place, keys in one slot.
+// The delivery scripts on real Redis: note an event, read a delivery, settle it; the webhook status in the ledger, keys in one slot.
 import { afterAll, describe, expect, it } from 'vitest';
 import { newJobId } from '../../src/jobs/ids.js';
 import { eventSchema, jobRecordSchema, type Job } from '../../src/jobs/schemas.js';
@@ -47,29 +47,27 @@ async function append(id: string, types: ('job.started' | 'job.progress' | 'job.
 }
 
 describe('noteEvent', () => {
-  it('claims a wanted event once and sets the webhook status to pending, bumping the version and nothing else', async () => {
+  it('claims a wanted event once and sets the webhook status to pending in the ledger; the record is not written', async () => {
     const id = await storedJob({ metadata: { webhook: { url: 'decoy', status: 'none', attempts: 7 }, note: 'ü "quoted" \\ text' } });
     const before = await rawRecord(id);
-    expect(await scripts.noteEvent(id, 1, WANTS)).toEqual({ stopped: false, seqs: [1], markFailed: false });
-    const after = await rawRecord(id);
-    const [b, a] = [jobRecordSchema.parse(JSON.parse(before)), jobRecordSchema.parse(JSON.parse(after))];
-    expect(a.v).toBe(b.v + 1);
-    expect(a.job.webhook).toEqual({ ...b.job.webhook, status: 'pending' });
-    // Everything else, the decoy in the metadata included, is byte for byte what it was.
-    expect(after.replace(`{"v":${a.v},`, '').replace('"status":"pending","attempts":0},"parent_id"', '')).toBe(
-      before.replace(`{"v":${b.v},`, '').replace('"status":"none","attempts":0},"parent_id"', ''),
-    );
+    expect(await scripts.noteEvent(id, 1, WANTS)).toEqual({ stopped: false, seqs: [1] });
+    // The record, its version included, is byte for byte what it was: a flow worker's compare-and-set is not disturbed.
+    expect(await rawRecord(id)).toBe(before);
+    expect(await redis.hmget(keys.jobWebhookPending(id), 'wh_status', 'wh_attempts')).toEqual(['pending', '0']);
+    const read = (await store.get(id))!;
+    expect(read.job.webhook).toEqual({ ...jobRecordSchema.parse(JSON.parse(before)).job.webhook, status: 'pending' });
+    expect(read.job.metadata).toEqual({ webhook: { url: 'decoy', status: 'none', attempts: 7 }, note: 'ü "quoted" \\ text' });
     expect(await ledger.states(id)).toEqual(new Map([[1, 'pending']]));
     // Noted again (its add lost, say): listed again to be queued, but nothing changes; `seen` is the caller's to raise.
-    expect(await scripts.noteEvent(id, 1, WANTS)).toEqual({ stopped: false, seqs: [1], markFailed: false });
-    expect(await rawRecord(id)).toBe(after);
+    expect(await scripts.noteEvent(id, 1, WANTS)).toEqual({ stopped: false, seqs: [1] });
+    expect(await rawRecord(id)).toBe(before);
     expect(await ledger.seen(id)).toBe(0);
   });
 
   it('looks past the unwanted events since the seen mark and claims every wanted one, lowest first', async () => {
     const id = await storedJob({}, 0);
     await append(id, ['job.started', 'job.progress', 'job.progress', 'job.succeeded']);
-    expect(await scripts.noteEvent(id, 4, TERMINAL)).toEqual({ stopped: false, seqs: [4], markFailed: false });
+    expect(await scripts.noteEvent(id, 4, TERMINAL)).toEqual({ stopped: false, seqs: [4] });
     expect(await ledger.states(id)).toEqual(new Map([[4, 'pending']]));
     // A wanted event never seen (appended by another process, or before a crash) is claimed with the next one.
     const other = await storedJob({}, 0);
@@ -90,16 +88,22 @@ describe('noteEvent', () => {
   it('claims nothing once the job’s deliveries were stopped, and marks the event seen', async () => {
     const id = await storedJob({}, 2);
     await ledger.stop(id, 'receiver answered 410 Gone');
-    expect(await scripts.noteEvent(id, 2, WANTS)).toEqual({ stopped: true, seqs: [], markFailed: false });
+    expect(await scripts.noteEvent(id, 2, WANTS)).toEqual({ stopped: true, seqs: [] });
     expect(await ledger.states(id)).toEqual(new Map());
     expect(await ledger.seen(id)).toBe(2);
   });
 
   it('leaves a failing or exhausted status alone: a new event does not hide it', async () => {
+    // The pair as a record stored before the ledger kept it: read from the record, and left as it is.
     const id = await storedJob({ webhook: { url: 'https://h.example.com/', events: ['job.started'], status: 'failing', attempts: 2 } });
     const before = await rawRecord(id);
     expect((await scripts.noteEvent(id, 1, ['job.started'])).seqs).toEqual([1]);
     expect(await rawRecord(id)).toBe(before);
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'failing', attempts: 2 });
+    // Once the ledger has the pair, it is what counts.
+    await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 3), maxRecords: 500, action: 'failing', redeliver: false });
+    expect((await scripts.noteEvent(id, 1, ['job.started'])).seqs).toEqual([1]);
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'failing', attempts: 3 });
   });
 });
 
@@ -111,12 +115,12 @@ describe('sweep', () => {
     await ledger.markSeen(id, 2);
     await ledger.claim(id, 3);
     await ledger.setState(id, 3, 'delivered');
-    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 2, pending: [1, 5], markFailed: false });
+    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 2, pending: [1, 5] });
     expect(await ledger.states(id)).toEqual(new Map([[1, 'pending'], [3, 'delivered'], [5, 'pending']]));
     await ledger.markSeen(id, 5);
-    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 5, pending: [1, 5], markFailed: false });
+    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 5, pending: [1, 5] });
     await ledger.stop(id, 'gone');
-    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 5, pending: [], markFailed: false });
+    expect(await scripts.sweep(id, WANTS)).toEqual({ count: 5, seen: 5, pending: [] });
   });
 });
 
@@ -209,14 +213,13 @@ describe('settle', () => {
     const id = await storedJob({}, 3);
     for (const seq of [1, 2, 3]) await ledger.claim(id, seq);
     const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: MAX_ATTEMPT_RECORDS, action: 'delivered', redeliver: false });
-    expect(result).toEqual({ next: 2, markFailed: false, status: 'pending' });
+    expect(result).toEqual({ next: 2, status: 'pending' });
     expect(await ledger.states(id)).toEqual(new Map([[1, 'delivered'], [2, 'pending'], [3, 'pending']]));
     expect((await ledger.attempts(id)).map((a) => a.event_id)).toEqual(['evt_1']);
     expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'pending', attempts: 1 });
     await ledger.setState(id, 2, 'exhausted');
     expect(await scripts.settle(id, 3, { attemptJson: attempt('evt_3'), maxRecords: 500, action: 'delivered', redeliver: false })).toEqual({
       next: null,
-      markFailed: false,
       status: 'exhausted',
     });
   });
@@ -234,7 +237,7 @@ describe('settle', () => {
     await ledger.claim(id, 2);
     expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'failing', redeliver: false })).toMatchObject({ next: null, status: 'failing' });
     expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'failing', attempts: 1 });
-    expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 2), maxRecords: 500, action: 'exhausted', redeliver: false })).toEqual({ next: 2, markFailed: false, status: 'exhausted' });
+    expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 2), maxRecords: 500, action: 'exhausted', redeliver: false })).toEqual({ next: 2, status: 'exhausted' });
     expect((await ledger.states(id)).get(1)).toBe('exhausted');
     await scripts.settle(id, 2, { attemptJson: attempt('evt_2'), maxRecords: 500, action: 'exhausted', redeliver: true });
     expect((await ledger.states(id)).get(2)).toBe('pending');
@@ -259,35 +262,56 @@ describe('settle', () => {
     expect((await ledger.attempts(id)).map((a) => a.attempt)).toEqual([3, 4, 5]);
   });
 
-  it('bumps the version, so a writer that read the record before loses its compare-and-set and retries', async () => {
+  it('does not touch the record, so a writer that read it before keeps its compare-and-set; neither write is lost', async () => {
     const id = await storedJob();
     await ledger.claim(id, 1);
     let calls = 0;
     await store.update(id, (r) => {
       calls += 1;
-      // The settle lands between this writer's read and its write, the first time round.
+      // The settle lands between this writer's read and its write.
       if (calls === 1) void scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
       return { ...r, job: { ...r.job, progress: 42 } };
     });
+    await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 2), maxRecords: 500, action: 'delivered', redeliver: false });
     const record = (await store.get(id))!;
-    expect(calls).toBe(2);
-    expect(record.job).toMatchObject({ progress: 42, webhook: { status: 'delivered', attempts: 1 } });
+    expect(calls).toBe(1);
+    expect(record.job).toMatchObject({ progress: 42, webhook: { status: 'delivered', attempts: 2 } });
+    // A writer that stores the record as it read it (the pair shown from the ledger) does not make it count twice.
+    await store.update(id, (r) => ({ ...r, job: { ...r.job, progress: 43 } }));
+    await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 3), maxRecords: 500, action: 'delivered', redeliver: false });
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect((await store.getMany([id]))[0]!.job.webhook).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect((await store.list('acme', { limit: 500 })).records.find((r) => r.job.id === id)!.job.webhook).toMatchObject({ attempts: 3 });
+    // The worker's own reads see the record as stored.
+    expect((await store.get(id, { webhookState: false }))!.job.webhook?.attempts).not.toBe(3);
   });
 
-  it('reports a record in a layout it cannot edit instead of guessing, and leaves it untouched', async () => {
-    const id = await storedJob();
+  it('starts from the pair of a record stored before the ledger kept it, in any layout, and leaves the record untouched', async () => {
+    const id = await storedJob({ webhook: { url: 'https://hooks.example.com/x', events: ['job.started'], status: 'failing', attempts: 2 } });
     await ledger.claim(id, 1);
     const parsed = JSON.parse(await rawRecord(id)) as { job: Record<string, unknown> };
     const { webhook, ...rest } = parsed.job;
+    // Keys in another order: the text pattern does not match, the record is decoded.
     const odd = JSON.stringify({ ...parsed, job: { ...rest, extra: 1, webhook } });
     await redis.set(keys.job(id), odd);
-    const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
-    expect(result).toEqual({ next: null, markFailed: true, status: 'delivered' });
+    const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 3), maxRecords: 500, action: 'delivered', redeliver: false });
+    expect(result).toEqual({ next: null, status: 'delivered' });
     expect(await rawRecord(id)).toBe(odd);
     expect((await ledger.states(id)).get(1)).toBe('delivered');
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'delivered', attempts: 3 });
   });
 
-  it('edits the job’s own webhook in a large record (found near the end) and behind a URL longer than that window', async () => {
+  it('sets a status outside an attempt (a redelivery request), only from the statuses it is given', async () => {
+    const id = await storedJob();
+    expect(await scripts.setWebhookStatus(id, 'pending', 0, ['failing'])).toBe(false);
+    expect(await scripts.setWebhookStatus(id, 'pending')).toBe(true);
+    expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'pending', attempts: 0 });
+    const none = await storedJob({ webhook: null });
+    expect(await scripts.setWebhookStatus(none, 'pending')).toBe(false);
+    expect(await scripts.setWebhookStatus(newJobId(), 'pending')).toBe(false);
+  });
+
+  it('finds the job’s own webhook in a large record (near the end) and behind a URL longer than that window', async () => {
     // A decoy early in a record of tens of KB, as the agent's messages make it; then a URL that pushes the job's own
     // webhook out of the window looked at first, so the whole record is scanned.
     const bulky = { metadata: { webhook: { url: 'decoy', status: 'none', attempts: 7 } }, messages: Array.from({ length: 300 }, (_, i) => `step ${i}: "quoted" text`) };
@@ -297,7 +321,7 @@ describe('settle', () => {
       expect((await rawRecord(id)).length).toBeGreaterThan(8_000);
       await ledger.claim(id, 1);
       const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
-      expect(result).toEqual({ next: null, markFailed: false, status: 'delivered' });
+      expect(result).toEqual({ next: null, status: 'delivered' });
       const record = (await store.get(id))!;
       expect(record.job.webhook).toMatchObject({ status: 'delivered', attempts: 1 });
       expect(record.job.metadata).toEqual(bulky.metadata);
@@ -308,8 +332,9 @@ describe('settle', () => {
   it('does nothing to a job without a webhook', async () => {
     const id = await storedJob({ webhook: null });
     const before = await rawRecord(id);
-    expect((await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false })).markFailed).toBe(false);
+    expect((await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false })).status).toBe('delivered');
     expect(await rawRecord(id)).toBe(before);
+    expect(await redis.hget(keys.jobWebhookPending(id), 'wh_status')).toBeNull();
   });
 });
 

@@ -31,7 +31,6 @@ const lookup: LookupFunction = (_host, _opts, cb) => queueMicrotask(() => cb(nul
 
 function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
   const processor = new DeliveryProcessor({
-    store,
     ledger,
     secrets,
     queue,
