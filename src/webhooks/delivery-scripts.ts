@@ -5,6 +5,7 @@ import { WEBHOOK_ATTEMPTS_FIELD, WEBHOOK_STATUS_FIELD } from '../jobs/webhook-st
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
+import { TickBatcher } from '../redis/tick-batch.js';
 
 /** What follows the job's own webhook in the layout JobStore writes: parent_id and three timestamps, then the end. */
 const WEBHOOK_TAIL = String.raw`,"parent_id":[^,]*,"created_at":"[^"]*","started_at":[^,]*,"finished_at":[^,}]*}}$`;
@@ -46,9 +47,16 @@ local function stored_webhook(key)
   if not ok or type(doc) ~= 'table' or type(doc.job) ~= 'table' or type(doc.job.webhook) ~= 'table' then return nil end
   return tostring(doc.job.webhook.status), tonumber(doc.job.webhook.attempts) or 0
 end
-local function mark_webhook(ledger, record, status, add, only_from)
-  local pair = redis.call('HMGET', ledger, '${WEBHOOK_STATUS_FIELD}', '${WEBHOOK_ATTEMPTS_FIELD}')
-  local cur, n = pair[1], tonumber(pair[2] or '0')
+local function ledger_of(ledger)
+  local all = redis.call('HGETALL', ledger)
+  local fields = {}
+  for i = 1, #all, 2 do fields[all[i]] = all[i + 1] end
+  return fields
+end
+-- fields: the ledger as read (ledger_of); the change goes into it and, as field/value pairs, into writes, which the
+-- caller stores with one HSET (flush) together with its own ledger changes.
+local function mark_webhook(fields, record, status, add, only_from, writes)
+  local cur, n = fields['${WEBHOOK_STATUS_FIELD}'], tonumber(fields['${WEBHOOK_ATTEMPTS_FIELD}'] or '0')
   -- A ledger outliving its record (the record's retention TTL ran out first) is erased by the retention sweeper with
   -- the job's other keys; what is written to it meanwhile is never read, so the record's existence is not checked.
   if not cur then
@@ -57,8 +65,15 @@ local function mark_webhook(ledger, record, status, add, only_from)
   end
   if only_from ~= '' and not string.find(',' .. only_from .. ',', ',' .. cur .. ',', 1, true) then return 0 end
   if cur == status and add == 0 then return 0 end
-  redis.call('HSET', ledger, '${WEBHOOK_STATUS_FIELD}', status, '${WEBHOOK_ATTEMPTS_FIELD}', n + add)
+  fields['${WEBHOOK_STATUS_FIELD}'], fields['${WEBHOOK_ATTEMPTS_FIELD}'] = status, tostring(n + add)
+  writes[#writes + 1] = '${WEBHOOK_STATUS_FIELD}'
+  writes[#writes + 1] = status
+  writes[#writes + 1] = '${WEBHOOK_ATTEMPTS_FIELD}'
+  writes[#writes + 1] = n + add
   return 1
+end
+local function flush(ledger, writes)
+  if #writes > 0 then redis.call('HSET', ledger, unpack(writes)) end
 end
 `;
 
@@ -76,12 +91,6 @@ local function event_type(ev)
   local t = string.match(ev, '^{"id":"[^"]*","seq":%d+,"type":"([a-z.]+)"')
   if t then return t end
   return cjson.decode(ev).type
-end
-local function ledger_of(ledger)
-  local all = redis.call('HGETALL', ledger)
-  local fields = {}
-  for i = 1, #all, 2 do fields[all[i]] = all[i + 1] end
-  return fields
 end
 local function claim_unseen(ledger, events, record, upto, wanted_csv, fields, no_mark)
   local seen = tonumber(fields['seen'] or '0')
@@ -102,7 +111,11 @@ local function claim_unseen(ledger, events, record, upto, wanted_csv, fields, no
     end
   end
   local mark = 0
-  if fresh and not no_mark then mark = mark_webhook(ledger, record, 'pending', 0, 'none,delivered') end
+  if fresh and not no_mark then
+    local writes = {}
+    mark = mark_webhook(fields, record, 'pending', 0, 'none,delivered', writes)
+    flush(ledger, writes)
+  end
   return found, false, mark, fresh
 end
 `;
@@ -163,7 +176,11 @@ if not earlier and #found == 1 and found[1] == seq then
   return {0, 0, 1, secrets}
 end
 local mark = 0
-if fresh then mark = mark_webhook(KEYS[1], KEYS[3], 'pending', 0, 'none,delivered') end
+if fresh then
+  local writes = {}
+  mark = mark_webhook(fields, KEYS[3], 'pending', 0, 'none,delivered', writes)
+  flush(KEYS[1], writes)
+end
 local out = {0, mark, 0}
 for _, s in ipairs(found) do out[#out + 1] = s end
 return out
@@ -203,41 +220,70 @@ const RECORD_TAIL_BYTES = 1024;
  * Returns {record head|nil, event|nil, state|nil, blockedBy, secrets|nil, webhook tail|nil}; the head is the whole
  * record when the tail is nil.
  */
-const READ_DELIVERY = luaScript(`
-local seq = tonumber(ARGV[1])
-local state = false
-local blocked = 0
-if ARGV[2] ~= '1' then
-  local all = redis.call('HGETALL', KEYS[3])
-  for i = 1, #all, 2 do
-    local s = tonumber(all[i])
-    if s == seq then state = all[i + 1]
-    elseif s and s < seq and all[i + 1] == 'pending' and (blocked == 0 or s < blocked) then blocked = s end
+const READ_ONE_FN = `
+local function read_one(k_record, k_events, k_ledger, k_secrets, seq, redeliver)
+  local state = false
+  local blocked = 0
+  if redeliver ~= '1' then
+    local all = redis.call('HGETALL', k_ledger)
+    for i = 1, #all, 2 do
+      local s = tonumber(all[i])
+      if s == seq then state = all[i + 1]
+      elseif s and s < seq and all[i + 1] == 'pending' and (blocked == 0 or s < blocked) then blocked = s end
+    end
+    -- Held back behind an event of a job that is gone: nothing to wait for (the caller ends on the missing record).
+    if blocked ~= 0 and redis.call('EXISTS', k_record) == 0 then blocked = 0 end
+    if state ~= 'pending' or blocked ~= 0 then return {false, false, state, blocked, false} end
   end
-  -- Held back behind an event of a job that is gone: nothing to wait for (the caller ends on the missing record).
-  if blocked ~= 0 and redis.call('EXISTS', KEYS[1]) == 0 then blocked = 0 end
-  if state ~= 'pending' or blocked ~= 0 then return {false, false, state, blocked, false} end
+  -- Not the whole record (tens of KB once the agent's messages are in) but its head (tenant, trace) and the job's
+  -- webhook: JobStore writes that near the end, so the last '"webhook":' of the tail window is the job's own. A record
+  -- where it is not in the window (a very long URL, another layout) is answered whole, tail false.
+  -- A record that fits the first window is read in that one call.
+  local head = redis.call('GETRANGE', k_record, 0, ${RECORD_TAIL_BYTES * 2 - 1})
+  if head == '' then return {false, false, state, 0, false, false} end
+  local tail = head
+  if #head == ${RECORD_TAIL_BYTES * 2} then tail = redis.call('GETRANGE', k_record, -${RECORD_TAIL_BYTES}, -1) end
+  head = string.sub(head, 1, ${RECORD_HEAD_BYTES})
+  local at, from = nil, 1
+  while true do
+    local s = string.find(tail, '"webhook":', from, true)
+    if not s then break end
+    at, from = s, s + 10
+  end
+  if at then tail = string.sub(tail, at) else head, tail = redis.call('GET', k_record), false end
+  local event = redis.call('LINDEX', k_events, seq - 1)
+  local secrets = false
+  if k_secrets then secrets = redis.call('GET', k_secrets) end
+  return {head, event, state, 0, secrets, tail}
 end
--- Not the whole record (tens of KB once the agent's messages are in) but its head (tenant, trace) and the job's
--- webhook: JobStore writes that near the end, so the last '"webhook":' of the tail window is the job's own. A record
--- where it is not in the window (a very long URL, another layout) is answered whole, tail false.
--- A record that fits the first window is read in that one call.
-local head = redis.call('GETRANGE', KEYS[1], 0, ${RECORD_TAIL_BYTES * 2 - 1})
-if head == '' then return {false, false, state, 0, false, false} end
-local tail = head
-if #head == ${RECORD_TAIL_BYTES * 2} then tail = redis.call('GETRANGE', KEYS[1], -${RECORD_TAIL_BYTES}, -1) end
-head = string.sub(head, 1, ${RECORD_HEAD_BYTES})
-local at, from = nil, 1
-while true do
-  local s = string.find(tail, '"webhook":', from, true)
-  if not s then break end
-  at, from = s, s + 10
+`;
+const READ_DELIVERY = luaScript(`${READ_ONE_FN}
+return read_one(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2])
+`);
+
+/** The six answers read_one gives per delivery (a shorter answer is padded with false). */
+const READ_WIDTH = 6;
+
+/**
+ * KEYS: each delivery's keys in turn (record, events, ledger[, secrets]). ARGV: per delivery its key count, seq and
+ * redeliver flag. READ_DELIVERY for several deliveries of one shard (one cluster slot) in one call: READ_WIDTH answers each.
+ */
+const READ_DELIVERIES = luaScript(`${READ_ONE_FN}
+local out, k = {}, 1
+for i = 1, #ARGV, 3 do
+  local n = tonumber(ARGV[i])
+  local secrets = nil
+  if n == 4 then secrets = KEYS[k + 3] end
+  local r = read_one(KEYS[k], KEYS[k + 1], KEYS[k + 2], secrets, tonumber(ARGV[i + 1]), ARGV[i + 2])
+  local base = #out
+  for j = 1, ${READ_WIDTH} do
+    local v = r[j]
+    if v == nil then v = false end
+    out[base + j] = v
+  end
+  k = k + n
 end
-if at then tail = string.sub(tail, at) else head, tail = redis.call('GET', KEYS[1]), false end
-local event = redis.call('LINDEX', KEYS[2], seq - 1)
-local secrets = false
-if KEYS[4] then secrets = redis.call('GET', KEYS[4]) end
-return {head, event, state, 0, secrets, tail}
+return out
 `);
 
 /**
@@ -250,43 +296,87 @@ return {head, event, state, 0, secrets, tail}
  * - failing: a retry follows; status failing.
  * Returns {next pending seq after this one (0 if none; 0 for stop and failing), mark (as mark_webhook), status}.
  */
-const SETTLE_DELIVERY = luaScript(`${MARK_WEBHOOK_FN}
-local seq = tonumber(ARGV[1])
-local action = ARGV[4]
-if redis.call('RPUSH', KEYS[3], ARGV[2]) > tonumber(ARGV[3]) then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1) end
-local status = 'failing'
-local nextSeq = 0
-if action == 'stop' then
-  status = 'exhausted'
-  redis.call('HSET', KEYS[2], 'stop', ARGV[6])
-  local all = redis.call('HGETALL', KEYS[2])
-  for i = 1, #all, 2 do
-    if tonumber(all[i]) and all[i + 1] == 'pending' then redis.call('HSET', KEYS[2], all[i], 'stopped') end
-  end
-elseif action == 'delivered' or action == 'exhausted' then
-  if action == 'delivered' then redis.call('HSET', KEYS[2], ARGV[1], 'delivered')
-  elseif ARGV[5] ~= '1' then redis.call('HSET', KEYS[2], ARGV[1], 'exhausted') end
-  local all = redis.call('HGETALL', KEYS[2])
-  local given_up, waiting = false, false
-  for i = 1, #all, 2 do
-    local s, st = tonumber(all[i]), all[i + 1]
-    if s then
-      if st == 'exhausted' or st == 'stopped' then given_up = true end
-      if st == 'pending' then
-        waiting = true
-        if s > seq and (nextSeq == 0 or s < nextSeq) then nextSeq = s end
+const SETTLE_ONE_FN = `${MARK_WEBHOOK_FN}
+local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max_records, action, redeliver, stop_reason)
+  local seq = tonumber(seq_text)
+  if redis.call('RPUSH', k_log, attempt_json) > tonumber(max_records) then redis.call('LTRIM', k_log, -tonumber(max_records), -1) end
+  -- The ledger is read once (the status pair alone when that is all it takes) and written once. Lua is slow here next to
+  -- Redis' own commands (a table of four fields costs about what a command does), so the common paths read the reply as
+  -- it comes instead of building a table of it.
+  local status, nextSeq = 'failing', 0
+  local cur, n = nil, 0
+  local mine = nil
+  if action == 'failing' then
+    local pair = redis.call('HMGET', k_ledger, '${WEBHOOK_STATUS_FIELD}', '${WEBHOOK_ATTEMPTS_FIELD}')
+    cur, n = pair[1], tonumber(pair[2] or '0')
+  elseif action == 'stop' then
+    status = 'exhausted'
+    local all = redis.call('HGETALL', k_ledger)
+    local writes = {'stop', stop_reason}
+    for i = 1, #all, 2 do
+      local f, st = all[i], all[i + 1]
+      if f == '${WEBHOOK_STATUS_FIELD}' then cur = st elseif f == '${WEBHOOK_ATTEMPTS_FIELD}' then n = tonumber(st)
+      elseif tonumber(f) and st == 'pending' then writes[#writes + 1] = f; writes[#writes + 1] = 'stopped' end
+    end
+    redis.call('HSET', k_ledger, unpack(writes))
+  else
+    -- delivered, or exhausted: the event's own new state (a redelivery that runs out leaves the ledger alone).
+    if action == 'delivered' then mine = 'delivered' elseif redeliver ~= '1' then mine = 'exhausted' end
+    local all = redis.call('HGETALL', k_ledger)
+    local given_up, waiting = false, false
+    for i = 1, #all, 2 do
+      local f, st = all[i], all[i + 1]
+      if f == '${WEBHOOK_STATUS_FIELD}' then cur = st elseif f == '${WEBHOOK_ATTEMPTS_FIELD}' then n = tonumber(st) else
+        local s = tonumber(f)
+        if s then
+          if s == seq and mine then st = mine end
+          if st == 'exhausted' or st == 'stopped' then given_up = true end
+          if st == 'pending' then
+            waiting = true
+            if s > seq and (nextSeq == 0 or s < nextSeq) then nextSeq = s end
+          end
+        end
       end
     end
+    if action == 'exhausted' or given_up then status = 'exhausted' elseif waiting then status = 'pending' else status = 'delivered' end
   end
-  if action == 'exhausted' or given_up then status = 'exhausted' elseif waiting then status = 'pending' else status = 'delivered' end
+  if not cur then cur, n = stored_webhook(k_record) end
+  local mark = 0
+  if cur then
+    mark = 1
+    if mine then redis.call('HSET', k_ledger, seq_text, mine, '${WEBHOOK_STATUS_FIELD}', status, '${WEBHOOK_ATTEMPTS_FIELD}', (n or 0) + 1)
+    else redis.call('HSET', k_ledger, '${WEBHOOK_STATUS_FIELD}', status, '${WEBHOOK_ATTEMPTS_FIELD}', (n or 0) + 1) end
+  elseif mine then
+    redis.call('HSET', k_ledger, seq_text, mine)
+  end
+  return {nextSeq, mark, status}
 end
-local mark = mark_webhook(KEYS[2], KEYS[1], status, 1, '')
-return {nextSeq, mark, status}
+`;
+const SETTLE_DELIVERY = luaScript(`${SETTLE_ONE_FN}
+return settle_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+`);
+
+/**
+ * KEYS: each settle's record, ledger and attempt log in turn. ARGV: each settle's six arguments (as SETTLE_DELIVERY's).
+ * SETTLE_DELIVERY for several attempts of one shard (one cluster slot) in one call: three answers each.
+ */
+const SETTLE_DELIVERIES = luaScript(`${SETTLE_ONE_FN}
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local a = i * 6
+  local r = settle_one(KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
+  out[i * 3 + 1], out[i * 3 + 2], out[i * 3 + 3] = r[1], r[2], r[3]
+end
+return out
 `);
 
 /** KEYS: ledger, record. ARGV: status, attempts to add, statuses it may replace (comma-separated, '' any). As mark_webhook. */
 const SET_WEBHOOK_STATUS = luaScript(`${MARK_WEBHOOK_FN}
-return mark_webhook(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[3])
+local pair = redis.call('HMGET', KEYS[1], '${WEBHOOK_STATUS_FIELD}', '${WEBHOOK_ATTEMPTS_FIELD}')
+local writes = {}
+local mark = mark_webhook({ ['${WEBHOOK_STATUS_FIELD}'] = pair[1] or nil, ['${WEBHOOK_ATTEMPTS_FIELD}'] = pair[2] or nil }, KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[3], writes)
+flush(KEYS[1], writes)
+return mark
 `);
 
 export interface NoteResult {
@@ -377,7 +467,7 @@ export class DeliveryScripts {
   async read(jobId: string, seq: number, redeliver: boolean, tenant: string | null, secretsKey: string | null): Promise<DeliveryRead> {
     const keys = [this.keys.job(jobId), this.keys.jobEvents(jobId), this.keys.jobWebhookPending(jobId)];
     if (secretsKey && tenant !== null && this.keys.shardOfTenant(tenant) === this.keys.shardOfId(jobId)) keys.push(secretsKey);
-    const raw = (await runScript(this.redis, READ_DELIVERY, keys.length, ...keys, seq, redeliver ? '1' : '0')) as unknown[];
+    const raw = await this.reads.call(this.keys.shardOfId(jobId), { keys, seq, redeliver });
     const head = str(raw[0]);
     const tail = str(raw[5]);
     let record = head === null ? null : tail === null ? deliveryRecord(head) : deliveryRecordFrom(head, tail);
@@ -410,23 +500,48 @@ export class DeliveryScripts {
     seq: number,
     input: { attemptJson: string; maxRecords: number; action: SettleAction; redeliver: boolean; stopReason?: string },
   ): Promise<SettleResult> {
-    const raw = (await runScript(
-      this.redis,
-      SETTLE_DELIVERY,
-      3,
-      this.keys.job(jobId),
-      this.keys.jobWebhookPending(jobId),
-      this.keys.jobDeliveries(jobId),
-      seq,
-      input.attemptJson,
-      input.maxRecords,
-      input.action,
-      input.redeliver ? '1' : '0',
-      input.stopReason ?? '',
-    )) as unknown[];
+    const k = this.keys;
+    const raw = await this.settles.call(k.shardOfId(jobId), {
+      keys: [k.job(jobId), k.jobWebhookPending(jobId), k.jobDeliveries(jobId)],
+      args: [String(seq), input.attemptJson, String(input.maxRecords), input.action, input.redeliver ? '1' : '0', input.stopReason ?? ''],
+    });
     const next = Number(raw[0]);
     return { next: next > 0 ? next : null, status: str(raw[2]) as SettleResult['status'] };
   }
+
+  /** Reads made in the same turn of the event loop go to Redis as one script call per shard (READ_DELIVERIES). */
+  private readonly reads = new TickBatcher<ReadCall, unknown[]>(
+    async (_shard, c) => (await runScript(this.redis, READ_DELIVERY, c.keys.length, ...c.keys, c.seq, c.redeliver ? '1' : '0')) as unknown[],
+    async (_shard, calls) => {
+      const args = calls.flatMap((c) => [String(c.keys.length), String(c.seq), c.redeliver ? '1' : '0']);
+      const keys = calls.flatMap((c) => c.keys);
+      const raw = (await runScript(this.redis, READ_DELIVERIES, keys.length, ...keys, ...args)) as unknown[];
+      return calls.map((_, i) => raw.slice(i * READ_WIDTH, (i + 1) * READ_WIDTH));
+    },
+    true,
+  );
+
+  /** Settles made in the same turn go as one script call per shard (SETTLE_DELIVERIES); a failed one fails them all. */
+  private readonly settles = new TickBatcher<SettleCall, unknown[]>(
+    async (_shard, c) => (await runScript(this.redis, SETTLE_DELIVERY, 3, ...c.keys, ...c.args)) as unknown[],
+    async (_shard, calls) => {
+      const keys = calls.flatMap((c) => c.keys);
+      const raw = (await runScript(this.redis, SETTLE_DELIVERIES, keys.length, ...keys, ...calls.flatMap((c) => c.args))) as unknown[];
+      return calls.map((_, i) => raw.slice(i * 3, i * 3 + 3));
+    },
+    false,
+  );
+}
+
+interface ReadCall {
+  keys: string[];
+  seq: number;
+  redeliver: boolean;
+}
+
+interface SettleCall {
+  keys: [string, string, string];
+  args: string[];
 }
 
 /** The few record fields a delivery needs; the rest of the (possibly large) record is not validated again here. */

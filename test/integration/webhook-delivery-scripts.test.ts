@@ -1,5 +1,5 @@
 // The delivery scripts on real Redis: note an event, read a delivery, settle it; the webhook status in the ledger, keys in one slot.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newJobId } from '../../src/jobs/ids.js';
 import { eventSchema, jobRecordSchema, type Job } from '../../src/jobs/schemas.js';
 import { JobStore } from '../../src/jobs/store.js';
@@ -335,6 +335,96 @@ describe('settle', () => {
     expect((await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false })).status).toBe('delivered');
     expect(await rawRecord(id)).toBe(before);
     expect(await redis.hget(keys.jobWebhookPending(id), 'wh_status')).toBeNull();
+  });
+});
+
+describe('reads and settles of one turn, batched into one script call per shard', () => {
+  /** Runs `calls` all at once (one turn: batched) on one set of jobs and one at a time on a twin set; both must agree. */
+  async function twins(setup: () => Promise<string>, count: number): Promise<[string[], string[]]> {
+    const a: string[] = [];
+    const b: string[] = [];
+    for (let i = 0; i < count; i++) {
+      a.push(await setup());
+      b.push(await setup());
+    }
+    return [a, b];
+  }
+  /** Script calls this test's connection makes (not Redis' own counters: other test files share that Redis). */
+  const scriptCalls = vi.spyOn(redis, 'evalsha');
+  const evalshaCalls = async () => scriptCalls.mock.calls.length;
+
+  it('answers each read as a read on its own would: pending, held back, not pending, secrets, another layout', async () => {
+    const setup = async () => {
+      const id = await storedJob({}, 3);
+      await ledger.claim(id, 1);
+      await ledger.claim(id, 2);
+      await ledger.setState(id, 2, 'delivered');
+      await ledger.claim(id, 3);
+      return id;
+    };
+    const [batched, alone] = await twins(setup, 3);
+    // One job in another record layout (read whole on the Node side), and a tenant's secrets for some reads.
+    for (const id of [batched[2]!, alone[2]!]) {
+      const parsed = JSON.parse(await rawRecord(id)) as { job: Record<string, unknown> };
+      const { webhook, ...rest } = parsed.job;
+      await redis.set(keys.job(id), JSON.stringify({ ...parsed, job: { webhook, ...rest } }));
+    }
+    await redis.set(keys.tenantWebhookSecrets('acme'), '{"current":"whsec_y"}');
+    const secrets = keys.tenantWebhookSecrets('acme');
+    const asks = (ids: string[]) => [
+      [ids[0]!, 1, false, 'acme', secrets],
+      [ids[0]!, 3, false, 'acme', secrets],
+      [ids[1]!, 2, false, null, null],
+      [ids[1]!, 2, true, 'acme', secrets],
+      [ids[2]!, 1, false, 'acme', null],
+      [newJobId(), 1, false, null, null],
+    ] as const;
+    const before = await evalshaCalls();
+    const together = await Promise.all(asks(batched).map(([id, seq, re, t, k]) => scripts.read(id, seq, re, t, k)));
+    expect((await evalshaCalls()) - before).toBe(1);
+    const oneByOne = [];
+    for (const [id, seq, re, t, k] of asks(alone)) oneByOne.push(await scripts.read(id, seq, re, t, k));
+    const same = (reads: typeof together) => reads.map((r) => ({ ...r, event: r.event === null ? null : { ...eventSchema.parse(JSON.parse(r.event)), id: 'x', at: 'x', data: null } }));
+    expect(same(together)).toEqual(same(oneByOne));
+    expect(together[0]).toMatchObject({ state: 'pending', blockedBy: 0, secrets: '{"current":"whsec_y"}' });
+    expect(together[1]).toMatchObject({ state: 'pending', blockedBy: 1, record: null });
+    expect(together[4]!.record).toEqual({ tenant: 'acme', trace: null, job: { webhook: { url: 'https://hooks.example.com/a?b=1' } } });
+  });
+
+  it('a read that fails in a batch fails alone: the others are answered', async () => {
+    const good = await storedJob();
+    await ledger.claim(good, 1);
+    const bad = await storedJob();
+    await redis.del(keys.jobEvents(bad));
+    await redis.set(keys.jobEvents(bad), 'not a list');
+    await ledger.claim(bad, 1);
+    const [a, b] = await Promise.allSettled([scripts.read(good, 1, false, null, null), scripts.read(bad, 1, false, null, null)]);
+    expect(a.status).toBe('fulfilled');
+    expect(b.status).toBe('rejected');
+  });
+
+  it('settles each attempt as a settle on its own would', async () => {
+    const setup = async () => {
+      const id = await storedJob({}, 2);
+      await ledger.claim(id, 1);
+      await ledger.claim(id, 2);
+      return id;
+    };
+    const [batched, alone] = await twins(setup, 4);
+    const actions = ['delivered', 'failing', 'exhausted', 'stop'] as const;
+    const input = (i: number) => ({ attemptJson: attempt(`evt_${i}`), maxRecords: 500, action: actions[i]!, redeliver: false, stopReason: 'gone' });
+    const before = await evalshaCalls();
+    const together = await Promise.all(batched.map((id, i) => scripts.settle(id, 1, input(i))));
+    expect((await evalshaCalls()) - before).toBe(1);
+    const oneByOne = [];
+    for (const [i, id] of alone.entries()) oneByOne.push(await scripts.settle(id, 1, input(i)));
+    expect(together).toEqual(oneByOne);
+    expect(together.map((r) => r.status)).toEqual(['pending', 'failing', 'exhausted', 'exhausted']);
+    for (let i = 0; i < 4; i++) {
+      expect(await ledger.states(batched[i]!)).toEqual(await ledger.states(alone[i]!));
+      expect((await store.get(batched[i]!))!.job.webhook).toEqual((await store.get(alone[i]!))!.job.webhook);
+      expect((await ledger.attempts(batched[i]!)).length).toBe(1);
+    }
   });
 });
 
