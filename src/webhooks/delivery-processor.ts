@@ -41,8 +41,9 @@ export class DeliveryProcessor {
   constructor(private readonly deps: DeliveryProcessorDeps) {}
 
   /**
-   * The BullMQ processor of the webhooks queue. Two round trips of its own per delivery: one script reads the record,
-   * the event, its ledger state and the tenant's secrets; one settles the attempt (delivery-scripts.ts).
+   * The BullMQ processor of the webhooks queue. Two script calls of its own per delivery: one reads the record, the
+   * event, its ledger state and the tenant's secrets; one settles the attempt (delivery-scripts.ts). Deliveries that
+   * start or settle in the same turn of the event loop share those calls (one per shard for all of them).
    */
   async process(job: Job<DeliveryJobData>, token?: string): Promise<void> {
     const outcome = await this.attempt(job.data);
