@@ -415,14 +415,15 @@ export class JobStore {
   }
 }
 
-/**
- * The stored form of a record: `v` first, as the scripts match it (the same text JSON.stringify would give for these
- * fields in this order). `jobJson`: the job already serialized, when the caller has it.
- */
+/** Raw records parsed, each with its ledger's webhook pair (null: as stored) shown over its own. */
 function parseRecords(raws: readonly (string | null)[], pairs: readonly ((string | null)[] | null)[]): (JobRecord | null)[] {
   return raws.map((raw, i) => (raw === null ? null : withWebhookState(jobRecordSchema.parse(JSON.parse(raw)), pairs[i] ?? null)));
 }
 
+/**
+ * The stored form of a record: `v` first, as the scripts match it (the same text JSON.stringify would give for these
+ * fields in this order). `jobJson`: the job already serialized, when the caller has it.
+ */
 export function recordJson(record: JobRecord, jobJson = JSON.stringify(record.job)): string {
   const { v, tenant, cancel_requested, trace, group, idem } = record;
   const str = (value: string | null | undefined) => JSON.stringify(value ?? null);

@@ -12,6 +12,18 @@ const WEBHOOK_TAIL = String.raw`,"parent_id":[^,]*,"created_at":"[^"]*","started
 /** How far from a record's end the job's webhook is looked for first (the URL is part of it). */
 const MARK_TAIL_BYTES = 1024;
 
+/** last_find(s, needle, from): where the last plain `needle` at or after `from` starts, nil when there is none. */
+const LAST_FIND_FN = `
+local function last_find(s, needle, from)
+  local at
+  while true do
+    local p = string.find(s, needle, from, true)
+    if not p then return at end
+    at, from = p, p + #needle
+  end
+end
+`;
+
 /**
  * mark_webhook sets the job's webhook status (and adds to its attempts) in the job's delivery ledger, the hash every
  * delivery script already holds, instead of in the job record: rewriting a record of tens of KB on every settle was
@@ -22,15 +34,7 @@ const MARK_TAIL_BYTES = 1024;
  * tens of KB), in the layout JobStore writes, else the decoded record. Returns 1 changed, 0 nothing to change (no
  * record, no webhook, current status not in only_from).
  */
-const MARK_WEBHOOK_FN = `
-local function last_find(s, needle, from)
-  local at
-  while true do
-    local p = string.find(s, needle, from, true)
-    if not p then return at end
-    at, from = p, p + #needle
-  end
-end
+const MARK_WEBHOOK_FN = `${LAST_FIND_FN}
 local function stored_webhook(key)
   local rec = redis.call('GET', key)
   if not rec then return nil end
@@ -220,7 +224,7 @@ const RECORD_TAIL_BYTES = 1024;
  * Returns {record head|nil, event|nil, state|nil, blockedBy, secrets|nil, webhook tail|nil}; the head is the whole
  * record when the tail is nil.
  */
-const READ_ONE_FN = `
+const READ_ONE_FN = `${LAST_FIND_FN}
 local function read_one(k_record, k_events, k_ledger, k_secrets, seq, redeliver)
   local state = false
   local blocked = 0
@@ -244,12 +248,7 @@ local function read_one(k_record, k_events, k_ledger, k_secrets, seq, redeliver)
   local tail = head
   if #head == ${RECORD_TAIL_BYTES * 2} then tail = redis.call('GETRANGE', k_record, -${RECORD_TAIL_BYTES}, -1) end
   head = string.sub(head, 1, ${RECORD_HEAD_BYTES})
-  local at, from = nil, 1
-  while true do
-    local s = string.find(tail, '"webhook":', from, true)
-    if not s then break end
-    at, from = s, s + 10
-  end
+  local at = last_find(tail, '"webhook":', 1)
   if at then tail = string.sub(tail, at) else head, tail = redis.call('GET', k_record), false end
   local event = redis.call('LINDEX', k_events, seq - 1)
   local secrets = false
@@ -340,6 +339,8 @@ local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max
     end
     if action == 'exhausted' or given_up then status = 'exhausted' elseif waiting then status = 'pending' else status = 'delivered' end
   end
+  -- mark_webhook's work, written out: going through it (a fields table, a writes table, unpack) cost 5-6 µs more per
+  -- settle here (28.5 -> 34 µs on a 25 KB record). A settle always adds an attempt, so the pair always changes.
   if not cur then cur, n = stored_webhook(k_record) end
   local mark = 0
   if cur then
