@@ -1,13 +1,11 @@
 // The file driver: objects under one root directory, written to a temp file, fsynced, then renamed into place.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, opendir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { StorageError } from './errors.js';
-import { HashingStream } from './hashing-stream.js';
 import { assertValidKey, assertValidPrefix, etagFor } from './keys.js';
 import { resolveRange } from './range.js';
 import type { ByteRange, GetResult, ListedObject, ObjectInfo, OutputStorage, ProbeResult, PutOptions, PutResult } from './types.js';
@@ -28,6 +26,8 @@ type Sidecar = z.infer<typeof sidecarSchema>;
 
 const META_SUFFIX = '~meta.json';
 const TEMP_MARK = '~tmp-';
+/** How many directories a process remembers as existing before it starts over (one per tenant and id prefix). */
+const KNOWN_DIRS_MAX = 10_000;
 
 function fsFailure(action: string, err: unknown): StorageError {
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -37,6 +37,11 @@ function fsFailure(action: string, err: unknown): StorageError {
 /** An fs error carries a syscall (a socket error does too, hence put() also checks which stream failed first). */
 function isFsError(err: unknown): boolean {
   return typeof (err as NodeJS.ErrnoException | null)?.syscall === 'string';
+}
+
+/** A write to a file may take fewer bytes than given: the rest follows until the chunk is all written. */
+async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -69,6 +74,27 @@ export class FileStorage implements OutputStorage {
     return path;
   }
 
+  /**
+   * Directories this process made or found (bounded): a put into a known one skips its mkdir. One removed meanwhile
+   * (by an operator) makes the temp file's open fail with ENOENT, and the put then makes it again.
+   */
+  private readonly knownDirs = new Set<string>();
+
+  private async openTemp(dir: string, tempData: string): Promise<FileHandle> {
+    if (this.knownDirs.has(dir)) {
+      try {
+        return await open(tempData, 'wx');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.knownDirs.delete(dir);
+      }
+    }
+    await mkdir(dir, { recursive: true });
+    if (this.knownDirs.size >= KNOWN_DIRS_MAX) this.knownDirs.clear();
+    this.knownDirs.add(dir);
+    return open(tempData, 'wx');
+  }
+
   async put(key: string, body: Readable, opts: PutOptions): Promise<PutResult> {
     let path: string;
     try {
@@ -81,22 +107,32 @@ export class FileStorage implements OutputStorage {
     const nonce = randomBytes(6).toString('hex');
     const tempData = `${path}${TEMP_MARK}${nonce}`;
     const tempMeta = `${path}${META_SUFFIX}${TEMP_MARK}${nonce}`;
-    const hasher = new HashingStream();
+    const hash = createHash('sha256');
+    let size = 0;
     let handle: FileHandle | undefined;
-    // pipeline() hands the first error to every stream, so whichever emitted first is where the failure came from.
+    // Whichever failed first is where the failure came from: the body (a download cut off) or the disk.
     let firstFailure: 'body' | 'disk' | undefined;
-    // This listener also covers a body failing while the file is being opened (pipeline() reports it).
+    // This listener also covers a body failing while the file is being opened.
     body.on('error', () => (firstFailure ??= 'body'));
     try {
-      await mkdir(dir, { recursive: true });
-      // Opened here rather than by createWriteStream so the file exists (and can be removed) before any byte flows.
-      handle = await open(tempData, 'wx');
-      // flush: fsync before close, so the rename below can never publish data still in the page cache.
-      const file = handle.createWriteStream({ flush: true });
-      file.once('error', () => (firstFailure ??= 'disk'));
-      await pipeline(body, hasher, file);
-      const { ino, size } = await stat(tempData);
-      const sha256 = hasher.digest();
+      // Opened before any byte flows, so the file exists (and can be removed) whatever fails next.
+      handle = await this.openTemp(dir, tempData);
+      // A plain loop rather than a pipeline through a hashing Transform and a WriteStream: for a video of a few MB
+      // that machinery cost more main-thread CPU than the writes themselves (bench/README.md, orchestration).
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        size += chunk.length;
+        await writeFully(handle, chunk).catch((err: unknown) => {
+          firstFailure ??= 'disk';
+          throw err;
+        });
+      }
+      // fsync before close, so the rename below can never publish data still in the page cache.
+      await handle.sync();
+      const { ino } = await handle.stat();
+      await handle.close();
+      handle = undefined;
+      const sha256 = hash.digest('hex');
       const sidecar: Sidecar = { v: 1, sha256, sizeBytes: size, contentType: opts.contentType, ino };
       const metaHandle = await open(tempMeta, 'wx');
       try {

@@ -226,6 +226,15 @@ describe('file driver specifics', () => {
     expect(result).toEqual({ ok: false, reason: `output directory ${join(file, 'below')} is not writable (ENOTDIR)` });
   });
 
+  it('makes a directory again when it was removed after a put (it remembers the directories it made)', async () => {
+    await fx.storage.put('gone/a.mp4', source(Buffer.from('first')), { contentType: 'video/mp4' });
+    await rm(join(fx.dir, 'gone'), { recursive: true });
+    const put = await fx.storage.put('gone/b.mp4', source(Buffer.from('second')), { contentType: 'video/mp4' });
+    expect(put.sha256).toBe(sha(Buffer.from('second')));
+    expect(await fx.storage.head('gone/b.mp4')).toMatchObject({ sizeBytes: 6, sha256: sha(Buffer.from('second')) });
+    expect(await allFiles(join(fx.dir, 'gone'))).toEqual(['b.mp4', 'b.mp4~meta.json']);
+  });
+
   it('turns a disk failure into STORAGE_FAILED and removes its temp files', async () => {
     // A directory where the data file should go: the bytes are written, then the rename into place fails.
     await mkdir(join(fx.dir, 'd/x.mp4/inner'), { recursive: true });
