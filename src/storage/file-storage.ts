@@ -112,8 +112,15 @@ export class FileStorage implements OutputStorage {
     let handle: FileHandle | undefined;
     // Whichever failed first is where the failure came from: the body (a download cut off) or the disk.
     let firstFailure: 'body' | 'disk' | undefined;
-    // This listener also covers a body failing while the file is being opened.
-    body.on('error', () => (firstFailure ??= 'body'));
+    // A write the disk never finishes must not hold the put once the body has failed (a stall, an abort): each write
+    // races this. The listener also covers a body failing while the file is being opened.
+    let rejectOnBodyError: (err: unknown) => void = () => {};
+    const bodyFailed = new Promise<never>((_resolve, reject) => (rejectOnBodyError = reject));
+    bodyFailed.catch(() => {});
+    body.on('error', (err) => {
+      firstFailure ??= 'body';
+      rejectOnBodyError(err);
+    });
     try {
       // Opened before any byte flows, so the file exists (and can be removed) whatever fails next.
       handle = await this.openTemp(dir, tempData);
@@ -122,10 +129,11 @@ export class FileStorage implements OutputStorage {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
-        await writeFully(handle, chunk).catch((err: unknown) => {
+        const written = writeFully(handle, chunk).catch((err: unknown) => {
           firstFailure ??= 'disk';
           throw err;
         });
+        await Promise.race([written, bodyFailed]);
       }
       // fsync before close, so the rename below can never publish data still in the page cache.
       await handle.sync();
@@ -149,7 +157,8 @@ export class FileStorage implements OutputStorage {
       return { sizeBytes: size, sha256, etag: etagFor(sha256) };
     } catch (err) {
       body.destroy();
-      await handle?.close().catch(() => {});
+      // Not awaited: closing waits for a write still pending, and a disk that never finishes it must not hold the put.
+      void handle?.close().catch(() => {});
       await Promise.all([rm(tempData, { force: true }), rm(tempMeta, { force: true })]).catch(() => {});
       if (firstFailure !== 'body' && isFsError(err)) throw fsFailure(`writing the output to ${dir}`, err);
       throw err;
