@@ -124,8 +124,8 @@ export class FileStorage implements OutputStorage {
     try {
       // Opened before any byte flows, so the file exists (and can be removed) whatever fails next.
       handle = await this.openTemp(dir, tempData);
-      // A plain loop rather than a pipeline through a hashing Transform and a WriteStream: for a video of a few MB
-      // that machinery cost more main-thread CPU than the writes themselves (bench/README.md, orchestration).
+      // A plain loop rather than a pipeline through a hashing Transform and a WriteStream: for a small output that
+      // machinery cost a quarter of the put's main-thread CPU (bench/README.md, orchestration).
       for await (const chunk of body as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
