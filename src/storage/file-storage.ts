@@ -80,6 +80,35 @@ export class FileStorage implements OutputStorage {
    */
   private readonly knownDirs = new Set<string>();
 
+  /** Per directory: the fsync running now, and the one queued behind it for the puts that asked meanwhile. */
+  private readonly dirSyncs = new Map<string, { running: Promise<void>; queued: Promise<void> | null }>();
+
+  /**
+   * Makes the renames done in `dir` so far durable. An fsync of a directory covers every rename made in it before the
+   * fsync started, so puts that finish together share one (all of a tenant's outputs sit in one directory): a put that
+   * finds one running waits for the next, which starts when that one ends and serves every put that asked meanwhile.
+   */
+  private syncDir(dir: string): Promise<void> {
+    const current = this.dirSyncs.get(dir);
+    if (!current) return this.startDirSync(dir);
+    // The running fsync may have started before this put's renames: only the next one certainly covers them.
+    current.queued ??= current.running.then(
+      () => this.startDirSync(dir),
+      () => this.startDirSync(dir),
+    );
+    return current.queued;
+  }
+
+  private startDirSync(dir: string): Promise<void> {
+    const running = fsyncDir(dir).finally(() => {
+      const current = this.dirSyncs.get(dir);
+      // The queued fsync (if any) takes this place as it starts; without one, nothing is left to wait for.
+      if (current?.running === running && current.queued === null) this.dirSyncs.delete(dir);
+    });
+    this.dirSyncs.set(dir, { running, queued: null });
+    return running;
+  }
+
   private async openTemp(dir: string, tempData: string): Promise<FileHandle> {
     if (this.knownDirs.has(dir)) {
       try {
@@ -153,7 +182,7 @@ export class FileStorage implements OutputStorage {
       // and list() still shows, so the orphan sweeper can remove it.
       await rename(tempData, path);
       await rename(tempMeta, `${path}${META_SUFFIX}`);
-      await fsyncDir(dir);
+      await this.syncDir(dir);
       return { sizeBytes: size, sha256, etag: etagFor(sha256) };
     } catch (err) {
       body.destroy();
