@@ -1,4 +1,5 @@
 // The links put into stored results: PUBLIC_BASE_URL + a signed, expiring query, minted and checked with one shared key.
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { linkExpiresAt, outputUrl, verifyOutputLink, type LinkVerdict } from './signed-links.js';
 
 export interface OutputLinksOptions {
@@ -17,8 +18,8 @@ export class OutputLinks {
   private base: string;
   private readonly derived: boolean;
   private readonly now: () => number;
-  private secret: Uint8Array | null = null;
-  private loading: Promise<Uint8Array> | null = null;
+  private secret: KeyObject | null = null;
+  private loading: Promise<KeyObject> | null = null;
 
   constructor(private readonly opts: OutputLinksOptions) {
     this.base = opts.publicBaseUrl.replace(/\/+$/, '');
@@ -42,11 +43,11 @@ export class OutputLinks {
     this.base = url.origin;
   }
 
-  /** The key, loaded once per process; a failed load (Redis away) is retried by the next caller. */
-  key(): Promise<Uint8Array> {
+  /** The key, loaded once per process (and imported once for HMAC); a failed load (Redis away) is retried by the next caller. */
+  key(): Promise<KeyObject> {
     if (this.secret) return Promise.resolve(this.secret);
     this.loading ??= this.opts.loadSecret().then(
-      (secret) => (this.secret = secret),
+      (secret) => (this.secret = createSecretKey(secret)),
       (err: unknown) => {
         this.loading = null;
         throw err;

@@ -1,5 +1,5 @@
 // Signed output links: `?expires=<unix s>&sig=<HMAC-SHA256, base64url>` over the job id and expiry, checked in constant time.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, KeyObject, timingSafeEqual } from 'node:crypto';
 
 export type LinkVerdict = 'ok' | 'expired' | 'bad_signature';
 
@@ -8,19 +8,27 @@ function canonical(jobId: string, expires: number): string {
   return `nemo-relay/output-link/v1\n${jobId}\n${expires}`;
 }
 
-/** The secret is bytes or text of at least 32 bytes; the message never echoes it. */
-function keyOf(secret: string | Uint8Array): Uint8Array | string {
-  const length = typeof secret === 'string' ? Buffer.byteLength(secret) : secret.byteLength;
+/**
+ * The signing key: bytes or text, or a KeyObject made from them once (`createSecretKey`): an HMAC keyed with raw
+ * bytes imports them on every call, about four times the cost of the HMAC itself, and every read of a succeeded job
+ * mints its link.
+ */
+export type LinkSecret = string | Uint8Array | KeyObject;
+
+/** At least 32 bytes; the message never echoes it. */
+function keyOf(secret: LinkSecret): LinkSecret {
+  const length =
+    secret instanceof KeyObject ? (secret.symmetricKeySize ?? 0) : typeof secret === 'string' ? Buffer.byteLength(secret) : secret.byteLength;
   if (length < 32) throw new Error('output link secret must be at least 32 bytes');
   return secret;
 }
 
-function mac(secret: string | Uint8Array, jobId: string, expires: number): Buffer {
+function mac(secret: LinkSecret, jobId: string, expires: number): Buffer {
   return createHmac('sha256', keyOf(secret)).update(canonical(jobId, expires), 'utf8').digest();
 }
 
 /** `expires` is whole unix seconds, rounded down so a link never outlives what was asked. */
-export function signOutputLink(input: { jobId: string; expiresAtMs: number; secret: string | Uint8Array }): { expires: number; sig: string } {
+export function signOutputLink(input: { jobId: string; expiresAtMs: number; secret: LinkSecret }): { expires: number; sig: string } {
   const expires = Math.floor(input.expiresAtMs / 1000);
   return { expires, sig: mac(input.secret, input.jobId, expires).toString('base64url') };
 }
@@ -33,7 +41,7 @@ export function verifyOutputLink(input: {
   jobId: string;
   expires: string | number | undefined;
   sig: string | undefined;
-  secret: string | Uint8Array;
+  secret: LinkSecret;
   now: number;
 }): LinkVerdict {
   const { jobId, sig, secret, now } = input;
@@ -47,7 +55,7 @@ export function verifyOutputLink(input: {
 }
 
 /** `${publicBaseUrl}/v1/jobs/{id}/output?expires=…&sig=…`, the link put into a stored job's result. */
-export function outputUrl(input: { publicBaseUrl: string; jobId: string; expiresAtMs: number; secret: string | Uint8Array }): string {
+export function outputUrl(input: { publicBaseUrl: string; jobId: string; expiresAtMs: number; secret: LinkSecret }): string {
   const { expires, sig } = signOutputLink(input);
   const base = input.publicBaseUrl.replace(/\/+$/, '');
   return `${base}/v1/jobs/${encodeURIComponent(input.jobId)}/output?expires=${expires}&sig=${sig}`;

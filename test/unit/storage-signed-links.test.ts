@@ -1,5 +1,5 @@
 // Signed output links: a good link verifies; a tampered, expired or re-targeted one does not.
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateLinkSecret } from '../../src/storage/link-secret.js';
 import { linkExpiresAt, outputUrl, signOutputLink, verifyOutputLink } from '../../src/storage/signed-links.js';
@@ -54,6 +54,14 @@ describe('signed output links', () => {
 
   it('refuses a short secret without echoing it', () => {
     expect(() => signOutputLink({ jobId, expiresAtMs: now, secret: 'short-secret-value' })).toThrow(/^output link secret must be at least 32 bytes$/);
+    expect(() => signOutputLink({ jobId, expiresAtMs: now, secret: createSecretKey(randomBytes(16)) })).toThrow(/^output link secret must be at least 32 bytes$/);
+  });
+
+  it('signs and verifies the same with the key imported once (a KeyObject) as with its bytes', () => {
+    const key = createSecretKey(secret);
+    expect(signOutputLink({ jobId, expiresAtMs: now + 3_600_000, secret: key })).toEqual(link);
+    expect(verifyOutputLink({ jobId, expires: link.expires, sig: link.sig, secret: key, now })).toBe('ok');
+    expect(verifyOutputLink({ jobId, expires: link.expires, sig: link.sig, secret: createSecretKey(randomBytes(32)), now })).toBe('bad_signature');
   });
 
   it('rounds expiries up to the minute so repeated reads give one URL', () => {
