@@ -143,12 +143,11 @@ export class FileStorage implements OutputStorage {
     let firstFailure: 'body' | 'disk' | undefined;
     // A write the disk never finishes must not hold the put once the body has failed (a stall, an abort): each write
     // races this. The listener also covers a body failing while the file is being opened.
-    let rejectOnBodyError: (err: unknown) => void = () => {};
-    const bodyFailed = new Promise<never>((_resolve, reject) => (rejectOnBodyError = reject));
-    bodyFailed.catch(() => {});
+    const bodyFailed = Promise.withResolvers<never>();
+    bodyFailed.promise.catch(() => {});
     body.on('error', (err) => {
       firstFailure ??= 'body';
-      rejectOnBodyError(err);
+      bodyFailed.reject(err);
     });
     try {
       // Opened before any byte flows, so the file exists (and can be removed) whatever fails next.
@@ -162,7 +161,7 @@ export class FileStorage implements OutputStorage {
           firstFailure ??= 'disk';
           throw err;
         });
-        await Promise.race([written, bodyFailed]);
+        await Promise.race([written, bodyFailed.promise]);
       }
       // fsync before close, so the rename below can never publish data still in the page cache.
       await handle.sync();

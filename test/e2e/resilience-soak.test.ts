@@ -12,6 +12,8 @@ const JOBS = Number(process.env.SOAK_JOBS ?? 220);
 const WORKERS = 3;
 const KILL_EVERY_MS = 1_500;
 const FAULT_EVERY_MS = 250;
+/** When the two credit outages are injected (ms after the start). */
+const OUTAGES = [4_000, 12_000];
 const INSTRUCTIONS = [
   'make a 10-second promo video for a coffee shop opening, warm tones',
   'turn these images into a 15-second slideshow video',
@@ -117,13 +119,15 @@ describe('resilience soak', () => {
     const creditWatch = setInterval(() => {
       const landed = stack.sim.log.entries().filter((e) => e.fault === 'no_credits').length;
       for (; noCreditLandings < landed; noCreditLandings++) restores.push(setTimeout(() => stack.sim.setCredits(100_000_000), 1_500));
+      // Both landed: stop copying the simulator's whole log every 200 ms (this process hosts the simulator).
+      if (noCreditLandings >= OUTAGES.length) clearInterval(creditWatch);
     }, 200);
     const outage = (at: number) =>
       setTimeout(() => {
         creditOutages += 1;
         stack.sim.injectFault({ kind: 'no_credits' });
       }, at);
-    const outages = [outage(4_000), outage(12_000)];
+    const outages = OUTAGES.map(outage);
     // Killer: SIGKILL a random worker every few seconds and start a replacement at once.
     const killTimer = setInterval(() => {
       const victim = between(0, workers.length - 1);
