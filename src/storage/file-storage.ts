@@ -1,11 +1,12 @@
 // The file driver: objects under one root directory, written to a temp file, fsynced, then renamed into place.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, opendir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, opendir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { StorageError } from './errors.js';
+import { FileIoThread, type FileIo } from './file-io.js';
 import { assertValidKey, assertValidPrefix, etagFor } from './keys.js';
 import { resolveRange } from './range.js';
 import type { ByteRange, GetResult, ListedObject, ObjectInfo, OutputStorage, ProbeResult, PutOptions, PutResult } from './types.js';
@@ -26,8 +27,6 @@ type Sidecar = z.infer<typeof sidecarSchema>;
 
 const META_SUFFIX = '~meta.json';
 const TEMP_MARK = '~tmp-';
-/** How many directories a process remembers as existing before it starts over (one per tenant and id prefix). */
-const KNOWN_DIRS_MAX = 10_000;
 
 function fsFailure(action: string, err: unknown): StorageError {
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -39,28 +38,18 @@ function isFsError(err: unknown): boolean {
   return typeof (err as NodeJS.ErrnoException | null)?.syscall === 'string';
 }
 
-/** A write to a file may take fewer bytes than given: the rest follows until the chunk is all written. */
-async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 export class FileStorage implements OutputStorage {
   readonly kind = 'file' as const;
   readonly location: string;
   readonly root: string;
 
-  constructor(root: string) {
+  /** Puts and heads go through it: the I/O thread (file-io.ts), started on first use; tests may give another. */
+  private readonly io: FileIo;
+
+  constructor(root: string, opts: { io?: FileIo } = {}) {
     this.root = resolve(root);
     this.location = pathToFileURL(this.root).href;
+    this.io = opts.io ?? new FileIoThread();
   }
 
   /** The data file of a key; throws STORAGE_KEY_INVALID for anything that could leave the root. */
@@ -74,56 +63,6 @@ export class FileStorage implements OutputStorage {
     return path;
   }
 
-  /**
-   * Directories this process made or found (bounded): a put into a known one skips its mkdir. One removed meanwhile
-   * (by an operator) makes the temp file's open fail with ENOENT, and the put then makes it again.
-   */
-  private readonly knownDirs = new Set<string>();
-
-  /** Per directory: the fsync running now, and the one queued behind it for the puts that asked meanwhile. */
-  private readonly dirSyncs = new Map<string, { running: Promise<void>; queued: Promise<void> | null }>();
-
-  /**
-   * Makes the renames done in `dir` so far durable. An fsync of a directory covers every rename made in it before the
-   * fsync started, so puts that finish together share one (all of a tenant's outputs sit in one directory): a put that
-   * finds one running waits for the next, which starts when that one ends and serves every put that asked meanwhile.
-   */
-  private syncDir(dir: string): Promise<void> {
-    const current = this.dirSyncs.get(dir);
-    if (!current) return this.startDirSync(dir);
-    // The running fsync may have started before this put's renames: only the next one certainly covers them.
-    current.queued ??= current.running.then(
-      () => this.startDirSync(dir),
-      () => this.startDirSync(dir),
-    );
-    return current.queued;
-  }
-
-  private startDirSync(dir: string): Promise<void> {
-    const running = fsyncDir(dir).finally(() => {
-      const current = this.dirSyncs.get(dir);
-      // The queued fsync (if any) takes this place as it starts; without one, nothing is left to wait for.
-      if (current?.running === running && current.queued === null) this.dirSyncs.delete(dir);
-    });
-    this.dirSyncs.set(dir, { running, queued: null });
-    return running;
-  }
-
-  private async openTemp(dir: string, tempData: string): Promise<FileHandle> {
-    if (this.knownDirs.has(dir)) {
-      try {
-        return await open(tempData, 'wx');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        this.knownDirs.delete(dir);
-      }
-    }
-    await mkdir(dir, { recursive: true });
-    if (this.knownDirs.size >= KNOWN_DIRS_MAX) this.knownDirs.clear();
-    this.knownDirs.add(dir);
-    return open(tempData, 'wx');
-  }
-
   async put(key: string, body: Readable, opts: PutOptions): Promise<PutResult> {
     let path: string;
     try {
@@ -134,60 +73,42 @@ export class FileStorage implements OutputStorage {
     }
     const dir = dirname(path);
     const nonce = randomBytes(6).toString('hex');
+    const metaPath = `${path}${META_SUFFIX}`;
     const tempData = `${path}${TEMP_MARK}${nonce}`;
-    const tempMeta = `${path}${META_SUFFIX}${TEMP_MARK}${nonce}`;
-    const hash = createHash('sha256');
-    let size = 0;
-    let handle: FileHandle | undefined;
+    const tempMeta = `${metaPath}${TEMP_MARK}${nonce}`;
     // Whichever failed first is where the failure came from: the body (a download cut off) or the disk.
     let firstFailure: 'body' | 'disk' | undefined;
-    // A write the disk never finishes must not hold the put once the body has failed (a stall, an abort): each write
-    // races this. The listener also covers a body failing while the file is being opened.
+    // A write the disk never finishes must not hold the put once the body has failed (a stall, an abort): waiting
+    // for the thread races this.
     const bodyFailed = Promise.withResolvers<never>();
     bodyFailed.promise.catch(() => {});
     body.on('error', (err) => {
       firstFailure ??= 'body';
       bodyFailed.reject(err);
     });
-    try {
-      // Opened before any byte flows, so the file exists (and can be removed) whatever fails next.
-      handle = await this.openTemp(dir, tempData);
-      // A plain loop rather than a pipeline through a hashing Transform and a WriteStream: for a small output that
-      // machinery cost a quarter of the put's main-thread CPU (bench/README.md, orchestration).
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        size += chunk.length;
-        const written = writeFully(handle, chunk).catch((err: unknown) => {
+    const onDisk = <T>(step: Promise<T>) =>
+      Promise.race([
+        step.catch((err: unknown) => {
           firstFailure ??= 'disk';
           throw err;
-        });
-        await Promise.race([written, bodyFailed.promise]);
+        }),
+        bodyFailed.promise,
+      ]);
+    // The thread opens the temp file, writes and hashes the bytes, fsyncs data and sidecar, renames both into place
+    // (data first: a crash in between leaves data without metadata, which head() reports as absent and the orphan
+    // sweeper removes) and fsyncs the directory.
+    const writer = this.io.begin({ dir, tempData, tempMeta, path, metaPath, contentType: opts.contentType });
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        await onDisk(writer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
       }
-      // fsync before close, so the rename below can never publish data still in the page cache.
-      await handle.sync();
-      const { ino } = await handle.stat();
-      await handle.close();
-      handle = undefined;
-      const sha256 = hash.digest('hex');
-      const sidecar: Sidecar = { v: 1, sha256, sizeBytes: size, contentType: opts.contentType, ino };
-      const metaHandle = await open(tempMeta, 'wx');
-      try {
-        await metaHandle.writeFile(JSON.stringify(sidecar));
-        await metaHandle.sync();
-      } finally {
-        await metaHandle.close();
-      }
-      // Data first: a crash in between leaves data without (or with stale) metadata, which head() reports as absent
-      // and list() still shows, so the orphan sweeper can remove it.
-      await rename(tempData, path);
-      await rename(tempMeta, `${path}${META_SUFFIX}`);
-      await this.syncDir(dir);
-      return { sizeBytes: size, sha256, etag: etagFor(sha256) };
+      const { sizeBytes, sha256 } = await onDisk(writer.end());
+      return { sizeBytes, sha256, etag: etagFor(sha256) };
     } catch (err) {
       body.destroy();
-      // Not awaited: closing waits for a write still pending, and a disk that never finishes it must not hold the put.
-      void handle?.close().catch(() => {});
-      await Promise.all([rm(tempData, { force: true }), rm(tempMeta, { force: true })]).catch(() => {});
+      // Not awaited: the thread closes and removes the temp files, and a disk that never finishes a write must not
+      // hold the put.
+      writer.abort();
       if (firstFailure !== 'body' && isFsError(err)) throw fsFailure(`writing the output to ${dir}`, err);
       throw err;
     }
@@ -195,14 +116,14 @@ export class FileStorage implements OutputStorage {
 
   async head(key: string): Promise<ObjectInfo | null> {
     const path = this.pathOf(key);
-    let st: Awaited<ReturnType<typeof stat>>;
+    let answer;
     try {
-      st = await stat(path);
+      answer = await this.io.head(path, `${path}${META_SUFFIX}`);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw fsFailure(`reading ${key}`, err);
     }
-    return this.describe(path, st);
+    if (!answer.stat) return null;
+    return this.pair({ ...answer.stat, mtime: new Date(answer.stat.mtimeMs) }, answer.sidecar);
   }
 
   async get(key: string, range?: ByteRange): Promise<GetResult | null> {
@@ -327,17 +248,31 @@ export class FileStorage implements OutputStorage {
     return removed;
   }
 
-  close(): void {}
+  close(): void {
+    this.io.close();
+  }
 
   private async describe(path: string, st: { ino: number; size: number; mtime: Date }): Promise<ObjectInfo | null> {
+    let text: string | null;
+    try {
+      text = await readFile(`${path}${META_SUFFIX}`, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsFailure(`reading the metadata of ${path}`, err);
+      text = null;
+    }
+    return this.pair(st, text);
+  }
+
+  /** The object a data file's stat and its sidecar's text describe; null unless they belong together. */
+  private pair(st: { ino: number; size: number; mtime: Date }, sidecarText: string | null): ObjectInfo | null {
+    if (sidecarText === null) return null;
     let sidecar: Sidecar;
     try {
-      const parsed = sidecarSchema.safeParse(JSON.parse(await readFile(`${path}${META_SUFFIX}`, 'utf8')));
+      const parsed = sidecarSchema.safeParse(JSON.parse(sidecarText));
       if (!parsed.success) return null;
       sidecar = parsed.data;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
-      throw fsFailure(`reading the metadata of ${path}`, err);
+    } catch {
+      return null;
     }
     if (sidecar.ino !== st.ino || sidecar.sizeBytes !== st.size) return null;
     return {

@@ -1,31 +1,21 @@
-// Puts that finish together share a directory fsync, and none resolves before an fsync that started after its renames.
-import type * as FsPromises from 'node:fs/promises';
+// Puts that finish together share a directory fsync, and none is reported stored before an fsync that started after its renames.
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DirSyncs, FileIoServer, type FromThread } from '../../src/storage/file-io-thread.js';
 
-/** Each fsync of a directory waits here until the test releases it. */
-const dirSyncs: { release: () => void; fail: (err: Error) => void }[] = [];
-
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof FsPromises>();
-  const open: typeof real.open = async (...args) => {
-    const handle = await real.open(...args);
-    if (args[1] === 'r' && (await handle.stat()).isDirectory()) {
-      const sync = handle.sync.bind(handle);
-      handle.sync = () =>
-        new Promise<void>((resolve, reject) => {
-          dirSyncs.push({ release: () => void sync().then(resolve, reject), fail: reject });
-        });
-    }
-    return handle;
-  };
-  return { ...real, open };
-});
-
-const { FileStorage } = await import('../../src/storage/file-storage.js');
+/** Each directory fsync waits here until the test releases (really fsyncs) or fails it. */
+function heldSyncs() {
+  const held: { dir: string; release: () => void; fail: (err: Error) => void }[] = [];
+  const syncs = new DirSyncs(
+    (dir) =>
+      new Promise<void>((resolve, reject) => {
+        held.push({ dir, release: resolve, fail: reject });
+      }),
+  );
+  return { held, syncs };
+}
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
@@ -36,7 +26,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe('file storage: directory fsyncs', () => {
+describe('file I/O thread: directory fsyncs', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'storage-dirsync-'));
@@ -45,58 +35,72 @@ describe('file storage: directory fsyncs', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('puts renamed while an fsync runs wait for the next one, and share it', async () => {
-    const storage = new FileStorage(dir);
-    const done: string[] = [];
-    const put = (name: string) =>
-      storage.put(`t/${name}.mp4`, Readable.from([Buffer.from(name)]), { contentType: 'video/mp4' }).then((r) => {
-        done.push(name);
-        return r;
+  /** The thread's server run in this thread, its answers collected by put id. */
+  function server() {
+    const { held, syncs } = heldSyncs();
+    const answers = new Map<number, FromThread>();
+    const io = new FileIoServer({ postMessage: (msg: FromThread) => void answers.set(msg.id, msg) }, syncs);
+    let nextId = 1;
+    const put = (sub: string, name: string) => {
+      const id = nextId++;
+      const path = join(dir, sub, `${name}.mp4`);
+      const data = new TextEncoder().encode(name).buffer as ArrayBuffer;
+      io.handle({
+        op: 'put',
+        id,
+        open: { dir: join(dir, sub), tempData: `${path}~tmp-1`, tempMeta: `${path}~meta.json~tmp-1` },
+        data,
+        end: { path, metaPath: `${path}~meta.json`, contentType: 'video/mp4' },
       });
-    const a = put('a');
-    await until('the first directory fsync', () => dirSyncs.length === 1);
-    const b = put('b');
-    const c = put('c');
+      return id;
+    };
+    return { held, answers, put };
+  }
+
+  it('puts renamed while an fsync runs wait for the next one, and share it', async () => {
+    const { held, answers, put } = server();
+    const a = put('t', 'a');
+    await until('the first directory fsync', () => held.length === 1);
+    const b = put('t', 'b');
+    const c = put('t', 'c');
     // Both are renamed into place, and wait: the running fsync may have started before their renames.
     await until('b and c renamed', async () => (await exists(join(dir, 't/b.mp4~meta.json'))) && exists(join(dir, 't/c.mp4~meta.json')));
     await new Promise((r) => setTimeout(r, 50));
-    expect(dirSyncs).toHaveLength(1);
-    expect(done).toEqual([]);
+    expect(held).toHaveLength(1);
+    expect(answers.size).toBe(0);
 
-    dirSyncs[0]!.release();
-    await a;
-    expect(done).toEqual(['a']);
-    await until('the second directory fsync', () => dirSyncs.length === 2);
+    held[0]!.release();
+    await until('a stored', () => answers.has(a));
+    expect(answers.get(a)).toMatchObject({ kind: 'stored', sizeBytes: 1 });
+    await until('the second directory fsync', () => held.length === 2);
     await new Promise((r) => setTimeout(r, 50));
-    expect(done).toEqual(['a']);
+    expect([answers.has(b), answers.has(c)]).toEqual([false, false]);
 
-    dirSyncs[1]!.release();
-    await Promise.all([b, c]);
-    expect(done.slice(1).sort()).toEqual(['b', 'c']);
+    held[1]!.release();
+    await until('b and c stored', () => answers.has(b) && answers.has(c));
+    expect([answers.get(b)?.kind, answers.get(c)?.kind]).toEqual(['stored', 'stored']);
     // Three puts, two directory fsyncs; a later put starts a fresh one.
-    expect(dirSyncs).toHaveLength(2);
-    const d = put('d');
-    await until('a third directory fsync', () => dirSyncs.length === 3);
-    dirSyncs[2]!.release();
-    await d;
+    expect(held).toHaveLength(2);
+    const d = put('t', 'd');
+    await until('a third directory fsync', () => held.length === 3);
+    held[2]!.release();
+    await until('d stored', () => answers.has(d));
   });
 
   it('fails every put that shares a failed fsync, as its own fsync failing would', async () => {
-    const storage = new FileStorage(dir);
-    const start = dirSyncs.length;
-    const first = storage.put('u/x.mp4', Readable.from([Buffer.from('x')]), { contentType: 'video/mp4' });
-    await until('its directory fsync', () => dirSyncs.length === start + 1);
-    const second = storage.put('u/y.mp4', Readable.from([Buffer.from('y')]), { contentType: 'video/mp4' });
-    const third = storage.put('u/z.mp4', Readable.from([Buffer.from('z')]), { contentType: 'video/mp4' });
+    const { held, answers, put } = server();
+    const first = put('u', 'x');
+    await until('its directory fsync', () => held.length === 1);
+    const second = put('u', 'y');
+    const third = put('u', 'z');
     await until('y and z renamed', async () => (await exists(join(dir, 'u/y.mp4~meta.json'))) && exists(join(dir, 'u/z.mp4~meta.json')));
-    dirSyncs[start]!.release();
-    await first;
-    await until('the shared fsync', () => dirSyncs.length === start + 2);
-    dirSyncs[start + 1]!.fail(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' }));
-    const outcomes = await Promise.allSettled([second, third]);
-    for (const outcome of outcomes) {
-      expect(outcome.status).toBe('rejected');
-      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'STORAGE_FAILED', message: expect.stringContaining('(EIO)') });
+    held[0]!.release();
+    await until('x stored', () => answers.has(first));
+    await until('the shared fsync', () => held.length === 2);
+    held[1]!.fail(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' }));
+    await until('y and z answered', () => answers.has(second) && answers.has(third));
+    for (const id of [second, third]) {
+      expect(answers.get(id)).toMatchObject({ kind: 'error', error: { code: 'EIO', syscall: 'fsync' } });
     }
   });
 });

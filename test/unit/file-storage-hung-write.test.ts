@@ -1,28 +1,11 @@
 // A put whose disk write never finishes still fails as soon as its body fails (a stalled or aborted download), leaving no temp file.
-import type * as FsPromises from 'node:fs/promises';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-
-const hang = { data: false };
-
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof FsPromises>();
-  const open: typeof real.open = async (...args) => {
-    const handle = await real.open(...args);
-    const path = String(args[0]);
-    // The data temp file's writes hang (a stuck network volume); the sidecar and everything else behave.
-    if (hang.data && path.includes('~tmp-') && !path.includes('~meta')) {
-      handle.write = (() => new Promise(() => {})) as typeof handle.write;
-    }
-    return handle;
-  };
-  return { ...real, open };
-});
-
-const { FileStorage } = await import('../../src/storage/file-storage.js');
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BATCH_BYTES, type FileIo, type PutWriter } from '../../src/storage/file-io.js';
+import { FileStorage } from '../../src/storage/file-storage.js';
 
 describe('file storage with a write that never finishes', () => {
   let dir: string;
@@ -30,18 +13,44 @@ describe('file storage with a write that never finishes', () => {
     dir = await mkdtemp(join(tmpdir(), 'storage-hung-'));
   });
   afterAll(async () => {
-    hang.data = false;
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('rejects with the body failure and removes its temp file', async () => {
-    hang.data = true;
+  it('rejects with the body failure and tells the I/O thread to give the put up', async () => {
+    // The thread's side as a stuck network volume makes it: no write is ever acknowledged, no put ever stored.
+    const aborted: string[] = [];
+    const stuck: FileIo = {
+      begin: (target): PutWriter => ({
+        push: () => new Promise(() => {}),
+        end: () => new Promise(() => {}),
+        abort: () => void aborted.push(target.path),
+      }),
+      head: () => new Promise(() => {}),
+      close: () => {},
+    };
     const stalled = new Error('the output copy stalled');
     const body = new Readable({ read() {} });
     body.push(Buffer.alloc(1024, 1));
     setTimeout(() => body.destroy(stalled), 50);
-    const storage = new FileStorage(dir);
+    const storage = new FileStorage(dir, { io: stuck });
     await expect(storage.put('t/job.mp4', body, { contentType: 'video/mp4' })).rejects.toBe(stalled);
-    expect(await readdir(join(dir, 't'))).toEqual([]);
+    expect(aborted).toEqual([join(dir, 't/job.mp4')]);
+  });
+
+  it('removes the temp file the thread had written when the body fails', async () => {
+    const storage = new FileStorage(dir);
+    try {
+      const failed = new Error('the output copy was cut off');
+      const body = new Readable({ read() {} });
+      // More than a batch: the thread has opened and written its temp file before the body fails.
+      body.push(Buffer.alloc(BATCH_BYTES + 1024, 2));
+      setTimeout(() => body.destroy(failed), 100);
+      await expect(storage.put('v/job.mp4', body, { contentType: 'video/mp4' })).rejects.toBe(failed);
+      // The thread handles messages in order: once this head is answered, the abort before it has been done.
+      expect(await storage.head('v/job.mp4')).toBeNull();
+      expect(await readdir(join(dir, 'v'))).toEqual([]);
+    } finally {
+      storage.close();
+    }
   });
 });
