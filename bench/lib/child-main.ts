@@ -23,11 +23,13 @@ async function main(): Promise<void> {
   const common: Record<string, (args: unknown) => Promise<unknown>> = {
     async stats(): Promise<ChildStats> {
       const cpu = process.cpuUsage();
+      const main = process.threadCpuUsage();
       const mem = process.memoryUsage();
       return {
         at: Date.now(),
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
+        mainThreadCpuUs: main.user + main.system,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
         heapTotal: mem.heapTotal,

@@ -13,6 +13,8 @@ export interface ChildStats {
   at: number;
   cpuUserUs: number;
   cpuSystemUs: number;
+  /** CPU of the main thread alone (process.threadCpuUsage): the event loop, which one core bounds. */
+  mainThreadCpuUs: number;
   rss: number;
   heapUsed: number;
   heapTotal: number;
@@ -101,6 +103,11 @@ export async function spawnChild(role: ChildRole, spec: unknown = {}, timeoutMs 
       await exitPromise;
     },
   };
+}
+
+/** Main-thread CPU milliseconds spent between two stats snapshots. */
+export function mainThreadMsBetween(before: ChildStats, after: ChildStats): number {
+  return (after.mainThreadCpuUs - before.mainThreadCpuUs) / 1000;
 }
 
 /** CPU milliseconds spent between two stats snapshots. */

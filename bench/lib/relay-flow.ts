@@ -4,7 +4,7 @@ import { startApi } from '../../src/app/roles.js';
 import { commandCount, perJob, type CommandCount } from '../../test/helpers/redis-stats.js';
 import type { Topology } from '../../test/helpers/redis-topology.js';
 import { postJobs } from './api-client.js';
-import { cpuMsBetween, spawnChild, type Child } from './child.js';
+import { cpuMsBetween, mainThreadMsBetween, spawnChild, type Child } from './child.js';
 import { BENCH_KEY, BENCH_TENANT, inProcessServices, redisReady, serviceEnv } from './env.js';
 import { jobBody } from './fixtures.js';
 import { startCountingReceiver } from './receiver.js';
@@ -14,6 +14,8 @@ export interface SideRun {
   ms: number;
   jobsPerS: number;
   cpuMsPerJob: number;
+  /** The worker's (or script's) main thread alone. */
+  mainThreadMsPerJob: number;
   upstreamCallsPerJob: number;
   /** Token and balance reads in the run (shared by all its jobs). */
   sharedCalls: number;
@@ -106,6 +108,7 @@ export async function startRelayFlow(opts: RelayFlowOptions): Promise<RelayFlow>
         ms,
         jobsPerS: (count / ms) * 1000,
         cpuMsPerJob: cpuMsBetween(wBefore, wAfter) / count,
+        mainThreadMsPerJob: mainThreadMsBetween(wBefore, wAfter) / count,
         upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count,
         sharedCalls: sharedCalls(simBefore, simAfter),
         redisCommandsPerJob: cost.perJob,
