@@ -23,9 +23,27 @@ export function applyDelta(before: KnownState, delta: Record<string, unknown>): 
   };
 }
 
-/** The draft of a known state, parsed (some stores keep it as a JSON string); null when absent or not a draft. */
+/**
+ * Each known state's draft, parsed once: a message's "after" is the next message's "before", and the checks and the
+ * render read the same state again. Known states are replaced, never changed in place, so an entry stays true.
+ */
+const parsedDrafts = new WeakMap<KnownState, Draft | null>();
+
+/**
+ * The draft of a known state, parsed (some stores keep it as a JSON string); null when absent or not a draft. The
+ * draft is shared by every caller for that state: read it, do not change it (rewriteSandboxPaths makes a new one).
+ */
 export function draftOf(known: KnownState | null): Draft | null {
-  let raw: unknown = known?.draft ?? null;
+  if (known === null) return null;
+  const cached = parsedDrafts.get(known);
+  if (cached !== undefined) return cached;
+  const draft = parseDraft(known.draft ?? null);
+  parsedDrafts.set(known, draft);
+  return draft;
+}
+
+function parseDraft(value: unknown): Draft | null {
+  let raw = value;
   if (typeof raw === 'string') {
     try {
       raw = JSON.parse(raw) as unknown;
