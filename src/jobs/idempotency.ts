@@ -1,4 +1,5 @@
 // Idempotency-Key for job creation: one atomic Redis claim per (tenant, key); replays return the first job for 24 h.
+import { canonicalJson } from '../core/canonical-json.js';
 import { hash, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
@@ -30,31 +31,8 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return header;
 }
 
-/**
- * JSON with object keys sorted at every level, so the same body always gives the same fingerprint. Stored entries
- * hold fingerprints for 24 h, so the text must never change: it is exactly what the first version gave
- * (`canonicalReference` in test/unit/idempotency-fingerprint.test.ts), built in one pass without intermediate arrays.
- */
-export function canonical(value: unknown): string {
-  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonical(value[i]);
-    return `${out}]`;
-  }
-  const obj = value as Record<string, unknown>;
-  // Default sort order is UTF-16 code units, the same order as comparing the strings with < and >.
-  const keys = Object.keys(obj).sort();
-  let out = '{';
-  let first = true;
-  for (const key of keys) {
-    const v = obj[key];
-    if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonical(v)}`;
-    first = false;
-  }
-  return `${out}}`;
-}
+/** The canonical JSON of the body (core/canonical-json.ts); exported for the fingerprint's own test. */
+export const canonical = canonicalJson;
 
 export function fingerprint(value: unknown): string {
   return sha256(canonical(value));

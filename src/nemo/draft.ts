@@ -1,4 +1,5 @@
 // Draft helpers (§2.6): exportability, a one-line timeline summary, duration, sandbox-path rewriting, state fingerprints.
+import { canonicalJson } from '../core/canonical-json.js';
 import { createHash } from 'node:crypto';
 import { draftSchema, type Draft, type SessionState, type Track } from './schemas.js';
 
@@ -110,30 +111,8 @@ export function rewriteSandboxPaths(
   return { draft: draftSchema.parse(walk(draft)), unresolved: [...unresolved] };
 }
 
-/**
- * JSON with object keys sorted at every level, so equal states hash equally whatever the key order. Built with one
- * string appended to, not entries/filter/sort/map/join arrays per object: a job fingerprints its whole draft three
- * times, and those arrays were a tenth of the worker's allocations (bench/README.md, orchestration).
- */
-export function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
-    return `${out}]`;
-  }
-  const obj = value as Record<string, unknown>;
-  // Default sort compares UTF-16 code units, the order `<` gives strings.
-  const keys = Object.keys(obj).sort();
-  let out = '{';
-  for (const key of keys) {
-    const v = obj[key];
-    if (v === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
-  }
-  return `${out}}`;
-}
+/** Equal states hash equally whatever their key order (shared with the Idempotency-Key fingerprint). */
+export { canonicalJson };
 
 /** The parts of state whose change means "the message did something" (§3): the draft, generated media, uploads. */
 export interface StateMaterial {
