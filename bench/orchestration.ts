@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { startSingle } from '../test/helpers/redis-topology.js';
 import { cpuMsBetween, mainThreadMsBetween, spawnChild, type Child } from './lib/child.js';
 import { benchPrefix, cleanup } from './lib/env.js';
+import { cpuSnapshot, machineCpuMsBetween } from './lib/machine.js';
 import { BENCH_SCENARIO, SOURCE_URLS } from './lib/fixtures.js';
 import { sharedCalls, startRelayFlow, totalCalls, type Counts, type RelayFlow, type SideRun } from './lib/relay-flow.js';
 import type { Benchmark, BenchContext, BenchResult } from './lib/report.js';
@@ -39,15 +40,17 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     if (profileDir) await mkdir(profileDir, { recursive: true });
     const full = flow.run;
     const straightLine = async (count: number): Promise<SideRun> => {
-      const [simBefore, sBefore] = await Promise.all([sim.call<Counts>('counts'), straight.stats()]);
+      const [simBefore, sBefore, simStatsBefore, machineBefore] = await Promise.all([sim.call<Counts>('counts'), straight.stats(), sim.stats(), cpuSnapshot()]);
       const r = await straight.call<StraightLineResult>('run', { n: count, concurrency: CONCURRENCY, messages, sources: SOURCE_URLS });
-      const [simAfter, sAfter] = await Promise.all([sim.call<Counts>('counts'), straight.stats()]);
+      const [simAfter, sAfter, simStatsAfter, machineAfter] = await Promise.all([sim.call<Counts>('counts'), straight.stats(), sim.stats(), cpuSnapshot()]);
       if (r.firstError) ctx.log(`straight line: ${r.failed} failed, first: ${r.firstError}`);
       return {
         ms: r.ms,
         jobsPerS: (count / r.ms) * 1000,
         cpuMsPerJob: cpuMsBetween(sBefore, sAfter) / count,
         mainThreadMsPerJob: mainThreadMsBetween(sBefore, sAfter) / count,
+        simCpuMsPerJob: cpuMsBetween(simStatsBefore, simStatsAfter) / count,
+        machineCpuMsPerJob: machineCpuMsBetween(machineBefore, machineAfter) / count,
         upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count,
         sharedCalls: sharedCalls(simBefore, simAfter),
         redisCommandsPerJob: 0,
@@ -64,7 +67,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       const pair = await inTurn(i, { base: () => straightLine(n), relay: () => full(n, profile) });
       runs.push(pair);
       const { relay } = pair;
-      ctx.log(`run ${i + 1}: relay ${relay.jobsPerS.toFixed(1)} jobs/s (${relay.cpuMsPerJob.toFixed(1)} CPU ms/job, ${relay.mainThreadMsPerJob.toFixed(1)} on the main thread, ${relay.failed} failed); straight line ${pair.base.jobsPerS.toFixed(1)} jobs/s`);
+      ctx.log(`run ${i + 1}: relay ${relay.jobsPerS.toFixed(1)} jobs/s (${relay.cpuMsPerJob.toFixed(1)} CPU ms/job, ${relay.mainThreadMsPerJob.toFixed(1)} on the main thread, sim ${relay.simCpuMsPerJob.toFixed(1)} vs ${pair.base.simCpuMsPerJob.toFixed(1)}, machine ${relay.machineCpuMsPerJob.toFixed(1)} vs ${pair.base.machineCpuMsPerJob.toFixed(1)}, ${relay.failed} failed); straight line ${pair.base.jobsPerS.toFixed(1)} jobs/s`);
     }
     const m = (pick: (r: { relay: SideRun; base: SideRun }) => number) => median(runs.map(pick));
     const ratio = m((r) => r.relay.jobsPerS / r.base.jobsPerS);
@@ -79,6 +82,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         { metric: 'jobs/s', unit: 'jobs/s', value: m((r) => r.relay.jobsPerS), baseline: m((r) => r.base.jobsPerS), ratio, goal: `≥ ${GOAL_RATIO} × baseline`, met: ratio >= GOAL_RATIO, digits: 1 },
         { metric: 'CPU per job (worker / script process)', unit: 'ms', value: m((r) => r.relay.cpuMsPerJob), baseline: m((r) => r.base.cpuMsPerJob), ratio: m((r) => r.relay.cpuMsPerJob / r.base.cpuMsPerJob), digits: 1 },
         { metric: 'main-thread CPU per job (worker / script process)', unit: 'ms', value: m((r) => r.relay.mainThreadMsPerJob), baseline: m((r) => r.base.mainThreadMsPerJob), ratio: m((r) => r.relay.mainThreadMsPerJob / r.base.mainThreadMsPerJob), digits: 1 },
+        { metric: 'simulator CPU per job (what each side\'s calls cost the upstream)', unit: 'ms', value: m((r) => r.relay.simCpuMsPerJob), baseline: m((r) => r.base.simCpuMsPerJob), ratio: m((r) => r.relay.simCpuMsPerJob / r.base.simCpuMsPerJob), digits: 1 },
+        { metric: 'machine CPU per job (every process, both cores)', unit: 'ms', value: m((r) => r.relay.machineCpuMsPerJob), baseline: m((r) => r.base.machineCpuMsPerJob), ratio: m((r) => r.relay.machineCpuMsPerJob / r.base.machineCpuMsPerJob), digits: 1 },
         {
           metric: 'upstream calls per job',
           unit: '',

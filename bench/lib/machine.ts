@@ -72,6 +72,11 @@ export async function cpuSnapshot(): Promise<CpuSnapshot | null> {
   }
 }
 
+/** CPU milliseconds every process on the machine used between two snapshots (all cores); NaN off Linux. */
+export function machineCpuMsBetween(a: CpuSnapshot | null, b: CpuSnapshot | null): number {
+  return a && b ? (b.busy - a.busy) * 10 : Number.NaN;
+}
+
 /**
  * How busy the machine was with work that is not the benchmark's own (other users, their tests, and Redis, which the
  * benchmark also uses): a share of all cores, in percent. Ticks are 1/100 s on Linux.

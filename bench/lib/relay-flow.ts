@@ -5,6 +5,7 @@ import { commandCount, perJob, type CommandCount } from '../../test/helpers/redi
 import type { Topology } from '../../test/helpers/redis-topology.js';
 import { postJobs } from './api-client.js';
 import { cpuMsBetween, mainThreadMsBetween, spawnChild, type Child } from './child.js';
+import { cpuSnapshot, machineCpuMsBetween } from './machine.js';
 import { BENCH_KEY, BENCH_TENANT, inProcessServices, redisReady, serviceEnv } from './env.js';
 import { jobBody } from './fixtures.js';
 import { startCountingReceiver } from './receiver.js';
@@ -16,6 +17,10 @@ export interface SideRun {
   cpuMsPerJob: number;
   /** The worker's (or script's) main thread alone. */
   mainThreadMsPerJob: number;
+  /** The simulator's CPU per job: what the side's calls cost the upstream. */
+  simCpuMsPerJob: number;
+  /** Every process on the machine (both cores), per job: the relay side counts API, worker, Redis and receiver. */
+  machineCpuMsPerJob: number;
   upstreamCallsPerJob: number;
   /** Token and balance reads in the run (shared by all its jobs). */
   sharedCalls: number;
@@ -94,13 +99,13 @@ export async function startRelayFlow(opts: RelayFlowOptions): Promise<RelayFlow>
     const run = async (count: number, profilePath?: string): Promise<SideRun> => {
       receiver.reset();
       if (profilePath) await worker.call('cpuProfileStart');
-      const [simBefore, wBefore, redisBefore] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCountAll(stats)]);
+      const [simBefore, wBefore, redisBefore, simStatsBefore, machineBefore] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCountAll(stats), sim.stats(), cpuSnapshot()]);
       const startedAt = Date.now();
       await postJobs(apiUrl, count, body, 16, keys);
       await until(() => receiver.arrivals.length >= count, `${count} finished-job webhooks`, 300_000, 10);
       const ms = Math.max(...receiver.arrivals.map((a) => a.at)) - startedAt;
       if (profilePath) await worker.call('cpuProfileStop', { path: profilePath });
-      const [simAfter, wAfter, redisAfter] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCountAll(stats)]);
+      const [simAfter, wAfter, redisAfter, simStatsAfter, machineAfter] = await Promise.all([sim.call<Counts>('counts'), worker.stats(), commandCountAll(stats), sim.stats(), cpuSnapshot()]);
       const failed = receiver.arrivals.filter((a) => a.type !== 'job.succeeded').length;
       const cost = perJob(redisBefore, redisAfter, count);
       opts.log(`Redis commands per job ${cost.perJob.toFixed(1)}: ${cost.top}`);
@@ -109,6 +114,8 @@ export async function startRelayFlow(opts: RelayFlowOptions): Promise<RelayFlow>
         jobsPerS: (count / ms) * 1000,
         cpuMsPerJob: cpuMsBetween(wBefore, wAfter) / count,
         mainThreadMsPerJob: mainThreadMsBetween(wBefore, wAfter) / count,
+        simCpuMsPerJob: cpuMsBetween(simStatsBefore, simStatsAfter) / count,
+        machineCpuMsPerJob: machineCpuMsBetween(machineBefore, machineAfter) / count,
         upstreamCallsPerJob: totalCalls(simBefore, simAfter) / count,
         sharedCalls: sharedCalls(simBefore, simAfter),
         redisCommandsPerJob: cost.perJob,
