@@ -13,7 +13,9 @@ export interface PutMessage {
   id: number;
   open?: { dir: string; tempData: string; tempMeta: string };
   data?: ArrayBuffer;
-  /** Acknowledge this batch once written (the sender keeps a window of unwritten bytes). */
+  /** Bytes of `data` that are the put's (a reused buffer may be longer). */
+  length?: number;
+  /** Acknowledge this batch once written, handing `data` back for the next batch (the sender keeps a window). */
   ack?: boolean;
   end?: { path: string; metaPath: string; contentType: string };
 }
@@ -35,7 +37,7 @@ export interface FsErrorShape {
   syscall?: string;
 }
 export type FromThread =
-  | { id: number; kind: 'ack' }
+  | { id: number; kind: 'ack'; buffer: ArrayBuffer }
   | { id: number; kind: 'stored'; sizeBytes: number; sha256: string }
   | { id: number; kind: 'head'; stat: { ino: number; size: number; mtimeMs: number } | null; sidecar: string | null }
   | { id: number; kind: 'error'; error: FsErrorShape };
@@ -149,11 +151,13 @@ export class FileIoServer {
       }
       if (!put || put.settled || put.fd === null) return;
       if (msg.data) {
-        const chunk = new Uint8Array(msg.data);
+        const chunk = new Uint8Array(msg.data, 0, msg.length ?? msg.data.byteLength);
         put.hash.update(chunk);
         put.size += chunk.length;
         writeFully(put.fd, chunk);
-        if (msg.ack) this.port.postMessage({ id: msg.id, kind: 'ack' } satisfies FromThread);
+        // The buffer goes back with the ack: a 200 MB put reuses two or three of them instead of leaving 200 of 1 MiB
+        // for this thread's garbage collector, which runs seldom with so little heap (the worker's RSS grew by them).
+        if (msg.ack) this.port.postMessage({ id: msg.id, kind: 'ack', buffer: msg.data } satisfies FromThread, [msg.data]);
       }
       if (msg.end) void this.finish(msg.id, put, msg.end);
     } catch (err) {

@@ -58,14 +58,21 @@ type Handler = (msg: FromThread) => void;
 /** The thread file sits beside this one: .ts when running from source (tests, tsx), .js from dist/. */
 const threadUrl = new URL(import.meta.url.endsWith('.ts') ? './file-io-thread.ts' : './file-io-thread.js', import.meta.url);
 
+/** A full batch's buffer: a batch ends with the chunk that takes it to BATCH_BYTES, and chunks are ~64 KiB. */
+const BATCH_CAPACITY = BATCH_BYTES + (256 << 10);
+/** Batch buffers handed back by the thread, kept for the next batches (of any put) up to this many. */
+const SPARE_BUFFERS_MAX = 4;
+
 export class FileIoThread implements FileIo {
   private worker: Worker | null = null;
+  private readonly spareBuffers: ArrayBuffer[] = [];
   private readonly handlers = new Map<number, Handler>();
   private nextId = 1;
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(threadUrl, { workerData: { kind: FILE_IO_THREAD }, name: 'file-io' });
+    // No execArgv of the process (a loader such as tsx, profiler flags): the thread's file needs none of them.
+    const worker = new Worker(threadUrl, { workerData: { kind: FILE_IO_THREAD }, name: 'file-io', execArgv: [] });
     // Referenced only while an answer is awaited: an idle thread never keeps the process alive.
     worker.unref();
     worker.on('message', (msg: FromThread) => this.handlers.get(msg.id)?.(msg));
@@ -91,6 +98,13 @@ export class FileIoThread implements FileIo {
 
   private post(msg: ToThread, transfer: ArrayBuffer[] = []): void {
     this.thread().postMessage(msg, transfer);
+  }
+
+  /** A buffer for a full batch: a spare one when it fits (the last chunk may take a batch past BATCH_BYTES). */
+  private fullBatch(length: number): Buffer {
+    const spare = this.spareBuffers.pop();
+    if (spare && spare.byteLength >= length) return Buffer.from(spare, 0, length);
+    return Buffer.allocUnsafeSlow(Math.max(length, BATCH_CAPACITY)).subarray(0, length);
   }
 
   head(path: string, metaPath: string): Promise<HeadAnswer> {
@@ -124,6 +138,7 @@ export class FileIoThread implements FileIo {
     };
     this.listen(id, (msg) => {
       if (msg.kind === 'ack') {
+        if (this.spareBuffers.length < SPARE_BUFFERS_MAX) this.spareBuffers.push(msg.buffer);
         unacked--;
         windowWaiter?.resolve();
         windowWaiter = null;
@@ -138,8 +153,10 @@ export class FileIoThread implements FileIo {
     });
 
     const send = (ack: boolean, end: boolean) => {
-      // One buffer of its own per batch, moved (not copied) to the thread: chunks may be views of a shared pool.
-      const batch = gatheredBytes > 0 ? Buffer.allocUnsafeSlow(gatheredBytes) : null;
+      // A buffer of its own per batch, moved (not copied) to the thread: chunks may be views of a shared pool. Full
+      // batches reuse the buffers the thread handed back; a last, short one gets its exact size.
+      const length = gatheredBytes;
+      const batch = length === 0 ? null : ack ? this.fullBatch(length) : Buffer.allocUnsafeSlow(length);
       if (batch) {
         let offset = 0;
         for (const chunk of gathered) offset += chunk.copy(batch, offset);
@@ -149,7 +166,10 @@ export class FileIoThread implements FileIo {
       const msg: ToThread = { op: 'put', id };
       if (!opened) msg.open = { dir: target.dir, tempData: target.tempData, tempMeta: target.tempMeta };
       opened = true;
-      if (batch) msg.data = batch.buffer as ArrayBuffer;
+      if (batch) {
+        msg.data = batch.buffer as ArrayBuffer;
+        msg.length = length;
+      }
       if (ack) {
         msg.ack = true;
         unacked++;
