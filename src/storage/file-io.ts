@@ -40,6 +40,11 @@ export interface PutWriter {
   end(): Promise<StoredFile>;
   /** The caller gave up (its body failed): the thread closes and removes the temp files. */
   abort(): void;
+  /**
+   * Rejects with the disk's error as soon as the thread reports one (never resolves): a caller waiting for its next
+   * chunk learns of it then, not only at its next push.
+   */
+  readonly failed: Promise<never>;
 }
 
 export interface FileIo {
@@ -122,8 +127,10 @@ export class FileIoThread implements FileIo {
   begin(target: PutTarget): PutWriter {
     const id = this.nextId++;
     const stored = Promise.withResolvers<StoredFile>();
-    // Awaited by end(); a failure that arrives while the caller is still pushing reaches it through push().
+    // Awaited by end(); a failure that arrives while the caller is still pushing reaches it through push() or failed.
     stored.promise.catch(() => {});
+    const failed = Promise.withResolvers<never>();
+    failed.promise.catch(() => {});
     let failure: Error | null = null;
     let settled = false;
     let opened = false;
@@ -148,6 +155,7 @@ export class FileIoThread implements FileIo {
       if (msg.kind === 'stored') return stored.resolve({ sizeBytes: msg.sizeBytes, sha256: msg.sha256 });
       failure = msg.kind === 'error' ? fsError(msg.error) : new Error(`unexpected answer ${msg.kind} to a put`);
       stored.reject(failure);
+      failed.reject(failure);
       windowWaiter?.reject(failure);
       windowWaiter = null;
     });
@@ -179,6 +187,7 @@ export class FileIoThread implements FileIo {
     };
 
     return {
+      failed: failed.promise,
       push: async (chunk) => {
         if (failure) throw failure;
         if (settled) throw new Error('push after the put ended');

@@ -98,8 +98,15 @@ export class FileStorage implements OutputStorage {
     // (data first: a crash in between leaves data without metadata, which head() reports as absent and the orphan
     // sweeper removes) and fsyncs the directory.
     const writer = this.io.begin({ dir, tempData, tempMeta, path, metaPath, contentType: opts.contentType });
+    // While the put waits for the body's next chunk, the thread may report a disk failure (or stop): that ends it too.
+    const diskFailed = onDisk(writer.failed);
+    diskFailed.catch(() => {});
     try {
-      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      const chunks = (body as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await Promise.race([chunks.next(), diskFailed]);
+        if (next.done) break;
+        const chunk = next.value;
         await onDisk(writer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
       }
       const { sizeBytes, sha256 } = await onDisk(writer.end());
@@ -109,7 +116,8 @@ export class FileStorage implements OutputStorage {
       // Not awaited: the thread closes and removes the temp files, and a disk that never finishes a write must not
       // hold the put.
       writer.abort();
-      if (firstFailure !== 'body' && isFsError(err)) throw fsFailure(`writing the output to ${dir}`, err);
+      // The thread's answers are the disk's (an I/O thread that stopped included); anything else only if it is an fs error.
+      if (firstFailure === 'disk' || (firstFailure !== 'body' && isFsError(err))) throw fsFailure(`writing the output to ${dir}`, err);
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-// The file I/O thread hands each full batch's buffer back: a large put after the first allocates (almost) no new ones.
+// The file I/O thread: full batches' buffers come back and are reused; a thread that stops fails only the puts it held.
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,5 +42,30 @@ describe('file I/O thread batch buffers', () => {
     allocations.mockRestore();
     const stored = await readFile(join(dir, 't/second.mp4'));
     expect(createHash('sha256').update(stored).digest('hex')).toBe(second.sha256);
+  });
+});
+
+describe('file I/O thread that stops', () => {
+  it('fails the puts it held with STORAGE_FAILED, and the next put starts a new thread', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'storage-thread-stop-'));
+    const storage = new FileStorage(dir);
+    try {
+      const slow = new Readable({ read() {} });
+      slow.push(Buffer.alloc(BATCH_BYTES + 1, 3));
+      const held = storage.put('t/held.mp4', slow, { contentType: 'video/mp4' });
+      // The thread has the put's first batch (its temp file is open) when it goes away.
+      await new Promise((r) => setTimeout(r, 100));
+      const thread = (storage as unknown as { io: { worker: { terminate(): Promise<number> } | null } }).io.worker;
+      expect(thread).not.toBeNull();
+      await thread!.terminate();
+      await expect(held).rejects.toMatchObject({ code: 'STORAGE_FAILED', message: expect.stringContaining('(EIO)') });
+      slow.destroy();
+      const next = await storage.put('t/next.mp4', Readable.from([Buffer.from('after')]), { contentType: 'video/mp4' });
+      expect(next.sizeBytes).toBe(5);
+      expect(await storage.head('t/next.mp4')).toMatchObject({ sizeBytes: 5 });
+    } finally {
+      storage.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

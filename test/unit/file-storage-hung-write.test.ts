@@ -24,6 +24,7 @@ describe('file storage with a write that never finishes', () => {
         push: () => new Promise(() => {}),
         end: () => new Promise(() => {}),
         abort: () => void aborted.push(target.path),
+        failed: new Promise<never>(() => {}),
       }),
       head: () => new Promise(() => {}),
       close: () => {},
