@@ -38,17 +38,19 @@ export interface PutWriter {
   push(chunk: Buffer): Promise<void>;
   /** Sends what is left; resolves once data and sidecar are fsynced and renamed into place. */
   end(): Promise<StoredFile>;
-  /** The caller gave up (its body failed): the thread closes and removes the temp files. */
-  abort(): void;
   /**
-   * Rejects with the disk's error as soon as the thread reports one (never resolves): a caller waiting for its next
-   * chunk learns of it then, not only at its next push.
+   * The caller gives up (its body failed): the thread closes and removes the temp files, and a push or end still
+   * waiting for the thread rejects with `reason` at once (a disk that never answers cannot hold the caller).
    */
-  readonly failed: Promise<never>;
+  abort(reason?: Error): void;
 }
 
 export interface FileIo {
-  begin(target: PutTarget): PutWriter;
+  /**
+   * `onFailure` is told as soon as the thread reports a disk failure (or stops), also while the caller waits for its
+   * next chunk; pending and later pushes and the end reject with the same error.
+   */
+  begin(target: PutTarget, onFailure: (err: Error) => void): PutWriter;
   head(path: string, metaPath: string): Promise<HeadAnswer>;
   close(): void;
 }
@@ -124,13 +126,11 @@ export class FileIoThread implements FileIo {
     });
   }
 
-  begin(target: PutTarget): PutWriter {
+  begin(target: PutTarget, onFailure: (err: Error) => void): PutWriter {
     const id = this.nextId++;
     const stored = Promise.withResolvers<StoredFile>();
-    // Awaited by end(); a failure that arrives while the caller is still pushing reaches it through push() or failed.
+    // Awaited by end(); a failure that arrives while the caller is still pushing reaches it through push() or onFailure.
     stored.promise.catch(() => {});
-    const failed = Promise.withResolvers<never>();
-    failed.promise.catch(() => {});
     let failure: Error | null = null;
     let settled = false;
     let opened = false;
@@ -153,12 +153,17 @@ export class FileIoThread implements FileIo {
       }
       settle();
       if (msg.kind === 'stored') return stored.resolve({ sizeBytes: msg.sizeBytes, sha256: msg.sha256 });
-      failure = msg.kind === 'error' ? fsError(msg.error) : new Error(`unexpected answer ${msg.kind} to a put`);
+      fail(msg.kind === 'error' ? fsError(msg.error) : new Error(`unexpected answer ${msg.kind} to a put`));
+      onFailure(failure!);
+    });
+    // Pending waits end with the failure. (No Promise.race per chunk against a promise that stays pending: each race
+    // would leave a reaction on it holding that chunk until the put ends, 200 MB for a 200 MB put.)
+    const fail = (err: Error) => {
+      failure ??= err;
       stored.reject(failure);
-      failed.reject(failure);
       windowWaiter?.reject(failure);
       windowWaiter = null;
-    });
+    };
 
     const send = (ack: boolean, end: boolean) => {
       // A buffer of its own per batch, moved (not copied) to the thread: chunks may be views of a shared pool. Full
@@ -187,7 +192,6 @@ export class FileIoThread implements FileIo {
     };
 
     return {
-      failed: failed.promise,
       push: async (chunk) => {
         if (failure) throw failure;
         if (settled) throw new Error('push after the put ended');
@@ -204,9 +208,10 @@ export class FileIoThread implements FileIo {
         if (!settled && !failure) send(false, true);
         return stored.promise;
       },
-      abort: () => {
+      abort: (reason) => {
         if (settled) return;
         settle();
+        fail(reason ?? new Error('the put was given up'));
         // Nothing was sent yet: the thread has no file to remove.
         if (opened) this.post({ op: 'abort', id });
       },

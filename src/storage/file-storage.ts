@@ -78,43 +78,28 @@ export class FileStorage implements OutputStorage {
     const tempMeta = `${metaPath}${TEMP_MARK}${nonce}`;
     // Whichever failed first is where the failure came from: the body (a download cut off) or the disk.
     let firstFailure: 'body' | 'disk' | undefined;
-    // A write the disk never finishes must not hold the put once the body has failed (a stall, an abort): waiting
-    // for the thread races this.
-    const bodyFailed = Promise.withResolvers<never>();
-    bodyFailed.promise.catch(() => {});
-    body.on('error', (err) => {
-      firstFailure ??= 'body';
-      bodyFailed.reject(err);
-    });
-    const onDisk = <T>(step: Promise<T>) =>
-      Promise.race([
-        step.catch((err: unknown) => {
-          firstFailure ??= 'disk';
-          throw err;
-        }),
-        bodyFailed.promise,
-      ]);
     // The thread opens the temp file, writes and hashes the bytes, fsyncs data and sidecar, renames both into place
     // (data first: a crash in between leaves data without metadata, which head() reports as absent and the orphan
-    // sweeper removes) and fsyncs the directory.
-    const writer = this.io.begin({ dir, tempData, tempMeta, path, metaPath, contentType: opts.contentType });
-    // While the put waits for the body's next chunk, the thread may report a disk failure (or stop): that ends it too.
-    const diskFailed = onDisk(writer.failed);
-    diskFailed.catch(() => {});
+    // sweeper removes) and fsyncs the directory. A disk failure it reports ends the body, so a put waiting for the
+    // next chunk ends too.
+    const writer = this.io.begin({ dir, tempData, tempMeta, path, metaPath, contentType: opts.contentType }, (err) => {
+      firstFailure ??= 'disk';
+      body.destroy(err);
+    });
+    // A body failure gives the put up at once: a write the disk never finishes must not hold it (a stall, an abort).
+    body.on('error', (err) => {
+      firstFailure ??= 'body';
+      writer.abort(err);
+    });
     try {
-      const chunks = (body as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
-      for (;;) {
-        const next = await Promise.race([chunks.next(), diskFailed]);
-        if (next.done) break;
-        const chunk = next.value;
-        await onDisk(writer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        await writer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       }
-      const { sizeBytes, sha256 } = await onDisk(writer.end());
+      const { sizeBytes, sha256 } = await writer.end();
       return { sizeBytes, sha256, etag: etagFor(sha256) };
     } catch (err) {
       body.destroy();
-      // Not awaited: the thread closes and removes the temp files, and a disk that never finishes a write must not
-      // hold the put.
+      // The thread closes and removes the temp files (not awaited: a disk that never finishes must not hold the put).
       writer.abort();
       // The thread's answers are the disk's (an I/O thread that stopped included); anything else only if it is an fs error.
       if (firstFailure === 'disk' || (firstFailure !== 'body' && isFsError(err))) throw fsFailure(`writing the output to ${dir}`, err);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_BYTES, type FileIo, type PutWriter } from '../../src/storage/file-io.js';
+import { BATCH_BYTES, FileIoThread } from '../../src/storage/file-io.js';
+import type { ToThread } from '../../src/storage/file-io-thread.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
 
 describe('file storage with a write that never finishes', () => {
@@ -16,26 +17,25 @@ describe('file storage with a write that never finishes', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('rejects with the body failure and tells the I/O thread to give the put up', async () => {
-    // The thread's side as a stuck network volume makes it: no write is ever acknowledged, no put ever stored.
-    const aborted: string[] = [];
-    const stuck: FileIo = {
-      begin: (target): PutWriter => ({
-        push: () => new Promise(() => {}),
-        end: () => new Promise(() => {}),
-        abort: () => void aborted.push(target.path),
-        failed: new Promise<never>(() => {}),
-      }),
-      head: () => new Promise(() => {}),
-      close: () => {},
-    };
+  it('rejects with the body failure while its writes wait for the thread, and tells the thread to give the put up', async () => {
+    // The thread as a stuck network volume makes it: nothing it is sent is ever written or answered.
+    const io = new FileIoThread();
+    const sent: ToThread[] = [];
+    (io as unknown as { post: (msg: ToThread) => void }).post = (msg) => void sent.push(msg);
     const stalled = new Error('the output copy stalled');
     const body = new Readable({ read() {} });
-    body.push(Buffer.alloc(1024, 1));
-    setTimeout(() => body.destroy(stalled), 50);
-    const storage = new FileStorage(dir, { io: stuck });
-    await expect(storage.put('t/job.mp4', body, { contentType: 'video/mp4' })).rejects.toBe(stalled);
-    expect(aborted).toEqual([join(dir, 't/job.mp4')]);
+    // Two batches, one by one (a Readable hands everything buffered over as one chunk): the window of two unwritten
+    // batches is then full, so the put waits for the thread when the body fails.
+    body.push(Buffer.alloc(BATCH_BYTES, 1));
+    setTimeout(() => body.push(Buffer.alloc(BATCH_BYTES, 2)), 10);
+    setTimeout(() => body.destroy(stalled), 60);
+    const storage = new FileStorage(dir, { io });
+    try {
+      await expect(storage.put('t/job.mp4', body, { contentType: 'video/mp4' })).rejects.toBe(stalled);
+      expect(sent.map((m) => m.op)).toEqual(['put', 'put', 'abort']);
+    } finally {
+      storage.close();
+    }
   });
 
   it('removes the temp file the thread had written when the body fails', async () => {
