@@ -105,6 +105,8 @@ interface OpenPut {
   tempMeta: string;
   /** Set once the thread has answered (stored or error): later messages for the put are ignored. */
   settled: boolean;
+  /** The last bytes are in and fsyncs and renames are under way: an abort no longer touches its descriptors. */
+  finishing: boolean;
 }
 
 function errorShape(err: unknown): FsErrorShape {
@@ -132,11 +134,13 @@ export class FileIoServer {
   private readonly puts = new Map<number, OpenPut>();
   private readonly knownDirs = new Set<string>();
   private readonly dirSyncs: DirSyncs;
+  private readonly fileSync: (fd: number) => Promise<void>;
   private readonly port: Pick<MessagePort, 'postMessage'>;
-  /** `dirSyncs`: tests hold the directory fsyncs with their own. */
-  constructor(port: Pick<MessagePort, 'postMessage'>, dirSyncs = new DirSyncs()) {
+  /** `dirSyncs`, `fileSync`: tests hold the directory and file fsyncs with their own. */
+  constructor(port: Pick<MessagePort, 'postMessage'>, opts: { dirSyncs?: DirSyncs; fileSync?: (fd: number) => Promise<void> } = {}) {
     this.port = port;
-    this.dirSyncs = dirSyncs;
+    this.dirSyncs = opts.dirSyncs ?? new DirSyncs();
+    this.fileSync = opts.fileSync ?? fsyncAsync;
   }
 
   handle(msg: ToThread): void {
@@ -145,7 +149,7 @@ export class FileIoServer {
     let put = this.puts.get(msg.id);
     try {
       if (msg.open) {
-        put = { fd: null, hash: createHash('sha256'), size: 0, ...msg.open, settled: false };
+        put = { fd: null, hash: createHash('sha256'), size: 0, ...msg.open, settled: false, finishing: false };
         this.puts.set(msg.id, put);
         put.fd = this.openTemp(put.dir, put.tempData);
       }
@@ -183,10 +187,11 @@ export class FileIoServer {
   }
 
   private async finish(id: number, put: OpenPut, end: NonNullable<PutMessage['end']>): Promise<void> {
+    put.finishing = true;
     try {
       const fd = put.fd!;
       // fsync before close, so the rename below can never publish data still in the page cache.
-      await fsyncAsync(fd);
+      await this.fileSync(fd);
       const { ino } = fstatSync(fd);
       closeSync(fd);
       put.fd = null;
@@ -195,7 +200,7 @@ export class FileIoServer {
       const metaFd = openSync(put.tempMeta, 'wx');
       try {
         writeFully(metaFd, Buffer.from(sidecar));
-        await fsyncAsync(metaFd);
+        await this.fileSync(metaFd);
       } finally {
         closeSync(metaFd);
       }
@@ -218,10 +223,14 @@ export class FileIoServer {
     this.port.postMessage({ id, kind: 'error', error: errorShape(err) } satisfies FromThread);
   }
 
-  /** The sender gave up (its body failed): close and remove what the put made. */
+  /**
+   * The sender gave up (its body failed): close and remove what the put made. A put already finishing has all its
+   * bytes and completes (a complete object is a valid one): closing its descriptor under a pending fsync would let
+   * the number be reused by another put's open, and this put's next call would then act on that put's file.
+   */
   private abort(id: number): void {
     const put = this.puts.get(id);
-    if (put && !put.settled) this.release(id, put);
+    if (put && !put.settled && !put.finishing) this.release(id, put);
   }
 
   private release(id: number, put: OpenPut): void {

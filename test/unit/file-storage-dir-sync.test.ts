@@ -39,7 +39,7 @@ describe('file I/O thread: directory fsyncs', () => {
   function server() {
     const { held, syncs } = heldSyncs();
     const answers = new Map<number, FromThread>();
-    const io = new FileIoServer({ postMessage: (msg: FromThread) => void answers.set(msg.id, msg) }, syncs);
+    const io = new FileIoServer({ postMessage: (msg: FromThread) => void answers.set(msg.id, msg) }, { dirSyncs: syncs });
     let nextId = 1;
     const put = (sub: string, name: string) => {
       const id = nextId++;

@@ -1,0 +1,64 @@
+// An abort that reaches the I/O thread while a put is finishing leaves that put's descriptors alone; the put completes.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DirSyncs, FileIoServer, type FromThread } from '../../src/storage/file-io-thread.js';
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('file I/O thread: abort while a put finishes', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'storage-abort-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lets the finishing put complete, so its descriptor is never closed under it and reused by another put', async () => {
+    // Every data or sidecar fsync waits here until the test releases it.
+    const heldSyncs: (() => void)[] = [];
+    const answers = new Map<number, FromThread>();
+    const io = new FileIoServer(
+      { postMessage: (msg: FromThread) => void answers.set(msg.id, msg) },
+      { dirSyncs: new DirSyncs(async () => {}), fileSync: () => new Promise<void>((resolve) => heldSyncs.push(resolve)) },
+    );
+    const target = (name: string) => {
+      const path = join(dir, `${name}.mp4`);
+      return { path, open: { dir, tempData: `${path}~tmp-1`, tempMeta: `${path}~meta.json~tmp-1` }, end: { path, metaPath: `${path}~meta.json`, contentType: 'video/mp4' } };
+    };
+    const bytes = (text: string) => new TextEncoder().encode(text).buffer as ArrayBuffer;
+    const a = target('a');
+    io.handle({ op: 'put', id: 1, open: a.open, data: bytes('first put'), end: a.end });
+    await until("a's data fsync", () => heldSyncs.length === 1);
+    // The sender gives a up while its fsync runs; then b opens a file (it would get a's descriptor number if a's
+    // had been closed) and writes.
+    io.handle({ op: 'abort', id: 1 });
+    const b = target('b');
+    io.handle({ op: 'put', id: 2, open: b.open, data: bytes('second put') });
+    heldSyncs[0]!();
+    await until("a's sidecar fsync", () => heldSyncs.length === 2);
+    heldSyncs[1]!();
+    await until('a answered', () => answers.has(1));
+    io.handle({ op: 'put', id: 2, data: bytes(', more'), end: b.end });
+    await until("b's data fsync", () => heldSyncs.length === 3);
+    heldSyncs[2]!();
+    await until("b's sidecar fsync", () => heldSyncs.length === 4);
+    heldSyncs[3]!();
+    await until('b answered', () => answers.has(2));
+
+    expect(answers.get(1)).toMatchObject({ kind: 'stored', sizeBytes: 9 });
+    expect(answers.get(2)).toMatchObject({ kind: 'stored', sizeBytes: 16 });
+    expect(await readFile(a.path, 'utf8')).toBe('first put');
+    expect(await readFile(b.path, 'utf8')).toBe('second put, more');
+    const sidecarA = JSON.parse(await readFile(`${a.path}~meta.json`, 'utf8')) as { sizeBytes: number };
+    expect(sidecarA.sizeBytes).toBe(9);
+  });
+});
