@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { createJobBodySchema, jobSchema, type Job, type JobRecord } from '../../src/jobs/schemas.js';
 import { send } from '../helpers/http.js';
 import { multipart, SAMPLES } from '../helpers/multipart.js';
+import { startMonitor, type Monitor } from '../helpers/redis-monitor.js';
 import { startSingle } from '../helpers/redis-topology.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -153,13 +154,13 @@ describe('the 202 answer', () => {
 describe('Redis commands of one create (own Redis, MONITOR)', () => {
   let redis: Awaited<ReturnType<typeof startSingle>>;
   let own: Stack;
-  let monitor: Redis | null = null;
+  let monitor: Monitor | null = null;
   beforeAll(async () => {
     redis = await startSingle();
     own = await startStack({ worker: false, env: { REDIS_URL: redis.url } });
   });
   afterAll(async () => {
-    monitor?.disconnect();
+    monitor?.close();
     await own?.close();
     await redis?.stop();
   });
@@ -168,9 +169,8 @@ describe('Redis commands of one create (own Redis, MONITOR)', () => {
     // Warm: scripts loaded, tenant settings cached.
     expect((await own.api('POST', '/v1/jobs', { instruction: 'warm' }, { headers: { 'idempotency-key': freshKey() } })).status).toBe(202);
     const commands: string[] = [];
-    monitor = await new Redis(redis.url).monitor();
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua') commands.push(args.map((a) => String(a).slice(0, 40)).join(' '));
+    monitor = await startMonitor(redis.url, (args, source) => {
+      if (source !== 'lua') commands.push(args.map((a) => a.slice(0, 40)).join(' '));
     });
     // MONITOR shows commands asynchronously: a marker before and one after bracket the request's own.
     const probe = new Redis(redis.url);

@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { Job } from '../../src/jobs/schemas.js';
-import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { cleanupPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { startMonitor, type Monitor } from '../helpers/redis-monitor.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -15,15 +16,14 @@ describe('hash-tagged QUEUE_PREFIX for Redis Cluster', () => {
   const prefix = `{${tag}}`;
   let stack: Stack;
   let receiver: WebhookReceiver;
-  let monitor: Redis;
+  let monitor: Monitor;
   let admin: Redis;
   const commands: string[][] = [];
 
   beforeAll(async () => {
     admin = testRedis();
     // MONITOR sees every client's commands; only the ones naming our tag are ours.
-    monitor = await testRedis().monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    monitor = await startMonitor(TEST_REDIS_URL, (args) => {
       if (args.some((a) => a.includes(tag))) commands.push(args);
     });
     stack = await startStack({ env: { QUEUE_PREFIX: prefix, UPLOAD_DIR: `./data/test-uploads/${tag}` } });
@@ -32,7 +32,7 @@ describe('hash-tagged QUEUE_PREFIX for Redis Cluster', () => {
   });
 
   afterAll(async () => {
-    monitor?.disconnect();
+    monitor?.close();
     await receiver?.close();
     await stack?.close();
     await cleanupPrefix(admin, prefix);
