@@ -1,8 +1,8 @@
 // Idempotency-Key for job creation: one atomic Redis claim per (tenant, key); replays return the first job for 24 h.
-import { canonicalJson } from '../core/canonical-json.js';
 import { hash, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
+import { canonicalJson } from '../core/canonical-json.js';
 import { AppError } from '../core/errors.js';
 import type { Keys } from '../redis/keys.js';
 
@@ -31,11 +31,8 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return header;
 }
 
-/** The canonical JSON of the body (core/canonical-json.ts); exported for the fingerprint's own test. */
-export const canonical = canonicalJson;
-
 export function fingerprint(value: unknown): string {
-  return sha256(canonical(value));
+  return sha256(canonicalJson(value));
 }
 
 /** The entry of a key whose request has created its job (the only format a replay reads). */

@@ -1,6 +1,6 @@
 // Draft helpers (§2.6): exportability, a one-line timeline summary, duration, sandbox-path rewriting, state fingerprints.
-import { canonicalJson } from '../core/canonical-json.js';
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../core/canonical-json.js';
 import { draftSchema, type Draft, type SessionState, type Track } from './schemas.js';
 
 export type { Draft } from './schemas.js';
@@ -110,9 +110,6 @@ export function rewriteSandboxPaths(
   };
   return { draft: draftSchema.parse(walk(draft)), unresolved: [...unresolved] };
 }
-
-/** Equal states hash equally whatever their key order (shared with the Idempotency-Key fingerprint). */
-export { canonicalJson };
 
 /** The parts of state whose change means "the message did something" (§3): the draft, generated media, uploads. */
 export interface StateMaterial {

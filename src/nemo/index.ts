@@ -13,7 +13,6 @@ export type { RunAgentOptions } from './run-agent.js';
 export type { RenderState, RenderStatus } from './render-status.js';
 export type { Draft, SessionState, Track, UploadedFile } from './schemas.js';
 export {
-  canonicalJson,
   draftDurationMs,
   isExportable,
   rewriteSandboxPaths,

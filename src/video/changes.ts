@@ -1,5 +1,5 @@
 // Summarises what one agent message changed in the draft, in a short deterministic line for `job.changes`.
-import { canonicalJson } from '../nemo/draft.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import type { Draft } from '../nemo/schemas.js';
 import { inlineText } from './compile.js';
 import {

@@ -4,14 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirSyncs, FileIoServer, type FromThread } from '../../src/storage/file-io-thread.js';
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { waitFor } from '../helpers/wait.js';
 
 describe('file I/O thread: abort while a put finishes', () => {
   let dir: string;
@@ -37,22 +30,22 @@ describe('file I/O thread: abort while a put finishes', () => {
     const bytes = (text: string) => new TextEncoder().encode(text).buffer as ArrayBuffer;
     const a = target('a');
     io.handle({ op: 'put', id: 1, open: a.open, data: bytes('first put'), end: a.end });
-    await until("a's data fsync", () => heldSyncs.length === 1);
+    await waitFor(() => heldSyncs.length === 1, { what: "a's data fsync" });
     // The sender gives a up while its fsync runs; then b opens a file (it would get a's descriptor number if a's
     // had been closed) and writes.
     io.handle({ op: 'abort', id: 1 });
     const b = target('b');
     io.handle({ op: 'put', id: 2, open: b.open, data: bytes('second put') });
     heldSyncs[0]!();
-    await until("a's sidecar fsync", () => heldSyncs.length === 2);
+    await waitFor(() => heldSyncs.length === 2, { what: "a's sidecar fsync" });
     heldSyncs[1]!();
-    await until('a answered', () => answers.has(1));
+    await waitFor(() => answers.has(1), { what: 'a answered' });
     io.handle({ op: 'put', id: 2, data: bytes(', more'), end: b.end });
-    await until("b's data fsync", () => heldSyncs.length === 3);
+    await waitFor(() => heldSyncs.length === 3, { what: "b's data fsync" });
     heldSyncs[2]!();
-    await until("b's sidecar fsync", () => heldSyncs.length === 4);
+    await waitFor(() => heldSyncs.length === 4, { what: "b's sidecar fsync" });
     heldSyncs[3]!();
-    await until('b answered', () => answers.has(2));
+    await waitFor(() => answers.has(2), { what: 'b answered' });
 
     expect(answers.get(1)).toMatchObject({ kind: 'stored', sizeBytes: 9 });
     expect(answers.get(2)).toMatchObject({ kind: 'stored', sizeBytes: 16 });

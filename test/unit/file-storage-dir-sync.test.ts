@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirSyncs, FileIoServer, type FromThread } from '../../src/storage/file-io-thread.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Each directory fsync waits here until the test releases (really fsyncs) or fails it. */
 function heldSyncs() {
@@ -18,14 +19,6 @@ function heldSyncs() {
 }
 
 const exists = (path: string) => access(path).then(() => true, () => false);
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('file I/O thread: directory fsyncs', () => {
   let dir: string;
   beforeAll(async () => {
@@ -60,45 +53,45 @@ describe('file I/O thread: directory fsyncs', () => {
   it('puts renamed while an fsync runs wait for the next one, and share it', async () => {
     const { held, answers, put } = server();
     const a = put('t', 'a');
-    await until('the first directory fsync', () => held.length === 1);
+    await waitFor(() => held.length === 1, { what: 'the first directory fsync' });
     const b = put('t', 'b');
     const c = put('t', 'c');
     // Both are renamed into place, and wait: the running fsync may have started before their renames.
-    await until('b and c renamed', async () => (await exists(join(dir, 't/b.mp4~meta.json'))) && exists(join(dir, 't/c.mp4~meta.json')));
+    await waitFor(async () => (await exists(join(dir, 't/b.mp4~meta.json'))) && exists(join(dir, 't/c.mp4~meta.json')), { what: 'b and c renamed' });
     await new Promise((r) => setTimeout(r, 50));
     expect(held).toHaveLength(1);
     expect(answers.size).toBe(0);
 
     held[0]!.release();
-    await until('a stored', () => answers.has(a));
+    await waitFor(() => answers.has(a), { what: 'a stored' });
     expect(answers.get(a)).toMatchObject({ kind: 'stored', sizeBytes: 1 });
-    await until('the second directory fsync', () => held.length === 2);
+    await waitFor(() => held.length === 2, { what: 'the second directory fsync' });
     await new Promise((r) => setTimeout(r, 50));
     expect([answers.has(b), answers.has(c)]).toEqual([false, false]);
 
     held[1]!.release();
-    await until('b and c stored', () => answers.has(b) && answers.has(c));
+    await waitFor(() => answers.has(b) && answers.has(c), { what: 'b and c stored' });
     expect([answers.get(b)?.kind, answers.get(c)?.kind]).toEqual(['stored', 'stored']);
     // Three puts, two directory fsyncs; a later put starts a fresh one.
     expect(held).toHaveLength(2);
     const d = put('t', 'd');
-    await until('a third directory fsync', () => held.length === 3);
+    await waitFor(() => held.length === 3, { what: 'a third directory fsync' });
     held[2]!.release();
-    await until('d stored', () => answers.has(d));
+    await waitFor(() => answers.has(d), { what: 'd stored' });
   });
 
   it('fails every put that shares a failed fsync, as its own fsync failing would', async () => {
     const { held, answers, put } = server();
     const first = put('u', 'x');
-    await until('its directory fsync', () => held.length === 1);
+    await waitFor(() => held.length === 1, { what: 'its directory fsync' });
     const second = put('u', 'y');
     const third = put('u', 'z');
-    await until('y and z renamed', async () => (await exists(join(dir, 'u/y.mp4~meta.json'))) && exists(join(dir, 'u/z.mp4~meta.json')));
+    await waitFor(async () => (await exists(join(dir, 'u/y.mp4~meta.json'))) && exists(join(dir, 'u/z.mp4~meta.json')), { what: 'y and z renamed' });
     held[0]!.release();
-    await until('x stored', () => answers.has(first));
-    await until('the shared fsync', () => held.length === 2);
+    await waitFor(() => answers.has(first), { what: 'x stored' });
+    await waitFor(() => held.length === 2, { what: 'the shared fsync' });
     held[1]!.fail(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' }));
-    await until('y and z answered', () => answers.has(second) && answers.has(third));
+    await waitFor(() => answers.has(second) && answers.has(third), { what: 'y and z answered' });
     for (const id of [second, third]) {
       expect(answers.get(id)).toMatchObject({ kind: 'error', error: { code: 'EIO', syscall: 'fsync' } });
     }

@@ -1,7 +1,8 @@
 // The Idempotency-Key fingerprint: the one-pass canonical JSON gives exactly the text the first version gave.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonical, fingerprint } from '../../src/jobs/idempotency.js';
+import { canonicalJson } from '../../src/core/canonical-json.js';
+import { fingerprint } from '../../src/jobs/idempotency.js';
 
 /** The first version, kept here as the reference: stored entries carry fingerprints of this text for 24 h. */
 function canonicalReference(value: unknown): string {
@@ -28,13 +29,13 @@ const value = fc.letrec((tie) => ({
 
 describe('Idempotency-Key fingerprint', () => {
   it('canonical text equals the reference for any JSON-like value', () => {
-    fc.assert(fc.property(value, (v) => canonical(v) === canonicalReference(v)), { numRuns: 2000 });
+    fc.assert(fc.property(value, (v) => canonicalJson(v) === canonicalReference(v)), { numRuns: 2000 });
   });
 
   it('ignores key order and undefined fields, and tells different bodies apart', () => {
     const a = { instruction: 'x', metadata: { b: 1, a: [1, { d: 2, c: 3 }] }, gone: undefined };
     const b = { metadata: { a: [1, { c: 3, d: 2 }], b: 1 }, instruction: 'x' };
-    expect(canonical(a)).toBe('{"instruction":"x","metadata":{"a":[1,{"c":3,"d":2}],"b":1}}');
+    expect(canonicalJson(a)).toBe('{"instruction":"x","metadata":{"a":[1,{"c":3,"d":2}],"b":1}}');
     expect(fingerprint(a)).toBe(fingerprint(b));
     expect(fingerprint(a)).toMatch(/^[0-9a-f]{64}$/);
     expect(fingerprint({ ...b, instruction: 'y' })).not.toBe(fingerprint(b));

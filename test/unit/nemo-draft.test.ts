@@ -1,7 +1,7 @@
 // Draft helpers (§2.6): exportability, timeline summary, duration, sandbox path rewriting, state fingerprints.
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/core/canonical-json.js';
 import {
-  canonicalJson,
   draftDurationMs,
   isExportable,
   rewriteSandboxPaths,
