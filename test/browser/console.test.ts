@@ -54,6 +54,45 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     p.on('pageerror', (err) => problems.push(`${label} page error: ${err.message}`));
   }
 
+  type FeedEvent = { seq: number; type: string };
+  const eventsOf = async (id: string) =>
+    (await stack.api<{ data: FeedEvent[] }>('GET', `/v1/jobs/${id}/events`, undefined, { headers: { accept: 'application/json' } })).body.data;
+
+  /**
+   * Opens a job's page with its first events stream answered by `firstStream` and then ended, as a proxy's timeout
+   * would cut it; later streams reach the API. Waits for `until`; returns the Last-Event-ID each events request sent.
+   */
+  async function openWithCutStream(id: string, firstStream: () => Promise<FeedEvent[]>, until: () => Locator): Promise<(string | undefined)[]> {
+    const eventsPath = `/v1/jobs/${id}/events`;
+    await page.route(
+      (u) => u.pathname === eventsPath,
+      async (route) => {
+        const events = await firstStream();
+        await route.fulfill({
+          status: 200,
+          headers: { 'content-type': 'text/event-stream' },
+          body: events.map((e) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''),
+        });
+      },
+      { times: 1 },
+    );
+    const sent: (string | undefined)[] = [];
+    const onRequest = (r: { url(): string; headers(): Record<string, string> }) => {
+      if (new URL(r.url()).pathname === eventsPath) sent.push(r.headers()['last-event-id']);
+    };
+    page.on('request', onRequest);
+    try {
+      await page.goto(url(`/jobs/${id}`));
+      await until().waitFor({ timeout: LIVE_TIMEOUT_MS });
+    } finally {
+      page.off('request', onRequest);
+    }
+    return sent;
+  }
+
+  /** The events the page lists, by seq: every one once and in order means none was lost or shown twice. */
+  const shownSeqs = async () => (await page.getByTestId('events').locator('li .mono').allTextContents()).map((t) => Number(t.slice(1)));
+
   async function signIn(p: Page, key: string, opts: { keyboard?: boolean } = {}): Promise<void> {
     await p.goto(url('/sign-in'));
     await p.getByLabel('API key').fill(key);
@@ -294,34 +333,12 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     const created = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser followed over a broken stream' })).body;
     acmeJobs.push(created.id);
     await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${created.id}`)).body.stage === 'render', { what: 'the render stage' });
-    const backlog = (await stack.api<{ data: { seq: number; type: string }[] }>('GET', `/v1/jobs/${created.id}/events`, undefined, { headers: { accept: 'application/json' } })).body.data;
+    const backlog = await eventsOf(created.id);
     expect(backlog.length).toBeGreaterThan(0);
-    // The first stream carries the backlog and then ends, as a proxy's timeout would cut it.
-    const eventsPath = `/v1/jobs/${created.id}/events`;
-    await page.route(
-      (u) => u.pathname === eventsPath,
-      (route) =>
-        route.fulfill({
-          status: 200,
-          headers: { 'content-type': 'text/event-stream' },
-          body: backlog.map((e) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''),
-        }),
-      { times: 1 },
-    );
-    const resumedWith: (string | undefined)[] = [];
-    const onRequest = (r: { url(): string; headers(): Record<string, string> }) => {
-      if (new URL(r.url()).pathname === eventsPath) resumedWith.push(r.headers()['last-event-id']);
-    };
-    page.on('request', onRequest);
-    try {
-      await page.goto(url(`/jobs/${created.id}`));
-      await page.getByTestId('job-status').getByText('succeeded').waitFor({ timeout: LIVE_TIMEOUT_MS });
-    } finally {
-      page.off('request', onRequest);
-    }
+    const resumedWith = await openWithCutStream(created.id, async () => backlog, () => page.getByTestId('job-status').getByText('succeeded'));
     expect(resumedWith).toEqual([undefined, String(backlog.at(-1)!.seq)]);
     // Every event shown once, in order: the resumed stream started after the last one seen.
-    const seqs = (await page.getByTestId('events').locator('li .mono').allTextContents()).map((t) => Number(t.slice(1)));
+    const seqs = await shownSeqs();
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
 
     stack.sim.injectFault({ kind: 'slow', endpoint: 'render_submit', delayMs: 1500 });
@@ -335,6 +352,26 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     await page.getByTestId('job-status').getByText('canceled').waitFor({ timeout: LIVE_TIMEOUT_MS });
     expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
     expect((await waitForFinished(stack, running.id)).status).toBe('canceled');
+  });
+
+  it('reads the events it missed when the stream ended early and the job finished before the page resumed', async () => {
+    const created = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser that finishes while the feed is down' })).body;
+    acmeJobs.push(created.id);
+    let cutAt = 0;
+    // The first stream is answered only once the job has finished, and carries only its first two events.
+    const firstTwoOnceFinished = async () => {
+      await waitForFinished(stack, created.id);
+      const early = (await eventsOf(created.id)).slice(0, 2);
+      cutAt = early.at(-1)!.seq;
+      return early;
+    };
+    const resumedWith = await openWithCutStream(created.id, firstTwoOnceFinished, () => page.getByTestId('feed-state').getByText('finished'));
+    expect(resumedWith).toEqual([undefined, String(cutAt)]);
+    // The feed ends with the terminal event, every event once, in order.
+    const seqs = await shownSeqs();
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(seqs.length).toBeGreaterThan(2);
+    expect(await page.getByTestId('events').locator('li').last().textContent()).toContain('job.succeeded');
   });
 
   it('revises a finished job into a new job that links back to it', async () => {

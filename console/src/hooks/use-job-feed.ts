@@ -80,7 +80,9 @@ export function useJobFeed(api: ApiClient, id: string): JobFeed {
       if (!current || signal.aborted) return;
       let lastEventId: string | null = null;
       let attempt = 0;
-      while (!signal.aborted && !isTerminal(current.status)) {
+      // Set when the job finished while no stream was open: one more stream reads the events missed meanwhile.
+      let catchUp = false;
+      while (!signal.aborted && (catchUp || !isTerminal(current.status))) {
         setState(lastEventId === null ? 'connecting' : 'reconnecting');
         let finished = false;
         try {
@@ -114,11 +116,14 @@ export function useJobFeed(api: ApiClient, id: string): JobFeed {
           attempt += 1;
           continue;
         }
-        if (finished) break;
+        // A catch-up stream ends after the backlog, terminal event or not: nothing more will come.
+        if (finished || catchUp) break;
         // The server ended the stream before the job finished (a restart, a proxy's timeout): resume where it stopped.
         const fresh = await fetchJob();
         if (!fresh) return;
         current = fresh;
+        // It may have finished meanwhile; the feed still shows the events after the last one seen, ending with it.
+        catchUp = isTerminal(fresh.status) && lastEventId !== null;
       }
       if (signal.aborted) return;
       // The terminal event's snapshot is the job as it finished; one read adds what was written after (webhook status).
