@@ -165,6 +165,7 @@ export function compose(config: Config, logger: Logger): Container {
     schedule: settings.webhooks.schedule,
     logger: logger.child({ component: 'webhooks' }),
     onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
+    retentionOf: (tenant) => retentionOf(tenant),
   });
   // Events a flow worker writes get their first attempt from that worker (deliverNow); the rest go through the queue.
   const enqueuer = new EventEnqueuer({

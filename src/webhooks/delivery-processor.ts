@@ -29,6 +29,11 @@ export interface DeliveryProcessorDeps {
   schedule: number[];
   logger: Logger;
   onAttempt?: (outcome: AttemptOutcome, ms: number) => void;
+  /**
+   * A tenant's retention. With it, an ended job whose webhook is to be retried is kept until its retention has run
+   * past the retry; without it a retention shorter than the retry delay erases the job, and the retry, first.
+   */
+  retentionOf?: (tenant: string) => number | Promise<number>;
 }
 
 /**
@@ -85,7 +90,11 @@ export class DeliveryProcessor {
       if (read.blockedBy !== 0) return { kind: 'blocked' };
     }
     const record = read.record;
-    if (record === null || read.event === null) return DONE;
+    if (record === null || read.event === null) {
+      // Erased (its retention, or DELETE) before this attempt: nothing left to say what happened, so nothing is sent.
+      if (read.state === 'pending') this.deps.logger.warn({ jobId, seq, attempt }, 'webhook not sent: the job was erased before its delivery');
+      return DONE;
+    }
     const webhook = record.job.webhook;
     if (!webhook) return DONE;
     const event = deliveryEvent(read.event);
@@ -115,14 +124,15 @@ export class DeliveryProcessor {
       at: new Date().toISOString(),
     };
     this.deps.onAttempt?.(kind, outcome.durationMs);
-    return this.settle(data, outcome, logged, traceFieldsOf(span));
+    return this.settle(data, outcome, logged, traceFieldsOf(span), record.tenant);
   }
 
   private async settle(
     data: DeliveryJobData,
     outcome: DeliveryOutcome,
     logged: DeliveryAttempt,
-    traceFields: { trace_id?: string } = {},
+    traceFields: { trace_id?: string },
+    tenant: string,
   ): Promise<AttemptResult> {
     const { jobId, seq, attempt, redeliver = false } = data;
     // Fields on the line rather than a child logger: a child redacts its bindings on creation, once per delivery.
@@ -167,6 +177,7 @@ export class DeliveryProcessor {
       return DONE;
     }
     logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, 'webhook attempt failed');
+    await this.holdForRetry(tenant, jobId, delay!);
     return { kind: 'retry', delayMs: delay! };
   }
 
@@ -178,6 +189,20 @@ export class DeliveryProcessor {
     // delayed: look once more now that we are, so no wake-up falls between the two.
     if (lowestPending(await this.deps.ledger.states(jobId), (s) => s < seq) === null) await job.promote().catch(() => {});
     throw new DelayedError();
+  }
+
+  /**
+   * Keeps an ended job for its retention past the retry about to be scheduled (a running job is left as it is). A
+   * failure here is logged, not thrown: the retry is still scheduled, and the job is then kept as long as it was.
+   */
+  private async holdForRetry(tenant: string, jobId: string, delayMs: number): Promise<void> {
+    const retentionOf = this.deps.retentionOf;
+    if (!retentionOf) return;
+    try {
+      await this.deps.ledger.holdUntil(tenant, jobId, Date.now() + delayMs + (await retentionOf(tenant)));
+    } catch (err) {
+      this.deps.logger.warn({ jobId, err: String(err) }, 'could not keep the job for its webhook retry');
+    }
   }
 
   /**

@@ -60,9 +60,14 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
 
   /**
    * Opens a job's page with its first events stream answered by `firstStream` and then ended, as a proxy's timeout
-   * would cut it; later streams reach the API. Waits for `until`; returns the Last-Event-ID each events request sent.
+   * would cut it; later streams reach the API. Runs `whileOpen` (given the Last-Event-ID of each events request so
+   * far), and returns those once it is done.
    */
-  async function openWithCutStream(id: string, firstStream: () => Promise<FeedEvent[]>, until: () => Locator): Promise<(string | undefined)[]> {
+  async function openWithCutStream(
+    id: string,
+    firstStream: () => Promise<FeedEvent[]>,
+    whileOpen: (sent: readonly (string | undefined)[]) => Promise<void>,
+  ): Promise<(string | undefined)[]> {
     const eventsPath = `/v1/jobs/${id}/events`;
     await page.route(
       (u) => u.pathname === eventsPath,
@@ -83,7 +88,7 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     page.on('request', onRequest);
     try {
       await page.goto(url(`/jobs/${id}`));
-      await until().waitFor({ timeout: LIVE_TIMEOUT_MS });
+      await whileOpen(sent);
     } finally {
       page.off('request', onRequest);
     }
@@ -328,30 +333,42 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
   });
 
   it('resumes the live feed with Last-Event-ID when the stream ends early, and cancels a running job', async () => {
-    // The render request is held back so the job stays running while the page follows it.
-    stack.sim.injectFault({ kind: 'slow', endpoint: 'render_submit', delayMs: 2500 });
-    const created = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser followed over a broken stream' })).body;
-    acmeJobs.push(created.id);
-    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${created.id}`)).body.stage === 'render', { what: 'the render stage' });
-    const backlog = await eventsOf(created.id);
-    expect(backlog.length).toBeGreaterThan(0);
-    const resumedWith = await openWithCutStream(created.id, async () => backlog, () => page.getByTestId('job-status').getByText('succeeded'));
-    expect(resumedWith).toEqual([undefined, String(backlog.at(-1)!.seq)]);
-    // Every event shown once, in order: the resumed stream started after the last one seen.
-    const seqs = await shownSeqs();
-    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    // Renders last until the test ends them, so a job stays running whatever the page's (or the machine's) pace.
+    const { renderMs } = stack.sim.scenario();
+    stack.sim.setScenario({ renderMs: 1e12 });
+    const rendering = (id: string) =>
+      waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.upstream.render_id !== null, { what: 'the render to be submitted' });
+    try {
+      const created = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser followed over a broken stream' })).body;
+      acmeJobs.push(created.id);
+      await rendering(created.id);
+      const backlog = await eventsOf(created.id);
+      expect(backlog.length).toBeGreaterThan(0);
+      const resumedWith = await openWithCutStream(created.id, async () => backlog, async (sent) => {
+        // Resumed and live while the job still runs; then the render ends and its end arrives on that stream.
+        await waitFor(() => sent.length === 2, { what: 'the resumed stream', timeoutMs: LIVE_TIMEOUT_MS });
+        await page.getByTestId('feed-state').getByText('live').waitFor();
+        stack.sim.completeRendersNow();
+        await page.getByTestId('job-status').getByText('succeeded').waitFor({ timeout: LIVE_TIMEOUT_MS });
+      });
+      expect(resumedWith).toEqual([undefined, String(backlog.at(-1)!.seq)]);
+      // Every event shown once, in order: the resumed stream started after the last one seen.
+      const seqs = await shownSeqs();
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
 
-    stack.sim.injectFault({ kind: 'slow', endpoint: 'render_submit', delayMs: 1500 });
-    const running = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser nobody wants any more' })).body;
-    acmeJobs.push(running.id);
-    await page.goto(url(`/jobs/${running.id}`));
-    await page.getByTestId('feed-state').getByText('live').waitFor();
-    // Canceled while its render request is held: the held request took the fault, so no later job meets it.
-    await waitFor(async () => stack.sim.faults().length === 0, { what: 'the render request to be held' });
-    await page.getByRole('button', { name: 'Cancel job' }).click();
-    await page.getByTestId('job-status').getByText('canceled').waitFor({ timeout: LIVE_TIMEOUT_MS });
-    expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
-    expect((await waitForFinished(stack, running.id)).status).toBe('canceled');
+      const running = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser nobody wants any more' })).body;
+      acmeJobs.push(running.id);
+      await rendering(running.id);
+      await page.goto(url(`/jobs/${running.id}`));
+      await page.getByTestId('feed-state').getByText('live').waitFor();
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await page.getByTestId('job-status').getByText('canceled').waitFor({ timeout: LIVE_TIMEOUT_MS });
+      expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
+      expect((await waitForFinished(stack, running.id)).status).toBe('canceled');
+    } finally {
+      stack.sim.setScenario({ renderMs });
+      stack.sim.completeRendersNow();
+    }
   });
 
   it('reads the events it missed when the stream ended early and the job finished before the page resumed', async () => {
@@ -365,7 +382,9 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
       cutAt = early.at(-1)!.seq;
       return early;
     };
-    const resumedWith = await openWithCutStream(created.id, firstTwoOnceFinished, () => page.getByTestId('feed-state').getByText('finished'));
+    const resumedWith = await openWithCutStream(created.id, firstTwoOnceFinished, () =>
+      page.getByTestId('feed-state').getByText('finished').waitFor({ timeout: LIVE_TIMEOUT_MS }),
+    );
     expect(resumedWith).toEqual([undefined, String(cutAt)]);
     // The feed ends with the terminal event, every event once, in order.
     const seqs = await shownSeqs();

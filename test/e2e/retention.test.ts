@@ -10,6 +10,7 @@ import { waitFor } from '../helpers/wait.js';
 const JOBS = Number(process.env.RETENTION_TEST_JOBS ?? 1000);
 const ADMIN = 'admin-key-0123456789abcdef';
 const FULL_RUNS = 100;
+const TERMINAL = ['job.succeeded', 'job.failed', 'job.canceled'];
 
 describe('retention', () => {
   let redis: Awaited<ReturnType<typeof startSingle>>;
@@ -21,7 +22,7 @@ describe('retention', () => {
     redis = await startSingle({ args: ['--maxmemory-policy', 'noeviction'] });
     client = new Redis(redis.url);
     stack = await startStack({
-      env: { REDIS_URL: redis.url, JOB_RETENTION_MS: '2000', RETENTION_SWEEP_INTERVAL_MS: '200', WORKER_CONCURRENCY: '50', ADMIN_API_KEY: ADMIN },
+      env: { REDIS_URL: redis.url, JOB_RETENTION_MS: '2000', RETENTION_SWEEP_INTERVAL_MS: '200', WEBHOOK_RETRY_SCHEDULE_MS: '3000,3000', WORKER_CONCURRENCY: '50', ADMIN_API_KEY: ADMIN },
     });
     receiver = await startWebhookReceiver();
     // Enough credits for every generation (the simulator's anonymous account starts with 10,000: 100 generations).
@@ -102,11 +103,26 @@ describe('retention', () => {
     // The jobs end (and may already be erased, 2 s later): their terminal webhooks say how they ended.
     const ended = await waitFor(
       () => {
-        const terminal = receiver.deliveries.filter((d) => d.payload.type === 'job.succeeded' || d.payload.type === 'job.canceled');
+        const terminal = receiver.deliveries.filter((d) => TERMINAL.includes(d.payload.type));
         return new Set(terminal.map((d) => d.payload.data.id)).size >= JOBS ? terminal : null;
       },
       { what: 'every job to end', timeoutMs: 120_000, intervalMs: 200 },
-    );
+    ).catch(async (err: unknown) => {
+      // Say which jobs never reported an end, and where they stand, so a lost job is told from a slow machine.
+      const reported = new Set(receiver.deliveries.map((d) => `${d.payload.data.id} ${d.payload.type}`));
+      const missing = ids.filter((id) => !TERMINAL.some((type) => reported.has(`${id} ${type}`)));
+      const states = await Promise.all(
+        missing.slice(0, 5).map(async (id) => {
+          const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
+          const sent = receiver.deliveries.filter((d) => d.payload.data.id === id).map((d) => d.payload.type);
+          return { id, status: job.status, stage: job.stage, webhook: job.webhook, received: sent };
+        }),
+      );
+      throw new Error(`${String(err)}; ${missing.length} of ${JOBS} not reported ended; the first: ${JSON.stringify(states)}`);
+    });
+    // A job that failed is an end too, but not the one this test ran for: name it with its error.
+    const failed = ended.filter((d) => d.payload.type === 'job.failed').map((d) => ({ id: d.payload.data.id, error: d.payload.data.error }));
+    expect(failed).toEqual([]);
     const succeeded = new Set(ended.filter((d) => d.payload.type === 'job.succeeded').map((d) => d.payload.data.id));
     for (const id of ids.slice(0, FULL_RUNS)) expect(succeeded.has(id), id).toBe(true);
 
@@ -183,6 +199,37 @@ describe('retention', () => {
       expect(ttl).toBeGreaterThan(3_500_000);
     } finally {
       stack.sim.setScenario({ generateMs: 0 });
+    }
+  }, 60_000);
+
+  it('keeps an ended job whose end webhook is being retried: the retry is made, and the job lasts its retention past it', async () => {
+    // The first job.succeeded this receiver sees is refused (503): its retry comes 3 s later, past the 2 s retention.
+    let refused = false;
+    receiver.respond((d) => {
+      if (refused || d.payload.type !== 'job.succeeded') return { status: 204 };
+      refused = true;
+      return { status: 503 };
+    });
+    try {
+      const job = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a promo for a receiver that is down at first', webhook: { url: receiver.url } })).body;
+      const ends = () => receiver.deliveries.filter((d) => d.payload.data.id === job.id && d.payload.type === 'job.succeeded');
+      await waitFor(() => ends().length === 1, { what: 'the refused first attempt' });
+      const failedAt = ends()[0]!.at;
+      await waitFor(() => ends().length === 2, { what: 'the retry of the end webhook', timeoutMs: 15_000 });
+      const retriedAt = ends()[1]!.at;
+      expect(retriedAt - failedAt).toBeGreaterThan(2_000);
+      // Both attempts are in the job's delivery log, which is still there after the retry.
+      const kept = await stack.api<Job>('GET', `/v1/jobs/${job.id}`);
+      expect(kept.status).toBe(200);
+      expect(kept.body.webhook).toMatchObject({ status: 'delivered', attempts: 2 });
+      // Then it goes like any other: within its retention (2 s) of the retry, plus a sweep.
+      await waitFor(async () => (await stack.api('GET', `/v1/jobs/${job.id}`)).status === 404 && (await keysOf(job.id)).length === 0, {
+        what: 'the job to be erased after its retention',
+        timeoutMs: 10_000,
+      });
+      expect(Date.now() - retriedAt).toBeGreaterThan(1_500);
+    } finally {
+      receiver.respond(() => ({ status: 204 }));
     }
   }, 60_000);
 
