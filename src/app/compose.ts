@@ -21,6 +21,7 @@ import { BatchStore } from '../jobs/batch-store.js';
 import { EventFeed } from '../jobs/event-feed.js';
 import { Idempotency } from '../jobs/idempotency.js';
 import { JobLifecycle } from '../jobs/lifecycle.js';
+import { keepForRetryUntil } from '../jobs/retention-hold.js';
 import { JobStore } from '../jobs/store.js';
 import type { BalanceReader } from '../nemo/balance.js';
 import { NemoClient } from '../nemo/client.js';
@@ -165,7 +166,7 @@ export function compose(config: Config, logger: Logger): Container {
     schedule: settings.webhooks.schedule,
     logger: logger.child({ component: 'webhooks' }),
     onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
-    retentionOf: (tenant) => retentionOf(tenant),
+    keepUntil: async (tenant, retryAtMs) => keepForRetryUntil(await tenants.directory.get(tenant), settings.retention.jobMs, retryAtMs),
   });
   // Events a flow worker writes get their first attempt from that worker (deliverNow); the rest go through the queue.
   const enqueuer = new EventEnqueuer({

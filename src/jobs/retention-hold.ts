@@ -34,3 +34,16 @@ export async function holdEndedJob(redis: RedisClient, keys: Keys, tenant: strin
   );
   return Number(raw) === 1;
 }
+
+/**
+ * How long an ended job is kept for a webhook retried at `retryAtMs`: its tenant's retention (else `defaultMs`) past
+ * the retry, but never past a deleted tenant's purge time: a deletion erases the tenant's data, retries or not.
+ */
+export function keepForRetryUntil(
+  tenant: { retention_ms: number | null; purge_at: string | null } | null,
+  defaultMs: number,
+  retryAtMs: number,
+): number {
+  const until = retryAtMs + (tenant?.retention_ms ?? defaultMs);
+  return tenant?.purge_at ? Math.min(until, Date.parse(tenant.purge_at)) : until;
+}

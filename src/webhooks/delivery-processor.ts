@@ -30,10 +30,11 @@ export interface DeliveryProcessorDeps {
   logger: Logger;
   onAttempt?: (outcome: AttemptOutcome, ms: number) => void;
   /**
-   * A tenant's retention. With it, an ended job whose webhook is to be retried is kept until its retention has run
-   * past the retry; without it a retention shorter than the retry delay erases the job, and the retry, first.
+   * Until when an ended job of `tenant` whose webhook is retried at `retryAtMs` is kept (its retention past the retry,
+   * never past a deleted tenant's purge). Without it a retention shorter than the retry delay erases the job, and so
+   * the retry, first.
    */
-  retentionOf?: (tenant: string) => number | Promise<number>;
+  keepUntil?: (tenant: string, retryAtMs: number) => number | Promise<number>;
 }
 
 /**
@@ -196,10 +197,10 @@ export class DeliveryProcessor {
    * failure here is logged, not thrown: the retry is still scheduled, and the job is then kept as long as it was.
    */
   private async holdForRetry(tenant: string, jobId: string, delayMs: number): Promise<void> {
-    const retentionOf = this.deps.retentionOf;
-    if (!retentionOf) return;
+    const keepUntil = this.deps.keepUntil;
+    if (!keepUntil) return;
     try {
-      await this.deps.ledger.holdUntil(tenant, jobId, Date.now() + delayMs + (await retentionOf(tenant)));
+      await this.deps.ledger.holdUntil(tenant, jobId, await keepUntil(tenant, Date.now() + delayMs));
     } catch (err) {
       this.deps.logger.warn({ jobId, err: String(err) }, 'could not keep the job for its webhook retry');
     }

@@ -1,6 +1,7 @@
-// holdEndedJob on real Redis: an ended job's keys and index entry move later, never earlier; a running job is untouched.
+// Holding an ended job for a webhook retry: on real Redis, keys and index entry move later, never earlier, a running
+// job untouched; and how long, never past a deleted tenant's purge.
 import { afterAll, describe, expect, it } from 'vitest';
-import { holdEndedJob } from '../../src/jobs/retention-hold.js';
+import { holdEndedJob, keepForRetryUntil } from '../../src/jobs/retention-hold.js';
 import { retentionMember } from '../../src/jobs/store.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
@@ -46,5 +47,18 @@ describe('holdEndedJob', () => {
     expect(await redis.pttl(keys.jobEvents(id))).toBe(-1);
     expect(await redis.exists(keys.jobFlow(id), keys.jobDeliveries(id), keys.jobWebhookPending(id))).toBe(0);
     expect(await redis.zscore(index, retentionMember('acme', id))).toBeNull();
+  });
+});
+
+describe('keepForRetryUntil', () => {
+  const retryAt = Date.parse('2026-11-30T12:00:00Z');
+  it('keeps for the tenant’s retention past the retry, else the default', () => {
+    expect(keepForRetryUntil({ retention_ms: 60_000, purge_at: null }, 2_000, retryAt)).toBe(retryAt + 60_000);
+    expect(keepForRetryUntil({ retention_ms: null, purge_at: null }, 2_000, retryAt)).toBe(retryAt + 2_000);
+    expect(keepForRetryUntil(null, 2_000, retryAt)).toBe(retryAt + 2_000);
+  });
+  it('never past a deleted tenant’s purge time', () => {
+    expect(keepForRetryUntil({ retention_ms: 3_600_000, purge_at: '2026-11-30T12:10:00Z' }, 2_000, retryAt)).toBe(retryAt + 600_000);
+    expect(keepForRetryUntil({ retention_ms: 60_000, purge_at: '2026-11-30T12:10:00Z' }, 2_000, retryAt)).toBe(retryAt + 60_000);
   });
 });
