@@ -167,6 +167,7 @@ export function compose(config: Config, logger: Logger): Container {
     logger: logger.child({ component: 'webhooks' }),
     onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
     keepUntil: async (tenant, retryAtMs) => keepForRetryUntil(await tenants.directory.get(tenant), settings.retention.jobMs, retryAtMs),
+    presentResult: (job) => outputs.present(job),
   });
   // Events a flow worker writes get their first attempt from that worker (deliverNow); the rest go through the queue.
   const enqueuer = new EventEnqueuer({

@@ -4,7 +4,8 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../observability/logger.js';
 import { endWebhookAttempt, startWebhookAttempt, traceFieldsOf, withTraceparent } from '../tracing/webhooks.js';
 import { lowestPending, MAX_ATTEMPT_RECORDS, type DeliveryAttempt, type DeliveryLedger } from './deliveries.js';
-import { deliveryEvent, type DeliveryRead, type SettleAction } from './delivery-scripts.js';
+import { eventSchema, type Job as RelayJob } from '../jobs/schemas.js';
+import { deliveryEvent, webhookEvent, type DeliveryEvent, type DeliveryRead, type SettleAction } from './delivery-scripts.js';
 import { signDelivery } from './envelope.js';
 import { queueFor } from '../redis/shard-queues.js';
 import { DELIVERY_JOB_OPTIONS, deliveryId, type DeliveryJobData, type DeliveryQueueRef } from './queue.js';
@@ -35,6 +36,11 @@ export interface DeliveryProcessorDeps {
    * the retry, first.
    */
   keepUntil?: (tenant: string, retryAtMs: number) => number | Promise<number>;
+  /**
+   * The job as the API shows it now: a stored result gets a link minted afresh. A retry or a redelivery (hours or
+   * days after the event) sends that one, so the receiver never gets a link that has expired since the job ended.
+   */
+  presentResult?: (job: RelayJob) => Promise<RelayJob>;
 }
 
 /**
@@ -98,7 +104,8 @@ export class DeliveryProcessor {
     }
     const webhook = record.job.webhook;
     if (!webhook) return DONE;
-    const event = deliveryEvent(read.event);
+    // A first attempt follows its event at once, with a fresh link already: only later ones parse it to renew it.
+    const event = (attempt > 1 || redeliver) && this.deps.presentResult ? await this.withFreshLink(read.event) : deliveryEvent(read.event);
 
     const signing =
       secretsKey !== null && record.tenant === tenant
@@ -190,6 +197,12 @@ export class DeliveryProcessor {
     // delayed: look once more now that we are, so no wake-up falls between the two.
     if (lowestPending(await this.deps.ledger.states(jobId), (s) => s < seq) === null) await job.promote().catch(() => {});
     throw new DelayedError();
+  }
+
+  private async withFreshLink(raw: string): Promise<DeliveryEvent> {
+    const event = eventSchema.parse(JSON.parse(raw));
+    if (event.type !== 'job.succeeded' || !('result' in event.data)) return webhookEvent(event);
+    return webhookEvent({ ...event, data: await this.deps.presentResult!(event.data) });
   }
 
   /**

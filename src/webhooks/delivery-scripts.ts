@@ -1,6 +1,6 @@
 // Lua for the queued delivery path: one script notes an event, one reads what a delivery needs, one settles it.
 import { z } from 'zod';
-import { EVENT_TYPES, eventSchema, TERMINAL_EVENTS, type EventType, type WebhookStatus } from '../jobs/schemas.js';
+import { EVENT_TYPES, eventSchema, TERMINAL_EVENTS, type EventType, type JobEvent, type WebhookStatus } from '../jobs/schemas.js';
 import { WEBHOOK_ATTEMPTS_FIELD, WEBHOOK_STATUS_FIELD } from '../jobs/webhook-state.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
@@ -609,6 +609,10 @@ export function deliveryEvent(raw: string): DeliveryEvent {
     const { id, type, at } = eventHeadSchema.parse({ id: head[1], seq: Number(head[2]), type: head[3], at: head[4] });
     return { id, type, body: `{"type":"${type}","timestamp":"${at}","data":${raw.slice(head[0].length, -1)}}` };
   }
-  const event = eventSchema.parse(JSON.parse(raw));
+  return webhookEvent(eventSchema.parse(JSON.parse(raw)));
+}
+
+/** A parsed event as it is sent: the Standard Webhooks body `{type, timestamp, data}`. */
+export function webhookEvent(event: Pick<JobEvent, 'id' | 'type' | 'at' | 'data'>): DeliveryEvent {
   return { id: event.id, type: event.type, body: JSON.stringify({ type: event.type, timestamp: event.at, data: event.data }) };
 }

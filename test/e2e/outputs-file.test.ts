@@ -86,6 +86,17 @@ describe('outputs: file storage end to end', () => {
     const got = await fetchBytes(result.url);
     expect(got.status).toBe(200);
     expect(sha256(got.body)).toBe(job.result!.sha256);
+    // A redelivery mints the link again (valid OUTPUT_URL_TTL_MS from now), the rest of the result as it was.
+    expect((await stack.api('POST', `/v1/jobs/${job.id}/deliveries/redeliver`)).status).toBe(202);
+    const again = await waitFor(() => receiver.deliveries.filter((d) => d.payload.data.id === job.id && d.payload.type === 'job.succeeded')[1], {
+      what: 'the redelivered job.succeeded',
+    });
+    expect(again.verified, again.verifyError ?? '').toBe(true);
+    const renewed = (again.payload.data as unknown as Job).result!;
+    expect({ ...renewed, url: null }).toEqual({ ...result, url: null });
+    const expiresOf = (url: string) => Number(new URL(url).searchParams.get('expires'));
+    expect(expiresOf(renewed.url)).toBeGreaterThanOrEqual(expiresOf(result.url));
+    expect((await fetchBytes(renewed.url)).status).toBe(200);
   });
 
   it('lists and reads the job with a link minted on the read, not stored', async () => {

@@ -2,7 +2,7 @@
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { JobLifecycle } from '../../src/jobs/lifecycle.js';
-import type { EventType } from '../../src/jobs/schemas.js';
+import type { EventType, Job } from '../../src/jobs/schemas.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createKeys } from '../../src/redis/keys.js';
@@ -29,8 +29,9 @@ const logger = createLogger('silent');
 /** 'hooks.example.test' resolves to loopback here, as a rebound DNS name would after the creation-time check. */
 const lookup: LookupFunction = (_host, _opts, cb) => queueMicrotask(() => cb(null, [{ address: '127.0.0.1', family: 4 }]));
 
-function setup(opts: { allowPrivate: boolean; schedule: number[] }) {
+function setup(opts: { allowPrivate: boolean; schedule: number[]; presentResult?: (job: Job) => Promise<Job> }) {
   const processor = new DeliveryProcessor({
+    ...(opts.presentResult ? { presentResult: opts.presentResult } : {}),
     ledger,
     secrets,
     queue,
@@ -143,6 +144,27 @@ describe('webhook enqueuer + delivery processor', () => {
     expect(forJob(job.id).map((d) => d.payload.data.progress)).toEqual([0, 0, 0, ...types.map((_, i) => i)]);
     await waitFor(async () => (await store.get(job.id))?.job.webhook?.status === 'delivered', { what: 'delivered' });
     expect((await store.get(job.id))?.job.webhook?.attempts).toBe(types.length + 3);
+  });
+
+  it('sends a stored result with a link minted for the retry and for a redelivery; the first attempt sends the stored one', async () => {
+    let minted = 0;
+    const present = async (j: Job): Promise<Job> => ({ ...j, result: j.result && { ...j.result, url: `https://relay.test/${j.id}/output?fresh=${++minted}` } });
+    const s = setup({ allowPrivate: true, schedule: [50], presentResult: present });
+    worker = s.worker;
+    const job = newJob(receiver.url, ['job.succeeded']);
+    receiver.respond((d) => ({ status: d.payload.data.id === job.id && forJob(job.id).length === 1 ? 503 : 204 }));
+    await store.create('acme', job);
+    await s.lifecycle.start(job.id);
+    await s.lifecycle.succeed(job.id, { ...RESULT, stored_at: new Date().toISOString() });
+    await waitFor(() => forJob(job.id).length === 2, { what: 'the attempt and its retry' });
+    await s.dispatcher.redeliverLatest(job.id);
+    await waitFor(() => forJob(job.id).length === 3, { what: 'the redelivery' });
+    const urls = forJob(job.id).map((d) => (d.payload.data as unknown as Job).result!.url);
+    expect(urls).toEqual([RESULT.url, `https://relay.test/${job.id}/output?fresh=1`, `https://relay.test/${job.id}/output?fresh=2`]);
+    // Same event, same id; the rest of the body is unchanged.
+    const [first, retry] = forJob(job.id);
+    expect(retry!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    expect({ ...retry!.payload, data: { ...retry!.payload.data, result: null } }).toEqual({ ...first!.payload, data: { ...first!.payload.data, result: null } });
   });
 
   it('redelivers after a 410 stop when the caller asks, with the same webhook-id', async () => {
