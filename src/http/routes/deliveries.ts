@@ -44,7 +44,8 @@ export function deliveryRoutes(deps: DeliveryRouteDeps): FastifyPluginAsyncZod {
           tags: ['webhooks'],
           operationId: 'redeliver',
           summary: "Re-send the job's latest event with the same webhook-id",
-          description: 'Re-sends the latest event the job’s webhook.events wants, even after retries ran out or a 410.',
+          description:
+            'Re-sends the latest event the job’s webhook.events wants, even after retries ran out or a 410; a job.succeeded carries its stored result’s link minted afresh.',
           params: idParams,
           response: { 202: described('queued', redelivered), ...errorResponses(400, 401, 404, 429, 431, 503) },
         },
