@@ -268,7 +268,7 @@ async function handleFailure(
       log.warn('upstream token refused; acquiring a new one');
       if (token) await deps.tokens.invalidate(token);
       return { kind: 'continue', outcome: next(step) };
-    case 'new_session':
+    case 'new_session': {
       flow.session_resets += 1;
       if (flow.session_resets > MAX_SESSION_RESETS) {
         return fail(deps, ctx, save, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));
@@ -276,7 +276,12 @@ async function handleFailure(
       log.warn({ resets: flow.session_resets }, 'upstream session lost; starting a new one and re-uploading');
       // The group's next jobs must not inherit the lost session either.
       if (flow.group && flow.session) await deps.groups.forget(flow.group, flow.session.session_id);
+      // Ids the lost session may hold a render under: every id its render went through, or the first one when a run
+      // had marked the last message sent (it may have submitted before dying). The new session's renders start after.
+      const idsUsed = Math.max(flow.render?.attempt ?? 0, flow.render_premark !== null ? 1 : 0);
       Object.assign(flow, {
+        render_ids_before: flow.render_ids_before + idsUsed,
+        render_premark: null,
         session: null,
         uploaded: false,
         uploads: [],
@@ -287,6 +292,7 @@ async function handleFailure(
         known: null,
       } satisfies Partial<FlowState>);
       return { kind: 'continue', outcome: next('session') };
+    }
     case 'out_of_credits': {
       // Shut the gate: new starts (auth) and further messages (generate) now wait for the balance to recover,
       // instead of every queued job failing on its own 2001. A 2001 before the stream ran nothing (generate.ts).

@@ -86,6 +86,12 @@ export const flowStateSchema = z.object({
    * commit of its own; any later run (after a crash) looks the render id up before submitting.
    */
   render_premark: z.string().nullable().default(null),
+  /**
+   * Render ids the job may have used in sessions the upstream has since lost. A new session's renders take the ids
+   * after them: an id used in the lost session would answer "duplicate", and adopting that render would deliver a
+   * video of the lost session's draft under the new session's checks.
+   */
+  render_ids_before: z.number().int().min(0).default(0),
   /** When the job's last job.progress event was written (ms): the throttle holds across runs and workers. */
   progress_event_at: z.number().nullable().default(null),
 });
@@ -118,6 +124,7 @@ export function initialFlowState(
     usage: { upstream_calls: 0, messages_sent: 0, renders: 0 },
     group: opts.group ?? null,
     render_premark: null,
+    render_ids_before: 0,
     progress_event_at: null,
   };
 }

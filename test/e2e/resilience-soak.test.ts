@@ -210,7 +210,14 @@ describe('resilience soak', () => {
         const session = job.upstream.session_id!;
         const sent = log.filter((e) => e.endpoint === 'run_sse' && reached(e) && e.sessionId === session).map((e) => e.message);
         expect(sent.length, job.id).toBe(messagesOf.get(job.id)!.length);
-        expect(renders.get(session), job.id).toBe(1);
+        // On a miss, what the simulator saw of the job: every call in its sessions and on its renders.
+        const trail = () =>
+          `${job.id} session ${session} render ${job.upstream.render_id}: ` +
+          log
+            .filter((e) => e.sessionId === session || (job.upstream.render_id && e.renderId === job.upstream.render_id))
+            .map((e) => `${e.endpoint}:${e.status}${e.fault ? `:${e.fault}` : ''}${e.sessionId === session ? '' : `@${e.sessionId}`}`)
+            .join(' ');
+        if (renders.get(session) !== 1) expect(renders.get(session), trail()).toBe(1);
       }
 
       // Webhooks: each job's terminal event reached the receiver under a single event id.

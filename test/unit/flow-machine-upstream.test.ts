@@ -64,6 +64,34 @@ describe('runFlow: the upstream lost the session (1002)', () => {
     expect((await f.record(jobId)).job.status).toBe('succeeded');
   });
 
+  it('renders the new session under an id the lost one cannot hold a render under, never adopting that render', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob({ job: { followups: ['Add music'] } });
+    // The last message was marked sent in sess_1 (a render may follow from then on); the check step then finds sess_1
+    // gone. Had a run submitted render 1 in sess_1 before dying, that id would answer "duplicate" in the new session.
+    f.nemo.failWhen('getState', (c) => c.step === 'check', () => new NemoError('session_missing', 'state', 'state: code 1002', { upstreamCode: 1002 }));
+
+    await f.drive(jobId);
+
+    const submitted = f.nemo.callsOf('submitRender').map((c) => (c.args[1] as { id: string; sessionId: string }));
+    expect(submitted.map((r) => [r.id, r.sessionId])).toEqual([[renderIdFor(jobId, 2), 'sess_2']]);
+    expect(f.nemo.callsOf('getRender').map((c) => c.args[1])).not.toContain(renderIdFor(jobId, 1));
+    const job = (await f.record(jobId)).job;
+    expect(job.status).toBe('succeeded');
+    expect(job.upstream).toMatchObject({ session_id: 'sess_2', render_id: renderIdFor(jobId, 2) });
+    expect((await f.flow(jobId)).render_ids_before).toBe(1);
+  });
+
+  it('a session lost before its last message was marked sent keeps the first render id', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob({ job: { followups: ['Add music', 'Add a title'] } });
+    f.nemo.failWhen('runAgent', (c) => c.args[2] === 'Add music', sessionLost);
+
+    await f.drive(jobId);
+
+    expect(f.nemo.callsOf('submitRender').map((c) => (c.args[1] as { id: string }).id)).toEqual([renderIdFor(jobId, 1)]);
+  });
+
   it(`fails SESSION_LOST after more than MAX_SESSION_RESETS (${MAX_SESSION_RESETS}) new sessions`, async () => {
     const f = createFakeFlow();
     const jobId = await f.addJob();

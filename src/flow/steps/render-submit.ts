@@ -28,7 +28,8 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
 
   if (!flow.render) {
     flow.render = {
-      id: renderIdFor(jobId, 1),
+      // After a lost session, past the ids it may hold a render under (state.ts, render_ids_before).
+      id: renderIdFor(jobId, flow.render_ids_before + 1),
       attempt: 1,
       attempted: false,
       submitted: false,
@@ -42,7 +43,7 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
   const render = flow.render;
   // Marked here, or premarked with the last message by a run that is not this one: a worker may have reached the
   // upstream before dying, so the id is looked up (and polled if it exists) instead of paying twice.
-  // The premark covers the job's first render id only (the one a later run derives); a second id is written down first.
+  // The premark covers the session's first render id only (the one a later run derives); a second id is written down first.
   const premarkedHere = flow.render_premark === ctx.runId && render.attempt === 1;
   const premarkedByAnother = flow.render_premark !== null && flow.render_premark !== ctx.runId;
   if ((render.attempted || premarkedByAnother) && !render.submitted) {
@@ -74,7 +75,7 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
     if (existing) return markSubmitted(ctx, existing.progress);
     if (render.attempt >= MAX_RENDER_IDS) throw err;
     render.attempt += 1;
-    render.id = renderIdFor(jobId, render.attempt);
+    render.id = renderIdFor(jobId, flow.render_ids_before + render.attempt);
     render.attempted = false;
     return next('render_submit');
   }
