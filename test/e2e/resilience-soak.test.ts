@@ -264,7 +264,7 @@ describe('resilience soak', () => {
         ].join('\n'),
       );
       if (process.env.SOAK_DEBUG) {
-        const odd = jobs.filter((j) => j.error?.code === 'UPSTREAM_TIMEOUT' || j.error?.code === 'UPSTREAM_ERROR').map((j) => j.id);
+        const odd = jobs.filter((j) => ['UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR', 'UPSTREAM_AUTH_FAILED'].includes(j.error?.code ?? '')).map((j) => j.id);
         console.log(procs.dump().split('\n').filter((l) => odd.some((id) => l.includes(id))).join('\n'));
         console.log('run_sse without session', JSON.stringify(log.filter((e) => e.endpoint === 'run_sse' && !e.sessionId)));
         console.log('kills', killLog.join(', '));
