@@ -13,6 +13,7 @@ const TEST_TIMEOUT_MS = 120_000 + JOBS * 1_000;
 const SCENARIO = { textMs: 200, generateMs: 3_000, editMs: 600, renderMs: 1_500, heartbeatIntervalMs: 250, silentEdits: 'never' as const, anonCredits: 1_000_000 };
 /** The API must answer within this while the master is replaced (503 NOT_READY or a real answer, never a hang). */
 const MAX_ANSWER_MS = 5_000;
+const CREATE_GAP_MS = 15;
 
 interface Probe {
   at: number;
@@ -69,8 +70,11 @@ async function runFailover(
   victimShard?: number,
 ) {
   const { tenants } = relay;
+  // Created 15 ms apart: jobs made in one burst send and finish their messages in waves, and a failover that falls
+  // between two waves would see no upstream call from any shard (200 jobs: the window is as long as a wave's gap).
   const jobs = await Promise.all(
     Array.from({ length: JOBS }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * CREATE_GAP_MS));
       const tenant = tenants[i % tenants.length]!;
       const res = await relay.stack.api<Job>(
         'POST',
