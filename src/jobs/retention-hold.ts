@@ -15,8 +15,9 @@ return redis.call('ZADD', KEYS[6], 'XX', 'GT', 'CH', ARGV[1], ARGV[2])
 `);
 
 /**
- * Keeps every key of an ended job until `untilMs` at least, and its retention-index entry (which erases the rest:
- * index entries, stored output) no earlier. One round trip, all in the job's slot. Answers whether the job was held.
+ * Keeps an ended job until `untilMs` at least: its retention-index entry (which the sweep erases the job by), and the
+ * keys' own expiry where they have one (a job ended without a webhook, or before jobs with one stopped getting a TTL).
+ * One round trip, all in the job's slot. Answers whether the index entry moved.
  */
 export async function holdEndedJob(redis: RedisClient, keys: Keys, tenant: string, jobId: string, untilMs: number): Promise<boolean> {
   const raw = await runScript(

@@ -233,6 +233,34 @@ describe('retention', () => {
     }
   }, 60_000);
 
+  it('keeps an ended job whose webhook has not gone out yet past its retention, until it has', async () => {
+    // The webhooks queue is held (a backlog, a worker down): the cancel's job.canceled waits there past the 2 s retention.
+    // The flow queue too, so the job is still queued when canceled and its end goes out through the webhooks queue.
+    const { deliveryQueue, flowQueue } = stack.services;
+    await Promise.all([deliveryQueue.pause(), flowQueue.pause()]);
+    let resumed = false;
+    try {
+      const job = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a promo canceled while the webhooks lag', webhook: { url: receiver.url } })).body;
+      expect([200, 409]).toContain((await stack.api('POST', `/v1/jobs/${job.id}/cancel`)).status);
+      await waitFor(async () => (await stack.services.store.get(job.id))?.job.status === 'canceled', { what: 'the cancel' });
+      // Several sweeps past its retention: still there, and readable.
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect((await stack.api<Job>('GET', `/v1/jobs/${job.id}`)).status).toBe(200);
+      expect(receiver.deliveries.filter((d) => d.payload.data.id === job.id)).toEqual([]);
+      await Promise.all([deliveryQueue.resume(), flowQueue.resume()]);
+      resumed = true;
+      const sent = await waitFor(() => receiver.deliveries.find((d) => d.payload.data.id === job.id && d.payload.type === 'job.canceled'), {
+        what: 'the job.canceled webhook',
+      });
+      expect(sent.payload.data.status).toBe('canceled');
+      // Its erasure waits for the sweep's next look, a minute after it found the delivery pending.
+      const due = Number(await client.zscore(stack.services.keys.retentionIndex(0), `job|acme|${job.id}`));
+      expect(due).toBeGreaterThan(Date.now() + 30_000);
+    } finally {
+      if (!resumed) await Promise.all([deliveryQueue.resume(), flowQueue.resume()]);
+    }
+  }, 60_000);
+
   it('DELETE /v1/jobs/{id} erases a finished job now; a running one is 409, another tenant’s 404', async () => {
     stack.sim.setScenario({ generateMs: 5_000_000 });
     const running = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'slow' });
