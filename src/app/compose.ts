@@ -21,7 +21,6 @@ import { BatchStore } from '../jobs/batch-store.js';
 import { EventFeed } from '../jobs/event-feed.js';
 import { Idempotency } from '../jobs/idempotency.js';
 import { JobLifecycle } from '../jobs/lifecycle.js';
-import { keepForRetryUntil } from '../jobs/retention-hold.js';
 import { JobStore } from '../jobs/store.js';
 import type { BalanceReader } from '../nemo/balance.js';
 import { NemoClient } from '../nemo/client.js';
@@ -166,7 +165,6 @@ export function compose(config: Config, logger: Logger): Container {
     schedule: settings.webhooks.schedule,
     logger: logger.child({ component: 'webhooks' }),
     onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
-    keepUntil: async (tenant, retryAtMs) => keepForRetryUntil(await tenants.directory.get(tenant), settings.retention.jobMs, retryAtMs),
     presentResult: (job) => outputs.present(job),
   });
   // Events a flow worker writes get their first attempt from that worker (deliverNow); the rest go through the queue.

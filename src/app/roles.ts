@@ -9,7 +9,6 @@ import { startOpsServer, type OpsServer } from '../observability/ops-server.js';
 import { logRedisConnection } from '../observability/redis-events.js';
 import { bullmqConnection, createRedisClient, waitReady } from '../redis/client.js';
 import { startRetentionSweeper } from '../domain/retention-sweeper.js';
-import { lowestPending } from '../webhooks/deliveries.js';
 import { startUploadSweeper } from '../uploads/sweeper.js';
 import { startDeliveryWorker } from '../webhooks/queue.js';
 
@@ -68,8 +67,6 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
   const outputSweeper = services.outputs.startSweeper();
   const retentionSweeper = startRetentionSweeper({
     ...services.erase,
-    deliveryPending: async (tenant, jobId) =>
-      lowestPending(await services.ledger.states(jobId), () => true) !== null && !(await services.tenants.directory.get(tenant))?.deleted_at,
     sweepDeletedTenants: () => services.tenants.store.sweepDeleted(),
     intervalMs: services.settings.retention.sweepIntervalMs,
     logger: services.logger.child({ component: 'retention' }),

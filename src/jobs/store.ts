@@ -23,8 +23,7 @@ import {
  * KEYS: record, tenantAll, tenantOldStatus, tenantNewStatus, events, flow, deliveries, webhookPending, retentionIndex,
  * idempotencyEntry (the record key again when the job has none), lock (the record key again without a fence)
  * ARGV: expectedVersion ('0': create; '-': leave the record as it is), newRecordJson, jobId, eventType|'', eventId, at,
- * jobJson, channel, ttlMs|'0', expireAt, member, flowJson|'', lockToken|'', selfExpire ('1': the ending job's keys get
- * the ttl; '0': a job with a webhook, erased by the retention sweeper only, once no delivery of it is pending)
+ * jobJson, channel, ttlMs|'0', expireAt, member, flowJson|'', lockToken|''
  * One write of everything a step changes, all or nothing: with a lock token it first proves the caller still holds the
  * job (a worker that stalled and was taken over writes nothing: -3); the record only if its version is still the
  * expected one (-1 otherwise, -2 when it is gone), moving the id between the per-status sets when the status changed;
@@ -45,7 +44,7 @@ if ARGV[1] ~= '-' then
     if v ~= ARGV[1] then return -1 end
   end
   -- An ending job's record gets its retention with the write itself; any other write keeps the key's TTL.
-  if ARGV[9] ~= '0' and ARGV[14] == '1' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[9]) else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
+  if ARGV[9] ~= '0' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[9]) else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
   if ARGV[1] == '0' then
     redis.call('ZADD', KEYS[2], 0, ARGV[3])
     redis.call('ZADD', KEYS[4], 0, ARGV[3])
@@ -56,7 +55,7 @@ if ARGV[1] ~= '-' then
 end
 local flow_expires = false
 if ARGV[12] ~= '' then
-  if ARGV[9] ~= '0' and ARGV[14] == '1' then redis.call('SET', KEYS[6], ARGV[12], 'PX', ARGV[9]) flow_expires = true
+  if ARGV[9] ~= '0' then redis.call('SET', KEYS[6], ARGV[12], 'PX', ARGV[9]) flow_expires = true
   else redis.call('SET', KEYS[6], ARGV[12], 'KEEPTTL') end
 end
 local seq = 0
@@ -68,13 +67,10 @@ if ARGV[4] ~= '' then
 end
 if ARGV[9] ~= '0' then
   -- Record (set above), events, checkpoint. The webhook ledger and attempt log mostly appear after the end; the
-  -- retention sweeper erases them with the rest when the index entry below comes due. A job with a webhook leaves
-  -- all of it to the sweeper (ARGV[14] '0'), which waits for its deliveries: a TTL would not.
-  if ARGV[14] == '1' then
-    if ARGV[1] == '-' then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
-    redis.call('PEXPIRE', KEYS[5], ARGV[9])
-    if not flow_expires then redis.call('PEXPIRE', KEYS[6], ARGV[9]) end
-  end
+  -- retention sweeper erases them with the rest when the index entry below comes due.
+  if ARGV[1] == '-' then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
+  redis.call('PEXPIRE', KEYS[5], ARGV[9])
+  if not flow_expires then redis.call('PEXPIRE', KEYS[6], ARGV[9]) end
   -- The Idempotency-Key entry keeps its own 24 h unless the job's retention is shorter (LT: only ever shortened).
   if KEYS[10] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[10], ARGV[9], 'LT') end
   redis.call('ZADD', KEYS[9], ARGV[10], ARGV[11])
@@ -390,8 +386,6 @@ export class JobStore {
         retentionMember(tenant, jobId),
         spec.flowJson ?? '',
         spec.fence?.token ?? '',
-        // A job with a webhook must outlive its deliveries, which a TTL cannot wait for: the sweeper erases it.
-        record?.job.webhook ? '0' : '1',
       ),
     );
     if (result === -1) return { kind: 'conflict' };

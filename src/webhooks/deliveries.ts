@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { eventSchema, type EventType, type JobEvent, type JobRecord } from '../jobs/schemas.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
-import { holdEndedJob } from '../jobs/retention-hold.js';
 import { DeliveryScripts } from './delivery-scripts.js';
 
 /**
@@ -87,14 +86,6 @@ export class DeliveryLedger {
 
   async setState(jobId: string, seq: number, state: DeliveryState): Promise<void> {
     await this.redis.hset(this.keys.jobWebhookPending(jobId), String(seq), state);
-  }
-
-  /**
-   * An ended job whose delivery will be retried at `untilMs`: its keys and retention entry last until then at least,
-   * so the retry finds the job (retention shorter than the retry schedule would otherwise erase it first).
-   */
-  holdUntil(tenant: string, jobId: string, untilMs: number): Promise<boolean> {
-    return holdEndedJob(this.redis, this.keys, tenant, jobId, untilMs);
   }
 
   /** Ends automatic delivery for the whole job: pending events become 'stopped' and later events are never claimed. */

@@ -31,12 +31,6 @@ export interface DeliveryProcessorDeps {
   logger: Logger;
   onAttempt?: (outcome: AttemptOutcome, ms: number) => void;
   /**
-   * Until when an ended job of `tenant` whose webhook is retried at `retryAtMs` is kept (its retention past the retry,
-   * never past a deleted tenant's purge). Without it a retention shorter than the retry delay erases the job, and so
-   * the retry, first.
-   */
-  keepUntil?: (tenant: string, retryAtMs: number) => number | Promise<number>;
-  /**
    * The job as the API shows it now: a stored result gets a link minted afresh. A retry or a redelivery (hours or
    * days after the event) sends that one, so the receiver never gets a link that has expired since the job ended.
    */
@@ -98,7 +92,8 @@ export class DeliveryProcessor {
     }
     const record = read.record;
     if (record === null || read.event === null) {
-      // Erased (its retention, or DELETE) before this attempt: nothing left to say what happened, so nothing is sent.
+      // Erased (its retention ran out, or DELETE) before this attempt: retention is absolute, the job's data is gone,
+      // and nothing is sent. Logged, so an operator sees a retention shorter than the webhooks' backlog or retries.
       if (read.state === 'pending') this.deps.logger.warn({ jobId, seq, attempt }, 'webhook not sent: the job was erased before its delivery');
       return DONE;
     }
@@ -132,15 +127,14 @@ export class DeliveryProcessor {
       at: new Date().toISOString(),
     };
     this.deps.onAttempt?.(kind, outcome.durationMs);
-    return this.settle(data, outcome, logged, traceFieldsOf(span), record.tenant);
+    return this.settle(data, outcome, logged, traceFieldsOf(span));
   }
 
   private async settle(
     data: DeliveryJobData,
     outcome: DeliveryOutcome,
     logged: DeliveryAttempt,
-    traceFields: { trace_id?: string },
-    tenant: string,
+    traceFields: { trace_id?: string } = {},
   ): Promise<AttemptResult> {
     const { jobId, seq, attempt, redeliver = false } = data;
     // Fields on the line rather than a child logger: a child redacts its bindings on creation, once per delivery.
@@ -185,7 +179,6 @@ export class DeliveryProcessor {
       return DONE;
     }
     logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, 'webhook attempt failed');
-    await this.holdForRetry(tenant, jobId, delay!);
     return { kind: 'retry', delayMs: delay! };
   }
 
@@ -203,20 +196,6 @@ export class DeliveryProcessor {
     const event = eventSchema.parse(JSON.parse(raw));
     if (event.type !== 'job.succeeded' || !('result' in event.data)) return webhookEvent(event);
     return webhookEvent({ ...event, data: await this.deps.presentResult!(event.data) });
-  }
-
-  /**
-   * Keeps an ended job for its retention past the retry about to be scheduled (a running job is left as it is). A
-   * failure here is logged, not thrown: the retry is still scheduled, and the job is then kept as long as it was.
-   */
-  private async holdForRetry(tenant: string, jobId: string, delayMs: number): Promise<void> {
-    const keepUntil = this.deps.keepUntil;
-    if (!keepUntil) return;
-    try {
-      await this.deps.ledger.holdUntil(tenant, jobId, await keepUntil(tenant, Date.now() + delayMs));
-    } catch (err) {
-      this.deps.logger.warn({ jobId, err: String(err) }, 'could not keep the job for its webhook retry');
-    }
   }
 
   /**
