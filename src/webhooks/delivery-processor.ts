@@ -192,9 +192,12 @@ export class DeliveryProcessor {
     throw new DelayedError();
   }
 
+  /** Only a job.succeeded is parsed (and re-serialized with its link renewed); any other event goes out as stored. */
   private async withFreshLink(raw: string): Promise<DeliveryEvent> {
+    const stored = deliveryEvent(raw);
+    if (stored.type !== 'job.succeeded') return stored;
     const event = eventSchema.parse(JSON.parse(raw));
-    if (event.type !== 'job.succeeded' || !('result' in event.data)) return webhookEvent(event);
+    if (!('result' in event.data)) return stored;
     return webhookEvent({ ...event, data: await this.deps.presentResult!(event.data) });
   }
 

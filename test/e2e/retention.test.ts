@@ -107,9 +107,8 @@ describe('retention', () => {
       async () => {
         const terminal = receiver.deliveries.filter((d) => TERMINAL.includes(d.payload.type));
         const reported = new Set(terminal.map((d) => d.payload.data.id));
-        const unreported = ids.filter((id) => !reported.has(id));
-        const present = await Promise.all(unreported.map((id) => client.exists(stack.services.keys.job(id))));
-        return present.every((n) => n === 0) ? terminal : null;
+        const unreported = ids.filter((id) => !reported.has(id)).map((id) => stack.services.keys.job(id));
+        return unreported.length === 0 || (await client.exists(...unreported)) === 0 ? terminal : null;
       },
       { what: 'every job to end', timeoutMs: 120_000, intervalMs: 200 },
     ).catch(async (err: unknown) => {

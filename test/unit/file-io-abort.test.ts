@@ -1,21 +1,16 @@
 // An abort that reaches the I/O thread while a put is finishing leaves that put's descriptors alone; the put completes.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DirSyncs, FileIoServer, type FromThread } from '../../src/storage/file-io-thread.js';
 import { waitFor } from '../helpers/wait.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 describe('file I/O thread: abort while a put finishes', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'storage-abort-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('storage-abort-');
 
   it('lets the finishing put complete, so its descriptor is never closed under it and reused by another put', async () => {
+    const dir = tmp.dir();
     // Every data or sidecar fsync waits here until the test releases it.
     const heldSyncs: (() => void)[] = [];
     const answers = new Map<number, FromThread>();

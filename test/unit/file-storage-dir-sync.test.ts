@@ -1,10 +1,10 @@
 // Puts that finish together share a directory fsync, and none is reported stored before an fsync that started after its renames.
-import { access, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DirSyncs, FileIoServer, type FromThread } from '../../src/storage/file-io-thread.js';
 import { waitFor } from '../helpers/wait.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 /** Each directory fsync waits here until the test releases (really fsyncs) or fails it. */
 function heldSyncs() {
@@ -20,16 +20,11 @@ function heldSyncs() {
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 describe('file I/O thread: directory fsyncs', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'storage-dirsync-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('storage-dirsync-');
 
   /** The thread's server run in this thread, its answers collected by put id. */
   function server() {
+    const dir = tmp.dir();
     const { held, syncs } = heldSyncs();
     const answers = new Map<number, FromThread>();
     const io = new FileIoServer({ postMessage: (msg: FromThread) => void answers.set(msg.id, msg) }, { dirSyncs: syncs });
@@ -51,6 +46,7 @@ describe('file I/O thread: directory fsyncs', () => {
   }
 
   it('puts renamed while an fsync runs wait for the next one, and share it', async () => {
+    const dir = tmp.dir();
     const { held, answers, put } = server();
     const a = put('t', 'a');
     await waitFor(() => held.length === 1, { what: 'the first directory fsync' });
@@ -81,6 +77,7 @@ describe('file I/O thread: directory fsyncs', () => {
   });
 
   it('fails every put that shares a failed fsync, as its own fsync failing would', async () => {
+    const dir = tmp.dir();
     const { held, answers, put } = server();
     const first = put('u', 'x');
     await waitFor(() => held.length === 1, { what: 'its directory fsync' });

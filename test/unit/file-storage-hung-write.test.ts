@@ -1,23 +1,18 @@
 // A put whose disk write never finishes still fails as soon as its body fails (a stalled or aborted download), leaving no temp file.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BATCH_BYTES, FileIoThread } from '../../src/storage/file-io.js';
 import type { ToThread } from '../../src/storage/file-io-thread.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 describe('file storage with a write that never finishes', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'storage-hung-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('storage-hung-');
 
   it('rejects with the body failure while its writes wait for the thread, and tells the thread to give the put up', async () => {
+    const dir = tmp.dir();
     // The thread as a stuck network volume makes it: nothing it is sent is ever written or answered.
     const io = new FileIoThread();
     const sent: ToThread[] = [];
@@ -39,6 +34,7 @@ describe('file storage with a write that never finishes', () => {
   });
 
   it('removes the temp file the thread had written when the body fails', async () => {
+    const dir = tmp.dir();
     const storage = new FileStorage(dir);
     try {
       const failed = new Error('the output copy was cut off');
