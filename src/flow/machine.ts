@@ -19,7 +19,7 @@ import { renderPollStep } from './steps/render-poll.js';
 import { renderSubmitStep } from './steps/render-submit.js';
 import { sessionStep } from './steps/session.js';
 import { uploadStep } from './steps/upload.js';
-import { decideUpstream, MAX_STEP_RETRIES } from './upstream-errors.js';
+import { decideUpstream, MAX_TOKEN_REFUSALS } from './upstream-errors.js';
 
 export const MAX_SESSION_RESETS = 2;
 
@@ -132,6 +132,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       };
       outcome = deps.aroundStep ? await deps.aroundStep(step, jobId, runStep) : await runStep();
       flow.retries = 0;
+      flow.token_refusals = 0;
       flow.rate_limited_since = null;
       // A wait the job reported (a 429, credits) is over once a step went through.
       if (run.record.job.waiting && !flow.credits_wait_since) {
@@ -261,9 +262,14 @@ async function handleFailure(
       log.warn({ reason: decision.reason, delayMs: decision.delayMs, retries: flow.retries }, 'upstream call will be retried');
       return { kind: 'continue', outcome: wait(step, decision.delayMs, decision.reason) };
     case 'reauth':
-      flow.retries += 1;
-      if (flow.retries > MAX_STEP_RETRIES) {
-        return fail(deps, ctx, save, new AppError('UPSTREAM_AUTH_FAILED', 'the upstream kept refusing fresh tokens'));
+      flow.token_refusals += 1;
+      if (flow.token_refusals > MAX_TOKEN_REFUSALS) {
+        return fail(
+          deps,
+          ctx,
+          save,
+          new AppError('UPSTREAM_AUTH_FAILED', `the upstream kept refusing fresh tokens (${flow.token_refusals} in a row)`),
+        );
       }
       log.warn('upstream token refused; acquiring a new one');
       if (token) await deps.tokens.invalidate(token);

@@ -60,6 +60,11 @@ export const flowStateSchema = z.object({
   result: jobResultSchema.nullable(),
   /** Consecutive failures of the current step that were retried (transient upstream errors). */
   retries: z.number().int().min(0),
+  /**
+   * Consecutive upstream refusals (1001) of the tokens the current step was given. Counted apart from `retries`: a
+   * token expiring during a run of transient failures is not "the upstream kept refusing fresh tokens".
+   */
+  token_refusals: z.number().int().min(0).default(0),
   session_resets: z.number().int().min(0),
   /** First time this job found the upstream out of credits; it fails once it has waited too long. */
   credits_wait_since: z.string().nullable(),
@@ -115,6 +120,7 @@ export function initialFlowState(
     render: null,
     result: null,
     retries: 0,
+    token_refusals: 0,
     session_resets: 0,
     credits_wait_since: null,
     rate_limited_since: null,

@@ -5,6 +5,8 @@ import { scrubSecrets } from '../observability/logger.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
 
 export const MAX_STEP_RETRIES = 8;
+/** Fresh tokens refused in a row before a job fails UPSTREAM_AUTH_FAILED (a token that expires once is normal). */
+export const MAX_TOKEN_REFUSALS = 4;
 const BASE_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 60_000;
 export const DEFAULT_RATE_LIMIT_WAIT_MS = 30_000;

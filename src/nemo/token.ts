@@ -50,6 +50,9 @@ return 0`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How many refused tokens a process remembers: enough to cover every token still in flight anywhere. */
+const REFUSED_KEPT = 32;
+
 export class TokenProvider {
   readonly isStatic: boolean;
   private readonly redis: RedisClient;
@@ -65,6 +68,11 @@ export class TokenProvider {
   private cached: Cached | null = null;
   private inflight: Promise<string> | null = null;
   private clientIdValue: string | null = null;
+  /**
+   * Tokens the upstream refused (1001), newest last. Never handed out again: an acquisition that read one before it
+   * was refused, or another worker writing one back to Redis late, would otherwise cost every job one more refusal.
+   */
+  private readonly refused: string[] = [];
 
   constructor(opts: TokenProviderOptions) {
     this.redis = opts.redis;
@@ -107,6 +115,10 @@ export class TokenProvider {
       this.log.warn('static NEMO_TOKEN was refused upstream; it cannot be renewed here');
       return;
     }
+    if (!this.refused.includes(badToken)) {
+      this.refused.push(badToken);
+      if (this.refused.length > REFUSED_KEPT) this.refused.shift();
+    }
     if (this.cached?.token === badToken) this.cached = null;
     const deleted = await this.redis.eval(INVALIDATE, 1, this.keys.nemoToken(this.account), badToken);
     this.log.info({ deleted: deleted === 1 }, 'upstream token invalidated');
@@ -144,7 +156,9 @@ export class TokenProvider {
     if (!r.success) return null;
     const refreshAtMs = r.data.refresh_at ?? (r.data.expires_at ? Date.parse(r.data.expires_at) - this.refreshMarginMs : null);
     const c: Cached = { token: r.data.token, refreshAtMs: Number.isNaN(refreshAtMs) ? null : refreshAtMs };
-    return this.fresh(c) ? c : null;
+    // A refused token in Redis is as good as none (checked after the read: it may have been refused while the read was
+    // on its way); the lock holder in acquire() overwrites it with a fresh one.
+    return this.fresh(c) && !this.refused.includes(c.token) ? c : null;
   }
 
   /** Single flight across processes: the SET NX PX lock holder calls anonymous-token; the others poll Redis. */

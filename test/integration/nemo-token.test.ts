@@ -94,6 +94,30 @@ describe('TokenProvider', () => {
     expect(issued).toBe(2);
   });
 
+  it('never hands out a token refused while its read from Redis was on the way', async () => {
+    const a = provider();
+    const bad = await a.get();
+    const b = provider();
+    // b reads the shared token; the refusal arrives before the read's answer does.
+    const reading = b.get();
+    await b.invalidate(bad);
+    expect(await reading).toBe('nmv_usr_issued2');
+    expect(await b.get()).toBe('nmv_usr_issued2');
+    expect(issued).toBe(2);
+  });
+
+  it('ignores a refused token another worker wrote back to Redis late, and replaces it', async () => {
+    const a = provider();
+    const bad = await a.get();
+    await a.invalidate(bad);
+    // Another worker fetched the token before it was refused and stores it after the invalidation deleted it.
+    await conns[0]!.set(keys.nemoToken(), JSON.stringify({ token: bad, expires_at: null, refresh_at: null }));
+    expect(await a.get()).toBe('nmv_usr_issued2');
+    // The fresh token replaced the refused one for every worker.
+    expect(await provider().get()).toBe('nmv_usr_issued2');
+    expect(issued).toBe(2);
+  });
+
   it('refreshes before expires_at', async () => {
     expiresInMs = 1_000; // short-lived: refresh at half its remaining life
     const a = provider();

@@ -1,7 +1,7 @@
 // runFlow over in-memory fakes: lost sessions (1002), the credits gate (2001), rate limits (429) and refused tokens (1001).
 import { describe, expect, it } from 'vitest';
 import { MAX_SESSION_RESETS } from '../../src/flow/machine.js';
-import { MAX_STEP_RETRIES } from '../../src/flow/upstream-errors.js';
+import { MAX_STEP_RETRIES, MAX_TOKEN_REFUSALS } from '../../src/flow/upstream-errors.js';
 import { NemoError } from '../../src/nemo/errors.js';
 import { createFakeFlow, renderStatus, useFakeClock, type FakeFlow } from '../helpers/fake-flow.js';
 import { renderIdFor } from '../../src/flow/steps/render-submit.js';
@@ -14,6 +14,7 @@ const outOfCredits = () =>
   new NemoError('no_credits', 'run_sse', 'run_sse: HTTP 200 code 2001: insufficient credits', { httpStatus: 200, upstreamCode: 2001, phase: 'before_stream' });
 const rateLimited = (retryAfterMs?: number) =>
   new NemoError('rate_limited', 'create_session', 'create_session: HTTP 429', { httpStatus: 429, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+const serverError = () => new NemoError('transient', 'create_session', 'create_session: HTTP 503', { httpStatus: 503 });
 const tokenRefused = () => new NemoError('auth', 'create_session', 'create_session: HTTP 200 code 1001: token expired', { upstreamCode: 1001 });
 const messagesSent = (f: FakeFlow) => f.nemo.callsOf('runAgent').map((c) => c.args[2]);
 
@@ -290,9 +291,40 @@ describe('runFlow: a refused token (1001)', () => {
 
     expect(await f.run(jobId)).toEqual({ kind: 'finished' });
 
-    expect(f.nemo.count('createSession')).toBe(MAX_STEP_RETRIES + 1);
-    expect(f.tokens.invalidated).toHaveLength(MAX_STEP_RETRIES);
-    expect((await f.record(jobId)).job.error).toEqual({ code: 'UPSTREAM_AUTH_FAILED', message: 'the upstream kept refusing fresh tokens', retryable: false });
+    expect(f.nemo.count('createSession')).toBe(MAX_TOKEN_REFUSALS + 1);
+    expect(f.tokens.invalidated).toHaveLength(MAX_TOKEN_REFUSALS);
+    expect((await f.record(jobId)).job.error).toEqual({
+      code: 'UPSTREAM_AUTH_FAILED',
+      message: `the upstream kept refusing fresh tokens (${MAX_TOKEN_REFUSALS + 1} in a row)`,
+      retryable: false,
+    });
+  });
+
+  it('counts a token expiring amid transient failures apart from them: neither budget is spent by the other', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    // One short of the transient budget, a refusal, then the budget's last retry: the step still goes through.
+    const transients = Array.from({ length: MAX_STEP_RETRIES - 1 }, () => serverError());
+    f.nemo.script('createSession', ...transients, tokenRefused(), serverError());
+
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    expect((await f.record(jobId)).job.status).toBe('succeeded');
+    expect(f.tokens.invalidated).toEqual(['nmv_usr_anon1']);
+    expect(f.nemo.count('createSession')).toBe(MAX_STEP_RETRIES + 2);
+  });
+
+  it('fails the step on its transient budget, not earlier, when a refusal came in between', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    f.nemo.script('createSession', tokenRefused(), ...Array.from({ length: MAX_STEP_RETRIES + 1 }, () => serverError()));
+
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    expect((await f.record(jobId)).job.error?.code).toBe('UPSTREAM_ERROR');
+    expect(f.nemo.count('createSession')).toBe(MAX_STEP_RETRIES + 2);
   });
 
   it('fails UPSTREAM_AUTH_FAILED at once when the refused token is the configured NEMO_TOKEN', async () => {
