@@ -9,7 +9,10 @@ import type { Job } from '../../src/jobs/schemas.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
 import { contentType, extraHeaders, invalidBody, multipartStream, otherRequest, plausibleBody, rawHttp } from './arbitraries.js';
 
-const RUNS = { json: 1500, invalid: 1200, other: 800, multipart: 900, raw: 300 };
+/** FUZZ_SCALE=N runs N times as many cases (and gives each test N times the time): the knob for a longer hunt. */
+const SCALE = Math.max(1, Math.floor(Number(process.env.FUZZ_SCALE ?? 1)) || 1);
+const RUNS = { json: 1500 * SCALE, invalid: 1200 * SCALE, other: 800 * SCALE, multipart: 900 * SCALE, raw: 300 * SCALE };
+const TIMEOUT_MS = 60_000 * SCALE;
 
 let stack: Stack;
 const agent = new Agent({ connections: 8, pipelining: 0 });
@@ -107,7 +110,7 @@ describe('the API under random and malformed input', () => {
       }),
       { numRuns: RUNS.json },
     );
-  });
+  }, TIMEOUT_MS);
 
   it('refuses every invalid body with a 4xx (and so creates no job from it)', async () => {
     await fc.assert(
@@ -119,7 +122,7 @@ describe('the API under random and malformed input', () => {
       }),
       { numRuns: RUNS.invalid },
     );
-  });
+  }, TIMEOUT_MS);
 
   it('never answers 5xx on any route to random methods, paths, queries, keys and bodies', async () => {
     await fc.assert(
@@ -131,7 +134,7 @@ describe('the API under random and malformed input', () => {
       }),
       { numRuns: RUNS.other },
     );
-  });
+  }, TIMEOUT_MS);
 
   it('never answers 5xx to random multipart streams (cut short, wrong boundaries, odd parts) and leaves no partial file', async () => {
     await fc.assert(
@@ -151,7 +154,7 @@ describe('the API under random and malformed input', () => {
       }),
       { numRuns: RUNS.multipart },
     );
-  });
+  }, TIMEOUT_MS);
 
   it('answers malformed raw HTTP with a 4xx or by closing, never a 5xx, and keeps serving', async () => {
     await fc.assert(
@@ -163,7 +166,7 @@ describe('the API under random and malformed input', () => {
       { numRuns: RUNS.raw },
     );
     expect((await request(`${stack.apiUrl}/healthz`)).statusCode).toBe(200);
-  });
+  }, TIMEOUT_MS);
 
   it('created exactly the jobs it answered 202 for, and kept exactly the files it answered for', async () => {
     expect(await countJobs()).toBe(jobsBefore + created.size);
@@ -175,5 +178,5 @@ describe('the API under random and malformed input', () => {
       `api fuzz: ${cases} cases (${refusedByClient} refused client-side before sending); statuses ${histogram}; ` +
         `${created.size} jobs created (all answered 202), ${uploaded.size} files staged (all answered for)`,
     );
-  });
+  }, TIMEOUT_MS);
 });
