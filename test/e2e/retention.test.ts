@@ -1,7 +1,7 @@
 // Retention on a Redis of its own: 1,000 ended jobs leave no key behind after JOB_RETENTION_MS; DELETE erases one now.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import type { Job } from '../../src/jobs/schemas.js';
+import { TERMINAL_EVENTS, type Job } from '../../src/jobs/schemas.js';
 import { startSingle } from '../helpers/redis-topology.js';
 import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -10,7 +10,6 @@ import { waitFor } from '../helpers/wait.js';
 const JOBS = Number(process.env.RETENTION_TEST_JOBS ?? 1000);
 const ADMIN = 'admin-key-0123456789abcdef';
 const FULL_RUNS = 100;
-const TERMINAL = ['job.succeeded', 'job.failed', 'job.canceled'];
 
 describe('retention', () => {
   let redis: Awaited<ReturnType<typeof startSingle>>;
@@ -105,7 +104,7 @@ describe('retention', () => {
     // 2 s ran out (a loaded machine) is not sent (README, Retention).
     const ended = await waitFor(
       async () => {
-        const terminal = receiver.deliveries.filter((d) => TERMINAL.includes(d.payload.type));
+        const terminal = receiver.deliveries.filter((d) => (TERMINAL_EVENTS as readonly string[]).includes(d.payload.type));
         const reported = new Set(terminal.map((d) => d.payload.data.id));
         const unreported = ids.filter((id) => !reported.has(id)).map((id) => stack.services.keys.job(id));
         return unreported.length === 0 || (await client.exists(...unreported)) === 0 ? terminal : null;
@@ -114,7 +113,7 @@ describe('retention', () => {
     ).catch(async (err: unknown) => {
       // Say which jobs never reported an end, and where they stand, so a lost job is told from a slow machine.
       const reported = new Set(receiver.deliveries.map((d) => `${d.payload.data.id} ${d.payload.type}`));
-      const missing = ids.filter((id) => !TERMINAL.some((type) => reported.has(`${id} ${type}`)));
+      const missing = ids.filter((id) => !TERMINAL_EVENTS.some((type) => reported.has(`${id} ${type}`)));
       const states = await Promise.all(
         missing.slice(0, 5).map(async (id) => {
           const job = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
