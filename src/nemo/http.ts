@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
+import { sharedAgent } from '../core/http-agent.js';
 import type { Logger } from '../observability/logger.js';
 import { noteUpstreamStatus, traceUpstream } from '../tracing/upstream.js';
 import {
@@ -189,7 +190,7 @@ export async function callJson(ctx: HttpContext, spec: CallSpec): Promise<unknow
         signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}),
+        dispatcher: ctx.dispatcher ?? sharedAgent(),
       });
       noteUpstreamStatus(res.statusCode);
       const text = await readBodyText(res.body);

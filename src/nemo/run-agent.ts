@@ -1,5 +1,6 @@
 // POST /run_sse and read the agent stream until the socket closes, with idle, heartbeat-only and total deadlines (§2.7, §3).
-import { getGlobalDispatcher, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { sharedAgent } from '../core/http-agent.js';
 import type { Logger } from '../observability/logger.js';
 import { NemoError, isConnectError, isNemoError, networkError } from './errors.js';
 import { streamDeadlines } from './deadline-ticker.js';
@@ -43,7 +44,7 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
   // The stream object is the abort listener itself (handleEvent): no closure per stream.
   opts.signal?.addEventListener('abort', stream, { once: true });
   try {
-    const dispatcher = ctx.dispatcher ?? getGlobalDispatcher();
+    const dispatcher = ctx.dispatcher ?? sharedAgent();
     try {
       dispatcher.dispatch(
         {

@@ -1,6 +1,7 @@
 // Copies a finished video from the upstream's expiring URL straight into output storage, streaming, never whole.
 import { Transform, type TransformCallback } from 'node:stream';
-import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
+import { interceptors, request, type Dispatcher } from 'undici';
+import { sharedAgent } from '../core/http-agent.js';
 import { noteStreamedBytes } from './gc-nudge.js';
 import { StorageError } from './errors.js';
 import type { OutputStorage } from './types.js';
@@ -9,7 +10,7 @@ export interface MirrorOptions {
   url: string;
   storage: OutputStorage;
   key: string;
-  /** The SSRF-guarded dispatcher (createGuardedDispatcher) or a plain Agent; default undici's global one. */
+  /** The SSRF-guarded dispatcher (createGuardedDispatcher) or a plain Agent; default the process's shared one (core/http-agent.ts). */
   dispatcher?: Dispatcher;
   /** Idle limit: for the response headers, and between two chunks of the body (a stall anywhere in the copy). */
   timeoutMs: number;
@@ -176,7 +177,7 @@ export async function mirrorToStorage(opts: MirrorOptions): Promise<MirrorResult
   if (!/^https?:\/\//i.test(url)) {
     throw new StorageError('OUTPUT_FETCH_FAILED', `the upstream output URL is not an http(s) URL: ${where}`, { retryable: false });
   }
-  const dispatcher = (opts.dispatcher ?? getGlobalDispatcher()).compose(interceptors.redirect({ maxRedirections }));
+  const dispatcher = (opts.dispatcher ?? sharedAgent()).compose(interceptors.redirect({ maxRedirections }));
 
   let res: Dispatcher.ResponseData;
   try {
