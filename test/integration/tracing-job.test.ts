@@ -130,6 +130,11 @@ describe('tracing: one job, one trace', () => {
     const count = (names: string[]) => names.reduce<Record<string, number>>((acc, n) => ({ ...acc, [n]: (acc[n] ?? 0) + 1 }), {});
     expect(count(upstream.map((s) => String(s.attributes[ATTR.upstreamEndpoint])))).toEqual(count(simCalls.map((e) => e.endpoint)));
     expect(upstream.filter((s) => s.attributes[ATTR.upstreamEndpoint] !== 'run_sse').every((s) => typeof s.attributes[ATTR.httpStatus] === 'number')).toBe(true);
+    // Below each REST call, the HTTP client span of the undici instrumentation (README "Tracing"): the dependency's own
+    // undici must publish what the instrumentation listens to (src/core/http-agent.ts).
+    const upstreamIds = new Set(upstream.map(spanId));
+    const httpClient = all.filter((s) => upstreamIds.has(parentId(s)!) && s.kind === SpanKind.CLIENT && /^(GET|POST)$/.test(s.name));
+    expect(new Set(httpClient.map(parentId)).size).toBeGreaterThanOrEqual(upstream.filter((s) => s.attributes[ATTR.upstreamEndpoint] !== 'run_sse').length);
 
     // The webhook attempt: a child of the job's stored traceparent, and the receiver got that attempt's traceparent.
     const attempts = inTrace.filter((s) => s.name === 'webhook.attempt' && ofJob(s));
