@@ -19,7 +19,7 @@ import { renderPollStep } from './steps/render-poll.js';
 import { renderSubmitStep } from './steps/render-submit.js';
 import { sessionStep } from './steps/session.js';
 import { uploadStep } from './steps/upload.js';
-import { decideUpstream, MAX_TOKEN_REFUSALS } from './upstream-errors.js';
+import { decideUpstream, MAX_TOKEN_REFUSALS, reauthDelayMs } from './upstream-errors.js';
 
 export const MAX_SESSION_RESETS = 2;
 
@@ -261,7 +261,7 @@ async function handleFailure(
       if (decision.countsAsFailure) flow.retries += 1;
       log.warn({ reason: decision.reason, delayMs: decision.delayMs, retries: flow.retries }, 'upstream call will be retried');
       return { kind: 'continue', outcome: wait(step, decision.delayMs, decision.reason) };
-    case 'reauth':
+    case 'reauth': {
       flow.token_refusals += 1;
       if (flow.token_refusals > MAX_TOKEN_REFUSALS) {
         return fail(
@@ -271,9 +271,11 @@ async function handleFailure(
           new AppError('UPSTREAM_AUTH_FAILED', `the upstream kept refusing fresh tokens (${flow.token_refusals} in a row)`),
         );
       }
-      log.warn('upstream token refused; acquiring a new one');
+      const delayMs = reauthDelayMs(flow.token_refusals);
+      log.warn({ refusals: flow.token_refusals, delayMs }, 'upstream token refused; acquiring a new one');
       if (token) await deps.tokens.invalidate(token);
-      return { kind: 'continue', outcome: next(step) };
+      return { kind: 'continue', outcome: delayMs === 0 ? next(step) : wait(step, delayMs, 'upstream token refused again') };
+    }
     case 'new_session': {
       flow.session_resets += 1;
       if (flow.session_resets > MAX_SESSION_RESETS) {

@@ -22,6 +22,21 @@ export type UpstreamDecision =
   | { kind: 'out_of_credits' }
   | { kind: 'fail'; error: AppError };
 
+/** The wait before the try after the second refusal in a row; it doubles with every refusal after that. */
+const REAUTH_BASE_MS = 500;
+
+/**
+ * How long a job waits after its `refusals`-th token refusal in a row before it tries again with a fresh token. The
+ * first refusal is a token that expired: the fresh one is used at once. More in a row mean the upstream refuses tokens
+ * as fast as they are issued (a burst of revocations, a flapping token service): 0.5, 1 and 2 s (half of it jittered)
+ * let a short burst pass instead of failing every job in flight within a second.
+ */
+export function reauthDelayMs(refusals: number, random: () => number = Math.random): number {
+  if (refusals <= 1) return 0;
+  const ceiling = REAUTH_BASE_MS * 2 ** (refusals - 2);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
 /** Exponential backoff with full jitter (AWS style): spreads retries of many jobs hitting one outage. */
 export function backoffMs(failures: number, random: () => number = Math.random): number {
   const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** failures);

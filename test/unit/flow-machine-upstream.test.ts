@@ -284,13 +284,21 @@ describe('runFlow: a refused token (1001)', () => {
     expect((await f.flow(jobId)).retries).toBe(0);
   });
 
-  it('fails UPSTREAM_AUTH_FAILED when fresh tokens keep being refused', async () => {
+  it('fails UPSTREAM_AUTH_FAILED when fresh tokens keep being refused, waiting longer after each refusal in a row', async () => {
     const f = createFakeFlow();
     const jobId = await f.addJob();
     f.nemo.always('createSession', tokenRefused());
 
-    expect(await f.run(jobId)).toEqual({ kind: 'finished' });
+    const results = await f.drive(jobId);
 
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    // The second, third and fourth refusals wait 0.25-0.5, 0.5-1 and 1-2 s (the first is retried at once).
+    const waits = results.flatMap((r) => (r.kind === 'wait' ? [r.delayMs] : []));
+    expect(waits).toHaveLength(MAX_TOKEN_REFUSALS - 1);
+    waits.forEach((ms, i) => {
+      expect(ms).toBeGreaterThanOrEqual(250 * 2 ** i);
+      expect(ms).toBeLessThanOrEqual(500 * 2 ** i);
+    });
     expect(f.nemo.count('createSession')).toBe(MAX_TOKEN_REFUSALS + 1);
     expect(f.tokens.invalidated).toHaveLength(MAX_TOKEN_REFUSALS);
     expect((await f.record(jobId)).job.error).toEqual({
@@ -298,6 +306,22 @@ describe('runFlow: a refused token (1001)', () => {
       message: `the upstream kept refusing fresh tokens (${MAX_TOKEN_REFUSALS + 1} in a row)`,
       retryable: false,
     });
+  });
+
+  it('rides out a burst of refused tokens: every token refused for 1.5 s, and the job still succeeds', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    // Without the waits between refusals, five fresh tokens are refused within the burst and the job fails.
+    const burstEnd = Date.now() + 1_500;
+    f.nemo.failWhen('createSession', () => Date.now() < burstEnd, tokenRefused, Infinity);
+
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    expect((await f.record(jobId)).job.status).toBe('succeeded');
+    expect(f.tokens.invalidated.length).toBeGreaterThanOrEqual(3);
+    expect(f.tokens.invalidated.length).toBeLessThanOrEqual(MAX_TOKEN_REFUSALS);
+    expect((await f.flow(jobId)).token_refusals).toBe(0);
   });
 
   it('counts a token expiring amid transient failures apart from them: neither budget is spent by the other', async () => {

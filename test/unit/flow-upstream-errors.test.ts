@@ -6,6 +6,7 @@ import {
   decideUpstream,
   DEFAULT_RATE_LIMIT_WAIT_MS,
   MAX_STEP_RETRIES,
+  reauthDelayMs,
   type UpstreamDecision,
 } from '../../src/flow/upstream-errors.js';
 import { NemoError, type NemoErrorKind, type NemoErrorPhase } from '../../src/nemo/errors.js';
@@ -118,6 +119,13 @@ describe('decideUpstream: retried kinds', () => {
     expect(backoffMs(3, () => 0.5)).toBe(6_000);
     expect(backoffMs(6, () => 1)).toBe(60_000);
     expect(backoffMs(20, () => 0)).toBe(30_000);
+  });
+
+  it('retries the first token refusal at once and waits 0.5, 1, 2 s (half jittered) after each one more in a row', () => {
+    expect(reauthDelayMs(1, () => 1)).toBe(0);
+    expect([reauthDelayMs(2, () => 0), reauthDelayMs(2, () => 1)]).toEqual([250, 500]);
+    expect([reauthDelayMs(3, () => 0), reauthDelayMs(3, () => 1)]).toEqual([500, 1_000]);
+    expect([reauthDelayMs(4, () => 0), reauthDelayMs(4, () => 1)]).toEqual([1_000, 2_000]);
   });
 });
 
