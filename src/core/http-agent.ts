@@ -4,10 +4,11 @@ import { Agent } from 'undici';
 let shared: Agent | null = null;
 
 /**
- * Not undici's global dispatcher: that is a slot on globalThis which whichever copy of undici loads first fills, and
- * Node's bundled copy (7.x in Node 24) fills it as soon as anything touches fetch() or its classes; importing the
- * OpenTelemetry SDK does. Every call then went through Node's bundled undici instead of the undici 8 this project
- * depends on. This Agent is always the dependency's own: one connection pool per origin for the whole process.
+ * Not undici's global dispatcher: that is a slot on globalThis which whichever copy of undici comes first fills. Node 24
+ * fills it with its bundled copy (undici 7.29 in Node 24.21) as soon as `node:http` loads or fetch() runs, so in every
+ * process where that happened before this package loaded (the test and benchmark workers did) each upstream call went
+ * through Node's undici 7 instead of the undici 8 this project depends on. This Agent is always the dependency's own,
+ * whatever the import order: one connection pool per origin for the whole process.
  */
 export function sharedAgent(): Agent {
   return (shared ??= new Agent());

@@ -20,7 +20,7 @@ it('is an Agent of the undici this project depends on, one per process', () => {
 });
 
 it('carries REST calls, the agent stream and the size probe even after fetch() was used', async () => {
-  // fetch() is Node's bundled undici: from here on, undici's global dispatcher may well be that copy's Agent.
+  // fetch() (and loading node:http) is Node's bundled undici: undici's global dispatcher may well be that copy's Agent.
   srv.handle((_q, res) => json(res, 200, { code: 0, data: {} }));
   await (await fetch(`${srv.url}/warm-up`)).arrayBuffer();
   const dispatch = vi.spyOn(sharedAgent(), 'dispatch');
