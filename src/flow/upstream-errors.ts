@@ -22,6 +22,11 @@ export type UpstreamDecision =
   | { kind: 'out_of_credits' }
   | { kind: 'fail'; error: AppError };
 
+/** A wait between half of `ceilingMs` and all of it ("equal jitter"): many jobs hitting one outage do not retry in step. */
+function jitteredMs(ceilingMs: number, random: () => number): number {
+  return Math.round(ceilingMs / 2 + random() * (ceilingMs / 2));
+}
+
 /** The wait before the try after the second refusal in a row; it doubles with every refusal after that. */
 const REAUTH_BASE_MS = 500;
 
@@ -32,15 +37,12 @@ const REAUTH_BASE_MS = 500;
  * let a short burst pass instead of failing every job in flight within a second.
  */
 export function reauthDelayMs(refusals: number, random: () => number = Math.random): number {
-  if (refusals <= 1) return 0;
-  const ceiling = REAUTH_BASE_MS * 2 ** (refusals - 2);
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return refusals <= 1 ? 0 : jitteredMs(REAUTH_BASE_MS * 2 ** (refusals - 2), random);
 }
 
-/** Exponential backoff with full jitter (AWS style): spreads retries of many jobs hitting one outage. */
+/** Exponential backoff, jittered, capped at a minute: spreads retries of many jobs hitting one outage. */
 export function backoffMs(failures: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** failures);
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return jitteredMs(Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** failures), random);
 }
 
 const FAIL_CODES: Partial<Record<NemoError['kind'], { code: ErrorCode; explain: string }>> = {

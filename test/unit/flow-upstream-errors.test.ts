@@ -113,7 +113,7 @@ describe('decideUpstream: retried kinds', () => {
     expect(failed(decideUpstream(err, MAX_STEP_RETRIES + 1, false)).code).toBe('UPSTREAM_ERROR');
   });
 
-  it('backs off exponentially with full jitter, capped at 60 s', () => {
+  it('backs off exponentially, jittered between half the ceiling and all of it, capped at 60 s', () => {
     expect(backoffMs(0, () => 0)).toBe(500);
     expect(backoffMs(0, () => 1)).toBe(1_000);
     expect(backoffMs(3, () => 0.5)).toBe(6_000);
