@@ -99,6 +99,24 @@ describe('runFlow: a stream that breaks off', () => {
     expect((await f.record(jobId)).job.error!.message).toContain('the agent failed on message 1: tool crashed');
   });
 
+  it('stores the agent’s error before reconciling, so a worker killed then still fails the job with it', async () => {
+    const f = createFakeFlow({ settings: { reconcileMaxUnchanged: 5 } });
+    const jobId = await f.addJob();
+    f.nemo.script('runAgent', agentResult({ error: { message: 'Malformed function call: edit_multitrack' } }));
+    // What a SIGKILL at reconcile's first read would leave: the checkpoint as stored at that moment.
+    const storedAtFirstRead: (string | null | undefined)[] = [];
+    const original = f.nemo.getState.bind(f.nemo);
+    f.nemo.getState = async (token: string, sessionId: string) => {
+      if (f.nemo.step === 'reconcile' && storedAtFirstRead.length === 0) storedAtFirstRead.push((await f.flow(jobId)).inflight?.agent_error);
+      return original(token, sessionId);
+    };
+
+    await f.drive(jobId);
+
+    expect(storedAtFirstRead).toEqual(['Malformed function call: edit_multitrack']);
+    expect((await f.record(jobId)).job.error).toMatchObject({ code: 'UPSTREAM_AGENT_ERROR' });
+  });
+
   it('reconciles after a 504 before the stream: the gateway gave up, the agent may still be running it', async () => {
     const f = createFakeFlow();
     const jobId = await f.addJob();
