@@ -8,7 +8,7 @@ import { inFlight } from './in-flight.js';
 import { latency } from './latency.js';
 import { mirror } from './mirror.js';
 import { cpuSnapshot, describeMachine, machineLine, othersCpuPercent } from './lib/machine.js';
-import { REDIS_URL } from './lib/env.js';
+import { BENCH_SERVICE_ENV, REDIS_URL } from './lib/env.js';
 import { HEADER, loadNow, markdownTable, printResult, RESULTS_DIR, saveResult, tableRows, type Benchmark, type Envelope } from './lib/report.js';
 import { orchestration } from './orchestration.js';
 import { uploads } from './uploads.js';
@@ -36,6 +36,7 @@ async function main(): Promise<number> {
   const { chosen, quick, runs } = parseArgs(process.argv.slice(2));
   const machine = await describeMachine(REDIS_URL);
   console.log(`# nemo-relay benchmarks${quick ? ' (quick: figures not for quoting)' : ''}\n\nMachine: ${machineLine(machine)}`);
+  if (Object.keys(BENCH_SERVICE_ENV).length > 0) console.log(`\nBENCH_SERVICE_ENV (not the production configuration): ${JSON.stringify(BENCH_SERVICE_ENV)}`);
   const envelopes: Envelope[] = [];
   let failures = 0;
   for (const bench of chosen) {

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 import { loadConfig, type Config } from '../../src/app/config.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
@@ -48,12 +49,24 @@ export function serviceEnv(prefix: string, overrides: Record<string, string> = {
     STORAGE_URL: `file://${outputDirFor(prefix)}`,
     LOG_LEVEL,
     ...overrides,
+    ...BENCH_SERVICE_ENV,
   };
 }
 
-/** A logger that formats as in production but writes to /dev/null. */
+/**
+ * BENCH_SERVICE_ENV: a JSON object of settings laid over every benchmark's service environment, to measure what one
+ * feature costs (`{"STORAGE_URL":"none"}`: no output mirror). Such runs are not the production configuration.
+ */
+export const BENCH_SERVICE_ENV = z.record(z.string(), z.string()).parse(JSON.parse(process.env.BENCH_SERVICE_ENV ?? '{}'));
+
+/**
+ * A logger that formats as in production but writes to /dev/null, or with BENCH_LOG_DIR to `<dir>/<pid>.log` (to see
+ * what a job logs; the writes then cost what a file's do).
+ */
 export function quietLogger(level: string): Logger {
-  return createLogger(level, 'nemo-relay', pino.destination({ dest: '/dev/null', sync: true }));
+  const dir = z.string().min(1).optional().parse(process.env.BENCH_LOG_DIR);
+  const dest = dir ? `${dir}/${process.pid}.log` : '/dev/null';
+  return createLogger(level, 'nemo-relay', pino.destination({ dest, sync: true }));
 }
 
 export function configFrom(env: Record<string, string>): Config {
