@@ -101,7 +101,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         { metric: 'Redis commands per job', unit: '', value: commands, goal: `≤ ${GOAL_REDIS_COMMANDS}`, met: commands <= GOAL_REDIS_COMMANDS, digits: 1 },
       ],
       notes: [
-        `${n} jobs per side per run (3 URL sources, instruction + 2 follow-ups, webhook on finish), ${ctx.runs} run(s), order alternated; medians.`,
+        `${n} jobs per side per run (3 URL sources, instruction + 2 follow-ups, webhook on finish) after ${warm} warm-up jobs per side, ${ctx.runs} run(s), order alternated; medians.`,
         `nemo-relay: POST /v1/jobs → BullMQ → worker (child process, WORKER_CONCURRENCY=${CONCURRENCY}) → simulator (child, time scale 0) → signed webhook; timed from the first POST to the last webhook.`,
         `Baseline: one child process running NemoClient calls in ${CONCURRENCY} parallel lanes (one shared token; session, upload URLs, run_sse per message, state, render submit, render poll at once then every 250 ms).`,
         `Jobs that did not succeed (both sides, all runs): ${failed}.`,
