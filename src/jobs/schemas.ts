@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { checkSchema } from '../video/conformance.js';
 import { conformanceSchema, outputSchema } from '../video/output.js';
 import { timelineSchema } from '../video/timeline.js';
+import { nestsDeeperThan } from '../core/json-nesting.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'canceled'] as const;
@@ -47,9 +48,16 @@ export const webhookRequestSchema = z.strictObject({
   events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional(),
 });
 
+/**
+ * Every level of nesting takes at least two bytes of JSON (its brackets), so metadata nested deeper than half the byte
+ * limit is over it, and is refused before JSON.stringify measures it: thousands of levels overflow its stack (a 500).
+ */
 export const metadataSchema = z
   .record(z.string().max(256), z.unknown())
-  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
+  .refine(
+    (m) => !nestsDeeperThan(m, MAX_METADATA_BYTES / 2) && Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES,
+    `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+  );
 
 export const languageSchema = z
   .string()

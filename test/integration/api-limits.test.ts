@@ -30,6 +30,13 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.close());
 
+/** An array nested `depth` levels deep, built without recursion. */
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
 describe('body limits on POST /v1/jobs', () => {
   it.each([
     ['an instruction over 4,000 characters', { instruction: 'x'.repeat(4001) }, /^instruction: must be at most 4000 characters/],
@@ -53,6 +60,22 @@ describe('body limits on POST /v1/jobs', () => {
     expect(res.body.code).toBe('VALIDATION_FAILED');
     expect(res.body.message).toMatch(message);
     expect(await jobCount()).toBe(before);
+  });
+
+  it('refuses metadata nested 5,000 levels deep with 400 (JSON.stringify of it overflowed the stack: 500 INTERNAL)', async () => {
+    // Written out by hand: this process's JSON.stringify cannot write it either.
+    const body = `{"instruction":"x","metadata":{"a":${'['.repeat(5000)}1${']'.repeat(5000)}}}`;
+    const res = await send<Err>(stack.apiUrl, 'POST', '/v1/jobs', { body, contentType: 'application/json' });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.message).toMatch(/^metadata: must be at most 4096 bytes/);
+  });
+
+  it('accepts metadata nested 1,000 levels deep while it stays within 4 KiB, and echoes it back', async () => {
+    const metadata = { a: nested(1000) };
+    const res = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'x', metadata });
+    expect(res.status).toBe(202);
+    expect(res.body.metadata).toEqual(metadata);
   });
 
   it('accepts exactly the limits: 4,000 characters, 10 follow-ups, 50 sources', async () => {
