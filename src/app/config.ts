@@ -6,6 +6,7 @@ import { decodeSecretsKey } from '../tenants/secret-box.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { workerV8FlagsSchema } from './v8-flags.js';
 import { heapReleaseSchema } from '../observability/heap-release.js';
+import { simScenarioEnvSchema } from '../sim/scenario.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -108,6 +109,7 @@ export const envSchema = z.object({
   SIM_PORT: int(0, 65535).default(4010),
   SIM_TIME_SCALE: z.coerce.number().min(0).max(1000).default(1),
   SIM_PUBLIC_URL: url.optional(),
+  SIM_SCENARIO: simScenarioEnvSchema.optional(),
   METRICS_PORT: int(0, 65535).default(9090),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(25_000),
   // Output storage (src/storage/settings.ts), one line each so .ci/check-compose.sh sees every name.

@@ -112,7 +112,7 @@ export async function startRoles(role: Role, config: Config, logger: Logger): Pr
         SIM_PORT: config.SIM_PORT,
         SIM_TIME_SCALE: config.SIM_TIME_SCALE,
         HOST: config.HOST,
-        SIM_SCENARIO: process.env.SIM_SCENARIO,
+        ...(config.SIM_SCENARIO ? { SIM_SCENARIO: config.SIM_SCENARIO } : {}),
         ...(config.SIM_PUBLIC_URL ? { SIM_PUBLIC_URL: config.SIM_PUBLIC_URL } : {}),
       },
       logger,

@@ -135,6 +135,23 @@ export function mergeScenario(base: SimScenario, patch: Partial<SimScenario>): S
   return { ...base, ...parsed };
 }
 
+/**
+ * SIM_SCENARIO as the service's configuration checks it (src/app/config.ts): JSON of a scenario patch, kept as text.
+ * Each problem is its own issue at its own path (`SIM_SCENARIO.renderShape: …`), so start-up prints one line each.
+ */
+export const simScenarioEnvSchema = z.string().superRefine((raw, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `must be a JSON object of scenario settings (${(err as Error).message})` });
+    return;
+  }
+  const parsed = scenarioPatchSchema.safeParse(value);
+  if (parsed.success) return;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+});
+
 /** SIM_SCENARIO env value (JSON) → a validated partial; throws with the zod message when invalid. */
 export function parseScenarioJson(raw: string | undefined): Partial<SimScenario> {
   if (!raw || !raw.trim()) return {};

@@ -33,6 +33,24 @@ describe('loadConfig', () => {
     }
   });
 
+  it('checks SIM_SCENARIO: one line per bad setting, or one saying it is not JSON; a good one is kept as given', () => {
+    const problemsOf = (value: string) => {
+      try {
+        loadConfig({ SIM_SCENARIO: value });
+        return [];
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems;
+      }
+    };
+    const bad = problemsOf('{"renderShape":"zzz","heartbeatIntervalMs":-5}');
+    expect(bad).toHaveLength(2);
+    expect(bad.map((p) => p.split(':')[0]).sort()).toEqual(['SIM_SCENARIO.heartbeatIntervalMs', 'SIM_SCENARIO.renderShape']);
+    expect(problemsOf('{"typo":true}')).toEqual([expect.stringMatching(/^SIM_SCENARIO: .*typo/)]);
+    expect(problemsOf('{bad')).toEqual([expect.stringMatching(/^SIM_SCENARIO: must be a JSON object of scenario settings/)]);
+    expect(loadConfig({ SIM_SCENARIO: '{"renderShape":"b"}' }).SIM_SCENARIO).toBe('{"renderShape":"b"}');
+  });
+
   it('parses tenant:key pairs and hash-tagged prefixes', () => {
     const c = loadConfig({ API_KEYS: 'acme:0123456789abcdef, globex:fedcba9876543210', QUEUE_PREFIX: '{nemo-relay}' });
     expect(c.API_KEYS).toEqual([
