@@ -60,6 +60,8 @@ describe('OpenAPI', () => {
     // If this fails, run `npm run openapi` and commit openapi.yaml.
     expect(served.body).toEqual(committed);
     expect(await openApiDocument()).toEqual(committed);
+    // A YAML 1.1 reader (PyYAML, many client generators) reads the same document: no bare 16:9 read as the number 969.
+    expect(parse(await readFile('openapi.yaml', 'utf8'), { version: '1.1' })).toEqual(committed);
   });
 
   it('documents the job, upload, credits and docs routes', async () => {
