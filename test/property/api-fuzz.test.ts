@@ -7,11 +7,11 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/schemas.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
-import { contentType, extraHeaders, invalidBody, multipartStream, otherRequest, plausibleBody, rawHttp } from './arbitraries.js';
+import { contentType, deeplyNestedBody, extraHeaders, invalidBody, multipartStream, otherRequest, plausibleBody, rawHttp } from './arbitraries.js';
 
 /** FUZZ_SCALE=N runs N times as many cases (and gives each test N times the time): the knob for a longer hunt. */
 const SCALE = Math.max(1, Math.floor(Number(process.env.FUZZ_SCALE ?? 1)) || 1);
-const RUNS = { json: 1500 * SCALE, invalid: 1200 * SCALE, other: 800 * SCALE, multipart: 900 * SCALE, raw: 300 * SCALE };
+const RUNS = { json: 1500 * SCALE, invalid: 1200 * SCALE, other: 800 * SCALE, multipart: 900 * SCALE, raw: 300 * SCALE, deep: 60 * SCALE };
 const TIMEOUT_MS = 60_000 * SCALE;
 
 let stack: Stack;
@@ -109,6 +109,16 @@ describe('the API under random and malformed input', () => {
         check(await call('POST', '/v1/jobs', { ...auth, ...headers, 'content-type': type }, body));
       }),
       { numRuns: RUNS.json },
+    );
+  }, TIMEOUT_MS);
+
+  it('never answers 5xx to bodies with a value nested up to 300,000 levels deep, on every route that takes JSON', async () => {
+    await fc.assert(
+      fc.asyncProperty(deeplyNestedBody, fc.constantFrom('/v1/jobs', '/v1/batches', '/v1/webhooks/test'), async ({ text }, path) => {
+        const body = path === '/v1/batches' ? `{"items":[${text}]}` : text;
+        check(await call('POST', path, { ...auth, 'content-type': 'application/json' }, body));
+      }),
+      { numRuns: RUNS.deep },
     );
   }, TIMEOUT_MS);
 

@@ -135,3 +135,27 @@ export const rawHttp = fc.oneof(
     'GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x01\x02\r\n\r\n',
   ).map((s) => Buffer.from(s, 'latin1')),
 );
+
+/**
+ * A plausible body as JSON text with a value nested `depth` levels deep (arrays or objects) put in one field, written
+ * out by hand: past a few thousand levels JSON.stringify (and any recursive walk in the service) overflows its stack.
+ */
+export const deeplyNestedBody = fc
+  .record({
+    body: plausibleBody,
+    field: fc.constantFrom('metadata', 'instruction', 'followups', 'sources', 'output', 'webhook', 'language', 'extra'),
+    inMetadata: fc.boolean(),
+    depth: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1_000, max: 20_000 }), fc.integer({ min: 100_000, max: 300_000 })),
+    arrays: fc.boolean(),
+  })
+  .map(({ body, field, inMetadata, depth, arrays }) => {
+    const [open, close] = arrays ? ['[', ']'] : ['{"a":', '}'];
+    const deep = `${open.repeat(depth)}1${close.repeat(depth)}`;
+    const placeholder = '"__deep__"';
+    const shaped: Record<string, unknown> = { ...body };
+    if (inMetadata || field === 'metadata') shaped.metadata = { ...(body.metadata ?? {}), deep: '__deep__' };
+    else shaped[field] = '__deep__';
+    const name = `${depth} levels of ${arrays ? 'arrays' : 'objects'} in ${inMetadata ? 'metadata' : field}`;
+    // A counterexample is reported by its name: the text runs to hundreds of KB.
+    return { name, text: JSON.stringify(shaped).replace(placeholder, deep), [fc.toStringMethod]: () => name };
+  });
