@@ -143,14 +143,14 @@ export class DeliveryProcessor {
     // 410 Gone: the receiver wants nothing more about this job. A target the SSRF policy refuses now (its name
     // resolved to an internal address since the job was created) is not retried either: retrying would only keep
     // probing an internal address. Both stop every pending and later event of the job.
-    // Retry-After means "come back later" only on 429 and 503 (RFC 9110); elsewhere it is ignored.
+    // Retry-After is honoured on whatever failed answer carries it (the contract's rule; 429 and 503 are where RFC 9110
+    // defines it, and a receiver that sends it on a 500 means the same): it stretches the wait, never shortens it.
     let delay: number | null = null;
     let action: SettleAction;
     if (outcome.ok) action = 'delivered';
     else if (outcome.stop || outcome.refused) action = 'stop';
     else {
-      const retryAfterMs = outcome.statusCode === 429 || outcome.statusCode === 503 ? outcome.retryAfterMs : null;
-      delay = nextRetryDelayMs({ attempt, schedule: this.deps.schedule, retryAfterMs });
+      delay = nextRetryDelayMs({ attempt, schedule: this.deps.schedule, retryAfterMs: outcome.retryAfterMs });
       action = delay === null ? 'exhausted' : 'failing';
     }
     const stopReason = outcome.refused ? `refused: ${outcome.error ?? 'target refused'}` : 'receiver answered 410 Gone';

@@ -126,6 +126,16 @@ describe('webhook delivery rules', () => {
     console.info(`[measured] 503 Retry-After: <date +2 s> → next attempt after ${second!.at - first!.at} ms`);
   });
 
+  it('honours Retry-After on a 500 too (the contract honours it on any failed answer)', async () => {
+    const id = await createJob('500', (_d, n) => (n === 0 ? { status: 500, headers: { 'retry-after': '2' } } : { status: 204 }));
+    await waitFor(async () => (await job(id)).webhook?.status === 'delivered', { what: 'delivered after 500' });
+    const [first, second] = forJob(id);
+    // The schedule alone would come back after SCHEDULE[0] ±20 %, well under 2 s.
+    expect(SCHEDULE[0]! * 1.2).toBeLessThan(2_000);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(2_000);
+    expect((await attempts(id)).map((a) => a.status_code)).toEqual([500, 204]);
+  });
+
   it('does not follow a 302 and records it as a failed attempt', async () => {
     const id = await createJob('302', (_d, n) => (n === 0 ? { status: 302, headers: { location: elsewhere.url } } : { status: 204 }));
     await waitFor(async () => (await job(id)).webhook?.status === 'delivered', { what: 'delivered after 302' });
