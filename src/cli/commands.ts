@@ -6,7 +6,8 @@ import { parseCommand } from './args.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 
 const listSchema = z.object({ data: z.array(jobSchema), next_cursor: z.string().nullable() });
-const creditsSchema = z.object({ available: z.number(), frozen: z.number(), total: z.number() });
+/** GET /v1/credits as the route answers it; claim_url (where an out-of-credits anonymous account is claimed) included. */
+const creditsSchema = z.object({ available: z.number(), frozen: z.number(), total: z.number(), claim_url: z.string().nullable().default(null) });
 
 function oneJobId(positionals: string[], command: string): string {
   if (positionals.length !== 1) throw new CliError(`${command} needs exactly one job id`);

@@ -70,6 +70,8 @@ describe('nemo-relay CLI', () => {
     const credits = await cli(['credits']);
     expect(credits.code, credits.stderr).toBe(0);
     expect(JSON.parse(credits.stdout)).toMatchObject({ available: expect.any(Number), frozen: expect.any(Number), total: expect.any(Number) });
+    // As the route answers it, claim_url included (the balance is cached for 10 s, so both reads agree).
+    expect(JSON.parse(credits.stdout)).toEqual((await stack.api('GET', '/v1/credits')).body);
     // Canceling a finished job is refused by the API: exit 2 with its code.
     const late = await cli(['cancel', id!]);
     expect(late.code).toBe(2);
