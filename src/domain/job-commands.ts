@@ -1,4 +1,5 @@
 // The job use cases creating, revising and canceling jobs: record, flow checkpoint and queue entry, written in a safe order.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../core/errors.js';
 import type { SessionGroups } from '../flow/session-groups.js';
 import type { FlowStore } from '../flow/state.js';
@@ -40,7 +41,13 @@ export interface JobCommandsDeps {
    * a 400 at creation instead of a failed job later. Absent: not checked.
    */
   checkFetchedSourceUrl?: (url: string, field: string) => Promise<void>;
+  /** How long a cancel of a job a worker holds waits for the worker to end it before answering (default 3 s). */
+  cancelConfirmMs?: number;
 }
+
+/** A worker usually ends a canceled job within a few hundred ms (its upstream render cancel included). */
+const CANCEL_CONFIRM_MS = 3_000;
+const CANCEL_CONFIRM_POLL_MS = 50;
 
 export interface CreateOptions {
   /** The W3C traceparent the job's worker spans continue. */
@@ -147,7 +154,22 @@ export class JobCommands {
     }
     await this.deps.queue.publishCancel(jobId);
     await this.deps.queue.wake(jobId);
-    return record;
+    return (await this.endedWithin(tenant, jobId, this.deps.cancelConfirmMs ?? CANCEL_CONFIRM_MS)) ?? record;
+  }
+
+  /**
+   * The job once its worker has ended it, read until `ms` have passed; null if it is still running then (the answer
+   * is the job as flagged, and the caller sees the end on a later read, its events or its webhook).
+   */
+  private async endedWithin(tenant: string, jobId: string, ms: number): Promise<JobRecord | null> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      await sleep(Math.min(CANCEL_CONFIRM_POLL_MS, Math.max(0, deadline - Date.now())));
+      const current = await this.deps.store.getForTenant(tenant, jobId);
+      if (!current) return null;
+      if (isTerminal(current.job.status)) return current;
+    }
+    return null;
   }
 }
 

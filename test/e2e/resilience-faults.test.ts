@@ -221,6 +221,8 @@ describe('resilience: upstream faults', () => {
     await waitFor(() => stack.sim.log.entries().some((e) => e.endpoint === 'run_sse' && e.status === 0), { what: 'an open stream' });
     const canceled = await stack.api<Job>('POST', `/v1/jobs/${id}/cancel`);
     expect(canceled.status).toBe(200);
+    // The answer waited for the worker to end it.
+    expect(canceled.body.status).toBe('canceled');
     const job = await finished(stack, id, 10_000);
     expect(job.status).toBe('canceled');
     expect(job.error?.code).toBe('CANCELED');
@@ -237,7 +239,9 @@ describe('resilience: upstream faults', () => {
     const id = await createJob(stack, {});
     await waitFor(() => entries(stack, 'render_poll').length > 0, { what: 'render polling', timeoutMs: 20_000 });
     const started = Date.now();
-    expect((await stack.api<Job>('POST', `/v1/jobs/${id}/cancel`)).status).toBe(200);
+    const answer = await stack.api<Job>('POST', `/v1/jobs/${id}/cancel`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ status: 'canceled', error: { code: 'CANCELED' } });
     const job = await finished(stack, id, 10_000);
     const cancelMs = Date.now() - started;
     expect(job.status).toBe('canceled');

@@ -189,7 +189,9 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
           tags: ['jobs'],
           operationId: 'cancelJob',
           summary: 'Cancel a job',
-          description: 'Stops the upstream work where the upstream allows (render cancel); a finished job answers 409 JOB_FINISHED.',
+          description:
+            'Stops the upstream work where the upstream allows (render cancel); a finished job answers 409 JOB_FINISHED. ' +
+            'A job a worker holds is answered once the worker has ended it (status canceled), or after 3 s as it stands then (it ends later).',
           params: idParams,
           response: { 200: described('the job', jobResponse), ...errorResponses(401, 404, 409, 429, 431, 503) },
         },
