@@ -105,7 +105,10 @@ export function createOutputs(deps: OutputsDeps): Outputs {
     erase: (tenant, jobId) => eraseOutput(storage, tenant, jobId),
     readiness: probe,
     async present(job) {
-      if (!storage || !job.result?.stored_at) return job;
+      if (!job.result?.stored_at) return job;
+      // Stored before a switch to STORAGE_URL=none: this service can no longer serve that copy, and the link minted
+      // then expires; the upstream's URL is the one link left (what none gives every job).
+      if (!storage) return job.result.upstream_url ? { ...job, result: { ...job.result, url: job.result.upstream_url } } : job;
       return { ...job, result: { ...job.result, url: await links.urlFor(job.id) } };
     },
     async sweep(overrides = {}) {

@@ -299,6 +299,17 @@ describe('outputs: STORAGE_URL=none keeps the upstream URL', () => {
     const signed = await fetchBytes(`${stack.apiUrl}/v1/jobs/${job.id}/output?expires=1&sig=x`);
     expect([signed.status, json(signed.body).code]).toEqual([403, 'OUTPUT_LINK_INVALID']);
   });
+
+  it('shows a job stored before the switch with the upstream URL, not the expired link minted when it was stored', async () => {
+    const job = await waitForFinished(stack, await createJob(stack));
+    const storedBefore = {
+      ...job,
+      result: { ...job.result!, url: `${stack.apiUrl}/v1/jobs/${job.id}/output?expires=1&sig=old`, sha256: 'a'.repeat(64), stored_at: job.finished_at },
+    };
+    const shown = await stack.services.outputs.present(storedBefore);
+    expect(shown.result!.url).toBe(job.result!.upstream_url);
+    expect(shown.result!.stored_at).toBe(job.finished_at);
+  });
 });
 
 describe('outputs: readiness', () => {
