@@ -143,10 +143,13 @@ describe('runFlow: a stream that breaks off', () => {
     expect(first.kind === 'wait' && first.delayMs).toBeGreaterThanOrEqual(500);
     const flow = await f.flow(jobId);
     expect([flow.inflight, flow.retries, flow.usage.messages_sent]).toEqual([null, 1, 0]);
+    // Not among the texts the agent was sent: it never got it.
+    expect((await f.record(jobId)).job.messages_sent).toEqual([]);
 
     await f.drive(jobId);
     expect(messagesSent(f)).toEqual(['Make a short clip of the beach', 'Make a short clip of the beach']);
     expect((await f.record(jobId)).job.usage.messages_sent).toBe(1);
+    expect((await f.record(jobId)).job.messages_sent).toEqual(['Make a short clip of the beach']);
   });
 
   it('fails UPSTREAM_TIMEOUT at once, without reconciling, when the agent run itself timed out', async () => {

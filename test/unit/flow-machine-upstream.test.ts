@@ -130,6 +130,8 @@ describe('runFlow: the credits gate (2001)', () => {
     });
     const flow = await f.flow(jobId);
     expect([flow.inflight, flow.usage.messages_sent, flow.credits_wait_since]).toEqual([null, 0, new Date().toISOString()]);
+    // The upstream refused it before running anything: the job does not say the agent was sent it.
+    expect(job.messages_sent).toEqual([]);
   });
 
   it('fails UPSTREAM_OUT_OF_CREDITS once CREDITS_MAX_WAIT_MS has passed with the balance still empty', async () => {

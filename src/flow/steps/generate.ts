@@ -16,6 +16,18 @@ function refusedBeforeRunning(err: unknown): err is NemoError {
   return err instanceof NemoError && err.phase === 'before_stream' && err.httpStatus !== undefined && err.httpStatus !== 504;
 }
 
+/**
+ * Message `index` did not reach the agent (refused before it ran, or never sent): not in flight, not counted, and not
+ * among the texts the job says the agent was sent (a job that then fails shows only what the agent really got).
+ */
+async function unsend(ctx: StepContext, index: number): Promise<void> {
+  ctx.flow.inflight = null;
+  ctx.flow.usage.messages_sent -= 1;
+  await ctx.deps.lifecycle.update(ctx.jobId, (job) => {
+    if (job.messages_sent.length > index) job.messages_sent.length = index;
+  });
+}
+
 /** The message was sent and may have been charged: retrying the job could be charged again. */
 export function sentMessageTimeout(index: number, detail: string, cause?: unknown): AppError {
   return new AppError(
@@ -59,8 +71,7 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   } catch (err) {
     // The mark may not be stored (a Redis error: a pipelined batch cut off by a failover), and the message has not
     // gone out: it is not in flight. The failure handler saves the flow as it is now, which must not claim a send.
-    flow.inflight = null;
-    flow.usage.messages_sent -= 1;
+    await unsend(ctx, index);
     flow.render_premark = premark;
     throw err;
   }
@@ -77,8 +88,7 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     if (ctx.signal.aborted) throw err;
     if (refusedBeforeRunning(err)) {
       // The upstream answered with an error before running the agent: nothing happened, so it may be sent again.
-      flow.inflight = null;
-      flow.usage.messages_sent -= 1;
+      await unsend(ctx, index);
       throw err;
     }
     if (err instanceof NemoError && err.kind === 'timeout') throw sentMessageTimeout(index, err.message, err);
