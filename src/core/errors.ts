@@ -44,7 +44,8 @@ export const ERROR_CODES = {
   TENANT_DELETED: { status: 409, retryable: false },
   TENANT_IS_BOOTSTRAP: { status: 409, retryable: false },
   SECRETS_KEY_MISSING: { status: 409, retryable: false },
-  SECRETS_KEY_UNKNOWN: { status: 500, retryable: false },
+  // A tenant's sealed token that no configured key opens: the operator must restore SECRETS_KEY (or its previous key).
+  SECRETS_KEY_UNKNOWN: { status: 503, retryable: true },
   // Output storage (outputs that last): copying the render, and GET /v1/jobs/{id}/output.
   OUTPUT_GONE: { status: 502, retryable: false },
   OUTPUT_TOO_LARGE: { status: 502, retryable: false },
@@ -78,4 +79,17 @@ export class AppError extends Error {
 
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
+}
+
+/**
+ * Codes whose message is about the service's own configuration (which key, which setting): callers (an HTTP answer,
+ * a job's error) get this instead, the log line the detail. A 5xx never carries internal details (contract §3).
+ */
+const FOR_THE_OPERATOR: Partial<Record<ErrorCode, string>> = {
+  SECRETS_KEY_UNKNOWN: "this tenant's upstream account cannot be used until the operator restores the service's configuration; retry later",
+};
+
+/** What a caller is told of an AppError. */
+export function callerMessage(err: AppError): string {
+  return FOR_THE_OPERATOR[err.code] ?? err.message;
 }

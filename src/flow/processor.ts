@@ -1,5 +1,6 @@
 // The BullMQ adapter of the flow: a waiting job is moved to delayed (not a sleeping promise), cancels abort the open stream.
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { AppError, callerMessage, type ErrorCode } from '../core/errors.js';
 import type { RedisClient } from '../redis/client.js';
 import { QUEUE_NAMES } from '../redis/keys.js';
 import { annotateRun, withRunSpans } from '../tracing/flow.js';
@@ -104,11 +105,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
       if (!job) return;
       const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
       deps.logger.error({ jobId: job.data.jobId, err: String(err), exhausted }, 'flow run crashed');
-      if (exhausted) {
-        void deps.lifecycle
-          .fail(job.data.jobId, { code: 'INTERNAL', message: 'the job could not be processed', retryable: true })
-          .catch(() => {});
-      }
+      if (exhausted) void deps.lifecycle.fail(job.data.jobId, errorOfCrashedJob(err)).catch(() => {});
     });
     worker.on('error', (err) => deps.logger.error({ err: String(err), queue: prefix }, 'flow worker error'));
     return worker;
@@ -149,4 +146,13 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
       await Promise.all(workers.map((w) => w.close(true)));
     },
   };
+}
+
+/**
+ * The error a job ends with when every BullMQ attempt of it threw: an error of its own (a tenant's token no configured
+ * key opens) says what it was, in the words callers get; anything else (a bug, Redis) is INTERNAL.
+ */
+export function errorOfCrashedJob(err: unknown): { code: ErrorCode; message: string; retryable: boolean } {
+  if (err instanceof AppError) return { code: err.code, message: callerMessage(err), retryable: err.retryable };
+  return { code: 'INTERNAL', message: 'the job could not be processed', retryable: true };
 }

@@ -1,7 +1,7 @@
 // One error handler for the API: the contract's error body, 5xx without internals, Fastify's own errors mapped to codes.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, type ErrorCode } from '../core/errors.js';
+import { AppError, callerMessage, type ErrorCode } from '../core/errors.js';
 import { isRedisOutage } from '../redis/availability.js';
 import { describeIssue } from './validation.js';
 
@@ -44,7 +44,7 @@ function validationBody(err: FastifyError & { validation: { instancePath: string
 }
 
 export function toErrorBody(err: unknown): ErrorBody {
-  if (err instanceof AppError) return { statusCode: err.statusCode, code: err.code, message: err.message };
+  if (err instanceof AppError) return { statusCode: err.statusCode, code: err.code, message: callerMessage(err) };
   if (hasZodFastifySchemaValidationErrors(err)) return validationBody(err as never);
   const fe = err as Partial<FastifyError>;
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
