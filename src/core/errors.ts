@@ -87,6 +87,8 @@ export function isAppError(err: unknown): err is AppError {
  */
 const FOR_THE_OPERATOR: Partial<Record<ErrorCode, string>> = {
   SECRETS_KEY_UNKNOWN: "this tenant's upstream account cannot be used until the operator restores the service's configuration; retry later",
+  // Its detail names directories, buckets and endpoints.
+  STORAGE_FAILED: "the service's output storage could not be used (the operator's logs say why); retry later",
 };
 
 /** What a caller is told of an AppError. */

@@ -1,5 +1,5 @@
 // The flow state machine: runs steps from the checkpoint until the job finishes or must wait; no BullMQ in here.
-import { AppError } from '../core/errors.js';
+import { AppError, callerMessage } from '../core/errors.js';
 import { isTerminal } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import { next, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
@@ -326,7 +326,7 @@ async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>,
   await save();
   // A render that failed upstream has nothing left to cancel; anything else still running is stopped.
   if (error.code !== 'RENDER_FAILED') await cancelUpstreamWork(deps, ctx.flow, ctx.log);
-  await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: error.message, retryable: error.retryable }, (job) => {
+  await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: callerMessage(error), retryable: error.retryable }, (job) => {
     // What the job cost before it failed: a message sent may have been charged.
     job.usage = usageOf(ctx.flow, job.usage);
   });

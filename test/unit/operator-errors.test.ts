@@ -25,6 +25,12 @@ describe('a tenant token no configured key opens', () => {
     });
   });
 
+  it('answers a storage failure without its directory, bucket or endpoint', () => {
+    const body = toErrorBody(new AppError('STORAGE_FAILED', 'writing the output to /srv/nemo/outputs/acme failed (ENOSPC)'));
+    expect(body).toMatchObject({ statusCode: 503, code: 'STORAGE_FAILED' });
+    expect(body.message).not.toMatch(/srv|ENOSPC/);
+  });
+
   it('leaves every other error its own message', () => {
     expect(toErrorBody(new AppError('JOB_NOT_FOUND', 'job job_1 not found')).message).toBe('job job_1 not found');
   });
