@@ -78,7 +78,9 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Math.max(0, at - now);
 }
 
-const SESSION_ENDPOINTS: ReadonlySet<NemoEndpoint> = new Set(['run_sse', 'state', 'upload', 'claim_token']);
+// Every call that names a session: render_submit too (the render proxy answers 404 {success:false,error:"session not
+// found"} when the draft's session is gone; protocol §1: 1002 → create a new session).
+const SESSION_ENDPOINTS: ReadonlySet<NemoEndpoint> = new Set(['run_sse', 'state', 'upload', 'claim_token', 'render_submit']);
 const RENDER_ID_ENDPOINTS: ReadonlySet<NemoEndpoint> = new Set(['render_poll', 'render_cancel', 'render_download']);
 
 export interface UpstreamFailure {

@@ -215,6 +215,20 @@ describe('resilience: upstream faults', () => {
     expect(job.upstream.render_id).toMatch(/_2$/);
   });
 
+  it('a session lost at render submit (404 session not found) gets a new session and still one accepted render', async () => {
+    stack.sim.injectFault({ kind: 'session_lost', endpoint: 'render_submit' });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(entries(stack, 'create_session')).toHaveLength(2);
+    const submits = entries(stack, 'render_submit');
+    expect(submits.map((e) => e.status)).toEqual([404, 200]);
+    expect(submits[1]!.sessionId).toBe(job.upstream.session_id);
+    expect(submits[0]!.sessionId).not.toBe(job.upstream.session_id);
+    // A fresh id in the new session: the lost one may hold a render under the first.
+    expect(job.upstream.render_id).toBe(submits[1]!.renderId);
+    expect(submits[1]!.renderId).not.toBe(submits[0]!.renderId);
+  });
+
   it('cancel during a long /run_sse stops the stream; job.canceled; a second cancel is 409', async () => {
     stack.sim.setScenario({ generateMs: 120_000_000 });
     const id = await createJob(stack, {});

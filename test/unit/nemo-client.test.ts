@@ -127,6 +127,7 @@ const ROWS: Row[] = [
   ['HTTP 401', 'credits', 401, { detail: 'unauthorized' }, 'auth'],
   ['code 1002', 'state', 200, { code: 1002, msg: 'session not found' }, 'session_missing'],
   ['HTTP 404 Session not found', 'state', 404, { detail: 'Session not found: 552979' }, 'session_missing'],
+  ['HTTP 404 session not found on render submit', 'submit', 404, { success: false, error: 'session not found' }, 'session_missing'],
   ['code 2001', 'credits', 200, { code: 2001, message: 'no credits' }, 'no_credits'],
   ['HTTP 402', 'submit', 402, { success: false, error: 'free plan export blocked' }, 'export_blocked'],
   ['code 4001', 'state', 200, { code: 4001, message: 'unsupported' }, 'unsupported_media'],
