@@ -87,6 +87,8 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       ...(fault === 'output_expired' ? { expiredStatus: expiredStatusOf(requestInfo(req).fault?.status) } : {}),
     };
     ctx.store.renders.set(rec.id, rec);
+    // Where the submit puts the id is unknown (protocol §6.1): data.id, or with the poll's shape b a top-level taskId.
+    if (ctx.scenario().renderShape === 'b') return reply.send(pollBody(rec, 'b', outputUrl(req, rec.id)));
     return reply.send({ success: true, data: { id: rec.id, status: 'pending', progress: 5 } });
   });
 

@@ -64,7 +64,10 @@ describe('sim: full flow', () => {
     expect(Buffer.from(await dl.body.arrayBuffer()).subarray(4, 8).toString('latin1')).toBe('ftyp');
 
     suite.sim.setScenario({ renderShape: 'b' });
-    await call(suite.base, 'POST', '/api/render/proxy/lambda', { token, body: { id: 'render_b', sessionId, draft } });
+    const subB = await call(suite.base, 'POST', '/api/render/proxy/lambda', { token, body: { id: 'render_b', sessionId, draft } });
+    // Shape b answers the submit as it answers a poll: the id as a top-level taskId.
+    expect(subB.json).toMatchObject({ taskId: 'render_b', output: null });
+    expect((subB.json as { success?: unknown }).success).toBeUndefined();
     const b = await pollUntilDone(token, 'render_b');
     expect(b.success).toBeUndefined();
     expect(b.status).toBe('completed');
