@@ -61,7 +61,7 @@ export const faultSpecSchema = z
     sessionId: z.string().min(1).optional(),
     times: z.number().int().min(1).optional(),
     after: z.number().int().min(0).optional(),
-    retryAfterSec: z.number().int().min(0).optional(),
+    retryAfterSec: z.number().int().min(0).nullable().optional(),
     delayMs: z.number().min(0).optional(),
     status: z.number().int().min(100).max(599).optional(),
   })

@@ -132,7 +132,7 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
 }
 
 function gateway(ctx: SimContext, req: FastifyRequest, reply: FastifyReply, f: FaultSpec): FastifyReply | undefined {
-  if (f.kind === 'rate_limited') return sendRateLimited(reply, ctx.scenario(), f.retryAfterSec ?? 1);
+  if (f.kind === 'rate_limited') return sendRateLimited(reply, ctx.scenario(), f.retryAfterSec === undefined ? 1 : f.retryAfterSec);
   if (f.kind === 'server_error') return sendServerError(reply, f.status ?? 502);
   // network_drop: no answer at all, the socket just goes away.
   reply.hijack();

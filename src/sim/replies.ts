@@ -17,7 +17,7 @@ const MAPPED: Record<number, number> = { 1001: 401, 1002: 404, 2001: 403, 4001: 
 
 /** 400/402/429 are real HTTP statuses in every mode; 1001…4002 are HTTP 200 under 'always200'. */
 export function envelopeStatus(code: number, sc: SimScenario): number {
-  if (code >= 100 && code < 600) return code;
+  if (code >= 100 && code < 600) return sc.httpLikeCodes === 'body' ? 200 : code;
   return sc.errorHttpStatus === 'mapped' ? (MAPPED[code] ?? 400) : 200;
 }
 
@@ -37,8 +37,10 @@ export function sendRenderError(reply: FastifyReply, status: number, error: stri
   return reply.code(status).send({ success: false, error });
 }
 
-export function sendRateLimited(reply: FastifyReply, sc: SimScenario, retryAfterSec: number): FastifyReply {
-  return reply.code(429).header('retry-after', String(retryAfterSec)).send(envelopeBody(429, ENVELOPE_MESSAGES[429]!, sc));
+/** A 429 (as the HTTP status, or only as the envelope's code with httpLikeCodes 'body'); no Retry-After when null. */
+export function sendRateLimited(reply: FastifyReply, sc: SimScenario, retryAfterSec: number | null): FastifyReply {
+  if (retryAfterSec !== null) void reply.header('retry-after', String(retryAfterSec));
+  return reply.code(envelopeStatus(429, sc)).send(envelopeBody(429, ENVELOPE_MESSAGES[429]!, sc));
 }
 
 let serverErrorFlip = 0;

@@ -21,6 +21,11 @@ export interface SimScenario {
   sandboxPaths: boolean;
   /** Whether envelope errors (1001…4002) carry a matching HTTP status or always HTTP 200. */
   errorHttpStatus: 'mapped' | 'always200';
+  /**
+   * The codes that look like HTTP statuses (400, 402, 429; protocol §1 [A]): 'status' sends them as the HTTP status too,
+   * 'body' only as the envelope's code on HTTP 200.
+   */
+  httpLikeCodes: 'status' | 'body';
   errorMessageKey: 'message' | 'msg';
   /** Render poll body: (a) {success,data:{id,status,progress,outputUrl…}} or (b) top-level {taskId,status,progress,output}. */
   renderShape: 'a' | 'b';
@@ -72,6 +77,7 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   streamingPartials: true,
   sandboxPaths: false,
   errorHttpStatus: 'mapped',
+  httpLikeCodes: 'status',
   errorMessageKey: 'message',
   renderShape: 'a',
   silentEdits: 0.3,
@@ -107,6 +113,7 @@ export const scenarioPatchSchema = z
     streamingPartials: z.boolean(),
     sandboxPaths: z.boolean(),
     errorHttpStatus: z.enum(['mapped', 'always200']),
+    httpLikeCodes: z.enum(['status', 'body']),
     errorMessageKey: z.enum(['message', 'msg']),
     renderShape: z.enum(['a', 'b']),
     silentEdits: z.union([z.enum(['never', 'always']), z.number().min(0).max(1)]),

@@ -50,8 +50,8 @@ export interface FaultSpec {
   times?: number;
   /** Let the first N matching calls through untouched. */
   after?: number;
-  /** rate_limited: the Retry-After value in seconds (default 1). */
-  retryAfterSec?: number;
+  /** rate_limited: the Retry-After value in seconds (default 1); null sends no Retry-After at all (§6.8: unknown). */
+  retryAfterSec?: number | null;
   /** slow: wall-clock delay before answering (default 2000 ms; not multiplied by timeScale). */
   delayMs?: number;
   /** server_error: the HTTP status (default 502); output_expired: 403 (default, AccessDenied), 404 (NoSuchKey) or 410. */

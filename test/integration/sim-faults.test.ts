@@ -1,7 +1,9 @@
 // NemoVideo simulator: every fault kind, over real HTTP, plus work that outlives a dropped client.
 import { describe, expect, it } from 'vitest';
 import { FormData, request } from 'undici';
+import { DEFAULT_RETRY_AFTER_MS } from '../../src/nemo/errors.js';
 import { waitFor } from '../helpers/wait.js';
+import { makeClient } from '../unit/nemo-test-server.js';
 import { SKILL_HEADERS, adkEvents, call, events, getState, newSession, runSse, simSuite, uploadUrls } from '../fixtures/sim/sim-client.js';
 
 const suite = simSuite();
@@ -48,6 +50,28 @@ describe('sim faults: gateway and envelope', () => {
       }
     }
     expect(statuses).toEqual([200, 429, 429, 200]);
+  });
+
+  it('rate_limited can come without Retry-After, and as the envelope code 429 on HTTP 200; the client reads both as a 429 of 30 s', async () => {
+    const { token } = await newSession(suite.base);
+    const client = makeClient(suite.base);
+    suite.sim.injectFault({ kind: 'rate_limited', endpoint: 'credits', retryAfterSec: null });
+    const bare = await call(suite.base, 'GET', '/api/credits/balance/simple', { token });
+    expect([bare.status, bare.headers['retry-after']]).toEqual([429, undefined]);
+    suite.sim.injectFault({ kind: 'rate_limited', endpoint: 'credits', retryAfterSec: null });
+    await expect(client.getCredits(token)).rejects.toMatchObject({ kind: 'rate_limited', retryAfterMs: DEFAULT_RETRY_AFTER_MS });
+
+    suite.sim.setScenario({ httpLikeCodes: 'body' });
+    try {
+      suite.sim.injectFault({ kind: 'rate_limited', endpoint: 'credits', retryAfterSec: null });
+      const inBody = await call(suite.base, 'GET', '/api/credits/balance/simple', { token });
+      expect(inBody.status).toBe(200);
+      expect(inBody.json).toMatchObject({ code: 429 });
+      suite.sim.injectFault({ kind: 'rate_limited', endpoint: 'credits', retryAfterSec: null });
+      await expect(client.getCredits(token)).rejects.toMatchObject({ kind: 'rate_limited', retryAfterMs: DEFAULT_RETRY_AFTER_MS });
+    } finally {
+      suite.sim.setScenario({ httpLikeCodes: 'status' });
+    }
   });
 
   it('server_error answers an HTML page, then truncated JSON', async () => {
