@@ -1,5 +1,6 @@
 // Draft helpers (§2.6): exportability, a one-line timeline summary, duration, sandbox-path rewriting, state fingerprints.
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { draftSchema, type Draft, type SessionState, type Track } from './schemas.js';
 
@@ -109,6 +110,22 @@ export function rewriteSandboxPaths(
     return value;
   };
   return { draft: draftSchema.parse(walk(draft)), unresolved: [...unresolved] };
+}
+
+const storedFileSchema = z.looseObject({ s3_key: z.string().min(1), cdn_url: z.string().min(1) });
+
+/**
+ * The session's files by their storage key's file name (state.video_infos[].s3_key → cdn_url): the name a sandbox path
+ * may use when it is not the uploaded one (the CLI matches on it, §2.6). Entries without both fields are skipped.
+ */
+export function storedFilesOf(state: SessionState): { filename: string; cdnUrl: string }[] {
+  const inner = state.raw.state;
+  const infos = inner && typeof inner === 'object' ? (inner as Record<string, unknown>).video_infos : undefined;
+  if (!Array.isArray(infos)) return [];
+  return infos.flatMap((info) => {
+    const parsed = storedFileSchema.safeParse(info);
+    return parsed.success ? [{ filename: basename(parsed.data.s3_key), cdnUrl: parsed.data.cdn_url }] : [];
+  });
 }
 
 /** The parts of state whose change means "the message did something" (§3): the draft, generated media, uploads. */

@@ -1,4 +1,5 @@
 // Builds and edits the short-key draft deterministically from a message's Intent and the session's uploads.
+import { basename } from 'node:path';
 import type { Draft, GeneratedMedia, Segment, SessionState, Track, VideoInfo } from './model.js';
 import type { Intent } from './intent.js';
 
@@ -23,7 +24,7 @@ export interface BuildResult {
 const DEFAULT_MS = 10_000;
 
 function srcOf(info: VideoInfo, ctx: BuildContext): string {
-  return ctx.sandbox ? `/mnt/userdata/${ctx.sessionId}/${info.filename}` : info.cdn_url;
+  return ctx.sandbox ? `/mnt/userdata/${ctx.sessionId}/${basename(info.s3_key)}` : info.cdn_url;
 }
 
 function mediaUrl(ctx: BuildContext, prefix: string, ext: string): string {

@@ -1,5 +1,6 @@
 // Upstream upload route: URL lists (JSON) or streamed multipart `files` parts, judged by extension, size and (HEIC) bytes.
 import { createHash } from 'node:crypto';
+import { extname } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { caller, requestInfo, type SimContext } from './context.js';
@@ -105,7 +106,7 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: SimContext): voi
         filename,
         file_type: fileType,
         cdn_url: `${base}/cdn/${session.sessionId}/${encodeURIComponent(filename)}`,
-        s3_key: `userdata/${session.sessionId}/${filename}`,
+        s3_key: `userdata/${session.sessionId}/${sc.storageKeys === 'hash' ? `${f.hash}${extname(filename)}` : filename}`,
         ...probe(fileType),
         hash: f.hash,
         size: f.size,

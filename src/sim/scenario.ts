@@ -17,8 +17,13 @@ export interface SimScenario {
   trailingTemporaryIssue: boolean;
   /** Honour `streaming:true` in the run_sse body with partial text chunks. */
   streamingPartials: boolean;
-  /** Draft segments reference /mnt/userdata/<session>/<file> instead of the cdn_url. */
+  /** Draft segments reference /mnt/userdata/<session>/<file> instead of the cdn_url (<file>: the s3_key's file name). */
   sandboxPaths: boolean;
+  /**
+   * The file name of an upload's s3_key (in state.video_infos, so in sandbox paths): 'filename' the uploaded name,
+   * 'hash' a content hash with the extension (the CLI matches sandbox paths on the s3_key's name, protocol §2.6).
+   */
+  storageKeys: 'filename' | 'hash';
   /** Whether envelope errors (1001…4002) carry a matching HTTP status or always HTTP 200. */
   errorHttpStatus: 'mapped' | 'always200';
   /**
@@ -76,6 +81,7 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   trailingTemporaryIssue: false,
   streamingPartials: true,
   sandboxPaths: false,
+  storageKeys: 'filename',
   errorHttpStatus: 'mapped',
   httpLikeCodes: 'status',
   errorMessageKey: 'message',
@@ -112,6 +118,7 @@ export const scenarioPatchSchema = z
     trailingTemporaryIssue: z.boolean(),
     streamingPartials: z.boolean(),
     sandboxPaths: z.boolean(),
+    storageKeys: z.enum(['filename', 'hash']),
     errorHttpStatus: z.enum(['mapped', 'always200']),
     httpLikeCodes: z.enum(['status', 'body']),
     errorMessageKey: z.enum(['message', 'msg']),

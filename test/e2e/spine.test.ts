@@ -62,7 +62,12 @@ async function assertSucceeded(stack: Stack, receiver: WebhookReceiver, id: stri
 
 describe.each([
   { name: 'camelCase events, render poll shape a', scenario: { eventCasing: 'camel', renderShape: 'a', heartbeat: 'json' } },
-  { name: 'snake_case events, render poll shape b', scenario: { eventCasing: 'snake', renderShape: 'b', heartbeat: 'mixed' } },
+  // Drafts with sandbox paths named by the uploads' storage keys (a content hash, not the uploaded name): only state's
+  // video_infos map them to their cdn_url, and the simulator refuses to render a draft that still has one.
+  {
+    name: 'snake_case events, render poll shape b, sandbox paths by storage key',
+    scenario: { eventCasing: 'snake', renderShape: 'b', heartbeat: 'mixed', sandboxPaths: true, storageKeys: 'hash' },
+  },
 ] as const)('spine: $name', ({ scenario }) => {
   let stack: Stack;
   let receiver: WebhookReceiver;

@@ -6,6 +6,7 @@ import {
   isExportable,
   rewriteSandboxPaths,
   stateFingerprint,
+  storedFilesOf,
   summariseTimeline,
   type Draft,
 } from '../../src/nemo/draft.js';
@@ -81,6 +82,27 @@ describe('rewriteSandboxPaths', () => {
     expect(out.t?.[1]?.sg?.[0]).toEqual({ d: 2000, src: '/mnt/userdata/u1/music/missing.mp3' });
     expect(out.m).toEqual({ cover: 'https://cdn/3/s3key-stored.png', note: 'not /mnt/userdata/ at the start' });
     expect(unresolved).toEqual(['/mnt/userdata/u1/music/missing.mp3']);
+  });
+});
+
+describe('storedFilesOf', () => {
+  it('names each file of state.video_infos by its s3_key file name, skipping entries without both fields', () => {
+    const state: SessionState = {
+      sessionId: 's',
+      taskId: null,
+      draft: null,
+      raw: {
+        state: {
+          video_infos: [
+            { filename: 'photo.jpg', s3_key: 'userdata/s/9f2c1a.jpg', cdn_url: 'https://cdn/s/photo.jpg' },
+            { filename: 'no-key.png', cdn_url: 'https://cdn/s/no-key.png' },
+            'not an object',
+          ],
+        },
+      },
+    };
+    expect(storedFilesOf(state)).toEqual([{ filename: '9f2c1a.jpg', cdnUrl: 'https://cdn/s/photo.jpg' }]);
+    expect(storedFilesOf({ ...state, raw: {} })).toEqual([]);
   });
 });
 

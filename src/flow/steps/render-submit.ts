@@ -1,6 +1,6 @@
 // Step render_submit: exactly one render per job; its id is stored before submitting, so a retry looks it up instead.
 import { AppError } from '../../core/errors.js';
-import { draftDurationMs, isExportable, rewriteSandboxPaths, summariseTimeline } from '../../nemo/draft.js';
+import { draftDurationMs, isExportable, rewriteSandboxPaths, storedFilesOf, summariseTimeline } from '../../nemo/draft.js';
 import { NemoError } from '../../nemo/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
 import { draftOf, knownStateOf } from '../known-state.js';
@@ -23,7 +23,13 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
   if (!exported || !isExportable(exported)) {
     throw new AppError('NOTHING_TO_RENDER', 'the agent finished without a timeline to export (the draft has no segments)');
   }
-  const { draft, unresolved } = rewriteSandboxPaths(exported, flow.uploads);
+  let { draft, unresolved } = rewriteSandboxPaths(exported, flow.uploads);
+  if (unresolved.length > 0) {
+    // The sandbox may name a file by its storage key rather than its uploaded name (the CLI matches on the s3_key's
+    // file name, §2.6), which only state's video_infos carry: read once, only for such a draft.
+    const stored = storedFilesOf(await deps.nemo.getState(token, sessionId));
+    ({ draft, unresolved } = rewriteSandboxPaths(exported, [...flow.uploads, ...stored]));
+  }
   if (unresolved.length > 0) log.warn({ unresolved }, 'draft references sandbox paths with no uploaded file');
 
   if (!flow.render) {
