@@ -6,6 +6,7 @@ import { NemoError, isConnectError, isNemoError, networkError } from './errors.j
 import { streamDeadlines } from './deadline-ticker.js';
 import { baseHeaders, instrument, interpretResponse, joinUrl, type HttpContext } from './http.js';
 import { AgentStreamDecoder, summariseRun, type AgentEvent, type AgentRunResult } from './sse.js';
+import { noteUpstreamStatus } from '../tracing/upstream.js';
 
 export interface RunAgentOptions {
   signal?: AbortSignal;
@@ -72,7 +73,10 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
     } catch (err) {
       stream.onResponseError(null, err as Error);
     }
-    return await stream.done;
+    const result = await stream.done;
+    // In the call's span (the response callbacks run outside it): what the stream answered, as REST calls note theirs.
+    noteUpstreamStatus(stream.status);
+    return result;
   } catch (err) {
     if (isNemoError(err)) throw err;
     if (stream.timedOut !== null) {
@@ -121,7 +125,8 @@ class AgentStream implements Dispatcher.DispatchHandler {
   private lastByte: number;
   private lastReal: number;
   private answer: Answer = 'stream';
-  private status = 0;
+  /** The HTTP status the stream answered with (0 before its headers). */
+  status = 0;
   private headers: Record<string, string | string[] | undefined> = {};
   /** The body of an answer that is not an event stream (an error), kept up to MAX_ERROR_BODY. */
   private body: Buffer[] | null = null;

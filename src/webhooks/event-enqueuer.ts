@@ -1,5 +1,5 @@
 // Turns a job's events into queued deliveries: claimed in the ledger first, added to the queue second, in seq order.
-import type { EventType, JobEvent, JobRecord } from '../jobs/schemas.js';
+import { TERMINAL_EVENTS, type EventType, type JobEvent, type JobRecord } from '../jobs/schemas.js';
 import type { JobStore, StoredEvent } from '../jobs/store.js';
 import type { DeliveryRead } from './delivery-scripts.js';
 import { wantsEvent, type DeliveryLedger } from './deliveries.js';
@@ -46,7 +46,14 @@ export class EventEnqueuer {
       const fields = { tenant: record.tenant, trace: record.trace ?? null, job: { webhook: { url: record.job.webhook.url } } };
       const read: DeliveryRead = { record: fields, event: stored.raw, state: 'pending', blockedBy: 0, secrets: note.secrets };
       // An attempt that could not even be made (Redis trouble before the send) is queued instead, never dropped.
-      await deliverNow(data, read).catch(() => this.add(record, seq));
+      const attempt = deliverNow(data, read).catch(() => this.add(record, seq));
+      // A job's end holds its worker until the attempt is made (no queue round for it). Its start and progress must not
+      // hold the flow: the commit that writes them also marks a message sent, and the message goes out right after. A
+      // slow receiver delayed it by up to WEBHOOK_TIMEOUT_MS, and a worker killed meanwhile lost a message it never sent.
+      // Unawaited, the event stays claimed in the ledger until settled; a crash leaves it pending, and the job's end
+      // (ensureQueued) queues it, before the end's own event, which waits behind it.
+      if ((TERMINAL_EVENTS as readonly string[]).includes(type)) await attempt;
+      else void attempt.catch(() => {});
       return;
     }
     // Lowest first, this event last: each add is a no-op for an entry BullMQ still holds.

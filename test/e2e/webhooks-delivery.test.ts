@@ -136,6 +136,24 @@ describe('webhook delivery rules', () => {
     expect((await attempts(id)).map((a) => a.status_code)).toEqual([500, 204]);
   });
 
+  it('a slow receiver of job.started does not hold the job: the message goes out while the webhook is in flight', async () => {
+    // The commit that writes job.started also marks the first message sent; its webhook attempt once ran before the
+    // message did, so the message waited for the receiver (and a worker killed meanwhile lost it).
+    const id = await createJob('slow-start', (d) => (d.payload.type === 'job.started' ? { status: 204, delayMs: 900 } : { status: 204 }), [
+      'job.started',
+      'job.succeeded',
+    ]);
+    await waitFor(async () => (await job(id)).webhook?.status === 'delivered' && (await job(id)).status === 'succeeded', { what: 'succeeded, delivered' });
+    const started = forJob(id).find((d) => d.payload.type === 'job.started')!;
+    const session = (await job(id)).upstream.session_id;
+    const firstRun = stack.sim.log.entries().find((e) => e.endpoint === 'run_sse' && e.sessionId === session)!;
+    // Sent while the receiver still held job.started (it answers after 900 ms).
+    expect(Date.parse(firstRun.at) - started.at).toBeLessThan(600);
+    // And in order all the same: job.succeeded waited behind job.started, still in flight when the job ended.
+    await waitFor(() => forJob(id).length === 2, { what: 'job.succeeded delivered too' });
+    expect(forJob(id).map((d) => d.payload.type)).toEqual(['job.started', 'job.succeeded']);
+  });
+
   it('does not follow a 302 and records it as a failed attempt', async () => {
     const id = await createJob('302', (_d, n) => (n === 0 ? { status: 302, headers: { location: elsewhere.url } } : { status: 204 }));
     await waitFor(async () => (await job(id)).webhook?.status === 'delivered', { what: 'delivered after 302' });
