@@ -60,15 +60,44 @@ export function nextPollDelayMs(input: {
  * `now`, so a little less than `now` is recorded: recent render times can then drift down as well as up.
  */
 export function estimateFinish(running: ProgressSample[], now: number): number {
-  const first = running.find((s) => s.progress > 0);
   const last = running.at(-1);
   if (!last) return now;
-  if (first && last.progress > first.progress && last.at > first.at && last.progress < 100) {
-    const rate = (last.progress - first.progress) / (last.at - first.at);
-    const eta = last.at + (100 - last.progress) / rate;
-    return Math.min(now, Math.max(last.at, eta));
-  }
-  return last.at + (now - last.at) * DONE_AT_FIRST_POLL_SHRINK;
+  return finishFromRate(running, now) ?? last.at + (now - last.at) * DONE_AT_FIRST_POLL_SHRINK;
+}
+
+/** The finish the progress rate points at (two samples of rising progress), within what was seen; else null. */
+function finishFromRate(running: ProgressSample[], now: number): number | null {
+  const first = running.find((s) => s.progress > 0);
+  const last = running.at(-1);
+  if (!first || !last || !(last.progress > first.progress && last.at > first.at && last.progress < 100)) return null;
+  const rate = (last.progress - first.progress) / (last.at - first.at);
+  const eta = last.at + (100 - last.progress) / rate;
+  return Math.min(now, Math.max(last.at, eta));
 }
 
 const DONE_AT_FIRST_POLL_SHRINK = 0.95;
+
+/**
+ * The render time to fold into the shared average (RenderStats) for a render seen complete at `now`: the upstream's own
+ * completedAt − createdAt when its answer has them (§2.8 shape a), else the estimate from the samples. That estimate
+ * can only be trusted as far as the samples bound it: the render finished after it was last seen running and before
+ * `now`, and `now` may be late (no worker was up, a long wait was inlined elsewhere). So a wide bracket may lower the
+ * average but raises it no further than the last sighting proves; one slow stretch then cannot make every later
+ * first poll wait for it.
+ */
+export function renderTimeSample(input: {
+  running: ProgressSample[];
+  now: number;
+  submittedAt: number;
+  upstreamMs: number | null;
+  expectedMs: number | null;
+}): number {
+  const { running, now, submittedAt, upstreamMs, expectedMs } = input;
+  if (upstreamMs !== null) return upstreamMs;
+  const fromRate = finishFromRate(running, now);
+  if (fromRate !== null) return fromRate - submittedAt;
+  const estimate = estimateFinish(running, now) - submittedAt;
+  if (expectedMs === null) return estimate;
+  const provenAtLeast = (running.at(-1)?.at ?? submittedAt) - submittedAt;
+  return Math.min(estimate, Math.max(expectedMs, provenAtLeast));
+}

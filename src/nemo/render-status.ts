@@ -13,6 +13,8 @@ export interface RenderStatus {
   /** Duration of the rendered video (not of the render job). */
   durationMs: number | null;
   sizeBytes: number | null;
+  /** How long the render itself took upstream (shape a's completedAt − createdAt, epoch ms); null when not given. */
+  renderMs: number | null;
 }
 
 const num = z.number().nullish().catch(null);
@@ -40,6 +42,8 @@ export const renderWireSchema = z.looseObject({
   size: num,
   sizeBytes: num,
   size_bytes: num,
+  createdAt: num,
+  completedAt: num,
 });
 
 /** §2.8 lists pending → processing → completed | failed; the aliases cost nothing and avoid a stuck poll. */
@@ -77,6 +81,7 @@ export function normaliseRender(d: z.infer<typeof renderWireSchema>, fallbackId:
   const seconds = d.output?.duration ?? d.duration ?? null;
   const durationMs = d.durationMs ?? d.duration_ms ?? (seconds === null ? null : Math.round(seconds * 1000));
   const sizeBytes = d.output?.size ?? d.sizeBytes ?? d.size_bytes ?? d.size ?? null;
+  const took = d.createdAt != null && d.completedAt != null ? d.completedAt - d.createdAt : NaN;
   return {
     id: d.id ?? d.taskId ?? d.renderId ?? fallbackId,
     status,
@@ -85,5 +90,6 @@ export function normaliseRender(d: z.infer<typeof renderWireSchema>, fallbackId:
     error: errorText || null,
     durationMs,
     sizeBytes,
+    renderMs: status === 'completed' && took > 0 && took < 86_400_000 ? took : null,
   };
 }

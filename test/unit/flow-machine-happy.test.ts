@@ -5,6 +5,7 @@ import { renderIdFor } from '../../src/flow/steps/render-submit.js';
 import { STEPS, type FlowState, type Step } from '../../src/flow/state.js';
 import { outputKey } from '../../src/storage/keys.js';
 import {
+  advanceClock,
   CDN,
   completedRender,
   createFakeFlow,
@@ -123,6 +124,31 @@ describe('runFlow: the happy path', () => {
     const second = await f.addJob();
     const [wait] = await f.drive(second);
     expect(wait).toEqual({ kind: 'wait', delayMs: 3_880, step: 'render_poll', reason: 'render running' }); // 4.85 s × 0.8 (FIRST_POLL_FRACTION)
+  });
+
+  it("records the upstream's own render time when the poll answer has it (createdAt, completedAt)", async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    f.nemo.script('getRender', { ...completedRender(renderIdFor(jobId, 1)), renderMs: 1_234 });
+    await f.drive(jobId);
+    expect(await f.deps.renderStats.expectedMs()).toBe(1_234);
+  });
+
+  it('a render seen done only after a long outage does not raise the average its first poll was aimed at', async () => {
+    const f = createFakeFlow();
+    await f.deps.renderStats.record(2_000);
+    const jobId = await f.addJob();
+    // Run as BullMQ would, until the job parks for its first poll; then nobody polls for 80 s (no worker up).
+    let result = await f.run(jobId);
+    while (result.kind === 'wait' && result.step !== 'render_poll') {
+      advanceClock(result.delayMs);
+      result = await f.run(jobId);
+    }
+    expect(result).toMatchObject({ kind: 'wait', step: 'render_poll' });
+    advanceClock(80_000);
+    await f.drive(jobId);
+    expect((await f.record(jobId)).job.status).toBe('succeeded');
+    expect(await f.deps.renderStats.expectedMs()).toBe(2_000);
   });
 
   it('streams staged files and converted HEIC URLs to the multipart upload, and removes the converted file', async () => {

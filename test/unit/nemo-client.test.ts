@@ -18,7 +18,7 @@ describe('envelopes and normalisation', () => {
     expect(await client.getCredits(TOKEN)).toEqual({ available: 25000, frozen: 40, total: 25040 });
     srv.handle((_q, res) => json(res, 200, { success: true, data: { id: 'render_1', status: 'pending', progress: 5 } }));
     const st = await client.submitRender(TOKEN, { id: 'render_1', sessionId: 's1', draft: { t: [] }, output: { format: 'mp4', quality: 'high' } });
-    expect(st).toEqual({ id: 'render_1', status: 'pending', progress: 5, url: null, error: null, durationMs: null, sizeBytes: null });
+    expect(st).toEqual({ id: 'render_1', status: 'pending', progress: 5, url: null, error: null, durationMs: null, sizeBytes: null, renderMs: null });
     expect(JSON.parse(srv.requests.at(-1)!.body.toString())).toEqual({
       id: 'render_1', sessionId: 's1', draft: { t: [] }, output: { format: 'mp4', quality: 'high' },
     });
@@ -31,13 +31,13 @@ describe('envelopes and normalisation', () => {
       json(res, 200, { success: true, data: { id: 'render_x', status: 'completed', progress: 100, outputUrl: url, createdAt: 1, completedAt: 2 } }),
     );
     expect(await client.getRender(TOKEN, 'render_x')).toEqual({
-      id: 'render_x', status: 'completed', progress: 100, url, error: null, durationMs: null, sizeBytes: null,
+      id: 'render_x', status: 'completed', progress: 100, url, error: null, durationMs: null, sizeBytes: null, renderMs: 1,
     });
     srv.handle((_q, res) =>
       json(res, 200, { taskId: 'render_x', status: 'completed', progress: 100, output: { url, duration: 30.5, size: 15728640 } }),
     );
     expect(await client.getRender(TOKEN, 'render_x')).toEqual({
-      id: 'render_x', status: 'completed', progress: 100, url, error: null, durationMs: 30500, sizeBytes: 15728640,
+      id: 'render_x', status: 'completed', progress: 100, url, error: null, durationMs: 30500, sizeBytes: 15728640, renderMs: null,
     });
     srv.handle((_q, res) => json(res, 200, { success: true, data: { id: 'render_x', status: 'failed', progress: 40, error: 'invalid draft' } }));
     expect(await client.getRender(TOKEN, 'render_x')).toMatchObject({ status: 'failed', error: 'invalid draft', url: null });

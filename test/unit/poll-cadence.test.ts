@@ -1,6 +1,6 @@
 // Render poll cadence: looks early, then aims at the estimated finish, backs off without information, never waits more than 30 s.
 import { describe, expect, it } from 'vitest';
-import { estimateFinish, FIRST_POLL_FRACTION, MAX_POLL_MS, MIN_POLL_MS, nextPollDelayMs } from '../../src/flow/poll-cadence.js';
+import { estimateFinish, FIRST_POLL_FRACTION, MAX_POLL_MS, MIN_POLL_MS, nextPollDelayMs, renderTimeSample } from '../../src/flow/poll-cadence.js';
 
 describe('nextPollDelayMs', () => {
   it('backs off from 2 s on a cold start', () => {
@@ -115,5 +115,30 @@ describe('estimateFinish', () => {
   it('records a little less than the completing poll when the first poll found it done', () => {
     expect(estimateFinish([{ at: 0, progress: 5 }], 20_000)).toBe(19_000);
     expect(estimateFinish([], 20_000)).toBe(20_000);
+  });
+});
+
+describe('renderTimeSample', () => {
+  const submitted = [{ at: 0, progress: 5 }];
+
+  it("takes the upstream's own render time when its answer has one", () => {
+    expect(renderTimeSample({ running: submitted, now: 90_000, submittedAt: 0, upstreamMs: 1_500, expectedMs: 2_000 })).toBe(1_500);
+  });
+
+  it('lets a render done at its first poll lower the average, never raise it: that poll may have come late', () => {
+    // Seen done 80 s after submit (no worker was up), renders taking 2 s lately: the sample stays at the average.
+    expect(renderTimeSample({ running: submitted, now: 80_000, submittedAt: 0, upstreamMs: null, expectedMs: 2_000 })).toBe(2_000);
+    // Done at a first poll aimed at 80 % of the average: a little less than the poll's time, as before.
+    expect(renderTimeSample({ running: submitted, now: 1_600, submittedAt: 0, upstreamMs: null, expectedMs: 2_000 })).toBe(1_520);
+    // Cold start: nothing to hold it to.
+    expect(renderTimeSample({ running: submitted, now: 80_000, submittedAt: 0, upstreamMs: null, expectedMs: null })).toBe(76_000);
+  });
+
+  it('raises the average as far as the last sighting of the render still running proves', () => {
+    const seen = [...submitted, { at: 40_000, progress: 5 }];
+    expect(renderTimeSample({ running: seen, now: 80_000, submittedAt: 0, upstreamMs: null, expectedMs: 2_000 })).toBe(40_000);
+    // With a progress rate the estimate itself is precise, and kept.
+    const rising = [{ at: 0, progress: 5 }, { at: 10_000, progress: 30 }, { at: 20_000, progress: 55 }];
+    expect(renderTimeSample({ running: rising, now: 40_000, submittedAt: 0, upstreamMs: null, expectedMs: 2_000 })).toBe(38_000);
   });
 });

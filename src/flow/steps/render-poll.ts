@@ -1,7 +1,7 @@
 // Step render_poll: one poll per wake-up; the next one is aimed at the estimated finish (waiting is a delayed job).
 import { AppError } from '../../core/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
-import { estimateFinish, nextPollDelayMs } from '../poll-cadence.js';
+import { nextPollDelayMs, renderTimeSample } from '../poll-cadence.js';
 import { renderProgress } from '../progress.js';
 import { probeSize } from '../result-size.js';
 
@@ -22,7 +22,8 @@ export async function renderPollStep(ctx: StepContext, token: string): Promise<S
 
   if (status.status === 'completed') {
     if (!status.url) throw new AppError('RENDER_FAILED', 'the upstream reported the render complete without an output URL');
-    await deps.renderStats.record(estimateFinish(incomplete, now) - submittedAt);
+    const expectedMs = await deps.renderStats.expectedMs();
+    await deps.renderStats.record(renderTimeSample({ running: incomplete, now, submittedAt, upstreamMs: status.renderMs, expectedMs }));
     // With output storage the copy measures the size exactly, so no HEAD request is spent on it here.
     const mirrored = deps.outputs !== undefined;
     flow.result = {

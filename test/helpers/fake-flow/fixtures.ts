@@ -56,7 +56,7 @@ export function agentResult(partial: Partial<AgentRunResult> = {}): AgentRunResu
 }
 
 export function renderStatus(partial: Partial<RenderStatus> = {}): RenderStatus {
-  return { id: 'render', status: 'processing', progress: 0, url: null, error: null, durationMs: null, sizeBytes: null, ...partial };
+  return { id: 'render', status: 'processing', progress: 0, url: null, error: null, durationMs: null, sizeBytes: null, renderMs: null, ...partial };
 }
 
 /** A finished render with its size, so render_poll needs no HEAD request. */
