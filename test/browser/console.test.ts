@@ -407,6 +407,28 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     expect((await stack.api<Job>('GET', `/v1/jobs/${child}`)).body.parent_id).toBe(parent);
   });
 
+  it('fits a 360 px wide screen: tables scroll inside themselves, the page never sideways', async () => {
+    const narrow = await context.newPage();
+    watch(narrow, 'narrow');
+    try {
+      await narrow.setViewportSize({ width: 360, height: 740 });
+      await signIn(narrow, TENANTS.acme);
+      const overflow = () => narrow.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      await narrow.goto(url('/jobs'));
+      await narrow.getByTestId('jobs').getByText(acmeJobs[0]!).waitFor();
+      expect(await overflow(), 'jobs list').toBeLessThanOrEqual(0);
+      await narrow.goto(url(`/jobs/${acmeJobs[0]}`));
+      await narrow.getByTestId('deliveries').waitFor();
+      expect(await overflow(), 'job page').toBeLessThanOrEqual(0);
+      await narrow.goto(url('/new'));
+      await narrow.getByLabel('Instruction').waitFor();
+      expect(await overflow(), 'new job').toBeLessThanOrEqual(0);
+      await shot(narrow, 'narrow-jobs');
+    } finally {
+      await narrow.close();
+    }
+  });
+
   it("keeps tenants apart: globex opening acme's job sees not found, and its list never holds it", async () => {
     await waitForFinished(stack, acmeJobs[0]!);
     const globex = await context.newPage();
