@@ -5,6 +5,8 @@ export const ATTR = {
   httpRoute: 'http.route',
   urlPath: 'url.path',
   urlScheme: 'url.scheme',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
   errorType: 'error.type',
   messagingSystem: 'messaging.system',
   messagingDestination: 'messaging.destination.name',

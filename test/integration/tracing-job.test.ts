@@ -10,7 +10,9 @@ import type { Job } from '../../src/jobs/schemas.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { parseTraceparent } from '../../src/tracing/traceparent.js';
+import { SAMPLES } from '../helpers/multipart.js';
 import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
+import { uploadFile } from '../helpers/uploads.js';
 import { parentId, spanId, startTestTracing, traceId, type TestTracing } from '../helpers/tracing.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -164,6 +166,22 @@ describe('tracing: one job, one trace', () => {
       const text = JSON.stringify({ name: span.name, attributes: span.attributes, status: span.status, events: span.events, links: span.links });
       for (const word of forbidden) expect(text, `span ${span.name}`).not.toContain(word);
     }
+  });
+
+  it('gives the streamed file upload its HTTP client span too, below nemo upload', async () => {
+    const uploadId = await uploadFile(stack, 'photo.jpg', SAMPLES.jpg!.data);
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a ten-second teaser', sources: [{ upload_id: uploadId }] });
+    const job = await waitForFinished(stack, created.body.id);
+    expect(job.status).toBe('succeeded');
+    const upload = await waitFor(
+      () => tracing.spans().find((s) => s.name === 'nemo upload' && traceId(s) === traceId(tracing.spans().find((r) => r.attributes[ATTR.jobId] === job.id)!)),
+      { what: 'the nemo upload span of the job', timeoutMs: 10_000 },
+    );
+    const client = tracing.spans().filter((s) => parentId(s) === spanId(upload));
+    expect(client).toHaveLength(1);
+    expect(client[0]).toMatchObject({ name: 'POST', kind: SpanKind.CLIENT });
+    expect(client[0]!.attributes).toMatchObject({ [ATTR.httpMethod]: 'POST', [ATTR.httpStatus]: 200, [ATTR.urlPath]: expect.stringMatching(/^\/api\/upload-video\//) });
+    expect(upload.attributes[ATTR.httpStatus]).toBe(200);
   });
 
   it('ends the span of an event stream (a hijacked reply) when the client goes away', async () => {
