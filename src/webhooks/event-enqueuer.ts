@@ -32,8 +32,12 @@ export class EventEnqueuer {
     const record = known ?? (await this.deps.store.get(jobId));
     if (!record?.job.webhook || !wantsEvent(record, type)) return;
     const wanted = record.job.webhook.events;
-    // Written by a flow worker (it has the event as stored): sent from here when nothing earlier must go first.
-    const deliverNow = this.deps.deliverNow;
+    // Written by a flow worker (it has the event as stored): a job's end is sent from here when nothing earlier must go
+    // first (its worker has nothing left to do). Its start and progress go through the queue: the commit that writes
+    // them also marks a message sent, and an attempt here would hold that message back by up to WEBHOOK_TIMEOUT_MS
+    // (a slow receiver delayed every job's first message, and a worker killed meanwhile failed the job for a message
+    // it never sent).
+    const deliverNow = (TERMINAL_EVENTS as readonly string[]).includes(type) ? this.deps.deliverNow : undefined;
     const stored = extra.stored;
     const note =
       deliverNow && stored
@@ -46,14 +50,7 @@ export class EventEnqueuer {
       const fields = { tenant: record.tenant, trace: record.trace ?? null, job: { webhook: { url: record.job.webhook.url } } };
       const read: DeliveryRead = { record: fields, event: stored.raw, state: 'pending', blockedBy: 0, secrets: note.secrets };
       // An attempt that could not even be made (Redis trouble before the send) is queued instead, never dropped.
-      const attempt = deliverNow(data, read).catch(() => this.add(record, seq));
-      // A job's end holds its worker until the attempt is made (no queue round for it). Its start and progress must not
-      // hold the flow: the commit that writes them also marks a message sent, and the message goes out right after. A
-      // slow receiver delayed it by up to WEBHOOK_TIMEOUT_MS, and a worker killed meanwhile lost a message it never sent.
-      // Unawaited, the event stays claimed in the ledger until settled; a crash leaves it pending, and the job's end
-      // (ensureQueued) queues it, before the end's own event, which waits behind it.
-      if ((TERMINAL_EVENTS as readonly string[]).includes(type)) await attempt;
-      else void attempt.catch(() => {});
+      await deliverNow(data, read).catch(() => this.add(record, seq));
       return;
     }
     // Lowest first, this event last: each add is a no-op for an entry BullMQ still holds.
