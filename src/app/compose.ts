@@ -205,7 +205,11 @@ export function compose(config: Config, logger: Logger): Container {
     lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue: flowQueues, logger: logger.child({ component: 'lifecycle' }) }),
     retentionOf,
   );
+  // One subscriber connection per process for live job events, made on first use (SSE readers, a cancel's wait).
+  let feed: EventFeed | null = null;
+  const eventFeed = () => (feed ??= new EventFeed(createRedisClient(config.redis, 'subscriber', 'nemo-relay:events')));
   const jobs = new JobCommands({
+    events: { listen: (jobId, onEvent) => eventFeed().listen(keys.jobEventsChannel(jobId), onEvent) },
     store,
     flows,
     lifecycle,
@@ -283,7 +287,6 @@ export function compose(config: Config, logger: Logger): Container {
     credits: async (tenant) => accountCredits(tenant === null ? accounts.default : await accounts.forTenant(tenant)),
     defaultRetentionMs: settings.retention.jobMs,
   });
-  let feed: EventFeed | null = null;
   return {
     config,
     settings,
@@ -320,7 +323,7 @@ export function compose(config: Config, logger: Logger): Container {
     uploads: requestUploads,
     apiKeys,
     tenants,
-    eventFeed: () => (feed ??= new EventFeed(createRedisClient(config.redis, 'subscriber', 'nemo-relay:events'))),
+    eventFeed,
     flowDeps,
     outputs,
     metrics,

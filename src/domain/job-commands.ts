@@ -7,7 +7,7 @@ import { initialFlowState } from '../flow/state.js';
 import type { CreateAdmission } from '../jobs/create-script.js';
 import { doneEntry, KeyTaken, type KeyClaim } from '../jobs/idempotency.js';
 import type { JobLifecycle } from '../jobs/lifecycle.js';
-import { EMPTY_USAGE, isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobRecord, type RevisionBody } from '../jobs/schemas.js';
+import { EMPTY_USAGE, isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job, type JobEvent, type JobRecord, type RevisionBody } from '../jobs/schemas.js';
 import { VersionConflict, type JobStore } from '../jobs/store.js';
 import { isHeicUrl } from '../uploads/url-source.js';
 import { buildAgentMessages } from '../video/compile.js';
@@ -41,13 +41,17 @@ export interface JobCommandsDeps {
    * a 400 at creation instead of a failed job later. Absent: not checked.
    */
   checkFetchedSourceUrl?: (url: string, field: string) => Promise<void>;
+  /**
+   * The job's live events (the SSE feed's subscription): a cancel of a job a worker holds waits on them for the
+   * worker to end it. Absent: the cancel answers at once with the job as flagged.
+   */
+  events?: { listen(jobId: string, onEvent: (event: JobEvent) => void): Promise<() => Promise<void>> };
   /** How long a cancel of a job a worker holds waits for the worker to end it before answering (default 3 s). */
   cancelConfirmMs?: number;
 }
 
 /** A worker usually ends a canceled job within a few hundred ms (its upstream render cancel included). */
 const CANCEL_CONFIRM_MS = 3_000;
-const CANCEL_CONFIRM_POLL_MS = 50;
 
 export interface CreateOptions {
   /** The W3C traceparent the job's worker spans continue. */
@@ -158,18 +162,30 @@ export class JobCommands {
   }
 
   /**
-   * The job once its worker has ended it, read until `ms` have passed; null if it is still running then (the answer
-   * is the job as flagged, and the caller sees the end on a later read, its events or its webhook).
+   * The job once its worker has ended it (its terminal event published), waited for at most `ms`; null if it is still
+   * running then (the answer is the job as flagged, and the caller sees the end on a later read, its events or its
+   * webhook). Listening first, then one read: an end published before the subscription is seen by that read.
    */
   private async endedWithin(tenant: string, jobId: string, ms: number): Promise<JobRecord | null> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      await sleep(Math.min(CANCEL_CONFIRM_POLL_MS, Math.max(0, deadline - Date.now())));
-      const current = await this.deps.store.getForTenant(tenant, jobId);
-      if (!current) return null;
-      if (isTerminal(current.job.status)) return current;
+    if (!this.deps.events) return null;
+    let ended!: () => void;
+    const endSeen = new Promise<void>((resolve) => (ended = resolve));
+    const unlisten = await this.deps.events
+      .listen(jobId, (event) => void ((TERMINAL_EVENTS as readonly string[]).includes(event.type) && ended()))
+      .catch(() => null);
+    if (!unlisten) return null;
+    const timer = new AbortController();
+    try {
+      const now = await this.deps.store.getForTenant(tenant, jobId);
+      if (!now || isTerminal(now.job.status)) return now;
+      const seen = await Promise.race([endSeen.then(() => true), sleep(ms, false, { signal: timer.signal })]);
+      if (!seen) return null;
+      const after = await this.deps.store.getForTenant(tenant, jobId);
+      return after && isTerminal(after.job.status) ? after : null;
+    } finally {
+      timer.abort();
+      await unlisten();
     }
-    return null;
   }
 }
 

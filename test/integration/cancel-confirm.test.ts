@@ -24,6 +24,7 @@ describe('cancel of a job a worker holds', () => {
       groups: s.groups,
       queue: { ...queue, removeIfWaiting: async () => false },
       checkWebhookUrl: async () => {},
+      events: { listen: (jobId, onEvent) => s.eventFeed().listen(s.keys.jobEventsChannel(jobId), onEvent) },
       cancelConfirmMs: CONFIRM_MS,
     });
   });
