@@ -1,5 +1,6 @@
 // The create-job use case: the caller's own uploaded files handed over to the new job, under an optional Idempotency-Key.
 import { randomUUID } from 'node:crypto';
+import { AppError } from '../core/errors.js';
 import { fingerprint, type Idempotency, type KeyClaim } from '../jobs/idempotency.js';
 import type { CreateJobBody, JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
@@ -65,13 +66,22 @@ export class CreateJob {
       jobJson = json;
     };
     try {
-      // Claimed before the job exists, so no other job ending meanwhile can delete an upload this one needs.
-      await uploads.claim(tenant, refs, claimant);
-      const create = (claim: KeyClaim | null) => commands.create(tenant, body, { trace: input.trace ?? null, claim, onStored });
       const load = (jobId: string) => store.getForTenant(tenant, jobId);
-      const result = idempotencyKey
-        ? await idempotency.runClaimed(tenant, idempotencyKey, requestFingerprint(body, ownFiles), create, load)
-        : { record: await create(null), replayed: false };
+      const fp = idempotencyKey ? requestFingerprint(body, ownFiles) : '';
+      // Claimed before the job exists, so no other job ending meanwhile can delete an upload this one needs.
+      const refused = await uploads.claim(tenant, refs, claimant).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      // The key's first job may have ended and used its uploads up: a retry of that request still gets that job.
+      const earlier = refused !== null && idempotencyKey && isUploadNotFound(refused) ? await idempotency.replayOf(tenant, idempotencyKey, fp, load) : null;
+      if (refused !== null && earlier === null) throw refused;
+      const create = (claim: KeyClaim | null) => commands.create(tenant, body, { trace: input.trace ?? null, claim, onStored });
+      const result = earlier
+        ? { record: earlier, replayed: true }
+        : idempotencyKey
+          ? await idempotency.runClaimed(tenant, idempotencyKey, fp, create, load)
+          : { record: await create(null), replayed: false };
       if (result.replayed) {
         // A replay: this request's files were staged for nothing.
         await uploads.handOver(refs, claimant, null);
@@ -89,6 +99,10 @@ export class CreateJob {
       throw err;
     }
   }
+}
+
+function isUploadNotFound(err: unknown): boolean {
+  return err instanceof AppError && err.code === 'UPLOAD_NOT_FOUND';
 }
 
 async function removeStaged(uploads: StagedUploads, staged: UploadRecord[]): Promise<void> {

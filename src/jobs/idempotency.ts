@@ -148,6 +148,23 @@ export class Idempotency {
   }
 
   /**
+   * The job an earlier request with this key and body created, when there is one (a pending claim is waited for as
+   * run does; another body is 422); null when the key is free. For a create refused before it reached the key: a
+   * replay must still answer the first job after that job used up what the request names (its uploads).
+   */
+  async replayOf<T>(tenant: string, key: string, fp: string, load: (id: string) => Promise<T | null>): Promise<T | null> {
+    const redisKey = this.redisKeyOf(tenant, key);
+    const deadline = Date.now() + this.waitMs;
+    for (let raw = await this.redis.get(redisKey); raw !== null; raw = await this.redis.get(redisKey)) {
+      const judged = await this.judge(raw, fp, redisKey, deadline, load);
+      if (judged === 'free') return null;
+      if (judged !== 'wait') return judged.record;
+      await sleep(this.pollMs);
+    }
+    return null;
+  }
+
+  /**
    * Like run, but `create` takes the key itself in the same Redis write as the job (no separate claim, no separate
    * `done` write): it gets the claim and throws KeyTaken when an entry exists. Then the same answers as run: the
    * first job replayed (done, same body), 422 for another body, a wait for a pending claim (a request through run)

@@ -5,6 +5,7 @@ import { Idempotency } from '../../src/jobs/idempotency.js';
 import type { Job, JobRecord } from '../../src/jobs/schemas.js';
 import { send } from '../helpers/http.js';
 import { multipart, SAMPLES } from '../helpers/multipart.js';
+import { uploadFile } from '../helpers/uploads.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
@@ -128,6 +129,26 @@ describe('Idempotency-Key', () => {
     const c = await send<{ code: string }>(stack.apiUrl, 'POST', '/v1/jobs', { body: other.body, contentType: other.contentType, headers: { 'idempotency-key': key } });
     expect(c.status).toBe(422);
     expect((await readdir(dir)).length).toBe(filesAfterFirst);
+  });
+
+  it('still replays the first job after that job ended and used its uploads up; another body is still 422', async () => {
+    const key = freshKey();
+    const uploadId = await uploadFile(stack, 'p.png', SAMPLES.png!.data);
+    const request = { instruction: 'promo from an upload', sources: [{ upload_id: uploadId }] };
+    const first = await create(request, key);
+    expect(first.status).toBe(202);
+    // What the job's end does: its uploads no other job uses are gone.
+    expect(await stack.services.uploads.releaseForJob(first.body.id, [uploadId])).toEqual([uploadId]);
+    const again = await create(request, key);
+    expect(again.status).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+    expect((await create({ ...request, instruction: 'something else' }, key)).status).toBe(422);
+    // Without the key (or with a fresh one) the used-up upload is still refused, naming the field.
+    const fresh = await create(request, freshKey());
+    expect(fresh.status).toBe(404);
+    expect(fresh.body.code).toBe('UPLOAD_NOT_FOUND');
+    expect(fresh.body.message).toMatch(/^sources\.0\.upload_id: /);
   });
 });
 
