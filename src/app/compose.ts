@@ -7,6 +7,7 @@ import { BatchCommands } from '../domain/batches.js';
 import type { EraseDeps } from '../domain/erase-job.js';
 import { AdminOverviewReader, type OverviewTenant } from '../domain/admin-overview.js';
 import { CreateJob } from '../domain/create-job.js';
+import { ReviseJob } from '../domain/revise-job.js';
 import { JobCommands } from '../domain/job-commands.js';
 import type { FlowDeps } from '../flow/context.js';
 import { Admission, type TenantLimits } from '../flow/admission.js';
@@ -73,6 +74,7 @@ export interface Container {
   lifecycle: JobLifecycle;
   jobs: JobCommands;
   createJob: CreateJob;
+  reviseJob: ReviseJob;
   batches: BatchCommands;
   idempotency: Idempotency;
   /** The flow queue of each shard (QUEUE_SHARDS), routed by job id; `flowQueue` is shard 0's (the only one by default). */
@@ -228,6 +230,7 @@ export function compose(config: Config, logger: Logger): Container {
   const requestUploads = new StagedUploads({ redis, keys, dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes });
   const idempotency = new Idempotency(redis, keys);
   const createJob = new CreateJob({ commands: jobs, store: readStore, uploads: requestUploads, idempotency });
+  const reviseJob = new ReviseJob({ commands: jobs, store: readStore, idempotency });
   const batches = new BatchCommands({ batches: new BatchStore(redis, keys), store: readStore, commands: jobs, uploads: requestUploads, idempotency });
   const nemo = new NemoClient({
     baseUrl: settings.upstream.baseUrl,
@@ -304,6 +307,7 @@ export function compose(config: Config, logger: Logger): Container {
     lifecycle,
     jobs,
     createJob,
+    reviseJob,
     batches,
     idempotency,
     flowQueues,

@@ -38,6 +38,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       reader,
       commands: c.jobs,
       createJob: c.createJob,
+      reviseJob: c.reviseJob,
       uploads: c.uploads,
       uploadMaxBytes: settings.api.uploadMaxBytes,
       positionOf: (jobId, tenant) => c.admission.position(jobId, tenant),

@@ -1,7 +1,7 @@
 // zod schemas of the public Job, its Event and the create-job body (contract §4); the HTTP layer and OpenAPI share them.
 import { z } from 'zod';
 import { checkSchema } from '../video/conformance.js';
-import { conformanceSchema, outputSchema } from '../video/output.js';
+import { conformanceChoiceSchema, conformanceSchema, outputSchema } from '../video/output.js';
 import { timelineSchema } from '../video/timeline.js';
 import { nestsDeeperThan } from '../core/json-nesting.js';
 
@@ -79,7 +79,7 @@ export type CreateJobBody = z.infer<typeof createJobBodySchema>;
 export const revisionBodySchema = z.strictObject({
   instruction: text(4000),
   output: outputSchema.optional().describe('The wishes for the revised video; the parent job’s output when absent.'),
-  conformance: conformanceSchema.optional().describe('The parent job’s setting when absent.'),
+  conformance: conformanceChoiceSchema.optional().describe('The parent job’s setting when absent.'),
 });
 export type RevisionBody = z.infer<typeof revisionBodySchema>;
 

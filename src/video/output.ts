@@ -99,10 +99,10 @@ export type OutputInput = z.input<typeof outputSchema>;
 /** The output of a job that asked for nothing (every default filled in). */
 export const DEFAULT_OUTPUT: Output = Object.freeze(outputSchema.parse({}));
 
-export const conformanceSchema = z
-  .enum(['report', 'correct'], { error: 'must be report or correct' })
-  .default('report')
-  .describe('"report" only reports the checks of the result; "correct" sends one corrective message when a check fails.');
+const CONFORMANCE_TEXT = '"report" only reports the checks of the result; "correct" sends one corrective message when a check fails.';
+/** The setting without a default, for a body whose absent value means something else (a revision: its parent's). */
+export const conformanceChoiceSchema = z.enum(['report', 'correct'], { error: 'must be report or correct' }).describe(CONFORMANCE_TEXT);
+export const conformanceSchema = conformanceChoiceSchema.default('report').describe(CONFORMANCE_TEXT);
 export type Conformance = z.infer<typeof conformanceSchema>;
 
 const SHORT_SIDE: Record<Resolution, number> = { '720p': 720, '1080p': 1080 };

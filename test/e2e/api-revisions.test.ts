@@ -83,4 +83,50 @@ describe('POST /v1/jobs/{id}/revisions', () => {
     expect(foreign.status).toBe(404);
     expect(foreign.body.code).toBe('JOB_NOT_FOUND');
   });
+
+  it('inherits the parent’s conformance and output when the revision does not name them, and takes its own when it does', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a vertical teaser', output: { aspect_ratio: '9:16' }, conformance: 'correct' });
+    const parent = await finished(created.body.id);
+    expect(parent.status).toBe('succeeded');
+    const inherited = await revise(parent.id, 'make it warmer');
+    expect(inherited.status).toBe(202);
+    expect(inherited.body.conformance).toBe('correct');
+    expect(inherited.body.output.aspect_ratio).toBe('9:16');
+    expect((await finished(inherited.body.id)).status).toBe('succeeded');
+    const own = await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'only report this time', conformance: 'report' });
+    expect(own.status).toBe(202);
+    expect(own.body.conformance).toBe('report');
+    expect((await finished(own.body.id)).status).toBe('succeeded');
+  });
+
+  it('replays a revision retried with the same Idempotency-Key: one job, one more agent message, one more render', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a short clip to revise twice' });
+    const parent = await finished(created.body.id);
+    expect(parent.status).toBe('succeeded');
+    const session = parent.upstream.session_id!;
+    const key = { headers: { 'idempotency-key': `rev-${Date.now()}` } };
+    const body = { instruction: 'add a title "Again"' };
+    const [a, b] = await Promise.all([
+      stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, body, key),
+      stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, body, key),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 202]);
+    expect(a.body.id).toBe(b.body.id);
+    expect((a.status === 200 ? a : b).headers['idempotent-replayed']).toBe('true');
+    const child = await finished(a.body.id);
+    expect(child.status).toBe('succeeded');
+    const late = await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, body, key);
+    expect(late.status).toBe(200);
+    expect(late.body.id).toBe(child.id);
+    expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(2);
+    expect(stack.sim.log.count('render_submit', { sessionId: session })).toBe(2);
+    // Another body, or the same body for another parent, under that key is another request.
+    const other = await stack.api<{ code: string }>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'something else' }, key);
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const elsewhere = await stack.api<{ code: string }>('POST', `/v1/jobs/${child.id}/revisions`, body, key);
+    expect(elsewhere.status).toBe(422);
+    // The create route's keys are apart: the same key there creates a job.
+    expect((await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a new job' }, key)).status).toBe(202);
+  });
 });

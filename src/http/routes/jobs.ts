@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateJob } from '../../domain/create-job.js';
+import type { ReviseJob } from '../../domain/revise-job.js';
 import type { JobCommands } from '../../domain/job-commands.js';
 import { AppError } from '../../core/errors.js';
 import { parseIdempotencyKey } from '../../jobs/idempotency.js';
@@ -20,8 +21,9 @@ export interface JobReader {
 
 export interface JobRouteDeps {
   reader: JobReader;
-  commands: Pick<JobCommands, 'cancel' | 'revise'>;
+  commands: Pick<JobCommands, 'cancel'>;
   createJob: Pick<CreateJob, 'execute'>;
+  reviseJob: Pick<ReviseJob, 'execute'>;
   /** Where multipart file parts are staged. */
   uploads: StagedUploads;
   uploadMaxBytes: number;
@@ -207,15 +209,28 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
           operationId: 'reviseJob',
           summary: "Continue a succeeded job's upstream session with a new instruction and render again",
           description:
-            'The parent must have succeeded (409 PARENT_NOT_SUCCEEDED otherwise); a revision of a revision continues the same session.',
+            'The parent must have succeeded (409 PARENT_NOT_SUCCEEDED otherwise); a revision of a revision continues the same session. ' +
+            'Idempotency-Key works as on POST /v1/jobs, with keys of its own: the same key and body for the same parent replays the first revision.',
+          headers: idempotencyHeaders,
           params: idParams,
           body: revisionBody,
-          response: { 202: described('the new job, with parent_id', jobResponse), ...errorResponses(400, 401, 404, 409, 429, 431, 503) },
+          response: {
+            202: described('the new job, with parent_id', jobResponse),
+            200: described('idempotent replay (header Idempotent-Replayed: true): the revision the first request with this Idempotency-Key created', jobResponse),
+            ...errorResponses(400, 401, 404, 409, 422, 429, 431, 503),
+          },
         },
       },
       async (request, reply) => {
-        const record = await deps.commands.revise(request.tenant, request.params.id, request.body, { trace: deps.currentTrace?.() ?? null });
-        return reply.status(202).send(record.job);
+        const result = await deps.reviseJob.execute({
+          tenant: request.tenant,
+          parentId: request.params.id,
+          body: request.body,
+          idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
+          trace: deps.currentTrace?.() ?? null,
+        });
+        if (!result.replayed) return reply.status(202).send(result.record.job);
+        return reply.status(200).header('idempotent-replayed', 'true').send(await withFreshLink(deps, result.record.job));
       },
     );
   };

@@ -1,0 +1,45 @@
+// The revise-job use case: a succeeded job's upstream session continued with a new instruction, under an optional Idempotency-Key.
+import { fingerprint, type Idempotency } from '../jobs/idempotency.js';
+import type { JobRecord, RevisionBody } from '../jobs/schemas.js';
+import type { JobStore } from '../jobs/store.js';
+import type { JobCommands } from './job-commands.js';
+
+export interface ReviseJobDeps {
+  commands: Pick<JobCommands, 'revise'>;
+  store: Pick<JobStore, 'getForTenant'>;
+  idempotency: Idempotency;
+}
+
+export interface ReviseJobInput {
+  tenant: string;
+  parentId: string;
+  body: RevisionBody;
+  idempotencyKey: string | null;
+  trace?: string | null;
+}
+
+export class ReviseJob {
+  constructor(private readonly deps: ReviseJobDeps) {}
+
+  /**
+   * A revision sends the agent a message and renders again, so a caller retrying one after a timeout must not pay for
+   * it twice: with a key, the first revision is replayed. Its keys are apart from the create route's (the same key there
+   * is another request), and the parent is part of the request: the same key on another parent is 422.
+   */
+  async execute(input: ReviseJobInput): Promise<{ record: JobRecord; replayed: boolean }> {
+    const { commands, store, idempotency } = this.deps;
+    const { tenant, parentId, body, idempotencyKey } = input;
+    const revise = () => commands.revise(tenant, parentId, body, { trace: input.trace ?? null });
+    if (!idempotencyKey) return { record: await revise(), replayed: false };
+    // A revision joins its parent's session group before it is stored, so the key is claimed first (run), not in the
+    // job's own write as a create does.
+    return idempotency.run(
+      tenant,
+      `revision:${idempotencyKey}`,
+      fingerprint({ parent_id: parentId, ...body }),
+      revise,
+      (id) => store.getForTenant(tenant, id),
+      (record) => record.job.id,
+    );
+  }
+}
