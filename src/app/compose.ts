@@ -76,6 +76,8 @@ export interface Container {
   createJob: CreateJob;
   reviseJob: ReviseJob;
   batches: BatchCommands;
+  /** Batches on the request-path connection. */
+  batchReads: BatchStore;
   idempotency: Idempotency;
   /** The flow queue of each shard (QUEUE_SHARDS), routed by job id; `flowQueue` is shard 0's (the only one by default). */
   flowQueues: ShardQueues<FlowJobData>;
@@ -231,7 +233,8 @@ export function compose(config: Config, logger: Logger): Container {
   const idempotency = new Idempotency(redis, keys);
   const createJob = new CreateJob({ commands: jobs, store: readStore, uploads: requestUploads, idempotency });
   const reviseJob = new ReviseJob({ commands: jobs, store: readStore, idempotency });
-  const batches = new BatchCommands({ batches: new BatchStore(redis, keys), store: readStore, commands: jobs, uploads: requestUploads, idempotency });
+  const batchReads = new BatchStore(redis, keys);
+  const batches = new BatchCommands({ batches: batchReads, store: readStore, commands: jobs, uploads: requestUploads, idempotency });
   const nemo = new NemoClient({
     baseUrl: settings.upstream.baseUrl,
     skill: settings.upstream.skill,
@@ -309,6 +312,7 @@ export function compose(config: Config, logger: Logger): Container {
     createJob,
     reviseJob,
     batches,
+    batchReads,
     idempotency,
     flowQueues,
     flowQueue,

@@ -60,6 +60,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       feed: c.eventFeed,
       channelOf: (jobId) => c.keys.jobEventsChannel(jobId),
       logger: c.logger,
+      batchEndCarrier: (batchId, jobId) => c.batchReads.endCarrier(batchId, jobId),
     },
     deliveries: {
       reader,

@@ -28,9 +28,10 @@ export function batchEndHook(deps: BatchEndDeps) {
       const batch = await deps.batches.get(batchId);
       if (!batch) return;
       const items = await deps.store.getMany(batch.items);
-      if (items.some((item) => item !== null && !isTerminal(item.job.status))) return;
+      // Not the last item: said so, for its event stream to close at its own end.
+      if (items.some((item) => item !== null && !isTerminal(item.job.status))) return await deps.batches.markNotLast(batchId, jobId);
       const at = new Date().toISOString();
-      if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant)))) return;
+      if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant), jobId))) return await deps.batches.markNotLast(batchId, jobId);
       const view = batchView({ ...batch, finished_at: at }, items);
       const event: EventType = view.status === 'succeeded' ? 'batch.succeeded' : 'batch.failed';
       const seq = await deps.store.appendEvent(jobId, event, view);

@@ -42,7 +42,7 @@ export async function eraseBatch(deps: Pick<EraseDeps, 'redis' | 'keys'>, tenant
   const { redis, keys } = deps;
   await redis
     .multi()
-    .unlink(keys.batch(batchId), keys.batchFinalized(batchId))
+    .unlink(keys.batch(batchId), keys.batchFinalized(batchId), keys.batchChecked(batchId))
     .zrem(keys.tenantBatches(tenant), batchId)
     .zrem(keys.retentionIndex(keys.shardOfId(batchId)), `batch|${tenant}|${batchId}`)
     .exec();

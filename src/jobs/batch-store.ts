@@ -92,8 +92,9 @@ export class BatchStore {
    * True for exactly one caller: the item whose end ends the batch announces it (batch.succeeded / batch.failed).
    * The batch is kept `retentionMs` from now, like its items.
    */
-  async claimEnd(id: string, at: string, retentionMs: number): Promise<boolean> {
-    const claimed = await this.redis.set(this.keys.batchFinalized(id), at, 'PX', retentionMs, 'NX');
+  async claimEnd(id: string, at: string, retentionMs: number, jobId: string): Promise<boolean> {
+    // The mark names the item that carries the batch's event (see endCarrier).
+    const claimed = await this.redis.set(this.keys.batchFinalized(id), jobId, 'PX', retentionMs, 'NX');
     if (!claimed) return false;
     const record = await this.get(id);
     if (record) {
@@ -105,4 +106,22 @@ export class BatchStore {
     }
     return true;
   }
+
+  /** An item's end was looked at and did not end the batch: its stream will not carry the batch's event. */
+  async markNotLast(id: string, jobId: string): Promise<void> {
+    await this.redis.multi().hset(this.keys.batchChecked(id), jobId, '1').pexpire(this.keys.batchChecked(id), CHECKED_TTL_MS).exec();
+  }
+
+  /**
+   * Which stream carries the batch's end event, as far as `jobId` (an ended item) is concerned: its own, another
+   * item's, or not known yet (its end has not been looked at: the announcement follows its own webhook attempt).
+   */
+  async endCarrier(id: string, jobId: string): Promise<'this' | 'other' | 'unknown'> {
+    const [carrier, checked] = await Promise.all([this.redis.get(this.keys.batchFinalized(id)), this.redis.hexists(this.keys.batchChecked(id), jobId)]);
+    if (carrier !== null) return carrier === jobId ? 'this' : 'other';
+    return checked === 1 ? 'other' : 'unknown';
+  }
 }
+
+/** Long enough for any batch to run to its end; the marks are only read by streams of items that have just ended. */
+const CHECKED_TTL_MS = 7 * 24 * 3600_000;

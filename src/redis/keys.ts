@@ -97,6 +97,8 @@ export function createKeys(prefix: string, shards = 1) {
     batch: (id: string) => `${byId(id)}:batch:${id}`,
     /** Set once by the item that ends a batch: exactly one batch.succeeded / batch.failed event. */
     batchFinalized: (id: string) => `${byId(id)}:batch:${id}:finalized`,
+    /** The items whose end did not end their batch (hash of job ids): an item's event stream then closes at its own end. */
+    batchChecked: (id: string) => `${byId(id)}:batch:${id}:checked`,
     tenantBatches: (tenant: string) => `${byTenant(tenant)}:tenant:${tenant}:batches`,
     /** The claim (registration) link of the anonymous upstream account, learned on its last 2001. */
     claimUrl: (account = DEFAULT_ACCOUNT) => `${upstream(account)}:claim-url`,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Batch, Job } from '../../src/jobs/schemas.js';
 import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { readSse, type SseRead } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('batches and revisions', () => {
@@ -85,6 +86,29 @@ describe('batches and revisions', () => {
     expect(list.body.data.map((b) => b.id)).toContain(done.id);
     // Another tenant sees nothing of it.
     expect((await stack.api('GET', `/v1/batches/${done.id}`, undefined, { key: TENANTS.globex })).status).toBe(404);
+  });
+
+  it('event streams: the item that ends the batch closes after batch.succeeded, live and replayed; an earlier item closes at its own end', async () => {
+    const res = await stack.api<Batch>('POST', '/v1/batches', { items: [{ instruction: 'a promo' }, { instruction: 'now shorter' }] });
+    expect(res.status).toBe(202);
+    const [first, last] = res.body.items as [string, string];
+    const url = (id: string) => `${stack.apiUrl}/v1/jobs/${id}/events`;
+    const types = (r: SseRead) => r.messages.map((m) => m.event);
+    // Followed live from the start: both streams must end by themselves (a hung stream fails the test by its timeout).
+    const [liveFirst, liveLast] = await Promise.all([readSse(url(first), {}), readSse(url(last), {})]);
+    expect(liveFirst.closedByServer).toBe(true);
+    expect(types(liveFirst).at(-1)).toBe('job.succeeded');
+    expect(liveLast.closedByServer).toBe(true);
+    expect(types(liveLast).slice(-2)).toEqual(['job.succeeded', 'batch.succeeded']);
+    // Replayed from the start, and resumed right after the item's own end.
+    const replay = await readSse(url(last), {});
+    expect(types(replay)).toEqual(types(liveLast));
+    const endSeq = replay.messages.find((m) => m.event === 'job.succeeded')!.id!;
+    const resumed = await readSse(url(last), { 'last-event-id': endSeq });
+    expect(types(resumed)).toEqual(['batch.succeeded']);
+    expect(JSON.parse(resumed.messages[0]!.data).data.id).toBe(res.body.id);
+    const replayFirst = await readSse(url(first), {});
+    expect(types(replayFirst)).toEqual(types(liveFirst));
   });
 
   it('canceling a batch cancels its unfinished items and ends it with batch.failed (status canceled)', async () => {

@@ -1,45 +1,11 @@
 // The job event feed: SSE that resumes with Last-Event-ID without gaps or repeats, the JSON form, tenancy, throttling.
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job, JobEvent } from '../../src/jobs/schemas.js';
 import { newJobId } from '../../src/jobs/ids.js';
 import { PROGRESS_EVENT_INTERVAL_MS } from '../../src/jobs/lifecycle.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
+import { readSse } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
-
-interface SseRead {
-  status: number;
-  contentType: string;
-  messages: EventSourceMessage[];
-  /** true when the server ended the stream, false when we hung up ourselves. */
-  closedByServer: boolean;
-}
-
-/** Reads an SSE response, parsing with eventsource-parser; stops (hangs up) once `stopAfter` says so. */
-async function readSse(url: string, headers: Record<string, string>, stopAfter?: (m: EventSourceMessage[]) => boolean): Promise<SseRead> {
-  const controller = new AbortController();
-  const res = await request(url, {
-    headers: { authorization: `Bearer ${TENANTS.acme}`, accept: 'text/event-stream', ...headers },
-    signal: controller.signal,
-  });
-  const messages: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (m) => messages.push(m) });
-  let closedByServer = true;
-  try {
-    for await (const chunk of res.body) {
-      parser.feed(Buffer.from(chunk as Buffer).toString('utf8'));
-      if (stopAfter?.(messages)) {
-        closedByServer = false;
-        controller.abort();
-        break;
-      }
-    }
-  } catch (err) {
-    if (closedByServer) throw err;
-  }
-  return { status: res.statusCode, contentType: String(res.headers['content-type']), messages, closedByServer };
-}
 
 describe('job event feed', () => {
   let stack: Stack;

@@ -1,4 +1,5 @@
 // GET /v1/jobs/{id}/events: the job's events as text/event-stream (honours Last-Event-ID), or JSON with ?after=N.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -22,6 +23,11 @@ export interface EventRouteDeps {
   /** The pub/sub channel a job's events are published on. */
   channelOf: (jobId: string) => string;
   logger: Logger;
+  /**
+   * For an item of a batch: which stream carries the batch's end event (batch.succeeded / batch.failed, appended to
+   * the item whose end ended the batch). Absent: a stream closes at its job's own end.
+   */
+  batchEndCarrier?: (batchId: string, jobId: string) => Promise<'this' | 'other' | 'unknown'>;
 }
 
 const query = z.object({ after: z.coerce.number().int().min(0).optional().describe('return events with seq greater than this') });
@@ -30,6 +36,9 @@ const lastEventId = z.coerce.number().int().min(0);
 const KEEPALIVE_MS = 15_000;
 /** Events per JSON answer and per store read; a caller pages on with ?after=<last seq>. */
 export const EVENTS_PAGE = 1000;
+/** How often, and how long at most, an ended batch item's stream looks for the batch's end event. */
+const BATCH_END_POLL_MS = 250;
+const BATCH_END_WAIT_MS = 60_000;
 
 export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -77,6 +86,7 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
           finished: isTerminal(record.job.status),
           open,
           logger: deps.logger,
+          batchEnd: record.job.batch_id && deps.batchEndCarrier ? { batchId: record.job.batch_id, carrier: deps.batchEndCarrier } : null,
         });
         return reply;
       },
@@ -94,12 +104,17 @@ interface StreamOptions {
   finished: boolean;
   open: Set<() => void>;
   logger: Logger;
+  /** A batch item: its stream closes after the batch's end event when the item carries it (see awaitBatchEnd). */
+  batchEnd: { batchId: string; carrier: NonNullable<EventRouteDeps['batchEndCarrier']> } | null;
 }
 
+const isBatchEnd = (type: string) => type === 'batch.succeeded' || type === 'batch.failed';
+
 /**
- * Writes every event after `after` exactly once, in seq order, and closes after the terminal event. The store is
- * the source of truth; pub/sub only says "there is more". A live event that continues the stream is written as
- * is; one that leaves a gap (a message lost while the subscriber reconnected) makes the stream re-read the store.
+ * Writes every event after `after` exactly once, in seq order, and closes after the last one the job will have: its
+ * terminal event, or for the item that ended a batch the batch's end event after it. The store is the source of
+ * truth; pub/sub only says "there is more". A live event that continues the stream is written as is; one that leaves
+ * a gap (a message lost while the subscriber reconnected) makes the stream re-read the store.
  */
 async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<void> {
   const { store, jobId } = opts;
@@ -113,6 +128,11 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   });
   let lastSent = opts.after;
   let done = false;
+  /** The job's last event has been written: close once what the store holds after it is written too. */
+  let closing = false;
+  /** The job's own end has been written, and it is a batch item: look for the batch's end event. */
+  let awaitingBatch = false;
+  let watchingBatch = false;
   let unlisten: (() => Promise<void>) | null = null;
   // Every write goes through this chain, so the backlog and live events never interleave out of order.
   let chain: Promise<void> = Promise.resolve();
@@ -132,14 +152,42 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   const write = (event: JobEvent) => {
     lastSent = event.seq;
     res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-    if ((TERMINAL_EVENTS as readonly string[]).includes(event.type)) finish();
+    if (isBatchEnd(event.type)) closing = true;
+    else if ((TERMINAL_EVENTS as readonly string[]).includes(event.type)) {
+      if (opts.batchEnd) awaitingBatch = true;
+      else closing = true;
+    }
+  };
+  /** After each step: close when the last event is out; an ended batch item first looks for the batch's end. */
+  const settle = () => {
+    if (done) return;
+    if (closing) finish();
+    else if (awaitingBatch) watchBatchEnd();
+  };
+  const watchBatchEnd = () => {
+    if (watchingBatch) return;
+    watchingBatch = true;
+    enqueue(awaitBatchEnd);
   };
   const catchUp = async () => {
     for (;;) {
       if (done) return;
       const page = await store.events(jobId, lastSent, EVENTS_PAGE);
       for (const event of page) if (!done && event.seq === lastSent + 1) write(event);
-      if (page.length < EVENTS_PAGE) return;
+      if (page.length < EVENTS_PAGE) return settle();
+    }
+  };
+  /**
+   * The batch's end event follows the item's own end (after that end's webhook attempt) on the stream of the item
+   * that ended the batch: wait for it there; close as soon as another item is known to carry it, or after a minute
+   * when nothing says (an item whose end was never looked at, e.g. one that ended before this was recorded).
+   */
+  const awaitBatchEnd = async () => {
+    const deadline = Date.now() + BATCH_END_WAIT_MS;
+    while (!done && !closing) {
+      if ((await opts.batchEnd!.carrier(opts.batchEnd!.batchId, jobId)) === 'other' || Date.now() >= deadline) return finish();
+      await sleep(BATCH_END_POLL_MS);
+      await catchUp();
     }
   };
   const enqueue = (step: () => Promise<void> | void) => {
@@ -148,7 +196,9 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   const onLive = (event: JobEvent) =>
     enqueue(() => {
       if (done || event.seq <= lastSent) return;
-      return event.seq === lastSent + 1 ? write(event) : catchUp();
+      if (event.seq !== lastSent + 1) return catchUp();
+      write(event);
+      settle();
     });
 
   const keepalive = setInterval(() => {
@@ -172,6 +222,9 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   }
   enqueue(async () => {
     await catchUp();
-    if (opts.finished) finish();
+    // Resumed past the job's end (Last-Event-ID): nothing more comes, unless a batch's end may still follow it.
+    if (!opts.finished || done || closing) return;
+    if (opts.batchEnd) watchBatchEnd();
+    else finish();
   });
 }
