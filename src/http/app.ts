@@ -8,6 +8,7 @@ import { clientErrorHandler } from './client-errors.js';
 import type { HttpDeps } from './deps.js';
 import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
+import { documentFrameworkErrors } from './schemas/common.js';
 import { rateLimitHook } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import { adminOverviewRoutes } from './routes/admin-overview.js';
@@ -51,6 +52,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // First of all hooks, so auth and the handlers run inside the request's span; probes, scrapes and docs get none.
   if (tracingEnabled()) traceRequests(app, { skip: (path) => isPublic(path) || QUIET_PATHS.has(path) });
   installErrorHandling(app);
+  // Before any route: every route's document lists the errors Fastify itself answers for it.
+  app.addHook('onRoute', (route) => documentFrameworkErrors(route as Parameters<typeof documentFrameworkErrors>[0]));
+  // Bodies are JSON (or multipart where a route takes it): plain text is refused with 415 like any other type.
+  app.removeContentTypeParser('text/plain');
   await registerOpenApi(app);
 
   app.decorateRequest('tenant', '');

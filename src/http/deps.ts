@@ -55,4 +55,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     tenant: string;
   }
+  interface FastifyContextConfig {
+    /** The body types a route takes, as its 415 names them (default: application/json). */
+    bodyTypes?: string;
+  }
 }

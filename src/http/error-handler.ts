@@ -13,7 +13,7 @@ interface ErrorBody {
 
 const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json or multipart/form-data' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'VALIDATION_FAILED', message: 'body: must be a JSON object' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'VALIDATION_FAILED', message: 'invalid Content-Length' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'VALIDATION_FAILED', message: 'body: invalid JSON' },
@@ -62,6 +62,9 @@ export function toErrorBody(err: unknown): ErrorBody {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const body = toErrorBody(err);
+    // A body of a type the route does not parse: name the types this route takes.
+    const types = request.routeOptions.config.bodyTypes;
+    if ((err as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' && types) body.message = `send ${types}`;
     // NOT_READY is Redis away (a restart, a failover): one line per request, not a stack trace each.
     if (body.code === 'NOT_READY') request.log.warn({ reason: body.message }, 'request refused: not ready');
     else if (body.statusCode >= 500) request.log.error({ err }, 'request failed');

@@ -92,6 +92,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
             ...errorResponses(400, 401, 404, 409, 413, 415, 422, 429, 431, 503),
           },
         },
+        config: { bodyTypes: 'application/json or multipart/form-data' },
         // Multipart: stage the file parts and hand the `job` field (with the files appended as sources) to validation.
         preValidation: async (request) => {
           if (!request.isMultipart()) return;
@@ -219,6 +220,12 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
             200: described('idempotent replay (header Idempotent-Replayed: true): the revision the first request with this Idempotency-Key created', jobResponse),
             ...errorResponses(400, 401, 404, 409, 422, 429, 431, 503),
           },
+        },
+        // The multipart parser of this route group is for creates: a revision takes JSON only.
+        preValidation: async (request) => {
+          if (!request.isMultipart()) return;
+          discardRestOfBody(request);
+          throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send application/json');
         },
       },
       async (request, reply) => {

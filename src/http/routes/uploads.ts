@@ -32,6 +32,7 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsyncZod {
           consumes: ['multipart/form-data'],
           response: { 201: described('staged', uploadSchema), ...errorResponses(400, 401, 413, 415, 429, 431, 503) },
         },
+        config: { bodyTypes: 'multipart/form-data' },
       },
       async (request, reply) => {
         let record;

@@ -42,6 +42,29 @@ export function errorResponses<const C extends readonly number[]>(...codes: C): 
   return out as { [K in C[number]]: ErrorResponse };
 }
 
+/** Methods whose body Fastify parses: a body too large (413) or of a type the route does not take (415) is refused there. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Adds to a documented route the errors Fastify answers before its handler runs, so the document lists every status
+ * the route can answer: 400 where a schema checks the path, query, headers or body (e.g. an id over 64 characters),
+ * 413 and 415 where a body is parsed. Routes that document no error (the probes' 200s) are left as they are.
+ */
+export function documentFrameworkErrors(route: { method: string | string[]; schema?: Record<string, unknown> }): void {
+  const response = route.schema?.response as Record<string, unknown> | undefined;
+  if (!response || !Object.keys(response).some((status) => Number(status) >= 400)) return;
+  const { params, querystring, headers, body } = route.schema!;
+  const codes: number[] = [];
+  if (params || querystring || headers || body) codes.push(400);
+  if ([route.method].flat().some((m) => BODY_METHODS.has(m))) codes.push(413, 415);
+  const missing = codes.filter((code) => !(code in response));
+  if (missing.length === 0) return;
+  const all: Record<string, unknown> = { ...response, ...errorResponses(...missing) };
+  // In status order, as written by hand.
+  for (const key of Object.keys(response)) delete response[key];
+  for (const key of Object.keys(all).sort((a, b) => Number(a) - Number(b))) response[key] = all[key];
+}
+
 /** A documented success response with its own description (the document needs one per status). */
 export function described<T extends z.ZodType>(description: string, schema: T) {
   return { description, content: { 'application/json': { schema } } };
