@@ -4,15 +4,24 @@ import { fileURLToPath } from 'node:url';
 import { exitUnlessNodeIsRecent } from './core/node-version.js';
 import { startWorkerHeapRelease } from './observability/heap-release.js';
 import { applyWorkerV8Flags } from './app/v8-flags.js';
+import { loadDotEnv } from './app/dotenv.js';
 
 /** Starts the roles; the server code (undici, Fastify…) is loaded only now, after the version check. */
 export async function main(argv: string[]): Promise<void> {
   exitUnlessNodeIsRecent('npm run api | npm run worker | npm run sim | npm start');
+  // First, so every setting read from here on (the worker's V8 flags too) sees the .env file's.
+  loadDotEnv();
   // A worker-only process: opt-in V8 flags before anything else loads (src/v8-flags.ts, none by default), and its heap
   // pages given back after a burst of job starts (src/observability/heap-release.ts).
   if (argv[0] === 'worker') {
-    applyWorkerV8Flags();
-    startWorkerHeapRelease();
+    try {
+      applyWorkerV8Flags();
+      startWorkerHeapRelease();
+    } catch (err) {
+      // The same one line per problem as the rest of the configuration (config.ts checks both again later).
+      console.error(`config: ${(err as Error).message}`);
+      process.exit(1);
+    }
   }
   // Tracing (only with an OTLP endpoint set) goes first: its loader hook must be in place before ioredis and http load.
   await (await import('./tracing/start.js')).startTracingOrExit(argv[0] ?? 'all');

@@ -117,41 +117,71 @@ export async function startRoles(role: Role, config: Config, logger: Logger): Pr
       },
       logger,
     );
-    logger.info({ url: sim.url }, 'NemoVideo simulator listening');
     const running: RunningRoles = { services: null, api: null, apiUrl: null, stop: () => sim.close() };
     installSignals(running, logger);
     return running;
   }
   const services = compose(config, logger);
-  // A worker-only process has no API port, so it gets a small ops server for probes and /metrics (before Redis is awaited).
-  const ops: OpsServer | null =
-    role === 'worker' && config.METRICS_PORT > 0
-      ? await startOpsServer({
-          port: config.METRICS_PORT,
-          host: config.HOST,
-          redis: services.redis,
-          metrics: services.metrics,
-          logger,
-          // The worker is the role that writes outputs: its /readyz fails too when storage cannot be written.
-          alsoReady: () => services.outputs.readiness(),
-        })
-      : null;
-  const worker = role === 'worker' || role === 'all' ? await startWorker(services) : null;
-  const api = role === 'api' || role === 'all' ? await startApi(services) : null;
-  logger.info({ role, api: api?.url ?? null, worker: worker !== null, ops: ops?.url ?? null }, 'nemo-relay started');
-  const running: RunningRoles = {
-    services,
-    api: api?.app ?? null,
-    apiUrl: api?.url ?? null,
-    async stop() {
-      // Stop taking requests and new jobs at once; in-flight work finishes or is handed back; then close Redis.
-      await Promise.allSettled([api ? closeApi(api.app, config.SHUTDOWN_GRACE_MS) : null, worker?.stop()]);
-      await services.close();
-      await ops?.close();
-    },
+  let ops: OpsServer | null = null;
+  let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
+  let api: Awaited<ReturnType<typeof startApi>> | null = null;
+  // Stop taking requests and new jobs at once; in-flight work finishes or is handed back; then close Redis.
+  const stop = async () => {
+    await Promise.allSettled([api ? closeApi(api.app, config.SHUTDOWN_GRACE_MS) : null, worker?.stop()]);
+    await services.close();
+    await ops?.close();
   };
+  // Start-up waits for Redis (a worker until it answers): a stop asked meanwhile stops what is up and exits 0.
+  const startUp = stopDuringStartUp(logger, config.SHUTDOWN_GRACE_MS, stop);
+  try {
+    // A worker-only process has no API port, so it gets a small ops server for probes and /metrics (before Redis is awaited).
+    ops =
+      role === 'worker' && config.METRICS_PORT > 0
+        ? await startOpsServer({
+            port: config.METRICS_PORT,
+            host: config.HOST,
+            redis: services.redis,
+            metrics: services.metrics,
+            logger,
+            // The worker is the role that writes outputs: its /readyz fails too when storage cannot be written.
+            alsoReady: () => services.outputs.readiness(),
+          })
+        : null;
+    if (role === 'worker' || role === 'all') worker = await startWorker(services);
+    if (role === 'api' || role === 'all') api = await startApi(services);
+  } catch (err) {
+    // Start-up cut short by the stop (Redis closed under it): the stop exits the process, not this failure.
+    if (startUp.stopping()) return new Promise<never>(() => {});
+    throw err;
+  }
+  if (startUp.stopping()) return new Promise<never>(() => {});
+  logger.info({ role, api: api?.url ?? null, worker: worker !== null, ops: ops?.url ?? null }, 'nemo-relay started');
+  const running: RunningRoles = { services, api: api?.app ?? null, apiUrl: api?.url ?? null, stop };
+  startUp.disarm();
   installSignals(running, logger);
   return running;
+}
+
+/**
+ * SIGTERM/SIGINT before the roles are up: `close` what start-up has opened (bounded by the grace period) and exit 0,
+ * as a stop of a running process does. Returns the function that hands the signals over to the running roles.
+ */
+function stopDuringStartUp(logger: Logger, graceMs: number, close: () => Promise<void>): { disarm: () => void; stopping: () => boolean } {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    disarm();
+    stopping = true;
+    logger.info({ signal }, 'shutting down before start-up finished');
+    // The grace period, then as long again for what was handed back: as bounded as the stop of a running process.
+    void settlesWithin(close(), 2 * graceMs + ABORT_SETTLE_MS).then(() => process.exit(0));
+  };
+  const disarm = () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return { disarm, stopping: () => stopping };
 }
 
 function installSignals(running: RunningRoles, logger: Logger): void {

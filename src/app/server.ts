@@ -1,15 +1,7 @@
-// The server start-up behind `node dist/main.js <role>`: .env, validated config, logger, then the named roles.
+// The server start-up behind `node dist/main.js <role>` (src/main.ts has loaded .env): validated config, logger, then the named roles.
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from '../observability/logger.js';
 import { startRoles, ROLES, type Role } from './roles.js';
-
-function loadDotEnv(): void {
-  try {
-    process.loadEnvFile('.env');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
 
 export async function main(argv: string[]): Promise<void> {
   const role = (argv[0] ?? 'all') as Role;
@@ -17,7 +9,6 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`usage: node dist/main.js <${ROLES.join('|')}>`);
     process.exit(2);
   }
-  loadDotEnv();
   let config;
   try {
     config = loadConfig();

@@ -118,4 +118,23 @@ describe('graceful shutdown of a worker process', () => {
     await assertFinishedOnce(id, session);
     expect(second.logs().some((l) => /reconciled/.test(String(l.msg)))).toBe(false);
   });
+
+  it('started while Redis cannot be reached, a worker and an api still stop on SIGTERM with exit 0', async () => {
+    const closedRedis = `redis://127.0.0.1:${await freePort()}`;
+    const common = { REDIS_URL: closedRedis, QUEUE_PREFIX: `${stack.prefix}-nored`, HOST: '127.0.0.1', LOG_LEVEL: 'info', UPLOAD_DIR: `./data/test-uploads/${stack.prefix}` };
+    const lonely = [
+      spawnRole('worker', { ...common, METRICS_PORT: String(await freePort()) }),
+      spawnRole('api', { ...common, PORT: String(await freePort()), API_KEYS: 'acme:acme-key-0123456789abcdef' }),
+    ];
+    children.push(...lonely);
+    for (const child of lonely) {
+      // Start-up is waiting for Redis: it has said the connection is lost and has not said it started.
+      await child.waitForLog((l) => l.msg === 'redis connection lost; retrying', 'a lost Redis connection', 30_000);
+      child.kill('SIGTERM');
+      const exit = await child.exited;
+      expect(exit.code, child.stderr().slice(-2000)).toBe(0);
+      expect(child.logs().some((l) => l.msg === 'shutting down before start-up finished')).toBe(true);
+      expect(child.logs().some((l) => l.msg === 'nemo-relay started')).toBe(false);
+    }
+  });
 });

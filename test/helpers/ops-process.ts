@@ -1,6 +1,7 @@
 // Child processes for the ops tests: server roles and the CLI run from source under the same Node (24) as vitest.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 
@@ -36,7 +37,9 @@ function baseEnv(): Record<string, string> {
 }
 
 export function spawnNode(args: string[], env: Record<string, string>, opts: { cwd?: string; stdin?: string } = {}): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  // tsx and the script by absolute location, so the child may run in another directory (its own .env, say).
+  const [script, ...rest] = args;
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), resolve(REPO_ROOT, script!), ...rest], {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...baseEnv(), ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
