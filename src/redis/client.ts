@@ -65,7 +65,10 @@ export function createRedisClient(settings: RedisSettings, kind: ConnectionKind,
       sentinelCommandTimeout: 1_000,
       sentinelRetryStrategy: (times: number) => Math.min(times * 100, 1_000),
     });
-    watchSentinelSwitches(client, settings.sentinels, settings.sentinelName, settings.sentinelPassword);
+    watchSentinelSwitches(client, settings.sentinels, settings.sentinelName, settings.sentinelPassword, {
+      ...(settings.password !== undefined ? { password: settings.password } : {}),
+      tls: settings.tls,
+    });
     return client;
   }
   // The per-node retry is ioredis' own business in a cluster (it reconnects through the cluster), so it is left out.
