@@ -127,6 +127,12 @@ check(!s.worker.ports && !s.worker.container_name, 'worker: no ports or containe
 check((s.api.ports ?? []).length > 0, 'api: port not published');
 check(JSON.stringify([].concat(withSim.services.sim.command)) === '["sim"]', 'sim: command must be sim');
 check(withSim.services.sim.image === s.api.image, 'sim: not the one shared image');
+// README: after `cp .env.example .env` the compose simulator runs at 0.1; a SIM_TIME_SCALE line set there overrides it.
+const simScale =
+  mode === 'resolved'
+    ? String(env(withSim.services.sim).SIM_TIME_SCALE)
+    : (/^SIM_TIME_SCALE=(.*)$/m.exec(readFileSync(`${repo}/.env.example`, 'utf8'))?.[1] ?? '0.1');
+check(simScale === '0.1', `sim: with .env made from .env.example SIM_TIME_SCALE must stay compose's 0.1 (README), got ${simScale}`);
 if (problems.length > 0) {
   console.error(`check-compose: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   process.exit(1);

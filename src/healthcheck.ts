@@ -2,7 +2,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const env = z
+// The roles of src/app/roles.ts, repeated: importing it would load the whole app on every probe.
+const ROLES = ['api', 'worker', 'all', 'sim'] as const;
+
+const parsed = z
   .object({
     PORT: z.coerce.number().int().min(1).max(65535).default(8080),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
@@ -10,9 +13,15 @@ const env = z
     /** Overrides for unusual set-ups; normally the role decides. */
     HEALTHCHECK_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     HEALTHCHECK_PATH: z.string().startsWith('/').optional(),
-    HEALTHCHECK_ROLE: z.enum(['api', 'worker', 'all', 'sim']).optional(),
+    HEALTHCHECK_ROLE: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }).optional(),
   })
-  .parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
+  .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
+if (!parsed.success) {
+  // What `docker inspect` shows of a failing probe: one line naming the variable, not a ZodError stack.
+  console.error(`healthcheck: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  process.exit(1);
+}
+const env = parsed.data;
 
 /** The role argument of the `node dist/main.js <role>` process: PID 1 in the image, else any process of the container. */
 function runningRole(procRoot = '/proc'): string | undefined {

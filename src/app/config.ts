@@ -12,7 +12,9 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const url = z.url({ protocol: /^(https?|rediss?)$/ });
+// The upstream, its web app and the simulator's public address are fetched or linked over HTTP only (Redis URLs have
+// their own check in redis/settings.ts).
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 /** Comma-separated `tenant:key` pairs → array; a key shorter than 16 characters is refused. */
 const apiKeys = z
@@ -68,7 +70,7 @@ export const envSchema = z.object({
   REDIS_WAIT_REPLICAS: redisEnvShape.REDIS_WAIT_REPLICAS,
   REDIS_WAIT_TIMEOUT_MS: redisEnvShape.REDIS_WAIT_TIMEOUT_MS,
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}:.-]{1,64}$/, 'letters, digits, _ - . : and {} only').default('nemo-relay'),
-  NEMO_BASE_URL: url.default('https://mega-api-prod.nemovideo.ai'),
+  NEMO_BASE_URL: httpUrl.default('https://mega-api-prod.nemovideo.ai'),
   NEMO_TOKEN: z.string().min(8).optional(),
   NEMO_CLIENT_ID: z.string().min(1).max(64).optional(),
   NEMO_SKILL_SOURCE: z.string().min(1).max(64).default('nemo-relay'),
@@ -76,7 +78,7 @@ export const envSchema = z.object({
   NEMO_SKILL_PLATFORM: z.string().min(1).max(32).default('unknown'),
   NEMO_SSE_IDLE_MS: int(1000).default(600_000),
   NEMO_SSE_MAX_MS: int(1000).default(900_000),
-  NEMO_WEB_URL: url.default('https://nemovideo.com'),
+  NEMO_WEB_URL: httpUrl.default('https://nemovideo.com'),
   UPSTREAM_RATE_LIMIT_MAX_WAIT_MS: int(0).default(600_000),
   API_KEYS: apiKeys.optional(),
   ADMIN_API_KEY: z.string().min(16).optional(),
@@ -108,7 +110,7 @@ export const envSchema = z.object({
   NEMO_WORKER_HEAP_RELEASE: heapReleaseSchema,
   SIM_PORT: int(0, 65535).default(4010),
   SIM_TIME_SCALE: z.coerce.number().min(0).max(1000).default(1),
-  SIM_PUBLIC_URL: url.optional(),
+  SIM_PUBLIC_URL: httpUrl.optional(),
   SIM_SCENARIO: simScenarioEnvSchema.optional(),
   METRICS_PORT: int(0, 65535).default(9090),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(25_000),

@@ -96,20 +96,28 @@ export class ApiClient {
     return parsed.data.id;
   }
 
-  /** Downloads `url` to `out` through a .part file, so an interrupted download never looks complete. */
+  /**
+   * Downloads `url` to `out` through a .part file, so an interrupted download never looks complete. Every failure to
+   * save (folder not makeable, download refused, file not writable) is one CliError naming `out`, exit status 1 (README).
+   */
   async download(url: string, out: string): Promise<number> {
+    const cannotSave = (reason: string) => new CliError(`cannot save ${out}: ${reason}`, EXIT.failed);
+    // The folder first: where it cannot be made, nothing is downloaded.
+    await mkdir(dirname(out), { recursive: true }).catch((err: unknown) => {
+      throw cannotSave((err as Error).message);
+    });
     const res = await this.fetch(url);
-    if (!res.ok || !res.body) throw new CliError(`download of ${url} failed with HTTP ${res.status}`, EXIT.failed);
-    await mkdir(dirname(out), { recursive: true });
+    if (!res.ok || !res.body) throw cannotSave(`download of ${url} failed with HTTP ${res.status}`);
     const part = `${out}.part`;
     try {
       await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(part));
       await rename(part, out);
+      return (await stat(out)).size;
     } catch (err) {
-      await rm(part, { force: true });
-      throw new CliError(`download of ${url} failed: ${(err as Error).message}`, EXIT.failed);
+      // Best effort: a .part that could not be created cannot be removed either (rm then says ENOTDIR, say).
+      await rm(part, { force: true }).catch(() => undefined);
+      throw cannotSave((err as Error).message);
     }
-    return (await stat(out)).size;
   }
 }
 

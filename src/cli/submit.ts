@@ -52,7 +52,10 @@ export async function submitCommand(argv: string[], io: CliIo): Promise<number> 
   return waitAndSave(client, job.id, values.out ?? `${job.id}.mp4`, io);
 }
 
-/** Follows the job to its end; on success saves the MP4 to `out` and prints the path; 1 when it failed or was canceled. */
+/**
+ * Follows the job to its end; on success saves the MP4 to `out` and prints the path; 1 when it failed, was canceled or
+ * could not be saved (the job's own outcome is printed first, so a bad --out never hides that the job succeeded).
+ */
 export async function waitAndSave(client: ApiClient, jobId: string, out: string, io: CliIo): Promise<number> {
   const view = new ProgressView(io.stderr, jobId);
   let final: Job;
@@ -67,11 +70,19 @@ export async function waitAndSave(client: ApiClient, jobId: string, out: string,
     io.stderr.write(`job ${jobId} ${final.status}: ${reason}\n`);
     return EXIT.failed;
   }
+  io.stderr.write(`job ${jobId} succeeded: ${final.result.timeline}\n`);
   // The link is asked of the API this CLI talks to, minted now: the event's was minted by whichever worker ended the
   // job, on that process's PUBLIC_BASE_URL (wrong when an operator set it on the API only).
   const fresh = await client.job(jobId);
-  const bytes = await client.download(fresh.result?.url ?? final.result.url, out);
-  io.stderr.write(`job ${jobId} succeeded: ${final.result.timeline}\n`);
+  let bytes: number;
+  try {
+    bytes = await client.download(fresh.result?.url ?? final.result.url, out);
+  } catch (err) {
+    // Returned rather than thrown: a batch goes on following (and saving) its other items.
+    if (!(err instanceof CliError) || err.exitCode !== EXIT.failed) throw err;
+    io.stderr.write(`nemo-relay: ${err.message}\n`);
+    return EXIT.failed;
+  }
   io.stdout.write(`${out}\n`);
   io.stderr.write(`saved ${out} (${bytes} bytes)\n`);
   return EXIT.ok;

@@ -81,12 +81,14 @@ export function redisEnvProblems(env: RedisEnv & { QUEUE_PREFIX?: string }): { p
   const problems: { path: string; message: string }[] = [];
   const sentinel = env.REDIS_SENTINELS !== undefined;
   const cluster = env.REDIS_CLUSTER_NODES !== undefined;
-  // Two places for the data is ambiguous: refusing to start beats writing jobs to a store nobody is watching.
-  if (sentinel && cluster) problems.push({ path: 'REDIS_CLUSTER_NODES', message: 'set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both' });
+  // Two places for the data is ambiguous: refusing to start beats writing jobs to a store nobody is watching. Which
+  // one was meant is then unknown, so the checks of one topology only (below) would be noise next to this line.
+  const ambiguous = sentinel && cluster;
+  if (ambiguous) problems.push({ path: 'REDIS_CLUSTER_NODES', message: 'set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both' });
   if (env.REDIS_URL !== undefined && (sentinel || cluster)) {
     problems.push({ path: 'REDIS_URL', message: `unset it: ${sentinel ? 'REDIS_SENTINELS' : 'REDIS_CLUSTER_NODES'} already says where Redis is` });
   }
-  if (sentinel && env.REDIS_SENTINEL_NAME === undefined) problems.push({ path: 'REDIS_SENTINEL_NAME', message: 'required with REDIS_SENTINELS' });
+  if (sentinel && !ambiguous && env.REDIS_SENTINEL_NAME === undefined) problems.push({ path: 'REDIS_SENTINEL_NAME', message: 'required with REDIS_SENTINELS' });
   if (!sentinel && env.REDIS_SENTINEL_NAME !== undefined) problems.push({ path: 'REDIS_SENTINEL_NAME', message: 'only used with REDIS_SENTINELS' });
   if (!sentinel && env.REDIS_SENTINEL_PASSWORD !== undefined) problems.push({ path: 'REDIS_SENTINEL_PASSWORD', message: 'only used with REDIS_SENTINELS' });
   if (env.REDIS_URL !== undefined && env.REDIS_PASSWORD !== undefined && new URL(env.REDIS_URL).password !== '') {
@@ -94,7 +96,7 @@ export function redisEnvProblems(env: RedisEnv & { QUEUE_PREFIX?: string }): { p
   }
   if (env.REDIS_URL !== undefined && env.REDIS_TLS !== undefined) problems.push({ path: 'REDIS_TLS', message: 'for one node use a rediss:// REDIS_URL instead' });
   // Cluster refuses scripts and MULTI across slots: every key of a queue must share one {hash tag}.
-  if (cluster && env.QUEUE_SHARDS === 1 && env.QUEUE_PREFIX !== undefined && !/\{[^}]+\}/.test(env.QUEUE_PREFIX)) {
+  if (cluster && !ambiguous && env.QUEUE_SHARDS === 1 && env.QUEUE_PREFIX !== undefined && !/\{[^}]+\}/.test(env.QUEUE_PREFIX)) {
     problems.push({ path: 'QUEUE_PREFIX', message: `on Redis Cluster wrap it in a hash tag (e.g. {${env.QUEUE_PREFIX}}) or set QUEUE_SHARDS ≥ 2` });
   }
   return problems;

@@ -1,5 +1,5 @@
 // The nemo-relay CLI as a child process against the all-in-one API + simulator: every command and its exit status.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,32 @@ describe('nemo-relay CLI', () => {
     const id = run.stdout.trim().split('\n')[0]!;
     expect(run.stderr).toMatch(new RegExp(`job ${id} failed: RENDER_FAILED`));
     expect((await cli(['status', id])).code).toBe(1);
+  });
+
+  it('a save that fails (--out under a regular file) is one line naming the path, exit 1, after the job is reported succeeded', async () => {
+    const blocker = join(dir, 'blocker.mp4');
+    await writeFile(blocker, 'not a folder');
+    const out = join(blocker, 'x.mp4');
+    const run = await cli(['submit', 'https://example.com/a.jpg', '-m', 'make a 10-second promo video', '--wait', '--out', out]);
+    expect(run.code, run.stderr).toBe(1);
+    const id = run.stdout.trim();
+    expect(id).toMatch(/^job_[0-9A-Z]{26}$/);
+    expect(run.stderr).toMatch(new RegExp(`^job ${id} succeeded: `, 'm'));
+    const said = run.stderr.split('\n').filter((line) => line.startsWith('nemo-relay:'));
+    expect(said).toEqual([`nemo-relay: cannot save ${out}: EEXIST: file already exists, mkdir '${blocker}'`]);
+    expect(run.stderr).not.toMatch(/unexpected error|\n\s+at /);
+    expect((await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.status).toBe('succeeded');
+
+    // batch --out-dir shares the saving: every item is still followed and reported, each failed save one line.
+    const batch = await cli(['batch', 'https://example.com/a.jpg', '--item', 'a teaser', '--item', 'now square', '--wait', '--out-dir', blocker]);
+    expect(batch.code, batch.stderr).toBe(1);
+    const items = [...batch.stderr.matchAll(/^item (job_\w+)$/gm)].map((m) => m[1]!);
+    expect(items).toHaveLength(2);
+    for (const item of items) {
+      expect(batch.stderr).toMatch(new RegExp(`^job ${item} succeeded: `, 'm'));
+      expect(batch.stderr).toContain(`nemo-relay: cannot save ${blocker}/${item}.mp4: EEXIST`);
+    }
+    expect(batch.stderr).not.toMatch(/unexpected error|\n\s+at /);
   });
 
   it('cancel: a queued job is canceled (exit 0) and its status then exits 1', async () => {

@@ -49,8 +49,12 @@ describe('metrics and dashboard', () => {
 
   it('exports jobs by status, step durations, upstream calls, webhook attempts, queue depth and event-loop lag', async () => {
     // The metrics name every tenant: on the API port they are the operator's alone.
-    expect((await get(`${stack.apiUrl}/metrics`)).status).toBe(401);
-    expect((await get(`${stack.apiUrl}/metrics`, { authorization: `Bearer ${TENANTS.acme}` })).status).toBe(403);
+    const anonymous = await get(`${stack.apiUrl}/metrics`);
+    expect(anonymous.status).toBe(401);
+    expect(JSON.parse(anonymous.text)).toMatchObject({ message: 'the metrics: the admin key (ADMIN_API_KEY) is needed' });
+    const tenant = await get(`${stack.apiUrl}/metrics`, { authorization: `Bearer ${TENANTS.acme}` });
+    expect(tenant.status).toBe(403);
+    expect(JSON.parse(tenant.text)).toMatchObject({ message: 'the metrics: for the operator only, use the admin key' });
     const res = await get(`${stack.apiUrl}/metrics`, { authorization: `Bearer ${ADMIN_KEY}` });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);

@@ -38,4 +38,11 @@ describe('config: where Redis is', () => {
     expect(problems({ REDIS_CLUSTER_NODES: 'n1:7000', QUEUE_PREFIX: '{nemo-relay}' })).toEqual([]);
     expect(problems({ QUEUE_SHARDS: '33' })).toEqual([expect.stringMatching(/^QUEUE_SHARDS:/)]);
   });
+
+  it('refuses sentinels and cluster nodes together with that one line, not the checks of either topology', () => {
+    const both = 'REDIS_CLUSTER_NODES: set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both';
+    // QUEUE_PREFIX is the default nemo-relay here, which a cluster alone would refuse (no hash tag).
+    expect(problems({ REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'n1:7000' })).toEqual([both]);
+    expect(problems({ REDIS_SENTINELS: 'a:26379', REDIS_CLUSTER_NODES: 'n1:7000' })).toEqual([both]);
+  });
 });

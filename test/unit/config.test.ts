@@ -51,6 +51,23 @@ describe('loadConfig', () => {
     expect(loadConfig({ SIM_SCENARIO: '{"renderShape":"b"}' }).SIM_SCENARIO).toBe('{"renderShape":"b"}');
   });
 
+  it('takes only http(s) URLs for the upstream, its web app and the simulator, while REDIS_URL keeps redis(s)://', () => {
+    for (const name of ['NEMO_BASE_URL', 'NEMO_WEB_URL', 'SIM_PUBLIC_URL'] as const) {
+      for (const value of ['redis://127.0.0.1:6379', 'rediss://cache.example:6380', 'ftp://files.example']) {
+        try {
+          loadConfig({ [name]: value });
+          expect.unreachable(`${name}=${value} was accepted`);
+        } catch (err) {
+          expect(err).toBeInstanceOf(ConfigError);
+          expect((err as ConfigError).problems).toEqual([`${name}: must be an http(s) URL`]);
+        }
+      }
+      expect(loadConfig({ [name]: 'http://127.0.0.1:4010' })[name]).toBe('http://127.0.0.1:4010');
+    }
+    expect(loadConfig({ REDIS_URL: 'redis://r:6379' }).REDIS_URL).toBe('redis://r:6379');
+    expect(loadConfig({ REDIS_URL: 'rediss://r:6380' }).redis).toMatchObject({ mode: 'single', tls: true });
+  });
+
   it('parses tenant:key pairs and hash-tagged prefixes', () => {
     const c = loadConfig({ API_KEYS: 'acme:0123456789abcdef, globex:fedcba9876543210', QUEUE_PREFIX: '{nemo-relay}' });
     expect(c.API_KEYS).toEqual([

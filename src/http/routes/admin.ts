@@ -56,9 +56,9 @@ export function operatorGuard(auth: Authenticator, what: string, opts: { challen
       if (opts.challenge !== false) void reply.header('www-authenticate', CHALLENGE);
       return reply
         .code(401)
-        .send({ statusCode: 401, code: 'UNAUTHORIZED', message: `${what} needs the admin key (ADMIN_API_KEY)` });
+        .send({ statusCode: 401, code: 'UNAUTHORIZED', message: `${what}: the admin key (ADMIN_API_KEY) is needed` });
     }
-    return reply.code(403).send({ statusCode: 403, code: 'FORBIDDEN', message: `${what} is the operator's: use the admin key` });
+    return reply.code(403).send({ statusCode: 403, code: 'FORBIDDEN', message: `${what}: for the operator only, use the admin key` });
   };
 }
 
