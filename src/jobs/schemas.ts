@@ -217,7 +217,7 @@ export const createBatchBodySchema = z.strictObject({
   conformance: conformanceSchema,
   language: languageSchema,
   webhook: webhookRequestSchema.optional(),
-  metadata: metadataSchema.default({}),
+  metadata: metadataSchema.default({}).describe('Echoed on the batch and its batch.* events; each item job carries its own item metadata (link them by batch_id).'),
 });
 export type CreateBatchBody = z.infer<typeof createBatchBodySchema>;
 
