@@ -22,14 +22,18 @@ export interface RunningRoles {
   stop(): Promise<void>;
 }
 
+/** How long an API waits for Redis before it listens anyway (a healthy Redis answers in milliseconds). */
+const API_REDIS_WAIT_MS = 2_000;
+
 export async function startApi(services: Container): Promise<{ app: FastifyInstance; url: string }> {
   const { config } = services;
   assertApiStartable(config);
   // Fastify, the routes, OpenAPI and the console load only here: a worker-only process never pays for them.
   const [{ buildApp }, { httpDepsFrom }] = await Promise.all([import('../http/app.js'), import('./http-deps.js')]);
   const app = await buildApp(httpDepsFrom(services));
-  // The request connection fails fast instead of queueing: take traffic once it is up (or say why not).
-  await waitReady(services.redis, 10_000).catch(() => services.logger.warn('redis is not ready; API requests fail until it is'));
+  // The request connection fails fast instead of queueing: take traffic once it is up. Not for long though: while
+  // Redis cannot be reached the probes must answer (/healthz 200, /readyz 503 with the reason), and /v1 says 503.
+  await waitReady(services.redis, API_REDIS_WAIT_MS).catch(() => services.logger.warn('redis is not ready; API requests answer 503 until it is'));
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   // PORT=0 picks the port now: result links guessed from the listen address (no PUBLIC_BASE_URL) take the real one.
   services.outputs.links.listeningOn(Number(new URL(url).port) || config.PORT);

@@ -1,5 +1,6 @@
 // The one place that builds Redis connections: single node, Sentinel or Cluster, with the options of each role.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { rememberConnectionErrors } from './connection-errors.js';
 import { watchSentinelSwitches } from './sentinel-watch.js';
 import type { RedisSettings } from './settings.js';
 
@@ -42,6 +43,12 @@ function roleOptions(kind: ConnectionKind, name: string, opts: ClientOptions): R
 
 /** Builds a connection for `settings` in the given role; nothing else in the service calls `new Redis` or `new Cluster`. */
 export function createRedisClient(settings: RedisSettings, kind: ConnectionKind, name: string, opts: ClientOptions = {}): RedisClient {
+  const client = buildClient(settings, kind, name, opts);
+  rememberConnectionErrors(client);
+  return client;
+}
+
+function buildClient(settings: RedisSettings, kind: ConnectionKind, name: string, opts: ClientOptions): RedisClient {
   const role = roleOptions(kind, name, opts);
   const auth = settings.password !== undefined ? { password: settings.password } : {};
   const tls = settings.tls ? { tls: {} } : {};

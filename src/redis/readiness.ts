@@ -1,6 +1,7 @@
 // Is Redis fit for the queue right now? One node, the Sentinel master or every Cluster master; answers within a deadline.
 import type { Cluster, Redis } from 'ioredis';
 import { isCluster, type RedisClient } from './client.js';
+import { lastConnectionError } from './connection-errors.js';
 
 export type Readiness = { ok: true } | { ok: false; reason: string };
 
@@ -14,7 +15,10 @@ export async function redisReadiness(client: RedisClient, timeoutMs = READINESS_
     timer = setTimeout(() => resolve({ ok: false, reason: `redis unreachable: no answer within ${timeoutMs} ms` }), timeoutMs);
   });
   try {
-    return await Promise.race([isCluster(client) ? clusterReadiness(client) : nodeReadiness(client), deadline]);
+    const answer = await Promise.race([isCluster(client) ? clusterReadiness(client) : nodeReadiness(client), deadline]);
+    // "Stream isn't writeable" or a timeout says nothing an operator can act on; the connection's own error does.
+    const cause = answer.ok ? undefined : lastConnectionError(client);
+    return !answer.ok && cause && !answer.reason.includes(cause) ? { ok: false, reason: `${answer.reason} (last connection error: ${cause})` } : answer;
   } finally {
     clearTimeout(timer);
   }

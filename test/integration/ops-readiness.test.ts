@@ -128,14 +128,19 @@ describe('readiness', () => {
     const deadPort = await freePort();
     const services = createServices(configFor(`redis://127.0.0.1:${deadPort}`), createLogger('silent'));
     open.push(services);
+    // It listens after a short wait for Redis, so the probes answer while Redis cannot be reached.
+    const starting = Date.now();
     const { app, url } = await startApi(services);
     closers.push(() => app.close());
+    expect(Date.now() - starting).toBeLessThan(4_000);
     // Give the reconnect loops time to fail a few times: an unhandled 'error' event would crash this process.
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await get(`${url}/healthz`)).status).toBe(200);
     const ready = await get(`${url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body.message).toMatch(/^redis unreachable/);
+    // The cause, as the connection met it (not only "Stream isn't writeable").
+    expect(ready.body.message).toContain(`last connection error: connect ECONNREFUSED 127.0.0.1:${deadPort}`);
     const metrics = await request(`${url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     const text = await metrics.body.text();
     expect(metrics.statusCode).toBe(200);
