@@ -13,6 +13,9 @@ import { DeliveryScripts } from './delivery-scripts.js';
 export const DELIVERY_STATES = ['pending', 'delivered', 'exhausted', 'stopped'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
+/** How much of a receiver's answer each attempt record keeps: enough to see why it refused, small enough to keep 500. */
+export const RESPONSE_EXCERPT_CHARS = 500;
+
 export const deliveryAttemptSchema = z.object({
   event_id: z.string(),
   type: z.string(),
@@ -21,6 +24,10 @@ export const deliveryAttemptSchema = z.object({
   error: z.string().nullable(),
   duration_ms: z.number().int(),
   at: z.string(),
+  response_excerpt: z
+    .string()
+    .default('')
+    .describe(`the start of what the receiver answered, as text (at most ${RESPONSE_EXCERPT_CHARS} characters; empty when it answered no body or could not be reached)`),
 });
 export type DeliveryAttempt = z.infer<typeof deliveryAttemptSchema>;
 

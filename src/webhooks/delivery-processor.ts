@@ -3,7 +3,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../observability/logger.js';
 import { endWebhookAttempt, startWebhookAttempt, traceFieldsOf, withTraceparent } from '../tracing/webhooks.js';
-import { lowestPending, MAX_ATTEMPT_RECORDS, type DeliveryAttempt, type DeliveryLedger } from './deliveries.js';
+import { lowestPending, MAX_ATTEMPT_RECORDS, RESPONSE_EXCERPT_CHARS, type DeliveryAttempt, type DeliveryLedger } from './deliveries.js';
 import { eventSchema, type Job as RelayJob } from '../jobs/schemas.js';
 import { deliveryEvent, webhookEvent, type DeliveryEvent, type DeliveryRead, type SettleAction } from './delivery-scripts.js';
 import { signDelivery } from './envelope.js';
@@ -125,6 +125,7 @@ export class DeliveryProcessor {
       error: outcome.error,
       duration_ms: Math.round(outcome.durationMs),
       at: new Date().toISOString(),
+      response_excerpt: outcome.responseBody.slice(0, RESPONSE_EXCERPT_CHARS),
     };
     this.deps.onAttempt?.(kind, outcome.durationMs);
     return this.settle(data, outcome, logged, traceFieldsOf(span));

@@ -253,10 +253,17 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     const before = await count(rows, 1, 'the first delivery attempt in the log');
     expect(await page.getByTestId('deliveries').textContent()).toContain('job.succeeded');
     const received = receiver.deliveries.length;
-    await page.getByRole('button', { name: 'Redeliver' }).click();
-    await count(rows, before + 1, 'the redelivered attempt in the log');
-    await page.getByRole('status').filter({ hasText: 'Redelivered' }).waitFor();
+    // The redelivery's receiver answers with a body: the log shows the start of it with the attempt.
+    receiver.respond(() => ({ status: 200, body: 'thanks, stored as order A-17' }));
+    try {
+      await page.getByRole('button', { name: 'Redeliver' }).click();
+      await count(rows, before + 1, 'the redelivered attempt in the log');
+      await page.getByRole('status').filter({ hasText: 'Redelivered' }).waitFor();
+    } finally {
+      receiver.respond(() => ({ status: 204 }));
+    }
     expect(receiver.deliveries.length).toBeGreaterThan(received);
+    expect(await rows.last().locator('.response-excerpt').textContent()).toBe('thanks, stored as order A-17');
     await shot(page, 'job');
   });
 

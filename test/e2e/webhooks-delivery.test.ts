@@ -55,7 +55,9 @@ describe('webhook delivery rules', () => {
   }
 
   it('retries a failing receiver with the same webhook-id, logs every attempt, and ends delivered', async () => {
-    const id = await createJob('fail-3', (_d, n) => (n < 3 ? { status: 500, body: 'boom' } : { status: 204, delayMs: 400 }));
+    // The second failure answers more than an attempt record keeps: its excerpt is the start of it.
+    const long = `schema mismatch: ${'x'.repeat(600)}`;
+    const id = await createJob('fail-3', (_d, n) => (n < 3 ? { status: 500, body: n === 1 ? long : 'boom' } : { status: 204, delayMs: 400 }));
     // While the 4th attempt is in flight, the job shows the failures so far.
     await waitFor(() => forJob(id).length === 4, { what: '4th attempt' });
     const during = await job(id);
@@ -75,6 +77,8 @@ describe('webhook delivery rules', () => {
       [3, 500, 'receiver answered 500'],
       [4, 204, null],
     ]);
+    // Each attempt keeps the start of what the receiver answered (the console's delivery log shows it).
+    expect(log.map((a) => a.response_excerpt)).toEqual(['boom', long.slice(0, 500), 'boom', '']);
     expect(new Set(log.map((a) => a.event_id))).toEqual(new Set([received[0]!.headers['webhook-id']]));
     expect(log[3]!.duration_ms).toBeGreaterThanOrEqual(350);
     // Retry gaps follow the schedule (±20% jitter), measured at the receiver.

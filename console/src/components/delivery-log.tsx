@@ -78,12 +78,13 @@ export function DeliveryLog({ job }: { job: Job }) {
             <th scope="col">Error</th>
             <th scope="col">Duration</th>
             <th scope="col">Time</th>
+            <th scope="col">Response</th>
           </tr>
         </thead>
         <tbody>
           {attempts.length === 0 && (
             <tr>
-              <td colSpan={6} class="muted">
+              <td colSpan={7} class="muted">
                 {log.loading && !log.data ? 'Loading…' : 'No attempts yet.'}
               </td>
             </tr>
@@ -100,6 +101,7 @@ export function DeliveryLog({ job }: { job: Job }) {
               <td>
                 <time dateTime={a.at}>{formatTime(a.at)}</time>
               </td>
+              <td>{a.response_excerpt ? <code class="response-excerpt">{a.response_excerpt}</code> : <span class="muted">—</span>}</td>
             </tr>
           ))}
         </tbody>

@@ -113,6 +113,8 @@ export interface DeliveryAttempt {
   error: string | null;
   duration_ms: number | null;
   at: string;
+  /** The start of the receiver's answer ('' when it answered no body or was not reached). */
+  response_excerpt?: string;
 }
 
 export interface Upload {
