@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Job } from '../../src/jobs/schemas.js';
+import { batchSchema, EVENT_TYPES, jobSchema, type Job } from '../../src/jobs/schemas.js';
 import type { DeliveryAttempt } from '../../src/webhooks/deliveries.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -55,6 +55,37 @@ describe('webhook routes', () => {
     const headers = { 'webhook-id': answer.webhook_id, 'webhook-timestamp': answer.webhook_timestamp, 'webhook-signature': answer.signature };
     expect(new Webhook(secret).verify(got.body, headers)).toMatchObject({ type: 'job.succeeded', data: { metadata: { test: true } } });
     expect(answer.duration_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a test event of each type carries the data a real one of that type does (a failed job has its error, a batch end the batch)', async () => {
+    const expected: Record<string, { status: string; ended: boolean; error: string | null }> = {
+      'job.started': { status: 'running', ended: false, error: null },
+      'job.progress': { status: 'running', ended: false, error: null },
+      'job.succeeded': { status: 'succeeded', ended: true, error: null },
+      'job.failed': { status: 'failed', ended: true, error: 'RENDER_FAILED' },
+      'job.canceled': { status: 'canceled', ended: true, error: 'CANCELED' },
+    };
+    for (const type of EVENT_TYPES) {
+      const res = await stack.api<TestAnswer>('POST', '/v1/webhooks/test', { url: receiver.url, type });
+      expect(res.status).toBe(200);
+      const payload = JSON.parse(res.body.signed_content.split('.').slice(2).join('.')) as { type: string; data: Record<string, unknown> };
+      expect(payload.type).toBe(type);
+      expect(payload.data.metadata).toEqual({ test: true });
+      if (type === 'batch.succeeded' || type === 'batch.failed') {
+        const batch = batchSchema.parse(payload.data);
+        expect([type, batch.id.startsWith('bat_'), batch.status]).toEqual([type, true, type === 'batch.succeeded' ? 'succeeded' : 'failed']);
+        continue;
+      }
+      const job = jobSchema.parse(payload.data);
+      const want = expected[type]!;
+      expect([type, job.status, job.finished_at !== null, job.error?.code ?? null, job.result !== null]).toEqual([
+        type,
+        want.status,
+        want.ended,
+        want.error,
+        type === 'job.succeeded',
+      ]);
+    }
   });
 
   it('returns what a rejecting or unreachable receiver said', async () => {

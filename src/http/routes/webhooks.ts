@@ -1,8 +1,8 @@
 // Webhook set-up routes: the tenant's secret, its rotation, and a signed test delivery that shows exactly what was signed.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { newEventId, newJobId } from '../../jobs/ids.js';
-import { EVENT_TYPES, jobSchema, type Job, type JobEvent } from '../../jobs/schemas.js';
+import { newBatchId, newEventId, newJobId } from '../../jobs/ids.js';
+import { batchSchema, EVENT_TYPES, jobSchema, type Batch, type EventType, type Job, type JobEvent } from '../../jobs/schemas.js';
 import type { Delivery } from '../../webhooks/envelope.js';
 import type { DeliveryOutcome } from '../../webhooks/sender.js';
 import { described, errorResponses } from '../schemas/common.js';
@@ -89,7 +89,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): FastifyPluginAsyncZod {
       async (request) => {
         const { url, type } = request.body;
         await deps.checkUrl(url);
-        const event = { id: newEventId(), type, at: new Date().toISOString(), data: sampleJob() };
+        const event = { id: newEventId(), type, at: new Date().toISOString(), data: sampleData(type) };
         const delivery = deps.buildDelivery(event, await deps.secrets.signingSecrets(request.tenant));
         const outcome = await deps.send(url, delivery);
         return {
@@ -107,36 +107,67 @@ export function webhookRoutes(deps: WebhookRouteDeps): FastifyPluginAsyncZod {
   };
 }
 
-/** A plausible finished job, marked as a test in its metadata, so receivers can exercise their real handler. */
-function sampleJob(): Job {
+/**
+ * The data a real event of `type` carries, marked as a test in its metadata, so receivers can exercise their real
+ * handler: a job as it stands at that event (running, succeeded with a result, failed or canceled with an error), or
+ * for a batch's end the batch.
+ */
+function sampleData(type: EventType): Job | Batch {
   const now = new Date().toISOString();
+  if (type === 'batch.succeeded' || type === 'batch.failed') {
+    const failed = type === 'batch.failed';
+    return batchSchema.parse({
+      id: newBatchId(),
+      status: failed ? 'failed' : 'succeeded',
+      items: [newJobId(), newJobId()],
+      counts: { queued: 0, running: 0, succeeded: failed ? 1 : 2, failed: failed ? 1 : 0, canceled: 0 },
+      sources: [{ url: 'https://example.com/a.jpg' }],
+      conformance: 'report',
+      language: 'en',
+      webhook: null,
+      metadata: { test: true },
+      created_at: now,
+      finished_at: now,
+    });
+  }
+  const ended = type === 'job.succeeded' || type === 'job.failed' || type === 'job.canceled';
+  const status = type === 'job.succeeded' ? 'succeeded' : type === 'job.failed' ? 'failed' : type === 'job.canceled' ? 'canceled' : 'running';
+  const error =
+    type === 'job.failed'
+      ? { code: 'RENDER_FAILED', message: 'the upstream render failed (a test event)', retryable: false }
+      : type === 'job.canceled'
+        ? { code: 'CANCELED', message: 'canceled by the caller (a test event)', retryable: false }
+        : null;
   // Parsed, so the fields with defaults (usage, changes, timeline…) are there as on a real job.
   return jobSchema.parse({
     id: newJobId(),
-    status: 'succeeded',
-    stage: 'done',
-    progress: 100,
+    status,
+    stage: ended ? 'done' : type === 'job.progress' ? 'render' : 'generate',
+    progress: type === 'job.succeeded' ? 100 : type === 'job.progress' ? 70 : type === 'job.started' ? 10 : 40,
     instruction: 'turn these images into a 30-second promo video with music and text',
     followups: [],
     sources: [{ url: 'https://example.com/a.jpg' }],
     output: { format: 'mp4', quality: 'high', resolution: '1080p' },
     language: 'en',
     metadata: { test: true },
-    messages: ['Your video is ready!'],
-    result: {
-      url: 'https://example.com/render-result/render_test.mp4',
-      timeline: 'Timeline (2 tracks): 1. Video (1 segment, 30.0s) 2. BGM (1 segment, 30.0s)',
-      duration_ms: 30_000,
-      size_bytes: 15_728_640,
-      checks: [{ name: 'resolution', wanted: '1080p', got: '1080p', ok: true }],
-      conformant: true,
-    },
-    error: null,
+    messages: type === 'job.succeeded' ? ['Your video is ready!'] : ['Working on your video…'],
+    result:
+      type === 'job.succeeded'
+        ? {
+            url: 'https://example.com/render-result/render_test.mp4',
+            timeline: 'Timeline (2 tracks): 1. Video (1 segment, 30.0s) 2. BGM (1 segment, 30.0s)',
+            duration_ms: 30_000,
+            size_bytes: 15_728_640,
+            checks: [{ name: 'resolution', wanted: '1080p', got: '1080p', ok: true }],
+            conformant: true,
+          }
+        : null,
+    error,
     upstream: { task_id: null, session_id: null, render_id: null },
     webhook: null,
     parent_id: null,
     created_at: now,
     started_at: now,
-    finished_at: now,
+    finished_at: ended ? now : null,
   });
 }
