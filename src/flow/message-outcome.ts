@@ -26,7 +26,7 @@ export async function recordMessageOutcome(
   flow.next_message = index + 1;
   await deps.lifecycle.update(jobId, (job) => {
     job.messages.push(...outcome.texts);
-    job.changes.push({ message: index + 1, from_agent_text: outcome.texts.length > 0, summary });
+    job.changes.push({ message: index + 1, from_agent_text: outcome.texts.length > 0, summary, answers: outcome.texts.length });
     if (timeline) job.timeline = timeline;
     job.usage = usageOf(flow, job.usage);
   });

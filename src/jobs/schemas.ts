@@ -105,6 +105,12 @@ export const changeSchema = z.object({
   message: z.number().int().min(1).describe('1-based index into messages_sent'),
   from_agent_text: z.boolean().describe('whether the agent answered that message with text (false: a silent edit)'),
   summary: z.string().describe('what the relay saw change in the draft, e.g. "added BGM track, duration 10.0 s → 15.0 s"'),
+  answers: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('how many of `messages` the agent answered this message with: the changes in order take that many of messages each, so the two read as one conversation (absent on jobs recorded before it was kept)'),
 });
 export type Change = z.infer<typeof changeSchema>;
 

@@ -5,6 +5,7 @@ import { curlCommands, pendingUploadId, shellQuote } from '../../console/src/lib
 import { buildJobBody, EMPTY_FORM, type JobForm } from '../../console/src/lib/job-request.js';
 import { SseParser } from '../../console/src/lib/sse-parser.js';
 import { layoutTimeline } from '../../console/src/lib/timeline-layout.js';
+import { conversationTurns } from '../../console/src/lib/conversation.js';
 
 const form = (patch: Partial<JobForm>): JobForm => ({ ...EMPTY_FORM, ...patch });
 
@@ -146,5 +147,31 @@ describe('API errors', () => {
     const now = Date.parse('2025-01-01T00:00:00Z');
     expect(retryAfterSeconds('Wed, 01 Jan 2025 00:00:05 GMT', now)).toBe(5);
     expect(retryAfterSeconds('soon', now)).toBeNull();
+  });
+});
+
+describe('conversation', () => {
+  const change = (message: number, answers: number | undefined, summary = `change ${message}`) => ({ message, from_agent_text: (answers ?? 0) > 0, summary, ...(answers === undefined ? {} : { answers }) });
+
+  it('gives each message sent the answers it got, in order; a silent edit gets none', () => {
+    const paired = conversationTurns(['make a promo', 'add music', 'now square'], ['On it.', 'Done: 3 clips.', 'Added lo-fi music.'], [change(1, 2), change(2, 1), change(3, 0)]);
+    expect(paired!.turns.map((t) => [t.message, t.sent, t.answers, t.changes.map((c) => c.summary)])).toEqual([
+      [1, 'make a promo', ['On it.', 'Done: 3 clips.'], ['change 1']],
+      [2, 'add music', ['Added lo-fi music.'], ['change 2']],
+      [3, 'now square', [], ['change 3']],
+    ]);
+    expect(paired!.unplaced).toEqual([]);
+  });
+
+  it('keeps answers no change accounts for, and gives up (null) on changes recorded without their count', () => {
+    expect(conversationTurns(['a', 'b'], ['x', 'y'], [change(1, 1)])).toEqual({
+      turns: [
+        { message: 1, sent: 'a', answers: ['x'], changes: [change(1, 1)] },
+        { message: 2, sent: 'b', answers: [], changes: [] },
+      ],
+      unplaced: ['y'],
+    });
+    expect(conversationTurns(['a'], ['x'], [change(1, undefined)])).toBeNull();
+    expect(conversationTurns(['a'], ['x'], [change(2, 1)])).toBeNull();
   });
 });

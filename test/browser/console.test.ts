@@ -231,6 +231,13 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     expect(await page.getByTestId('events').textContent()).toContain('job.succeeded');
     const stored = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
     expect(stored.followups).toEqual(['add lo-fi background music at 35%']);
+    // One conversation: each message sent, then the agent's answers to it, then what it changed.
+    const who = await page.locator('ol.conversation > li').evaluateAll((items) => items.map((li) => `${li.className}|${li.querySelector('.who')?.textContent ?? ''}`));
+    const order = who.map((w) => (w.includes('relay') ? 'relay' : w.includes('agent') ? 'agent' : 'change'));
+    expect(stored.changes).toHaveLength(2);
+    // (a message the agent answered without text, a silent edit, has no agent line)
+    expect(order.filter((o, i) => o !== order[i - 1])).toEqual(stored.changes.flatMap((c) => ['relay', ...(c.answers ? ['agent'] : []), 'change']));
+    for (const c of stored.changes) expect(who.filter((w) => w.includes(`answering message ${c.message}`)).length).toBe(c.answers);
     expect(stored.output.aspect_ratio).toBe('9:16');
 
     // The result plays: metadata loads (duration > 0) and a seek lands where asked (the file host honours Range).

@@ -96,6 +96,9 @@ describe('runFlow: the happy path', () => {
       [2, true],
       [3, true],
     ]);
+    // Each change says how many of the agent's messages answered its message: together, all of them, in order.
+    expect(job.job.changes.every((c) => (c.answers ?? 0) > 0)).toBe(true);
+    expect(job.job.changes.reduce((n, c) => n + c.answers!, 0)).toBe(job.job.messages.length);
     // 13 upstream requests plus the two balance reads (before and after), each a cache miss here.
     expect(f.balance.reads).toHaveLength(2);
     expect(job.job.usage).toEqual({ messages_sent: 3, renders: 1, upstream_calls: 15, credits_before: 1000, credits_after: 1000 });

@@ -33,6 +33,8 @@ export interface Change {
   message: number;
   from_agent_text: boolean;
   summary: string;
+  /** How many of job.messages answered this message (in order); absent on jobs recorded before the API kept it. */
+  answers?: number;
 }
 
 export interface TimelineSegment {
