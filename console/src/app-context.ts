@@ -9,6 +9,8 @@ export interface AppContextValue {
   /** Null before sign-in. */
   api: ApiClient | null;
   signIn(session: Session, next?: string | null): void;
+  /** The admin key: look at `tenant`'s pages (its jobs, new job, webhooks), or back to the operator view (null). */
+  actAs(tenant: string | null): void;
   /** Forgets the key; `notice` is shown on the sign-in page (why the user was signed out). */
   signOut(notice?: string): void;
   notice: string | null;
@@ -18,6 +20,7 @@ export const AppContext = createContext<AppContextValue>({
   session: null,
   api: null,
   signIn: () => undefined,
+  actAs: () => undefined,
   signOut: () => undefined,
   notice: null,
 });

@@ -1,7 +1,7 @@
 // The console's shell: session, navigation, and the page the location names (sign-in first when there is no key).
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiClient } from './api/client.js';
-import { clearSession, loadSession, saveSession, type Session } from './api/session.js';
+import { clearSession, loadSession, opensTenantPages, saveSession, type Session } from './api/session.js';
 import { AppContext, type AppContextValue } from './app-context.js';
 import { Link } from './components/link.js';
 import { maskKey } from './lib/format.js';
@@ -14,7 +14,7 @@ import { WebhooksPage } from './pages/webhooks.js';
 import { matchRoute, navigate, useLocation, type Route } from './router.js';
 
 function homeOf(session: Session): string {
-  return session.tenant ? '/jobs' : '/operator';
+  return opensTenantPages(session) ? '/jobs' : '/operator';
 }
 
 /** Only console paths are followed after sign-in: `next` comes from the URL and must not lead off the site. */
@@ -22,11 +22,12 @@ function safeNext(next: string | null): string | null {
   return next && next.startsWith('/') && !next.startsWith('//') ? next : null;
 }
 
-function Nav({ route, session, onSignOut }: { route: Route; session: Session; onSignOut: () => void }) {
+function Nav({ route, session, onSignOut, onStopActing }: { route: Route; session: Session; onSignOut: () => void; onStopActing: () => void }) {
+  const tenantPages = opensTenantPages(session);
   const items: [string, string, boolean][] = [
-    ['/jobs', 'Jobs', session.tenant],
-    ['/new', 'New job', session.tenant],
-    ['/webhooks', 'Webhooks', session.tenant],
+    ['/jobs', 'Jobs', tenantPages],
+    ['/new', 'New job', tenantPages],
+    ['/webhooks', 'Webhooks', tenantPages],
     ['/operator', 'Operator', session.admin],
   ];
   const current: Record<string, Route['page'][]> = { '/jobs': ['jobs', 'job'], '/new': ['new-job'], '/webhooks': ['webhooks'], '/operator': ['operator'] };
@@ -49,6 +50,14 @@ function Nav({ route, session, onSignOut }: { route: Route; session: Session; on
         </ul>
       </nav>
       <div class="account">
+        {session.admin && session.actAs && (
+          <span data-testid="acting-for">
+            viewing tenant <strong class="mono">{session.actAs}</strong>{' '}
+            <button type="button" onClick={onStopActing}>
+              Leave tenant
+            </button>
+          </span>
+        )}
         <span class="muted">
           {session.admin ? 'admin key' : 'key'} <span class="mono">{maskKey(session.key)}</span>
         </span>
@@ -60,13 +69,14 @@ function Nav({ route, session, onSignOut }: { route: Route; session: Session; on
   );
 }
 
-/** An admin key the /v1 routes do not take: tenant pages would only answer 401 (and sign it out). */
+/** The admin key before it picks a tenant: the /v1 routes need one (X-Tenant), chosen in the operator view. */
 function OperatorOnly() {
   return (
     <div>
       <h1 tabIndex={-1}>Operator key</h1>
       <p>
-        This key opens the operator view only; jobs and webhooks belong to a tenant's key. <Link to="/operator">Go to the operator view</Link>.
+        Jobs and webhooks belong to a tenant: pick one in the operator view's tenant list ("View jobs") to see its pages.{' '}
+        <Link to="/operator">Go to the operator view</Link>.
       </p>
     </div>
   );
@@ -99,7 +109,11 @@ export function App() {
       navigate(why && here !== '/sign-in' ? `/sign-in?next=${encodeURIComponent(here)}` : '/sign-in', { replace: true });
     };
     const api = session
-      ? new ApiClient(session.key, (err) => signOut(`The API refused the key (${err.status} ${err.code}: ${err.message}). Sign in again.`))
+      ? new ApiClient(
+          session.key,
+          (err) => signOut(`The API refused the key (${err.status} ${err.code}: ${err.message}). Sign in again.`),
+          session.admin ? session.actAs : null,
+        )
       : null;
     return {
       session,
@@ -111,6 +125,13 @@ export function App() {
         setSession(next);
         setNotice(null);
         navigate(safeNext(to ?? null) ?? homeOf(next), { replace: true });
+      },
+      actAs: (tenant: string | null) => {
+        if (!session?.admin) return;
+        const next = { ...session, actAs: tenant };
+        saveSession(next);
+        setSession(next);
+        navigate(homeOf(next));
       },
     };
   }, [session, notice]);
@@ -139,7 +160,7 @@ export function App() {
 
   let page = null;
   if (route.page === 'sign-in' && !session) page = <SignInPage next={location.query.get('next')} />;
-  else if (session && !session.tenant && route.page !== 'operator' && route.page !== 'home') page = <OperatorOnly />;
+  else if (session && !opensTenantPages(session) && route.page !== 'operator' && route.page !== 'home') page = <OperatorOnly />;
   else if (session) {
     if (route.page === 'jobs') page = <JobsPage location={location} />;
     else if (route.page === 'new-job') page = <NewJobPage />;
@@ -154,7 +175,7 @@ export function App() {
       <a class="skip" href="#main">
         Skip to content
       </a>
-      {session && <Nav route={route} session={session} onSignOut={() => value.signOut()} />}
+      {session && <Nav route={route} session={session} onSignOut={() => value.signOut()} onStopActing={() => value.actAs(null)} />}
       <main id="main" ref={main}>
         {page}
       </main>

@@ -85,5 +85,14 @@ export function tenantAuthenticator(apiKeys: ApiKeys, directory: TenantDirectory
       return apiKeys.tenantOf(header);
     },
     isAdmin: (header) => apiKeys.isAdmin(header),
+    async liveTenant(tenant) {
+      let settings;
+      try {
+        settings = await directory.get(tenant);
+      } catch {
+        throw new AppError('NOT_READY', 'the tenant store (Redis) is unavailable; retry shortly');
+      }
+      return settings && !settings.deleted_at ? settings.id : null;
+    },
   };
 }

@@ -1,5 +1,5 @@
 // buildApp(deps): the Fastify API with the zod type provider, auth, the contract's errors, OpenAPI and every route group.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AppError } from '../core/errors.js';
 import { traceRequests } from '../tracing/http-server.js';
@@ -59,6 +59,21 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await registerOpenApi(app);
 
   app.decorateRequest('tenant', '');
+  /**
+   * The admin key acts for the tenant its X-Tenant header names (the console's operator looking at a tenant's jobs):
+   * the key can issue itself a key of any tenant anyway, so this opens nothing new. A tenant's own key ignores it.
+   */
+  const actingFor = async (request: FastifyRequest): Promise<string | null> => {
+    const named = request.headers['x-tenant'];
+    if (!deps.auth.isAdmin(request.headers.authorization)) return null;
+    if (typeof named !== 'string' || named === '') {
+      throw new AppError('UNAUTHORIZED', 'the admin key opens the /v1 routes of the tenant named in an X-Tenant header');
+    }
+    const tenant = await deps.auth.liveTenant(named);
+    if (!tenant) throw new AppError('TENANT_NOT_FOUND', `X-Tenant: no tenant ${JSON.stringify(named.slice(0, 64))}`);
+    request.log.debug({ tenant }, 'the admin key acts for a tenant');
+    return tenant;
+  };
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0]!;
     // The operator's routes (/admin, /metrics) check the admin key themselves.
@@ -69,7 +84,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
       return;
     }
-    const tenant = await deps.auth.tenantOf(request.headers.authorization);
+    const tenant = (await deps.auth.tenantOf(request.headers.authorization)) ?? (await actingFor(request));
     if (!tenant) throw new AppError('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)');
     request.tenant = tenant;
     // While Redis is away the job store would queue commands until it is back: answer at once instead.

@@ -20,6 +20,8 @@ import type { WebhookRouteDeps } from './routes/webhooks.js';
 export interface Authenticator {
   tenantOf(authorization: string | undefined): Promise<string | null>;
   isAdmin(authorization: string | undefined): boolean;
+  /** `tenant` when it exists and is not deleted (the admin key acts for it with X-Tenant), else null. */
+  liveTenant(tenant: string): Promise<string | null>;
 }
 
 export interface HttpDeps {

@@ -136,7 +136,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       security: [{ bearer: [] }],
       tags: TAGS,
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key (API_KEYS or one issued by the admin API)' } },
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'an API key (API_KEYS or one issued by the admin API); the admin key (ADMIN_API_KEY) with an X-Tenant: <tenant> header acts for that tenant on the /v1 routes',
+          },
+        },
       },
     },
     hideUntagged: true,

@@ -47,6 +47,33 @@ describe('who may administer tenants', () => {
   });
 });
 
+describe('the admin key on the tenant routes (X-Tenant)', () => {
+  it("acts for the tenant X-Tenant names; says so without one; a tenant's own key ignores it", async () => {
+    const asAdminFor = <T>(tenant: string | null, method: string, path: string, body?: unknown) =>
+      stack.api<T>(method, path, body, { key: ADMIN, ...(tenant === null ? {} : { headers: { 'x-tenant': tenant } }) });
+    const mine = await stack.api<{ id: string }>('POST', '/v1/jobs', { instruction: 'an acme promo' });
+    expect(mine.status).toBe(202);
+    const listed = await asAdminFor<{ data: { id: string }[] }>('acme', 'GET', '/v1/jobs?limit=100');
+    expect(listed.status).toBe(200);
+    expect(listed.body.data.map((j) => j.id)).toContain(mine.body.id);
+    expect((await asAdminFor('acme', 'GET', `/v1/jobs/${mine.body.id}`)).status).toBe(200);
+    // It acts as that tenant everywhere: another tenant's job stays not found.
+    expect((await asAdminFor('globex', 'GET', `/v1/jobs/${mine.body.id}`)).status).toBe(404);
+    const created = await asAdminFor<{ id: string }>('globex', 'POST', '/v1/jobs', { instruction: 'made by the operator for globex' });
+    expect(created.status).toBe(202);
+    expect((await stack.api('GET', `/v1/jobs/${created.body.id}`, undefined, { key: TENANTS.globex })).status).toBe(200);
+
+    const bare = await asAdminFor<ErrorBody>(null, 'GET', '/v1/jobs');
+    expect([bare.status, bare.body.code]).toEqual([401, 'UNAUTHORIZED']);
+    expect(bare.body.message).toMatch(/X-Tenant/);
+    const unknown = await asAdminFor<ErrorBody>('nobody-here', 'GET', '/v1/jobs');
+    expect([unknown.status, unknown.body.code]).toEqual([404, 'TENANT_NOT_FOUND']);
+    // A tenant key cannot borrow another tenant with the header.
+    const borrowed = await stack.api('GET', `/v1/jobs/${mine.body.id}`, undefined, { key: TENANTS.globex, headers: { 'x-tenant': 'acme' } });
+    expect(borrowed.status).toBe(404);
+  });
+});
+
 describe('tenants', () => {
   it('lists the bootstrap tenants from API_KEYS as records', async () => {
     const res = await admin<{ data: Tenant[]; next_cursor: string | null }>('GET', '/admin/tenants');

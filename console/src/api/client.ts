@@ -20,7 +20,14 @@ export class ApiClient {
     readonly key: string,
     /** Called on every 401: the key no longer opens the API (rotated, removed, mistyped). */
     readonly onUnauthorized: (err: ApiError) => void,
+    /** The tenant the admin key acts for (X-Tenant on every call); null for a tenant's own key. */
+    readonly actAs: string | null = null,
   ) {}
+
+  /** Who the calls are made as: the key, and for the admin key the tenant it acts for. */
+  identity(): Record<string, string> {
+    return { authorization: `Bearer ${this.key}`, ...(this.actAs ? { 'x-tenant': this.actAs } : {}) };
+  }
 
   get<T>(path: string, opts: CallOptions = {}): Promise<T> {
     return this.call<T>('GET', path, undefined, opts);
@@ -31,7 +38,7 @@ export class ApiClient {
   }
 
   async call<T>(method: string, path: string, body: unknown, opts: CallOptions): Promise<T> {
-    const headers: Record<string, string> = { ...opts.headers, authorization: `Bearer ${this.key}`, accept: 'application/json' };
+    const headers: Record<string, string> = { ...opts.headers, ...this.identity(), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: opts.signal });
     const text = await res.text().catch((err: unknown) => {
@@ -46,7 +53,7 @@ export class ApiClient {
    * server ends the stream; the caller resumes with the last id it saw (sent as Last-Event-ID).
    */
   async stream(path: string, opts: StreamOptions): Promise<void> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.key}`, accept: 'text/event-stream' };
+    const headers: Record<string, string> = { ...this.identity(), accept: 'text/event-stream' };
     if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId;
     const res = await this.fetch(path, { method: 'GET', headers, signal: opts.signal, cache: 'no-store' });
     if (!res.ok) throw this.failed(res, await res.text().catch(() => ''), opts);

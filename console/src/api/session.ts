@@ -3,8 +3,15 @@ export interface Session {
   key: string;
   /** GET /admin/overview answered 200: the operator's key. */
   admin: boolean;
-  /** The /v1 routes accept the key (a tenant key; later the admin key too). */
+  /** The /v1 routes accept the key (a tenant key). */
   tenant: boolean;
+  /** The admin key looking at one tenant's pages (sent as X-Tenant); null: the operator view only. */
+  actAs: string | null;
+}
+
+/** Whether the tenant pages (jobs, new job, webhooks) open: a tenant's key, or the admin key acting for a tenant. */
+export function opensTenantPages(session: Session): boolean {
+  return session.tenant || (session.admin && session.actAs !== null);
 }
 
 const STORAGE_KEY = 'nemo-relay.console.session';
@@ -23,7 +30,8 @@ export function loadSession(): Session | null {
     const raw = storage()?.getItem(STORAGE_KEY);
     if (!raw) return null;
     const s = JSON.parse(raw) as Partial<Session>;
-    return typeof s.key === 'string' && s.key !== '' ? { key: s.key, admin: s.admin === true, tenant: s.tenant !== false } : null;
+    if (typeof s.key !== 'string' || s.key === '') return null;
+    return { key: s.key, admin: s.admin === true, tenant: s.tenant !== false, actAs: typeof s.actAs === 'string' && s.actAs !== '' ? s.actAs : null };
   } catch {
     return null;
   }

@@ -3,7 +3,8 @@ import type { Upload } from '../lib/types.js';
 import { ApiError, errorFromBody, networkError } from './errors.js';
 
 export interface UploadOptions {
-  key: string;
+  /** The Authorization (and, for the admin key, X-Tenant) headers of the API client. */
+  identity: Record<string, string>;
   onProgress: (loaded: number, total: number) => void;
   signal?: AbortSignal;
   onUnauthorized?: (err: ApiError) => void;
@@ -14,7 +15,7 @@ export function uploadFile(file: File, opts: UploadOptions): Promise<Upload> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/v1/uploads');
-    xhr.setRequestHeader('authorization', `Bearer ${opts.key}`);
+    for (const [name, value] of Object.entries(opts.identity)) xhr.setRequestHeader(name, value);
     xhr.setRequestHeader('accept', 'application/json');
     xhr.upload.onprogress = (e) => opts.onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
     xhr.onload = () => {

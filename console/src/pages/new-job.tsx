@@ -50,7 +50,7 @@ export function NewJobPage() {
       const entry: FileEntry = { localId: nextId.current++, name: file.name, size: file.size, loaded: 0, state: 'uploading', uploadId: null, error: null };
       const ctl = new AbortController();
       const done = uploadFile(file, {
-        key: api.key,
+        identity: api.identity(),
         signal: ctl.signal,
         onUnauthorized: api.onUnauthorized,
         onProgress: (loaded) => patchFile(entry.localId, { loaded: Math.min(loaded, file.size) }),

@@ -1,7 +1,7 @@
 // The operator's view (admin key): queue depths, jobs per minute and failures over the last hour, credits, tenants.
 import type { ComponentChildren } from 'preact';
 import { useEffect } from 'preact/hooks';
-import { useApi } from '../app-context.js';
+import { useApi, useApp } from '../app-context.js';
 import { ErrorNotice } from '../components/error-notice.js';
 import { useLoad } from '../hooks/use-load.js';
 import { formatTime } from '../lib/format.js';
@@ -81,6 +81,7 @@ function Table<T>({ caption, rows, columns, empty }: { caption: string; rows: T[
 
 export function OperatorPage() {
   const api = useApi();
+  const { actAs } = useApp();
   useEffect(() => {
     document.title = 'Operator · nemo-relay console';
   }, []);
@@ -193,6 +194,14 @@ export function OperatorPage() {
               empty="No tenants reported."
               columns={[
                 ['Tenant', (t) => t.id],
+                [
+                  'Jobs',
+                  (t) => (
+                    <button type="button" aria-label={`View jobs of ${t.id}`} onClick={() => actAs(t.id)}>
+                      View jobs
+                    </button>
+                  ),
+                ],
                 ['Account', (t) => t.account],
                 ['Running', (t) => t.running],
                 ['Queued', (t) => t.queued],

@@ -36,7 +36,7 @@ export function SignInPage({ next }: { next: string | null }) {
     ]);
     setBusy(false);
     if (tenant.status === 'fulfilled' || admin.status === 'fulfilled') {
-      signIn({ key: candidate, tenant: tenant.status === 'fulfilled', admin: admin.status === 'fulfilled' }, next);
+      signIn({ key: candidate, tenant: tenant.status === 'fulfilled', admin: admin.status === 'fulfilled', actAs: null }, next);
       return;
     }
     setError(asApiError(tenant.reason));
