@@ -4,6 +4,7 @@ import { NemoError } from '../nemo/errors.js';
 import { scrubSecrets } from '../observability/logger.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
 
+/** Retries of one step after transient failures: the step is tried at most this many times plus one. */
 export const MAX_STEP_RETRIES = 8;
 /** Fresh tokens refused in a row before a job fails UPSTREAM_AUTH_FAILED (a token that expires once is normal). */
 export const MAX_TOKEN_REFUSALS = 4;
@@ -74,7 +75,8 @@ function decideStorage(err: StorageError, failuresSoFar: number): UpstreamDecisi
     const told = Math.min(err.retryAfterMs ?? 0, MAX_STORAGE_RETRY_AFTER_MS);
     return { kind: 'retry', delayMs: Math.max(told, backoffMs(failuresSoFar)), countsAsFailure: true, reason: err.message };
   }
-  const message = err.retryable ? `${err.message} (still failing after ${failuresSoFar} attempts)` : err.message;
+  // failuresSoFar counts the earlier failures: this one is attempt failuresSoFar + 1.
+  const message = err.retryable ? `${err.message} (still failing after ${failuresSoFar + 1} attempts)` : err.message;
   return { kind: 'fail', error: new AppError(STORAGE_CODES[err.code], message, { cause: err, retryable: err.retryable }) };
 }
 
@@ -102,7 +104,7 @@ export function decideUpstream(err: unknown, failuresSoFar: number, tokenIsStati
     case 'not_found':
     case 'duplicate_render':
       if (failuresSoFar >= MAX_STEP_RETRIES) {
-        return fail('UPSTREAM_ERROR', `the upstream kept failing (${failuresSoFar} attempts): ${detail}`, err);
+        return fail('UPSTREAM_ERROR', `the upstream kept failing (${failuresSoFar + 1} attempts): ${detail}`, err);
       }
       return { kind: 'retry', delayMs: backoffMs(failuresSoFar), countsAsFailure: true, reason: detail };
     default: {

@@ -108,7 +108,8 @@ describe('decideUpstream: retried kinds', () => {
     const error = failed(decideUpstream(err, MAX_STEP_RETRIES, false));
     expect(error.code).toBe('UPSTREAM_ERROR');
     expect(error.retryable).toBe(true);
-    expect(error.message).toBe(`the upstream kept failing (${MAX_STEP_RETRIES} attempts): HTTP 503`);
+    // MAX_STEP_RETRIES failures before this one: this is attempt MAX_STEP_RETRIES + 1.
+    expect(error.message).toBe(`the upstream kept failing (${MAX_STEP_RETRIES + 1} attempts): HTTP 503`);
     expect(error.cause).toBe(err);
     expect(failed(decideUpstream(err, MAX_STEP_RETRIES + 1, false)).code).toBe('UPSTREAM_ERROR');
   });
@@ -182,7 +183,7 @@ describe('decideUpstream: errors that are not the upstream’s', () => {
     expect([gone.code, gone.retryable, gone.message]).toEqual(['OUTPUT_GONE', false, 'HTTP 410']);
     const stalled = failed(decideUpstream(new StorageError('OUTPUT_STALLED', 'stalled'), MAX_STEP_RETRIES, false));
     expect([stalled.code, stalled.retryable]).toEqual(['OUTPUT_STALLED', true]);
-    expect(stalled.message).toBe(`stalled (still failing after ${MAX_STEP_RETRIES} attempts)`);
+    expect(stalled.message).toBe(`stalled (still failing after ${MAX_STEP_RETRIES + 1} attempts)`);
   });
 });
 
