@@ -39,7 +39,7 @@ import { StagedUploads } from '../uploads/staged-uploads.js';
 import { fetchUrlSource } from '../uploads/url-source.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { DeliveryLedger } from '../webhooks/deliveries.js';
-import { DeliveryProcessor } from '../webhooks/delivery-processor.js';
+import { DeliveryProcessor, MAX_FRESH_LINK_AFTER_MS } from '../webhooks/delivery-processor.js';
 import { EventEnqueuer } from '../webhooks/event-enqueuer.js';
 import { createDeliveryQueues, type DeliveryJobData } from '../webhooks/queue.js';
 import { WebhookSecrets } from '../webhooks/secrets.js';
@@ -170,6 +170,7 @@ export function compose(config: Config, logger: Logger): Container {
     logger: logger.child({ component: 'webhooks' }),
     onAttempt: (outcome, ms) => metrics.onWebhookAttempt(outcome, ms),
     presentResult: (job) => outputs.present(job),
+    freshLinkAfterMs: Math.min(config.OUTPUT_URL_TTL_MS / 2, MAX_FRESH_LINK_AFTER_MS),
   });
   // Events a flow worker writes get their first attempt from that worker (deliverNow); the rest go through the queue.
   const enqueuer = new EventEnqueuer({

@@ -35,6 +35,11 @@ export interface DeliveryProcessorDeps {
    * days after the event) sends that one, so the receiver never gets a link that has expired since the job ended.
    */
   presentResult?: (job: RelayJob) => Promise<RelayJob>;
+  /**
+   * A first attempt later than this after its event (held behind an earlier one) renews the link too; default 1 s,
+   * the shortest OUTPUT_URL_TTL_MS. The composition root gives half the configured TTL, at most a minute.
+   */
+  freshLinkAfterMs?: number;
 }
 
 /**
@@ -42,6 +47,10 @@ export interface DeliveryProcessorDeps {
  * only the safety net should a wake-up ever be lost, so a blocked event does not poll Redis while it waits hours.
  */
 const BLOCKED_RECHECK_MS = 60_000;
+/** A first attempt later than this after its event renews the result link it carries (see attempt). */
+const FRESH_LINK_AFTER_MS = 1_000;
+/** However long links last, a first attempt this late renews its link (a parse of the event, rare at this age). */
+export const MAX_FRESH_LINK_AFTER_MS = 60_000;
 
 export class DeliveryProcessor {
   constructor(private readonly deps: DeliveryProcessorDeps) {}
@@ -86,21 +95,28 @@ export class DeliveryProcessor {
     const secretsKey = tenant && secrets.storedKey && secrets.signingSecretsFrom ? secrets.storedKey(tenant) : null;
     // What the flow worker that wrote the event already has (noteForDelivery claimed it) is not read again.
     const read = known ?? (await ledger.scripts.read(jobId, seq, redeliver, tenant ?? null, secretsKey));
+    // Erased (its retention ran out, or DELETE) before this attempt: retention is absolute, the job's data is gone, and
+    // nothing is sent. Logged, so an operator sees a retention shorter than the webhooks' backlog or retries.
+    const erased = () => {
+      this.deps.logger.warn({ jobId, seq, attempt }, 'webhook not sent: the job was erased before its delivery');
+      return DONE;
+    };
+    // No ledger entry at all: the delivery log went with the job.
+    if (!redeliver && read.state === null) return erased();
     if (!redeliver) {
       if (read.state !== 'pending') return DONE;
       if (read.blockedBy !== 0) return { kind: 'blocked' };
     }
     const record = read.record;
-    if (record === null || read.event === null) {
-      // Erased (its retention ran out, or DELETE) before this attempt: retention is absolute, the job's data is gone,
-      // and nothing is sent. Logged, so an operator sees a retention shorter than the webhooks' backlog or retries.
-      if (read.state === 'pending') this.deps.logger.warn({ jobId, seq, attempt }, 'webhook not sent: the job was erased before its delivery');
-      return DONE;
-    }
+    if (record === null || read.event === null) return read.state === 'pending' ? erased() : DONE;
     const webhook = record.job.webhook;
     if (!webhook) return DONE;
-    // A first attempt follows its event at once, with a fresh link already: only later ones parse it to renew it.
-    const event = (attempt > 1 || redeliver) && this.deps.presentResult ? await this.withFreshLink(read.event) : deliveryEvent(read.event);
+    // A first attempt that follows its event at once carries the link minted with it; a later one (a retry, a
+    // redelivery, or a first attempt held behind an earlier event of the job) gets a link minted now, so it never
+    // hands out one that has expired meanwhile. Only a job.succeeded is parsed for that.
+    const stored = deliveryEvent(read.event);
+    const late = attempt > 1 || redeliver || Date.now() - Date.parse(stored.at) > (this.deps.freshLinkAfterMs ?? FRESH_LINK_AFTER_MS);
+    const event = late && this.deps.presentResult ? await this.withFreshLink(read.event) : stored;
 
     const signing =
       secretsKey !== null && record.tenant === tenant

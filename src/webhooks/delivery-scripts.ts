@@ -590,6 +590,8 @@ export function deliveryRecordFrom(head: string, tail: string, at = 0): Delivery
 export interface DeliveryEvent {
   id: string;
   type: EventType;
+  /** When the event was written (ISO): its stored result link was minted then. */
+  at: string;
   /** The Standard Webhooks body: `{type, timestamp, data}`. */
   body: string;
 }
@@ -607,12 +609,12 @@ export function deliveryEvent(raw: string): DeliveryEvent {
   const head = EVENT_HEAD.exec(raw);
   if (head && raw.endsWith('}')) {
     const { id, type, at } = eventHeadSchema.parse({ id: head[1], seq: Number(head[2]), type: head[3], at: head[4] });
-    return { id, type, body: `{"type":"${type}","timestamp":"${at}","data":${raw.slice(head[0].length, -1)}}` };
+    return { id, type, at, body: `{"type":"${type}","timestamp":"${at}","data":${raw.slice(head[0].length, -1)}}` };
   }
   return webhookEvent(eventSchema.parse(JSON.parse(raw)));
 }
 
 /** A parsed event as it is sent: the Standard Webhooks body `{type, timestamp, data}`. */
 export function webhookEvent(event: Pick<JobEvent, 'id' | 'type' | 'at' | 'data'>): DeliveryEvent {
-  return { id: event.id, type: event.type, body: JSON.stringify({ type: event.type, timestamp: event.at, data: event.data }) };
+  return { id: event.id, type: event.type, at: event.at, body: JSON.stringify({ type: event.type, timestamp: event.at, data: event.data }) };
 }

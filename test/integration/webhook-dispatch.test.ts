@@ -1,6 +1,7 @@
 // The dispatcher on real Redis and BullMQ: refusal at delivery time, order after gaps, prompt wake-up, redelivery after 410.
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eraseJob } from '../../src/domain/erase-job.js';
 import { JobLifecycle } from '../../src/jobs/lifecycle.js';
 import type { EventType, Job } from '../../src/jobs/schemas.js';
 import { JobStore } from '../../src/jobs/store.js';
@@ -29,9 +30,10 @@ const logger = createLogger('silent');
 /** 'hooks.example.test' resolves to loopback here, as a rebound DNS name would after the creation-time check. */
 const lookup: LookupFunction = (_host, _opts, cb) => queueMicrotask(() => cb(null, [{ address: '127.0.0.1', family: 4 }]));
 
-function setup(opts: { allowPrivate: boolean; schedule: number[]; presentResult?: (job: Job) => Promise<Job> }) {
+function setup(opts: { allowPrivate: boolean; schedule: number[]; presentResult?: (job: Job) => Promise<Job>; freshLinkAfterMs?: number }) {
   const processor = new DeliveryProcessor({
     ...(opts.presentResult ? { presentResult: opts.presentResult } : {}),
+    ...(opts.freshLinkAfterMs ? { freshLinkAfterMs: opts.freshLinkAfterMs } : {}),
     ledger,
     secrets,
     queue,
@@ -149,7 +151,8 @@ describe('webhook enqueuer + delivery processor', () => {
   it('sends a stored result with a link minted for the retry and for a redelivery; the first attempt sends the stored one', async () => {
     let minted = 0;
     const present = async (j: Job): Promise<Job> => ({ ...j, result: j.result && { ...j.result, url: `https://relay.test/${j.id}/output?fresh=${++minted}` } });
-    const s = setup({ allowPrivate: true, schedule: [50], presentResult: present });
+    // A first attempt within a minute of its event counts as following it at once (even on a slow machine).
+    const s = setup({ allowPrivate: true, schedule: [50], presentResult: present, freshLinkAfterMs: 60_000 });
     worker = s.worker;
     const job = newJob(receiver.url, ['job.succeeded']);
     receiver.respond((d) => ({ status: d.payload.data.id === job.id && forJob(job.id).length === 1 ? 503 : 204 }));
@@ -165,6 +168,37 @@ describe('webhook enqueuer + delivery processor', () => {
     const [first, retry] = forJob(job.id);
     expect(retry!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     expect({ ...retry!.payload, data: { ...retry!.payload.data, result: null } }).toEqual({ ...first!.payload, data: { ...first!.payload.data, result: null } });
+  });
+
+  it('renews the link of a first attempt held behind an earlier event: it goes out later than the link was minted', async () => {
+    let minted = 0;
+    const present = async (j: Job): Promise<Job> => ({ ...j, result: j.result && { ...j.result, url: `https://relay.test/${j.id}/output?fresh=${++minted}` } });
+    const s = setup({ allowPrivate: true, schedule: [1_500], presentResult: present, freshLinkAfterMs: 1_000 });
+    worker = s.worker;
+    const job = newJob(receiver.url, ['job.started', 'job.succeeded']);
+    // job.started fails once and is retried 1.5 s later; job.succeeded waits behind it all that time.
+    receiver.respond((d) => ({ status: d.payload.data.id === job.id && forJob(job.id).length === 1 ? 500 : 204 }));
+    await store.create('acme', job);
+    await s.lifecycle.start(job.id);
+    await s.lifecycle.succeed(job.id, { ...RESULT, stored_at: new Date().toISOString() });
+    await waitFor(() => forJob(job.id).length === 3, { what: 'the retried start, then the held end', timeoutMs: 10_000 });
+    const end = forJob(job.id)[2]!;
+    expect(end.payload.type).toBe('job.succeeded');
+    expect((end.payload.data as unknown as Job).result!.url).toBe(`https://relay.test/${job.id}/output?fresh=1`);
+  });
+
+  it('logs a delivery that finds its job erased meanwhile (retention or DELETE), and sends nothing', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const captured = createLogger('warn', 'nemo-relay', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const processor = new DeliveryProcessor({ ledger, secrets, queue, httpDispatcher: createGuardedDispatcher({ allowPrivate: true, lookup }), timeoutMs: 2_000, schedule: [50], logger: captured });
+    const job = newJob(receiver.url, ['job.succeeded']);
+    await store.create('acme', job);
+    const { eventSeq } = await store.update(job.id, (r) => r, { event: 'job.succeeded' });
+    await ledger.claim(job.id, eventSeq!);
+    await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 } }, 'acme', job.id);
+    await processor.deliverNow({ jobId: job.id, seq: eventSeq!, attempt: 1, tenant: 'acme' });
+    expect(forJob(job.id)).toHaveLength(0);
+    expect(lines.filter((l) => l.msg === 'webhook not sent: the job was erased before its delivery').map((l) => l.jobId)).toEqual([job.id]);
   });
 
   it('redelivers after a 410 stop when the caller asks, with the same webhook-id', async () => {
