@@ -436,6 +436,7 @@ describe('deliveryEvent', () => {
     expect(deliveryEvent(raw)).toEqual({
       id: parsed.id,
       type: 'job.started',
+      at: parsed.at,
       body: JSON.stringify({ type: parsed.type, timestamp: parsed.at, data: parsed.data }),
     });
   });
@@ -443,7 +444,7 @@ describe('deliveryEvent', () => {
   it('parses an event in another shape in full, and refuses a malformed one', () => {
     const job = hooked();
     const other = JSON.stringify({ seq: 1, id: 'evt_1', type: 'job.started', at: '2025-01-01T00:00:00.000Z', data: job });
-    expect(deliveryEvent(other)).toEqual({ id: 'evt_1', type: 'job.started', body: JSON.stringify({ type: 'job.started', timestamp: '2025-01-01T00:00:00.000Z', data: job }) });
+    expect(deliveryEvent(other)).toEqual({ id: 'evt_1', type: 'job.started', at: '2025-01-01T00:00:00.000Z', body: JSON.stringify({ type: 'job.started', timestamp: '2025-01-01T00:00:00.000Z', data: job }) });
     expect(() => deliveryEvent('{"id":"evt_1","seq":1,"type":"job.nonsense","at":"2025-01-01T00:00:00.000Z","data":{}}')).toThrow();
   });
 });

@@ -29,8 +29,8 @@ describe('runFlow: a stream that breaks off', () => {
     expect(job.status).toBe('succeeded');
     expect(job.messages).toEqual(['done: Add music']); // the first answer was lost with the stream
     expect(job.changes).toEqual([
-      { message: 1, from_agent_text: false, summary: expect.any(String) },
-      { message: 2, from_agent_text: true, summary: expect.any(String) },
+      { message: 1, from_agent_text: false, summary: expect.any(String), answers: 0 },
+      { message: 2, from_agent_text: true, summary: expect.any(String), answers: 1 },
     ]);
     expect(job.usage.messages_sent).toBe(2);
   });
@@ -197,7 +197,7 @@ describe('runFlow: silent edits', () => {
     expect(generate.indexOf('nemo:getState')).toBeGreaterThan(generate.indexOf('flow:save:check')); // only check reads it
     expect(getStatesBy(f, 'generate')).toBe(1); // the state before the first message, on a new session
     expect(job.messages).toEqual([]);
-    expect(job.changes).toEqual([{ message: 1, from_agent_text: false, summary: expect.stringMatching(/.+/) }]);
+    expect(job.changes).toEqual([{ message: 1, from_agent_text: false, summary: expect.stringMatching(/.+/), answers: 0 }]);
     expect(job.timeline).not.toBeNull();
     expect(job.status).toBe('succeeded');
   });
