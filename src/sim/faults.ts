@@ -25,6 +25,8 @@ const NATURAL: Record<FaultKind, readonly SimEndpoint[]> = {
   render_failed: ['render_submit'],
   render_duplicate_id: ['render_submit'],
   output_expired: ['render_submit'],
+  output_error_page: ['render_submit'],
+  output_cut_off: ['render_submit'],
   ignore_aspect_once: ['run_sse'],
 };
 
@@ -41,6 +43,8 @@ const PINNED = new Set<FaultKind>([
   'render_failed',
   'render_duplicate_id',
   'output_expired',
+  'output_error_page',
+  'output_cut_off',
   'ignore_aspect_once',
 ]);
 

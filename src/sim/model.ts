@@ -139,6 +139,11 @@ export interface RenderRec {
   outputBytes: number;
   /** output_expired: once completed, the outputUrl answers this status instead of the file. */
   expiredStatus?: 403 | 404 | 410;
+  /**
+   * output_error_page: the outputUrl answers a CDN's HTML error page with 200 (every time); output_cut_off: its next
+   * download sends half the file and ends the response normally, with no Content-Length to tell (once).
+   */
+  outputFault?: 'error_page' | 'cut_off';
 }
 
 export function emptyState(): SessionState {

@@ -35,3 +35,20 @@ export function sendOutput(req: FastifyRequest, reply: FastifyReply, r: RenderRe
   if (req.method === 'HEAD') return reply.send();
   return reply.send(outputStream(layout, start, end, bytesPerSec));
 }
+
+/** What a CDN in front of an expired or withdrawn object may answer: its own error page, with status 200. */
+export function sendErrorPage(reply: FastifyReply): FastifyReply {
+  return reply.code(200).type('text/html; charset=utf-8').send('<!doctype html><html><body><h1>This link has expired</h1></body></html>');
+}
+
+/** The first half of the output, ended as a complete chunked response: nothing but the file itself says it is short. */
+export function sendCutOff(reply: FastifyReply, r: RenderRec): FastifyReply {
+  const layout = outputLayout(r.outputBytes);
+  const half = Math.max(1, Math.floor(layout.total / 2));
+  reply.hijack();
+  reply.raw.writeHead(200, { 'content-type': 'video/mp4' });
+  const body = outputStream(layout, 0, half - 1);
+  body.on('error', () => reply.raw.destroy());
+  body.pipe(reply.raw);
+  return reply;
+}

@@ -5,7 +5,7 @@ import { EXPORT_BLOCKED_MESSAGE, caller, requestInfo, type SimContext } from './
 import { isExportable } from './draft-builder.js';
 import type { RenderRec } from './model.js';
 import { outputLayout } from './output-media.js';
-import { sendOutput, sendS3Error } from './output-reply.js';
+import { sendCutOff, sendErrorPage, sendOutput, sendS3Error } from './output-reply.js';
 import { isActive, pollBody, renderView } from './render-jobs.js';
 import { sendRenderError } from './replies.js';
 
@@ -85,6 +85,7 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       outputBytes: outputLayout(ctx.scenario().outputBytes).total,
       ...(failReason ? { failReason } : {}),
       ...(fault === 'output_expired' ? { expiredStatus: expiredStatusOf(requestInfo(req).fault?.status) } : {}),
+      ...(fault === 'output_error_page' ? { outputFault: 'error_page' as const } : fault === 'output_cut_off' ? { outputFault: 'cut_off' as const } : {}),
     };
     ctx.store.renders.set(rec.id, rec);
     // Where the submit puts the id is unknown (protocol §6.1): data.id, or with the poll's shape b a top-level taskId.
@@ -134,6 +135,11 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       const r = file.endsWith('.mp4') ? ctx.store.renders.get(file.slice(0, -4)) : undefined;
       if (!r || renderView(r).status !== 'completed') return sendS3Error(reply, 404);
       if (r.expiredStatus !== undefined) return sendS3Error(reply, r.expiredStatus);
+      if (r.outputFault === 'error_page') return sendErrorPage(reply);
+      if (r.outputFault === 'cut_off' && req.method === 'GET') {
+        delete r.outputFault;
+        return sendCutOff(reply, r);
+      }
       return sendOutput(req, reply, r, false, ctx.scenario().outputBytesPerSec);
     },
   });

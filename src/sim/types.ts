@@ -35,6 +35,8 @@ export const FAULT_KINDS = [
   'render_failed',
   'render_duplicate_id',
   'output_expired',
+  'output_error_page',
+  'output_cut_off',
   'ignore_aspect_once',
   'slow',
 ] as const;

@@ -4,6 +4,7 @@ import { interceptors, request, type Dispatcher } from 'undici';
 import { sharedAgent } from '../core/http-agent.js';
 import { noteStreamedBytes } from './gc-nudge.js';
 import { StorageError } from './errors.js';
+import { Mp4BoxWalk } from './mp4-boxes.js';
 import type { OutputStorage } from './types.js';
 
 export interface MirrorOptions {
@@ -26,6 +27,11 @@ export interface MirrorOptions {
    * drops Authorization when a redirect leaves the origin.
    */
   headers?: Record<string, string>;
+  /**
+   * The body must be one whole MP4 file (Mp4BoxWalk): what is not one is OUTPUT_GONE (a CDN's error page answered
+   * with 200: the link is as good as gone), a copy that ends inside a box is cut off (OUTPUT_FETCH_FAILED, retried).
+   */
+  mp4?: boolean;
 }
 
 export interface MirrorResult {
@@ -118,7 +124,7 @@ class Meter extends Transform {
   bytes = 0;
 
   constructor(
-    private readonly limits: { maxBytes: number; declared: number | undefined; where: string },
+    private readonly limits: { maxBytes: number; declared: number | undefined; where: string; walk: Mp4BoxWalk | null; contentType: string },
     private readonly onProgress: () => void,
     private readonly onOwnFailure: (err: StorageError) => void,
   ) {
@@ -134,17 +140,27 @@ class Meter extends Transform {
       done(this.own(new StorageError('OUTPUT_TOO_LARGE', `the upstream output is larger than the limit of ${this.limits.maxBytes} bytes: ${this.limits.where}`)));
       return;
     }
+    const notMp4 = this.limits.walk?.feed(chunk);
+    if (notMp4) {
+      const { where, contentType } = this.limits;
+      done(this.own(new StorageError('OUTPUT_GONE', `the upstream output URL answered something else than the video (${contentType || 'no content-type'}; ${notMp4}): ${where}`)));
+      return;
+    }
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    const { declared, where } = this.limits;
+    const { declared, where, walk } = this.limits;
     // undici already fails a body shorter than its Content-Length; this is the belt to those braces, and the
     // check that an empty 200 never becomes a stored "video".
+    const cut = this.bytes > 0 ? walk?.end() : null;
     if (declared !== undefined && this.bytes !== declared) {
       done(this.own(new StorageError('OUTPUT_FETCH_FAILED', `the upstream output ended after ${this.bytes} of ${declared} bytes: ${where}`)));
     } else if (this.bytes === 0) {
       done(this.own(new StorageError('OUTPUT_FETCH_FAILED', `the upstream output URL answered an empty body: ${where}`)));
+    } else if (cut) {
+      // No Content-Length and the connection closed early: the file's own boxes say it is incomplete.
+      done(this.own(new StorageError('OUTPUT_FETCH_FAILED', `the upstream output broke off: ${cut}: ${where}`, { retryable: true })));
     } else {
       done();
     }
@@ -213,8 +229,9 @@ export async function mirrorToStorage(opts: MirrorOptions): Promise<MirrorResult
   const idle = setTimeout(() => {
     fail(new StorageError('OUTPUT_STALLED', `the output copy stalled: no progress for ${timeoutMs} ms after ${meter.bytes} bytes: ${where}`));
   }, timeoutMs);
+  const received = headers['content-type'];
   const meter = new Meter(
-    { maxBytes, declared, where },
+    { maxBytes, declared, where, walk: opts.mp4 ? new Mp4BoxWalk() : null, contentType: (Array.isArray(received) ? received[0] : received) ?? '' },
     () => idle.refresh(),
     (err) => (sourceError ??= err),
   );

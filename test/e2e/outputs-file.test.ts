@@ -259,6 +259,28 @@ describe('outputs: the upstream URL expires', () => {
     expect(sha256((await fetchBytes(job.result!.url)).body)).toBe(job.result!.sha256);
   });
 
+  it('never stores a CDN error page answered with 200: the authenticated download gives the real video', async () => {
+    stack.sim.injectFault({ kind: 'output_error_page' });
+    const job = await waitForFinished(stack, await createJob(stack));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect((await fetchBytes(job.result!.upstream_url!)).body.toString('latin1')).toMatch(/^<!doctype html>/);
+    const ours = await fetchBytes(job.result!.url);
+    expect([ours.status, ours.body.length, job.result!.size_bytes]).toEqual([200, 300_000, 300_000]);
+    expect(sha256(ours.body)).toBe(job.result!.sha256);
+    expect(stack.sim.log.entries().filter((e) => e.endpoint === 'render_download' && e.path.includes(job.upstream.render_id!))).toHaveLength(1);
+  });
+
+  it('copies again when a download ends early without a Content-Length to tell: the file itself says it is short', async () => {
+    stack.sim.injectFault({ kind: 'output_cut_off' });
+    const job = await waitForFinished(stack, await createJob(stack));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const tries = stack.sim.log.entries().filter((e) => e.endpoint === 'render_result' && e.path.includes(job.upstream.render_id!));
+    expect(tries).toHaveLength(2);
+    const ours = await fetchBytes(job.result!.url);
+    expect([ours.body.length, job.result!.size_bytes]).toEqual([300_000, 300_000]);
+    expect(sha256(ours.body)).toBe(job.result!.sha256);
+  });
+
   it('fails the job with OUTPUT_GONE, at once, when the video is gone everywhere', async () => {
     stack.sim.injectFault({ kind: 'output_expired', status: 410 });
     stack.sim.injectFault({ kind: 'server_error', endpoint: 'render_download', status: 404 });

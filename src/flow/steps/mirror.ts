@@ -40,6 +40,8 @@ export async function mirrorStep(ctx: StepContext, token: string): Promise<StepO
         signal,
         // The job asked for an MP4, and the route serves this type from the record without reading the object.
         contentType: 'video/mp4',
+        // …so what is stored must be one: a CDN's error page or a copy cut short is refused, not served as the video.
+        mp4: true,
         ...(dispatcher ? { dispatcher } : {}),
         ...(headers ? { headers } : {}),
       });
