@@ -9,9 +9,10 @@ export type Resolution = (typeof RESOLUTIONS)[number];
 /** The upstream renders at most 1080x1920 (protocol §2.8), so this is the largest short side a caller can ask for. */
 export const MAX_SHORT_SIDE = 1080;
 
-// Control characters (a newline above all) would break the one-line-per-wish message the agent and the simulator read.
+// Control characters (a newline above all) would break the one-line-per-wish message the agent and the simulator read;
+// so would the other line breaks Unicode and JavaScript know: NEL (U+0085) and the line and paragraph separators.
 // eslint-disable-next-line no-control-regex
-const ONE_LINE = /^[^\u0000-\u001f\u007f]*$/;
+const ONE_LINE = /^[^\u0000-\u001f\u007f\u0085\u2028\u2029]*$/;
 
 const line = (max: number) =>
   z
