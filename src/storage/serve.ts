@@ -65,6 +65,9 @@ export async function serveStoredObject(request: FastifyRequest, reply: FastifyR
   reply.header('content-type', contentType);
   reply.header('content-disposition', inlineDisposition(fileName ?? key.split('/').pop() ?? 'output.mp4'));
   if (isHead) {
+    // The storage is asked whether it still holds the object (one metadata call), so HEAD never promises what GET
+    // would answer 404 to (an object removed, or a STORAGE_URL that changed since the job stored it).
+    if (!(await storage.head(key))) return missing(reply);
     // An empty stream rather than no payload: Fastify's automatic HEAD route would otherwise set Content-Length: 0.
     return reply.code(200).header('content-length', String(sizeBytes)).send(Readable.from([]));
   }
@@ -77,10 +80,7 @@ export async function serveStoredObject(request: FastifyRequest, reply: FastifyR
     if (err instanceof StorageError && err.code === 'RANGE_NOT_SATISFIABLE') return unsatisfiable(reply, sizeBytes);
     throw err;
   }
-  if (!object) {
-    reply.removeHeader('content-disposition');
-    return reply.code(404).type('application/json').send({ statusCode: 404, code: 'NOT_FOUND', message: 'the stored output is missing' });
-  }
+  if (!object) return missing(reply);
   if (object.sizeBytes !== sizeBytes || (object.sha256 !== null && object.etag !== etag)) {
     object.body.destroy();
     throw new StorageError('STORAGE_FAILED', `the stored object ${key} no longer matches its record`);
@@ -93,6 +93,17 @@ export async function serveStoredObject(request: FastifyRequest, reply: FastifyR
   }
   reply.header('content-length', String(object.contentLength));
   return reply.send(object.body);
+}
+
+/** The job says its video is stored, but the storage does not hold it (any more): the route's documented 404. */
+function missing(reply: FastifyReply): FastifyReply {
+  reply.removeHeader('content-disposition');
+  reply.removeHeader('content-type');
+  return reply.code(404).type('application/json').send({
+    statusCode: 404,
+    code: 'OUTPUT_NOT_STORED',
+    message: 'the stored output is missing: the storage no longer holds it (removed, or STORAGE_URL changed since the job stored it)',
+  });
 }
 
 function notModifiedSince(header: string, lastModified: Date): boolean {

@@ -157,9 +157,13 @@ describe.each([
     expect((await get('/auto/x', { range: 'bytes=0-9', 'if-range': `W/${etag}` })).status).toBe(200);
   });
 
-  it('answers 404 when the object behind the record is gone', async () => {
+  it('answers 404 OUTPUT_NOT_STORED when the object behind the record is gone, to HEAD as to GET', async () => {
     const res = await get('/auto/missing');
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body.toString())).toMatchObject({ code: 'NOT_FOUND' });
+    expect(JSON.parse(res.body.toString())).toMatchObject({ code: 'OUTPUT_NOT_STORED', message: expect.stringMatching(/^the stored output is missing/) });
+    // HEAD must not promise (200, a length) what GET cannot serve.
+    const head = await get('/auto/missing', {}, 'HEAD');
+    expect([head.status, head.headers['content-type']]).toEqual([404, 'application/json; charset=utf-8']);
+    expect((await get('/auto/x', {}, 'HEAD')).status).toBe(200);
   });
 });
