@@ -13,12 +13,13 @@ import { usageOf } from './usage.js';
 export async function recordMessageOutcome(
   ctx: StepContext,
   index: number,
-  outcome: { texts: string[]; after: KnownState },
+  outcome: { texts: string[]; after: KnownState; note?: string },
 ): Promise<void> {
   const { flow, deps, jobId } = ctx;
   const before = draftOf(flow.known);
   const afterDraft = draftOf(outcome.after);
-  const summary = describeDraftChange(before, afterDraft);
+  const seen = describeDraftChange(before, afterDraft);
+  const summary = outcome.note ? `${seen}; ${outcome.note}` : seen;
   const timeline = timelineOf(afterDraft);
   flow.known = outcome.after;
   flow.inflight = null;

@@ -46,6 +46,20 @@ describe('conformance', () => {
     expect(stack.sim.log.count('render_submit')).toBe(1);
   });
 
+  it('"correct" whose correction the agent fails on: the draft is rendered and reported as it is, not lost', async () => {
+    // The second /run_sse (the correction) ends with the agent's error and changes nothing.
+    stack.sim.injectFault({ kind: 'agent_error_event', times: 1, after: 1 });
+    const job = await submit('correct');
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(job.messages_sent).toHaveLength(2);
+    expect(runsOf(job)).toHaveLength(2);
+    expect(job.result?.conformant).toBe(false);
+    expect(job.result?.checks.find((c) => c.name === 'aspect_ratio')).toMatchObject({ got: '1920x1080', ok: false });
+    expect(job.changes[1]).toMatchObject({ message: 2, summary: expect.stringMatching(/the correction did not take effect: the agent failed on it/) });
+    expect(job.usage).toMatchObject({ messages_sent: 2, renders: 1 });
+    expect(stack.sim.log.count('render_submit')).toBe(1);
+  });
+
   it('"report": no extra message; the failed check is named and the result is not conformant', async () => {
     const job = await submit('report');
     expect(job.status, JSON.stringify(job.error)).toBe('succeeded');

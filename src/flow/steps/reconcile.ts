@@ -33,6 +33,14 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
     ? Math.min(UNCHANGED_READS_AFTER_AGENT_ERROR, deps.settings.reconcileMaxUnchanged)
     : deps.settings.reconcileMaxUnchanged;
   if (rc.unchanged >= limit) {
+    // The one correction of conformance "correct" did nothing (the agent failed on it, or its answer was lost): the
+    // draft is what it was, and it is rendered and reported as it is (its checks say what is still wrong), not lost.
+    if (flow.corrected && inflight.index === flow.messages.length - 1) {
+      const why = agentError ? `the agent failed on it (${agentError})` : 'its answer was lost and the state did not change';
+      log.warn({ message: inflight.index, reads: rc.reads }, `the correction did not take effect: ${why}; rendering the draft as it is`);
+      await recordMessageOutcome(ctx, inflight.index, { texts: [], after: state, note: `the correction did not take effect: ${why}` });
+      return next('generate');
+    }
     const notResent = 'it was not sent again because the upstream charges for every send';
     if (agentError) {
       throw new AppError(
