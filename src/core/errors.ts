@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   // Job errors (error.code on a failed job); statuses apply when surfaced over HTTP (e.g. /v1/credits).
   UPSTREAM_AUTH_FAILED: { status: 502, retryable: false },
   UPSTREAM_OUT_OF_CREDITS: { status: 502, retryable: false },
+  UPSTREAM_ACCOUNT_CHANGED: { status: 502, retryable: true },
   UPSTREAM_EXPORT_BLOCKED: { status: 502, retryable: false },
   UPSTREAM_RATE_LIMITED: { status: 502, retryable: true },
   UPSTREAM_ERROR: { status: 502, retryable: true },

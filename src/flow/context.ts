@@ -77,6 +77,8 @@ export interface FlowDeps {
   urlSources: { fetch(url: string, opts: { field: string; signal: AbortSignal }): Promise<FetchedUrlSource> };
   /** Upstream accounts: each run spends its tenant's (tokens, credits, balance and claims below are the default's). */
   accounts: Pick<UpstreamAccounts, 'forTenant'>;
+  /** In a run: the id of the account it spends (the tenant's now); absent outside a run. */
+  accountId?: string;
   /** Fair starts: the sweeper re-offers lost jobs and frees the slots of ended ones. */
   admission: Admission;
   limitsOf: (tenant: string) => Promise<TenantLimits>;

@@ -95,6 +95,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     // The steps' record changes are staged on the run and written with its next commit.
     lifecycle: run.lifecycle,
     tokens,
+    accountId: account.id,
     credits: account.credits,
     balance: account.balance,
     claims: account.claims,
@@ -277,6 +278,20 @@ async function handleFailure(
       return { kind: 'continue', outcome: delayMs === 0 ? next(step) : wait(step, delayMs, 'upstream token refused again') };
     }
     case 'new_session': {
+      // The tenant's upstream account changed while the job ran (a token of another user): the new account cannot see
+      // the old one's session, and a new session would send the messages the old account was charged for again.
+      if (flow.account !== null && deps.accountId !== undefined && deps.accountId !== flow.account && flow.usage.messages_sent > 0) {
+        return fail(
+          deps,
+          ctx,
+          save,
+          new AppError(
+            'UPSTREAM_ACCOUNT_CHANGED',
+            `the tenant's upstream account changed while the job ran; its session belongs to the account that was charged for ` +
+              `its ${flow.usage.messages_sent} message(s) so far, and the new one would be charged for them again: submit the job again to run it on the new account`,
+          ),
+        );
+      }
       flow.session_resets += 1;
       if (flow.session_resets > MAX_SESSION_RESETS) {
         return fail(deps, ctx, save, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));

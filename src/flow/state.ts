@@ -66,6 +66,8 @@ export const flowStateSchema = z.object({
    */
   token_refusals: z.number().int().min(0).default(0),
   session_resets: z.number().int().min(0),
+  /** The upstream account the job's session was created under (null before one, or in checkpoints older than this). */
+  account: z.string().nullable().default(null),
   /** First time this job found the upstream out of credits; it fails once it has waited too long. */
   credits_wait_since: z.string().nullable(),
   /** First of an unbroken run of 429s; the job fails UPSTREAM_RATE_LIMITED once it lasts too long. */
@@ -122,6 +124,7 @@ export function initialFlowState(
     retries: 0,
     token_refusals: 0,
     session_resets: 0,
+    account: null,
     credits_wait_since: null,
     rate_limited_since: null,
     known: null,

@@ -23,6 +23,7 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
       // Continue where the group's previous job left the session: its draft, its uploaded files.
       if (flow.session?.session_id !== shared.session_id) flow.known = null;
       flow.session = { task_id: shared.task_id, session_id: shared.session_id };
+      flow.account = ctx.deps.accountId ?? null;
       flow.uploads = shared.uploads;
       flow.uploaded = true;
     }
@@ -30,6 +31,7 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
   if (!flow.session) {
     const created = await nemo.createSession(token, { language: ctx.record.job.language });
     flow.session = { task_id: created.taskId, session_id: created.sessionId };
+    flow.account = ctx.deps.accountId ?? null;
     ctx.log.info({ sessionId: created.sessionId }, 'upstream session created');
     // Written with the next commit (the first message's mark, or the upload's): a crash before it costs one more free
     // session, and a worker that stalled and was taken over fails that commit (fenced) instead of overwriting the

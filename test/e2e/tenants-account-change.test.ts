@@ -1,0 +1,44 @@
+// A tenant's upstream token changed to another account while its job runs: the job is not paid for a second time on the new account.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/jobs/schemas.js';
+import { startStack, waitForFinished, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ADMIN = 'admin-key-0123456789abcdef';
+const OLD = 'nmv_usr_old_account_0123456789';
+const NEW = 'nmv_usr_new_account_0123456789';
+
+describe('a tenant switched to another upstream account mid-job', () => {
+  let stack: Stack;
+  let key: string;
+  const asTenant = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key });
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { ADMIN_API_KEY: ADMIN, SECRETS_KEY: randomBytes(32).toString('base64'), CREDITS_RECHECK_MS: '200' } });
+    stack.sim.setScenario({ staticTokens: [OLD, NEW], staticCredits: 1_000_000 });
+    expect((await stack.api('POST', '/admin/tenants', { id: 'switcher', upstream: { token: OLD } }, { key: ADMIN })).status).toBe(201);
+    key = (await stack.api<{ key: string }>('POST', '/admin/tenants/switcher/keys', {}, { key: ADMIN })).body.key;
+  });
+  afterAll(async () => stack?.close());
+
+  it('fails it UPSTREAM_ACCOUNT_CHANGED instead of sending its charged messages again on the new account', async () => {
+    // The old account pays for the instruction (100), then has nothing left for the follow-up: the job waits for credits.
+    stack.sim.setCredits(120, OLD);
+    const created = await asTenant<Job>('POST', '/v1/jobs', { instruction: 'a promo from scratch', followups: ['add music'] });
+    expect(created.status).toBe(202);
+    await waitFor(async () => (await asTenant<Job>('GET', `/v1/jobs/${created.body.id}`)).body.waiting?.reason === 'upstream_credits', {
+      what: 'the job to wait for credits',
+      timeoutMs: 30_000,
+    });
+    // The operator moves the tenant to another account (another user), as one does for a tenant out of credits.
+    expect((await stack.api('PATCH', '/admin/tenants/switcher', { upstream: { token: NEW } }, { key: ADMIN })).status).toBe(200);
+    const job = await waitForFinished({ api: (m, p, b, o) => stack.api(m, p, b, { ...o, key }) }, created.body.id);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_ACCOUNT_CHANGED', retryable: true });
+    // Nothing was generated again: the instruction went out once, on the old account's session only.
+    const generations = stack.sim.log.entries().filter((e) => e.endpoint === 'run_sse' && e.status === 200);
+    expect(generations.map((e) => e.sessionId)).toEqual([job.upstream.session_id]);
+    expect(stack.sim.log.count('render_submit')).toBe(0);
+  });
+});
