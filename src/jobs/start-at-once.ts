@@ -16,11 +16,16 @@ local function start_at_once(base, job, t, max_s, weight_s, account, max_account
   if running == 0 then redis.call('HSET', base .. 'limits', t, max_s .. '|' .. weight_s .. '|' .. account) end
   redis.call('SADD', base .. 'account:' .. account, job)
   redis.call('HSET', base .. 'job-account', job, account)
-  -- The turn it took still counts: a tenant that started many jobs while nobody waited goes after one that has not,
-  -- once both wait (it rejoins at this pass or the virtual time, whichever is later).
+  -- The turn it took counts as one taken in the round: its pass moves on, and the virtual time moves with it (as admit
+  -- moves it to the pass of the tenant it starts). A tenant alone thus stays level with the virtual time, and one that
+  -- joins later goes turn about with it instead of behind every job it ran while nobody else waited.
   local weight = tonumber(weight_s) or 1
   if weight <= 0 then weight = 1 end
-  redis.call('HINCRBYFLOAT', base .. 'passes', t, 1 / weight)
+  local vt = tonumber(redis.call('GET', base .. 'vtime') or '0')
+  local pass = tonumber(redis.call('HGET', base .. 'passes', t) or '0')
+  if pass < vt then pass = vt end
+  redis.call('SET', base .. 'vtime', tostring(pass))
+  redis.call('HSET', base .. 'passes', t, tostring(pass + 1 / weight))
   return 1
 end
 `;

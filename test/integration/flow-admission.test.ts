@@ -38,6 +38,30 @@ describe('fair admission', () => {
     expect((await adm.running('A')).sort()).toEqual(['a002', 'a003']);
   });
 
+  it('a tenant that ran alone for a long time has no debt: its job goes among a newcomer’s backlog, not behind all of it', async () => {
+    const adm = scheduler(3);
+    // H1 alone: 66 jobs, 3 at a time, each batch after the one before ended: every one starts at once.
+    for (let i = 0; i < 66; i += 3) {
+      const batch = [0, 1, 2].map((k) => `h1-${String(i + k).padStart(2, '0')}`);
+      for (const job of batch) expect(await adm.add(job, 'H1', limits(0), i + 1)).toEqual([job]);
+      for (const job of batch) expect(await adm.release(job, 'H1')).toEqual([]);
+    }
+    // H2 posts 20 (3 start at once), then H1 one more; the slots free one by one.
+    const order: string[] = [];
+    for (let i = 0; i < 20; i++) order.push(...(await adm.add(`h2-${String(i).padStart(2, '0')}`, 'H2', limits(0), 1000 + i)));
+    expect(order).toEqual(['h2-00', 'h2-01', 'h2-02']);
+    expect(await adm.add('h1-last', 'H1', limits(0), 2000)).toEqual([]);
+    const running = [...order];
+    while (!order.includes('h1-last')) {
+      const done = running.shift()!;
+      const started = await adm.release(done, done.startsWith('h1') ? 'H1' : 'H2');
+      running.push(...started);
+      order.push(...started);
+    }
+    // H1's single job takes one of the next turns (it started a turn ahead of the newcomer at most), not the 21st.
+    expect(order.indexOf('h1-last')).toBeLessThanOrEqual(5);
+  });
+
   it('a tenant never has more than its cap running, however many slots are free', async () => {
     const adm = scheduler(100);
     const started: string[] = [];
