@@ -32,9 +32,17 @@ export class ClaimLinks {
   }
 }
 
-/** What to do about an empty upstream account, in the words the job's wait and failure use. */
-export function outOfCreditsAdvice(opts: { anonymous: boolean; claimUrl: string | null }): string {
-  if (!opts.anonymous) return 'out of credits (2001): top up the NemoVideo account of the configured token';
+/**
+ * What to do about an empty upstream account, in the words the job's wait and failure use: the service's own account
+ * is the operator's (NEMO_TOKEN), a tenant's own is set through /admin/tenants.
+ */
+export function outOfCreditsAdvice(opts: { anonymous: boolean; claimUrl: string | null; tenantAccount?: boolean }): string {
+  const other = opts.tenantAccount ? "give the tenant a funded upstream token (PATCH /admin/tenants/{id})" : 'set NEMO_TOKEN to a funded key';
+  if (!opts.anonymous) {
+    return opts.tenantAccount
+      ? "out of credits (2001): top up the NemoVideo account of the tenant's upstream token"
+      : 'out of credits (2001): top up the NemoVideo account of the configured token';
+  }
   const where = opts.claimUrl ? `register at ${opts.claimUrl}` : 'register the anonymous NemoVideo account';
-  return `out of credits (2001): ${where} or set NEMO_TOKEN to a funded key`;
+  return `out of credits (2001): ${where} or ${other}`;
 }

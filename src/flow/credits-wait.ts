@@ -1,5 +1,6 @@
 // How a job waits for credits: a delayed wake-up while the gate is shut, failing UPSTREAM_OUT_OF_CREDITS after the max wait.
 import { AppError } from '../core/errors.js';
+import { DEFAULT_ACCOUNT } from '../redis/keys.js';
 import { outOfCreditsAdvice } from './claim-links.js';
 import { wait, type StepContext, type StepOutcome } from './context.js';
 import type { Step } from './state.js';
@@ -18,7 +19,11 @@ export async function creditsWait(ctx: StepContext, step: Step, delayMs: number,
   const since = flow.credits_wait_since ? Date.parse(flow.credits_wait_since) : now;
   flow.credits_wait_since = new Date(since).toISOString();
   const left = since + deps.settings.creditsMaxWaitMs - now;
-  const advice = outOfCreditsAdvice({ anonymous: !deps.tokens.isStatic, claimUrl: await deps.claims.current() });
+  const advice = outOfCreditsAdvice({
+    anonymous: !deps.tokens.isStatic,
+    claimUrl: await deps.claims.current(),
+    tenantAccount: deps.accountId !== undefined && deps.accountId !== DEFAULT_ACCOUNT,
+  });
   if (left <= 0) {
     throw new AppError(
       'UPSTREAM_OUT_OF_CREDITS',

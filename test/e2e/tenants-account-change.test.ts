@@ -27,10 +27,15 @@ describe('a tenant switched to another upstream account mid-job', () => {
     stack.sim.setCredits(120, OLD);
     const created = await asTenant<Job>('POST', '/v1/jobs', { instruction: 'a promo from scratch', followups: ['add music'] });
     expect(created.status).toBe(202);
-    await waitFor(async () => (await asTenant<Job>('GET', `/v1/jobs/${created.body.id}`)).body.waiting?.reason === 'upstream_credits', {
-      what: 'the job to wait for credits',
-      timeoutMs: 30_000,
-    });
+    const waiting = await waitFor(
+      async () => {
+        const job = (await asTenant<Job>('GET', `/v1/jobs/${created.body.id}`)).body;
+        return job.waiting?.reason === 'upstream_credits' ? job.waiting : null;
+      },
+      { what: 'the job to wait for credits', timeoutMs: 30_000 },
+    );
+    // The advice names the tenant's own account, not the service's configured token.
+    expect(waiting.message).toMatch(/top up the NemoVideo account of the tenant's upstream token/);
     // The operator moves the tenant to another account (another user), as one does for a tenant out of credits.
     expect((await stack.api('PATCH', '/admin/tenants/switcher', { upstream: { token: NEW } }, { key: ADMIN })).status).toBe(200);
     const job = await waitForFinished({ api: (m, p, b, o) => stack.api(m, p, b, { ...o, key }) }, created.body.id);
