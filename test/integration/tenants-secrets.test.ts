@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compose, type Container } from '../../src/app/compose.js';
 import { ConfigError, loadConfig } from '../../src/app/config.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { waitReady } from '../../src/redis/client.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { TenantDirectory } from '../../src/tenants/directory.js';
 import { decodeSecretsKey, SecretBox, secretsKeyId } from '../../src/tenants/secret-box.js';
@@ -73,9 +74,11 @@ describe('rotating SECRETS_KEY', () => {
   const [A, B, C] = [keyText(), keyText(), keyText()];
   const open: Container[] = [];
 
-  const container = (env: Record<string, string>) => {
+  /** A process's services, once its request connection is up: it refuses commands until then (no offline queue). */
+  const container = async (env: Record<string, string>) => {
     const c = compose(loadConfig({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', ...env }), logger);
     open.push(c);
+    await waitReady(c.redis, 10_000);
     return c;
   };
   const sealedKeyOf = async (tenant: string) => {
@@ -84,7 +87,7 @@ describe('rotating SECRETS_KEY', () => {
   };
 
   beforeAll(async () => {
-    const withA = container({ SECRETS_KEY: A });
+    const withA = await container({ SECRETS_KEY: A });
     for (const id of ['north', 'south', 'east']) await withA.tenants.admin.create({ id, upstream: { token: `${TOKEN}-${id}` } });
     expect(await sealedKeyOf('north')).toBe(idOf(A));
   });
@@ -118,8 +121,8 @@ describe('rotating SECRETS_KEY', () => {
   });
 
   it('re-seals the rest at start-up (every process does it; compare-and-set keeps it safe)', async () => {
-    container({ SECRETS_KEY: B, SECRETS_KEY_PREVIOUS: A });
-    container({ SECRETS_KEY: B, SECRETS_KEY_PREVIOUS: A });
+    await container({ SECRETS_KEY: B, SECRETS_KEY_PREVIOUS: A });
+    await container({ SECRETS_KEY: B, SECRETS_KEY_PREVIOUS: A });
     await waitFor(async () => (await sealedKeyOf('south')) === idOf(B) && (await sealedKeyOf('east')) === idOf(B), {
       what: 'every token re-sealed under B',
       timeoutMs: 5_000,
@@ -127,21 +130,21 @@ describe('rotating SECRETS_KEY', () => {
   });
 
   it('with A dropped: every token still opens', async () => {
-    const onlyB = container({ SECRETS_KEY: B });
+    const onlyB = await container({ SECRETS_KEY: B });
     for (const id of ['north', 'south', 'east']) expect((await onlyB.tenants.directory.upstreamOf(id)).token).toBe(`${TOKEN}-${id}`);
     expect(await onlyB.tenants.admin.reseal()).toEqual({ checked: 3, resealed: 0, unreadable: [] });
   });
 
   it('the reseal command reports what it did; a key nobody configured any more is reported unreadable', async () => {
-    const withB = container({ SECRETS_KEY: B });
+    const withB = await container({ SECRETS_KEY: B });
     await withB.tenants.admin.update('east', { upstream: { token: `${TOKEN}-east-2` } });
-    const rotated = container({ SECRETS_KEY: C, SECRETS_KEY_PREVIOUS: B });
+    const rotated = await container({ SECRETS_KEY: C, SECRETS_KEY_PREVIOUS: B });
     await rotated.tenants.directory.start();
     // Start-up already did it: nothing left for the command.
     expect(await rotated.tenants.admin.reseal()).toEqual({ checked: 3, resealed: 0, unreadable: [] });
     expect((await rotated.tenants.directory.upstreamOf('east')).token).toBe(`${TOKEN}-east-2`);
 
-    const lost = container({ SECRETS_KEY: keyText() });
+    const lost = await container({ SECRETS_KEY: keyText() });
     expect(await lost.tenants.admin.reseal()).toEqual({ checked: 3, resealed: 0, unreadable: ['east', 'north', 'south'] });
     await expect(lost.tenants.directory.upstreamOf('north')).rejects.toMatchObject({ code: 'SECRETS_KEY_UNKNOWN' });
     // The settings stay readable; the token is only ever "set".
@@ -149,7 +152,7 @@ describe('rotating SECRETS_KEY', () => {
   });
 
   it('refuses to store a token without SECRETS_KEY (409 SECRETS_KEY_MISSING); anonymous and default need none', async () => {
-    const none = container({});
+    const none = await container({});
     await expect(none.tenants.admin.create({ id: 'west', upstream: { token: TOKEN } })).rejects.toMatchObject({ code: 'SECRETS_KEY_MISSING', statusCode: 409 });
     expect(await store.get('west')).toBeNull();
     await expect(none.tenants.admin.create({ id: 'west', upstream: { anonymous: true } })).resolves.toMatchObject({ upstream: { kind: 'anonymous' } });
