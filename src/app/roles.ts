@@ -155,8 +155,7 @@ export async function startRoles(role: Role, config: Config, logger: Logger): Pr
     if (role === 'api' || role === 'all') api = await startApi(services);
   } catch (err) {
     // Start-up cut short by the stop (Redis closed under it): the stop exits the process, not this failure.
-    if (startUp.stopping()) return new Promise<never>(() => {});
-    throw err;
+    if (!startUp.stopping()) throw err;
   }
   if (startUp.stopping()) return new Promise<never>(() => {});
   logger.info({ role, api: api?.url ?? null, worker: worker !== null, ops: ops?.url ?? null }, 'nemo-relay started');

@@ -154,8 +154,21 @@ export class Idempotency {
    */
   async replayOf<T>(tenant: string, key: string, fp: string, load: (id: string) => Promise<T | null>): Promise<T | null> {
     const redisKey = this.redisKeyOf(tenant, key);
-    const deadline = Date.now() + this.waitMs;
-    for (let raw = await this.redis.get(redisKey); raw !== null; raw = await this.redis.get(redisKey)) {
+    return this.settledEntry(await this.redis.get(redisKey), fp, redisKey, Date.now() + this.waitMs, load);
+  }
+
+  /**
+   * Looks at an entry (`raw`, read again while it is pending) until it says something final: the first job, or null
+   * when the key is free (no entry, let go, expired, or its job gone). Another body is 422; a wait past the deadline 409.
+   */
+  private async settledEntry<T>(
+    raw: string | null,
+    fp: string,
+    redisKey: string,
+    deadline: number,
+    load: (id: string) => Promise<T | null>,
+  ): Promise<T | null> {
+    for (; raw !== null; raw = await this.redis.get(redisKey)) {
       const judged = await this.judge(raw, fp, redisKey, deadline, load);
       if (judged === 'free') return null;
       if (judged !== 'wait') return judged.record;
@@ -187,14 +200,9 @@ export class Idempotency {
         if (!(err instanceof KeyTaken)) throw err;
         raw = err.entry;
       }
-      // Look at the entry until it says something final; null: it was let go (or expired), so create again.
-      while (raw !== null) {
-        const judged = await this.judge(raw, fp, claim.redisKey, deadline, load);
-        if (judged === 'free') break;
-        if (judged !== 'wait') return { record: judged.record, replayed: true };
-        await sleep(this.pollMs);
-        raw = await this.redis.get(claim.redisKey);
-      }
+      // The first job, or null: the key is free again, so create again.
+      const first = await this.settledEntry(raw, fp, claim.redisKey, deadline, load);
+      if (first !== null) return { record: first, replayed: true };
     }
   }
 }

@@ -116,7 +116,7 @@ export class DeliveryProcessor {
     // hands out one that has expired meanwhile. Only a job.succeeded is parsed for that.
     const stored = deliveryEvent(read.event);
     const late = attempt > 1 || redeliver || Date.now() - Date.parse(stored.at) > (this.deps.freshLinkAfterMs ?? FRESH_LINK_AFTER_MS);
-    const event = late && this.deps.presentResult ? await this.withFreshLink(read.event) : stored;
+    const event = late && this.deps.presentResult ? await this.withFreshLink(read.event, stored) : stored;
 
     const signing =
       secretsKey !== null && record.tenant === tenant
@@ -210,8 +210,7 @@ export class DeliveryProcessor {
   }
 
   /** Only a job.succeeded is parsed (and re-serialized with its link renewed); any other event goes out as stored. */
-  private async withFreshLink(raw: string): Promise<DeliveryEvent> {
-    const stored = deliveryEvent(raw);
+  private async withFreshLink(raw: string, stored: DeliveryEvent): Promise<DeliveryEvent> {
     if (stored.type !== 'job.succeeded') return stored;
     const event = eventSchema.parse(JSON.parse(raw));
     if (!('result' in event.data)) return stored;
