@@ -19,7 +19,8 @@ import { renderPollStep } from './steps/render-poll.js';
 import { renderSubmitStep } from './steps/render-submit.js';
 import { sessionStep } from './steps/session.js';
 import { uploadStep } from './steps/upload.js';
-import { decideUpstream, MAX_TOKEN_REFUSALS, reauthDelayMs } from './upstream-errors.js';
+import { decideUpstream, MAX_TOKEN_REFUSALS, reauthDelayMs, type StaticTokenOwner } from './upstream-errors.js';
+import { DEFAULT_ACCOUNT } from '../redis/keys.js';
 
 export const MAX_SESSION_RESETS = 2;
 
@@ -90,8 +91,9 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
   const { tokens } = account;
   const stepDeps: FlowDeps = {
     ...deps,
-    // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls).
-    nemo: countedUpstream(deps.nemo, () => void (flow.usage.upstream_calls += 1)),
+    // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls), and logged with
+    // the job's jobId and trace_id.
+    nemo: countedUpstream(deps.nemo.withLogger(log), () => void (flow.usage.upstream_calls += 1)),
     // The steps' record changes are staged on the run and written with its next commit.
     lifecycle: run.lifecycle,
     tokens,
@@ -145,6 +147,8 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     } catch (err) {
       if (err instanceof LockLostError) throw err;
       if (signal.aborted) {
+        // Given up by a cancel or a shutdown: counted apart, neither a success nor an upstream failure.
+        deps.onStep?.(step, 'aborted', Date.now() - started, jobId);
         await save();
         continue; // the loop top sees cancel_requested
       }
@@ -210,6 +214,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Whose fixed token the job's account uses, if any (the refusal message names it). */
+function staticTokenOwner(deps: FlowDeps): StaticTokenOwner {
+  if (!deps.tokens.isStatic) return null;
+  return deps.accountId !== undefined && deps.accountId !== DEFAULT_ACCOUNT ? 'tenant' : 'service';
+}
+
 async function handleFailure(
   deps: FlowDeps,
   ctx: StepContext,
@@ -224,7 +234,7 @@ async function handleFailure(
   await save();
   let decision;
   try {
-    decision = decideUpstream(err, flow.retries, deps.tokens.isStatic);
+    decision = decideUpstream(err, flow.retries, staticTokenOwner(deps));
   } catch (unexpected) {
     // Not an upstream or job error: a bug or Redis trouble. Let BullMQ retry the whole job from the checkpoint.
     await save();

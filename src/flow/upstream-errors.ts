@@ -80,7 +80,19 @@ function decideStorage(err: StorageError, failuresSoFar: number): UpstreamDecisi
   return { kind: 'fail', error: new AppError(STORAGE_CODES[err.code], message, { cause: err, retryable: err.retryable }) };
 }
 
-export function decideUpstream(err: unknown, failuresSoFar: number, tokenIsStatic: boolean): UpstreamDecision {
+/**
+ * `staticToken`: which fixed token the job used, named for the message when the upstream refuses it (a refused fixed
+ * token cannot be renewed, so the job fails): the service's NEMO_TOKEN or the tenant's own. null: an anonymous token,
+ * which is renewed instead.
+ */
+export type StaticTokenOwner = 'service' | 'tenant' | null;
+
+const REFUSED_TOKEN: Record<'service' | 'tenant', string> = {
+  service: 'the configured NEMO_TOKEN was refused by the upstream',
+  tenant: "the tenant's own upstream token (set through /admin/tenants) was refused by the upstream",
+};
+
+export function decideUpstream(err: unknown, failuresSoFar: number, staticToken: StaticTokenOwner): UpstreamDecision {
   if (err instanceof StorageError) return decideStorage(err, failuresSoFar);
   if (!(err instanceof NemoError)) {
     if (err instanceof AppError) return { kind: 'fail', error: err };
@@ -89,9 +101,7 @@ export function decideUpstream(err: unknown, failuresSoFar: number, tokenIsStati
   const detail = scrubSecrets(err.message);
   switch (err.kind) {
     case 'auth':
-      if (tokenIsStatic) {
-        return fail('UPSTREAM_AUTH_FAILED', `the configured NEMO_TOKEN was refused by the upstream (${detail})`, err);
-      }
+      if (staticToken) return fail('UPSTREAM_AUTH_FAILED', `${REFUSED_TOKEN[staticToken]} (${detail})`, err);
       return { kind: 'reauth' };
     case 'session_missing':
       return { kind: 'new_session' };

@@ -2,8 +2,8 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../observability/logger.js';
-import { NemoError, type NemoEndpoint, type NemoErrorKind } from './errors.js';
-import { callJson, parseData, type HttpContext } from './http.js';
+import { NemoError, type NemoEndpoint } from './errors.js';
+import { callJson, parseData, type CallOutcome, type HttpContext } from './http.js';
 import { multipartBody, MultipartSizeError, type MultipartFile } from './multipart.js';
 import { normaliseRender, renderWireSchema, type RenderStatus } from './render-status.js';
 import { runAgent, type RunAgentOptions } from './run-agent.js';
@@ -29,7 +29,7 @@ export interface NemoClientOptions {
   dispatcher?: Dispatcher;
   /** Per REST call, headers and body included (default 30 s). */
   requestTimeoutMs?: number;
-  onCall?: (endpoint: NemoEndpoint, outcome: 'ok' | NemoErrorKind, ms: number) => void;
+  onCall?: (endpoint: NemoEndpoint, outcome: CallOutcome, ms: number) => void;
 }
 
 export interface RenderRequest {
@@ -47,7 +47,7 @@ const seg = (s: string) => encodeURIComponent(s);
 export class NemoClient {
   private readonly ctx: HttpContext;
 
-  constructor(opts: NemoClientOptions) {
+  constructor(private readonly opts: NemoClientOptions) {
     this.ctx = {
       baseUrl: opts.baseUrl,
       skill: opts.skill,
@@ -56,6 +56,14 @@ export class NemoClient {
       ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
       ...(opts.onCall ? { onCall: opts.onCall } : {}),
     };
+  }
+
+  /**
+   * The same client (same dispatcher, settings and call counter), logging through `logger`: a job's own, so the lines of
+   * its upstream calls carry its jobId and trace_id.
+   */
+  withLogger(logger: Logger): NemoClient {
+    return new NemoClient({ ...this.opts, logger });
   }
 
   /** §2.1: no Bearer, X-Client-Id required. The only method that returns a token. */

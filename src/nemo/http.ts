@@ -28,8 +28,11 @@ export interface HttpContext {
   logger: Logger;
   dispatcher?: Dispatcher;
   requestTimeoutMs: number;
-  onCall?: (endpoint: NemoEndpoint, outcome: 'ok' | NemoErrorKind, ms: number) => void;
+  onCall?: (endpoint: NemoEndpoint, outcome: CallOutcome, ms: number) => void;
 }
+
+/** How a call ended: answered, failed with an error kind, or given up by its caller (a cancel, a shutdown). */
+export type CallOutcome = 'ok' | NemoErrorKind | 'aborted';
 
 export interface CallSpec {
   endpoint: NemoEndpoint;
@@ -64,15 +67,22 @@ export function joinUrl(baseUrl: string, path: string): string {
 
 /**
  * Times `fn`, reports the outcome to onCall and logs at debug — endpoint, outcome and ms only, never headers — inside
- * the call's trace span. `method` defaults to POST for run_sse (run-agent.ts), the one caller that does not pass it.
+ * the call's trace span. `method` defaults to POST for run_sse (run-agent.ts), the one caller that does not pass it;
+ * `signal`, the caller's: a call it aborted is `aborted`, not an upstream failure.
  */
-export async function instrument<T>(ctx: HttpContext, endpoint: NemoEndpoint, fn: () => Promise<T>, method: CallSpec['method'] = 'POST'): Promise<T> {
+export async function instrument<T>(
+  ctx: HttpContext,
+  endpoint: NemoEndpoint,
+  fn: () => Promise<T>,
+  method: CallSpec['method'] = 'POST',
+  signal?: AbortSignal,
+): Promise<T> {
   const started = performance.now();
-  let outcome: 'ok' | NemoErrorKind = 'ok';
+  let outcome: CallOutcome = 'ok';
   try {
     return await traceUpstream(endpoint, method, fn);
   } catch (err) {
-    outcome = isNemoError(err) ? err.kind : 'transient';
+    outcome = isNemoError(err) ? err.kind : signal?.aborted ? 'aborted' : 'transient';
     throw err;
   } finally {
     const ms = Math.round(performance.now() - started);

@@ -32,7 +32,7 @@ export async function runAgent(
   text: string,
   opts: RunAgentOptions,
 ): Promise<AgentRunResult> {
-  return instrument(ctx, 'run_sse', () => runOnce(ctx, token, sessionId, text, opts));
+  return instrument(ctx, 'run_sse', () => runOnce(ctx, token, sessionId, text, opts), 'POST', opts.signal);
 }
 
 async function runOnce(ctx: HttpContext, token: string, sessionId: string, text: string, opts: RunAgentOptions): Promise<AgentRunResult> {

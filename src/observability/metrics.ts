@@ -28,7 +28,7 @@ export type StepLabel = string;
 export type EndpointLabel = string;
 /** 'ok' or the upstream error kind. */
 export type UpstreamOutcome = string;
-export type WebhookOutcome = 'delivered' | 'failed' | 'gone' | 'refused';
+export type WebhookOutcome = 'delivered' | 'failed' | 'exhausted' | 'gone' | 'refused';
 
 export interface Metrics {
   registry: Registry;

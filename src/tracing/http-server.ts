@@ -1,9 +1,10 @@
 // The API's server span per request, by Fastify hooks: a caller's traceparent is its parent, and handlers run inside it.
-import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { ATTR } from './attributes.js';
-import { SpanKind } from './spans.js';
+import { SpanKind, SpanStatusCode } from './spans.js';
+import { tracingApi } from './state.js';
 
 export interface RequestSpanOptions {
   /** Paths that get no span (probes, scrapes, docs): they arrive every few seconds and say nothing about jobs. */
@@ -16,6 +17,10 @@ export interface RequestSpanOptions {
  * instrumentation needs the ESM loader hook, so tests (in-process) would see no request span at all.
  */
 export function traceRequests(app: FastifyInstance, opts: RequestSpanOptions): void {
+  // The API module the SDK handed over: with tracing off this is never called, and @opentelemetry/api never loads.
+  const api = tracingApi();
+  if (!api) return;
+  const { context, propagation, ROOT_CONTEXT, trace } = api;
   const spans = new WeakMap<FastifyRequest, { span: Span; ctx: Context }>();
   const tracer = trace.getTracer('nemo-relay', PACKAGE_VERSION);
 
@@ -56,6 +61,8 @@ export function traceRequests(app: FastifyInstance, opts: RequestSpanOptions): v
     );
     const ctx = trace.setSpan(parent, span);
     spans.set(request, { span, ctx });
+    // The request's log lines (its one-line summary, a handler's warnings) carry the trace they belong to.
+    request.log = request.log.child({ trace_id: span.spanContext().traceId });
     // Event streams hijack the reply (no onResponse then) and clients may leave early: the socket's close ends those.
     reply.raw.once('close', () => finish(request, reply.raw.statusCode, !reply.raw.writableFinished));
     context.with(ctx, done);

@@ -1,7 +1,10 @@
 // Whether this process traces: set once when the SDK starts (or a test installs one); off, every span helper is a no-op.
 import type * as OtelApiModule from '@opentelemetry/api';
 
-/** The OpenTelemetry API module: the SDK hands it over, so nothing loads @opentelemetry/api while tracing is off. */
+/**
+ * The OpenTelemetry API module: the SDK hands it over, so nothing loads @opentelemetry/api while tracing is off (modules
+ * that need its values take them from tracingApi(), and import only its types).
+ */
 export type OtelApi = typeof OtelApiModule;
 
 export interface TracingRuntime {

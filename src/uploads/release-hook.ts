@@ -2,6 +2,7 @@
 import type { JobStore } from '../jobs/store.js';
 import { isTerminal, TERMINAL_EVENTS, type EventType, type JobRecord } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
+import { activeTraceFields } from '../tracing/spans.js';
 import type { StagedUploads } from './staged-uploads.js';
 
 /** Never throws: a leftover file is the sweeper's to remove, and must not fail the job's own transition. */
@@ -12,9 +13,10 @@ export function uploadReleaseHook(uploads: StagedUploads, store: JobStore, logge
       const record = known ?? (await store.get(jobId));
       const ids = (record?.job.sources ?? []).flatMap((s) => ('upload_id' in s ? [s.upload_id] : []));
       const removed = await uploads.releaseForJob(jobId, ids);
-      if (removed.length > 0) logger.debug({ jobId, removed }, 'staged uploads removed after the job ended');
+      // Run inside the job's run (or the cancel request): its lines carry the job's trace_id like the job's own log.
+      if (removed.length > 0) logger.debug({ jobId, ...activeTraceFields(), removed }, 'staged uploads removed after the job ended');
     } catch (err) {
-      logger.warn({ jobId, err: String(err) }, 'could not release staged uploads; the sweeper will');
+      logger.warn({ jobId, ...activeTraceFields(), err: String(err) }, 'could not release staged uploads; the sweeper will');
     }
   };
 }

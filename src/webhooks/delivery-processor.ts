@@ -13,7 +13,14 @@ import { nextRetryDelayMs } from './schedule.js';
 import type { WebhookSecrets } from './secrets.js';
 import { sendWebhook, type DeliveryOutcome } from './sender.js';
 
-export type AttemptOutcome = 'delivered' | 'failed' | 'gone' | 'refused';
+/** How an attempt ended, for metrics and its span: failed (to be retried) and exhausted (the last one) are apart. */
+export type AttemptOutcome = 'delivered' | 'failed' | 'exhausted' | 'gone' | 'refused';
+
+/** What the settle script records for an attempt, and the wait before the next one (failing only). */
+interface SettleDecision {
+  action: SettleAction;
+  delayMs: number | null;
+}
 
 /** What an attempt leaves to do: nothing (settled), wait behind an earlier pending event, or try again after a delay. */
 type AttemptResult = { kind: 'done' } | { kind: 'blocked' } | { kind: 'retry'; delayMs: number };
@@ -131,7 +138,16 @@ export class DeliveryProcessor {
       timeoutMs: this.deps.timeoutMs,
       dispatcher: this.deps.httpDispatcher,
     });
-    const kind: AttemptOutcome = outcome.ok ? 'delivered' : outcome.refused ? 'refused' : outcome.stop ? 'gone' : 'failed';
+    const decision = this.decide(outcome, attempt);
+    const kind: AttemptOutcome = outcome.ok
+      ? 'delivered'
+      : outcome.refused
+        ? 'refused'
+        : outcome.stop
+          ? 'gone'
+          : decision.action === 'exhausted'
+            ? 'exhausted'
+            : 'failed';
     endWebhookAttempt(span, { statusCode: outcome.statusCode, outcome: kind, error: outcome.error });
     const logged: DeliveryAttempt = {
       event_id: event.id,
@@ -144,32 +160,34 @@ export class DeliveryProcessor {
       response_excerpt: outcome.responseBody.slice(0, RESPONSE_EXCERPT_CHARS),
     };
     this.deps.onAttempt?.(kind, outcome.durationMs);
-    return this.settle(data, outcome, logged, traceFieldsOf(span));
+    return this.settle(data, outcome, logged, decision, traceFieldsOf(span));
+  }
+
+  /**
+   * 410 Gone: the receiver wants nothing more about this job. A target the SSRF policy refuses now (its name resolved
+   * to an internal address since the job was created) is not retried either: retrying would only keep probing an
+   * internal address. Both stop every pending and later event of the job. Retry-After is honoured on whatever failed
+   * answer carries it (the contract's rule; 429 and 503 are where RFC 9110 defines it, and a receiver that sends it on
+   * a 500 means the same): it stretches the wait, never shortens it.
+   */
+  private decide(outcome: DeliveryOutcome, attempt: number): SettleDecision {
+    if (outcome.ok) return { action: 'delivered', delayMs: null };
+    if (outcome.stop || outcome.refused) return { action: 'stop', delayMs: null };
+    const delayMs = nextRetryDelayMs({ attempt, schedule: this.deps.schedule, retryAfterMs: outcome.retryAfterMs });
+    return { action: delayMs === null ? 'exhausted' : 'failing', delayMs };
   }
 
   private async settle(
     data: DeliveryJobData,
     outcome: DeliveryOutcome,
     logged: DeliveryAttempt,
+    { action, delayMs: delay }: SettleDecision,
     traceFields: { trace_id?: string } = {},
   ): Promise<AttemptResult> {
     const { jobId, seq, attempt, redeliver = false } = data;
     // Fields on the line rather than a child logger: a child redacts its bindings on creation, once per delivery.
     const logger = this.deps.logger;
     const fields = { jobId, seq, attempt, redeliver, ...traceFields };
-    // 410 Gone: the receiver wants nothing more about this job. A target the SSRF policy refuses now (its name
-    // resolved to an internal address since the job was created) is not retried either: retrying would only keep
-    // probing an internal address. Both stop every pending and later event of the job.
-    // Retry-After is honoured on whatever failed answer carries it (the contract's rule; 429 and 503 are where RFC 9110
-    // defines it, and a receiver that sends it on a 500 means the same): it stretches the wait, never shortens it.
-    let delay: number | null = null;
-    let action: SettleAction;
-    if (outcome.ok) action = 'delivered';
-    else if (outcome.stop || outcome.refused) action = 'stop';
-    else {
-      delay = nextRetryDelayMs({ attempt, schedule: this.deps.schedule, retryAfterMs: outcome.retryAfterMs });
-      action = delay === null ? 'exhausted' : 'failing';
-    }
     const stopReason = outcome.refused ? `refused: ${outcome.error ?? 'target refused'}` : 'receiver answered 410 Gone';
     const settled = await this.deps.ledger.scripts.settle(jobId, seq, {
       attemptJson: JSON.stringify(logged),

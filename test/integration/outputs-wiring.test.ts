@@ -1,6 +1,4 @@
 // Output storage wiring on real Redis: the orphan sweep, the link key shared by processes, readiness caching, error decisions.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,6 +13,7 @@ import { outputKey } from '../../src/storage/keys.js';
 import { cachedStorageProbe } from '../../src/storage/readiness.js';
 import type { OutputStorage, ProbeResult } from '../../src/storage/types.js';
 import { makeJob } from '../helpers/jobs.js';
+import { countModulesResolved } from '../helpers/module-count.js';
 import { cleanupPrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 const body = (text: string) => Readable.from([Buffer.from(text)]);
@@ -157,43 +156,29 @@ describe('readiness probe cache', () => {
 describe('storage failures as flow decisions', () => {
   it('retries what may pass (honouring Retry-After, capped), fails the rest with the storage code', () => {
     const flaky = new StorageError('OUTPUT_FETCH_FAILED', 'the upstream output URL answered 503', { retryable: true, retryAfterMs: 20_000 });
-    expect(decideUpstream(flaky, 0, false)).toMatchObject({ kind: 'retry', delayMs: 20_000, countsAsFailure: true });
+    expect(decideUpstream(flaky, 0, null)).toMatchObject({ kind: 'retry', delayMs: 20_000, countsAsFailure: true });
     const patient = new StorageError('OUTPUT_FETCH_FAILED', 'answered 429', { retryable: true, retryAfterMs: 86_400_000 });
-    expect(decideUpstream(patient, 0, false)).toMatchObject({ kind: 'retry', delayMs: 300_000 });
-    const exhausted = decideUpstream(new StorageError('OUTPUT_STALLED', 'no data for 30000 ms'), MAX_STEP_RETRIES, false);
+    expect(decideUpstream(patient, 0, null)).toMatchObject({ kind: 'retry', delayMs: 300_000 });
+    const exhausted = decideUpstream(new StorageError('OUTPUT_STALLED', 'no data for 30000 ms'), MAX_STEP_RETRIES, null);
     expect(exhausted.kind).toBe('fail');
     if (exhausted.kind === 'fail') expect(exhausted.error).toMatchObject({ code: 'OUTPUT_STALLED', retryable: true, statusCode: 504 });
-    const gone = decideUpstream(new StorageError('OUTPUT_GONE', 'the upstream output URL is gone (410)'), 0, false);
+    const gone = decideUpstream(new StorageError('OUTPUT_GONE', 'the upstream output URL is gone (410)'), 0, null);
     expect(gone.kind).toBe('fail');
     if (gone.kind === 'fail') expect(gone.error).toMatchObject({ code: 'OUTPUT_GONE', retryable: false, message: 'the upstream output URL is gone (410)' });
-    const disk = decideUpstream(new StorageError('STORAGE_FAILED', 'writing the output failed (ENOSPC)'), 1, false);
+    const disk = decideUpstream(new StorageError('STORAGE_FAILED', 'writing the output failed (ENOSPC)'), 1, null);
     expect(disk).toMatchObject({ kind: 'retry', countsAsFailure: true });
   });
 });
 
 describe('the AWS SDK is loaded only for s3 storage, and only when used', () => {
-  /** A child process that records every module resolved under @aws-sdk while it composes the service. */
-  async function sdkModules(storageUrl: string, use: boolean): Promise<number> {
-    const script = `
-      import { registerHooks } from 'node:module';
-      let sdk = 0;
-      registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); if (r.url.includes('@aws-sdk')) sdk++; return r; } });
-      const { loadConfig } = await import('./src/app/config.ts');
-      const { compose } = await import('./src/app/compose.ts');
-      const { createLogger } = await import('./src/observability/logger.ts');
-      const c = compose(loadConfig({ REDIS_URL: ${JSON.stringify(TEST_REDIS_URL)}, STORAGE_URL: ${JSON.stringify(storageUrl)}, S3_ENDPOINT: 'http://127.0.0.1:9', LOG_LEVEL: 'silent' }), createLogger('silent'));
+  /** Modules resolved under @aws-sdk while the service is composed (and its storage used, with `use`). */
+  const sdkModules = (storageUrl: string, use: boolean) =>
+    countModulesResolved(
+      `(url) => url.includes('@aws-sdk')`,
+      `const c = compose(loadConfig({ REDIS_URL: ${JSON.stringify(TEST_REDIS_URL)}, STORAGE_URL: ${JSON.stringify(storageUrl)}, S3_ENDPOINT: 'http://127.0.0.1:9', LOG_LEVEL: 'silent' }), createLogger('silent'));
       if (${use}) await c.outputs.readiness();
-      await c.close();
-      console.log('SDK_MODULES=' + sdk);
-      process.exit(0);`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    await once(child, 'exit');
-    const match = /SDK_MODULES=(\d+)/.exec(out);
-    if (!match) throw new Error(`child printed no count: ${out}`);
-    return Number(match[1]);
-  }
+      await c.close();`,
+    );
 
   it('never loads it with file storage, loads it for s3 on first use', async () => {
     expect(await sdkModules('file://./data/test-outputs/lazy-check', true)).toBe(0);

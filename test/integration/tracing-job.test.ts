@@ -154,10 +154,18 @@ describe('tracing: one job, one trace', () => {
     const sent = parseTraceparent(String(delivery.headers.traceparent));
     expect(sent).toMatchObject({ traceId: caller.traceId, spanId: spanId(attempt) });
 
-    // Every line of the job's worker log carries the trace id.
+    // Every line of the job's worker log carries the trace id, the lines of its upstream calls included (logged at
+    // debug by the client, through the job's logger: one "nemo call" per upstream span of the job's own calls).
     const jobLines = logLines.filter((l) => l.jobId === id);
     expect(jobLines.length).toBeGreaterThan(0);
     expect(jobLines.filter((l) => l.trace_id !== caller.traceId)).toEqual([]);
+    const callLines = jobLines.filter((l) => l.msg === 'nemo call');
+    const jobCalls = upstream.filter((s) => s.attributes[ATTR.upstreamEndpoint] !== 'anonymous_token' && s.attributes[ATTR.upstreamEndpoint] !== 'credits');
+    expect(callLines.map((l) => l.endpoint).sort()).toEqual(jobCalls.map((s) => s.attributes[ATTR.upstreamEndpoint]).sort());
+    expect(jobLines.filter((l) => l.msg === 'agent run ended')).toHaveLength(2);
+    // The API's line for the request that created the job carries the same trace id.
+    const requestLines = logLines.filter((l) => l.msg === 'request' && l.method === 'POST' && l.url === '/v1/jobs' && l.trace_id === caller.traceId);
+    expect(requestLines).toHaveLength(1);
 
     // No secret in any span of the process: attributes, status messages, events, links.
     const clientIds = stack.sim.log.entries().flatMap((e) => (e.clientId ? [e.clientId] : []));
@@ -173,6 +181,13 @@ describe('tracing: one job, one trace', () => {
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a ten-second teaser', sources: [{ upload_id: uploadId }] });
     const job = await waitForFinished(stack, created.body.id);
     expect(job.status).toBe('succeeded');
+    // Releasing the staged upload is logged (at debug) in the job's trace, like the job's own lines.
+    const released = await waitFor(() => logLines.find((l) => l.msg === 'staged uploads removed after the job ended' && l.jobId === job.id), {
+      what: 'the staged upload release line',
+      timeoutMs: 10_000,
+    });
+    const jobSpan = tracing.spans().find((r) => r.attributes[ATTR.jobId] === job.id)!;
+    expect(released.trace_id).toBe(traceId(jobSpan));
     const upload = await waitFor(
       () => tracing.spans().find((s) => s.name === 'nemo upload' && traceId(s) === traceId(tracing.spans().find((r) => r.attributes[ATTR.jobId] === job.id)!)),
       { what: 'the nemo upload span of the job', timeoutMs: 10_000 },

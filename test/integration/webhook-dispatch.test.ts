@@ -8,7 +8,7 @@ import { JobStore } from '../../src/jobs/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { DeliveryLedger } from '../../src/webhooks/deliveries.js';
-import { DeliveryProcessor } from '../../src/webhooks/delivery-processor.js';
+import { DeliveryProcessor, type AttemptOutcome } from '../../src/webhooks/delivery-processor.js';
 import { EventEnqueuer } from '../../src/webhooks/event-enqueuer.js';
 import { createDeliveryQueue, startDeliveryWorker } from '../../src/webhooks/queue.js';
 import { WebhookSecrets } from '../../src/webhooks/secrets.js';
@@ -30,8 +30,15 @@ const logger = createLogger('silent');
 /** 'hooks.example.test' resolves to loopback here, as a rebound DNS name would after the creation-time check. */
 const lookup: LookupFunction = (_host, _opts, cb) => queueMicrotask(() => cb(null, [{ address: '127.0.0.1', family: 4 }]));
 
-function setup(opts: { allowPrivate: boolean; schedule: number[]; presentResult?: (job: Job) => Promise<Job>; freshLinkAfterMs?: number }) {
+function setup(opts: {
+  allowPrivate: boolean;
+  schedule: number[];
+  presentResult?: (job: Job) => Promise<Job>;
+  freshLinkAfterMs?: number;
+  onAttempt?: (outcome: AttemptOutcome) => void;
+}) {
   const processor = new DeliveryProcessor({
+    ...(opts.onAttempt ? { onAttempt: opts.onAttempt } : {}),
     ...(opts.presentResult ? { presentResult: opts.presentResult } : {}),
     ...(opts.freshLinkAfterMs ? { freshLinkAfterMs: opts.freshLinkAfterMs } : {}),
     ledger,
@@ -125,6 +132,21 @@ describe('webhook enqueuer + delivery processor', () => {
     expect(retry!.at - first!.at).toBeGreaterThanOrEqual(240);
     expect(wake).toBeLessThan(5_000);
     console.info(`[measured] held-back event sent ${wake} ms after the earlier one got through (safety net 60000 ms)`);
+  });
+
+  it('reports each failed attempt as failed and the last one, after which nothing is retried, as exhausted', async () => {
+    // nemo_relay_webhook_attempts_total{outcome}: "failed" is documented as "will be retried".
+    const outcomes: AttemptOutcome[] = [];
+    const s = setup({ allowPrivate: true, schedule: [30, 30], onAttempt: (o) => void outcomes.push(o) });
+    worker = s.worker;
+    const job = newJob(receiver.url, ['job.started']);
+    receiver.respond(() => ({ status: 500 }));
+    await store.create('acme', job);
+    const { eventSeq } = await store.update(job.id, (r) => r, { event: 'job.started' });
+    await s.dispatcher.onEvent(job.id, 'job.started', eventSeq!);
+    await waitFor(async () => (await store.get(job.id))?.job.webhook?.status === 'exhausted', { what: 'retries exhausted' });
+    expect(forJob(job.id)).toHaveLength(3);
+    expect(outcomes).toEqual(['failed', 'failed', 'exhausted']);
   });
 
   it('delivers twelve rapid events of one job strictly in seq order while the first is retried', async () => {

@@ -158,6 +158,8 @@ describe('runFlow: cancel and abort', () => {
     expect((await f.flow(jobId)).inflight?.index).toBe(0); // sent: never to be sent again
     expect(f.visited()).not.toContain('reconcile');
     expect(f.nemo.count('cancelRender')).toBe(0);
+    // The step cut off by the cancel is counted (nemo_relay_flow_step_duration_seconds) as aborted, not as an error.
+    expect(f.steps.at(-1)).toEqual({ step: 'generate', outcome: 'aborted' });
   });
 
   it('hands the job back (wait 0) on an abort without a cancel, before running anything', async () => {

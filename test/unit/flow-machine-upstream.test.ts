@@ -368,4 +368,20 @@ describe('runFlow: a refused token (1001)', () => {
       message: 'the configured NEMO_TOKEN was refused by the upstream (create_session: HTTP 200 code 1001: token expired)',
     });
   });
+
+  it("names the tenant's own token, not NEMO_TOKEN, when a tenant's fixed token is refused", async () => {
+    const f = createFakeFlow();
+    f.tenantAccounts.set('globex', f.makeAccount('tenant-globex', { staticToken: true, tokenPrefix: 'nmv_usr_globex' }));
+    const jobId = await f.addJob({ tenant: 'globex' });
+    f.nemo.script('createSession', tokenRefused());
+
+    expect(await f.run(jobId)).toEqual({ kind: 'finished' });
+
+    expect(f.nemo.count('createSession')).toBe(1);
+    expect((await f.record(jobId)).job.error).toEqual({
+      code: 'UPSTREAM_AUTH_FAILED',
+      retryable: false,
+      message: "the tenant's own upstream token (set through /admin/tenants) was refused by the upstream (create_session: HTTP 200 code 1001: token expired)",
+    });
+  });
 });

@@ -43,48 +43,55 @@ describe('decideUpstream: one decision per kind', () => {
     '%s (%s) with an anonymous token, first failure',
     (kind, phase) => {
       // The phase matters to generate (was the message sent?), never to the decision itself.
-      expect(decideUpstream(nemo(kind, 'x', { phase }), 0, false).kind).toBe(DECISION_OF_KIND[kind]);
+      expect(decideUpstream(nemo(kind, 'x', { phase }), 0, null).kind).toBe(DECISION_OF_KIND[kind]);
     },
   );
 });
 
 describe('decideUpstream: auth', () => {
   it('re-acquires an anonymous token', () => {
-    expect(decideUpstream(nemo('auth', 'code 1001', { upstreamCode: 1001 }), 0, false)).toEqual({ kind: 'reauth' });
+    expect(decideUpstream(nemo('auth', 'code 1001', { upstreamCode: 1001 }), 0, null)).toEqual({ kind: 'reauth' });
   });
 
   it('fails UPSTREAM_AUTH_FAILED (not retryable) when the refused token is the configured NEMO_TOKEN', () => {
     const err = nemo('auth', 'create_session: HTTP 401', { httpStatus: 401 });
-    const error = failed(decideUpstream(err, 0, true));
+    const error = failed(decideUpstream(err, 0, 'service'));
     expect(error.code).toBe('UPSTREAM_AUTH_FAILED');
     expect(error.retryable).toBe(false);
     expect(error.message).toBe('the configured NEMO_TOKEN was refused by the upstream (create_session: HTTP 401)');
     expect(error.cause).toBe(err);
   });
+
+  it("names the tenant's own token, not NEMO_TOKEN, when that is the one refused", () => {
+    const error = failed(decideUpstream(nemo('auth', 'create_session: HTTP 401', { httpStatus: 401 }), 0, 'tenant'));
+    expect(error.code).toBe('UPSTREAM_AUTH_FAILED');
+    expect(error.message).toBe("the tenant's own upstream token (set through /admin/tenants) was refused by the upstream (create_session: HTTP 401)");
+    expect(error.message).not.toContain('NEMO_TOKEN');
+  });
 });
 
 describe('decideUpstream: session, credits, rate limit', () => {
   it('starts a new session on 1002', () => {
-    expect(decideUpstream(nemo('session_missing', 'code 1002', { upstreamCode: 1002 }), 3, false)).toEqual({ kind: 'new_session' });
+    expect(decideUpstream(nemo('session_missing', 'code 1002', { upstreamCode: 1002 }), 3, null)).toEqual({ kind: 'new_session' });
   });
 
   it('waits for credits on 2001, with either token', () => {
-    expect(decideUpstream(nemo('no_credits'), 0, false)).toEqual({ kind: 'out_of_credits' });
-    expect(decideUpstream(nemo('no_credits'), 0, true)).toEqual({ kind: 'out_of_credits' });
+    expect(decideUpstream(nemo('no_credits'), 0, null)).toEqual({ kind: 'out_of_credits' });
+    expect(decideUpstream(nemo('no_credits'), 0, 'service')).toEqual({ kind: 'out_of_credits' });
   });
 
   it('waits as long as the Retry-After says', () => {
-    expect(decideUpstream(nemo('rate_limited', '429', { retryAfterMs: 12_000 }), 0, false)).toEqual({ kind: 'rate_limited', delayMs: 12_000 });
-    expect(decideUpstream(nemo('rate_limited', '429', { retryAfterMs: 0 }), 0, false)).toEqual({ kind: 'rate_limited', delayMs: 0 });
+    expect(decideUpstream(nemo('rate_limited', '429', { retryAfterMs: 12_000 }), 0, null)).toEqual({ kind: 'rate_limited', delayMs: 12_000 });
+    expect(decideUpstream(nemo('rate_limited', '429', { retryAfterMs: 0 }), 0, null)).toEqual({ kind: 'rate_limited', delayMs: 0 });
   });
 
   it('waits the default 30 s without a Retry-After', () => {
     expect(DEFAULT_RATE_LIMIT_WAIT_MS).toBe(30_000);
-    expect(decideUpstream(nemo('rate_limited', '429'), 0, false)).toEqual({ kind: 'rate_limited', delayMs: DEFAULT_RATE_LIMIT_WAIT_MS });
+    expect(decideUpstream(nemo('rate_limited', '429'), 0, null)).toEqual({ kind: 'rate_limited', delayMs: DEFAULT_RATE_LIMIT_WAIT_MS });
   });
 
   it('never counts 429s as failures, however many came before', () => {
-    expect(decideUpstream(nemo('rate_limited', '429'), MAX_STEP_RETRIES + 5, false).kind).toBe('rate_limited');
+    expect(decideUpstream(nemo('rate_limited', '429'), MAX_STEP_RETRIES + 5, null).kind).toBe('rate_limited');
   });
 });
 
@@ -93,7 +100,7 @@ describe('decideUpstream: retried kinds', () => {
 
   it.each(RETRIED)('%s is retried with backoff below MAX_STEP_RETRIES, counting as a failure', (kind) => {
     for (let failures = 0; failures < MAX_STEP_RETRIES; failures++) {
-      const decision = decideUpstream(nemo(kind, `${kind} number ${failures}`), failures, false);
+      const decision = decideUpstream(nemo(kind, `${kind} number ${failures}`), failures, null);
       if (decision.kind !== 'retry') throw new Error(`${kind} after ${failures}: ${decision.kind}`);
       const ceiling = Math.min(60_000, 1_000 * 2 ** failures);
       expect(decision.delayMs).toBeGreaterThanOrEqual(ceiling / 2);
@@ -105,13 +112,13 @@ describe('decideUpstream: retried kinds', () => {
 
   it.each(RETRIED)('%s fails UPSTREAM_ERROR (retryable) at MAX_STEP_RETRIES', (kind) => {
     const err = nemo(kind, 'HTTP 503');
-    const error = failed(decideUpstream(err, MAX_STEP_RETRIES, false));
+    const error = failed(decideUpstream(err, MAX_STEP_RETRIES, null));
     expect(error.code).toBe('UPSTREAM_ERROR');
     expect(error.retryable).toBe(true);
     // MAX_STEP_RETRIES failures before this one: this is attempt MAX_STEP_RETRIES + 1.
     expect(error.message).toBe(`the upstream kept failing (${MAX_STEP_RETRIES + 1} attempts): HTTP 503`);
     expect(error.cause).toBe(err);
-    expect(failed(decideUpstream(err, MAX_STEP_RETRIES + 1, false)).code).toBe('UPSTREAM_ERROR');
+    expect(failed(decideUpstream(err, MAX_STEP_RETRIES + 1, null)).code).toBe('UPSTREAM_ERROR');
   });
 
   it('backs off exponentially, jittered between half the ceiling and all of it, capped at 60 s', () => {
@@ -139,7 +146,7 @@ describe('decideUpstream: refusals fail the job', () => {
   ] as const)('%s → %s, not retryable, whatever the failure count', (kind, code, explain) => {
     for (const failures of [0, MAX_STEP_RETRIES]) {
       const err = nemo(kind, 'HTTP 400: bad thing');
-      const error = failed(decideUpstream(err, failures, false));
+      const error = failed(decideUpstream(err, failures, null));
       expect(error.code).toBe(code);
       expect(error.retryable).toBe(false);
       expect(error.message.startsWith(explain)).toBe(true);
@@ -149,7 +156,7 @@ describe('decideUpstream: refusals fail the job', () => {
   });
 
   it('fails a kind it does not know as UPSTREAM_REJECTED', () => {
-    const error = failed(decideUpstream(nemo('brand_new_kind' as NemoErrorKind, 'odd'), 0, false));
+    const error = failed(decideUpstream(nemo('brand_new_kind' as NemoErrorKind, 'odd'), 0, null));
     expect(error.code).toBe('UPSTREAM_REJECTED');
     expect(error.message).toBe('the upstream rejected the request: odd');
   });
@@ -158,30 +165,30 @@ describe('decideUpstream: refusals fail the job', () => {
 describe('decideUpstream: errors that are not the upstream’s', () => {
   it('fails with a job error (AppError) as it is', () => {
     const err = new AppError('NOTHING_TO_RENDER', 'no timeline');
-    expect(decideUpstream(err, 0, false)).toEqual({ kind: 'fail', error: err });
-    expect(failed(decideUpstream(err, 0, false))).toBe(err);
+    expect(decideUpstream(err, 0, null)).toEqual({ kind: 'fail', error: err });
+    expect(failed(decideUpstream(err, 0, null))).toBe(err);
   });
 
   it('throws anything else (a bug, Redis trouble) for the queue to retry the run', () => {
     const bug = new TypeError('cannot read properties of undefined');
-    expect(() => decideUpstream(bug, 0, false)).toThrow(bug);
-    expect(() => decideUpstream('a string', 0, false)).toThrow();
-    expect(() => decideUpstream(undefined, 0, false)).toThrow();
+    expect(() => decideUpstream(bug, 0, null)).toThrow(bug);
+    expect(() => decideUpstream('a string', 0, null)).toThrow();
+    expect(() => decideUpstream(undefined, 0, null)).toThrow();
   });
 
   it('retries a retryable storage failure with the longer of backoff and Retry-After (capped at 5 min)', () => {
-    const told = decideUpstream(new StorageError('OUTPUT_FETCH_FAILED', 'HTTP 503', { retryAfterMs: 45_000 }), 0, false);
+    const told = decideUpstream(new StorageError('OUTPUT_FETCH_FAILED', 'HTTP 503', { retryAfterMs: 45_000 }), 0, null);
     expect(told).toEqual({ kind: 'retry', delayMs: 45_000, countsAsFailure: true, reason: 'HTTP 503' });
-    const capped = decideUpstream(new StorageError('STORAGE_FAILED', 'slow down', { retryAfterMs: 3_600_000 }), 0, false);
+    const capped = decideUpstream(new StorageError('STORAGE_FAILED', 'slow down', { retryAfterMs: 3_600_000 }), 0, null);
     expect(capped.kind === 'retry' && capped.delayMs).toBe(300_000);
-    const plain = decideUpstream(new StorageError('OUTPUT_STALLED', 'stalled'), 0, false);
+    const plain = decideUpstream(new StorageError('OUTPUT_STALLED', 'stalled'), 0, null);
     expect(plain.kind === 'retry' && plain.delayMs).toBeLessThanOrEqual(1_000);
   });
 
   it('fails a storage failure with its own code: at once when not retryable, at MAX_STEP_RETRIES otherwise', () => {
-    const gone = failed(decideUpstream(new StorageError('OUTPUT_GONE', 'HTTP 410'), 0, false));
+    const gone = failed(decideUpstream(new StorageError('OUTPUT_GONE', 'HTTP 410'), 0, null));
     expect([gone.code, gone.retryable, gone.message]).toEqual(['OUTPUT_GONE', false, 'HTTP 410']);
-    const stalled = failed(decideUpstream(new StorageError('OUTPUT_STALLED', 'stalled'), MAX_STEP_RETRIES, false));
+    const stalled = failed(decideUpstream(new StorageError('OUTPUT_STALLED', 'stalled'), MAX_STEP_RETRIES, null));
     expect([stalled.code, stalled.retryable]).toEqual(['OUTPUT_STALLED', true]);
     expect(stalled.message).toBe(`stalled (still failing after ${MAX_STEP_RETRIES + 1} attempts)`);
   });
@@ -192,7 +199,7 @@ describe('decideUpstream: no secret reaches a job error', () => {
 
   it('scrubs tokens from the upstream message (NemoError already scrubs at construction)', () => {
     const err = nemo('rejected', `HTTP 400: token ${TOKEN} is not allowed, Bearer ${TOKEN}`);
-    const error = failed(decideUpstream(err, 0, false));
+    const error = failed(decideUpstream(err, 0, null));
     expect(error.message).not.toContain(TOKEN);
     expect(error.message).toContain('nmv_usr_[redacted]');
   });
@@ -204,10 +211,10 @@ describe('decideUpstream: no secret reaches a job error', () => {
       return err;
     };
     const texts = [
-      failed(decideUpstream(leaky('auth'), 0, true)).message,
-      failed(decideUpstream(leaky('export_blocked'), 0, false)).message,
-      failed(decideUpstream(leaky('transient'), MAX_STEP_RETRIES, false)).message,
-      (decideUpstream(leaky('transient'), 0, false) as { reason: string }).reason,
+      failed(decideUpstream(leaky('auth'), 0, 'service')).message,
+      failed(decideUpstream(leaky('export_blocked'), 0, null)).message,
+      failed(decideUpstream(leaky('transient'), MAX_STEP_RETRIES, null)).message,
+      (decideUpstream(leaky('transient'), 0, null) as { reason: string }).reason,
     ];
     for (const text of texts) {
       expect(text).not.toContain(TOKEN);

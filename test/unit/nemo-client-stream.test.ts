@@ -1,5 +1,6 @@
 // NemoClient.runAgent against a real local server: request shape, deadlines, drops mid-stream, refusals before the stream (§2.7, §3).
 import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
 import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -168,7 +169,26 @@ describe('runAgent', () => {
     });
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('job canceled')), 100);
-    const err = await caught(() => makeClient(srv.url).runAgent(TOKEN, 's', 'x', { ...opts, signal: ac.signal }));
+    const outcomes: string[] = [];
+    const client = makeClient(srv.url, { onCall: (endpoint, outcome) => void outcomes.push(`${endpoint}:${outcome}`) });
+    const err = await caught(() => client.runAgent(TOKEN, 's', 'x', { ...opts, signal: ac.signal }));
     expect(err.message).toBe('job canceled');
+    // Counted as given up by the caller, not as an upstream failure (nemo_relay_upstream_requests_total).
+    expect(outcomes).toEqual(['run_sse:aborted']);
+  });
+
+  it('logs its calls through the logger given by withLogger (a job’s, with its jobId)', async () => {
+    srv.handle((_q, res) => {
+      sseHead(res);
+      res.end(camel);
+    });
+    const lines: Record<string, unknown>[] = [];
+    const sink = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
+    const jobLog = pino({ level: 'debug' }, sink).child({ jobId: 'job_1' });
+    await makeClient(srv.url).withLogger(jobLog).runAgent(TOKEN, 's', 'x', opts);
+    const upstream = lines.filter((l) => l.endpoint === 'run_sse');
+    expect(upstream.map((l) => l.msg)).toContain('nemo call');
+    expect(upstream.map((l) => l.msg)).toContain('agent run ended');
+    expect(upstream.filter((l) => l.jobId !== 'job_1')).toEqual([]);
   });
 });

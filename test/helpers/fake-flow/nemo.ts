@@ -60,6 +60,11 @@ export class FakeNemo {
 
   constructor(private readonly journal: string[]) {}
 
+  /** As NemoClient's: the fake logs nothing, so it is itself. */
+  withLogger(): this {
+    return this;
+  }
+
   script<M extends NemoMethod>(method: M, ...answers: Answer<M>[]): this {
     this.queues.set(method, [...(this.queues.get(method) ?? []), ...answers]);
     return this;
