@@ -1,5 +1,5 @@
 // buildApp(deps): the Fastify API with the zod type provider, auth, the contract's errors, OpenAPI and every route group.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { errorCodes, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AppError } from '../core/errors.js';
 import { traceRequests } from '../tracing/http-server.js';
@@ -56,6 +56,15 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addHook('onRoute', (route) => documentFrameworkErrors(route as Parameters<typeof documentFrameworkErrors>[0]));
   // Bodies are JSON (or multipart where a route takes it): plain text is refused with 415 like any other type.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body is no body where a route takes none (rotate, redeliver, cancel…): JSON-by-default clients send
+  // the header anyway. A route with a body refuses the empty one as before (400 "body: must be a JSON object").
+  const parseJson = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'ignore');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length > 0) return parseJson(request, body.toString(), done);
+    if (request.routeOptions.schema?.body) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
+    done(null, undefined);
+  });
   await registerOpenApi(app);
 
   app.decorateRequest('tenant', '');

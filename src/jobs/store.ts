@@ -66,8 +66,9 @@ if ARGV[4] ~= '' then
   redis.call('PUBLISH', ARGV[8], event)
 end
 if ARGV[9] ~= '0' then
-  -- Record (set above), events, checkpoint. The webhook ledger and attempt log mostly appear after the end; the
-  -- retention sweeper erases them with the rest when the index entry below comes due.
+  -- Record (set above), events, checkpoint. The webhook ledger and attempt log mostly appear after the end: each
+  -- attempt settled after it gives them the record's expiry (delivery-scripts.ts), and the retention sweeper erases
+  -- them with the rest when the index entry below comes due.
   if ARGV[1] == '-' then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
   redis.call('PEXPIRE', KEYS[5], ARGV[9])
   if not flow_expires then redis.call('PEXPIRE', KEYS[6], ARGV[9]) end

@@ -196,6 +196,11 @@ export class DeliveryProcessor {
       redeliver,
       ...(action === 'stop' ? { stopReason } : {}),
     });
+    if (settled.status === 'erased') {
+      // Erased (retention, DELETE) while the attempt was out: nothing of it is kept, and nothing more is sent.
+      logger.warn({ ...fields, statusCode: outcome.statusCode }, 'webhook attempt not recorded: the job was erased while it was out');
+      return DONE;
+    }
 
     if (action === 'delivered') {
       // Debug, not info: at thousands of deliveries/s a line each (redacted, written synchronously) cost about a fifth

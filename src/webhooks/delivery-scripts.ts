@@ -293,10 +293,15 @@ return out
  * - exhausted: the event given up on (a redelivery leaves the ledger alone); status exhausted;
  * - stop: the job's deliveries stopped (410 or refused target): every pending event stopped; status exhausted;
  * - failing: a retry follows; status failing.
+ * A job erased while the attempt was out (retention, DELETE) gets nothing written back: status erased. Once the job has
+ * ended, log and ledger take the record's expiry (they mostly appear after the end, when the ending commit set it).
  * Returns {next pending seq after this one (0 if none; 0 for stop and failing), mark (as mark_webhook), status}.
  */
 const SETTLE_ONE_FN = `${MARK_WEBHOOK_FN}
 local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max_records, action, redeliver, stop_reason)
+  -- -2: no record. Retention is absolute: no delivery log or ledger outlives the job. -1: not ended, no expiry yet.
+  local expires_at = redis.call('PEXPIRETIME', k_record)
+  if expires_at == -2 then return {0, 0, 'erased'} end
   local seq = tonumber(seq_text)
   if redis.call('RPUSH', k_log, attempt_json) > tonumber(max_records) then redis.call('LTRIM', k_log, -tonumber(max_records), -1) end
   -- The ledger is read once (the status pair alone when that is all it takes) and written once. Lua is slow here next to
@@ -349,6 +354,10 @@ local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max
     else redis.call('HSET', k_ledger, '${WEBHOOK_STATUS_FIELD}', status, '${WEBHOOK_ATTEMPTS_FIELD}', (n or 0) + 1) end
   elseif mine then
     redis.call('HSET', k_ledger, seq_text, mine)
+  end
+  if expires_at > 0 then
+    redis.call('PEXPIREAT', k_log, expires_at)
+    redis.call('PEXPIREAT', k_ledger, expires_at)
   end
   return {nextSeq, mark, status}
 end
@@ -412,7 +421,8 @@ export interface DeliveryRead {
 export interface SettleResult {
   /** The job's next pending event after this one, to wake at once; null when none. */
   next: number | null;
-  status: 'pending' | 'delivered' | 'failing' | 'exhausted';
+  /** erased: the job was erased while the attempt was out, and nothing was recorded. */
+  status: 'pending' | 'delivered' | 'failing' | 'exhausted' | 'erased';
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : v instanceof Buffer ? v.toString('utf8') : null);

@@ -6,7 +6,7 @@ import { multipart } from '../helpers/multipart.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
-type Operation = { responses: Record<string, unknown> };
+type Operation = { responses: Record<string, unknown>; requestBody?: unknown };
 let paths: Record<string, Record<string, Operation>>;
 
 beforeAll(async () => {
@@ -46,6 +46,24 @@ describe('documented statuses', () => {
       const form = await send<{ code: string }>(stack.apiUrl, method, url, { body: 'a=1', contentType: 'application/x-www-form-urlencoded' });
       expect([path, form.status, form.body.code]).toEqual([path, 415, 'UNSUPPORTED_MEDIA_TYPE']);
       expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
+    }
+  });
+
+  it('an empty body sent as JSON is no body: routes that take none answer as without it, the others 400', async () => {
+    // JSON-by-default clients send Content-Type: application/json on a POST without a body.
+    const posts = tenantOperations().filter((o) => o.method === 'POST' && o.path !== '/v1/uploads');
+    const bodiless = posts.filter((o) => !o.op.requestBody).map((o) => o.path);
+    expect(bodiless).toEqual(expect.arrayContaining(['/v1/webhook-secret/rotate', '/v1/jobs/{id}/deliveries/redeliver']));
+    for (const { method, path, op } of posts) {
+      const url = withId(path, NO_SUCH_JOB);
+      const empty = await send<{ code: string; message: string }>(stack.apiUrl, method, url, { body: '', contentType: 'application/json' });
+      if (op.requestBody) {
+        expect([path, empty.status, empty.body.code, empty.body.message]).toEqual([path, 400, 'VALIDATION_FAILED', 'body: must be a JSON object']);
+      } else {
+        const none = await send<{ code: string }>(stack.apiUrl, method, url, {});
+        expect([path, empty.status, empty.body.code]).toEqual([path, none.status, none.body.code]);
+        expect([path, empty.status]).not.toEqual([path, 400]);
+      }
     }
   });
 

@@ -329,6 +329,33 @@ describe('settle', () => {
     }
   });
 
+  it('writes nothing back for a job erased while the attempt was out: no log or ledger outlives it', async () => {
+    const id = await storedJob();
+    await ledger.claim(id, 1);
+    // What erasing does to these keys (retention or DELETE), while an attempt is in flight.
+    await redis.del(keys.job(id), keys.jobWebhookPending(id), keys.jobDeliveries(id));
+    for (const action of ['failing', 'delivered', 'exhausted', 'stop'] as const) {
+      const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action, redeliver: false, stopReason: 'x' });
+      expect(result).toEqual({ next: null, status: 'erased' });
+    }
+    expect(await redis.exists(keys.job(id), keys.jobWebhookPending(id), keys.jobDeliveries(id))).toBe(0);
+  });
+
+  it('gives the log and the ledger the record’s expiry once the job has ended (they mostly appear after the end)', async () => {
+    const id = await storedJob({}, 2);
+    for (const seq of [1, 2]) await ledger.claim(id, seq);
+    await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
+    // Not ended: nothing expires yet.
+    expect(await redis.pttl(keys.jobDeliveries(id))).toBe(-1);
+    expect(await redis.pttl(keys.jobWebhookPending(id))).toBe(-1);
+    await store.update(id, (r) => ({ ...r, job: { ...r.job, status: 'succeeded' } }), { event: 'job.succeeded', retentionMs: () => 3_600_000 });
+    const expiresAt = await redis.call('PEXPIRETIME', keys.job(id));
+    expect(Number(expiresAt)).toBeGreaterThan(Date.now());
+    await scripts.settle(id, 2, { attemptJson: attempt('evt_2'), maxRecords: 500, action: 'failing', redeliver: false });
+    expect(await redis.call('PEXPIRETIME', keys.jobDeliveries(id))).toBe(expiresAt);
+    expect(await redis.call('PEXPIRETIME', keys.jobWebhookPending(id))).toBe(expiresAt);
+  });
+
   it('does nothing to a job without a webhook', async () => {
     const id = await storedJob({ webhook: null });
     const before = await rawRecord(id);

@@ -10,7 +10,7 @@ import { createKeys } from '../../src/redis/keys.js';
 import { DeliveryLedger } from '../../src/webhooks/deliveries.js';
 import { DeliveryProcessor, type AttemptOutcome } from '../../src/webhooks/delivery-processor.js';
 import { EventEnqueuer } from '../../src/webhooks/event-enqueuer.js';
-import { createDeliveryQueue, startDeliveryWorker } from '../../src/webhooks/queue.js';
+import { createDeliveryQueue, deliveryId, startDeliveryWorker } from '../../src/webhooks/queue.js';
 import { WebhookSecrets } from '../../src/webhooks/secrets.js';
 import { createGuardedDispatcher, type LookupFunction } from '../../src/webhooks/ssrf.js';
 import { makeJob } from '../helpers/jobs.js';
@@ -221,6 +221,26 @@ describe('webhook enqueuer + delivery processor', () => {
     await processor.deliverNow({ jobId: job.id, seq: eventSeq!, attempt: 1, tenant: 'acme' });
     expect(forJob(job.id)).toHaveLength(0);
     expect(lines.filter((l) => l.msg === 'webhook not sent: the job was erased before its delivery').map((l) => l.jobId)).toEqual([job.id]);
+  });
+
+  it('keeps nothing of an attempt that was out while its job was erased, and sends nothing more', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const captured = createLogger('warn', 'nemo-relay', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const processor = new DeliveryProcessor({ ledger, secrets, queue, httpDispatcher: createGuardedDispatcher({ allowPrivate: true, lookup }), timeoutMs: 2_000, schedule: [50], logger: captured });
+    const job = newJob(receiver.url, ['job.succeeded']);
+    await store.create('acme', job);
+    const { eventSeq } = await store.update(job.id, (r) => r, { event: 'job.succeeded' });
+    await ledger.claim(job.id, eventSeq!);
+    // The receiver fails slowly; the job is erased (retention, DELETE) while the attempt waits for it.
+    receiver.respond(() => ({ status: 503, delayMs: 300 }));
+    const delivering = processor.deliverNow({ jobId: job.id, seq: eventSeq!, attempt: 1, tenant: 'acme' });
+    await waitFor(() => forJob(job.id).length === 1, { what: 'the attempt reaching the receiver' });
+    await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 } }, 'acme', job.id);
+    await delivering;
+    // No delivery log or ledger recreated, no retry queued.
+    expect(await redis.exists(keys.job(job.id), keys.jobDeliveries(job.id), keys.jobWebhookPending(job.id))).toBe(0);
+    expect(await queue.getJob(deliveryId(job.id, eventSeq!))).toBeUndefined();
+    expect(lines.filter((l) => l.msg === 'webhook attempt not recorded: the job was erased while it was out').map((l) => l.jobId)).toEqual([job.id]);
   });
 
   it('redelivers after a 410 stop when the caller asks, with the same webhook-id', async () => {
