@@ -209,7 +209,8 @@ describe('webhook enqueuer + delivery processor', () => {
     expect((end.payload.data as unknown as Job).result!.url).toBe(`https://relay.test/${job.id}/output?fresh=1`);
   });
 
-  it('logs a delivery that finds its job erased meanwhile (retention or DELETE), and sends nothing', async () => {
+  /** A job ended with its job.succeeded claimed for delivery, and a processor whose warnings are kept in `lines`. */
+  async function endedJobWithCapturedLog() {
     const lines: Record<string, unknown>[] = [];
     const captured = createLogger('warn', 'nemo-relay', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
     const processor = new DeliveryProcessor({ ledger, secrets, queue, httpDispatcher: createGuardedDispatcher({ allowPrivate: true, lookup }), timeoutMs: 2_000, schedule: [50], logger: captured });
@@ -217,29 +218,28 @@ describe('webhook enqueuer + delivery processor', () => {
     await store.create('acme', job);
     const { eventSeq } = await store.update(job.id, (r) => r, { event: 'job.succeeded' });
     await ledger.claim(job.id, eventSeq!);
+    return { lines, processor, job, eventSeq: eventSeq! };
+  }
+
+  it('logs a delivery that finds its job erased meanwhile (retention or DELETE), and sends nothing', async () => {
+    const { lines, processor, job, eventSeq } = await endedJobWithCapturedLog();
     await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 } }, 'acme', job.id);
-    await processor.deliverNow({ jobId: job.id, seq: eventSeq!, attempt: 1, tenant: 'acme' });
+    await processor.deliverNow({ jobId: job.id, seq: eventSeq, attempt: 1, tenant: 'acme' });
     expect(forJob(job.id)).toHaveLength(0);
     expect(lines.filter((l) => l.msg === 'webhook not sent: the job was erased before its delivery').map((l) => l.jobId)).toEqual([job.id]);
   });
 
   it('keeps nothing of an attempt that was out while its job was erased, and sends nothing more', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const captured = createLogger('warn', 'nemo-relay', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-    const processor = new DeliveryProcessor({ ledger, secrets, queue, httpDispatcher: createGuardedDispatcher({ allowPrivate: true, lookup }), timeoutMs: 2_000, schedule: [50], logger: captured });
-    const job = newJob(receiver.url, ['job.succeeded']);
-    await store.create('acme', job);
-    const { eventSeq } = await store.update(job.id, (r) => r, { event: 'job.succeeded' });
-    await ledger.claim(job.id, eventSeq!);
+    const { lines, processor, job, eventSeq } = await endedJobWithCapturedLog();
     // The receiver fails slowly; the job is erased (retention, DELETE) while the attempt waits for it.
     receiver.respond(() => ({ status: 503, delayMs: 300 }));
-    const delivering = processor.deliverNow({ jobId: job.id, seq: eventSeq!, attempt: 1, tenant: 'acme' });
+    const delivering = processor.deliverNow({ jobId: job.id, seq: eventSeq, attempt: 1, tenant: 'acme' });
     await waitFor(() => forJob(job.id).length === 1, { what: 'the attempt reaching the receiver' });
     await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 } }, 'acme', job.id);
     await delivering;
     // No delivery log or ledger recreated, no retry queued.
     expect(await redis.exists(keys.job(job.id), keys.jobDeliveries(job.id), keys.jobWebhookPending(job.id))).toBe(0);
-    expect(await queue.getJob(deliveryId(job.id, eventSeq!))).toBeUndefined();
+    expect(await queue.getJob(deliveryId(job.id, eventSeq))).toBeUndefined();
     expect(lines.filter((l) => l.msg === 'webhook attempt not recorded: the job was erased while it was out').map((l) => l.jobId)).toEqual([job.id]);
   });
 
