@@ -137,6 +137,19 @@ describe('seed use cases', () => {
     expect(job.result?.conformant).toBe(true);
   });
 
+  it('a slideshow of uploaded and linked photos keeps the caller’s order upstream', async () => {
+    const beach = await uploadFile(stack, 'beach.jpg', sample('sample-2-lamp.jpg'));
+    const sunset = await uploadFile(stack, 'sunset.png', sample('sample-3-bottle.png'));
+    const job = await submit({
+      instruction: 'a slideshow of our vacation photos, in this order',
+      sources: [{ upload_id: beach }, { url: 'https://example.com/photos/harbour.jpg' }, { url: 'https://example.com/photos/dunes.jpg' }, { upload_id: sunset }],
+      output: { transitions: 'crossfade' },
+    });
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const received = stack.sim.session(job.upstream.session_id!)!.uploads;
+    expect(received.map((u) => u.filename)).toEqual(['beach.jpg', 'harbour.jpg', 'dunes.jpg', 'sunset.png']);
+  });
+
   it('refuses 4k and above with a 400 that says the upstream renders at most 1080p', async () => {
     const res = await stack.api<{ code: string; message: string }>('POST', '/v1/jobs', {
       instruction: 'x',

@@ -170,6 +170,34 @@ describe('runFlow: the happy path', () => {
     expect((await f.flow(jobId)).uploads.map((u) => u.filename)).toEqual(['a.mp4', 'photo.jpg', 'logo.png']);
     expect((await f.record(jobId)).job.status).toBe('succeeded');
   });
+
+  it('uploads mixed sources in the caller’s order (a slideshow keeps its order): one call per run of one kind', async () => {
+    const f = createFakeFlow();
+    const [first, last] = ['upl_01JAAAAAAAAAAAAAAAAAAAAAA1', 'upl_01JAAAAAAAAAAAAAAAAAAAAAA2'];
+    f.staged.set(first, { uploadId: first, filename: 'one.jpg', contentType: 'image/jpeg', size: 4, open: () => undefined as never });
+    f.staged.set(last, { uploadId: last, filename: 'five.png', contentType: 'image/png', size: 4, open: () => undefined as never });
+    const jobId = await f.addJob({
+      job: {
+        sources: [
+          { upload_id: first },
+          { url: 'https://media.example/two.jpg' },
+          { url: 'https://media.example/three.webp' },
+          { url: 'https://media.example/four.heic' },
+          { upload_id: last },
+        ],
+      },
+    });
+    await f.drive(jobId);
+
+    expect(f.nemo.calls.filter((c) => c.method === 'uploadUrls' || c.method === 'uploadFiles').map((c) => c.method)).toEqual([
+      'uploadFiles',
+      'uploadUrls',
+      'uploadFiles',
+    ]);
+    expect((await f.flow(jobId)).uploads.map((u) => u.filename)).toEqual(['one.jpg', 'two.jpg', 'three.webp', 'four.jpg', 'five.png']);
+    expect(f.urlFetches).toEqual([{ url: 'https://media.example/four.heic', field: 'sources.3.url', cleanedUp: true }]);
+    expect((await f.record(jobId)).job.status).toBe('succeeded');
+  });
 });
 
 // ------------------------------------------------------------------------------------------------------------------

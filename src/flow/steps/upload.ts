@@ -1,7 +1,12 @@
 // Step upload: URL sources are handed to the upstream to fetch; staged files (and HEIC URLs, fetched and converted
 // here because the upstream cannot read HEIC) are streamed to its multipart upload.
+import type { NemoClient } from '../../nemo/client.js';
 import { isHeicUrl, type FetchedUrlSource } from '../../uploads/url-source.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
+
+type UploadFile = Parameters<NemoClient['uploadFiles']>[2][number];
+/** Consecutive sources of one kind, uploaded in one call. */
+type Run = { kind: 'urls'; urls: string[] } | { kind: 'files'; files: UploadFile[] };
 
 export async function uploadStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { nemo, stagedFiles, lifecycle, groups, urlSources } = ctx.deps;
@@ -9,23 +14,47 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
   const sessionId = flow.session!.session_id;
   if (!flow.uploaded) {
     const sources = ctx.record.job.sources;
-    const urls = sources.flatMap((s, i) => ('url' in s ? [{ url: s.url, field: `sources.${i}.url` }] : []));
     const uploadIds = sources.flatMap((s) => ('upload_id' in s ? [s.upload_id] : []));
-    const plainUrls = urls.filter((u) => !isHeicUrl(u.url)).map((u) => u.url);
+    // Every staged file is found before anything is sent: a missing one fails the job with nothing uploaded.
+    const staged = uploadIds.length > 0 ? await stagedFiles.resolve(uploadIds) : [];
     const uploaded = [];
     let streamed = false;
-    if (plainUrls.length > 0) uploaded.push(...(await nemo.uploadUrls(token, sessionId, plainUrls)));
     const fetched: FetchedUrlSource[] = [];
     try {
-      for (const u of urls.filter((x) => isHeicUrl(x.url))) {
-        fetched.push(await urlSources.fetch(u.url, { field: u.field, signal: ctx.signal }));
+      // The upstream lists the files (and its agent places them) in upload order, so the sources go up in the
+      // caller's order: each run of plain URLs in one call, each run of files in one multipart call.
+      const runs: Run[] = [];
+      let nextStaged = 0;
+      for (const [i, s] of sources.entries()) {
+        if ('url' in s && !isHeicUrl(s.url)) {
+          const last = runs.at(-1);
+          if (last?.kind === 'urls') last.urls.push(s.url);
+          else runs.push({ kind: 'urls', urls: [s.url] });
+          continue;
+        }
+        let file: UploadFile;
+        if ('url' in s) {
+          const converted = await urlSources.fetch(s.url, { field: `sources.${i}.url`, signal: ctx.signal });
+          fetched.push(converted);
+          file = converted;
+        } else {
+          file = staged[nextStaged++]!;
+        }
+        const last = runs.at(-1);
+        if (last?.kind === 'files') last.files.push(file);
+        else runs.push({ kind: 'files', files: [file] });
       }
-      const files = [...fetched, ...(uploadIds.length > 0 ? await stagedFiles.resolve(uploadIds) : [])];
-      if (files.length > 0) {
-        // Streaming files takes a while and is costly to repeat: the job shows it, and what is done is written at once.
-        await lifecycle.progress(ctx.jobId, 'upload', 5);
-        await ctx.checkpoint();
-        uploaded.push(...(await nemo.uploadFiles(token, sessionId, files)));
+      for (const run of runs) {
+        if (run.kind === 'urls') {
+          uploaded.push(...(await nemo.uploadUrls(token, sessionId, run.urls)));
+          continue;
+        }
+        if (!streamed) {
+          // Streaming files takes a while and is costly to repeat: the job shows it, and what is done is written at once.
+          await lifecycle.progress(ctx.jobId, 'upload', 5);
+          await ctx.checkpoint();
+        }
+        uploaded.push(...(await nemo.uploadFiles(token, sessionId, run.files)));
         streamed = true;
       }
     } finally {
