@@ -116,7 +116,7 @@ export type Change = z.infer<typeof changeSchema>;
 
 export const usageSchema = z.object({
   messages_sent: z.number().int().describe('messages sent to the agent (each may cost credits)'),
-  renders: z.number().int().describe('renders submitted upstream'),
+  renders: z.number().int().describe('renders submitted upstream and accepted (a submit the upstream refused, or that made nothing, is not counted)'),
   upstream_calls: z.number().int().describe('calls this job made to the upstream API'),
   credits_before: z.number().nullable().describe('the account balance as last read before the job started; null when unknown'),
   credits_after: z.number().nullable().describe('the account balance as read (at most 10 s earlier) when the job finished; null when unknown'),

@@ -299,6 +299,8 @@ describe('runFlow: the render', () => {
     const job = (await f.record(jobId)).job;
     expect(job.upstream.render_id).toBe(second);
     expect(job.result?.url).toContain(second);
+    // The refused submit made no render.
+    expect(job.usage.renders).toBe(1);
   });
 
   it('never uses a third id: duplicates on both are retried until UPSTREAM_ERROR', async () => {
@@ -313,6 +315,21 @@ describe('runFlow: the render', () => {
     expect(ids).toEqual(new Set([renderIdFor(jobId, 1), renderIdFor(jobId, 2)]));
     expect(results.filter((r) => r.kind === 'wait')).toHaveLength(MAX_STEP_RETRIES);
     expect((await f.record(jobId)).job.error).toMatchObject({ code: 'UPSTREAM_ERROR', retryable: true });
+    // Every submit was refused: no render was made.
+    expect((await f.record(jobId)).job.usage.renders).toBe(0);
+  });
+
+  it('counts one render when a submit that failed (5xx) made nothing and the next one went through', async () => {
+    const f = createFakeFlow();
+    const jobId = await submittingJob(f);
+    f.nemo.script('submitRender', new NemoError('transient', 'render_submit', 'render_submit: HTTP 502', { httpStatus: 502 }));
+    f.nemo.script('getRender', notFound());
+
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    expect(f.nemo.count('submitRender')).toBe(2);
+    expect((await f.record(jobId)).job.usage.renders).toBe(1);
   });
 
   it('a job that failed after submitting a render shows the render in usage.renders', async () => {

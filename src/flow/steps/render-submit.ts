@@ -59,6 +59,8 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
       if (!render.attempted) flow.usage.renders += 1;
       return markSubmitted(ctx, existing.progress);
     }
+    // The earlier submit (counted when it was tried) made nothing: usage.renders counts renders, not tries.
+    if (render.attempted) flow.usage.renders -= 1;
   }
   render.attempted = true;
   flow.usage.renders += 1;
@@ -79,10 +81,12 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
     // A duplicate id is ours if it exists (a lost answer to our own submit); otherwise retry once with a new id.
     const existing = await lookup(ctx, token, render.id);
     if (existing) return markSubmitted(ctx, existing.progress);
+    // Refused, and no render under the id is ours: the submit made nothing (not a render in usage).
+    flow.usage.renders -= 1;
+    render.attempted = false;
     if (render.attempt >= MAX_RENDER_IDS) throw err;
     render.attempt += 1;
     render.id = renderIdFor(jobId, flow.render_ids_before + render.attempt);
-    render.attempted = false;
     return next('render_submit');
   }
 }
