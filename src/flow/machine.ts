@@ -19,7 +19,7 @@ import { renderPollStep } from './steps/render-poll.js';
 import { renderSubmitStep } from './steps/render-submit.js';
 import { sessionStep } from './steps/session.js';
 import { uploadStep } from './steps/upload.js';
-import { decideUpstream, MAX_TOKEN_REFUSALS, reauthDelayMs, type StaticTokenOwner } from './upstream-errors.js';
+import { decideUpstream, MAX_STEP_RETRIES, MAX_TOKEN_REFUSALS, reauthDelayMs, type StaticTokenOwner } from './upstream-errors.js';
 import { DEFAULT_ACCOUNT } from '../redis/keys.js';
 
 export const MAX_SESSION_RESETS = 2;
@@ -271,6 +271,18 @@ async function handleFailure(
     case 'retry':
       if (decision.countsAsFailure) flow.retries += 1;
       log.warn({ reason: decision.reason, delayMs: decision.delayMs, retries: flow.retries }, 'upstream call will be retried');
+      // A backoff can last a minute: the job says why it waits, with what it has cost so far (the record's usage is
+      // otherwise written when the job ends). Cleared by the next step that goes through.
+      if (decision.countsAsFailure && !flow.credits_wait_since) {
+        await deps.lifecycle.update(ctx.jobId, (job) => {
+          job.waiting = {
+            reason: 'upstream_retry',
+            message: `${decision.reason}; try ${flow.retries + 1} of ${MAX_STEP_RETRIES + 1} in ${Math.ceil(decision.delayMs / 1000)} s`,
+            since: job.waiting?.reason === 'upstream_retry' ? job.waiting.since : new Date().toISOString(),
+          };
+          job.usage = usageOf(flow, job.usage);
+        });
+      }
       return { kind: 'continue', outcome: wait(step, decision.delayMs, decision.reason) };
     case 'reauth': {
       flow.token_refusals += 1;
@@ -346,7 +358,19 @@ async function handleFailure(
   }
 }
 
-async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>, error: AppError): Promise<{ kind: 'failed' }> {
+/**
+ * A job that fails copying its output (step mirror) had its video rendered, and paid for: submitting it again would
+ * pay again, so it is not retryable, and the message says so and gives the upstream's own link while that lasts.
+ */
+function afterRender(flow: FlowState, error: AppError): AppError {
+  if (flow.step !== 'mirror' || !flow.render || !flow.result) return error;
+  const link = error.code === 'OUTPUT_GONE' ? '' : `; the upstream's own link, while it lasts: ${flow.result.upstream_url ?? flow.result.url}`;
+  const message = `${error.message}. The video was rendered (render ${flow.render.id}, its credits spent), so submitting the job again pays for it again${link}`;
+  return new AppError(error.code, message, { cause: error, retryable: false });
+}
+
+async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>, failure: AppError): Promise<{ kind: 'failed' }> {
+  const error = afterRender(ctx.flow, failure);
   ctx.log.warn({ code: error.code, message: error.message }, 'job failed');
   await save();
   // A render that failed upstream has nothing left to cancel; anything else still running is stopped.

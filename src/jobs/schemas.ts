@@ -125,7 +125,7 @@ export type Usage = z.infer<typeof usageSchema>;
 export const EMPTY_USAGE: Usage = Object.freeze({ messages_sent: 0, renders: 0, upstream_calls: 0, credits_before: null, credits_after: null });
 
 export const waitingSchema = z.object({
-  reason: z.enum(['upstream_credits', 'upstream_rate_limit', 'session_turn', 'admission']),
+  reason: z.enum(['upstream_credits', 'upstream_rate_limit', 'upstream_retry', 'session_turn', 'admission']),
   message: z.string(),
   since: z.string(),
 });
@@ -148,7 +148,7 @@ export const jobSchema = z.object({
   changes: z.array(changeSchema).default([]).describe('after every message, what the relay saw change in the draft'),
   timeline: timelineSchema.nullable().default(null).describe('the latest draft as tracks of segments on a time axis'),
   usage: usageSchema.default(EMPTY_USAGE),
-  waiting: waitingSchema.nullable().default(null).describe('why a running job is waiting, when it is (credits, rate limit, its turn on a shared session)'),
+  waiting: waitingSchema.nullable().default(null).describe('why a running job is waiting, when it is (credits, rate limit, a failed call retried after a backoff, its turn on a shared session)'),
   batch_id: z.string().nullable().default(null),
   queue_position: z
     .number()

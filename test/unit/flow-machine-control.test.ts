@@ -382,8 +382,28 @@ describe('runFlow: copying the output (mirror)', () => {
 
     expect(await f.drive(jobId)).toEqual([{ kind: 'finished' }]);
 
-    expect((await f.record(jobId)).job.error).toEqual({ code: 'STORAGE_KEY_INVALID', message: 'bad key', retryable: false });
+    expect((await f.record(jobId)).job.error).toMatchObject({ code: 'STORAGE_KEY_INVALID', retryable: false });
+    expect((await f.record(jobId)).job.error!.message).toMatch(/^bad key\. The video was rendered/);
     expect(f.nemo.count('cancelRender')).toBe(0);
+  });
+
+  it('says while it backs off why the job waits and what it cost; failing at last, it is not retryable (the render is paid)', async () => {
+    const { f, jobId, storage } = await mirroredJob();
+    for (let i = 0; i <= MAX_STEP_RETRIES; i++) storage.headErrors.push(new StorageError('OUTPUT_FETCH_FAILED', 'the output URL answered 502', { retryable: true }));
+
+    expect(await f.run(jobId)).toMatchObject({ kind: 'wait', step: 'mirror' });
+    const waiting = (await f.record(jobId)).job;
+    expect(waiting.waiting).toMatchObject({ reason: 'upstream_retry', message: `the output URL answered 502; try 2 of ${MAX_STEP_RETRIES + 1} in ${waiting.waiting!.message.match(/in (\d+) s$/)![1]} s` });
+    // Usage so far (the render poll), not the zeroes a running job's record held until it ended.
+    expect(waiting.usage.upstream_calls).toBe(1);
+
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    const job = (await f.record(jobId)).job;
+    expect(job.error).toMatchObject({ code: 'OUTPUT_FETCH_FAILED', retryable: false });
+    expect(job.error!.message).toContain(`The video was rendered (render ${renderIdFor(jobId, 1)}, its credits spent), so submitting the job again pays for it again`);
+    expect(job.error!.message).toContain("the upstream's own link, while it lasts: ");
   });
 });
 
