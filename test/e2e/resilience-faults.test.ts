@@ -133,6 +133,8 @@ describe('resilience: upstream faults', () => {
     expect(job.status).toBe('failed');
     expect(job.error).toMatchObject({ code, retryable: false });
     expect(job.error!.message).toContain(upstream);
+    // The upstream refuses the whole upload without naming the file: the error names what that upload carried.
+    expect(job.error!.message).toContain(`(the refused upload carried sources.0 (${new URL(SOURCE.url).pathname.split('/').at(-1)}))`);
     expect(entries(stack, 'upload')).toHaveLength(1);
     expect(entries(stack, 'run_sse')).toHaveLength(0);
   });

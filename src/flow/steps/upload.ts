@@ -1,12 +1,34 @@
 // Step upload: URL sources are handed to the upstream to fetch; staged files (and HEIC URLs, fetched and converted
 // here because the upstream cannot read HEIC) are streamed to its multipart upload.
 import type { NemoClient } from '../../nemo/client.js';
+import { NemoError } from '../../nemo/errors.js';
 import { isHeicUrl, type FetchedUrlSource } from '../../uploads/url-source.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
 
+/** A URL's last path segment, as the upstream names the file it fetches. */
+const urlFileName = (url: string) => decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? url);
+
 type UploadFile = Parameters<NemoClient['uploadFiles']>[2][number];
-/** Consecutive sources of one kind, uploaded in one call. */
-type Run = { kind: 'urls'; urls: string[] } | { kind: 'files'; files: UploadFile[] };
+/** Consecutive sources of one kind, uploaded in one call; `named`: each as `sources.N (file name)`. */
+type Run = ({ kind: 'urls'; urls: string[] } | { kind: 'files'; files: UploadFile[] }) & { named: string[] };
+
+/**
+ * The upstream refuses a whole upload for one bad file (4001, 4002) without saying which: the job's error names the
+ * sources that call carried, so the caller knows where to look.
+ */
+function naming(run: Run): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof NemoError && (err.kind === 'unsupported_media' || err.kind === 'media_too_large')) {
+      throw new NemoError(err.kind, err.endpoint, `${err.message} (the refused upload carried ${run.named.join(', ')})`, {
+        cause: err,
+        phase: err.phase,
+        ...(err.httpStatus !== undefined ? { httpStatus: err.httpStatus } : {}),
+        ...(err.upstreamCode !== undefined ? { upstreamCode: err.upstreamCode } : {}),
+      });
+    }
+    throw err;
+  };
+}
 
 export async function uploadStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { nemo, stagedFiles, lifecycle, groups, urlSources } = ctx.deps;
@@ -27,9 +49,12 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
       let nextStaged = 0;
       for (const [i, s] of sources.entries()) {
         if ('url' in s && !isHeicUrl(s.url)) {
+          const named = `sources.${i} (${urlFileName(s.url)})`;
           const last = runs.at(-1);
-          if (last?.kind === 'urls') last.urls.push(s.url);
-          else runs.push({ kind: 'urls', urls: [s.url] });
+          if (last?.kind === 'urls') {
+            last.urls.push(s.url);
+            last.named.push(named);
+          } else runs.push({ kind: 'urls', urls: [s.url], named: [named] });
           continue;
         }
         let file: UploadFile;
@@ -40,13 +65,16 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
         } else {
           file = staged[nextStaged++]!;
         }
+        const named = `sources.${i} (${file.filename})`;
         const last = runs.at(-1);
-        if (last?.kind === 'files') last.files.push(file);
-        else runs.push({ kind: 'files', files: [file] });
+        if (last?.kind === 'files') {
+          last.files.push(file);
+          last.named.push(named);
+        } else runs.push({ kind: 'files', files: [file], named: [named] });
       }
       for (const run of runs) {
         if (run.kind === 'urls') {
-          uploaded.push(...(await nemo.uploadUrls(token, sessionId, run.urls)));
+          uploaded.push(...(await nemo.uploadUrls(token, sessionId, run.urls).catch(naming(run))));
           continue;
         }
         if (!streamed) {
@@ -54,7 +82,7 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
           await lifecycle.progress(ctx.jobId, 'upload', 5);
           await ctx.checkpoint();
         }
-        uploaded.push(...(await nemo.uploadFiles(token, sessionId, run.files)));
+        uploaded.push(...(await nemo.uploadFiles(token, sessionId, run.files).catch(naming(run))));
         streamed = true;
       }
     } finally {
