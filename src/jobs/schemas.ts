@@ -78,7 +78,11 @@ export type CreateJobBody = z.infer<typeof createJobBodySchema>;
 
 export const revisionBodySchema = z.strictObject({
   instruction: text(4000),
-  output: outputSchema.optional().describe('The wishes for the revised video; the parent job’s output when absent.'),
+  output: outputSchema
+    .optional()
+    .describe(
+      'The wishes for the revised video; the parent job’s output when absent. They go with the instruction as binding requirements and are checked, so an instruction that contradicts them (e.g. "make it square" on a 16:9 parent) must come with the new wishes here.',
+    ),
   conformance: conformanceChoiceSchema.optional().describe('The parent job’s setting when absent.'),
 });
 export type RevisionBody = z.infer<typeof revisionBodySchema>;
