@@ -1,4 +1,4 @@
-// Normalises both disputed render poll shapes (§2.8 a: {success,data:{id,outputUrl}}; b: top-level {taskId,output:{url}}).
+// Normalises the render poll shapes: §2.8 a {success,data:{id,outputUrl}}, b top-level {taskId,output:{url}}, §4 raw Remotion progress.
 import { z } from 'zod';
 
 export type RenderState = 'pending' | 'processing' | 'completed' | 'failed';
@@ -35,7 +35,17 @@ export const renderWireSchema = z.looseObject({
     .nullish()
     .catch(null),
   error: z.union([z.string(), z.looseObject({ message: z.string().nullish() })]).nullish().catch(null),
-  errors: z.array(z.looseObject({ message: z.string().nullish() })).nullish().catch(null),
+  errors: z
+    .array(z.looseObject({ message: z.string().nullish(), isFatal: z.boolean().nullish().catch(null) }))
+    .nullish()
+    .catch(null),
+  // §4: Remotion's getRenderProgress(), should the proxy pass it through (no status; progress 0..1).
+  overallProgress: num,
+  done: z.boolean().nullish().catch(null),
+  outputFile: str,
+  outputSizeInBytes: num,
+  fatalErrorEncountered: z.boolean().nullish().catch(null),
+  timeToFinish: num,
   duration: num,
   durationMs: num,
   duration_ms: num,
@@ -67,7 +77,38 @@ const STATUS_ALIASES: Record<string, RenderState> = {
   cancelled: 'failed',
 };
 
-export function normaliseRender(d: z.infer<typeof renderWireSchema>, fallbackId: string): RenderStatus {
+type RenderWire = z.infer<typeof renderWireSchema>;
+
+/** A body without `status` but with Remotion's own fields is the raw progress object (§4), not shape a or b. */
+function isRemotionProgress(d: RenderWire): boolean {
+  return !d.status && (d.overallProgress != null || d.done != null || d.fatalErrorEncountered != null);
+}
+
+/**
+ * §4's likely proxy mapping applied by the client itself: done with a file → completed; fatal → failed with the first
+ * fatal error's message (else errors[0]); anything else is still processing at round(overallProgress × 100).
+ */
+function normaliseRemotion(d: RenderWire, fallbackId: string): RenderStatus {
+  const url = d.outputFile ?? null;
+  const status: RenderState = d.done && url ? 'completed' : d.fatalErrorEncountered ? 'failed' : 'processing';
+  const errors = d.errors ?? [];
+  const errorText = (errors.find((e) => e.isFatal && e.message) ?? errors.find((e) => e.message))?.message ?? null;
+  const progress = status === 'completed' ? 100 : Math.min(100, Math.max(0, Math.round((d.overallProgress ?? 0) * 100)));
+  const took = d.timeToFinish ?? NaN;
+  return {
+    id: d.id ?? d.taskId ?? d.renderId ?? fallbackId,
+    status,
+    progress,
+    url: status === 'completed' ? url : null,
+    error: status === 'failed' ? (errorText ?? 'render failed (fatal error, no message)') : null,
+    durationMs: null,
+    sizeBytes: d.outputSizeInBytes ?? null,
+    renderMs: status === 'completed' && took > 0 && took < 86_400_000 ? took : null,
+  };
+}
+
+export function normaliseRender(d: RenderWire, fallbackId: string): RenderStatus {
+  if (isRemotionProgress(d)) return normaliseRemotion(d, fallbackId);
   const url = d.outputUrl ?? d.output_url ?? d.output?.url ?? d.url ?? null;
   const raw = (d.status ?? '').toLowerCase();
   // An unknown status keeps the poller polling until its own deadline rather than failing a render that may finish.

@@ -3,23 +3,42 @@ import { newEventId } from './ids.js';
 
 export interface AdkPart {
   text?: string;
+  /** The text is the model's reasoning (a thought summary), not an answer. */
+  thought?: boolean;
+  /** Opaque (base64) signature Gemini attaches to a part after thinking, typically the function call. */
+  thoughtSignature?: string;
   functionCall?: { id: string; name: string; args: Record<string, unknown> };
   functionResponse?: { id: string; name: string; response: Record<string, unknown> };
+  inlineData?: { mimeType: string; data: string };
 }
 
 export interface AdkEvent {
   content?: { parts: AdkPart[]; role: 'model' | 'user' };
   invocationId: string;
   author: string;
-  actions: { stateDelta: Record<string, unknown>; artifactDelta: Record<string, number>; requestedAuthConfigs: Record<string, unknown> };
+  actions: AdkActions;
   longRunningToolIds?: string[];
   partial?: boolean;
   turnComplete?: boolean;
+  finishReason?: string;
   errorCode?: string;
   errorMessage?: string;
+  interrupted?: boolean;
+  customMetadata?: Record<string, unknown>;
   usageMetadata?: { promptTokenCount: number; candidatesTokenCount: number; totalTokenCount: number };
+  modelVersion?: string;
+  branch?: string;
   id: string;
   timestamp: number;
+}
+
+export interface AdkActions {
+  stateDelta: Record<string, unknown>;
+  artifactDelta: Record<string, number>;
+  requestedAuthConfigs: Record<string, unknown>;
+  skipSummarization?: boolean;
+  transferToAgent?: string;
+  escalate?: boolean;
 }
 
 export interface FormatOptions {
@@ -41,9 +60,9 @@ export function makeEvent(invocationId: string, legacy: boolean, fields: Partial
   };
 }
 
-/** The text of an event's text parts, joined. */
+/** The text of an event's answer parts, joined (thought parts are reasoning, not text the user sees). */
 export function textOf(ev: AdkEvent): string {
-  return (ev.content?.parts ?? []).map((p) => p.text ?? '').join('');
+  return (ev.content?.parts ?? []).map((p) => (p.thought === true ? '' : (p.text ?? ''))).join('');
 }
 
 /** Newer ADK: content + delta → a content event with empty deltas, then a content-less actions event. */
@@ -65,6 +84,13 @@ function renameKeys(obj: Record<string, unknown>, keep: Set<string> = new Set())
   return out;
 }
 
+/** genai's own keys inside a part change too (inline_data.mime_type); call args and responses are payload. */
+function snakePart(p: AdkPart): Record<string, unknown> {
+  const out = renameKeys(p as Record<string, unknown>);
+  if (p.inlineData) out.inline_data = renameKeys(p.inlineData);
+  return out;
+}
+
 /**
  * Pre-1.0 ADK field names. Only ADK's own keys change: the payloads (state delta values, tool args and
  * responses) are application data and keep their names.
@@ -74,7 +100,7 @@ function toSnake(ev: AdkEvent): Record<string, unknown> {
   out.actions = renameKeys(ev.actions as unknown as Record<string, unknown>);
   if (ev.usageMetadata) out.usage_metadata = renameKeys(ev.usageMetadata as unknown as Record<string, unknown>);
   if (ev.content) {
-    out.content = { role: ev.content.role, parts: ev.content.parts.map((p) => renameKeys(p as Record<string, unknown>)) };
+    out.content = { role: ev.content.role, parts: ev.content.parts.map(snakePart) };
   }
   return out;
 }
@@ -84,7 +110,7 @@ function toTyped(ev: AdkEvent): Record<string, unknown>[] {
   if (ev.errorCode) return [{ type: 'error', code: ev.errorCode, content: ev.errorMessage ?? '' }];
   const out: Record<string, unknown>[] = [];
   for (const p of ev.content?.parts ?? []) {
-    if (p.text !== undefined) out.push({ type: 'text', content: p.text, ...(ev.partial ? { partial: true } : {}) });
+    if (p.text !== undefined && p.thought !== true) out.push({ type: 'text', content: p.text, ...(ev.partial ? { partial: true } : {}) });
     if (p.functionCall) out.push({ type: 'tool_call', name: p.functionCall.name, args: p.functionCall.args });
     if (p.functionResponse) out.push({ type: 'tool_result', name: p.functionResponse.name, result: p.functionResponse.response });
   }
@@ -92,7 +118,10 @@ function toTyped(ev: AdkEvent): Record<string, unknown>[] {
 }
 
 /** pydantic dumps fields in declaration order: content and flags first, bookkeeping last (see protocol §3.1). */
-const ORDER = ['content', 'partial', 'turnComplete', 'errorCode', 'errorMessage', 'usageMetadata', 'invocationId', 'author', 'actions', 'longRunningToolIds', 'id', 'timestamp'];
+const ORDER = [
+  'content', 'partial', 'turnComplete', 'finishReason', 'errorCode', 'errorMessage', 'interrupted', 'customMetadata', 'usageMetadata',
+  'modelVersion', 'invocationId', 'author', 'actions', 'longRunningToolIds', 'branch', 'id', 'timestamp',
+];
 
 function ordered(ev: AdkEvent): AdkEvent {
   const src = ev as unknown as Record<string, unknown>;
@@ -122,7 +151,8 @@ export function partialChunks(ev: AdkEvent): AdkEvent[] {
   const words = text.split(/(?<=\s)/);
   const per = Math.max(1, Math.ceil(words.length / 3));
   const chunks: AdkEvent[] = [];
-  const { usageMetadata: _u, longRunningToolIds: _l, ...base } = ev;
+  // A chunk is not the end of the turn and has no finish reason yet: only the aggregated event does.
+  const { usageMetadata: _u, longRunningToolIds: _l, turnComplete: _t, finishReason: _f, ...base } = ev;
   for (let i = 0; i < words.length; i += per) {
     chunks.push({
       ...base,

@@ -1,6 +1,7 @@
 // The simulated nemo_agent: runs one message against a session, streaming ADK events to an SseSink.
 // The work is detached from the HTTP response: a client that disconnects does not stop it (like the real backend).
-import { makeEvent, type AdkEvent } from './adk-events.js';
+import { randomBytes } from 'node:crypto';
+import { AGENT_NAME, makeEvent, type AdkActions, type AdkEvent, type AdkPart } from './adk-events.js';
 import { READY_TEXT, TEMPORARY_ISSUE_TEXT, aspectOf, editDoneText, generationLead } from './agent-texts.js';
 import type { Clock } from './clock.js';
 import { describeDraft, editDraft, generateDraft, type BuildContext, type BuildResult } from './draft-builder.js';
@@ -34,6 +35,8 @@ export interface AgentJob {
   fault?: FaultKind | undefined;
   /** ignore_aspect_once: this generation renders on the wrong canvas whatever was asked. */
   ignoreAspect?: boolean;
+  /** agent_error_event: the model-level failure's code (default MALFORMED_FUNCTION_CALL). */
+  agentErrorCode?: 'MALFORMED_FUNCTION_CALL' | 'SAFETY' | undefined;
   sink: SseSink;
   /** Aborted by reset()/close(): the run stops without touching state. */
   signal: AbortSignal;
@@ -41,11 +44,24 @@ export interface AgentJob {
 
 const USAGE = { promptTokenCount: 5123, candidatesTokenCount: 31, totalTokenCount: 5154 };
 
+/** scenario eventExtras: the parent agent that hands the session to nemo_agent (ADK's agent tree). */
+const ROOT_AGENT = 'nemo_root';
+const MODEL_VERSION = 'gemini-2.5-flash';
+/** A 1x1 PNG: the "preview" inlineData part a model answer may carry. */
+const PREVIEW_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+/** A thought summary, as Gemini's thinking models write them; it must never be shown as the agent's answer. */
+function thoughtFor(step: string): AdkPart {
+  return { text: `**Planning the next step**\n\nI am reasoning privately about ${step} before I answer the user.`, thought: true };
+}
+
 /** Freezes the cost now (frozen > 0 while processing) and queues the run behind the session's earlier ones. */
 export function startAgentRun(deps: AgentDeps, job: AgentJob): void {
   job.user.available -= job.cost;
   job.user.frozen += job.cost;
   job.session.busy++;
+  // Counted now: by the time the run gets its turn on the session's chain, later messages may have been added.
+  const firstRun = job.session.runs.length <= 1;
   let settled = false;
   const settle = (charged: boolean) => {
     if (settled) return;
@@ -54,7 +70,7 @@ export function startAgentRun(deps: AgentDeps, job: AgentJob): void {
     if (!charged) job.user.available += job.cost;
   };
   const run = job.session.chain
-    .then(() => execute(deps, job, settle))
+    .then(() => execute(deps, job, settle, firstRun))
     .catch((err: unknown) => deps.logger.error({ err }, 'sim agent run failed'))
     .finally(() => {
       settle(false);
@@ -69,12 +85,15 @@ class Run {
   readonly legacy: boolean;
   readonly invocationId = newInvocationId();
   readonly ctx: BuildContext;
+  /** scenario eventExtras: the rest of ADK's event fields (see scenario.ts). */
+  readonly extras: boolean;
 
   constructor(
     readonly deps: AgentDeps,
     readonly job: AgentJob,
   ) {
     this.legacy = job.scenario.eventCasing === 'snake';
+    this.extras = job.scenario.eventExtras;
     const s = job.session;
     this.ctx = {
       sessionId: s.sessionId,
@@ -86,28 +105,66 @@ class Run {
   }
 
   event(fields: Partial<AdkEvent>): AdkEvent {
-    return makeEvent(this.invocationId, this.legacy, fields);
+    const extra: Partial<AdkEvent> = this.extras ? { branch: `${ROOT_AGENT}.${AGENT_NAME}`, customMetadata: { nemo_message_kind: this.job.kind } } : {};
+    return makeEvent(this.invocationId, this.legacy, { ...extra, ...fields });
   }
 
-  say(text: string, final = false): void {
-    this.job.sink.event(this.event({ content: { role: 'model', parts: [{ text }] }, ...(final ? { usageMetadata: USAGE } : {}) }));
+  /** What a model (LLM) response adds to its event under eventExtras; tool results are ADK's own, not the model's. */
+  private model(): Partial<AdkEvent> {
+    return this.extras ? { finishReason: 'STOP', interrupted: false, usageMetadata: USAGE, modelVersion: MODEL_VERSION } : {};
+  }
+
+  /** The run's last event ends the turn (eventExtras), and hands control back up the agent tree. */
+  private closing(last: boolean, actions?: AdkActions): Partial<AdkEvent> {
+    if (!this.extras || !last) return actions ? { actions } : {};
+    return { turnComplete: true, actions: { ...(actions ?? { stateDelta: {}, artifactDelta: {}, requestedAuthConfigs: {} }), escalate: true } };
+  }
+
+  /** `final`: the run's answer (usage, and a preview image with eventExtras); `last`: nothing follows it. */
+  say(text: string, final = false, last = final && !this.job.scenario.trailingTemporaryIssue): void {
+    const parts: AdkPart[] = this.extras
+      ? [thoughtFor('how to phrase this reply'), { text }, ...(final ? [{ inlineData: { mimeType: 'image/png', data: PREVIEW_PNG } }] : [])]
+      : [{ text }];
+    this.job.sink.event(
+      this.event({ content: { role: 'model', parts }, ...(final ? { usageMetadata: USAGE } : {}), ...this.model(), ...this.closing(last) }),
+    );
     this.job.session.replies.push(text);
   }
 
-  call(name: string, args: Record<string, unknown>, lead?: string): string {
+  call(name: string, args: Record<string, unknown>, lead?: string, author = AGENT_NAME): string {
     const id = newCallId(this.legacy);
-    const parts = [...(lead ? [{ text: lead }] : []), { functionCall: { id, name, args } }];
-    this.job.sink.event(this.event({ content: { role: 'model', parts }, longRunningToolIds: [] }));
+    const call: AdkPart = { functionCall: { id, name, args }, ...(this.extras ? { thoughtSignature: randomBytes(24).toString('base64') } : {}) };
+    const parts: AdkPart[] = [...(this.extras ? [thoughtFor(`calling ${name}`)] : []), ...(lead ? [{ text: lead }] : []), call];
+    this.job.sink.event(this.event({ content: { role: 'model', parts }, longRunningToolIds: [], author, ...this.model() }));
     return id;
   }
 
-  result(id: string, name: string, response: Record<string, unknown>, stateDelta: Record<string, unknown>, artifactDelta: Record<string, number> = {}): void {
+  result(
+    id: string,
+    name: string,
+    response: Record<string, unknown>,
+    stateDelta: Record<string, unknown>,
+    artifactDelta: Record<string, number> = {},
+    opts: { last?: boolean; author?: string; actions?: Partial<AdkActions> } = {},
+  ): void {
+    const actions: AdkActions = { stateDelta, artifactDelta, requestedAuthConfigs: {}, ...(this.extras ? opts.actions : {}) };
     this.job.sink.event(
       this.event({
         content: { role: 'user', parts: [{ functionResponse: { id, name, response } }] },
-        actions: { stateDelta, artifactDelta, requestedAuthConfigs: {} },
+        author: opts.author ?? AGENT_NAME,
+        ...this.closing(opts.last === true, actions),
       }),
     );
+  }
+
+  /**
+   * eventExtras, a session's first run: the root agent hands the conversation to nemo_agent with transfer_to_agent,
+   * whose result event carries actions.transferToAgent (ADK then keeps talking to nemo_agent on later runs).
+   */
+  transfer(): void {
+    if (!this.extras) return;
+    const id = this.call('transfer_to_agent', { agent_name: AGENT_NAME }, undefined, ROOT_AGENT);
+    this.result(id, 'transfer_to_agent', { result: null }, {}, {}, { author: ROOT_AGENT, actions: { transferToAgent: AGENT_NAME } });
   }
 
   /** Simulated upstream work: one heartbeat right away (so every stage shows one), then scaled time. */
@@ -128,11 +185,11 @@ class Run {
   }
 
   trailer(): void {
-    if (this.job.scenario.trailingTemporaryIssue) this.say(TEMPORARY_ISSUE_TEXT);
+    if (this.job.scenario.trailingTemporaryIssue) this.say(TEMPORARY_ISSUE_TEXT, false, true);
   }
 }
 
-async function execute(deps: AgentDeps, job: AgentJob, settle: (charged: boolean) => void): Promise<void> {
+async function execute(deps: AgentDeps, job: AgentJob, settle: (charged: boolean) => void, firstRun: boolean): Promise<void> {
   if (job.signal.aborted) return;
   const run = new Run(deps, job);
   const { intent, missed } = wishesFor(job.text, {
@@ -142,6 +199,7 @@ async function execute(deps: AgentDeps, job: AgentJob, settle: (charged: boolean
   });
   if (missed.length > 0) deps.logger.debug({ sessionId: job.session.sessionId, missed }, 'sim agent gets requirements wrong (scenario)');
   if (job.fault === 'heartbeats_only') return heartbeatsOnly(job);
+  if (firstRun) run.transfer();
   if (job.fault === 'stream_error' || job.fault === 'stream_error_json' || job.fault === 'agent_error_event') {
     return failMidway(run, intent);
   }
@@ -158,7 +216,11 @@ async function execute(deps: AgentDeps, job: AgentJob, settle: (charged: boolean
     const r = editDraft(job.session.state, intent, run.ctx);
     const id = run.call('edit_multitrack', { ops: r.ops }, silent ? undefined : 'Sure, updating your timeline now.');
     if (!(await run.work(job.scenario.editMs))) return;
-    run.result(id, 'edit_multitrack', { status: 'success', ops_applied: r.ops.length }, run.apply(r));
+    // A silent edit is what ADK's skip_summarization does: the tool's result ends the turn, the model says nothing more.
+    run.result(id, 'edit_multitrack', { status: 'success', ops_applied: r.ops.length }, run.apply(r), {}, {
+      last: silent && !job.scenario.trailingTemporaryIssue,
+      ...(silent ? { actions: { skipSummarization: true } } : {}),
+    });
     settle(true);
     if (!silent) run.say(editDoneText(r.ops), true);
   }
@@ -211,7 +273,11 @@ async function failMidway(run: Run, intent: Intent): Promise<void> {
   }
   if (!(await run.work(job.scenario.editMs * 0.1))) return;
   if (job.fault === 'agent_error_event') {
-    job.sink.event(run.event({ errorCode: 'MALFORMED_FUNCTION_CALL', errorMessage: `Malformed function call: ${tool}` }));
+    const code = job.agentErrorCode ?? 'MALFORMED_FUNCTION_CALL';
+    const message = code === 'SAFETY' ? 'The response was blocked due to safety settings.' : `Malformed function call: ${tool}`;
+    // ADK's LlmResponse.create: a candidate without content carries its finish reason as the error code.
+    const extra = run.extras ? { finishReason: code, modelVersion: MODEL_VERSION, turnComplete: true } : {};
+    job.sink.event(run.event({ errorCode: code, errorMessage: message, ...extra }));
     return;
   }
   const message = `Tool "${tool}" failed: boom`;

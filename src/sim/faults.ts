@@ -68,8 +68,16 @@ export const faultSpecSchema = z
     retryAfterSec: z.number().int().min(0).nullable().optional(),
     delayMs: z.number().min(0).optional(),
     status: z.number().int().min(100).max(599).optional(),
+    form: z.enum(['html', 'json']).optional(),
+    errorCode: z.enum(['MALFORMED_FUNCTION_CALL', 'SAFETY']).optional(),
   })
   .strict()
+  // A field another kind would ignore is refused, so a test cannot believe it chose something it did not.
+  .refine((f) => f.form === undefined || f.kind === 'server_error', { message: 'form: server_error only', path: ['form'] })
+  .refine((f) => f.errorCode === undefined || f.kind === 'agent_error_event', {
+    message: 'errorCode: agent_error_event only',
+    path: ['errorCode'],
+  })
   .refine((f) => f.kind !== 'output_expired' || f.status === undefined || [403, 404, 410].includes(f.status), {
     message: 'output_expired: status must be 403, 404 or 410',
     path: ['status'],

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EXPORT_BLOCKED_MESSAGE, RENDER_FAMILY, UNAUTHENTICATED, requestInfo, type RouteTag, type SimContext } from './context.js';
 import { GATEWAY_KINDS, ROUTE_KINDS, SLOW_KINDS } from './faults.js';
-import { sendEnvelopeError, sendRateLimited, sendRenderError, sendServerError } from './replies.js';
+import { sendAuthRefused, sendEnvelopeError, sendRateLimited, sendRenderError, sendServerError, sendSessionMissing } from './replies.js';
 import type { FaultSpec, SimEndpoint } from './types.js';
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -101,7 +101,8 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
     if (!UNAUTHENTICATED.has(endpoint)) {
       const token = ctx.store.resolveToken(bearerOf(req), sc);
       const user = token && ctx.store.users.get(token.userId);
-      if (!token || !user) return sendEnvelopeError(reply, sc, 1001);
+      // Refused here, before the route faults are looked at: such a call neither uses nor counts (`after`) any of them.
+      if (!token || !user) return sendAuthRefused(reply, sc);
       info.token = token;
       info.user = user;
     }
@@ -113,18 +114,18 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
     switch (f.kind) {
       case 'token_expired':
         if (info.token) ctx.store.killToken(info.token.token);
-        return sendEnvelopeError(reply, sc, 1001);
+        return sendAuthRefused(reply, sc);
       case 'session_lost':
         if (where.sessionId) ctx.store.sessions.delete(where.sessionId);
-        if (endpoint === 'run_sse') return reply.code(404).send({ detail: `Session not found: ${where.sessionId ?? ''}` });
-        if (render) return sendRenderError(reply, 404, 'session not found');
+        if (endpoint === 'run_sse') return sendSessionMissing(reply, sc, where.sessionId ?? '');
+        if (render) return sendRenderError(reply, sc, 404, 'session not found');
         return sendEnvelopeError(reply, sc, 1002);
       case 'no_credits':
         // The balance agrees with the error: a client that checks credits after a 2001 sees 0.
         if (info.user) info.user.available = 0;
-        return render ? sendRenderError(reply, 403, 'insufficient credits') : sendEnvelopeError(reply, sc, 2001);
+        return render ? sendRenderError(reply, sc, 403, 'insufficient credits') : sendEnvelopeError(reply, sc, 2001);
       case 'export_blocked':
-        return render ? sendRenderError(reply, 402, EXPORT_BLOCKED_MESSAGE) : sendEnvelopeError(reply, sc, 402, EXPORT_BLOCKED_MESSAGE);
+        return render ? sendRenderError(reply, sc, 402, EXPORT_BLOCKED_MESSAGE) : sendEnvelopeError(reply, sc, 402, EXPORT_BLOCKED_MESSAGE);
       default:
         info.fault = f;
     }
@@ -133,7 +134,7 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
 
 function gateway(ctx: SimContext, req: FastifyRequest, reply: FastifyReply, f: FaultSpec): FastifyReply | undefined {
   if (f.kind === 'rate_limited') return sendRateLimited(reply, ctx.scenario(), f.retryAfterSec === undefined ? 1 : f.retryAfterSec);
-  if (f.kind === 'server_error') return sendServerError(reply, f.status ?? 502);
+  if (f.kind === 'server_error') return sendServerError(reply, f.status ?? 502, f.form ?? ctx.store.nextServerErrorForm());
   // network_drop: no answer at all, the socket just goes away.
   reply.hijack();
   req.raw.socket.destroy();

@@ -21,15 +21,34 @@ const UNIT = '(s|secs?|seconds?|min|mins|minutes?)';
 const DURATION = new RegExp(`(\\d+(?:\\.\\d+)?)\\s*-?\\s*${UNIT}\\b`, 'gi');
 const STYLES = ['lo-fi', 'upbeat', 'calm', 'cinematic', 'epic', 'jazz', 'piano', 'ambient', 'electronic', 'acoustic', 'chill'];
 
-/** The video length: the first "<n> s/seconds/minutes" that is not a title window ("first 3 seconds"). */
+const TITLE_WORDS = '(title|text|caption|captions|subtitle|heading|headline)';
+
+const toMs = (m: RegExpMatchArray) => Math.round(Number(m[1]) * ((m[2] ?? 's').toLowerCase().startsWith('m') ? 60_000 : 1000));
+
+/**
+ * "title "Autumn Sale" for 3 seconds", "show the text for 2 s": a duration said of a title is how long the title
+ * shows, not the video's length. That is: "for <n>" right after a title word in the same clause, with nothing in
+ * between that turns to the video ("add a title and make the video for 30 seconds" is the video's).
+ */
+function isTitleDuration(text: string, index: number): boolean {
+  // Quoted words (the title itself) are blanked first: a full stop inside "Sale." is not the clause's end.
+  const clause = text.slice(0, index).replace(/["“][^"“”\n]*["”]/g, '""').split(/[.;!?\n]/).pop() ?? '';
+  if (!/\bfor\s*$/i.test(clause)) return false;
+  const words = [...clause.matchAll(new RegExp(`\\b${TITLE_WORDS}\\b`, 'gi'))];
+  const lastTitle = words.at(-1);
+  if (!lastTitle) return false;
+  const between = clause.slice(lastTitle.index + lastTitle[0].length);
+  return !/\b(and|video|clip|movie|it|length|long|whole|total|overall)\b/i.test(between);
+}
+
+/** The video length: the first "<n> s/seconds/minutes" that is neither a title window ("first 3 seconds") nor a title's own. */
 function parseDuration(text: string): number | undefined {
   for (const m of text.matchAll(DURATION)) {
     const before = text.slice(Math.max(0, m.index - 12), m.index).toLowerCase();
     if (/\b(first|last|opening|final)\s*$/.test(before)) continue;
-    const n = Number(m[1]);
-    const unit = (m[2] ?? 's').toLowerCase();
-    const ms = unit.startsWith('m') ? n * 60_000 : n * 1000;
-    if (ms > 0 && ms <= 10 * 60_000) return Math.round(ms);
+    if (isTitleDuration(text, m.index)) continue;
+    const ms = toMs(m);
+    if (ms > 0 && ms <= 10 * 60_000) return ms;
   }
   return undefined;
 }
@@ -45,15 +64,14 @@ function parseMusic(text: string): Intent['music'] {
   return { style, volume };
 }
 
-const TITLE_WORDS = '(title|text|caption|captions|subtitle|heading|headline)';
-
 function parseTitle(text: string): Intent['title'] {
   if (!new RegExp(`\\b${TITLE_WORDS}\\b`, 'i').test(text)) return undefined;
   // The quote right after a title word wins over an earlier one (a `style "lo-fi"` must not become the title).
   const near = new RegExp(`\\b${TITLE_WORDS}\\b[^"“”\\n]{0,40}["“]([^"“”]{1,120})["”]`, 'i').exec(text);
   const quoted = near?.[2] ?? /["“”]([^"“”]{1,120})["“”]/.exec(text)?.[1];
   const window = new RegExp(`\\b(?:first|opening)\\s+(\\d+(?:\\.\\d+)?)\\s*${UNIT}\\b`, 'i').exec(text);
-  const durationMs = window ? Math.round(Number(window[1]) * (window[2]!.toLowerCase().startsWith('m') ? 60_000 : 1000)) : 3000;
+  const own = [...text.matchAll(DURATION)].find((m) => isTitleDuration(text, m.index));
+  const durationMs = window ? toMs(window) : own ? toMs(own) : 3000;
   return quoted ? { text: quoted.trim(), durationMs } : { durationMs };
 }
 

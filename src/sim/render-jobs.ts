@@ -1,5 +1,6 @@
-// Render lifecycle computed from elapsed time: pending → processing → completed | failed, and the two poll shapes.
+// Render lifecycle computed from elapsed time: pending → processing → completed | failed, and the poll shapes.
 import type { RenderRec } from './model.js';
+import type { RenderShape } from './scenario.js';
 
 export type RenderStatus = 'pending' | 'processing' | 'completed' | 'failed';
 
@@ -37,10 +38,61 @@ export function isActive(r: RenderRec, now = Date.now()): boolean {
   return s === 'pending' || s === 'processing';
 }
 
-/** Poll body in shape (a) {success,data:{…outputUrl}} or (b) top-level {taskId,…,output:{url,duration,size}}. */
-export function pollBody(r: RenderRec, shape: 'a' | 'b', outputUrl: string, now = Date.now()): Record<string, unknown> {
+/** Frames per second the pretend Lambda renders at, for the raw progress object's frame counts. */
+const FPS = 30;
+/** Frames one pretend Lambda renders (Remotion's framesPerLambda); a render of n frames invokes ceil(n / this) of them. */
+const FRAMES_PER_LAMBDA = 20;
+
+/**
+ * Remotion's getRenderProgress() as the proxy might pass it through (protocol §4): no `status`, no id, progress 0..1,
+ * `outputFile` only once done, and a failure only as `fatalErrorEncountered` plus its `errors` entry.
+ */
+function remotionProgress(r: RenderRec, v: RenderView, outputUrl: string, now: number): Record<string, unknown> {
+  const done = v.status === 'completed';
+  const failed = v.status === 'failed';
+  const frames = Math.max(1, Math.round((r.draftMs / 1000) * FPS));
+  const lambdas = Math.ceil(frames / FRAMES_PER_LAMBDA);
+  const accrued = Number(((v.progress / 100) * lambdas * 0.00021).toFixed(6));
+  return {
+    overallProgress: done ? 1 : v.progress / 100,
+    done,
+    outputFile: done ? outputUrl : null,
+    outputSizeInBytes: done ? r.outputBytes : null,
+    errors: failed
+      ? [
+          {
+            message: v.error ?? 'render failed',
+            name: 'Error',
+            stack: `Error: ${v.error ?? 'render failed'}\n    at renderHandler (/var/task/index.js:1:1)`,
+            chunk: null,
+            frame: null,
+            isFatal: true,
+            attempt: 1,
+            willRetry: false,
+            totalAttempts: 1,
+            type: 'renderer',
+          },
+        ]
+      : [],
+    fatalErrorEncountered: failed,
+    framesRendered: done ? frames : Math.floor((frames * v.progress) / 100),
+    chunks: done ? lambdas : Math.floor((lambdas * v.progress) / 100),
+    lambdasInvoked: v.status === 'pending' ? 0 : lambdas,
+    timeToFinish: done && v.completedAt !== undefined ? v.completedAt - r.createdAt : null,
+    costs: { accruedSoFar: accrued, displayCost: `$${accrued.toFixed(3)}`, currency: 'USD', disclaimer: 'estimate' },
+    renderSize: done ? r.outputBytes : 0,
+    currentTime: now,
+  };
+}
+
+/**
+ * Poll body in shape (a) {success,data:{…outputUrl}}, (b) top-level {taskId,…,output:{url,duration,size}}, or
+ * remotion: {success,data:<raw getRenderProgress object>}.
+ */
+export function pollBody(r: RenderRec, shape: RenderShape, outputUrl: string, now = Date.now()): Record<string, unknown> {
   const v = renderView(r, now);
   const done = v.status === 'completed';
+  if (shape === 'remotion') return { success: true, data: remotionProgress(r, v, outputUrl, now) };
   if (shape === 'b') {
     return {
       taskId: r.id,

@@ -1,5 +1,5 @@
 // Render proxy routes: submit, poll, cancel, authenticated download and the public render-result file.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { EXPORT_BLOCKED_MESSAGE, caller, requestInfo, type SimContext } from './context.js';
 import { isExportable } from './draft-builder.js';
@@ -37,6 +37,8 @@ function expiredStatusOf(status: number | undefined): 403 | 404 | 410 {
 
 export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): void {
   const outputUrl = (req: FastifyRequest, id: string) => `${ctx.baseUrl(req)}/render-result/${encodeURIComponent(id)}.mp4`;
+  /** Every refusal in the proxy's {success:false,error} dialect, at the status the scenario gives it (replies.ts). */
+  const refuse = (reply: FastifyReply, status: number, error: string) => sendRenderError(reply, ctx.scenario(), status, error);
   /** Renders are per user: another user's id is as unknown as a made-up one. */
   const findRender = (req: FastifyRequest) => {
     const { id } = req.params as { id: string };
@@ -48,27 +50,27 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
     const parsed = submitBody.safeParse(req.body ?? {});
     if (!parsed.success) {
       const i = parsed.error.issues[0];
-      return sendRenderError(reply, 400, `invalid request: ${i ? `${i.path.join('.')}: ${i.message}` : 'body'}`);
+      return refuse(reply, 400, `invalid request: ${i ? `${i.path.join('.')}: ${i.message}` : 'body'}`);
     }
     const body = parsed.data;
     const entry = requestInfo(req).entry;
     if (entry && body.output) entry.renderOutput = structuredClone(body.output);
     const badResolution = resolutionProblem(body.output?.resolution);
-    if (badResolution) return sendRenderError(reply, 400, `invalid request: ${badResolution}`);
+    if (badResolution) return refuse(reply, 400, `invalid request: ${badResolution}`);
     const { token, user } = caller(req);
     const skill = ['x-skill-source', 'x-skill-version', 'x-skill-platform'].some((h) => req.headers[h] !== undefined);
     // CHANGELOG 1.5: without attribution headers an anonymous user's export is refused as a plan problem.
-    if (token.anonymous && !skill) return sendRenderError(reply, 402, EXPORT_BLOCKED_MESSAGE);
+    if (token.anonymous && !skill) return refuse(reply, 402, EXPORT_BLOCKED_MESSAGE);
     const fault = requestInfo(req).fault?.kind;
     if (fault === 'render_duplicate_id' || ctx.store.renders.has(body.id)) {
-      return sendRenderError(reply, 409, `render id ${body.id} already exists`);
+      return refuse(reply, 409, `render id ${body.id} already exists`);
     }
     const session = ctx.store.sessionFor(body.sessionId, user.userId);
-    if (!session) return sendRenderError(reply, 404, 'session not found');
+    if (!session) return refuse(reply, 404, 'session not found');
     const now = Date.now();
     for (const r of ctx.store.renders.values()) {
       if (r.sessionId === session.sessionId && isActive(r, now)) {
-        return sendRenderError(reply, 409, 'an export is already running for this session');
+        return refuse(reply, 409, 'an export is already running for this session');
       }
     }
     const draftJson = JSON.stringify(body.draft);
@@ -88,22 +90,24 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       ...(fault === 'output_error_page' ? { outputFault: 'error_page' as const } : fault === 'output_cut_off' ? { outputFault: 'cut_off' as const } : {}),
     };
     ctx.store.renders.set(rec.id, rec);
-    // Where the submit puts the id is unknown (protocol §6.1): data.id, or with the poll's shape b a top-level taskId.
-    if (ctx.scenario().renderShape === 'b') return reply.send(pollBody(rec, 'b', outputUrl(req, rec.id)));
+    // Where the submit puts the id is unknown (protocol §6.1): data.id, or the poll's own body with shape b (a top-level
+    // taskId) and with remotion (the raw progress object, no id at all: the caller must keep its own).
+    const shape = ctx.scenario().renderShape;
+    if (shape !== 'a') return reply.send(pollBody(rec, shape, outputUrl(req, rec.id)));
     return reply.send({ success: true, data: { id: rec.id, status: 'pending', progress: 5 } });
   });
 
   app.get('/api/render/proxy/lambda/:id', { config: { endpoint: 'render_poll' } }, async (req, reply) => {
     const r = findRender(req);
-    if (!r) return sendRenderError(reply, 404, 'render not found');
+    if (!r) return refuse(reply, 404, 'render not found');
     return reply.send(pollBody(r, ctx.scenario().renderShape, outputUrl(req, r.id)));
   });
 
   app.post('/api/render/proxy/lambda/:id/cancel', { config: { endpoint: 'render_cancel' } }, async (req, reply) => {
     const r = findRender(req);
-    if (!r) return sendRenderError(reply, 404, 'render not found');
+    if (!r) return refuse(reply, 404, 'render not found');
     const v = renderView(r);
-    if (v.status === 'completed') return sendRenderError(reply, 409, 'render already completed');
+    if (v.status === 'completed') return refuse(reply, 409, 'render already completed');
     if (v.status !== 'failed') r.canceledAt = Date.now();
     const after = renderView(r);
     return reply.send({ success: true, data: { id: r.id, status: after.status, progress: after.progress, error: after.error } });
@@ -117,8 +121,8 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
     config: { endpoint: 'render_download' },
     handler: async (req, reply) => {
       const r = findRender(req);
-      if (!r) return sendRenderError(reply, 404, 'render not found');
-      if (renderView(r).status !== 'completed') return sendRenderError(reply, 409, 'render not completed');
+      if (!r) return refuse(reply, 404, 'render not found');
+      if (renderView(r).status !== 'completed') return refuse(reply, 409, 'render not completed');
       // output_expired only hits the public outputUrl: the authenticated fallback still has the file.
       return sendOutput(req, reply, r, true, ctx.scenario().outputBytesPerSec);
     },

@@ -5,7 +5,7 @@ import { startAgentRun } from './agent-runner.js';
 import { caller, requestInfo, type SimContext } from './context.js';
 import { RUN_KINDS } from './faults.js';
 import { classifyMessage } from './intent.js';
-import { sendEnvelopeError, sendValidation422 } from './replies.js';
+import { sendEnvelopeError, sendSessionMissing, sendValidation422 } from './replies.js';
 import { SseSink } from './sse-sink.js';
 
 /** RunAgentRequest after alias folding (ADK accepts both snake_case and camelCase names). */
@@ -63,7 +63,7 @@ export function registerRunSseRoute(app: FastifyInstance, ctx: SimContext): void
       body.app_name === 'nemo_agent' && (body.user_id === 'me' || body.user_id === user.userId)
         ? ctx.store.sessionFor(body.session_id, user.userId)
         : undefined;
-    if (!session) return reply.code(404).send({ detail: `Session not found: ${body.session_id}` });
+    if (!session) return sendSessionMissing(reply, sc, body.session_id);
 
     const text = (body.new_message.parts ?? []).map((p) => p.text ?? '').join('');
     const kind = classifyMessage(text, session.messages.length === 0);
@@ -105,6 +105,7 @@ export function registerRunSseRoute(app: FastifyInstance, ctx: SimContext): void
       base: ctx.baseUrl(req),
       fault,
       ignoreAspect: runFault?.kind === 'ignore_aspect_once',
+      agentErrorCode: info.fault?.errorCode,
       sink,
       signal: ctx.signal(),
     });

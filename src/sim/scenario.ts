@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { REQUIREMENT_NAMES, type RequirementName } from './requirements.js';
 
 export type HeartbeatForm = 'json' | 'empty' | 'comment' | 'word' | 'mixed';
+/** The render poll dialects of protocol §2.8 (a, b) and §4 (Remotion's raw getRenderProgress passed through). */
+export type RenderShape = 'a' | 'b' | 'remotion';
 
 export interface SimScenario {
   /** 'camel' = ADK ≥ 1.0 (invocationId, stateDelta…); 'snake' = pre-1.0 ADK (invocation_id, state_delta…). */
@@ -24,16 +26,23 @@ export interface SimScenario {
    * 'hash' a content hash with the extension (the CLI matches sandbox paths on the s3_key's name, protocol §2.6).
    */
   storageKeys: 'filename' | 'hash';
-  /** Whether envelope errors (1001…4002) carry a matching HTTP status or always HTTP 200. */
+  /**
+   * Whether envelope errors (1001…4002) carry a matching HTTP status or always HTTP 200; the render proxy's
+   * {success:false,error} refusals (403/404/409) follow it too (protocol §6.1).
+   */
   errorHttpStatus: 'mapped' | 'always200';
   /**
    * The codes that look like HTTP statuses (400, 402, 429; protocol §1 [A]): 'status' sends them as the HTTP status too,
-   * 'body' only as the envelope's code on HTTP 200.
+   * 'body' only as the envelope's code on HTTP 200 (the render proxy's 400/402: its {success:false,error} on HTTP 200).
    */
   httpLikeCodes: 'status' | 'body';
   errorMessageKey: 'message' | 'msg';
-  /** Render poll body: (a) {success,data:{id,status,progress,outputUrl…}} or (b) top-level {taskId,status,progress,output}. */
-  renderShape: 'a' | 'b';
+  /**
+   * Render poll body: (a) {success,data:{id,status,progress,outputUrl…}}, (b) top-level {taskId,status,progress,output},
+   * or 'remotion' {success,data:{overallProgress 0..1, done, outputFile, errors, fatalErrorEncountered…}} with no status
+   * and no id (§4). b and remotion answer the submit with the same body as the poll.
+   */
+  renderShape: RenderShape;
   /** Fraction of edits that end without a text event: 'never', 'always' or a probability 0..1. */
   silentEdits: 'never' | 'always' | number;
   anonCredits: number;
@@ -70,6 +79,27 @@ export interface SimScenario {
   missRequirements: RequirementName[];
   /** Whether a corrective message ("Please correct the video…") fixes the missed wishes, or changes none of them. */
   fixOnCorrection: boolean;
+  /**
+   * How /run_sse says its session is missing (a missing session and the `session_lost` fault), protocol §3: 'detail'
+   * older ADK's 404 {"detail":"Session not found"}, 'detail_id' newer ADK's 404 {"detail":"Session not found: <id>"},
+   * 'envelope' the NemoVideo gateway's mapping to a 1002 envelope (HTTP status and message key per errorHttpStatus
+   * and errorMessageKey).
+   */
+  sessionMissingForm: 'detail' | 'detail_id' | 'envelope';
+  /**
+   * The rest of an ADK event (protocol §3) on the agent's events: thought parts (model reasoning, never user-facing),
+   * thoughtSignature on function calls, an inlineData preview image on the closing text, finishReason "STOP",
+   * modelVersion, interrupted:false and usageMetadata on model events, customMetadata and branch on every event,
+   * turnComplete (and actions.escalate, handing back to the root agent) on the run's last event, a root agent's
+   * transfer_to_agent (actions.transferToAgent) before a session's first run, actions.skipSummarization on a silent
+   * edit's tool result; an agent_error_event fault's event also carries finishReason. Casing follows eventCasing.
+   */
+  eventExtras: boolean;
+  /**
+   * The envelope code a refused token gets (no, unknown, expired or killed bearer): 1001 (status per
+   * errorHttpStatus), or the newer mega-x gateway's 1010 (invalid) / 1011 (expired), always with HTTP 401 (§1).
+   */
+  authErrorCode: 1001 | 1010 | 1011;
 }
 
 export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
@@ -103,6 +133,9 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   outputBytesPerSec: null,
   missRequirements: [] as RequirementName[],
   fixOnCorrection: true,
+  sessionMissingForm: 'detail_id',
+  eventExtras: false,
+  authErrorCode: 1001,
 }) as SimScenario;
 
 const ms = z.number().min(0);
@@ -122,7 +155,7 @@ export const scenarioPatchSchema = z
     errorHttpStatus: z.enum(['mapped', 'always200']),
     httpLikeCodes: z.enum(['status', 'body']),
     errorMessageKey: z.enum(['message', 'msg']),
-    renderShape: z.enum(['a', 'b']),
+    renderShape: z.enum(['a', 'b', 'remotion']),
     silentEdits: z.union([z.enum(['never', 'always']), z.number().min(0).max(1)]),
     anonCredits: z.number().int().min(0),
     generationCost: z.number().int().min(0),
@@ -140,6 +173,9 @@ export const scenarioPatchSchema = z
     outputBytesPerSec: z.number().int().min(1).nullable(),
     missRequirements: z.array(z.enum(REQUIREMENT_NAMES)),
     fixOnCorrection: z.boolean(),
+    sessionMissingForm: z.enum(['detail', 'detail_id', 'envelope']),
+    eventExtras: z.boolean(),
+    authErrorCode: z.union([z.literal(1001), z.literal(1010), z.literal(1011)]),
   })
   .partial()
   .strict();

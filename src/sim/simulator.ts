@@ -82,7 +82,7 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
     if (endpoint === 'run_sse' && client) {
       return sendValidation422(reply, [{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error' }]);
     }
-    if (RENDER_FAMILY.has(endpoint)) return sendRenderError(reply, client ? 400 : 500, client ? `invalid request: ${err.message}` : 'internal error');
+    if (RENDER_FAMILY.has(endpoint)) return sendRenderError(reply, scenario, client ? 400 : 500, client ? `invalid request: ${err.message}` : 'internal error');
     if (client) return sendEnvelopeError(reply, scenario, 400, `invalid request: ${err.message}`);
     return reply.code(500).send({ code: 500, [scenario.errorMessageKey]: 'internal server error', data: null });
   });

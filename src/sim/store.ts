@@ -16,14 +16,22 @@ export class SimStore {
   /** clientId → its current token and its (lasting) anonymous user. */
   private readonly clients = new Map<string, { token?: string; userId: string }>();
   private readonly ipIssues = new Map<string, number[]>();
+  /** server_error faults without a `form`: this simulator's own alternation (never shared with another instance). */
+  private serverErrors = 0;
 
   reset(): void {
+    this.serverErrors = 0;
     this.tokens.clear();
     this.users.clear();
     this.sessions.clear();
     this.renders.clear();
     this.clients.clear();
     this.ipIssues.clear();
+  }
+
+  /** The next form of a server_error that names none: an HTML page first, then truncated JSON, and so on. */
+  nextServerErrorForm(): 'html' | 'json' {
+    return this.serverErrors++ % 2 === 0 ? 'html' : 'json';
   }
 
   /**

@@ -58,6 +58,10 @@ export interface FaultSpec {
   delayMs?: number;
   /** server_error: the HTTP status (default 502); output_expired: 403 (default, AccessDenied), 404 (NoSuchKey) or 410. */
   status?: number;
+  /** server_error: 'html' (an nginx error page) or 'json' (JSON cut off mid-object); default: the two alternate. */
+  form?: 'html' | 'json';
+  /** agent_error_event: the model-level failure's code (protocol §3), default 'MALFORMED_FUNCTION_CALL'. */
+  errorCode?: 'MALFORMED_FUNCTION_CALL' | 'SAFETY';
 }
 
 export interface SimLogEntry {

@@ -68,6 +68,12 @@ describe.each([
     name: 'snake_case events, render poll shape b, sandbox paths by storage key',
     scenario: { eventCasing: 'snake', renderShape: 'b', heartbeat: 'mixed', sandboxPaths: true, storageKeys: 'hash' },
   },
+  // The proxy passing Remotion's raw getRenderProgress through (§4: no status, overallProgress 0..1, outputFile), with
+  // every refusal on HTTP 200 (§6.1).
+  {
+    name: 'render poll shape remotion, errors on HTTP 200',
+    scenario: { eventCasing: 'camel', renderShape: 'remotion', heartbeat: 'json', errorHttpStatus: 'always200', httpLikeCodes: 'body' },
+  },
 ] as const)('spine: $name', ({ scenario }) => {
   let stack: Stack;
   let receiver: WebhookReceiver;
