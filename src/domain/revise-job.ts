@@ -23,8 +23,8 @@ export class ReviseJob {
 
   /**
    * A revision sends the agent a message and renders again, so a caller retrying one after a timeout must not pay for
-   * it twice: with a key, the first revision is replayed. Its keys are apart from the create route's (the same key there
-   * is another request), and the parent is part of the request: the same key on another parent is 422.
+   * it twice: with a key, the first revision is replayed. Its keys are apart from the create route's and per parent:
+   * the same key there, or on a revision of another parent, is another request (README, "Uploads, idempotency").
    */
   async execute(input: ReviseJobInput): Promise<{ record: JobRecord; replayed: boolean }> {
     const { commands, store, idempotency } = this.deps;
@@ -35,8 +35,8 @@ export class ReviseJob {
     // job's own write as a create does.
     return idempotency.run(
       tenant,
-      `revision:${idempotencyKey}`,
-      fingerprint({ parent_id: parentId, ...body }),
+      `revision:${parentId}:${idempotencyKey}`,
+      fingerprint(body),
       revise,
       (id) => store.getForTenant(tenant, id),
       (record) => record.job.id,

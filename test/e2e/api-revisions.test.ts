@@ -120,12 +120,17 @@ describe('POST /v1/jobs/{id}/revisions', () => {
     expect(late.body.id).toBe(child.id);
     expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(2);
     expect(stack.sim.log.count('render_submit', { sessionId: session })).toBe(2);
-    // Another body, or the same body for another parent, under that key is another request.
+    // Another body under that key, for this parent, is refused.
     const other = await stack.api<{ code: string }>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'something else' }, key);
     expect(other.status).toBe(422);
     expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
-    const elsewhere = await stack.api<{ code: string }>('POST', `/v1/jobs/${child.id}/revisions`, body, key);
-    expect(elsewhere.status).toBe(422);
+    // The same key on a revision of another parent is another request (README): a revision of its own, replayed in turn.
+    const elsewhere = await stack.api<Job>('POST', `/v1/jobs/${child.id}/revisions`, body, key);
+    expect(elsewhere.status).toBe(202);
+    expect(elsewhere.body.parent_id).toBe(child.id);
+    const again = await stack.api<Job>('POST', `/v1/jobs/${child.id}/revisions`, body, key);
+    expect([again.status, again.body.id]).toEqual([200, elsewhere.body.id]);
+    expect((await finished(elsewhere.body.id)).status).toBe('succeeded');
     // The create route's keys are apart: the same key there creates a job.
     expect((await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a new job' }, key)).status).toBe(202);
   });
