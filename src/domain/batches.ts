@@ -64,6 +64,9 @@ export class BatchCommands {
       created_at: new Date().toISOString(),
       finished_at: null,
     };
+    // Items are queued once every one of them is listed on the batch: an item that ended before the last was listed
+    // would otherwise look like the batch's last one, and announce the batch's end early.
+    const queueAdds: (() => Promise<void>)[] = [];
     try {
       await batches.save(record);
       for (const item of body.items) {
@@ -79,7 +82,7 @@ export class BatchCommands {
             metadata: item.metadata,
             ...(webhook ? { webhook } : {}),
           },
-          { group: id, batchId: id, trace },
+          { group: id, batchId: id, trace, enqueueLater: (enqueue) => void queueAdds.push(enqueue) },
         );
         await uploads.claim(tenant, refs, job.job.id);
         record.items.push(job.job.id);
@@ -87,6 +90,8 @@ export class BatchCommands {
       }
     } finally {
       await uploads.handOver(refs, claimant, null).catch(() => {});
+      // Also when a later item could not be created: the ones that were run (the request itself fails).
+      for (const enqueue of queueAdds) await enqueue();
     }
     return batchView(record, await this.deps.store.getMany(record.items));
   }

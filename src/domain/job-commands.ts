@@ -73,6 +73,11 @@ export interface CreateOptions {
    * `jobJson`: the job exactly as stored (JSON.stringify of record.job).
    */
   onStored?: (record: JobRecord, jobJson: string) => void;
+  /**
+   * Given: the job is stored but not queued, and this receives the add to make later (a batch queues its items once
+   * all of them are listed on it). A job left unqueued by a crash is started by the queued-job sweeper.
+   */
+  enqueueLater?: (enqueue: () => Promise<void>) => void;
 }
 
 export class JobCommands {
@@ -106,7 +111,9 @@ export class JobCommands {
     if (outcome.kind === 'key_taken') throw new KeyTaken(outcome.entry);
     if (outcome.kind === 'exists') throw new VersionConflict(`job ${job.id} already exists`);
     opts.onStored?.(record, outcome.jobJson);
-    await this.deps.queue.enqueue(job.id, tenant, admission ? outcome.started : undefined);
+    const enqueue = () => this.deps.queue.enqueue(job.id, tenant, admission ? outcome.started : undefined);
+    if (opts.enqueueLater) opts.enqueueLater(enqueue);
+    else await enqueue();
     return record;
   }
 

@@ -28,7 +28,8 @@ export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: B
   const total = items.length;
   const ended = counts.succeeded + counts.failed + counts.canceled;
   let status: BatchStatus;
-  if (ended < total) status = counts.queued === total ? 'queued' : 'running';
+  // No item yet: the batch is being created (a batch has at least one), not one whose items all ended.
+  if (total === 0 || ended < total) status = counts.queued === total ? 'queued' : 'running';
   else if (counts.failed > 0) status = 'failed';
   else if (counts.canceled > 0) status = 'canceled';
   else status = 'succeeded';
