@@ -95,13 +95,14 @@ export class NemoClient {
   }
 
   /** §2.4, JSON form: the upstream fetches the URLs itself. */
-  async uploadUrls(token: string, sessionId: string, urls: string[]): Promise<UploadedFile[]> {
+  async uploadUrls(token: string, sessionId: string, urls: string[], opts: { signal?: AbortSignal } = {}): Promise<UploadedFile[]> {
     const data = await callJson(this.ctx, {
       endpoint: 'upload',
       method: 'POST',
       path: `/api/upload-video/nemo_agent/me/${seg(sessionId)}`,
       token,
       json: { urls, source_type: 'url' },
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     return normaliseUploaded(parseData('upload', uploadResponseSchema, data));
   }
@@ -111,7 +112,9 @@ export class NemoClient {
     token: string,
     sessionId: string,
     files: { filename: string; contentType: string; size: number; open: () => NodeJS.ReadableStream | Readable; path?: string }[],
+    opts: { signal?: AbortSignal } = {},
   ): Promise<UploadedFile[]> {
+    const signal = opts.signal ? { signal: opts.signal } : {};
     let mp;
     try {
       mp = multipartBody(files as MultipartFile[]);
@@ -132,8 +135,9 @@ export class NemoClient {
             body: mp.body,
             headers: { 'content-type': mp.contentType, 'content-length': String(mp.contentLength) },
             timeoutMs,
+            ...signal,
           })
-        : await postStreamed(this.ctx, { endpoint: 'upload', path, token, contentType: mp.contentType, contentLength: mp.contentLength, pump: mp.pump, timeoutMs });
+        : await postStreamed(this.ctx, { endpoint: 'upload', path, token, contentType: mp.contentType, contentLength: mp.contentLength, pump: mp.pump, timeoutMs, ...signal });
     } catch (err) {
       // A file that lied about its size is our problem, not the network's: never retry it as transient.
       const local = findCause(err, MultipartSizeError);

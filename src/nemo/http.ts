@@ -45,6 +45,14 @@ export interface CallSpec {
   body?: Readable;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** The caller's: aborting it (a cancel, a shutdown) ends the call at once with its reason. */
+  signal?: AbortSignal;
+}
+
+/** The call's deadline, and the caller's own signal when it has one. */
+export function callSignal(timeoutMs: number, caller?: AbortSignal): AbortSignal {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  return caller ? AbortSignal.any([deadline, caller]) : deadline;
 }
 
 /** /state carries whole drafts; anything bigger than this is not a NemoVideo answer. */
@@ -228,7 +236,7 @@ export async function callJson(ctx: HttpContext, spec: CallSpec): Promise<unknow
     }
     Object.assign(headers, spec.headers);
     const timeoutMs = spec.timeoutMs ?? ctx.requestTimeoutMs;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = callSignal(timeoutMs, spec.signal);
     try {
       const res = await request(joinUrl(ctx.baseUrl, spec.path), {
         method: spec.method,
@@ -244,8 +252,9 @@ export async function callJson(ctx: HttpContext, spec: CallSpec): Promise<unknow
       return interpretResponse(spec.endpoint, res.statusCode, res.headers, text);
     } catch (err) {
       if (isNemoError(err)) throw err;
+      if (spec.signal?.aborted) throw spec.signal.reason;
       if (signal.aborted) throw networkError(spec.endpoint, new Error(`no complete answer within ${timeoutMs} ms`));
       throw networkError(spec.endpoint, err);
     }
-  }, spec.method);
+  }, spec.method, spec.signal);
 }

@@ -5,7 +5,7 @@ import { ATTR } from '../tracing/attributes.js';
 import { inSpan, SpanKind } from '../tracing/spans.js';
 import { noteUpstreamStatus } from '../tracing/upstream.js';
 import { isNemoError, networkError, type NemoEndpoint } from './errors.js';
-import { baseHeaders, instrument, interpretResponse, joinUrl, readBodyText, type HttpContext } from './http.js';
+import { baseHeaders, callSignal, instrument, interpretResponse, joinUrl, readBodyText, type HttpContext } from './http.js';
 import type { ChunkSink } from './multipart.js';
 
 export interface StreamedPost {
@@ -17,6 +17,8 @@ export interface StreamedPost {
   /** Writes exactly contentLength bytes to the sink; a rejection aborts the request. */
   pump: (sink: ChunkSink) => Promise<void>;
   timeoutMs: number;
+  /** The caller's: aborting it (a cancel, a shutdown) ends the upload at once with its reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function postStreamed(ctx: HttpContext, spec: StreamedPost): Promis
     });
     noteUpstreamStatus(answer.status);
     return interpretResponse(spec.endpoint, answer.status, answer.headers, answer.text);
-  }, 'POST');
+  }, 'POST', spec.signal);
 }
 
 function httpClientAttributes(url: URL): Record<string, string | number> {
@@ -51,7 +53,7 @@ function httpClientAttributes(url: URL): Record<string, string | number> {
 }
 
 async function send(url: URL, ctx: HttpContext, spec: StreamedPost): Promise<{ status: number; headers: IncomingMessage['headers']; text: string }> {
-  const signal = AbortSignal.timeout(spec.timeoutMs);
+  const signal = callSignal(spec.timeoutMs, spec.signal);
   const sendRequest = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const req: ClientRequest = sendRequest(url, {
     method: 'POST',
@@ -91,6 +93,7 @@ async function send(url: URL, ctx: HttpContext, spec: StreamedPost): Promise<{ s
   } catch (err) {
     req.destroy();
     if (isNemoError(err)) throw err;
+    if (spec.signal?.aborted) throw spec.signal.reason;
     if (signal.aborted) throw networkError(spec.endpoint, new Error(`no complete answer within ${spec.timeoutMs} ms`));
     throw networkError(spec.endpoint, err);
   }

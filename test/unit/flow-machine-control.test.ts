@@ -178,6 +178,27 @@ describe('runFlow: cancel and abort', () => {
     expect((await f.record(jobId)).job.status).toBe('running');
   });
 
+  it('hands back a job whose upload a shutdown cuts off: the upload gets the run’s signal and the run ends at once', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob({ job: { sources: [{ url: 'https://media.example/a.mp4' }] } });
+    const controller = new AbortController();
+    f.nemo.script('uploadUrls', async (_token: unknown, _session: unknown, urls: string[], opts?: { signal?: AbortSignal }) => {
+      // A slow upload: ends when its caller gives up, or (not given the run's signal) a second later, and the run goes on.
+      await new Promise<void>((resolve, reject) => {
+        const later = setTimeout(resolve, 1_000);
+        opts?.signal?.addEventListener('abort', () => (clearTimeout(later), reject(opts.signal!.reason as Error)), { once: true });
+      });
+      return urls.map((u) => ({ filename: 'a.mp4', fileType: 'video', cdnUrl: u }));
+    });
+    setTimeout(() => controller.abort(new Error('worker shutting down')), 50);
+    const started = Date.now();
+
+    expect(await f.run(jobId, { signal: controller.signal })).toEqual({ kind: 'wait', delayMs: 0, step: 'upload', reason: 'aborted without a cancel' });
+    expect(Date.now() - started).toBeLessThan(800);
+    expect(f.steps.at(-1)).toEqual({ step: 'upload', outcome: 'aborted' });
+    expect((await f.flow(jobId)).uploaded).toBe(false);
+  });
+
   it('hands back a job aborted mid-stream by a shutdown; the next run reconciles instead of re-sending', async () => {
     const f = createFakeFlow();
     const jobId = await f.addJob();

@@ -144,3 +144,34 @@ describe('uploadFiles', () => {
     }
   });
 });
+
+describe('uploads the caller gives up', () => {
+  it('ends a streamed upload at once when the caller’s signal aborts (a shutdown, a cancel), counted as aborted', async () => {
+    // A server that takes the body slowly and never answers: only the caller's abort can end the call in time.
+    srv.handle((req) => {
+      req.pause();
+    });
+    const outcomes: string[] = [];
+    const client = makeClient(srv.url, { onCall: (endpoint, outcome) => void outcomes.push(`${endpoint}:${outcome}`) });
+    const source = meteredSource(64 * 1024 * 1024, randomBytes(64));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('worker shutting down')), 200);
+    const started = Date.now();
+    const err = await caught(() =>
+      client.uploadFiles(TOKEN, 's', [{ filename: 'big.mp4', contentType: 'video/mp4', size: 64 * 1024 * 1024, open: source.open }], { signal: ac.signal }),
+    );
+    expect(err.message).toBe('worker shutting down');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(outcomes).toEqual(['upload:aborted']);
+  });
+
+  it('ends a URL upload at once when the caller’s signal aborts', async () => {
+    srv.handle(() => {
+      // Never answers.
+    });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('job canceled')), 100);
+    const err = await caught(() => makeClient(srv.url).uploadUrls(TOKEN, 's', ['https://example.com/a.jpg'], { signal: ac.signal }));
+    expect(err.message).toBe('job canceled');
+  });
+});

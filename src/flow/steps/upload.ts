@@ -74,7 +74,7 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
       }
       for (const run of runs) {
         if (run.kind === 'urls') {
-          uploaded.push(...(await nemo.uploadUrls(token, sessionId, run.urls).catch(naming(run))));
+          uploaded.push(...(await nemo.uploadUrls(token, sessionId, run.urls, { signal: ctx.signal }).catch(naming(run))));
           continue;
         }
         if (!streamed) {
@@ -82,7 +82,7 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
           await lifecycle.progress(ctx.jobId, 'upload', 5);
           await ctx.checkpoint();
         }
-        uploaded.push(...(await nemo.uploadFiles(token, sessionId, run.files).catch(naming(run))));
+        uploaded.push(...(await nemo.uploadFiles(token, sessionId, run.files, { signal: ctx.signal }).catch(naming(run))));
         streamed = true;
       }
     } finally {

@@ -112,14 +112,14 @@ export class FakeNemo {
     });
   }
 
-  uploadUrls(token: string, sessionId: string, urls: string[]) {
-    return this.answer('uploadUrls', [token, sessionId, urls], () =>
+  uploadUrls(token: string, sessionId: string, urls: string[], opts: Parameters<NemoClient['uploadUrls']>[3] = {}) {
+    return this.answer('uploadUrls', [token, sessionId, urls, opts], () =>
       urls.map((u) => ({ filename: baseName(u), fileType: 'video', cdnUrl: `${CDN}/${sessionId}/${baseName(u)}` })),
     );
   }
 
-  uploadFiles(token: string, sessionId: string, files: Parameters<NemoClient['uploadFiles']>[2]) {
-    return this.answer('uploadFiles', [token, sessionId, files], () =>
+  uploadFiles(token: string, sessionId: string, files: Parameters<NemoClient['uploadFiles']>[2], opts: Parameters<NemoClient['uploadFiles']>[3] = {}) {
+    return this.answer('uploadFiles', [token, sessionId, files, opts], () =>
       files.map((f) => ({ filename: f.filename, fileType: 'image', cdnUrl: `${CDN}/${sessionId}/${f.filename}` })),
     );
   }
