@@ -15,7 +15,10 @@ const CLUSTER_REFRESH_MS = 500;
  * without waiting for a request to fail.
  */
 export function storeAvailability(client: RedisClient): () => boolean {
-  if (!isCluster(client)) return () => client.status === 'ready';
+  if (!isCluster(client)) {
+    const answering = answeringWatch(client);
+    return () => client.status === 'ready' && answering();
+  }
   let checkedAt = 0;
   let refreshedAt = 0;
   let answer = false;
@@ -29,6 +32,37 @@ export function storeAvailability(client: RedisClient): () => boolean {
       client.refreshSlotsCache();
     }
     return answer;
+  };
+}
+
+/** While requests come in, a PING at most this often watches that Redis still answers. */
+const WATCH_EVERY_MS = 1_000;
+/** A PING unanswered this long: Redis has stopped answering (frozen, a partition without RST). */
+const SILENT_AFTER_MS = 1_000;
+
+/**
+ * A connection stays `ready` while Redis has stopped answering (SIGSTOP, a long stall, a partition that drops packets
+ * without a reset): without this the request would wait out the command timeout (3 s), or longer on the worker-style
+ * connections the create path also uses. The checks themselves send the PING, at most once a second and only while
+ * requests arrive, so an idle API sends nothing.
+ */
+function answeringWatch(client: Exclude<RedisClient, Cluster>): () => boolean {
+  let sentAt: number | null = null;
+  let lastAt = 0;
+  // The last PING's fate: a failed one (timed out) keeps the store unavailable until one is answered again.
+  let answering = true;
+  const settled = (ok: boolean) => () => {
+    sentAt = null;
+    answering = ok;
+  };
+  return () => {
+    const now = Date.now();
+    if (sentAt !== null) return answering && now - sentAt < SILENT_AFTER_MS;
+    if ((!answering || now - lastAt >= WATCH_EVERY_MS) && client.status === 'ready') {
+      sentAt = lastAt = now;
+      client.ping().then(settled(true), settled(false));
+    }
+    return answering;
   };
 }
 

@@ -1,5 +1,5 @@
 // The API's view of an outage: a ready check per request, and ioredis' outage errors answered 503 NOT_READY, not 500.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toErrorBody } from '../../src/http/error-handler.js';
 import type { RedisClient } from '../../src/redis/client.js';
 import { isRedisOutage, storeAvailability } from '../../src/redis/availability.js';
@@ -37,10 +37,56 @@ describe('isRedisOutage', () => {
 
 describe('storeAvailability (one node, Sentinel)', () => {
   it('follows the request connection: ready, or not', () => {
-    const client = { status: 'ready' } as unknown as RedisClient;
+    const client = { status: 'ready', ping: async () => 'PONG' } as unknown as RedisClient;
     const available = storeAvailability(client);
     expect(available()).toBe(true);
     (client as { status: string }).status = 'reconnecting';
     expect(available()).toBe(false);
+  });
+
+  it('says unavailable once a PING has gone unanswered for a second (a frozen Redis keeps the connection ready)', async () => {
+    vi.useFakeTimers();
+    try {
+      let pings = 0;
+      let answer: (() => void) | null = null;
+      const client = { status: 'ready', ping: () => (pings++, new Promise<string>((resolve) => (answer = () => resolve('PONG')))) } as unknown as RedisClient;
+      const available = storeAvailability(client);
+      expect(available()).toBe(true);
+      expect(pings).toBe(1);
+      // Requests keep coming: no second PING while one is out, and still available within the second.
+      vi.advanceTimersByTime(900);
+      expect(available()).toBe(true);
+      expect(pings).toBe(1);
+      vi.advanceTimersByTime(200);
+      expect(available()).toBe(false);
+      // Redis answers again: available (a second has passed since that PING, so this check sends the next one).
+      answer!();
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(available()).toBe(true);
+      expect(pings).toBe(2);
+      answer!();
+      await Promise.resolve();
+      await Promise.resolve();
+      // Within the second after it, no PING more.
+      vi.advanceTimersByTime(500);
+      expect(available()).toBe(true);
+      expect(pings).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('stays unavailable after a PING that failed until one is answered, probing at once meanwhile', async () => {
+    const outcomes: (() => Promise<string>)[] = [async () => Promise.reject(new Error('Command timed out')), async () => 'PONG'];
+    let pings = 0;
+    const client = { status: 'ready', ping: () => outcomes[pings++]!() } as unknown as RedisClient;
+    const available = storeAvailability(client);
+    expect(available()).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(available()).toBe(false);
+    expect(pings).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(available()).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import type { BatchCommands } from '../../domain/batches.js';
 import { parseIdempotencyKey } from '../../jobs/idempotency.js';
 import { batchSchema, createBatchBodySchema } from '../../jobs/schemas.js';
 import { described, errorResponses, idParams } from '../schemas/common.js';
+import { withinStoreDeadline } from '../store-deadline.js';
 import { idempotencyHeaders } from '../schemas/jobs.js';
 import { apiSchemas } from '../schemas/registry.js';
 
@@ -46,10 +47,12 @@ export function batchRoutes(deps: BatchRouteDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const result = await deps.batches.create(request.tenant, request.body, {
-          idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
-          trace: deps.currentTrace?.() ?? null,
-        });
+        const result = await withinStoreDeadline(
+          deps.batches.create(request.tenant, request.body, {
+            idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
+            trace: deps.currentTrace?.() ?? null,
+          }),
+        );
         if (!result.replayed) return reply.status(202).send(result.batch);
         return reply.status(200).header('idempotent-replayed', 'true').send(result.batch);
       },
@@ -94,7 +97,7 @@ export function batchRoutes(deps: BatchRouteDeps): FastifyPluginAsyncZod {
           response: { 200: described('the batch', batchResponse), ...errorResponses(401, 404, 409, 429, 431, 503) },
         },
       },
-      async (request) => deps.batches.cancel(request.tenant, request.params.id),
+      async (request) => withinStoreDeadline(deps.batches.cancel(request.tenant, request.params.id)),
     );
   };
 }

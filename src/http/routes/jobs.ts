@@ -11,6 +11,7 @@ import type { Job, JobRecord, JobStatus } from '../../jobs/schemas.js';
 import { discardRestOfBody, multipartOptions, readJobRequest, removeAll } from '../../uploads/multipart-intake.js';
 import type { StagedUploads, UploadRecord } from '../../uploads/staged-uploads.js';
 import { described, errorResponses, idParams } from '../schemas/common.js';
+import { withinStoreDeadline } from '../store-deadline.js';
 import { createJobBody, idempotencyHeaders, jobPage, jobResponse, listQuery, revisionBody } from '../schemas/jobs.js';
 
 /** Reads the tenant's jobs (the job store). */
@@ -114,13 +115,15 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
         const ownFiles = request.ownFiles ?? [];
         // From here the use case owns the files: it hands them to the job or removes them.
         request.ownFiles = undefined;
-        const result = await deps.createJob.execute({
-          tenant: request.tenant,
-          body: request.body,
-          ownFiles,
-          idempotencyKey: key,
-          trace: deps.currentTrace?.() ?? null,
-        });
+        const result = await withinStoreDeadline(
+          deps.createJob.execute({
+            tenant: request.tenant,
+            body: request.body,
+            ownFiles,
+            idempotencyKey: key,
+            trace: deps.currentTrace?.() ?? null,
+          }),
+        );
         if (!result.replayed) {
           // The job as stored, byte for byte (test/integration/create-job-claim.test.ts checks it against the schema's
           // encoding): built from the validated body by typed code, so a second pass through the response schema
@@ -199,7 +202,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
           response: { 200: described('the job', jobResponse), ...errorResponses(401, 404, 409, 429, 431, 503) },
         },
       },
-      async (request) => (await deps.commands.cancel(request.tenant, request.params.id)).job,
+      async (request) => (await withinStoreDeadline(deps.commands.cancel(request.tenant, request.params.id))).job,
     );
 
     app.post(
@@ -229,13 +232,15 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const result = await deps.reviseJob.execute({
-          tenant: request.tenant,
-          parentId: request.params.id,
-          body: request.body,
-          idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
-          trace: deps.currentTrace?.() ?? null,
-        });
+        const result = await withinStoreDeadline(
+          deps.reviseJob.execute({
+            tenant: request.tenant,
+            parentId: request.params.id,
+            body: request.body,
+            idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
+            trace: deps.currentTrace?.() ?? null,
+          }),
+        );
         if (!result.replayed) return reply.status(202).send(result.record.job);
         return reply.status(200).header('idempotent-replayed', 'true').send(await withFreshLink(deps, result.record.job));
       },

@@ -1,0 +1,57 @@
+// A Redis that stops answering (SIGSTOP: the connection stays up) must not hold the API: new requests 503 at once, caught ones bounded.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STORE_DEADLINE_MS } from '../../src/http/store-deadline.js';
+import { startSingle } from '../helpers/redis-topology.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+const BODY = { instruction: 'a ten-second teaser' };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a Redis that stops answering', () => {
+  let redis: Awaited<ReturnType<typeof startSingle>>;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    redis = await startSingle();
+    stack = await startStack({ worker: false, env: { REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    // Should the test have failed while Redis was stopped, it is let go first, or closing would wait for it.
+    if (redis) process.kill(redis.node.pid, 'SIGCONT');
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  it('answers new requests 503 NOT_READY at once, the ones it caught within the deadline, and recovers', async () => {
+    expect((await stack.api('POST', '/v1/jobs', BODY)).status).toBe(202);
+    process.kill(redis.node.pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    const caught: Promise<{ status: number; ms: number; code: string }>[] = [];
+    try {
+      // Traffic goes on: a create every 200 ms, each in flight on its own.
+      for (let i = 0; i < 12; i++) {
+        const sent = Date.now();
+        caught.push(stack.api<{ code: string }>('POST', '/v1/jobs', BODY).then((res) => ({ status: res.status, ms: Date.now() - sent, code: res.body.code })));
+        await sleep(200);
+      }
+      // By now a PING has gone unanswered for over a second: refused at once, reads too.
+      const asked = Date.now();
+      const refused = await stack.api<{ code: string }>('POST', '/v1/jobs', BODY);
+      expect([refused.status, refused.body.code]).toEqual([503, 'NOT_READY']);
+      const read = await stack.api<{ code: string }>('GET', '/v1/jobs');
+      expect([read.status, read.body.code]).toEqual([503, 'NOT_READY']);
+      expect(Date.now() - asked).toBeLessThan(1_000);
+      // Every request caught by the stop has its answer within the deadline, while Redis is still stopped.
+      const answers = await Promise.all(caught);
+      expect(Date.now() - stoppedAt).toBeLessThan(STORE_DEADLINE_MS + 3_000);
+      for (const a of answers) {
+        expect([a.status, a.code]).toEqual([503, 'NOT_READY']);
+        expect(a.ms).toBeLessThan(STORE_DEADLINE_MS + 1_000);
+      }
+    } finally {
+      process.kill(redis.node.pid, 'SIGCONT');
+    }
+    await waitFor(async () => (await stack.api('POST', '/v1/jobs', BODY)).status === 202, { what: 'creates accepted again', timeoutMs: 10_000 });
+  }, 40_000);
+});
