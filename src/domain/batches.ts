@@ -1,5 +1,4 @@
 // The batch use cases: several instructions over one upload in one upstream session, each item its own job and render.
-import { randomUUID } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 import type { BatchStore} from '../jobs/batch-store.js';
 import { batchView, type BatchRecord } from '../jobs/batch-store.js';
@@ -7,6 +6,7 @@ import { fingerprint, type Idempotency } from '../jobs/idempotency.js';
 import { BATCH_EVENTS, isTerminal, TERMINAL_EVENTS, type Batch, type CreateBatchBody, type JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import type { StagedUploads, UploadRef } from '../uploads/staged-uploads.js';
+import { requestClaimant } from '../uploads/staged-uploads.js';
 import type { JobCommands } from './job-commands.js';
 
 export interface BatchCommandsDeps {
@@ -47,7 +47,7 @@ export class BatchCommands {
     const { uploads, batches, commands } = this.deps;
     const id = batches.newId(tenant);
     const refs: UploadRef[] = body.sources.flatMap((s, i) => ('upload_id' in s ? [{ field: `sources.${i}.upload_id`, id: s.upload_id }] : []));
-    const claimant = `request:${randomUUID()}`;
+    const claimant = requestClaimant();
     await uploads.claim(tenant, refs, claimant);
     const webhook = body.webhook
       ? { url: body.webhook.url, events: [...new Set([...(body.webhook.events ?? TERMINAL_EVENTS), ...BATCH_EVENTS])] }

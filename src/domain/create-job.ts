@@ -1,11 +1,11 @@
 // The create-job use case: the caller's own uploaded files handed over to the new job, under an optional Idempotency-Key.
-import { randomUUID } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 import { fingerprint, type Idempotency, type KeyClaim } from '../jobs/idempotency.js';
 import type { CreateJobBody, JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import { releaseIfEnded } from '../uploads/release-hook.js';
 import type { StagedUploads, UploadRecord, UploadRef } from '../uploads/staged-uploads.js';
+import { requestClaimant } from '../uploads/staged-uploads.js';
 import type { JobCommands } from './job-commands.js';
 
 export interface CreateJobDeps {
@@ -57,7 +57,7 @@ export class CreateJob {
     const refs: UploadRef[] = body.sources.flatMap((s, i) =>
       'upload_id' in s ? [{ field: `sources.${i}.upload_id`, id: s.upload_id }] : [],
     );
-    const claimant = refs.length > 0 ? `request:${randomUUID()}` : '';
+    const claimant = refs.length > 0 ? requestClaimant() : '';
     // Set once the record is stored: from then on the job exists even if its queue add fails (the sweeper starts it).
     let stored: JobRecord | null = null;
     let jobJson: string | undefined;

@@ -64,17 +64,35 @@ for i = 1, #KEYS do
 end
 return 0`;
 
-/** KEYS: record1, users1, …  ARGV: jobId. Drops the job from each upload's users; unused uploads lose their record. Returns the positions removed. */
+/**
+ * KEYS: record1, users1, …  ARGV: jobId, cutoff (ms). Drops the job from each upload's users, and the claims of create
+ * requests made before the cutoff (a request that crashed between its job's write and handing its claim over left its
+ * claim behind, which would keep the upload until it expired); unused uploads lose their record. Returns the positions
+ * removed.
+ */
 const RELEASE = `
 local removed = {}
+local cutoff = tonumber(ARGV[2])
 for i = 1, #KEYS / 2 do
   redis.call('SREM', KEYS[2 * i], ARGV[1])
+  for _, user in ipairs(redis.call('SMEMBERS', KEYS[2 * i])) do
+    local at = tonumber(string.match(user, '^request:(%d+):'))
+    if at and at < cutoff then redis.call('SREM', KEYS[2 * i], user) end
+  end
   if redis.call('SCARD', KEYS[2 * i]) == 0 then
     redis.call('DEL', KEYS[2 * i - 1], KEYS[2 * i])
     table.insert(removed, i)
   end
 end
 return removed`;
+
+/** A create request holds its uploads this long at most (it waits on Redis 10 s before it answers 503): older is a crash's. */
+const REQUEST_CLAIM_MAX_MS = 15 * 60_000;
+
+/** The claimant a create request holds its uploads under until its job takes them over; it says when it was made. */
+export function requestClaimant(): string {
+  return `request:${Date.now()}:${randomUUID()}`;
+}
 
 export interface UploadRef {
   /** Where the upload is referenced, for the error message (e.g. `sources.2.upload_id`). */
@@ -192,7 +210,7 @@ export class StagedUploads {
     // A job's uploads are its tenant's, so one shard: one script, as on a single node.
     for (const ids of groupByShard(unique, this.keys.shardOfId).values()) {
       const keys = ids.flatMap((id) => [this.keys.upload(id), this.keys.uploadUsers(id)]);
-      const positions = (await this.redis.eval(RELEASE, keys.length, ...keys, jobId)) as number[];
+      const positions = (await this.redis.eval(RELEASE, keys.length, ...keys, jobId, String(Date.now() - REQUEST_CLAIM_MAX_MS))) as number[];
       removed.push(...positions.map((p) => ids[p - 1]!));
     }
     await Promise.all(removed.map((id) => this.removeFiles(id)));

@@ -188,6 +188,24 @@ describe('upload ids at job creation', () => {
     const again = await stack.api('POST', '/v1/jobs', { instruction: 'third', sources: [{ upload_id: id }] });
     expect(again.status).toBe(404);
   });
+
+  it('frees an upload when its job ends although the request that created the job crashed before handing its claim over', async () => {
+    const staged = await upload(SAMPLES.png!.data, 'crashed.png');
+    const id = staged.body.id;
+    const job = await stack.api<{ id: string }>('POST', '/v1/jobs', { instruction: 'first', sources: [{ upload_id: id }] });
+    expect(job.status).toBe(202);
+    // What a create request killed between its job's write and the hand-over leaves: its own claim, long ago.
+    const users = stack.services.keys.uploadUsers(id);
+    await stack.services.redis.sadd(users, `request:${Date.now() - 3_600_000}:crashed`);
+    // A request in progress right now keeps its claim.
+    const live = `request:${Date.now()}:in-progress`;
+    await stack.services.redis.sadd(users, live);
+    expect((await stack.api('POST', `/v1/jobs/${job.body.id}/cancel`)).status).toBe(200);
+    expect(await stack.services.redis.smembers(users)).toEqual([live]);
+    await stack.services.redis.srem(users, live);
+    expect(await stack.services.uploads.releaseForJob(job.body.id, [id])).toEqual([id]);
+    expect(await stack.services.uploads.get(id)).toBeNull();
+  });
 });
 
 describe('the staging sweep (worker role)', () => {
