@@ -110,6 +110,9 @@ export function classifyFailure(f: UpstreamFailure): NemoErrorKind {
   // 415 is not in the notes but can only mean the same thing as 4001.
   if (code === 4001 || http === 415) return 'unsupported_media';
   if (code === 4002 || http === 413) return 'media_too_large';
+  // One active export per session (§2.8): a 409 that says another export is running is a wait, not our id taken (a new
+  // id would be refused the same way); retried on the same id once that export is done.
+  if (endpoint === 'render_submit' && /already running|in progress/i.test(text)) return 'transient';
   if (endpoint === 'render_submit' && (http === 409 || /exist|duplicate/i.test(text))) return 'duplicate_render';
   if (RENDER_ID_ENDPOINTS.has(endpoint) && (http === 404 || /not found/i.test(text))) return 'not_found';
   if (http === 408 || code === 408 || http >= 500) return 'transient';

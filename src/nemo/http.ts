@@ -196,6 +196,7 @@ export function renderMessageKind(endpoint: NemoEndpoint, message: string): Nemo
   }
   if (endpoint === 'render_submit') {
     if (/session not found/i.test(message)) return 'session_missing';
+    if (/already running|in progress/i.test(message)) return 'transient';
     if (/already exists|duplicate/i.test(message)) return 'duplicate_render';
     return undefined;
   }

@@ -10,6 +10,8 @@ const ROWS: [NemoEndpoint, string, number, NemoErrorKind][] = [
   ['render_submit', EXPORT_BLOCKED_MESSAGE, 402, 'export_blocked'],
   ['render_submit', 'insufficient credits', 403, 'no_credits'],
   ['render_submit', 'render id render_1 already exists', 409, 'duplicate_render'],
+  // One active export per session (§2.8): another export running is a wait on the same id, not a taken id.
+  ['render_submit', 'an export is already running for this session', 409, 'transient'],
   ['render_poll', 'render not found', 404, 'not_found'],
   ['render_cancel', 'render not found', 404, 'not_found'],
   ['render_download', 'render not found', 404, 'not_found'],
