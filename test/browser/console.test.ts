@@ -385,6 +385,23 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     }
   });
 
+  it('shows why a running job waits (out of credits) without a reload, though no event says so', async () => {
+    stack.sim.setCredits(0);
+    let id = '';
+    try {
+      const created = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser that waits for credits' })).body;
+      id = created.id;
+      acmeJobs.push(id);
+      await page.goto(url(`/jobs/${id}`));
+      await page.getByRole('status').filter({ hasText: 'Waiting (upstream credits)' }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    } finally {
+      stack.sim.setCredits(10_000);
+      // The account's pause would hold the next tests' jobs until its recheck: lifted as a recheck would.
+      await stack.services.redis.del(stack.services.keys.creditsPause());
+    }
+    expect((await stack.api('POST', `/v1/jobs/${id}/cancel`)).status).toBe(200);
+  });
+
   it('reads the events it missed when the stream ended early and the job finished before the page resumed', async () => {
     const created = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser that finishes while the feed is down' })).body;
     acmeJobs.push(created.id);
@@ -432,6 +449,12 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
       await narrow.goto(url('/jobs'));
       await narrow.getByTestId('jobs').getByText(acmeJobs[0]!).waitFor();
       expect(await overflow(), 'jobs list').toBeLessThanOrEqual(0);
+      // …and the table scrolls inside itself with each cell on one line (ids were broken into three-letter lines).
+      const idCell = await narrow.evaluate<{ height: number; scrolls: boolean }>(
+        "(() => { const t = document.querySelector('[data-testid=jobs]'); return { height: t.querySelector('tbody td').getBoundingClientRect().height, scrolls: t.scrollWidth > t.clientWidth }; })()",
+      );
+      expect(idCell.height, 'an id cell on one line').toBeLessThan(48);
+      expect(idCell.scrolls, 'the jobs table scrolls sideways').toBe(true);
       await narrow.goto(url(`/jobs/${acmeJobs[0]}`));
       await narrow.getByTestId('deliveries').waitFor();
       expect(await overflow(), 'job page').toBeLessThanOrEqual(0);

@@ -21,6 +21,14 @@ export interface JobFeed {
 }
 
 const MAX_EVENTS_SHOWN = 50;
+/**
+ * While the job runs the page also reads it this often: no event says that it waits (credits, a rate limit, a retry)
+ * or what it has cost so far, and the events replayed on opening carry older snapshots than the first read.
+ */
+const REREAD_MS = 3_000;
+/** After the end, the webhook's status is read again this long at most, until it is settled. */
+const WEBHOOK_SETTLE_MS = 120_000;
+const webhookUnsettled = (job: Job) => job.webhook !== null && ['none', 'pending', 'failing'].includes(job.webhook.status);
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -75,9 +83,30 @@ export function useJobFeed(api: ApiClient, id: string): JobFeed {
       return null;
     };
 
+    /** Reads the job every REREAD_MS while it runs, then while its webhook settles (at most WEBHOOK_SETTLE_MS). */
+    const reread = async (first: Job) => {
+      let endedAt: number | null = null;
+      let latest = first;
+      while (!signal.aborted) {
+        await sleep(REREAD_MS, signal);
+        if (signal.aborted) return;
+        if (isTerminal(latest.status)) {
+          endedAt ??= Date.now();
+          if (!webhookUnsettled(latest) || Date.now() - endedAt > WEBHOOK_SETTLE_MS) return;
+        }
+        try {
+          latest = await api.get<Job>(path, { signal });
+          setJob(latest);
+        } catch {
+          // The feed and its reads report failures; a missed re-read is made up by the next one.
+        }
+      }
+    };
+
     const follow = async () => {
       let current = await fetchJob();
       if (!current || signal.aborted) return;
+      void reread(current);
       let lastEventId: string | null = null;
       let attempt = 0;
       // Set when the job finished while no stream was open: one more stream reads the events missed meanwhile.
@@ -119,6 +148,7 @@ export function useJobFeed(api: ApiClient, id: string): JobFeed {
         // A catch-up stream ends after the backlog, terminal event or not: nothing more will come.
         if (finished || catchUp) break;
         // The server ended the stream before the job finished (a restart, a proxy's timeout): resume where it stopped.
+        setState('reconnecting');
         const fresh = await fetchJob();
         if (!fresh) return;
         current = fresh;
