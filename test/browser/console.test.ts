@@ -387,11 +387,9 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
 
   it('shows why a running job waits (out of credits) without a reload, though no event says so', async () => {
     stack.sim.setCredits(0);
-    let id = '';
+    const { id } = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser that waits for credits' })).body;
+    acmeJobs.push(id);
     try {
-      const created = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser that waits for credits' })).body;
-      id = created.id;
-      acmeJobs.push(id);
       await page.goto(url(`/jobs/${id}`));
       await page.getByRole('status').filter({ hasText: 'Waiting (upstream credits)' }).waitFor({ timeout: LIVE_TIMEOUT_MS });
     } finally {
