@@ -45,7 +45,7 @@ import { createDeliveryQueues, type DeliveryJobData } from '../webhooks/queue.js
 import { WebhookSecrets } from '../webhooks/secrets.js';
 import { assertWebhookUrlAllowed, createGuardedDispatcher } from '../webhooks/ssrf.js';
 import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
-import { jobQueuePort } from './job-queue.js';
+import { jobQueuePort, queueAdmitted } from './job-queue.js';
 import { lifecycleHooks } from './lifecycle-hooks.js';
 import { DEFAULT_LIMITS } from '../tenants/schemas.js';
 import { settingsFrom, type Settings } from './settings.js';
@@ -147,6 +147,7 @@ export function compose(config: Config, logger: Logger): Container {
     logger,
     retentionMs: settings.retention.jobMs,
     cancelJob: (tenant, jobId) => jobs.cancel(tenant, jobId),
+    limitsChanged: async (tenant) => queueAdmitted(flowQueues, await admission.setLimits(tenant, await limitsOf(tenant))),
   });
   // Every live tenant (bootstrap ones included); with auth disabled every unknown caller is the default tenant.
   const serviceTenants = async (): Promise<OverviewTenant[]> => [

@@ -32,6 +32,8 @@ export function composeTenants(opts: {
   retentionMs: number;
   /** The domain's job cancel (JobCommands.cancel), late-bound: the job commands are built after the tenants. */
   cancelJob: (tenant: string, jobId: string) => Promise<unknown>;
+  /** The scheduler takes a tenant's changed settings, late-bound like cancelJob. */
+  limitsChanged: (tenant: string) => Promise<void>;
 }): TenantParts {
   const { config, keys, logger } = opts;
   const log = logger.child({ component: 'tenants' });
@@ -57,6 +59,7 @@ export function composeTenants(opts: {
     keys,
     defaultRetentionMs: opts.retentionMs,
     logger: log,
+    limitsChanged: opts.limitsChanged,
   });
   // Bootstrap records and re-sealing run in the background; a process that cannot reach Redis yet retries on first use.
   void directory.start().catch((err: Error) => log.warn({ err: err.message }, 'tenant start-up (bootstrap records, re-seal) failed'));

@@ -24,6 +24,8 @@ export interface TenantAdminDeps {
   /** JOB_RETENTION_MS: how long a deleted tenant's tombstone (and data) stays when it has no retention_ms of its own. */
   defaultRetentionMs: number;
   logger: Logger;
+  /** The tenant's settings changed: the fair scheduler takes its caps, weight and account from now on. */
+  limitsChanged?: (tenant: string) => Promise<void>;
 }
 
 export interface IssuedKeyAnswer {
@@ -90,6 +92,8 @@ export class TenantAdmin {
     });
     if (!updated) throw notFound(id);
     await this.deps.directory.changed({ tenant: id });
+    // Jobs already waiting (or running) are scheduled with the new caps too, not only the tenant's next ones.
+    await this.deps.limitsChanged?.(id);
     return this.view(updated);
   }
 

@@ -29,6 +29,18 @@ redis.call('ZREM', base .. 'pending:' .. t, job)
 if redis.call('ZCARD', base .. 'tenants') == 0 then return {} end
 return admit(base, tonumber(ARGV[4]), tonumber(ARGV[5]))`);
 
+/**
+ * ARGV: base, tenant, max, weight, account, maxAccount, admitLimit. A tenant's settings changed (admin API): the
+ * scheduler's copy follows at once, and what a raised cap now allows is admitted. A tenant the scheduler has never seen
+ * is left alone (its next job writes them).
+ */
+const SET_LIMITS = luaScript(`${ADMIT_FN}
+local base, t = ARGV[1], ARGV[2]
+if redis.call('HEXISTS', base .. 'limits', t) == 0 then return {} end
+redis.call('HSET', base .. 'limits', t, ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+if redis.call('ZCARD', base .. 'tenants') == 0 then return {} end
+return admit(base, tonumber(ARGV[6]), tonumber(ARGV[7]))`);
+
 /** ARGV: base, jobId, tenant. 1 when the job was still waiting (and is now removed), else 0. */
 const WITHDRAW = luaScript(`return redis.call('ZREM', ARGV[1] .. 'pending:' .. ARGV[3], ARGV[2])`);
 
@@ -121,6 +133,13 @@ export class Admission {
   }
 
   /** A job ended: its slot is free; answers the jobs admitted in its place (all of the same shard). */
+  /** The tenant's caps, weight or account changed: the scheduler uses them from now; answers the jobs admitted now. */
+  async setLimits(tenant: string, limits: TenantLimits): Promise<string[]> {
+    const { base, route } = this.of(tenant);
+    const out = await runScript(this.redis, SET_LIMITS, 1, route, base, tenant, limits.maxConcurrent, limits.weight, limits.account, this.maxPerAccount, ADMIT_BATCH);
+    return out as string[];
+  }
+
   async release(jobId: string, tenant: string): Promise<string[]> {
     const { base, route } = this.of(tenant);
     // One job's tenant slot and account slot are free: at most one waiting job can take them.

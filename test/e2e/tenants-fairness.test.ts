@@ -64,4 +64,27 @@ describe('fair starts across tenants', () => {
     for (const id of a) await stack.api('POST', `/v1/jobs/${id}/cancel`, undefined, { key: keys['team-a'] });
     await waitForFinished({ api: (m, p, body, o) => stack.api(m, p, body, { ...o, key: keys['team-a'] }) }, a.at(-1)!);
   });
+
+  it('a raised cap lets the jobs already waiting start at once, not at the tenant’s next create', async () => {
+    const admin = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key: ADMIN });
+    expect((await admin('POST', '/admin/tenants', { id: 'team-c', max_concurrent_jobs: 1 })).status).toBe(201);
+    const key = (await admin<{ key: string }>('POST', '/admin/tenants/team-c/keys')).body.key;
+    // Renders last until the test ends them: jobs hold their slots.
+    const { renderMs } = stack.sim.scenario();
+    stack.sim.setScenario({ renderMs: 1e12 });
+    const asC = { key };
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await stack.api<Job>('POST', '/v1/jobs', { instruction: `a clip ${i}` }, asC)).body.id);
+      const running = async () => (await stack.api<{ data: Job[] }>('GET', '/v1/jobs?status=running&limit=100', undefined, asC)).body.data.length;
+      await waitFor(async () => (await running()) === 1, { what: 'one job of team c running' });
+      // The account allows 2 at once (MAX_RUNNING_JOBS): raised to 2, the second starts without another create.
+      expect((await admin('PATCH', '/admin/tenants/team-c', { max_concurrent_jobs: 2 })).status).toBe(200);
+      await waitFor(async () => (await running()) === 2, { what: 'a second job of team c running', timeoutMs: 10_000 });
+      for (const id of ids) await stack.api('POST', `/v1/jobs/${id}/cancel`, undefined, asC);
+    } finally {
+      stack.sim.setScenario({ renderMs });
+      stack.sim.completeRendersNow();
+    }
+  });
 });

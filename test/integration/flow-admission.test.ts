@@ -38,6 +38,23 @@ describe('fair admission', () => {
     expect((await adm.running('A')).sort()).toEqual(['a002', 'a003']);
   });
 
+  it('takes a changed cap at once, for jobs already waiting: lowered, nothing more starts; raised, the waiting ones start', async () => {
+    const adm = scheduler(10);
+    const started: string[] = [];
+    for (let i = 0; i < 8; i++) started.push(...(await adm.add(`c${i}`, 'C', limits(3), 1000 + i)));
+    expect(started).toEqual(['c0', 'c1', 'c2']);
+    // Lowered to 1 while 3 run and 5 wait (the admin API's PATCH): slots freed start nothing until 1 runs at most.
+    expect(await adm.setLimits('C', limits(1))).toEqual([]);
+    expect(await adm.release('c0', 'C')).toEqual([]);
+    expect(await adm.release('c1', 'C')).toEqual([]);
+    expect(await adm.release('c2', 'C')).toEqual(['c3']);
+    // Raised to 4: three more start now, not at the tenant's next create.
+    expect(await adm.setLimits('C', limits(4))).toEqual(['c4', 'c5', 'c6']);
+    expect((await adm.running('C')).sort()).toEqual(['c3', 'c4', 'c5', 'c6']);
+    // A tenant the scheduler has never seen is left to its first job.
+    expect(await adm.setLimits('new', limits(1))).toEqual([]);
+  });
+
   it('a tenant that ran alone for a long time has no debt: its job goes among a newcomer’s backlog, not behind all of it', async () => {
     const adm = scheduler(3);
     // H1 alone: 66 jobs, 3 at a time, each batch after the one before ended: every one starts at once.
