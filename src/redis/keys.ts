@@ -123,7 +123,10 @@ export function createKeys(prefix: string, shards = 1) {
     /** SCAN pattern of the tenant-level keys of one tenant in its own shard (its jobs, batches, secrets…). */
     tenantKeysPattern: (tenant: string) => tenantPattern(byTenant(tenant), tenant),
     /** Every SCAN pattern of one tenant's tenant-level keys: its shard's, and the registry's (shard 0) when that differs. */
-    tenantKeysPatterns: (tenant: string) => [...new Set([tenantPattern(global, tenant), tenantPattern(byTenant(tenant), tenant)])],
+    /** Every key of a tenant: its own, and its upstream accounts' (token, balance, credits pause, claim link). */
+    tenantKeysPatterns: (tenant: string) => [
+      ...new Set([tenantPattern(global, tenant), tenantPattern(byTenant(tenant), tenant), `${global}:nemo:account:tenant:${tenant}:*`]),
+    ],
   };
 }
 

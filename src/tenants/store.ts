@@ -196,7 +196,9 @@ export class TenantStore {
     for (const pattern of this.keys.tenantKeysPatterns(tenant)) {
       for await (const found of scanKeys(this.redis, pattern, 1000)) {
         const ttls = await Promise.all(found.map((key) => this.redis.pttl(key)));
-        const lasting = found.filter((_, i) => ttls[i] === -1);
+        // No expiry, or one past the purge (an upstream token cached for days): gone at the purge like the rest.
+        const now = Date.now();
+        const lasting = found.filter((_, i) => ttls[i] === -1 || (ttls[i]! > 0 && now + ttls[i]! > purgeAtMs));
         await Promise.all(lasting.map((key) => this.redis.pexpireat(key, purgeAtMs)));
         expired += lasting.length;
       }

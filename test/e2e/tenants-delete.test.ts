@@ -68,4 +68,29 @@ describe('deleting a tenant with jobs in flight', () => {
       expect(ttl, k).toBeLessThanOrEqual(3_600_000);
     }
   });
+
+  it('purges the keys of its own upstream account too: token, balance, a credits pause with no expiry', async () => {
+    const admin = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key: ADMIN });
+    expect((await admin('POST', '/admin/tenants', { id: 'skynet', retention_ms: 3_600_000, upstream: { anonymous: true } })).status).toBe(201);
+    const key = (await admin<{ key: string }>('POST', '/admin/tenants/skynet/keys')).body.key;
+    // Its account's token is acquired by its first job; its credits endpoint reads (and caches) its balance.
+    expect((await stack.api('GET', '/v1/credits', undefined, { key })).status).toBe(200);
+    const { redis, keys } = stack.services;
+    const accountKeys = async () => (await redis.scan('0', 'MATCH', `${keys.prefix}:nemo:account:tenant:skynet:*`, 'COUNT', 100_000))[1];
+    const found = await accountKeys();
+    expect(found.length).toBeGreaterThan(0);
+    // What an account that ran out of credits leaves: a pause with no expiry.
+    const account = found[0]!.split(':').slice(0, -1).join(':');
+    await redis.set(`${account}:credits-paused`, '1');
+
+    expect((await admin('DELETE', '/admin/tenants/skynet')).status).toBe(200);
+    await stack.services.tenants.store.sweepDeleted();
+    const left = await accountKeys();
+    expect(left).toContain(`${account}:credits-paused`);
+    for (const k of left) {
+      const ttl = await redis.pttl(k);
+      expect(ttl, k).toBeGreaterThan(0);
+      expect(ttl, k).toBeLessThanOrEqual(3_600_000);
+    }
+  });
 });

@@ -32,7 +32,7 @@ describe('one shard (the default)', () => {
       'nemo-relay:tenant:acme:*',
     ]);
     expect(k.tags).toEqual(['nemo-relay']);
-    expect(k.tenantKeysPatterns('acme')).toEqual(['nemo-relay:tenant:acme:*']);
+    expect(k.tenantKeysPatterns('acme')).toEqual(['nemo-relay:tenant:acme:*', 'nemo-relay:nemo:account:tenant:acme:*']);
     // Ids keep a fully random last character: nothing about them changes either.
     expect(k.idShard('acme')).toBeUndefined();
     expect(k.shardOfId('bogus')).toBe(0);
