@@ -205,7 +205,12 @@ export function compose(config: Config, logger: Logger): Container {
   };
   // Asked when a job (or batch) ends: the tenant's settings through the directory (cached a few seconds, dropped on a
   // change notice), so a job that ran longer than the cache's life still gets its tenant's retention, not the default.
-  const retentionOf = async (tenant: string): Promise<number> => (await tenants.directory.get(tenant))?.retention_ms ?? settings.retention.jobMs;
+  // A deleted tenant's job (one its deletion canceled, ending now) is kept until the tenant's purge, not longer.
+  const retentionOf = async (tenant: string): Promise<number> => {
+    const own = await tenants.directory.get(tenant);
+    if (own?.purge_at) return Math.max(1, Date.parse(own.purge_at) - Date.now());
+    return own?.retention_ms ?? settings.retention.jobMs;
+  };
   const lifecycle = new JobLifecycle(
     store,
     lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue: flowQueues, logger: logger.child({ component: 'lifecycle' }) }),

@@ -2,6 +2,7 @@
 import { scanKeys, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
+import { retentionMember } from '../jobs/store.js';
 import { apiKeyEntrySchema, apiKeyOwnerSchema, tenantRecordSchema, type ApiKeyEntry, type TenantRecord } from './schemas.js';
 
 /** KEYS: record, index. ARGV: json, id. Creates the record unless the id is taken; answers the existing record if it is. */
@@ -191,7 +192,9 @@ export class TenantStore {
    * the next sweep.
    */
   async expireTenantData(tenant: string, purgeAtMs: number): Promise<number> {
-    let expired = 0;
+    // Its jobs and staged uploads first (their index is among the keys expired below): a tenant created later under
+    // the same id must find none of them.
+    let expired = (await this.purgeJobsAt(tenant, purgeAtMs)) + (await this.purgeUploadsAt(tenant, purgeAtMs));
     // The registry's shard and the tenant's own (the same with one shard); SCAN on every master of a cluster.
     for (const pattern of this.keys.tenantKeysPatterns(tenant)) {
       for await (const found of scanKeys(this.redis, pattern, 1000)) {
@@ -204,6 +207,40 @@ export class TenantStore {
       }
     }
     return expired;
+  }
+
+  /**
+   * A deleted tenant's jobs go at its purge, not later: their keys' expiry and their retention index entries (the
+   * sweeper erases outputs and index entries by them) are brought forward where they would outlive it. A job still
+   * ending gets its retention bounded the same way when it ends (the composition root's retentionOf).
+   */
+  private async purgeJobsAt(tenant: string, purgeAtMs: number): Promise<number> {
+    const ids = await this.redis.zrange(this.keys.tenantJobs(tenant), 0, -1);
+    const k = this.keys;
+    for (let i = 0; i < ids.length; i += 200) {
+      await Promise.all(
+        ids.slice(i, i + 200).flatMap((id) => [
+          ...[k.job(id), k.jobEvents(id), k.jobFlow(id), k.jobDeliveries(id), k.jobWebhookPending(id)].map((key) => this.redis.pexpireat(key, purgeAtMs, 'LT')),
+          this.redis.zadd(k.retentionIndex(k.shardOfId(id)), 'XX', 'LT', purgeAtMs, retentionMember(tenant, id)),
+        ]),
+      );
+    }
+    return ids.length;
+  }
+
+  /** A deleted tenant's staged uploads (kept 7 days unless a job holds them) go at its purge too. */
+  private async purgeUploadsAt(tenant: string, purgeAtMs: number): Promise<number> {
+    let purged = 0;
+    for (const tag of this.keys.tags) {
+      for await (const found of scanKeys(this.redis, `${tag}:upload:upl_*`, 1000)) {
+        const records = found.filter((key) => !key.endsWith(':users'));
+        const raws = await Promise.all(records.map((key) => this.redis.get(key)));
+        const theirs = records.filter((_, i) => uploadTenant(raws[i] ?? null) === tenant);
+        await Promise.all(theirs.flatMap((key) => [this.redis.pexpireat(key, purgeAtMs, 'LT'), this.redis.pexpireat(`${key}:users`, purgeAtMs, 'LT')]));
+        purged += theirs.length;
+      }
+    }
+    return purged;
   }
 
   /** The deleted tenants whose tombstones have not been purged yet. */
@@ -237,4 +274,15 @@ export function parseRecord(raw: string | null): TenantRecord | null {
 
 function sameRecord(a: TenantRecord | null, b: TenantRecord): boolean {
   return a !== null && JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The tenant a staged upload's record names (null for anything unreadable). */
+function uploadTenant(raw: string | null): string | null {
+  if (raw === null) return null;
+  try {
+    const tenant: unknown = (JSON.parse(raw) as { tenant?: unknown }).tenant;
+    return typeof tenant === 'string' ? tenant : null;
+  } catch {
+    return null;
+  }
 }

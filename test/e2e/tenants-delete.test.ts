@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/schemas.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { SAMPLES } from '../helpers/multipart.js';
+import { uploadFile } from '../helpers/uploads.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ADMIN = 'admin-key-0123456789abcdef';
@@ -56,6 +58,12 @@ describe('deleting a tenant with jobs in flight', () => {
       timeoutMs: 10_000,
     });
     expect(await statusOf(other)).not.toBe('canceled');
+    // The jobs its deletion ended are kept until its purge, not a whole retention from their end.
+    for (const id of [running, queued]) {
+      const at = Number(await stack.services.redis.call('PEXPIRETIME', stack.services.keys.job(id)));
+      expect(at, id).toBeGreaterThan(0);
+      expect(at, id).toBeLessThanOrEqual(Date.parse(deleted.body.purge_at));
+    }
 
     // Everything the tenant left under its own keys expires at purge_at (sets made by the cancels included, on the sweep).
     await stack.services.tenants.store.sweepDeleted();
@@ -67,6 +75,29 @@ describe('deleting a tenant with jobs in flight', () => {
       expect(ttl, k).toBeGreaterThan(0);
       expect(ttl, k).toBeLessThanOrEqual(3_600_000);
     }
+  });
+
+  it('brings its jobs and staged uploads forward to its purge: a tenant made later under the id finds none of them', async () => {
+    const admin = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key: ADMIN });
+    expect((await admin('POST', '/admin/tenants', { id: 'tyrell', retention_ms: 3_600_000 })).status).toBe(201);
+    const key = (await admin<{ key: string }>('POST', '/admin/tenants/tyrell/keys')).body.key;
+    // A job that ended under the tenant's hour of retention; then the retention is lowered to a minute and it is deleted.
+    const ended = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a promo kept an hour' }, { key })).body.id;
+    expect((await stack.api('POST', `/v1/jobs/${ended}/cancel`, undefined, { key })).status).toBe(200);
+    await waitFor(async () => (await statusOf(ended)) === 'canceled', { what: 'the job ended' });
+    const staged = await uploadFile(stack, 'left.png', SAMPLES.png!.data, key);
+    expect((await admin('PATCH', '/admin/tenants/tyrell', { retention_ms: 60_000 })).status).toBe(200);
+    const deleted = await admin<{ purge_at: string }>('DELETE', '/admin/tenants/tyrell');
+    expect(deleted.status).toBe(200);
+    const purgeAt = Date.parse(deleted.body.purge_at);
+    await stack.services.tenants.store.sweepDeleted();
+    const { redis, keys } = stack.services;
+    for (const k of [keys.job(ended), keys.jobEvents(ended), keys.upload(staged)]) {
+      const at = Number(await redis.call('PEXPIRETIME', k));
+      expect(at, k).toBeGreaterThan(0);
+      expect(at, k).toBeLessThanOrEqual(purgeAt);
+    }
+    expect(Number(await redis.zscore(keys.retentionIndex(keys.shardOfId(ended)), `job|tyrell|${ended}`))).toBeLessThanOrEqual(purgeAt);
   });
 
   it('purges the keys of its own upstream account too: token, balance, a credits pause with no expiry', async () => {
