@@ -1,8 +1,8 @@
 // Per-tenant rate limits on the create routes (rate_limit_per_min): Redis-shared windows, 429 + Retry-After + RateLimit-* headers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** The routes a tenant's rate_limit_per_min covers: the ones that create work or take storage. */
-export const RATE_LIMITED_ROUTES: readonly string[] = ['/v1/jobs', '/v1/batches', '/v1/uploads'];
+/** The routes a tenant's rate_limit_per_min covers: the ones that create work (a revision is a job) or take storage. */
+export const RATE_LIMITED_ROUTES: readonly string[] = ['/v1/jobs', '/v1/batches', '/v1/uploads', '/v1/jobs/:id/revisions'];
 const LIMITED = new Set(RATE_LIMITED_ROUTES);
 export const RATE_WINDOW_MS = 60_000;
 
@@ -55,7 +55,8 @@ const RATE_HEADERS: Record<string, Json> = {
 
 /** Adds the rate-limit headers to the OpenAPI responses of the limited routes (the zod transform cannot carry headers). */
 export function documentRateLimitHeaders(paths: Record<string, Record<string, Json>>): void {
-  for (const path of RATE_LIMITED_ROUTES) {
+  for (const route of RATE_LIMITED_ROUTES) {
+    const path = route.replace(/:(\w+)/g, '{$1}');
     const responses = paths[path]?.post?.responses as Record<string, Json> | undefined;
     if (!responses) continue;
     for (const [status, response] of Object.entries(responses)) {

@@ -159,16 +159,23 @@ describe('rate limits', () => {
     // Uploads count against the same window.
     const upload = await send(urls.c, 'POST', '/v1/uploads', { key, contentType: 'multipart/form-data; boundary=x', body: '--x--\r\n' });
     expect(upload.status).toBe(429);
+    // So do revisions: each is a job, and spends upstream credits.
+    const revision = await send(urls.b, 'POST', '/v1/jobs/job_00000000000000000000000000/revisions', {
+      key,
+      contentType: 'application/json',
+      body: JSON.stringify({ instruction: 'warmer' }),
+    });
+    expect(revision.status).toBe(429);
   });
 
   it('a changed limit applies on every process at once', async () => {
     expect((await admin('PATCH', '/admin/tenants/tyrell', { rate_limit_per_min: 50 })).status).toBe(200);
     const key = (await admin<{ key: string }>('POST', '/admin/tenants/tyrell/keys')).body.key;
     const res = await send(urls.b, 'POST', '/v1/batches', { key, contentType: 'application/json', body: '{}' });
-    // The window kept its count (8 so far: 5 passed, 3 refused), now under a limit of 50; the batch itself fails validation.
+    // The window kept its count (9 so far: 5 passed, 4 refused), now under a limit of 50; the batch itself fails validation.
     expect(res.status).toBe(400);
     expect(res.headers['ratelimit-limit']).toBe('50');
-    expect(res.headers['ratelimit-remaining']).toBe('41');
+    expect(res.headers['ratelimit-remaining']).toBe('40');
   });
 
   it('a tenant without a limit gets no headers and no window in Redis', async () => {
