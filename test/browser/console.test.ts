@@ -263,9 +263,13 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     // The redelivery's receiver answers with a body: the log shows the start of it with the attempt.
     receiver.respond(() => ({ status: 200, body: 'thanks, stored as order A-17' }));
     try {
-      await page.getByRole('button', { name: 'Redeliver' }).click();
+      // From the keyboard: the focus stays on the button while the redelivery runs (a keyboard user keeps their place).
+      await page.getByRole('button', { name: 'Redeliver' }).focus();
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate<string>('document.activeElement?.textContent?.trim() ?? ""')).toBe('Redeliver');
       await count(rows, before + 1, 'the redelivered attempt in the log');
       await page.getByRole('status').filter({ hasText: 'Redelivered' }).waitFor();
+      expect(await page.evaluate<string>('document.activeElement?.textContent?.trim() ?? ""')).toBe('Redeliver');
     } finally {
       receiver.respond(() => ({ status: 204 }));
     }
@@ -383,21 +387,6 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
       stack.sim.setScenario({ renderMs });
       stack.sim.completeRendersNow();
     }
-  });
-
-  it('shows why a running job waits (out of credits) without a reload, though no event says so', async () => {
-    stack.sim.setCredits(0);
-    const { id } = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser that waits for credits' })).body;
-    acmeJobs.push(id);
-    try {
-      await page.goto(url(`/jobs/${id}`));
-      await page.getByRole('status').filter({ hasText: 'Waiting (upstream credits)' }).waitFor({ timeout: LIVE_TIMEOUT_MS });
-    } finally {
-      stack.sim.setCredits(10_000);
-      // The account's pause would hold the next tests' jobs until its recheck: lifted as a recheck would.
-      await stack.services.redis.del(stack.services.keys.creditsPause());
-    }
-    expect((await stack.api('POST', `/v1/jobs/${id}/cancel`)).status).toBe(200);
   });
 
   it('reads the events it missed when the stream ended early and the job finished before the page resumed', async () => {
@@ -647,6 +636,22 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/console\/jobs\?status=succeeded$/);
     await page.getByTestId('jobs').locator('tbody tr[data-job-id]').first().waitFor();
+  });
+
+  // Last but the policy check: the account's credits pause it causes could hold later tests' jobs.
+  it('shows why a running job waits (out of credits) without a reload, though no event says so', async () => {
+    stack.sim.setCredits(0);
+    const { id } = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser that waits for credits' })).body;
+    acmeJobs.push(id);
+    try {
+      await page.goto(url(`/jobs/${id}`));
+      await page.getByRole('status').filter({ hasText: 'Waiting (upstream credits)' }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    } finally {
+      stack.sim.setCredits(10_000);
+      // The account's pause would hold the next tests' jobs until its recheck: lifted as a recheck would.
+      await stack.services.redis.del(stack.services.keys.creditsPause());
+    }
+    expect((await stack.api('POST', `/v1/jobs/${id}/cancel`)).status).toBe(200);
   });
 
   it('met its content security policy everywhere (no violations, no page errors)', () => {

@@ -46,6 +46,7 @@ export function DeliveryLog({ job }: { job: Job }) {
   if (!hasWebhook) return <p class="muted">This job has no webhook, so nothing is delivered.</p>;
 
   const redeliver = async () => {
+    if (busy) return;
     setBusy(true);
     setActionError(null);
     setNote('');
@@ -107,7 +108,8 @@ export function DeliveryLog({ job }: { job: Job }) {
         </tbody>
       </table>
       <p>
-        <button type="button" onClick={() => void redeliver()} disabled={busy}>
+        {/* aria-disabled, not disabled: a disabled button drops the keyboard focus to the page while it waits. */}
+        <button type="button" onClick={() => void redeliver()} aria-disabled={busy}>
           Redeliver
         </button>{' '}
         <span role="status" class="muted">

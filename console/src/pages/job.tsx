@@ -32,6 +32,7 @@ function Actions({ job, onJob }: { job: Job; onJob: (job: Job) => void }) {
   const path = `/v1/jobs/${encodeURIComponent(job.id)}`;
 
   const cancel = async () => {
+    if (busy) return;
     setBusy(true);
     setError(null);
     try {
@@ -63,7 +64,7 @@ function Actions({ job, onJob }: { job: Job; onJob: (job: Job) => void }) {
       <h2 id="actions-h">Actions</h2>
       {!isTerminal(job.status) && (
         <p>
-          <button type="button" class="danger" onClick={() => void cancel()} disabled={busy}>
+          <button type="button" class="danger" onClick={() => void cancel()} aria-disabled={busy}>
             Cancel job
           </button>
         </p>
