@@ -174,7 +174,9 @@ describe('Cluster failover', () => {
       expect(await service.process(1)).toBe(2);
       const key = `${tag}:checkpoint`;
       await service.blocking.set(key, 'sent');
-      expect(await waitForReplicas(service.blocking, topology.settings, key)).toBe(1);
+      // The write is on the replica before the master dies. A replica of a cluster made a moment ago may still be
+      // syncing on a loaded machine (WAIT answered 0 in one CI run): asked again until it has it.
+      await waitFor(async () => (await waitForReplicas(service.blocking, topology.settings, key)) === 1, { what: 'the replica to acknowledge the write' });
       const old = await topology.masterFor(key);
 
       const m = await killAndMeasure(topology, old, service, key);
