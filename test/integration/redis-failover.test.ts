@@ -65,6 +65,14 @@ async function killAndMeasure(
   return { requestError, requestFailedMs, readiness, readinessMs, value, failoverMs };
 }
 
+/**
+ * The write is on the replica before its master dies. A replica of a topology made a moment ago may still be syncing on a
+ * loaded machine (WAIT answered 0 in one CI run): asked again until it has it.
+ */
+async function replicated(client: RedisClient, settings: RedisSettings, key: string): Promise<void> {
+  await waitFor(async () => (await waitForReplicas(client, settings, key)) === 1, { what: `a replica to acknowledge ${key}` });
+}
+
 describe('Sentinel failover', () => {
   let topology: SentinelTopology;
   beforeAll(async () => {
@@ -80,7 +88,7 @@ describe('Sentinel failover', () => {
       expect(await service.process(1)).toBe(2);
       const key = `${label()}:checkpoint`;
       await service.blocking.set(key, 'sent');
-      expect(await waitForReplicas(service.blocking, topology.settings, key)).toBe(1);
+      await replicated(service.blocking, topology.settings, key);
       const old = await topology.currentMaster();
 
       const m = await killAndMeasure(topology, old, service, key);
@@ -126,7 +134,7 @@ describe('Sentinel manual failover (the old master stays up, demoted)', () => {
       await Promise.all([waitReady(request), waitReady(blocking)]);
       const key = `${label()}:k`;
       await blocking.set(key, 'before');
-      expect(await waitForReplicas(blocking, topology.settings, key)).toBe(1);
+      await replicated(blocking, topology.settings, key);
       const old = await topology.currentMaster();
       const started = Date.now();
       await adminCall(topology.sentinels[0]!.port, 'SENTINEL', 'FAILOVER', topology.name);
@@ -174,9 +182,7 @@ describe('Cluster failover', () => {
       expect(await service.process(1)).toBe(2);
       const key = `${tag}:checkpoint`;
       await service.blocking.set(key, 'sent');
-      // The write is on the replica before the master dies. A replica of a cluster made a moment ago may still be
-      // syncing on a loaded machine (WAIT answered 0 in one CI run): asked again until it has it.
-      await waitFor(async () => (await waitForReplicas(service.blocking, topology.settings, key)) === 1, { what: 'the replica to acknowledge the write' });
+      await replicated(service.blocking, topology.settings, key);
       const old = await topology.masterFor(key);
 
       const m = await killAndMeasure(topology, old, service, key);
