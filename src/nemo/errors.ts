@@ -98,6 +98,37 @@ export interface UpstreamFailure {
 
 /** The mapping table of protocol §1 — the only place an upstream failure becomes a kind. */
 export function classifyFailure(f: UpstreamFailure): NemoErrorKind {
+  const kind = classifyByStatus(f);
+  // A refusal the status leaves open (no status that says more, or a 409 conflict of either kind) is read by the render
+  // proxy's words: its {success:false,error} may even come with HTTP 200 (§1, §6.1).
+  if (f.jsonBody && (kind === 'rejected' || kind === 'duplicate_render')) return renderMessageKind(f.endpoint, f.message) ?? kind;
+  return kind;
+}
+
+const RENDER_ENDPOINTS: ReadonlySet<NemoEndpoint> = new Set(['render_submit', 'render_poll', 'render_cancel', 'render_download']);
+
+/**
+ * The render proxy's refusals as their message names them: the kinds its 4xx dialect gives by status, and the credits
+ * refusal the kind of 2001 (§1). Export blocked is tested before credits: §1 calls the 402 a plan problem, not a credits
+ * problem. One active export per session (§2.8): "another export is running" is a wait on the same id, not our id taken
+ * (a new id would be refused the same way).
+ */
+export function renderMessageKind(endpoint: NemoEndpoint, message: string): NemoErrorKind | undefined {
+  if (!RENDER_ENDPOINTS.has(endpoint)) return undefined;
+  if (/export (?:is )?blocked|free[- ]plan/i.test(message)) return 'export_blocked';
+  if (/insufficient credits|not enough credits|no credits|out of credits|credits? (?:exhausted|used up)/i.test(message)) {
+    return 'no_credits';
+  }
+  if (endpoint === 'render_submit') {
+    if (/session not found/i.test(message)) return 'session_missing';
+    if (/already running|in progress/i.test(message)) return 'transient';
+    if (/already exists|duplicate/i.test(message)) return 'duplicate_render';
+    return undefined;
+  }
+  return /not found/i.test(message) ? 'not_found' : undefined;
+}
+
+function classifyByStatus(f: UpstreamFailure): NemoErrorKind {
   const { httpStatus: http, code, endpoint } = f;
   const text = f.jsonBody ? f.message : '';
   if (http === 429 || code === 429) return 'rate_limited';
@@ -110,9 +141,6 @@ export function classifyFailure(f: UpstreamFailure): NemoErrorKind {
   // 415 is not in the notes but can only mean the same thing as 4001.
   if (code === 4001 || http === 415) return 'unsupported_media';
   if (code === 4002 || http === 413) return 'media_too_large';
-  // One active export per session (§2.8): a 409 that says another export is running is a wait, not our id taken (a new
-  // id would be refused the same way); retried on the same id once that export is done.
-  if (endpoint === 'render_submit' && /already running|in progress/i.test(text)) return 'transient';
   if (endpoint === 'render_submit' && (http === 409 || /exist|duplicate/i.test(text))) return 'duplicate_render';
   if (RENDER_ID_ENDPOINTS.has(endpoint) && (http === 404 || /not found/i.test(text))) return 'not_found';
   if (http === 408 || code === 408 || http >= 500) return 'transient';

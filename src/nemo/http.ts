@@ -12,7 +12,6 @@ import {
   isNemoError,
   networkError,
   type NemoEndpoint,
-  type NemoErrorInit,
   type NemoErrorKind,
 } from './errors.js';
 import { envelopeSchema } from './schemas.js';
@@ -165,7 +164,7 @@ export function interpretResponse(
   const code = body?.code;
   const failed = !ok || (code !== undefined && code !== 0) || body?.success === false;
   if (failed) {
-    const err = failureToError({
+    throw failureToError({
       endpoint,
       httpStatus: status,
       ...(code !== undefined && code !== 0 ? { code } : {}),
@@ -174,46 +173,9 @@ export function interpretResponse(
       retryAfter: headers['retry-after'],
       phase,
     });
-    throw body?.success === false ? byRenderMessage(err, extractMessage(parsed.value)) : err;
   }
   // §2.8 shape b has no `data`: fall back to the body itself.
   return body && body.data !== undefined && body.data !== null ? body.data : parsed.value;
-}
-
-const RENDER_ENDPOINTS: ReadonlySet<NemoEndpoint> = new Set(['render_submit', 'render_poll', 'render_cancel', 'render_download']);
-
-/**
- * The render proxy's refusals as their message names them. Its {success:false,error} may come with HTTP 200 (§1, §6.1),
- * and then the message is all that tells a lost session or a blocked export from a bad request: these give the kinds
- * the proxy's 4xx dialect gives by status (classifyFailure), and the credits refusal the kind of 2001 (§1).
- * Export blocked is tested before credits: §1 calls the 402 a plan problem, not a credits problem.
- */
-export function renderMessageKind(endpoint: NemoEndpoint, message: string): NemoErrorKind | undefined {
-  if (!RENDER_ENDPOINTS.has(endpoint)) return undefined;
-  if (/export (?:is )?blocked|free[- ]plan/i.test(message)) return 'export_blocked';
-  if (/insufficient credits|not enough credits|no credits|out of credits|credits? (?:exhausted|used up)/i.test(message)) {
-    return 'no_credits';
-  }
-  if (endpoint === 'render_submit') {
-    if (/session not found/i.test(message)) return 'session_missing';
-    if (/already running|in progress/i.test(message)) return 'transient';
-    if (/already exists|duplicate/i.test(message)) return 'duplicate_render';
-    return undefined;
-  }
-  return /not found/i.test(message) ? 'not_found' : undefined;
-}
-
-/**
- * Only a failure the status table could not place (`rejected`) takes the message's kind: a status or envelope code
- * that already says more (429, 401, 1001, 5xx…) is never overridden by words.
- */
-function byRenderMessage(err: NemoError, message: string): NemoError {
-  const kind = err.kind === 'rejected' ? renderMessageKind(err.endpoint, message) : undefined;
-  if (!kind) return err;
-  const init: NemoErrorInit = { phase: err.phase };
-  if (err.httpStatus !== undefined) init.httpStatus = err.httpStatus;
-  if (err.upstreamCode !== undefined) init.upstreamCode = err.upstreamCode;
-  return new NemoError(kind, err.endpoint, err.message, init);
 }
 
 /** zod at the boundary: a 2xx body of the wrong shape is a stable mismatch, not something a retry fixes. */
