@@ -7,7 +7,7 @@ import type { JobStore } from '../jobs/store.js';
 import type { NemoClient } from '../nemo/client.js';
 import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
-import type { Keys } from '../redis/keys.js';
+import { DEFAULT_ACCOUNT, type Keys } from '../redis/keys.js';
 import type { OutputStorage } from '../storage/types.js';
 import type { BalanceReader } from '../nemo/balance.js';
 import type { UpstreamAccounts } from './accounts.js';
@@ -120,6 +120,9 @@ export type StepOutcome =
   | { kind: 'next'; step: Step }
   | { kind: 'wait'; step: Step; delayMs: number; reason: string }
   | { kind: 'finished' };
+
+/** Does the run spend a tenant's own upstream account (its token or anonymous account), not the service's? */
+export const spendsTenantAccount = (deps: Pick<FlowDeps, 'accountId'>): boolean => deps.accountId !== undefined && deps.accountId !== DEFAULT_ACCOUNT;
 
 export const next = (step: Step): StepOutcome => ({ kind: 'next', step });
 export const wait = (step: Step, delayMs: number, reason: string): StepOutcome => ({

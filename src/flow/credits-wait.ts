@@ -1,8 +1,7 @@
 // How a job waits for credits: a delayed wake-up while the gate is shut, failing UPSTREAM_OUT_OF_CREDITS after the max wait.
 import { AppError } from '../core/errors.js';
-import { DEFAULT_ACCOUNT } from '../redis/keys.js';
 import { outOfCreditsAdvice } from './claim-links.js';
-import { wait, type StepContext, type StepOutcome } from './context.js';
+import { spendsTenantAccount, wait, type StepContext, type StepOutcome } from './context.js';
 import type { Step } from './state.js';
 
 /** The shortest wake-up, so a wait that is almost over does not become a busy loop. */
@@ -22,7 +21,7 @@ export async function creditsWait(ctx: StepContext, step: Step, delayMs: number,
   const advice = outOfCreditsAdvice({
     anonymous: !deps.tokens.isStatic,
     claimUrl: await deps.claims.current(),
-    tenantAccount: deps.accountId !== undefined && deps.accountId !== DEFAULT_ACCOUNT,
+    tenantAccount: spendsTenantAccount(deps),
   });
   if (left <= 0) {
     throw new AppError(

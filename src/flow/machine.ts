@@ -2,7 +2,7 @@
 import { AppError, callerMessage } from '../core/errors.js';
 import { isTerminal } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
-import { next, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
+import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
 import { countedUpstream } from './counted-upstream.js';
 import { usageOf } from './usage.js';
@@ -20,7 +20,6 @@ import { renderSubmitStep } from './steps/render-submit.js';
 import { sessionStep } from './steps/session.js';
 import { uploadStep } from './steps/upload.js';
 import { decideUpstream, MAX_STEP_RETRIES, MAX_TOKEN_REFUSALS, reauthDelayMs, type StaticTokenOwner } from './upstream-errors.js';
-import { DEFAULT_ACCOUNT } from '../redis/keys.js';
 
 export const MAX_SESSION_RESETS = 2;
 
@@ -217,7 +216,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Whose fixed token the job's account uses, if any (the refusal message names it). */
 function staticTokenOwner(deps: FlowDeps): StaticTokenOwner {
   if (!deps.tokens.isStatic) return null;
-  return deps.accountId !== undefined && deps.accountId !== DEFAULT_ACCOUNT ? 'tenant' : 'service';
+  return spendsTenantAccount(deps) ? 'tenant' : 'service';
 }
 
 async function handleFailure(

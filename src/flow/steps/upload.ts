@@ -3,14 +3,17 @@
 import type { NemoClient } from '../../nemo/client.js';
 import { NemoError } from '../../nemo/errors.js';
 import { isHeicUrl, type FetchedUrlSource } from '../../uploads/url-source.js';
+import { fileNameOf } from '../../video/draft-read.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
 
-/** A URL's last path segment, as the upstream names the file it fetches. */
-const urlFileName = (url: string) => decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? url);
-
 type UploadFile = Parameters<NemoClient['uploadFiles']>[2][number];
-/** Consecutive sources of one kind, uploaded in one call; `named`: each as `sources.N (file name)`. */
-type Run = ({ kind: 'urls'; urls: string[] } | { kind: 'files'; files: UploadFile[] }) & { named: string[] };
+/** Consecutive sources of one kind, uploaded in one call (`urls` or `files`); `named`: each as `sources.N (file name)`. */
+interface Run {
+  kind: 'urls' | 'files';
+  urls: string[];
+  files: UploadFile[];
+  named: string[];
+}
 
 /**
  * The upstream refuses a whole upload for one bad file (4001, 4002) without saying which: the job's error names the
@@ -46,15 +49,19 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
       // The upstream lists the files (and its agent places them) in upload order, so the sources go up in the
       // caller's order: each run of plain URLs in one call, each run of files in one multipart call.
       const runs: Run[] = [];
+      const runOf = (kind: Run['kind']): Run => {
+        const last = runs.at(-1);
+        if (last?.kind === kind) return last;
+        const run: Run = { kind, urls: [], files: [], named: [] };
+        runs.push(run);
+        return run;
+      };
       let nextStaged = 0;
       for (const [i, s] of sources.entries()) {
         if ('url' in s && !isHeicUrl(s.url)) {
-          const named = `sources.${i} (${urlFileName(s.url)})`;
-          const last = runs.at(-1);
-          if (last?.kind === 'urls') {
-            last.urls.push(s.url);
-            last.named.push(named);
-          } else runs.push({ kind: 'urls', urls: [s.url], named: [named] });
+          const run = runOf('urls');
+          run.urls.push(s.url);
+          run.named.push(`sources.${i} (${fileNameOf(s.url) ?? s.url})`);
           continue;
         }
         let file: UploadFile;
@@ -65,12 +72,9 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
         } else {
           file = staged[nextStaged++]!;
         }
-        const named = `sources.${i} (${file.filename})`;
-        const last = runs.at(-1);
-        if (last?.kind === 'files') {
-          last.files.push(file);
-          last.named.push(named);
-        } else runs.push({ kind: 'files', files: [file], named: [named] });
+        const run = runOf('files');
+        run.files.push(file);
+        run.named.push(`sources.${i} (${file.filename})`);
       }
       for (const run of runs) {
         if (run.kind === 'urls') {
