@@ -61,6 +61,8 @@ export function createKeys(prefix: string, shards = 1) {
     tenantJobs: (tenant: string) => `${byTenant(tenant)}:tenant:${tenant}:jobs`,
     tenantJobsByStatus: (tenant: string, status: string) => `${byTenant(tenant)}:tenant:${tenant}:jobs:${status}`,
     tenantWebhookSecrets: (tenant: string) => `${byTenant(tenant)}:tenant:${tenant}:webhook-secrets`,
+    /** A deleted tenant's jobs and staged uploads have been brought forward to its purge (done once; expires with it). */
+    tenantJobsPurged: (tenant: string) => `${byTenant(tenant)}:tenant:${tenant}:jobs-purged`,
     idempotency: (tenant: string, keyHash: string) => `${byTenant(tenant)}:idem:${tenant}:${keyHash}`,
     upload: (id: string) => `${byId(id)}:upload:${id}`,
     /** The jobs (and in-flight create requests) using a staged upload; the last one to end removes the file. */

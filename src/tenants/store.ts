@@ -193,8 +193,14 @@ export class TenantStore {
    */
   async expireTenantData(tenant: string, purgeAtMs: number): Promise<number> {
     // Its jobs and staged uploads first (their index is among the keys expired below): a tenant created later under
-    // the same id must find none of them.
-    let expired = (await this.purgeJobsAt(tenant, purgeAtMs)) + (await this.purgeUploadsAt(tenant, purgeAtMs));
+    // the same id must find none of them. Once: a deleted tenant makes no new ones (a job its deletion canceled is
+    // bounded when it ends), and the upload pass scans every upload; the sweep repeats it only if it never completed.
+    let expired = 0;
+    const marker = this.keys.tenantJobsPurged(tenant);
+    if ((await this.redis.exists(marker)) === 0) {
+      expired += (await this.purgeJobsAt(tenant, purgeAtMs)) + (await this.purgeUploadsAt(tenant, purgeAtMs));
+      await this.redis.set(marker, '1', 'PXAT', purgeAtMs);
+    }
     // The registry's shard and the tenant's own (the same with one shard); SCAN on every master of a cluster.
     for (const pattern of this.keys.tenantKeysPatterns(tenant)) {
       for await (const found of scanKeys(this.redis, pattern, 1000)) {
