@@ -37,7 +37,7 @@ return admit(base, tonumber(ARGV[4]), tonumber(ARGV[5]))`);
 const SET_LIMITS = luaScript(`${ADMIT_FN}
 local base, t = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', base .. 'limits', t) == 0 then return {} end
-redis.call('HSET', base .. 'limits', t, ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+set_limits(base, t, ARGV[3], ARGV[4], ARGV[5])
 if redis.call('ZCARD', base .. 'tenants') == 0 then return {} end
 return admit(base, tonumber(ARGV[6]), tonumber(ARGV[7]))`);
 

@@ -11,6 +11,10 @@ export const ADMIT_BATCH = 50;
  * and a tenant held back by its own cap banks no credit (its pass is raised to the virtual time when it starts).
  */
 export const ADMIT_FN = `
+-- A tenant's settings as the round reads them ('max|weight|account'): written by a job's offer and by a settings change.
+local function set_limits(base, t, max_s, weight_s, account)
+  redis.call('HSET', base .. 'limits', t, max_s .. '|' .. weight_s .. '|' .. account)
+end
 local function admit(base, maxAccount, limit)
   local out = {}
   local vt0 = tonumber(redis.call('GET', base .. 'vtime') or '0')
@@ -65,7 +69,7 @@ local function add_job(base, job, t, created, max_s, weight_s, account, max_acco
   local fast = start_at_once(base, job, t, max_s, weight_s, account, max_account)
   if fast == 1 then return {job} end
   if fast == -1 then return {} end
-  redis.call('HSET', base .. 'limits', t, max_s .. '|' .. weight_s .. '|' .. account)
+  set_limits(base, t, max_s, weight_s, account)
   if redis.call('SISMEMBER', base .. 'running:' .. t, job) == 0 then
     -- Behind other waiting jobs of its tenant: those could not start, and this one changes no cap, so none can now.
     if redis.call('ZADD', base .. 'pending:' .. t, 'NX', created, job) == 1 and redis.call('ZCARD', base .. 'pending:' .. t) > 1 then
