@@ -192,7 +192,10 @@ describe('Cluster failover', () => {
       );
       expect(m.requestError).not.toBeNull();
       expect(m.requestFailedMs).toBeLessThan(5_000);
-      expect(m.readiness.ok).toBe(false);
+      // Readiness tells the truth: not ready while the slot's master is gone. On a loaded machine the request's error
+      // can take long enough (1.7 s in one CI run) for the promotion (node timeout 1 s) to be over when it is asked:
+      // then "ready" must mean the slot is served again.
+      if (m.readiness.ok) expect(await service.request.get(key)).toBe('sent');
       expect(m.readinessMs).toBeLessThan(2_500);
       expect(m.value).toBe('sent');
       // The node asked for CLUSTER SLOTS learns of the promotion by gossip, possibly a moment after the client did.
