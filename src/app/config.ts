@@ -7,6 +7,7 @@ import { PACKAGE_VERSION } from '../core/version.js';
 import { workerV8FlagsSchema } from './v8-flags.js';
 import { heapReleaseSchema } from '../observability/heap-release.js';
 import { simScenarioEnvSchema } from '../sim/scenario.js';
+import { WEBHOOK_SECRET_PATTERN } from '../webhooks/signing.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -85,7 +86,7 @@ export const envSchema = z.object({
   AUTH_DISABLED: bool.default(false),
   SECRETS_KEY: secretsKey.optional(),
   SECRETS_KEY_PREVIOUS: secretsKeyList.optional(),
-  WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'must be whsec_ followed by base64').optional(),
+  WEBHOOK_SECRET: z.string().regex(WEBHOOK_SECRET_PATTERN, 'must be whsec_ followed by base64 (padding only at the end)').optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   WEBHOOK_TIMEOUT_MS: int(100).default(15_000),
   WEBHOOK_RETRY_SCHEDULE_MS: msList.default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),

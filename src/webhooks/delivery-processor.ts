@@ -1,7 +1,7 @@
 // Sends one queued delivery, signed, and settles it: delivered, retried on the schedule, stopped (410), or exhausted.
 import { DelayedError, type Job } from 'bullmq';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '../observability/logger.js';
+import { scrubSecrets, type Logger } from '../observability/logger.js';
 import { endWebhookAttempt, startWebhookAttempt, traceFieldsOf, withTraceparent } from '../tracing/webhooks.js';
 import { lowestPending, MAX_ATTEMPT_RECORDS, RESPONSE_EXCERPT_CHARS, type DeliveryAttempt, type DeliveryLedger } from './deliveries.js';
 import { eventSchema, type Job as RelayJob } from '../jobs/schemas.js';
@@ -25,6 +25,11 @@ interface SettleDecision {
 /** What an attempt leaves to do: nothing (settled), wait behind an earlier pending event, or try again after a delay. */
 type AttemptResult = { kind: 'done' } | { kind: 'blocked' } | { kind: 'retry'; delayMs: number };
 const DONE: AttemptResult = { kind: 'done' };
+
+/** An attempt that failed before anything was sent (the delivery could not be signed): retried like a failed send. */
+function notSent(error: string): DeliveryOutcome {
+  return { ok: false, statusCode: null, responseBody: '', durationMs: 0, error, retryAfterMs: null, stop: false, refused: false };
+}
 
 export interface DeliveryProcessorDeps {
   ledger: DeliveryLedger;
@@ -125,19 +130,25 @@ export class DeliveryProcessor {
     const late = attempt > 1 || redeliver || Date.now() - Date.parse(stored.at) > (this.deps.freshLinkAfterMs ?? FRESH_LINK_AFTER_MS);
     const event = late && this.deps.presentResult ? await this.withFreshLink(read.event, stored) : stored;
 
-    const signing =
-      secretsKey !== null && record.tenant === tenant
-        ? await secrets.signingSecretsFrom!(record.tenant, read.secrets)
-        : await secrets.signingSecrets(record.tenant);
-    const delivery = signDelivery(event.id, event.body, signing);
     const span = startWebhookAttempt(record.trace, { jobId, eventType: event.type, seq, attempt: attemptOffset + attempt, redeliver });
-    const outcome = await sendWebhook({
-      url: webhook.url,
-      body: delivery.bytes,
-      headers: withTraceparent(delivery.headers, span),
-      timeoutMs: this.deps.timeoutMs,
-      dispatcher: this.deps.httpDispatcher,
-    });
+    const outcome = await this.sign(record.tenant, secretsKey !== null && record.tenant === tenant ? read.secrets : undefined, event).then(
+      (delivery) =>
+        sendWebhook({
+          url: webhook.url,
+          body: delivery.bytes,
+          headers: withTraceparent(delivery.headers, span),
+          timeoutMs: this.deps.timeoutMs,
+          dispatcher: this.deps.httpDispatcher,
+        }),
+      // Nothing was sent, but the attempt is logged, retried and finally exhausted like a failed send: thrown, it went
+      // to BullMQ's own retries and was dropped after them, with no attempt in the delivery log and the job's webhook
+      // status left pending for good.
+      (err: unknown) => {
+        const error = `not sent: ${scrubSecrets(err instanceof Error ? err.message : String(err))}`;
+        this.deps.logger.error({ jobId, seq, attempt, error }, 'webhook not sent: it could not be signed');
+        return notSent(error);
+      },
+    );
     const decision = this.decide(outcome, attempt);
     const kind: AttemptOutcome = outcome.ok
       ? 'delivered'
@@ -220,6 +231,13 @@ export class DeliveryProcessor {
     }
     logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, 'webhook attempt failed');
     return { kind: 'retry', delayMs: delay! };
+  }
+
+  /** The delivery signed with the tenant's secrets (as the read script brought them, when it did). */
+  private async sign(tenant: string, readSecrets: DeliveryRead['secrets'] | undefined, event: DeliveryEvent) {
+    const { secrets } = this.deps;
+    const signing = readSecrets !== undefined ? await secrets.signingSecretsFrom!(tenant, readSecrets) : await secrets.signingSecrets(tenant);
+    return signDelivery(event.id, event.body, signing);
   }
 
   /** Parks an event behind an earlier pending one of the same job until that one is settled (see wake). */

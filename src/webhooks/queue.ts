@@ -1,6 +1,6 @@
 // The webhooks queue: one BullMQ job per (job, event seq), its options, and the worker that runs deliveries.
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Logger } from '../observability/logger.js';
+import { scrubSecrets, type Logger } from '../observability/logger.js';
 import { QUEUE_NAMES, type Keys } from '../redis/keys.js';
 import { ShardQueues, type QueueRef } from '../redis/shard-queues.js';
 
@@ -56,5 +56,13 @@ export function startDeliveryWorker(
     maxStalledCount: 1_000,
   });
   worker.on('error', (err) => opts.logger.error({ err: String(err) }, 'webhook worker error'));
+  // A delivery that throws (Redis away, say) is retried by BullMQ and, after its last try, removed: say so, loudly then.
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const last = job.attemptsMade >= (job.opts.attempts ?? 1);
+    const fields = { jobId: job.data.jobId, seq: job.data.seq, tries: job.attemptsMade, err: scrubSecrets(err.message) };
+    if (last) opts.logger.error(fields, 'webhook delivery dropped: it failed before its attempt could be settled, on every try');
+    else opts.logger.warn(fields, 'webhook delivery failed before its attempt could be settled; retried');
+  });
   return worker;
 }

@@ -3,9 +3,9 @@ import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
 import type { Keys } from '../redis/keys.js';
-import { generateSecret } from './signing.js';
+import { generateSecret, WEBHOOK_SECRET_PATTERN } from './signing.js';
 
-const secretString = z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/);
+const secretString = z.string().regex(WEBHOOK_SECRET_PATTERN);
 
 /** The one JSON value under keys.tenantWebhookSecrets(tenant). */
 const recordSchema = z.object({

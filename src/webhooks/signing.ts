@@ -3,6 +3,11 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObje
 
 const SECRET_PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/**
+ * A whsec_ secret the signer (and the official libraries) can use: base64 with padding only at the end. The one
+ * pattern for WEBHOOK_SECRET and stored secrets, so a value accepted at start-up never fails at signing time.
+ */
+export const WEBHOOK_SECRET_PATTERN = /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/;
 
 /** A new secret in the form the spec and the official libraries expect: whsec_ + base64 of 32 random bytes. */
 export function generateSecret(): string {

@@ -103,6 +103,28 @@ describe('webhook enqueuer + delivery processor', () => {
     expect((await store.get(job.id))?.job.webhook).toMatchObject({ status: 'exhausted', attempts: 1 });
   });
 
+  it('logs, retries and finally exhausts a delivery that cannot be signed, instead of dropping it unseen', async () => {
+    // A secret the signer cannot use (here a stored record Redis holds in a shape no release writes) threw before any
+    // attempt was logged: BullMQ retried it ten times and dropped it, the job's webhook status stayed pending for good.
+    const s = setup({ allowPrivate: true, schedule: [30, 30] });
+    worker = s.worker;
+    const unusable = 'whsec_ab=cdefghijklmnopqrst';
+    await redis.set(keys.tenantWebhookSecrets('broken'), JSON.stringify({ current: unusable, createdAt: new Date().toISOString(), previous: [] }));
+    const job = newJob(receiver.url, ALL);
+    await store.create('broken', job);
+    await s.lifecycle.start(job.id);
+    await waitFor(async () => (await store.get(job.id))?.job.webhook?.status === 'exhausted', { what: 'unsignable delivery exhausted' });
+    const attempts = await ledger.attempts(job.id);
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    for (const a of attempts) {
+      expect(a).toMatchObject({ type: 'job.started', status_code: null });
+      expect(a.error).toMatch(/^not sent: /);
+      expect(a.error).not.toContain(unusable.slice(6));
+    }
+    expect(forJob(job.id)).toHaveLength(0);
+    expect(await queue.getDelayedCount()).toBe(0);
+  });
+
   it('delivers an event appended without the hook (another process, or a crash) before the next one', async () => {
     const s = setup({ allowPrivate: true, schedule: [50] });
     worker = s.worker;

@@ -1,6 +1,7 @@
 // Our Standard Webhooks signing checked both ways against the official `standardwebhooks` package.
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/app/config.js';
 import { generateSecret, signPayload, verifySignature } from '../../src/webhooks/signing.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -107,5 +108,51 @@ describe('verifySignature', () => {
     const sig = signPayload([secret], 'e', old, body).signature;
     expect(verifySignature(secret, 'e', old, body, sig, 7200)).toBe(true);
     expect(verifySignature(secret, 'e', 'not-a-number', body, sig)).toBe(false);
+  });
+});
+
+describe('WEBHOOK_SECRET: what start-up accepts, the signer can use', () => {
+  // A value the config check accepted but the signer refused started the service and then dropped every webhook.
+  const tried = [
+    'whsec_ab=cdefghijklmnopqrst',
+    'whsec_abcdefghijklmnopqrs===',
+    'whsec_abcdefghijklmnopqrstuv',
+    'whsec_abcdefghijklmnopqrstuvw=',
+    'whsec_abcdefghijklmnopq/+rstuvwx==',
+    'whsec_abc!defghijklmnopqrst',
+    'whsec_short',
+    'plain-secret-0123456789',
+  ];
+
+  it.each(tried)('%s: accepted by loadConfig exactly when our signer and the official library sign with it', (secret) => {
+    let accepted = true;
+    try {
+      loadConfig({ WEBHOOK_SECRET: secret });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      accepted = false;
+    }
+    const officialSigns = (() => {
+      try {
+        new Webhook(secret).sign('msg_1', new Date(), '{}');
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    const oursSigns = (() => {
+      try {
+        signPayload([secret], 'msg_1', nowSec(), '{}');
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    if (accepted) {
+      expect(oursSigns).toBe(true);
+      expect(officialSigns).toBe(true);
+    } else {
+      expect(secret.startsWith('whsec_') && oursSigns && officialSigns && secret.length >= 22).toBe(false);
+    }
   });
 });
