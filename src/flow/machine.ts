@@ -313,6 +313,24 @@ async function handleFailure(
           ),
         );
       }
+      // A revision continues its parent's timeline: a new session would hold none of it (the parent's sources and
+      // messages are not the revision's to send again), and would render a video unrelated to the parent as if it were
+      // the revision. It fails, and the session is forgotten so the group's later jobs do not inherit it.
+      const parentId = ctx.record.job.parent_id;
+      if (parentId !== null) {
+        if (flow.group && flow.session) await deps.groups.forget(flow.group, flow.session.session_id);
+        return fail(
+          deps,
+          ctx,
+          save,
+          new AppError(
+            'SESSION_LOST',
+            `the upstream lost the session of job ${parentId}, which this revision continues; its timeline cannot be rebuilt ` +
+              'here: submit a new job (its sources and an instruction that includes this change)',
+            { retryable: false },
+          ),
+        );
+      }
       flow.session_resets += 1;
       if (flow.session_resets > MAX_SESSION_RESETS) {
         return fail(deps, ctx, save, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));

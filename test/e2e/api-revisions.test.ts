@@ -58,6 +58,27 @@ describe('POST /v1/jobs/{id}/revisions', () => {
     expect(stack.sim.log.count('create_session')).toBe(sessionsBefore);
   });
 
+  it('fails SESSION_LOST, not retryable, when the upstream lost the parent’s session: a new session would hold none of its timeline', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'make a 10-second promo video for a bakery', sources: [{ url: 'https://cdn.example.com/bread.jpg' }] });
+    const parent = await finished(created.body.id);
+    expect(parent.status).toBe('succeeded');
+    const session = parent.upstream.session_id!;
+    const sessionsBefore = stack.sim.log.count('create_session');
+    const uploadsBefore = stack.sim.log.count('upload');
+    stack.sim.injectFault({ kind: 'session_lost', endpoint: 'run_sse', sessionId: session });
+
+    const rev = await revise(parent.id, 'make it square');
+    expect(rev.status).toBe(202);
+    const child = await finished(rev.body.id);
+    // It used to "succeed" on a new, empty session: none of the parent's sources or messages, a video unrelated to it.
+    expect(child.status).toBe('failed');
+    expect(child.error).toMatchObject({ code: 'SESSION_LOST', retryable: false });
+    expect(child.error!.message).toContain(parent.id);
+    expect(stack.sim.log.count('create_session')).toBe(sessionsBefore);
+    expect(stack.sim.log.count('upload')).toBe(uploadsBefore);
+    expect(stack.sim.log.count('render_submit', { sessionId: session })).toBe(1);
+  });
+
   it('answers 409 PARENT_NOT_SUCCEEDED for a parent that has not succeeded (queued, running or failed)', async () => {
     stack.sim.injectFault({ kind: 'render_failed' });
     const doomed = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a video that will fail to render' });
