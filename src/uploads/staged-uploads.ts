@@ -1,7 +1,7 @@
 // Staged uploads: files on disk under UPLOAD_DIR, their metadata in Redis; the flow streams them on to the upstream.
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -225,6 +225,12 @@ export class StagedUploads {
       if (!record) throw new AppError('UPLOAD_NOT_FOUND', `staged upload ${id} is gone (expired or removed)`);
       const { converted } = record;
       const path = converted ? this.convertedPathOf(id) : this.pathOf(id);
+      // The record without its file: this worker does not see the API's UPLOAD_DIR (they must share it). Found here,
+      // the job fails at once, naming the upload; read later, the missing file looked like a network error, retried
+      // nine times and reported with the server's own path.
+      if (!(await isFile(path))) {
+        throw new AppError('UPLOAD_NOT_FOUND', `staged upload ${id} is gone (its file is not in the worker's upload directory)`, { retryable: false });
+      }
       files.push({
         uploadId: id,
         filename: converted?.filename ?? record.filename,
@@ -241,4 +247,11 @@ export class StagedUploads {
     await this.redis.del(this.keys.upload(id), this.keys.uploadUsers(id));
     await this.removeFiles(id);
   }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }

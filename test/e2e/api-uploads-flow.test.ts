@@ -1,6 +1,7 @@
 // Uploaded files end to end: multipart POST /v1/jobs and upload ids reach the simulator's multipart upload, then leave the staging store.
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/schemas.js';
 import type { UploadResponse } from '../../src/uploads/schemas.js';
@@ -73,4 +74,24 @@ describe('staged files in the flow', () => {
     await waitFor(async () => !(await staged()).includes(`${second.body.id}.bin`), { what: 'failed job upload removed' });
     expect(await stack.services.uploads.get(second.body.id)).toBeNull();
   });
+
+  it('a staged upload whose file the worker cannot find fails the job at once, UPLOAD_NOT_FOUND, not retryable, without a path', async () => {
+    // As when the API and the workers do not share UPLOAD_DIR: the record is there, the file is not.
+    const photo = await readFile('assets/samples/sample-1-mug.jpg');
+    const form = multipart([{ name: 'file', filename: 'mug.jpg', data: photo }]);
+    const up = await send<UploadResponse>(stack.apiUrl, 'POST', '/v1/uploads', { body: form.body, contentType: form.contentType });
+    expect(up.status).toBe(201);
+    await rm(join(stack.services.config.UPLOAD_DIR, `${up.body.id}.bin`));
+    const uploadsBefore = stack.sim.log.count('upload');
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a video of the mug', sources: [{ upload_id: up.body.id }] });
+    expect(created.status).toBe(202);
+    const job = await finished(created.body.id);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPLOAD_NOT_FOUND', retryable: false });
+    expect(job.error!.message).toContain(up.body.id);
+    expect(job.error!.message).not.toContain(stack.services.config.UPLOAD_DIR.replace(/^\.\//, ''));
+    expect(job.usage.upstream_calls).toBeLessThanOrEqual(2);
+    expect(stack.sim.log.count('upload')).toBe(uploadsBefore);
+  });
 });
+
