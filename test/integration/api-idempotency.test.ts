@@ -104,6 +104,31 @@ describe('Idempotency-Key', () => {
     expect((await create(body(), 'k'.repeat(255))).status).toBe(202);
   });
 
+  it('refuses the header sent twice (400), on jobs and batches; one key with a comma in it is a key like any other', async () => {
+    // Node joins a repeated header into "a, b": such a request used to create a job keyed on neither key alone.
+    const twice = async (path: string, payload: unknown) => {
+      const { request } = await import('undici');
+      const res = await request(`${stack.apiUrl}${path}`, {
+        method: 'POST',
+        headers: ['authorization', `Bearer ${TENANTS.acme}`, 'content-type', 'application/json', 'Idempotency-Key', freshKey(), 'idempotency-key', freshKey()],
+        body: JSON.stringify(payload),
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as { code: string; message: string } };
+    };
+    const before = await countJobs();
+    const job = await twice('/v1/jobs', body());
+    expect(job.status).toBe(400);
+    expect(job.body).toMatchObject({ code: 'VALIDATION_FAILED', message: 'Idempotency-Key: send the header once' });
+    const batch = await twice('/v1/batches', { items: [body()] });
+    expect(batch.status).toBe(400);
+    expect(batch.body.message).toBe('Idempotency-Key: send the header once');
+    expect(await countJobs()).toBe(before);
+    const comma = `${freshKey()}, part two`;
+    const first = await create(body(), comma);
+    expect(first.status).toBe(202);
+    expect((await create(body(), comma)).status).toBe(200);
+  });
+
   it('replays multipart requests by file content and removes the replay’s own staged files', async () => {
     const key = freshKey();
     const dir = stack.services.config.UPLOAD_DIR;

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { BatchCommands } from '../../domain/batches.js';
-import { parseIdempotencyKey } from '../../jobs/idempotency.js';
+import { idempotencyKeyOf } from '../idempotency-header.js';
 import { batchSchema, createBatchBodySchema } from '../../jobs/schemas.js';
 import { described, errorResponses, idParams } from '../schemas/common.js';
 import { withinStoreDeadline } from '../store-deadline.js';
@@ -49,7 +49,7 @@ export function batchRoutes(deps: BatchRouteDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const result = await withinStoreDeadline(
           deps.batches.create(request.tenant, request.body, {
-            idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
+            idempotencyKey: idempotencyKeyOf(request),
             trace: deps.currentTrace?.() ?? null,
           }),
         );

@@ -6,7 +6,7 @@ import type { CreateJob } from '../../domain/create-job.js';
 import type { ReviseJob } from '../../domain/revise-job.js';
 import type { JobCommands } from '../../domain/job-commands.js';
 import { AppError } from '../../core/errors.js';
-import { parseIdempotencyKey } from '../../jobs/idempotency.js';
+import { idempotencyKeyOf } from '../idempotency-header.js';
 import type { Job, JobRecord, JobStatus } from '../../jobs/schemas.js';
 import { discardRestOfBody, multipartOptions, readJobRequest, removeAll } from '../../uploads/multipart-intake.js';
 import type { StagedUploads, UploadRecord } from '../../uploads/staged-uploads.js';
@@ -111,7 +111,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const key = parseIdempotencyKey(request.headers['idempotency-key']);
+        const key = idempotencyKeyOf(request);
         const ownFiles = request.ownFiles ?? [];
         // From here the use case owns the files: it hands them to the job or removes them.
         request.ownFiles = undefined;
@@ -237,7 +237,7 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
             tenant: request.tenant,
             parentId: request.params.id,
             body: request.body,
-            idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
+            idempotencyKey: idempotencyKeyOf(request),
             trace: deps.currentTrace?.() ?? null,
           }),
         );
