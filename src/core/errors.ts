@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   JOB_FINISHED: { status: 409, retryable: false },
   JOB_NOT_FINISHED: { status: 409, retryable: false },
   PARENT_NOT_SUCCEEDED: { status: 409, retryable: false },
+  NOTHING_TO_REDELIVER: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
@@ -65,16 +66,19 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export class AppError extends Error {
   readonly statusCode: number;
   readonly retryable: boolean;
+  /** Whole seconds the caller should wait before trying again: the HTTP answer's Retry-After (null: none). */
+  readonly retryAfterS: number | null;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryable?: boolean; statusCode?: number } = {},
+    options: { cause?: unknown; retryable?: boolean; statusCode?: number; retryAfterS?: number } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.statusCode = options.statusCode ?? ERROR_CODES[code].status;
     this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+    this.retryAfterS = options.retryAfterS ?? null;
   }
 }
 

@@ -6,7 +6,7 @@ import { traceRequests } from '../tracing/http-server.js';
 import { tracingEnabled } from '../tracing/state.js';
 import { clientErrorHandler } from './client-errors.js';
 import type { HttpDeps } from './deps.js';
-import { frameworkErrors, installErrorHandling } from './error-handler.js';
+import { explainJsonRefusal, frameworkErrors, installErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { documentFrameworkErrors } from './schemas/common.js';
 import { rateLimitHook } from './rate-limit.js';
@@ -43,6 +43,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     clientErrorHandler,
     frameworkErrors,
+    // Node would answer an HTTP/1.1 request without Host with a bare 400 (no body): the hook below refuses it instead.
+    http: { requireHostHeader: false },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // One access-log line per request (below) instead of Fastify's two: half the logging cost on the hot path.
     logController: new LogController({ disableRequestLogging: true }),
@@ -52,6 +54,16 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // First of all hooks, so auth and the handlers run inside the request's span; probes, scrapes and docs get none.
   if (tracingEnabled()) traceRequests(app, { skip: (path) => isPublic(path) || QUIET_PATHS.has(path) });
   installErrorHandling(app);
+  // HTTP/1.1 requires a Host header (RFC 9112 §3.2): refused with the contract's body. HTTP/1.0 needs none.
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw;
+    if (raw.headers.host === undefined && raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1) {
+      // As Node's own answer did: the connection is closed after it.
+      void reply.header('connection', 'close');
+      return done(new AppError('VALIDATION_FAILED', 'the request has no Host header (HTTP/1.1 requires one)'));
+    }
+    done();
+  });
   // Before any route: every route's document lists the errors Fastify itself answers for it.
   app.addHook('onRoute', (route) => documentFrameworkErrors(route as Parameters<typeof documentFrameworkErrors>[0]));
   // Bodies are JSON (or multipart where a route takes it): plain text is refused with 415 like any other type.
@@ -61,7 +73,9 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const parseJson = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'ignore');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body.length > 0) return parseJson(request, body.toString(), done);
+    const text = body.toString();
+    // Valid JSON refused for a __proto__ or constructor.prototype key says so, not "invalid JSON".
+    if (text.length > 0) return parseJson(request, text, (err, value) => (err ? done(explainJsonRefusal(err, text), undefined) : done(null, value)));
     if (request.routeOptions.schema?.body) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
     done(null, undefined);
   });

@@ -27,6 +27,34 @@ const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?:
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 400, code: 'VALIDATION_FAILED', message: 'body: not multipart' },
 };
 
+/**
+ * Why Fastify's JSON parser (secure-json-parse) refused a body, which it reports only as FST_ERR_CTP_INVALID_JSON_BODY:
+ * valid JSON with a `__proto__` key or a `constructor` object holding a `prototype` key is refused for that (prototype
+ * poisoning), not for its syntax. Answers the refusal to send instead (400 VALIDATION_FAILED saying why), or the
+ * parser's own error when the text is not JSON at all.
+ */
+export function explainJsonRefusal(err: Error, text: string): Error {
+  if ((err as Partial<FastifyError>).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return err;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return err;
+  }
+  let constructorPrototype = false;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object') continue;
+    if (Object.hasOwn(node, '__proto__')) return new AppError('VALIDATION_FAILED', 'body: must not contain a "__proto__" key');
+    const ctor: unknown = Object.hasOwn(node, 'constructor') ? (node as { constructor: unknown }).constructor : undefined;
+    if (ctor !== null && typeof ctor === 'object' && Object.hasOwn(ctor, 'prototype')) constructorPrototype = true;
+    pending.push(...Object.values(node));
+  }
+  if (constructorPrototype) return new AppError('VALIDATION_FAILED', 'body: must not contain a "constructor" object with a "prototype" key');
+  return err;
+}
+
 /** Where a schema failure happened, as the contract's messages name it. */
 const ROOTS: Record<string, string> = { body: 'body', querystring: 'query', params: 'path', headers: 'header' };
 
@@ -59,6 +87,12 @@ export function toErrorBody(err: unknown): ErrorBody {
   return { statusCode: 500, code: 'INTERNAL', message: 'internal error' };
 }
 
+/** Whole seconds an AppError asks the caller to wait (`retryAfterS`, e.g. the HEIC queue being full), for Retry-After. */
+function retryAfterOf(err: unknown): number | null {
+  const seconds = err instanceof AppError ? err.retryAfterS : null;
+  return seconds !== null && Number.isInteger(seconds) && seconds > 0 ? seconds : null;
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const body = toErrorBody(err);
@@ -69,6 +103,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (body.code === 'NOT_READY') request.log.warn({ reason: body.message }, 'request refused: not ready');
     else if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
     if (err instanceof AppError && err.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
+    const retryAfter = retryAfterOf(err);
+    if (retryAfter !== null) void reply.header('retry-after', String(retryAfter));
     void reply.status(body.statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

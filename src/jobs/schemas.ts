@@ -21,7 +21,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export const MAX_METADATA_BYTES = 4096;
 
-const httpUrl = z
+export const httpUrl = z
   .string()
   .max(2048, 'must be at most 2048 characters')
   .refine((v) => {

@@ -12,6 +12,11 @@ export const HEIC_JPEG_QUALITY = 90;
 const IDLE_MS = 10_000;
 /** Conversions running or waiting in one process; more are refused at once rather than queued for minutes. */
 export const HEIC_MAX_QUEUED = 16;
+/**
+ * The Retry-After (seconds) of a refusal past HEIC_MAX_QUEUED: a typical photo converts in a few seconds, so by then a
+ * place in the queue has usually come free; a client that is refused again simply waits again.
+ */
+export const HEIC_RETRY_AFTER_S = 5;
 
 export interface HeicConvertOptions {
   maxPixels?: number;
@@ -94,7 +99,7 @@ export class HeicConverter {
    */
   convert(input: string, output: string, opts: HeicConvertOptions = {}): Promise<HeicConversion> {
     if (this.pending >= this.maxQueued && !opts.waitInQueue) {
-      return Promise.reject(new HeicConversionError('busy', `${this.pending} photos are being converted already; try again shortly`));
+      return Promise.reject(new HeicConversionError('busy', `${this.pending} photos are being converted already; try again in ${HEIC_RETRY_AFTER_S} s`));
     }
     this.pending++;
     const run = this.queue.then(() => this.run(input, output, opts));

@@ -46,7 +46,8 @@ type Part = Awaited<ReturnType<FastifyRequest['parts']> extends AsyncIterable<in
 
 /** Iterates the parts, turning parser failures into 400s while letting the handler's own errors through untouched. */
 async function eachPart(request: FastifyRequest, handle: (part: Part) => Promise<void>): Promise<void> {
-  if (!request.isMultipart()) throw new AppError('VALIDATION_FAILED', 'body: must be multipart/form-data');
+  // The same answer as a body type no parser takes (error-handler.ts): a body without a Content-Type gets here.
+  if (!request.isMultipart()) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data');
   const parts = request.parts()[Symbol.asyncIterator]();
   for (;;) {
     let step: IteratorResult<Part>;
@@ -60,12 +61,18 @@ async function eachPart(request: FastifyRequest, handle: (part: Part) => Promise
   }
 }
 
+/** A plain field where a file part was expected: busboy makes a part without `filename=` a field, so say that for `file`. */
+function fieldPartMessage(name: string): string {
+  if (name === 'file') return 'file: the part has no filename=; send it as a file part (Content-Disposition: form-data; name="file"; filename="…")';
+  return `${name}: unexpected field; send one file part named file`;
+}
+
 /** POST /v1/uploads: exactly one file part named `file`; anything else is a 400 (and the staged file is removed). */
 export async function readUpload(request: FastifyRequest, uploads: StagedUploads): Promise<UploadRecord> {
   const got: { staged?: UploadRecord } = {};
   try {
     await eachPart(request, async (part) => {
-      if (part.type !== 'file') throw new AppError('VALIDATION_FAILED', `${part.fieldname}: unexpected field; send one file part named file`);
+      if (part.type !== 'file') throw new AppError('VALIDATION_FAILED', fieldPartMessage(part.fieldname));
       if (part.fieldname !== 'file' || got.staged) {
         throw new AppError('VALIDATION_FAILED', `${part.fieldname}: send exactly one file part, named file`);
       }

@@ -7,7 +7,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../core/errors.js';
 import { noteStreamedBytes } from './gc-nudge.js';
-import { convertHeicFile, HEIC_MAX_PIXELS, HEIC_TIMEOUT_MS, HeicConversionError, type HeicConvertOptions } from './heic-convert.js';
+import { convertHeicFile, HEIC_MAX_PIXELS, HEIC_RETRY_AFTER_S, HEIC_TIMEOUT_MS, HeicConversionError, type HeicConvertOptions } from './heic-convert.js';
 import { ACCEPTED_TYPES_TEXT, sniffMediaType, SNIFF_BYTES, unsupportedMessage, type MediaType } from './media-types.js';
 import type { StagedUploads, UploadRecord } from './staged-uploads.js';
 
@@ -81,11 +81,25 @@ function sourceFailure(field: string, err: unknown): AppError {
   return new AppError('VALIDATION_FAILED', `${field}: the upload did not arrive complete (${message})`);
 }
 
-/** The caller's name without any path, control characters or quotes, with an extension that agrees with the bytes. */
+/** At most this many UTF-16 code units of the caller's name are kept: its end, where the extension is. */
+export const MAX_FILENAME_UNITS = 200;
+
+/**
+ * The last `max` code units of a well-formed `text`, without a low surrogate left over from a pair the cut split: a
+ * lone surrogate is written as an escape like `\udfd6` by JSON.stringify, which Redis' cjson refuses, so the upload could never be used.
+ */
+function tailOf(text: string, max: number): string {
+  const cut = text.slice(-max);
+  const first = cut.charCodeAt(0);
+  return first >= 0xdc00 && first <= 0xdfff ? cut.slice(1) : cut;
+}
+
+/** The caller's name without any path, control characters, quotes or lone surrogates, with an extension that agrees with the bytes. */
 export function stagedFilename(given: string | undefined, type: MediaType): string {
-  const base = (given ?? '').split(/[\\/]/).pop() ?? '';
+  // A filename*= parameter or a URL's %-escapes can carry a lone surrogate: U+FFFD instead, before anything is cut.
+  const base = (given ?? '').toWellFormed().split(/[\\/]/).pop() ?? '';
   // eslint-disable-next-line no-control-regex
-  const cleaned = base.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(-200);
+  const cleaned = tailOf(base.replace(/[\u0000-\u001f\u007f"]/g, '').trim(), MAX_FILENAME_UNITS);
   const dot = cleaned.lastIndexOf('.');
   const ext = dot > 0 ? cleaned.slice(dot + 1).toLowerCase() : '';
   if (type.extensions.includes(ext)) return cleaned;
@@ -139,7 +153,8 @@ export function conversionError(
         { cause: err },
       );
     case 'busy':
-      return new AppError('NOT_READY', `${field}: ${filename} could not be converted now: ${err.message}`, { cause: err });
+      // retryAfterS becomes the answer's Retry-After header: the caller learns when to come back.
+      return new AppError('NOT_READY', `${field}: ${filename} could not be converted now: ${err.message}`, { cause: err, retryAfterS: HEIC_RETRY_AFTER_S });
     default:
       return new Error(`${field}: converting ${filename} to JPEG failed: ${err.message}`, { cause: err });
   }

@@ -105,6 +105,14 @@ describe('webhook routes', () => {
     expect((await stack.api('POST', '/v1/webhooks/test', { url: receiver.url, extra: 1 })).status).toBe(400);
   });
 
+  it('POST /v1/webhooks/test: a url that is not an absolute http(s) URL is a validation error naming the field, as on a job', async () => {
+    for (const url of ['nope', 'ftp://example.com/hook', '/relative/hook']) {
+      const res = await stack.api<{ code: string; message: string }>('POST', '/v1/webhooks/test', { url });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', message: 'url: must be an absolute http or https URL' });
+    }
+  });
+
   it('logs deliveries and redelivers the latest wanted event with the same webhook-id', async () => {
     receiver.respond(() => ({ status: 204 }));
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 5-second clip', webhook: { url: receiver.url } });
@@ -144,11 +152,11 @@ describe('webhook routes', () => {
     expect((await stack.api('POST', `/v1/jobs/${id}/deliveries/redeliver`, undefined, { key: TENANTS.globex })).status).toBe(404);
   });
 
-  it('refuses to redeliver for a job without a webhook', async () => {
+  it('refuses to redeliver for a job without a webhook: 409 NOTHING_TO_REDELIVER (the request was valid; the job has nothing to send)', async () => {
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'no hooks here' });
-    const res = await stack.api<{ code: string }>('POST', `/v1/jobs/${created.body.id}/deliveries/redeliver`);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('VALIDATION_FAILED');
+    const res = await stack.api<{ code: string; message: string }>('POST', `/v1/jobs/${created.body.id}/deliveries/redeliver`);
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'NOTHING_TO_REDELIVER', message: `job ${created.body.id} has no webhook` });
     expect((await stack.api<{ data: unknown[] }>('GET', `/v1/jobs/${created.body.id}/deliveries`)).body.data).toEqual([]);
   });
 });

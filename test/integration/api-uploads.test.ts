@@ -111,7 +111,7 @@ describe('POST /v1/uploads', () => {
     expect((await upload(SAMPLES.png!.data, 'after.png')).status).toBe(201);
   });
 
-  it('answers 400 naming the problem for a missing, empty, extra or misnamed file part, or a non-multipart body', async () => {
+  it('answers 400 naming the problem for a missing, empty, extra or misnamed file part (a JSON body: 415, as any non-multipart one)', async () => {
     const before = await stagedFiles();
     const noFile = multipart([{ name: 'note', value: 'hello' }]);
     const empty = await upload(Buffer.alloc(0), 'empty.png');
@@ -125,7 +125,6 @@ describe('POST /v1/uploads', () => {
       empty,
       wrongName,
       await send<{ code: string; message: string }>(stack.apiUrl, 'POST', '/v1/uploads', { body: two.body, contentType: two.contentType }),
-      await send<{ code: string; message: string }>(stack.apiUrl, 'POST', '/v1/uploads', { body: '{"file":"x"}', contentType: 'application/json' }),
       await send<{ code: string; message: string }>(stack.apiUrl, 'POST', '/v1/uploads', {
         body: '--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG',
         contentType: 'multipart/form-data; boundary=x',
@@ -137,6 +136,9 @@ describe('POST /v1/uploads', () => {
     }
     expect((empty.body as { message: string }).message).toBe('file: the file is empty');
     expect((wrongName.body as { message: string }).message).toMatch(/^upload: send exactly one file part, named file/);
+    const json = await send<{ code: string; message: string }>(stack.apiUrl, 'POST', '/v1/uploads', { body: '{"file":"x"}', contentType: 'application/json' });
+    expect(json.status).toBe(415);
+    expect(json.body).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send multipart/form-data' });
     expect(await stagedFiles()).toEqual(before);
   });
 

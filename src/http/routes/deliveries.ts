@@ -47,15 +47,16 @@ export function deliveryRoutes(deps: DeliveryRouteDeps): FastifyPluginAsyncZod {
           description:
             'Re-sends the latest event the job’s webhook.events wants, even after retries ran out or a 410; a job.succeeded carries its stored result’s link minted afresh.',
           params: idParams,
-          response: { 202: described('queued', redelivered), ...errorResponses(400, 401, 404, 429, 431, 503) },
+          response: { 202: described('queued', redelivered), ...errorResponses(400, 401, 404, 409, 429, 431, 503) },
         },
       },
       async (request, reply) => {
         const { id } = request.params;
         const record = await findJob(deps.reader, request.tenant, id);
-        if (!record.job.webhook) throw new AppError('VALIDATION_FAILED', `job ${id} has no webhook`);
+        // The request is well formed; the job has nothing to send (yet): a conflict with its state, not a validation error.
+        if (!record.job.webhook) throw new AppError('NOTHING_TO_REDELIVER', `job ${id} has no webhook`);
         const event = await deps.redeliverLatest(id);
-        if (!event) throw new AppError('VALIDATION_FAILED', `job ${id} has no event its webhook.events asks for yet`);
+        if (!event) throw new AppError('NOTHING_TO_REDELIVER', `job ${id} has no event its webhook.events asks for yet`, { retryable: true });
         return reply.status(202).send({ event_id: event.id, type: event.type, seq: event.seq });
       },
     );

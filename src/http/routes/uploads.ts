@@ -18,6 +18,9 @@ const uploadSchema = apiSchemas.register('Upload', uploadResponseSchema);
 export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
     await app.register(multipart, multipartOptions(deps.uploadMaxBytes));
+    // This plugin's routes take multipart only: without the app's JSON parser a JSON body (valid or not) gets the same
+    // 415 "send multipart/form-data" as any other type, instead of a 400 from parsing a body the route never reads.
+    app.removeContentTypeParser('application/json');
 
     app.post(
       '/v1/uploads',

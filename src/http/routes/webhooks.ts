@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { newBatchId, newEventId, newJobId } from '../../jobs/ids.js';
-import { batchSchema, EVENT_TYPES, jobSchema, type Batch, type EventType, type Job, type JobEvent } from '../../jobs/schemas.js';
+import { batchSchema, EVENT_TYPES, httpUrl, jobSchema, type Batch, type EventType, type Job, type JobEvent } from '../../jobs/schemas.js';
 import type { Delivery } from '../../webhooks/envelope.js';
 import type { DeliveryOutcome } from '../../webhooks/sender.js';
 import { described, errorResponses } from '../schemas/common.js';
@@ -24,7 +24,7 @@ export interface WebhookRouteDeps {
 const testBody = apiSchemas.register(
   'WebhookTest',
   z.strictObject({
-    url: z.string().max(2048).describe('the receiver to send a signed sample to'),
+    url: httpUrl.describe('the receiver to send a signed sample to'),
     type: z.enum(EVENT_TYPES).default('job.succeeded'),
   }),
 );

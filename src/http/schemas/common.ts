@@ -16,8 +16,8 @@ const ERROR_TEXT: Record<number, string> = {
   400: 'VALIDATION_FAILED — the message names the field (limits: instruction and follow-ups 1–4,000 chars, ≤ 10 follow-ups, ≤ 50 sources, metadata ≤ 4 KiB as JSON, URLs http/https ≤ 2,048 chars, Idempotency-Key ≤ 255 printable ASCII chars)',
   401: 'UNAUTHORIZED — missing or unknown API key',
   403: 'FORBIDDEN — the key may not do this (admin routes need ADMIN_API_KEY) / a signed link that is expired or tampered with',
-  404: 'NOT_FOUND / JOB_NOT_FOUND / UPLOAD_NOT_FOUND / BATCH_NOT_FOUND / TENANT_NOT_FOUND — also for another tenant’s resources',
-  409: 'JOB_FINISHED / JOB_NOT_FINISHED / PARENT_NOT_SUCCEEDED / IDEMPOTENCY_KEY_IN_USE (retry shortly) / TENANT_EXISTS',
+  404: 'NOT_FOUND / JOB_NOT_FOUND / UPLOAD_NOT_FOUND / BATCH_NOT_FOUND — also for another tenant’s resources',
+  409: 'JOB_FINISHED / JOB_NOT_FINISHED / PARENT_NOT_SUCCEEDED / NOTHING_TO_REDELIVER / IDEMPOTENCY_KEY_IN_USE (retry shortly) / TENANT_EXISTS',
   413: 'PAYLOAD_TOO_LARGE (JSON body over 1 MiB) / UPLOAD_TOO_LARGE (a file over UPLOAD_MAX_BYTES)',
   415: 'UNSUPPORTED_MEDIA_TYPE — a file whose bytes are not one of the accepted types, or a body that is neither JSON nor multipart',
   416: 'RANGE_NOT_SATISFIABLE — the Range starts past the end of the file',
@@ -45,21 +45,33 @@ export function errorResponses<const C extends readonly number[]>(...codes: C): 
 /** Methods whose body Fastify parses: a body too large (413) or of a type the route does not take (415) is refused there. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** The admin key acts for the tenant its X-Tenant header names (app.ts): one naming no tenant is 404 on every /v1 route. */
+export const ACTING_TENANT_NOT_FOUND = 'TENANT_NOT_FOUND — the admin key’s X-Tenant header names no tenant';
+
 /**
- * Adds to a documented route the errors Fastify answers before its handler runs, so the document lists every status
- * the route can answer: 400 where a schema checks the path, query, headers or body (e.g. an id over 64 characters),
- * 413 and 415 where a body is parsed. Routes that document no error (the probes' 200s) are left as they are.
+ * Adds to a documented route the errors answered before its handler runs, so the document lists every status the route
+ * can answer: 431 on every route (Node's parser refuses oversized headers before routing); 404 TENANT_NOT_FOUND on the
+ * /v1 routes (the admin key's X-Tenant naming no tenant, refused before the handler); and where the route documents
+ * errors, 400 where a schema checks the path, query, headers or body (e.g. an id over 64 characters), 413 and 415
+ * where a body is parsed.
  */
-export function documentFrameworkErrors(route: { method: string | string[]; schema?: Record<string, unknown> }): void {
+export function documentFrameworkErrors(route: { method: string | string[]; url?: string; schema?: Record<string, unknown> }): void {
   const response = route.schema?.response as Record<string, unknown> | undefined;
-  if (!response || !Object.keys(response).some((status) => Number(status) >= 400)) return;
-  const { params, querystring, headers, body } = route.schema!;
-  const codes: number[] = [];
-  if (params || querystring || headers || body) codes.push(400);
-  if ([route.method].flat().some((m) => BODY_METHODS.has(m))) codes.push(413, 415);
-  const missing = codes.filter((code) => !(code in response));
-  if (missing.length === 0) return;
-  const all: Record<string, unknown> = { ...response, ...errorResponses(...missing) };
+  if (!response) return;
+  const codes: number[] = [431];
+  if (Object.keys(response).some((status) => Number(status) >= 400)) {
+    const { params, querystring, headers, body } = route.schema!;
+    if (params || querystring || headers || body) codes.push(400);
+    if ([route.method].flat().some((m) => BODY_METHODS.has(m))) codes.push(413, 415);
+  }
+  const all: Record<string, unknown> = { ...response, ...errorResponses(...codes.filter((code) => !(code in response))) };
+  if (route.url?.startsWith('/v1/')) {
+    // One 404 entry: the route's own not-found codes and the acting tenant's (the same error body).
+    const own = all[404] as ErrorResponse | undefined;
+    all[404] = own
+      ? { ...own, description: own.description.includes(ACTING_TENANT_NOT_FOUND) ? own.description : `${own.description}; ${ACTING_TENANT_NOT_FOUND}` }
+      : { description: ACTING_TENANT_NOT_FOUND, content: { 'application/json': { schema: errorSchema } } };
+  }
   // In status order, as written by hand.
   for (const key of Object.keys(response)) delete response[key];
   for (const key of Object.keys(all).sort((a, b) => Number(a) - Number(b))) response[key] = all[key];
