@@ -116,7 +116,10 @@ export function compose(config: Config, logger: Logger): Container {
   const settings = settingsFrom(config);
   // QUEUE_SHARDS hash tags (one shard: every key under QUEUE_PREFIX as always); every connection from the factory.
   const keys = createKeys(config.QUEUE_PREFIX, config.QUEUE_SHARDS);
-  const redis = createRedisClient(config.redis, 'request', 'nemo-relay:request', { autoPipelining: true });
+  // Not auto-pipelined: ioredis sends a connection's next automatic pipeline only once the one in flight is answered,
+  // so while Redis stalls a read waited for the one before it to time out first (5.5 s seen, not the 3 s promised).
+  // The create path's writes go over \`blocking\`, which keeps it.
+  const redis = createRedisClient(config.redis, 'request', 'nemo-relay:request', { autoPipelining: false });
   const blocking = createRedisClient(config.redis, 'blocking', 'nemo-relay:worker', { autoPipelining: true });
   logRedisConnection(redis, logger, 'request');
   logRedisConnection(blocking, logger, 'worker');

@@ -44,24 +44,40 @@ const SILENT_AFTER_MS = 1_000;
  * A connection stays `ready` while Redis has stopped answering (SIGSTOP, a long stall, a partition that drops packets
  * without a reset): without this the request would wait out the command timeout (3 s), or longer on the worker-style
  * connections the create path also uses. The checks themselves send the PING, at most once a second and only while
- * requests arrive, so an idle API sends nothing.
+ * requests arrive, so an idle API sends nothing. Once a PING has failed, the watch goes on pinging once a second by
+ * itself until one is answered: otherwise the first request after the outage (however much later) was refused on the
+ * last failure's word while its own PING went out.
  */
 function answeringWatch(client: Exclude<RedisClient, Cluster>): () => boolean {
   let sentAt: number | null = null;
   let lastAt = 0;
-  // The last PING's fate: a failed one (timed out) keeps the store unavailable until one is answered again.
+  // The last PING's fate: a failed one keeps the store unavailable until one is answered again.
   let answering = true;
+  let recheck: NodeJS.Timeout | null = null;
+  const ping = () => {
+    sentAt = lastAt = Date.now();
+    client.ping().then(settled(true), settled(false));
+  };
   const settled = (ok: boolean) => () => {
     sentAt = null;
     answering = ok;
+    if (!ok) scheduleRecheck();
+  };
+  const scheduleRecheck = () => {
+    if (recheck !== null) return;
+    recheck = setTimeout(() => {
+      recheck = null;
+      if (answering || sentAt !== null) return;
+      // Reconnecting: ask again once the connection is back (a PING now would be refused at once, not answered).
+      if (client.status === 'ready') ping();
+      else scheduleRecheck();
+    }, WATCH_EVERY_MS);
+    recheck.unref();
   };
   return () => {
     const now = Date.now();
     if (sentAt !== null) return answering && now - sentAt < SILENT_AFTER_MS;
-    if ((!answering || now - lastAt >= WATCH_EVERY_MS) && client.status === 'ready') {
-      sentAt = lastAt = now;
-      client.ping().then(settled(true), settled(false));
-    }
+    if (answering && now - lastAt >= WATCH_EVERY_MS && client.status === 'ready') ping();
     return answering;
   };
 }

@@ -1,6 +1,7 @@
 // A Redis that stops answering (SIGSTOP: the connection stays up) must not hold the API: new requests 503 at once, caught ones bounded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORE_DEADLINE_MS } from '../../src/http/store-deadline.js';
+import { REQUEST_COMMAND_TIMEOUT_MS } from '../../src/redis/client.js';
 import { startSingle } from '../helpers/redis-topology.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -53,5 +54,42 @@ describe('a Redis that stops answering', () => {
       process.kill(redis.node.pid, 'SIGCONT');
     }
     await waitFor(async () => (await stack.api('POST', '/v1/jobs', BODY)).status === 202, { what: 'creates accepted again', timeoutMs: 10_000 });
+  }, 40_000);
+
+  it('answers reads it caught within the command timeout each, and the first request after the outage normally, however late', async () => {
+    expect((await stack.api('GET', '/v1/jobs')).status).toBe(200);
+    process.kill(redis.node.pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    let answers: { status: number; ms: number }[];
+    try {
+      // Reads arriving before the watch's PING has gone unanswered for a second are let through: each one is bounded by
+      // its own command timeout (auto-pipelined, a read waited for the one before it to time out first: 5.5 s). The
+      // last one comes late enough to send a PING, which goes unanswered.
+      answers = await Promise.all(
+        [0, 300, 600, 900, 1_300].map(async (delay) => {
+          await sleep(delay);
+          const sent = Date.now();
+          const res = await stack.api('GET', '/v1/jobs');
+          return { status: res.status, ms: Date.now() - sent };
+        }),
+      );
+      // That PING has timed out by now: the watch has seen Redis silent.
+      await sleep(Math.max(0, 1_300 + REQUEST_COMMAND_TIMEOUT_MS + 300 - (Date.now() - stoppedAt)));
+      const refused = await stack.api<{ code: string }>('GET', '/v1/jobs');
+      expect([refused.status, refused.body.code]).toEqual([503, 'NOT_READY']);
+      // The PING that refusal sent goes unanswered too, and nothing asks again before Redis is back.
+      await sleep(REQUEST_COMMAND_TIMEOUT_MS + 500);
+    } finally {
+      process.kill(redis.node.pid, 'SIGCONT');
+    }
+    for (const a of answers) {
+      expect(a.status).toBe(503);
+      expect(a.ms).toBeLessThan(REQUEST_COMMAND_TIMEOUT_MS + 700);
+    }
+    // Idle for a while after Redis is back: the first request must not be refused on the outage's last word.
+    await sleep(2_500);
+    const first = await stack.api<{ code?: string }>('GET', '/v1/jobs');
+    expect([first.status, first.body.code]).toEqual([200, undefined]);
+    expect((await stack.api('POST', '/v1/jobs', BODY)).status).toBe(202);
   }, 40_000);
 });
