@@ -118,7 +118,7 @@ export function compose(config: Config, logger: Logger): Container {
   const keys = createKeys(config.QUEUE_PREFIX, config.QUEUE_SHARDS);
   // Not auto-pipelined: ioredis sends a connection's next automatic pipeline only once the one in flight is answered,
   // so while Redis stalls a read waited for the one before it to time out first (5.5 s seen, not the 3 s promised).
-  // The create path's writes go over \`blocking\`, which keeps it.
+  // The create path's writes go over `blocking`, which keeps it.
   const redis = createRedisClient(config.redis, 'request', 'nemo-relay:request', { autoPipelining: false });
   const blocking = createRedisClient(config.redis, 'blocking', 'nemo-relay:worker', { autoPipelining: true });
   logRedisConnection(redis, logger, 'request');
