@@ -30,10 +30,22 @@ const apiKeys = z
         ctx.addIssue({ code: 'custom', message: 'each entry must be tenant:key (tenant [A-Za-z0-9_.-], key ≥ 16 chars)' });
         return z.NEVER;
       }
+      const same = pairs.find((p) => p.key === key);
+      if (same) {
+        // Never echoed: the key is a secret. A shared key authenticates as its first tenant only.
+        ctx.addIssue({ code: 'custom', message: `each key may appear once (tenants ${same.tenant} and ${tenant} were given the same key)` });
+        return z.NEVER;
+      }
       pairs.push({ tenant, key });
     }
     return pairs;
   });
+
+/** The admin key must not also be a tenant's: anyone holding that tenant's key would be the operator. */
+function adminKeyApart(env: { API_KEYS?: { tenant: string; key: string }[] | undefined; ADMIN_API_KEY?: string | undefined }, ctx: z.RefinementCtx): void {
+  const shared = env.ADMIN_API_KEY !== undefined ? env.API_KEYS?.find((p) => p.key === env.ADMIN_API_KEY) : undefined;
+  if (shared) ctx.addIssue({ code: 'custom', path: ['ADMIN_API_KEY'], message: `must differ from every key in API_KEYS (it is tenant ${shared.tenant}'s key)` });
+}
 
 /** 32 random bytes in base64 (AES-256-GCM key for tenants' upstream tokens); checked by decoding, one line if wrong. */
 const SECRETS_KEY_HINT = 'must be 32 random bytes in base64 (make one: openssl rand -base64 32)';
@@ -143,7 +155,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   // The checks across the Redis variables (REDIS_URL next to sentinels, a cluster prefix without a hash tag…).
-  const parsed = envSchema.superRefine(redisEnvRefine).safeParse(cleaned);
+  const parsed = envSchema.superRefine(redisEnvRefine).superRefine(adminKeyApart).safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }

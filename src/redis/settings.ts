@@ -61,7 +61,7 @@ const hostPortList = z.string().transform((raw, ctx) => {
  * unset value can be told apart from the default. `redisSettingsFrom` applies the default.
  */
 export const redisEnvShape = {
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: bool.optional(),
   REDIS_SENTINELS: hostPortList.optional(),

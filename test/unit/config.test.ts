@@ -33,6 +33,29 @@ describe('loadConfig', () => {
     }
   });
 
+  it('refuses a key given to two tenants, or shared by a tenant and ADMIN_API_KEY, without echoing it', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems;
+      }
+    };
+    const key = 'samekey-0123456789';
+    const twice = problemsOf({ API_KEYS: `a:${key},b:${key}` });
+    expect(twice).toEqual(['API_KEYS: each key may appear once (tenants a and b were given the same key)']);
+    const admin = problemsOf({ API_KEYS: `a:${key},b:otherkey-0123456789`, ADMIN_API_KEY: key });
+    expect(admin).toEqual(["ADMIN_API_KEY: must differ from every key in API_KEYS (it is tenant a's key)"]);
+    expect([...twice, ...admin].join('\n')).not.toContain(key);
+    expect(problemsOf({ API_KEYS: `a:${key},b:otherkey-0123456789`, ADMIN_API_KEY: 'adminkey-0123456789' })).toEqual([]);
+  });
+
+  it('says which schemes REDIS_URL takes', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://foo' })).toThrow('REDIS_URL: must be a redis:// or rediss:// URL');
+  });
+
   it('checks SIM_SCENARIO: one line per bad setting, or one saying it is not JSON; a good one is kept as given', () => {
     const problemsOf = (value: string) => {
       try {
