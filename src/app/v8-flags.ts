@@ -1,4 +1,5 @@
 // The V8 settings a worker process runs with: V8's defaults, plus opt-in flags from NEMO_WORKER_V8_FLAGS set at start-up.
+import { spawnSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { z } from 'zod';
 
@@ -21,7 +22,28 @@ export const workerV8FlagsSchema = z
 export function workerV8Flags(env: NodeJS.ProcessEnv = process.env): string[] {
   const parsed = workerV8FlagsSchema.safeParse(env[WORKER_V8_FLAGS_ENV]);
   if (!parsed.success) throw new Error(`${WORKER_V8_FLAGS_ENV}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  return parsed.data === '' ? [] : parsed.data.split(/\s+/);
+  const flags = parsed.data === '' ? [] : parsed.data.split(/\s+/);
+  if (flags.length > 0) refuseUnknown(flags);
+  return flags;
+}
+
+/** Flags that print and exit (under a restart policy, a worker that exits 0 at once, for ever), not settings. */
+const NOT_SETTINGS = new Set(['help', 'version']);
+
+/**
+ * setFlagsFromString ignores a flag V8 does not know (it prints a line and the worker starts as if it were not there):
+ * each name is checked against this V8's own list (`node --v8-options`, read only when flags are set).
+ */
+function refuseUnknown(flags: string[]): void {
+  const listing = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8', timeout: 10_000 });
+  if (listing.status !== 0) return; // the list cannot be read here: the syntax check above stands alone
+  const known = new Set([...listing.stdout.matchAll(/^ {2}--([a-z0-9_-]+) /gm)].map((m) => m[1]!.replaceAll('_', '-')));
+  for (const flag of flags) {
+    const name = flag.slice(2).split('=')[0]!.replaceAll('_', '-');
+    const base = name.startsWith('no-') && !known.has(name) ? name.slice(3) : name;
+    if (NOT_SETTINGS.has(base)) throw new Error(`${WORKER_V8_FLAGS_ENV}: --${base} prints and exits; give V8 settings only`);
+    if (!known.has(base)) throw new Error(`${WORKER_V8_FLAGS_ENV}: V8 has no flag --${name} (see node --v8-options)`);
+  }
 }
 
 let applied: string[] | null = null;

@@ -25,6 +25,9 @@ describe('worker settings read before the configuration', () => {
   it('a bad NEMO_WORKER_V8_FLAGS or NEMO_WORKER_HEAP_RELEASE in the environment is one config line, exit 1, no stack trace', async () => {
     for (const [name, value, says] of [
       ['NEMO_WORKER_V8_FLAGS', 'garbage', /^config: NEMO_WORKER_V8_FLAGS: V8 flags separated by spaces/],
+      // V8 would only print a line for a flag it does not know, and the worker went on without it; --help exited 0.
+      ['NEMO_WORKER_V8_FLAGS', '--optimize-for-size --nonsense-flag', /^config: NEMO_WORKER_V8_FLAGS: V8 has no flag --nonsense-flag/],
+      ['NEMO_WORKER_V8_FLAGS', '--help', /^config: NEMO_WORKER_V8_FLAGS: --help prints and exits/],
       ['NEMO_WORKER_HEAP_RELEASE', '2', /^config: NEMO_WORKER_HEAP_RELEASE: 1 \(default\) or 0/],
     ] as const) {
       const run = await failedStart({ [name]: value });
@@ -34,14 +37,17 @@ describe('worker settings read before the configuration', () => {
     }
   });
 
-  it('reads them from .env in the working directory, as every other setting: the V8 flags it names are applied', async () => {
-    // A well-formed flag V8 does not know: V8 itself says so when it is applied, and the worker goes on.
+  it('reads them from .env in the working directory, as every other setting: its V8 flags are checked and applied', async () => {
     await writeFile(join(dir, '.env'), 'NEMO_WORKER_V8_FLAGS=--no-such-v8-flag-here\n');
+    const refused = await failedStart({});
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr.trim()).toBe('config: NEMO_WORKER_V8_FLAGS: V8 has no flag --no-such-v8-flag-here (see node --v8-options)');
+    // Flags V8 knows (a --no- form too) pass, and start-up goes on.
+    await writeFile(join(dir, '.env'), 'NEMO_WORKER_V8_FLAGS=--max-semi-space-size=16 --no-expose-gc\n');
     const child = spawnNode(['src/main.ts', 'worker'], { REDIS_URL: 'redis://127.0.0.1:1', METRICS_PORT: '0', LOG_LEVEL: 'info' }, { cwd: dir });
     try {
-      // Start-up went on to wait for Redis: the flags were applied (or not) by then.
       await child.waitForLog((l) => l.msg === 'redis connection lost; retrying', 'the worker to wait for Redis');
-      expect(child.stderr()).toContain('unrecognized flag --no-such-v8-flag-here');
+      expect(child.stderr()).not.toContain('unrecognized flag');
     } finally {
       child.kill('SIGKILL');
       await child.exited;
