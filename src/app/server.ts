@@ -27,7 +27,29 @@ export async function main(argv: string[]): Promise<void> {
       for (const problem of err.problems) console.error(`config: ${problem}`);
       process.exit(1);
     }
-    logger.fatal({ err }, 'start-up failed');
+    // The operator's setting, not a bug (a port in use, a HOST that does not resolve): one line saying so, no stack.
+    const problem = systemProblem(err);
+    if (problem) {
+      console.error(`start-up failed: ${problem}`);
+      logger.fatal({ err: problem }, 'start-up failed');
+    } else {
+      logger.fatal({ err }, 'start-up failed');
+    }
     process.exit(1);
   }
+}
+
+/** Errors of the operating system about what the settings ask for; anything else is ours and keeps its stack. */
+const SETTING_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is in use by another process (PORT, METRICS_PORT or SIM_PORT)',
+  EADDRNOTAVAIL: 'HOST is not an address of this machine',
+  EACCES: 'not allowed (a port below 1024, or a directory the process may not write)',
+  ENOTFOUND: 'HOST does not resolve',
+  EAI_AGAIN: 'HOST could not be resolved (DNS)',
+};
+
+export function systemProblem(err: unknown): string | null {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (!(err instanceof Error) || typeof code !== 'string' || !(code in SETTING_ERRORS)) return null;
+  return `${err.message}: ${SETTING_ERRORS[code]}`;
 }

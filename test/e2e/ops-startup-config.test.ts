@@ -1,5 +1,7 @@
 // Start-up settings read before the configuration (the worker's V8 flags and heap release): .env counts for them, and a bad value is one `config:` line and exit 1.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,4 +56,38 @@ describe('worker settings read before the configuration', () => {
       await rm(join(dir, '.env'));
     }
   });
+
+  it('a .env that is not a readable file, or a port already in use, is one line and exit 1, without a stack trace', async () => {
+    await mkdir(join(dir, '.env'));
+    try {
+      const unreadable = await failedStart({});
+      expect(unreadable.code, unreadable.stderr).toBe(1);
+      expect(unreadable.stderr.trim()).toBe('config: .env: not a readable file (a directory, or not text)');
+    } finally {
+      await rm(join(dir, '.env'), { recursive: true });
+    }
+    const taken = createServer();
+    await new Promise<void>((ok) => taken.listen(0, '127.0.0.1', ok));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const api = spawnNode(['src/main.ts', 'api'], {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        QUEUE_PREFIX: `nrtest-port-${process.pid}-${Date.now()}`,
+        API_KEYS: 'acme:acme-key-0123456789abcdef',
+        STORAGE_URL: 'none',
+      });
+      const timer = setTimeout(() => api.kill('SIGKILL'), 30_000);
+      const { code } = await api.exited;
+      clearTimeout(timer);
+      expect(code, api.stderr()).toBe(1);
+      expect(api.stderr().trim()).toMatch(new RegExp(`^start-up failed: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}: the port is in use`));
+      expect(api.stderr().trim().split('\n')).toHaveLength(1);
+      // The log line says the same, without a stack either.
+      expect(api.stdout()).not.toContain('setupListenHandle');
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
 });
+
