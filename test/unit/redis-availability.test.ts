@@ -77,16 +77,30 @@ describe('storeAvailability (one node, Sentinel)', () => {
     }
   });
 
-  it('stays unavailable after a PING that failed until one is answered, probing at once meanwhile', async () => {
-    const outcomes: (() => Promise<string>)[] = [async () => Promise.reject(new Error('Command timed out')), async () => 'PONG'];
-    let pings = 0;
-    const client = { status: 'ready', ping: () => outcomes[pings++]!() } as unknown as RedisClient;
-    const available = storeAvailability(client);
-    expect(available()).toBe(true);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(available()).toBe(false);
-    expect(pings).toBe(2);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(available()).toBe(true);
+  it('stays unavailable after a PING that failed until one is answered, pinging once a second by itself meanwhile', async () => {
+    // A request no longer probes on the last failure's word: the first one after a long-past outage was refused.
+    vi.useFakeTimers();
+    try {
+      const timedOut = async () => Promise.reject(new Error('Command timed out'));
+      const outcomes: (() => Promise<string>)[] = [timedOut, timedOut, async () => 'PONG'];
+      let pings = 0;
+      const client = { status: 'ready', ping: () => outcomes[pings++]!() } as unknown as RedisClient;
+      const available = storeAvailability(client);
+      expect(available()).toBe(true);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(available()).toBe(false);
+      expect(pings).toBe(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(pings).toBe(2);
+      expect(available()).toBe(false);
+      // No request in between: the watch found Redis answering again by itself.
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(pings).toBe(3);
+      expect(available()).toBe(true);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(pings).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
