@@ -86,7 +86,8 @@ export class JobCommands {
   async create(tenant: string, body: CreateJobBody, opts: CreateOptions = {}): Promise<JobRecord> {
     if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);
     const check = this.deps.checkFetchedSourceUrl;
-    if (check) {
+    // Why: only HEIC URLs are checked; without one there is nothing to wait for (no Promise.all and await per create).
+    if (check && body.sources.some((s) => 'url' in s && isHeicUrl(s.url))) {
       await Promise.all(body.sources.map((s, i) => ('url' in s && isHeicUrl(s.url) ? check(s.url, `sources.${i}.url`) : undefined)));
     }
     // The id carries the tenant's queue shard (QUEUE_SHARDS > 1), so every key of the job is found from it.

@@ -12,10 +12,10 @@ export const STORE_DEADLINE_MS = 10_000;
  * `work` if it settles within `ms`, else 503 NOT_READY. The work goes on (its writes may still land once Redis answers),
  * so the message says how to retry safely.
  */
-export async function withinStoreDeadline<T>(work: Promise<T>, ms = STORE_DEADLINE_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+export function withinStoreDeadline<T>(work: Promise<T>, ms = STORE_DEADLINE_MS): Promise<T> {
+  // Why: one promise and two callbacks instead of an async function, a second promise and Promise.race (every create).
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
       () =>
         reject(
           new AppError(
@@ -26,12 +26,17 @@ export async function withinStoreDeadline<T>(work: Promise<T>, ms = STORE_DEADLI
         ),
       ms,
     );
+    // What the work does after the deadline (its own failure included) is no longer this request's answer: the first
+    // settlement wins, a later one is ignored by the promise.
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  // What the work does after the deadline (its own failure included) is no longer this request's answer.
-  work.catch(() => {});
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

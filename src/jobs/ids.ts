@@ -46,6 +46,9 @@ export function encode(bytes: Uint8Array, chars: number): string {
 export function createUlid(): (now?: number) => string {
   let lastTime = 0;
   let lastRandom = new Uint8Array(10);
+  // Why: several ids a millisecond under load share one time part; it is encoded once per millisecond.
+  let prefixMs = -1;
+  let prefix = '';
   return (now = Date.now()) => {
     if (now <= lastTime) {
       now = lastTime;
@@ -59,7 +62,11 @@ export function createUlid(): (now?: number) => string {
       lastTime = now;
       lastRandom = random10();
     }
-    return idTimePrefix(now) + encode(lastRandom, 16);
+    if (now !== prefixMs) {
+      prefix = idTimePrefix(now);
+      prefixMs = now;
+    }
+    return prefix + encode(lastRandom, 16);
   };
 }
 
