@@ -29,6 +29,8 @@ import type { TokenProvider } from '../nemo/token.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { logRedisConnection } from '../observability/redis-events.js';
+import { OriginDispatcher } from '../core/origin-dispatcher.js';
+import { sharedAgent } from '../core/http-agent.js';
 import { bullmqConnection, createRedisClient, type RedisClient } from '../redis/client.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import type { ShardQueues } from '../redis/shard-queues.js';
@@ -163,7 +165,9 @@ export function compose(config: Config, logger: Logger): Container {
     version: PACKAGE_VERSION,
   });
   const webhookAgent = createGuardedDispatcher({ allowPrivate: settings.webhooks.allowPrivate });
-  const outputs = createOutputs({ config, redis: blocking, keys, logger, guarded: webhookAgent });
+  // Output URLs the upstream hands out (the mirror's copy, the size probe): its own origin trusted, others guarded.
+  const outputFetch = new OriginDispatcher(new URL(config.NEMO_BASE_URL).origin, sharedAgent(), webhookAgent);
+  const outputs = createOutputs({ config, redis: blocking, keys, logger, outputFetch });
   const deliveries = new DeliveryProcessor({
     ledger,
     secrets,
@@ -288,6 +292,7 @@ export function compose(config: Config, logger: Logger): Container {
     claims,
     deliveries: enqueuer,
     ...(outputs.flow ? { outputs: outputs.flow } : {}),
+    outputFetch,
     logger,
     onStep: (step, outcome, ms) => metrics.onStep(step, outcome, ms),
     // Tracing on (src/tracing/start.ts ran before this): a span per step; off, no wrapper at all.

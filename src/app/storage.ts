@@ -50,8 +50,8 @@ export interface OutputsDeps {
   redis: RedisClient;
   keys: Keys;
   logger: Logger;
-  /** The SSRF-guarded dispatcher (the webhooks' one): output URLs on other hosts than the upstream's go through it. */
-  guarded: Dispatcher;
+  /** What output URLs are fetched through: the upstream's origin trusted, any other (redirect hops too) SSRF-guarded. */
+  outputFetch: Dispatcher;
 }
 
 export function createOutputs(deps: OutputsDeps): Outputs {
@@ -64,7 +64,6 @@ export function createOutputs(deps: OutputsDeps): Outputs {
     ttlMs: config.OUTPUT_URL_TTL_MS,
     loadSecret: () => loadOrCreateLinkSecret(redis, keys.outputLinkSecret()),
   });
-  const upstreamOrigin = new URL(config.NEMO_BASE_URL).origin;
   const log = logger.child({ component: 'storage' });
   if (storage && base.derived) {
     log.warn({ publicBaseUrl: base.url }, 'PUBLIC_BASE_URL is not set: result links use the listen address, reachable from this machine only');
@@ -73,8 +72,9 @@ export function createOutputs(deps: OutputsDeps): Outputs {
     ? {
         storage,
         // The upstream's own host is trusted like its API (a self-hosted or simulated upstream may sit on a private
-        // address); any other host goes through the guard, so a bad link cannot make the relay fetch internal URLs.
-        dispatcherFor: (url) => (originOf(url) === upstreamOrigin ? undefined : deps.guarded),
+        // address); any other host, a redirect's too, goes through the guard (core/origin-dispatcher.ts), so a bad
+        // link cannot make the relay fetch internal URLs.
+        dispatcherFor: () => deps.outputFetch,
         download: (renderId, token) => ({
           url: `${config.NEMO_BASE_URL.replace(/\/+$/, '')}/api/render/proxy/${encodeURIComponent(renderId)}/download`,
           // Like every upstream call (protocol §0): the attribution headers, and the account's token.
@@ -142,10 +142,3 @@ function bucketOrigins(endpoint: string | undefined): string[] {
   return [url.origin, `${url.protocol}//*.${url.host}`];
 }
 
-function originOf(url: string): string | null {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return null;
-  }
-}

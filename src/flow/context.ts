@@ -91,6 +91,8 @@ export interface FlowDeps {
   logger: Logger;
   /** Makes sure every event of a finished job is queued for webhook delivery (idempotent). */
   deliveries: { ensureQueued(jobId: string): Promise<void> };
+  /** What a result URL's size probe goes through (STORAGE_URL=none): the upstream's origin trusted, others SSRF-guarded. */
+  outputFetch?: Dispatcher;
   /** Where finished videos are copied after the render; absent with STORAGE_URL=none (result.url stays the upstream's). */
   outputs?: FlowOutputs;
   /** Called with step name and duration for metrics (and the job's id: a draining worker stops it here); optional. */

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedAgent } from '../../src/core/http-agent.js';
+import { OriginDispatcher } from '../../src/core/origin-dispatcher.js';
+import { probeSize } from '../../src/flow/result-size.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
 import { mirrorToStorage, type MirrorOptions } from '../../src/storage/mirror.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
@@ -238,5 +241,43 @@ describe('mirrorToStorage through the SSRF guard', () => {
     expect(await fx.raw()).toEqual([]);
     const ok = await mirrorToStorage({ ...opts, dispatcher: createGuardedDispatcher({ allowPrivate: true }) });
     expect(ok.sha256).toBe(sha256);
+  });
+
+  it('follows a redirect from the upstream’s own origin only within it: a hop to another origin goes through the guard', async () => {
+    // The upstream (trusted, on loopback here) answers its result URL with a redirect to an internal address.
+    const internalHits: string[] = [];
+    const internal = createServer((req, res) => {
+      internalHits.push(`${req.method} ${req.url}`);
+      res.end('internal secret');
+    });
+    await new Promise<void>((ok) => internal.listen(0, '127.0.0.2', ok));
+    const internalUrl = `http://127.0.0.2:${(internal.address() as AddressInfo).port}/secret.mp4`;
+    const upstream = createServer((req, res) => {
+      if (req.url === '/render-result/away.mp4') return void res.writeHead(302, { location: internalUrl }).end();
+      if (req.url === '/render-result/home.mp4') return void res.writeHead(302, { location: '/video-home.mp4' }).end();
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(payload.length) }).end(payload);
+    });
+    const payload = randomBytes(4096);
+    await new Promise<void>((ok) => upstream.listen(0, '127.0.0.1', ok));
+    const upstreamOrigin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const dispatcher = new OriginDispatcher(upstreamOrigin, sharedAgent(), createGuardedDispatcher({ allowPrivate: false }));
+    const opts = { storage: fx.storage, timeoutMs: 5_000, maxBytes: 10 * MiB, dispatcher };
+    try {
+      const err = await mirrorToStorage({ ...opts, url: `${upstreamOrigin}/render-result/away.mp4`, key: 't/away.mp4' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'OUTPUT_FETCH_FAILED', retryable: false });
+      expect((err as Error).message).toMatch(/loopback/);
+      expect(internalHits).toEqual([]);
+      // A redirect that stays on the upstream's origin is followed as before.
+      const home = await mirrorToStorage({ ...opts, url: `${upstreamOrigin}/render-result/home.mp4`, key: 't/home.mp4' });
+      expect(home.sha256).toBe(createHash('sha256').update(payload).digest('hex'));
+      // With no storage, the size probe of a result URL off the upstream's origin is refused too (nothing sent).
+      expect(await probeSize(internalUrl, dispatcher)).toBeNull();
+      expect(internalHits).toEqual([]);
+      expect(await probeSize(`${upstreamOrigin}/video-home.mp4`, dispatcher)).toBe(payload.length);
+    } finally {
+      internal.close();
+      upstream.closeAllConnections();
+      upstream.close();
+    }
   });
 });

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { Agent, getGlobalDispatcher } from 'undici';
 import { sharedAgent } from '../../src/core/http-agent.js';
+import { OriginDispatcher } from '../../src/core/origin-dispatcher.js';
 import { probeSize } from '../../src/flow/result-size.js';
 import { json, makeClient, startServer, TOKEN, type TestServer } from './nemo-test-server.js';
 
@@ -42,7 +43,9 @@ it('carries REST calls, the agent stream and the size probe even after fetch() w
     res.writeHead(200, { 'content-length': '1234' });
     res.end();
   });
-  expect(await probeSize(`${srv.url}/render-result/r.mp4`)).toBe(1234);
+  // The size probe of a result on the upstream's own origin: the trusted side of the output dispatcher.
+  const refused = new Agent({ connect: (_opts, cb) => cb(new Error('guarded'), null) });
+  expect(await probeSize(`${srv.url}/render-result/r.mp4`, new OriginDispatcher(new URL(srv.url).origin, sharedAgent(), refused))).toBe(1234);
   expect(dispatch).toHaveBeenCalledTimes(3);
   expect(global).not.toHaveBeenCalled();
 });

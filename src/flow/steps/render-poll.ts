@@ -30,7 +30,7 @@ export async function renderPollStep(ctx: StepContext, token: string): Promise<S
       url: status.url,
       timeline: render.timeline,
       duration_ms: status.durationMs ?? render.draft_duration_ms,
-      size_bytes: status.sizeBytes ?? (mirrored ? null : await probeSize(status.url)),
+      size_bytes: status.sizeBytes ?? (mirrored || !deps.outputFetch ? null : await probeSize(status.url, deps.outputFetch)),
       checks: flow.checks?.checks ?? [],
       conformant: flow.checks?.conformant ?? null,
       upstream_url: status.url,
