@@ -8,6 +8,7 @@ import { workerV8FlagsSchema } from './v8-flags.js';
 import { heapReleaseSchema } from '../observability/heap-release.js';
 import { simScenarioEnvSchema } from '../sim/scenario.js';
 import { WEBHOOK_SECRET_PATTERN } from '../webhooks/signing.js';
+import { NEW_TENANT_ID_PATTERN } from '../tenants/schemas.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -26,8 +27,8 @@ const apiKeys = z
       const at = item.indexOf(':');
       const tenant = at > 0 ? item.slice(0, at) : '';
       const key = at > 0 ? item.slice(at + 1) : '';
-      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant) || key.length < 16) {
-        ctx.addIssue({ code: 'custom', message: 'each entry must be tenant:key (tenant [A-Za-z0-9_.-], key ≥ 16 chars)' });
+      if (!NEW_TENANT_ID_PATTERN.test(tenant) || key.length < 16) {
+        ctx.addIssue({ code: 'custom', message: 'each entry must be tenant:key (tenant [A-Za-z0-9_.-], not . or .., key ≥ 16 chars)' });
         return z.NEVER;
       }
       const same = pairs.find((p) => p.key === key);

@@ -46,7 +46,7 @@ function isValidKey(key: string): boolean {
 
 /** The key of a job's finished video: grouped by tenant so an operator can list or remove one tenant's outputs. */
 export function outputKey(tenant: string, jobId: string): string {
-  // API_KEYS allows a tenant named '.' or '..'; assertValidKey refuses that loudly rather than leave the root.
+  // Tenant ids are never '.' or '..' (NEW_TENANT_ID_PATTERN); assertValidKey would refuse one loudly rather than leave the root.
   const key = `${tenant}/${jobId}.mp4`;
   assertValidKey(key);
   return key;

@@ -1,6 +1,6 @@
 // What the admin API accepts for a tenant: creation and update bodies, the listing query (zod, shared by routes and use cases).
 import { z } from 'zod';
-import { tenantIdSchema, tenantLimitsShape } from './schemas.js';
+import { newTenantIdSchema, tenantIdSchema, tenantLimitsShape } from './schemas.js';
 
 const UPSTREAM_HINT = 'must be {"token": "…"} (its own NemoVideo token), {"anonymous": true} (its own anonymous account) or {"default": true}';
 
@@ -23,7 +23,7 @@ const settings = {
   upstream: upstreamRequestSchema.optional().describe('whose NemoVideo account its jobs spend (default: the service’s)'),
 };
 
-export const createTenantBodySchema = z.strictObject({ id: tenantIdSchema.describe('the tenant id, 1–64 of A-Z a-z 0-9 _ . -'), ...settings });
+export const createTenantBodySchema = z.strictObject({ id: newTenantIdSchema.describe('the tenant id, 1–64 of A-Z a-z 0-9 _ . - (not . or ..)'), ...settings });
 export type CreateTenantBody = z.infer<typeof createTenantBodySchema>;
 
 export const updateTenantBodySchema = z.strictObject(settings);

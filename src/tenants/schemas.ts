@@ -3,6 +3,12 @@ import { z } from 'zod';
 
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 export const tenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . -');
+/**
+ * A new tenant's id (POST /admin/tenants, API_KEYS): also not `.` or `..`, which no storage key may hold as a segment;
+ * such a tenant's every job failed after its render was paid for. Stored records are read with the pattern above.
+ */
+export const NEW_TENANT_ID_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,64}$/;
+export const newTenantIdSchema = z.string().regex(NEW_TENANT_ID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . -, and not . or ..');
 
 export const UPSTREAM_KINDS = ['default', 'token', 'anonymous'] as const;
 export type UpstreamKind = (typeof UPSTREAM_KINDS)[number];

@@ -127,6 +127,9 @@ describe('tenants', () => {
 
   it.each([
     [{ id: 'bad id!' }, /^id: /],
+    // No storage key may hold them as a segment: every job of such a tenant failed after its render was paid for.
+    [{ id: '.' }, /^id: .*not \. or \.\./],
+    [{ id: '..' }, /^id: .*not \. or \.\./],
     [{ id: 'ok', weight: 0 }, /^weight: /],
     [{ id: 'ok', rate_limit_per_min: 1.5 }, /^rate_limit_per_min: /],
     [{ id: 'ok', retention_ms: 10 }, /^retention_ms: /],

@@ -52,6 +52,13 @@ describe('loadConfig', () => {
     expect(problemsOf({ API_KEYS: `a:${key},b:otherkey-0123456789`, ADMIN_API_KEY: 'adminkey-0123456789' })).toEqual([]);
   });
 
+  it('refuses a tenant named . or .. in API_KEYS (no storage key may hold such a segment)', () => {
+    for (const tenant of ['.', '..']) {
+      expect(() => loadConfig({ API_KEYS: `${tenant}:dotkey-0123456789abc` })).toThrow(/API_KEYS: .*not \. or \.\./);
+    }
+    expect(loadConfig({ API_KEYS: '...:dotkey-0123456789abc,a.b:dotkey2-0123456789abc' }).API_KEYS?.map((p) => p.tenant)).toEqual(['...', 'a.b']);
+  });
+
   it('says which schemes REDIS_URL takes', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://foo' })).toThrow('REDIS_URL: must be a redis:// or rediss:// URL');
   });
