@@ -27,6 +27,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
     // One node or Sentinel: the request connection is ready; Cluster: every slot's master is connected too.
     storeAvailable: storeAvailability(c.redis),
     bodyLimit: settings.api.bodyLimit,
+    idleTimeoutMs: settings.api.idleTimeoutMs,
     // Redis first; then output storage that cannot be written (its probe is cached ~30 s).
     health: {
       readiness: async () => {

@@ -40,6 +40,9 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance on Fastify's default generic types.
     loggerInstance: deps.logger.child({ role: 'api' }) as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
+    // Fastify's default (0) turned Node's socket timeout off: a client that stops sending mid-upload held its socket and
+    // staged file for ever. The event feed writes a keep-alive every 15 s, well inside it.
+    connectionTimeout: deps.idleTimeoutMs,
     requestIdHeader: 'x-request-id',
     clientErrorHandler,
     frameworkErrors,

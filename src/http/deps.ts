@@ -30,6 +30,8 @@ export interface HttpDeps {
   /** False while the job store (Redis) is unreachable: /v1 routes then answer 503 at once instead of queueing. */
   storeAvailable: () => boolean;
   bodyLimit: number;
+  /** A connection with no byte either way for this long is closed (a stalled upload's socket and staged file freed). */
+  idleTimeoutMs: number;
   health: HealthRouteDeps;
   jobs: JobRouteDeps;
   batches: BatchRouteDeps;

@@ -20,6 +20,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     auth,
     storeAvailable: () => true,
     bodyLimit: 1_048_576,
+    idleTimeoutMs: 60_000,
     health: inert('health'),
     jobs: { ...inert<HttpDeps['jobs']>('jobs'), uploadMaxBytes: 1 } as HttpDeps['jobs'],
     batches: inert('batches'),

@@ -120,12 +120,17 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   const { store, jobId } = opts;
   reply.hijack();
   const res = reply.raw;
+  // Not subject to HTTP_IDLE_TIMEOUT_MS (however short it is set): a stream is quiet between events by design, writes
+  // its own keep-alive, and ends with its job.
+  res.socket?.setTimeout(0);
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
+  // Sent now, not with the first event: a job that is quiet for a while still answers its stream at once.
+  res.flushHeaders();
   let lastSent = opts.after;
   let done = false;
   /** The job's last event has been written: close once what the store holds after it is written too. */

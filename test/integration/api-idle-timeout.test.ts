@@ -1,0 +1,73 @@
+// HTTP_IDLE_TIMEOUT_MS: a client that stops sending mid-upload loses its connection and leaves no staged file; a quiet event stream stays open.
+import { readdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/jobs/schemas.js';
+import { SAMPLES } from '../helpers/multipart.js';
+import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
+
+const IDLE_MS = 1_500;
+let stack: Stack;
+
+beforeAll(async () => {
+  // No worker: a job stays queued, so its event stream has nothing to say for a while.
+  stack = await startStack({ worker: false, env: { HTTP_IDLE_TIMEOUT_MS: String(IDLE_MS) } });
+});
+afterAll(async () => stack?.close());
+
+const staged = async () => (await readdir(stack.services.config.UPLOAD_DIR).catch(() => [] as string[])).filter((n) => n.startsWith('upl_'));
+
+/** Sends `head` then `body` and goes silent; resolves with how long the server took to close the connection. */
+function goSilent(head: string, body: Buffer): Promise<{ closedAfterMs: number; answer: string }> {
+  const { port } = new URL(stack.apiUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    let silentAt = 0;
+    socket.on('data', (d) => (answer += d.toString()));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ closedAfterMs: Date.now() - silentAt, answer }));
+    socket.on('connect', () => {
+      socket.write(head);
+      socket.write(body, () => (silentAt = Date.now()));
+    });
+    setTimeout(() => reject(new Error('the server kept the silent connection open')), 20_000).unref();
+  });
+}
+
+describe('HTTP_IDLE_TIMEOUT_MS', () => {
+  it('closes an upload whose client went silent mid-body, and removes what it had staged', async () => {
+    const before = await staged();
+    const boundary = 'silent-boundary';
+    const start = Buffer.concat([
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="slow.png"\r\ncontent-type: image/png\r\n\r\n`),
+      SAMPLES.png!.data.subarray(0, 1024),
+    ]);
+    const head =
+      `POST /v1/uploads HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${TENANTS.acme}\r\n` +
+      `content-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: 10000000\r\n\r\n`;
+    const { closedAfterMs } = await goSilent(head, start);
+    // It used to stay open for as long as the client liked (Fastify's default turns Node's socket timeout off).
+    expect(closedAfterMs).toBeGreaterThanOrEqual(IDLE_MS - 200);
+    expect(closedAfterMs).toBeLessThan(IDLE_MS + 3_000);
+    await expect.poll(staged, { timeout: 5_000 }).toEqual(before);
+    // The API goes on serving.
+    expect((await stack.api('GET', '/v1/jobs')).status).toBe(200);
+  });
+
+  it('leaves a quiet event stream open past it (the stream has its own keep-alive)', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a queued teaser' });
+    const { port } = new URL(stack.apiUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    let closed = false;
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString()));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => {});
+    socket.write(`GET /v1/jobs/${created.body.id}/events HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\nauthorization: Bearer ${TENANTS.acme}\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, IDLE_MS * 2 + 500));
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(closed).toBe(false);
+    socket.destroy();
+  });
+});
