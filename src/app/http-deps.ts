@@ -62,6 +62,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       channelOf: (jobId) => c.keys.jobEventsChannel(jobId),
       logger: c.logger,
       batchEndCarrier: (batchId, jobId) => c.batchReads.endCarrier(batchId, jobId),
+      maxStreamsPerTenant: c.config.EVENT_STREAMS_PER_TENANT,
     },
     deliveries: {
       reader,

@@ -1,4 +1,5 @@
 // The job event feed: SSE that resumes with Last-Event-ID without gaps or repeats, the JSON form, tenancy, throttling.
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job, JobEvent } from '../../src/jobs/schemas.js';
 import { newJobId } from '../../src/jobs/ids.js';
@@ -178,4 +179,51 @@ describe('job event feed without a worker', () => {
       if (!closed) await stack.close();
     }
   });
+
+  it('closes a stream resumed past the job’s last event when the job ends (it stayed open for good)', async () => {
+    const stack = await startStack({ worker: false });
+    try {
+      const job = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'driven by hand' })).body;
+      const { services } = stack;
+      const reading = readSse(`${stack.apiUrl}/v1/jobs/${job.id}/events`, { 'last-event-id': '50' });
+      await waitFor(async () => (await services.redis.pubsub('NUMSUB', services.keys.jobEventsChannel(job.id)))[1] === 1, { what: 'stream subscribed' });
+      await services.lifecycle.start(job.id);
+      await services.lifecycle.fail(job.id, { code: 'UPSTREAM_ERROR', message: 'x', retryable: true });
+      const read = await Promise.race([reading, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5_000))]);
+      expect(read).toMatchObject({ status: 200, closedByServer: true, messages: [] });
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('answers 429 past EVENT_STREAMS_PER_TENANT open streams of one tenant, and takes one again once a stream ends', async () => {
+    const stack = await startStack({ worker: false, env: { EVENT_STREAMS_PER_TENANT: '2' } });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await stack.api<Job>('POST', '/v1/jobs', { instruction: `queued ${i}` })).body.id);
+      const { services } = stack;
+      // Answered at once (headers flushed before any event): the stream is open, and counted, when this resolves.
+      const open = (id: string) => request(`${stack.apiUrl}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${TENANTS.acme}`, accept: 'text/event-stream' } });
+      const first = await open(ids[0]!);
+      const second = await open(ids[1]!);
+      expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+      const third = await open(ids[2]!);
+      expect(third.statusCode).toBe(429);
+      expect(third.headers['retry-after']).toBe('5');
+      expect(((await third.body.json()) as { code: string }).code).toBe('RATE_LIMITED');
+      // JSON reads are not counted.
+      expect((await stack.api('GET', `/v1/jobs/${ids[2]}/events`, undefined, { headers: { accept: 'application/json' } })).status).toBe(200);
+      // One ends (its job fails): a stream can be opened again.
+      await services.lifecycle.fail(ids[0]!, { code: 'UPSTREAM_ERROR', message: 'x', retryable: true });
+      expect(await first.body.text()).toContain('event: job.failed');
+      const again = await open(ids[2]!);
+      expect(again.statusCode).toBe(200);
+      for (const id of [ids[1]!, ids[2]!]) await services.lifecycle.fail(id, { code: 'UPSTREAM_ERROR', message: 'x', retryable: true });
+      expect(await second.body.text()).toContain('event: job.failed');
+      expect(await again.body.text()).toContain('event: job.failed');
+    } finally {
+      await stack.close();
+    }
+  });
 });
+

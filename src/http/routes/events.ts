@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
 import type { EventFeed } from '../../jobs/event-feed.js';
 import { isTerminal, TERMINAL_EVENTS, type JobEvent } from '../../jobs/schemas.js';
 import type { Logger } from '../../observability/logger.js';
@@ -28,6 +29,8 @@ export interface EventRouteDeps {
    * the item whose end ended the batch). Absent: a stream closes at its job's own end.
    */
   batchEndCarrier?: (batchId: string, jobId: string) => Promise<'this' | 'other' | 'unknown'>;
+  /** Streams one tenant may hold open on this API process at once (EVENT_STREAMS_PER_TENANT); absent: no limit. */
+  maxStreamsPerTenant?: number;
 }
 
 const query = z.object({ after: z.coerce.number().int().min(0).optional().describe('return events with seq greater than this') });
@@ -47,6 +50,9 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
     app.addHook('preClose', async () => {
       for (const end of [...open]) end();
     });
+    // Each open stream holds a socket and a file descriptor for as long as its job runs (hours, waiting for credits):
+    // without a cap one tenant could take all of the process's.
+    const openByTenant = new Map<string, number>();
 
     app.get(
       '/v1/jobs/:id/events',
@@ -76,8 +82,24 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
         if (accept.includes('application/json') && !accept.includes('text/event-stream')) {
           return reply.type('application/json').send({ data: await deps.store.events(id, after ?? lastSeen ?? 0, EVENTS_PAGE) });
         }
+        const tenant = request.tenant;
+        const held = openByTenant.get(tenant) ?? 0;
+        if (deps.maxStreamsPerTenant !== undefined && held >= deps.maxStreamsPerTenant) {
+          throw new AppError(
+            'RATE_LIMITED',
+            `${held} event streams of this tenant are open on this server (EVENT_STREAMS_PER_TENANT); close one, or read events as JSON with ?after=`,
+            { retryAfterS: 5 },
+          );
+        }
+        openByTenant.set(tenant, held + 1);
+        const closed = () => {
+          const left = (openByTenant.get(tenant) ?? 1) - 1;
+          if (left > 0) openByTenant.set(tenant, left);
+          else openByTenant.delete(tenant);
+        };
         // An EventSource reconnects to the same URL, ?after included, adding Last-Event-ID: that header is the newer word.
         await streamEvents(reply, {
+          closed,
           store: deps.store,
           feed: deps.feed(),
           channel: deps.channelOf(id),
@@ -95,6 +117,8 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
 }
 
 interface StreamOptions {
+  /** Called once when the stream ends, however it ends. */
+  closed: () => void;
   store: EventStore;
   feed: EventFeed;
   channel: string;
@@ -145,6 +169,7 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   const finish = () => {
     if (done) return;
     done = true;
+    opts.closed();
     clearInterval(keepalive);
     opts.open.delete(finish);
     void unlisten?.();
@@ -198,9 +223,18 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   const enqueue = (step: () => Promise<void> | void) => {
     chain = chain.then(step).catch(fail);
   };
+  /** The job's end arrived live at or before the resume point (a Last-Event-ID past it): it still ends the stream. */
+  const endedBehind = (type: string) => {
+    if (isBatchEnd(type)) finish();
+    else if ((TERMINAL_EVENTS as readonly string[]).includes(type)) {
+      if (opts.batchEnd) watchBatchEnd();
+      else finish();
+    }
+  };
   const onLive = (event: JobEvent) =>
     enqueue(() => {
-      if (done || event.seq <= lastSent) return;
+      if (done) return;
+      if (event.seq <= lastSent) return endedBehind(event.type);
       if (event.seq !== lastSent + 1) return catchUp();
       write(event);
       settle();
