@@ -81,7 +81,9 @@ export function toErrorBody(err: unknown): ErrorBody {
   if (isRedisOutage(err)) return { statusCode: 503, code: 'NOT_READY', message: 'the job store (Redis) is unavailable; retry shortly' };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     // JSON parse errors and similar client faults carry a 4xx from Fastify itself.
-    const code: ErrorCode = fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED';
+    // A path the static file server refuses (a ../ out of the console's directory) is a file that is not there.
+    if (fe.statusCode === 403 || fe.statusCode === 404) return { statusCode: 404, code: 'NOT_FOUND', message: 'no such file' };
+    const code: ErrorCode = fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED';
     return { statusCode: fe.statusCode, code, message: fe.message ?? 'bad request' };
   }
   return { statusCode: 500, code: 'INTERNAL', message: 'internal error' };
