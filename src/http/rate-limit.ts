@@ -1,8 +1,11 @@
 // Per-tenant rate limits on the create routes (rate_limit_per_min): Redis-shared windows, 429 + Retry-After + RateLimit-* headers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** The routes a tenant's rate_limit_per_min covers: the ones that create work (a revision is a job) or take storage. */
-export const RATE_LIMITED_ROUTES: readonly string[] = ['/v1/jobs', '/v1/batches', '/v1/uploads', '/v1/jobs/:id/revisions'];
+/**
+ * The routes a tenant's rate_limit_per_min covers: the ones that create work (a revision is a job), take storage, or
+ * make the service send a signed request to a URL the caller names (the webhook test).
+ */
+export const RATE_LIMITED_ROUTES: readonly string[] = ['/v1/jobs', '/v1/batches', '/v1/uploads', '/v1/jobs/:id/revisions', '/v1/webhooks/test'];
 const LIMITED = new Set(RATE_LIMITED_ROUTES);
 export const RATE_WINDOW_MS = 60_000;
 
@@ -38,7 +41,7 @@ export function rateLimitHook(deps: RateLimitDeps) {
     return reply.code(429).send({
       statusCode: 429,
       code: 'RATE_LIMITED',
-      message: `this tenant may make ${limit} requests a minute to POST ${RATE_LIMITED_ROUTES.join(', ')}; retry in ${resetS} s`,
+      message: `this tenant may make ${limit} requests a minute to POST ${RATE_LIMITED_ROUTES.map((r) => r.replace(/:(\w+)/g, '{$1}')).join(', ')}; retry in ${resetS} s`,
     });
   };
 }

@@ -166,16 +166,24 @@ describe('rate limits', () => {
       body: JSON.stringify({ instruction: 'warmer' }),
     });
     expect(revision.status).toBe(429);
+    // And the webhook test: each one makes the service send a signed POST to a URL the caller names.
+    const hook = await send<{ message: string }>(urls.a, 'POST', '/v1/webhooks/test', {
+      key,
+      contentType: 'application/json',
+      body: JSON.stringify({ url: 'https://example.com/hook' }),
+    });
+    expect(hook.status).toBe(429);
+    expect(hook.body.message).toContain('/v1/jobs/{id}/revisions, /v1/webhooks/test;');
   });
 
   it('a changed limit applies on every process at once', async () => {
     expect((await admin('PATCH', '/admin/tenants/tyrell', { rate_limit_per_min: 50 })).status).toBe(200);
     const key = (await admin<{ key: string }>('POST', '/admin/tenants/tyrell/keys')).body.key;
     const res = await send(urls.b, 'POST', '/v1/batches', { key, contentType: 'application/json', body: '{}' });
-    // The window kept its count (9 so far: 5 passed, 4 refused), now under a limit of 50; the batch itself fails validation.
+    // The window kept its count (10 so far: 5 passed, 5 refused), now under a limit of 50; the batch itself fails validation.
     expect(res.status).toBe(400);
     expect(res.headers['ratelimit-limit']).toBe('50');
-    expect(res.headers['ratelimit-remaining']).toBe('40');
+    expect(res.headers['ratelimit-remaining']).toBe('39');
   });
 
   it('a tenant without a limit gets no headers and no window in Redis', async () => {
