@@ -64,6 +64,8 @@ describe('outputs: file storage end to end', () => {
     const got = await fetchBytes(result.url);
     expect(got.status).toBe(200);
     expect(got.headers['content-type']).toBe('video/mp4');
+    expect(got.headers['x-content-type-options']).toBe('nosniff');
+    expect(got.headers['cache-control']).toBe('private, max-age=3600');
     expect(got.headers['accept-ranges']).toBe('bytes');
     expect(got.headers.etag).toBe(`"${result.sha256}"`);
     expect(sha256(got.body)).toBe(result.sha256);

@@ -94,7 +94,9 @@ export function jobOutputRoutes(deps: OutputRouteDeps): FastifyPluginAsyncZod {
         }
         const key = outputKey(record.tenant, id);
         const fileName = `${id}.mp4`;
-        reply.header('cache-control', 'private, max-age=3600');
+        // Private: the link is a credential and dies with its job, which a shared cache would not know. nosniff: the
+        // bytes are served as video/mp4 only, never sniffed into something a browser would run.
+        reply.header('cache-control', 'private, max-age=3600').header('x-content-type-options', 'nosniff');
         try {
           if (signed && request.method === 'GET' && deps.storage.presignGet) {
             // The bytes come from the bucket itself; HEAD stays here (a presigned GET URL refuses HEAD).
