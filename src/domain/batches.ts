@@ -29,21 +29,25 @@ export class BatchCommands {
     body: CreateBatchBody,
     opts: { idempotencyKey?: string | null; trace?: string | null } = {},
   ): Promise<{ batch: Batch; replayed: boolean }> {
-    const create = () => this.createOnce(tenant, body, opts.trace ?? null);
-    if (!opts.idempotencyKey) return { batch: await create(), replayed: false };
+    if (!opts.idempotencyKey) return { batch: await this.createOnce(tenant, body, opts.trace ?? null, null), replayed: false };
     // Batches and jobs share the tenant's key space of Idempotency-Keys, told apart by this prefix.
-    const result = await this.deps.idempotency.run(
+    const { idempotency, batches } = this.deps;
+    const key = `batch:${opts.idempotencyKey}`;
+    // The record names its entry: the entry is erased with the batch and kept no longer than it (BatchStore.claimEnd).
+    const idem = idempotency.redisKeyOf(tenant, key);
+    const result = await idempotency.run(
       tenant,
-      `batch:${opts.idempotencyKey}`,
+      key,
       fingerprint(body),
-      create,
+      () => this.createOnce(tenant, body, opts.trace ?? null, idem),
       (id) => this.get(tenant, id).catch(() => null),
       (batch) => batch.id,
+      (id) => batches.recordKey(id),
     );
     return { batch: result.record, replayed: result.replayed };
   }
 
-  private async createOnce(tenant: string, body: CreateBatchBody, trace: string | null): Promise<Batch> {
+  private async createOnce(tenant: string, body: CreateBatchBody, trace: string | null, idem: string | null): Promise<Batch> {
     const { uploads, batches, commands } = this.deps;
     const id = batches.newId(tenant);
     const refs: UploadRef[] = body.sources.flatMap((s, i) => ('upload_id' in s ? [{ field: `sources.${i}.upload_id`, id: s.upload_id }] : []));
@@ -63,6 +67,7 @@ export class BatchCommands {
       metadata: body.metadata,
       created_at: new Date().toISOString(),
       finished_at: null,
+      idem,
     };
     // Items are queued once every one of them is listed on the batch: an item that ended before the last was listed
     // would otherwise look like the batch's last one, and announce the batch's end early.

@@ -1,10 +1,12 @@
 // Erasing a job: every key it made, its entries in the tenant's indexes, its queue entries and its stored output.
 import type { Queue } from 'bullmq';
 import { AppError } from '../core/errors.js';
+import { batchRecordSchema } from '../jobs/batch-store.js';
 import { isTerminal, JOB_STATUSES, type JobRecord } from '../jobs/schemas.js';
 import { retentionMember, type JobStore } from '../jobs/store.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import { luaScript, runScript } from '../redis/scripts.js';
 
 export interface EraseDeps {
   redis: RedisClient;
@@ -31,21 +33,53 @@ export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, k
   if (record?.idem) multi.unlink(record.idem);
   multi.zrem(keys.retentionIndex(keys.shardOfId(jobId)), retentionMember(tenant, jobId));
   await multi.exec();
-  // A group's session outlives its jobs only while one of them still waits for a turn.
-  if (record?.group && (await redis.llen(keys.sessionGroupQueue(record.group))) === 0) await redis.unlink(keys.sessionGroup(record.group));
+  // A group's session outlives its jobs only while one of them still waits for a turn (it expires with the group's
+  // last job anyway: JobStore.commit). The record may be gone already: a job that opened a group of revisions names
+  // it with its own id, so that one is looked for by name too.
+  await eraseIdleGroups(deps, [record?.group, jobId]);
   await deps.flowQueue.remove(jobId).catch(() => 0);
   await deps.outputs?.erase(tenant, jobId);
 }
 
-/** A batch's own keys (its items are jobs, erased on their own retention). */
+/** KEYS: group queue, group. The group's session goes unless a job still waits for (or holds) its turn on it. */
+const ERASE_IDLE_GROUP = luaScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('UNLINK', KEYS[2])`);
+
+/** Removes the shared sessions of these groups that no job waits on any more (a later revision opens its again). */
+async function eraseIdleGroups(deps: Pick<EraseDeps, 'redis' | 'keys'>, groups: readonly (string | null | undefined)[]): Promise<void> {
+  const { redis, keys } = deps;
+  for (const group of new Set(groups)) {
+    if (group) await runScript(redis, ERASE_IDLE_GROUP, 2, keys.sessionGroupQueue(group), keys.sessionGroup(group));
+  }
+}
+
+/**
+ * A batch's own keys (its items are jobs, erased on their own retention): record, marks, Idempotency-Key entry (the
+ * record names it; once the record has expired, the entry has too: BatchStore.claimEnd), and its shared session.
+ */
 export async function eraseBatch(deps: Pick<EraseDeps, 'redis' | 'keys'>, tenant: string, batchId: string): Promise<void> {
   const { redis, keys } = deps;
-  await redis
+  const idem = await batchIdem(redis, keys.batch(batchId));
+  const multi = redis
     .multi()
     .unlink(keys.batch(batchId), keys.batchFinalized(batchId), keys.batchChecked(batchId))
     .zrem(keys.tenantBatches(tenant), batchId)
-    .zrem(keys.retentionIndex(keys.shardOfId(batchId)), `batch|${tenant}|${batchId}`)
-    .exec();
+    .zrem(keys.retentionIndex(keys.shardOfId(batchId)), `batch|${tenant}|${batchId}`);
+  if (idem) multi.unlink(idem);
+  await multi.exec();
+  await eraseIdleGroups(deps, [batchId]);
+}
+
+/** The Idempotency-Key entry a batch's record names (null: none, no record, or one that cannot be read). */
+async function batchIdem(redis: RedisClient, key: string): Promise<string | null> {
+  const raw = await redis.get(key);
+  if (raw === null) return null;
+  try {
+    return batchRecordSchema.parse(JSON.parse(raw)).idem ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** DELETE /v1/jobs/{id}: a finished job of the tenant is erased now; a running one must be canceled first. */

@@ -68,6 +68,11 @@ export interface CreateOptions {
    */
   claim?: KeyClaim | null;
   /**
+   * The Redis key of an Idempotency-Key entry the caller claimed itself for this job (Idempotency.run: a revision):
+   * the record names it, so it is erased with the job and kept no longer than it.
+   */
+  idem?: string | null;
+  /**
    * Called once the job is stored, before its queue entry is added: if that add fails the job still exists (the
    * queued-job sweeper starts it) and the caller must treat it as created (its files handed over, not removed).
    * `jobJson`: the job exactly as stored (JSON.stringify of record.job).
@@ -101,7 +106,7 @@ export class JobCommands {
     // Record, flow checkpoint, Idempotency-Key entry and the offer to admission in one script, queue last: a worker
     // only ever sees a job whose record and flow both exist.
     const claim = opts.claim ?? null;
-    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group, idem: claim?.redisKey ?? null, job };
+    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group, idem: claim?.redisKey ?? opts.idem ?? null, job };
     const admission = this.deps.queue.admissionFor ? await this.deps.queue.admissionFor(tenant) : null;
     const outcome = await this.deps.store.createNew({
       record,
@@ -122,7 +127,12 @@ export class JobCommands {
    * A new job continuing a succeeded job's upstream session (its draft) with a new instruction. Revisions of one job
    * run one at a time on that session, in the order they were asked for (its group).
    */
-  async revise(tenant: string, parentId: string, body: RevisionBody, opts: { trace?: string | null } = {}): Promise<JobRecord> {
+  async revise(
+    tenant: string,
+    parentId: string,
+    body: RevisionBody,
+    opts: { trace?: string | null; idem?: string | null } = {},
+  ): Promise<JobRecord> {
     const parent = await this.deps.store.getForTenant(tenant, parentId);
     if (!parent) throw new AppError('JOB_NOT_FOUND', `job ${parentId} not found`);
     if (parent.job.status !== 'succeeded') {
@@ -131,8 +141,12 @@ export class JobCommands {
     const flow = await this.deps.flows.load(parentId);
     if (!flow?.session) throw new AppError('PARENT_NOT_SUCCEEDED', `job ${parentId} has no upstream session to continue`);
     const group = parent.group ?? parentId;
-    // The first revision of a job opens its group with the parent's session and files; later ones find it there.
-    if (!(await this.deps.groups.session(group))) await this.deps.groups.publish(group, { ...flow.session, uploads: flow.uploads });
+    // The first revision of a job opens its group with the parent's session and files; later ones find it there. It
+    // lasts as long as the parent at least (a revision asked later opens it again); the revision's join keeps it while
+    // the revision runs, and the group's last job to end gives it its own retention.
+    if (!(await this.deps.groups.session(group))) {
+      await this.deps.groups.publish(group, { ...flow.session, uploads: flow.uploads }, await this.deps.store.expiresAt(parentId));
+    }
     const { job } = parent;
     const next: CreateJobBody = {
       instruction: body.instruction,
@@ -144,7 +158,14 @@ export class JobCommands {
       metadata: job.metadata,
       ...(job.webhook ? { webhook: { url: job.webhook.url, events: job.webhook.events } } : {}),
     };
-    return this.create(tenant, next, { trace: opts.trace ?? null, group, parentId, batchId: job.batch_id, inherited: flow.session });
+    return this.create(tenant, next, {
+      trace: opts.trace ?? null,
+      group,
+      parentId,
+      batchId: job.batch_id,
+      inherited: flow.session,
+      idem: opts.idem ?? null,
+    });
   }
 
   /**

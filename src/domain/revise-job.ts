@@ -6,7 +6,7 @@ import type { JobCommands } from './job-commands.js';
 
 export interface ReviseJobDeps {
   commands: Pick<JobCommands, 'revise'>;
-  store: Pick<JobStore, 'getForTenant'>;
+  store: Pick<JobStore, 'getForTenant' | 'recordKey'>;
   idempotency: Idempotency;
 }
 
@@ -29,17 +29,21 @@ export class ReviseJob {
   async execute(input: ReviseJobInput): Promise<{ record: JobRecord; replayed: boolean }> {
     const { commands, store, idempotency } = this.deps;
     const { tenant, parentId, body, idempotencyKey } = input;
-    const revise = () => commands.revise(tenant, parentId, body, { trace: input.trace ?? null });
-    if (!idempotencyKey) return { record: await revise(), replayed: false };
+    const trace = input.trace ?? null;
+    if (!idempotencyKey) return { record: await commands.revise(tenant, parentId, body, { trace }), replayed: false };
     // A revision joins its parent's session group before it is stored, so the key is claimed first (run), not in the
-    // job's own write as a create does.
+    // job's own write as a create does. The revision's record names the entry, as a create's does: it is erased with
+    // the revision (DELETE, retention) and kept no longer than it (JobStore.commit, Idempotency.run's DONE).
+    const key = `revision:${parentId}:${idempotencyKey}`;
+    const idem = idempotency.redisKeyOf(tenant, key);
     return idempotency.run(
       tenant,
-      `revision:${parentId}:${idempotencyKey}`,
+      key,
       fingerprint(body),
-      revise,
+      () => commands.revise(tenant, parentId, body, { trace, idem }),
       (id) => store.getForTenant(tenant, id),
       (record) => record.job.id,
+      (id) => store.recordKey(id),
     );
   }
 }

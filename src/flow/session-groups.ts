@@ -12,11 +12,33 @@ export const sharedSessionSchema = z.object({
 });
 export type SharedSession = z.infer<typeof sharedSessionSchema>;
 
-/** KEYS: queue. ARGV: jobId. Joins the queue when not in it yet; answers 1 when the job is now at its head. */
+/**
+ * How long a group's session is kept at least while its jobs are still to end, from the last time one of them joined,
+ * took (or waited for) its turn or published: as CHECKED_TTL_MS (jobs/batch-store.ts), longer than any batch runs.
+ * When its last job ends the session is given that job's retention instead (JobStore.commit), and it goes with it.
+ */
+export const GROUP_LIVE_MS = 7 * 24 * 3600_000;
+
+/**
+ * KEYS: queue, group. ARGV: jobId, keepUntilMs. Joins the queue when not in it yet and keeps the group's session at least
+ * until keepUntilMs (GT: never shortened; one without expiry, left from before groups expired, is left as it is);
+ * answers 1 when the job is now at its head.
+ */
 const TURN = luaScript(`
 if not redis.call('LPOS', KEYS[1], ARGV[1]) then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+redis.call('PEXPIREAT', KEYS[2], ARGV[2], 'GT')
 if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then return 1 end
 return 0`);
+
+/**
+ * KEYS: group. ARGV: sessionJson, expireAtMs. Stores the group's session; it expires at expireAtMs or later (an expiry
+ * it already has that is later is kept).
+ */
+const PUBLISH = luaScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+if ttl > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT') else redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return 1`);
 
 /** KEYS: queue. ARGV: jobId. Leaves the queue; answers the new head (to wake it), or false. */
 const LEAVE = luaScript(`
@@ -40,14 +62,22 @@ export class SessionGroups {
     private readonly keys: Keys,
   ) {}
 
-  /** Queues a job in creation order (at creation; taking a turn also joins, so a lost join heals itself). */
+  /**
+   * Queues a job in creation order (at creation; taking a turn also joins, so a lost join heals itself). Both keep the
+   * group's session (when there is one yet) for GROUP_LIVE_MS more: a job still to run must not lose it.
+   */
   async join(groupId: string, jobId: string): Promise<void> {
-    await runScript(this.redis, TURN, 1, this.keys.sessionGroupQueue(groupId), jobId);
+    await this.takeTurn(groupId, jobId);
   }
 
   /** True when it is this job's turn on the group's session. */
   async turn(groupId: string, jobId: string): Promise<boolean> {
-    return Number(await runScript(this.redis, TURN, 1, this.keys.sessionGroupQueue(groupId), jobId)) === 1;
+    return (await this.takeTurn(groupId, jobId)) === 1;
+  }
+
+  private async takeTurn(groupId: string, jobId: string): Promise<number> {
+    const { keys } = this;
+    return Number(await runScript(this.redis, TURN, 2, keys.sessionGroupQueue(groupId), keys.sessionGroup(groupId), jobId, Date.now() + GROUP_LIVE_MS));
   }
 
   /** Leaves the queue (the job ended); answers the job whose turn it is now, to wake it. */
@@ -61,9 +91,14 @@ export class SessionGroups {
     return raw === null ? null : sharedSessionSchema.parse(JSON.parse(raw));
   }
 
-  /** The session the group's jobs continue (made by its first job, or the parent's for revisions). */
-  async publish(groupId: string, session: SharedSession): Promise<void> {
-    await this.redis.set(this.keys.sessionGroup(groupId), JSON.stringify(session));
+  /**
+   * The session the group's jobs continue (made by its first job, or the parent's for revisions). It is kept until
+   * `expireAtMs` at least (default: GROUP_LIVE_MS from now, for a job of the group that is running): a revision opening
+   * its parent's group passes the parent's own expiry, and the revision's join then keeps it while it runs. The end of
+   * the group's last job gives it that job's retention (JobStore.commit).
+   */
+  async publish(groupId: string, session: SharedSession, expireAtMs = Date.now() + GROUP_LIVE_MS): Promise<void> {
+    await runScript(this.redis, PUBLISH, 1, this.keys.sessionGroup(groupId), JSON.stringify(session), Math.round(expireAtMs));
   }
 
   /** The upstream lost the session (1002): the next turn makes a new one instead of inheriting the lost one. */

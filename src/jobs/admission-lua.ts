@@ -85,3 +85,16 @@ local function add_job(base, job, t, created, max_s, weight_s, account, max_acco
   return admit(base, tonumber(max_account), tonumber(limit))
 end
 `;
+
+/**
+ * ARGV: base, tenant. A deleted tenant's fields in the scheduler's hashes (`limits`, `passes`) go once it has nothing
+ * waiting or running in it and is out of the round (answers 1), else nothing changes (0: asked again on the next
+ * sweep). A tenant made later under the id starts afresh: at the virtual time, with its own settings from its first job.
+ */
+export const FORGET_TENANT_SCRIPT = `
+local base, t = ARGV[1], ARGV[2]
+if redis.call('ZCARD', base .. 'pending:' .. t) > 0 or redis.call('SCARD', base .. 'running:' .. t) > 0
+  or redis.call('ZSCORE', base .. 'tenants', t) then return 0 end
+redis.call('HDEL', base .. 'limits', t)
+redis.call('HDEL', base .. 'passes', t)
+return 1`;

@@ -16,6 +16,8 @@ export const batchRecordSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   created_at: z.string(),
   finished_at: z.string().nullable(),
+  /** The Redis key of the Idempotency-Key entry the batch was created under (expires and is erased with the batch). */
+  idem: z.string().nullable().optional(),
 });
 export type BatchRecord = z.infer<typeof batchRecordSchema>;
 
@@ -38,7 +40,7 @@ export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: B
 
 export function batchView(record: BatchRecord, items: readonly (JobRecord | null)[]): Batch {
   const { status, counts } = batchStatusOf(items);
-  const { tenant: _tenant, ...rest } = record;
+  const { tenant: _tenant, idem: _idem, ...rest } = record;
   // Ended by its items' records before the hook that announces the end has stamped it: the last item's end is its end.
   const ended = status === 'succeeded' || status === 'failed' || status === 'canceled';
   const lastEnd = items.reduce<string | null>((at, item) => {
@@ -57,6 +59,11 @@ export class BatchStore {
   /** A new batch id for `tenant` (with QUEUE_SHARDS > 1 it carries the tenant's shard, as its items' ids do). */
   newId(tenant: string): string {
     return newBatchId(this.keys.idShard(tenant));
+  }
+
+  /** The Redis key of a batch's record. */
+  recordKey(id: string): string {
+    return this.keys.batch(id);
   }
 
   async save(record: BatchRecord): Promise<void> {
@@ -91,7 +98,8 @@ export class BatchStore {
 
   /**
    * True for exactly one caller: the item whose end ends the batch announces it (batch.succeeded / batch.failed).
-   * The batch is kept `retentionMs` from now, like its items.
+   * The batch is kept `retentionMs` from now, like its items, and so is its Idempotency-Key entry (its own 24 h only
+   * ever shortened: LT).
    */
   async claimEnd(id: string, at: string, retentionMs: number, jobId: string): Promise<boolean> {
     // The mark names the item that carries the batch's event (see endCarrier).
@@ -99,11 +107,12 @@ export class BatchStore {
     if (!claimed) return false;
     const record = await this.get(id);
     if (record) {
-      await this.redis
+      const multi = this.redis
         .multi()
         .set(this.keys.batch(id), JSON.stringify({ ...record, finished_at: at }), 'PX', retentionMs)
-        .zadd(this.keys.retentionIndex(this.keys.shardOfId(id)), Date.now() + retentionMs, `batch|${record.tenant}|${id}`)
-        .exec();
+        .zadd(this.keys.retentionIndex(this.keys.shardOfId(id)), Date.now() + retentionMs, `batch|${record.tenant}|${id}`);
+      if (record.idem) multi.pexpire(record.idem, retentionMs, 'LT');
+      await multi.exec();
     }
     return true;
   }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { AppError } from '../core/errors.js';
 import type { Keys } from '../redis/keys.js';
+import { luaScript, runScript } from '../redis/scripts.js';
 
 export const IDEMPOTENCY_KEY_MAX = 255;
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -16,6 +17,17 @@ const entrySchema = z.discriminatedUnion('state', [
 
 /** Delete only our own pending claim: a request that failed must not remove a finished or newer entry. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * KEYS: entry, the record it names. ARGV: done entry, ttlMs. The `done` entry, kept no longer than the record: one that
+ * has its retention already (it ended, or its tenant's purge came, before this write) gives the entry the same expiry,
+ * and one already erased takes the entry with it. A record still running has none: its end shortens the entry then.
+ */
+const DONE = luaScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local at = redis.call('PEXPIRETIME', KEYS[2])
+if at > 0 then redis.call('PEXPIREAT', KEYS[1], at, 'LT') elseif at == -2 then redis.call('DEL', KEYS[1]) end
+return 1`);
 
 // One-shot hashing: no Hash object per call (it is on every create's path, twice with a key).
 const sha256 = (text: string) => hash('sha256', text, 'hex');
@@ -88,6 +100,8 @@ export class Idempotency {
   /**
    * Runs `create` at most once per (tenant, key) within the TTL. The first request claims the key with SET NX;
    * a concurrent one with the same body waits for it and replays its job; a different body is 422.
+   * `recordKeyOf`: the Redis key of what `create` made (which names this entry, erased with it): the entry is then
+   * kept no longer than that record (DONE); the record's own end or erasure takes care of it after that.
    */
   async run<T>(
     tenant: string,
@@ -96,6 +110,7 @@ export class Idempotency {
     create: () => Promise<T>,
     load: (id: string) => Promise<T | null>,
     idOf: (value: T) => string,
+    recordKeyOf?: (id: string) => string,
   ): Promise<{ record: T; replayed: boolean }> {
     const redisKey = this.redisKeyOf(tenant, key);
     const pending = JSON.stringify({ state: 'pending', fp, owner: randomUUID() });
@@ -109,7 +124,9 @@ export class Idempotency {
           await this.redis.eval(RELEASE, 1, redisKey, pending);
           throw err;
         }
-        await this.redis.set(redisKey, doneEntry(fp, idOf(record)), 'PX', this.ttlMs);
+        const id = idOf(record);
+        if (recordKeyOf) await runScript(this.redis, DONE, 2, redisKey, recordKeyOf(id), doneEntry(fp, id), this.ttlMs);
+        else await this.redis.set(redisKey, doneEntry(fp, id), 'PX', this.ttlMs);
         return { record, replayed: false };
       }
       const raw = await this.redis.get(redisKey);

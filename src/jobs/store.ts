@@ -21,7 +21,8 @@ import {
 
 /**
  * KEYS: record, tenantAll, tenantOldStatus, tenantNewStatus, events, flow, deliveries, webhookPending, retentionIndex,
- * idempotencyEntry (the record key again when the job has none), lock (the record key again without a fence)
+ * idempotencyEntry (the record key again when the job has none), lock (the record key again without a fence),
+ * sessionGroup and its queue (the record key again, twice, for a job of no group)
  * ARGV: expectedVersion ('0': create; '-': leave the record as it is), newRecordJson, jobId, eventType|'', eventId, at,
  * jobJson, channel, ttlMs|'0', expireAt, member, flowJson|'', lockToken|''
  * One write of everything a step changes, all or nothing: with a lock token it first proves the caller still holds the
@@ -30,7 +31,10 @@ import {
  * the flow checkpoint; and, when eventType is given, the event with the next sequence number, published. An event is
  * never recorded for a state that was not stored (and vice versa). With a ttl (the job has just ended) every key of
  * the job expires that long from now and the job joins the retention index, whose sweeper erases what a TTL cannot
- * reach (index entries, keys created later). Updates keep the TTL (KEEPTTL).
+ * reach (index entries, keys created later). Updates keep the TTL (KEEPTTL). A job of a session group (a batch, a
+ * revision chain) that ends also bounds the group's shared session: the group's last job to end (no other job in its
+ * queue) gives it its own expiry, so it goes with that job; an earlier one only lengthens it to its own (GT: the jobs
+ * still to run keep it, session-groups.ts GROUP_LIVE_MS).
  */
 const WRITE_SCRIPT = luaScript(`
 if ARGV[13] ~= '' and redis.call('GET', KEYS[11]) ~= ARGV[13] then return -3 end
@@ -73,7 +77,19 @@ if ARGV[9] ~= '0' then
   redis.call('PEXPIRE', KEYS[5], ARGV[9])
   if not flow_expires then redis.call('PEXPIRE', KEYS[6], ARGV[9]) end
   -- The Idempotency-Key entry keeps its own 24 h unless the job's retention is shorter (LT: only ever shortened).
-  if KEYS[10] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[10], ARGV[9], 'LT') end
+  -- What follows the record goes when it does, to the millisecond (its expiry as set above).
+  local at = ARGV[10]
+  if KEYS[10] ~= KEYS[1] or KEYS[12] ~= KEYS[1] then
+    at = redis.call('PEXPIRETIME', KEYS[1])
+    if at <= 0 then at = ARGV[10] end
+  end
+  if KEYS[10] ~= KEYS[1] then redis.call('PEXPIREAT', KEYS[10], at, 'LT') end
+  if KEYS[12] ~= KEYS[1] then
+    -- This job leaves the group's queue after this write (the group-release hook): the others are the ones still to end.
+    local others = redis.call('LLEN', KEYS[13])
+    if redis.call('LPOS', KEYS[13], ARGV[3]) then others = others - 1 end
+    if others <= 0 then redis.call('PEXPIREAT', KEYS[12], at) else redis.call('PEXPIREAT', KEYS[12], at, 'GT') end
+  end
   redis.call('ZADD', KEYS[9], ARGV[10], ARGV[11])
 end
 return seq
@@ -162,6 +178,20 @@ export class JobStore {
   /** A new job id for `tenant`: with QUEUE_SHARDS > 1 it carries the tenant's shard, where all its keys live. */
   newId(tenant: string): string {
     return newJobId(this.keys.idShard(tenant));
+  }
+
+  /** The Redis key of a job's record. */
+  recordKey(id: string): string {
+    return this.keys.job(id);
+  }
+
+  /**
+   * When the job's record expires (ms since the epoch: its retention, once it has ended); undefined when it has no expiry
+   * (still running) or does not exist.
+   */
+  async expiresAt(id: string): Promise<number | undefined> {
+    const at = Number(await this.redis.call('PEXPIRETIME', this.keys.job(id)));
+    return at > 0 ? at : undefined;
   }
 
   /** Stores a brand-new job (with its first flow checkpoint, in the same write); fails if the id exists. */
@@ -358,11 +388,12 @@ export class JobStore {
     const at = new Date().toISOString();
     const ttlMs = spec.ttlMs ?? 0;
     const recordKey = this.keys.job(jobId);
+    const group = record?.group ?? null;
     const result = Number(
       await runScript(
         this.redis,
         WRITE_SCRIPT,
-        11,
+        13,
         recordKey,
         this.keys.tenantJobs(tenant),
         this.keys.tenantJobsByStatus(tenant, spec.oldStatus),
@@ -374,6 +405,8 @@ export class JobStore {
         this.keys.retentionIndex(this.keys.shardOfId(jobId)),
         record?.idem ?? recordKey,
         spec.fence?.lockKey ?? recordKey,
+        group ? this.keys.sessionGroup(group) : recordKey,
+        group ? this.keys.sessionGroupQueue(group) : recordKey,
         record ? String(spec.expectedVersion) : '-',
         json,
         jobId,

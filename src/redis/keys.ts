@@ -64,6 +64,8 @@ export function createKeys(prefix: string, shards = 1) {
     /** A deleted tenant's jobs and staged uploads have been brought forward to its purge (done once; expires with it). */
     tenantJobsPurged: (tenant: string) => `${byTenant(tenant)}:tenant:${tenant}:jobs-purged`,
     idempotency: (tenant: string, keyHash: string) => `${byTenant(tenant)}:idem:${tenant}:${keyHash}`,
+    /** SCAN pattern of every Idempotency-Key entry of one tenant (jobs', batches' and revisions'), in its shard. */
+    tenantIdempotencyPattern: (tenant: string) => `${byTenant(tenant)}:idem:${tenant}:*`,
     upload: (id: string) => `${byId(id)}:upload:${id}`,
     /** The jobs (and in-flight create requests) using a staged upload; the last one to end removes the file. */
     uploadUsers: (id: string) => `${byId(id)}:upload:${id}:users`,

@@ -2,8 +2,12 @@
 import { scanKeys, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
+import { FORGET_TENANT_SCRIPT } from '../jobs/admission-lua.js';
 import { retentionMember } from '../jobs/store.js';
 import { apiKeyEntrySchema, apiKeyOwnerSchema, tenantRecordSchema, type ApiKeyEntry, type TenantRecord } from './schemas.js';
+
+/** KEYS: the tenant's scheduler's route key. ARGV: its base, tenant (src/jobs/admission-lua.ts). */
+const FORGET_TENANT = luaScript(FORGET_TENANT_SCRIPT);
 
 /** KEYS: record, index. ARGV: json, id. Creates the record unless the id is taken; answers the existing record if it is. */
 const CREATE = luaScript(`
@@ -198,11 +202,14 @@ export class TenantStore {
     let expired = 0;
     const marker = this.keys.tenantJobsPurged(tenant);
     if ((await this.redis.exists(marker)) === 0) {
-      expired += (await this.purgeJobsAt(tenant, purgeAtMs)) + (await this.purgeUploadsAt(tenant, purgeAtMs));
+      expired += (await this.purgeJobsAt(tenant, purgeAtMs)) + (await this.purgeBatchesAt(tenant, purgeAtMs)) + (await this.purgeUploadsAt(tenant, purgeAtMs));
       await this.redis.set(marker, '1', 'PXAT', purgeAtMs);
     }
-    // The registry's shard and the tenant's own (the same with one shard); SCAN on every master of a cluster.
-    for (const pattern of this.keys.tenantKeysPatterns(tenant)) {
+    // Its place in the fair-start scheduler, once nothing of it waits or runs there (asked again on every sweep).
+    await this.forgetInScheduler(tenant);
+    // The registry's shard and the tenant's own (the same with one shard), and its Idempotency-Key entries (jobs',
+    // batches', revisions': a tenant made later under the id must be able to use the same keys); SCAN on every master.
+    for (const pattern of [...this.keys.tenantKeysPatterns(tenant), this.keys.tenantIdempotencyPattern(tenant)]) {
       for await (const found of scanKeys(this.redis, pattern, 1000)) {
         const ttls = await Promise.all(found.map((key) => this.redis.pttl(key)));
         // No expiry, or one past the purge (an upstream token cached for days): gone at the purge like the rest.
@@ -223,15 +230,59 @@ export class TenantStore {
   private async purgeJobsAt(tenant: string, purgeAtMs: number): Promise<number> {
     const ids = await this.redis.zrange(this.keys.tenantJobs(tenant), 0, -1);
     const k = this.keys;
+    const at = (key: string) => this.redis.pexpireat(key, purgeAtMs, 'LT');
+    for (let i = 0; i < ids.length; i += 200) {
+      const chunk = ids.slice(i, i + 200);
+      // Their shared sessions too: a batch's (also below), or a revision chain's, named by its first job's id (which
+      // may have been erased before the others, so the group each record names is read).
+      const groups = new Set([...chunk, ...(await this.groupsOf(chunk))]);
+      await Promise.all([
+        ...chunk.flatMap((id) => [
+          ...[k.job(id), k.jobEvents(id), k.jobFlow(id), k.jobDeliveries(id), k.jobWebhookPending(id)].map(at),
+          this.redis.zadd(k.retentionIndex(k.shardOfId(id)), 'XX', 'LT', purgeAtMs, retentionMember(tenant, id)),
+        ]),
+        ...[...groups].flatMap((group) => [at(k.sessionGroup(group)), at(k.sessionGroupQueue(group))]),
+      ]);
+    }
+    return ids.length;
+  }
+
+  /** The session groups these jobs' records name (records gone or unreadable: none). */
+  private async groupsOf(ids: readonly string[]): Promise<string[]> {
+    const raws = await Promise.all(ids.map((id) => this.redis.get(this.keys.job(id))));
+    return raws.flatMap((raw) => {
+      const group = recordField(raw, 'group');
+      return group ? [group] : [];
+    });
+  }
+
+  /**
+   * A deleted tenant's batches go at its purge too: record, end marks, shared session, retention index entry (their
+   * Idempotency-Key entries are among the tenant's keys expireTenantData gives the purge time).
+   */
+  private async purgeBatchesAt(tenant: string, purgeAtMs: number): Promise<number> {
+    const ids = await this.redis.zrange(this.keys.tenantBatches(tenant), 0, -1);
+    const k = this.keys;
     for (let i = 0; i < ids.length; i += 200) {
       await Promise.all(
         ids.slice(i, i + 200).flatMap((id) => [
-          ...[k.job(id), k.jobEvents(id), k.jobFlow(id), k.jobDeliveries(id), k.jobWebhookPending(id)].map((key) => this.redis.pexpireat(key, purgeAtMs, 'LT')),
-          this.redis.zadd(k.retentionIndex(k.shardOfId(id)), 'XX', 'LT', purgeAtMs, retentionMember(tenant, id)),
+          ...[k.batch(id), k.batchFinalized(id), k.batchChecked(id), k.sessionGroup(id), k.sessionGroupQueue(id)].map((key) =>
+            this.redis.pexpireat(key, purgeAtMs, 'LT'),
+          ),
+          this.redis.zadd(k.retentionIndex(k.shardOfId(id)), 'XX', 'LT', purgeAtMs, `batch|${tenant}|${id}`),
         ]),
       );
     }
     return ids.length;
+  }
+
+  /**
+   * Removes a deleted tenant's fields from the fair-start scheduler's hashes (its settings, its pass), which have no
+   * expiry; only once it has nothing waiting or running there (FORGET_TENANT_SCRIPT), so no job is disturbed.
+   */
+  private async forgetInScheduler(tenant: string): Promise<boolean> {
+    const base = this.keys.admission(this.keys.shardOfTenant(tenant));
+    return Number(await runScript(this.redis, FORGET_TENANT, 1, `${base}tenants`, base, tenant)) === 1;
   }
 
   /** A deleted tenant's staged uploads (kept 7 days unless a job holds them) go at its purge too. */
@@ -264,6 +315,9 @@ export class TenantStore {
       const purgeAt = Number(entries[i + 1]);
       tenants++;
       if (purgeAt <= nowMs) {
+        // Its scheduler fields, if an earlier sweep could not remove them yet (never those of a tenant made since).
+        const remadeSince = (await this.get(id))?.deleted_at === null;
+        if (!remadeSince) await this.forgetInScheduler(id);
         await this.redis.zrem(this.keys.tenantsDeleted(), id);
         continue;
       }
@@ -284,10 +338,15 @@ function sameRecord(a: TenantRecord | null, b: TenantRecord): boolean {
 
 /** The tenant a staged upload's record names (null for anything unreadable). */
 function uploadTenant(raw: string | null): string | null {
+  return recordField(raw, 'tenant');
+}
+
+/** A string field of a stored JSON record (null when absent, not a string, or the record is unreadable). */
+function recordField(raw: string | null, field: string): string | null {
   if (raw === null) return null;
   try {
-    const tenant: unknown = (JSON.parse(raw) as { tenant?: unknown }).tenant;
-    return typeof tenant === 'string' ? tenant : null;
+    const value: unknown = (JSON.parse(raw) as Record<string, unknown>)[field];
+    return typeof value === 'string' ? value : null;
   } catch {
     return null;
   }
