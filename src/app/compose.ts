@@ -48,7 +48,7 @@ import { WebhookSecrets } from '../webhooks/secrets.js';
 import { assertWebhookUrlAllowed, createGuardedDispatcher } from '../webhooks/ssrf.js';
 import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
 import { jobQueuePort, queueAdmitted } from './job-queue.js';
-import { lifecycleHooks } from './lifecycle-hooks.js';
+import { endedAgainHooks, lifecycleHooks } from './lifecycle-hooks.js';
 import { DEFAULT_LIMITS } from '../tenants/schemas.js';
 import { settingsFrom, type Settings } from './settings.js';
 import { composeTenants, type TenantParts } from './tenants.js';
@@ -218,11 +218,9 @@ export function compose(config: Config, logger: Logger): Container {
     if (own?.purge_at) return Math.max(1, Date.parse(own.purge_at) - Date.now());
     return own?.retention_ms ?? settings.retention.jobMs;
   };
-  const lifecycle = new JobLifecycle(
-    store,
-    lifecycleHooks({ enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue: flowQueues, logger: logger.child({ component: 'lifecycle' }) }),
-    retentionOf,
-  );
+  const hookParts = { enqueuer, releaseUploads, leaveGroup, announceBatchEnd, admission, flowQueue: flowQueues, logger: logger.child({ component: 'lifecycle' }) };
+  const lifecycle = new JobLifecycle(store, lifecycleHooks(hookParts), retentionOf);
+  const endedAgain = endedAgainHooks(hookParts);
   // One subscriber connection per process for live job events, made on first use (SSE readers, a cancel's wait).
   let feed: EventFeed | null = null;
   const eventFeed = () => (feed ??= new EventFeed(createRedisClient(config.redis, 'subscriber', 'nemo-relay:events')));
@@ -291,6 +289,7 @@ export function compose(config: Config, logger: Logger): Container {
     balance,
     claims,
     deliveries: enqueuer,
+    endedAgain,
     ...(outputs.flow ? { outputs: outputs.flow } : {}),
     outputFetch,
     logger,

@@ -19,15 +19,33 @@ export interface LifecycleHookParts {
 
 const isEnd = (type: EventType) => (TERMINAL_EVENTS as readonly string[]).includes(type);
 
-export function lifecycleHooks(parts: LifecycleHookParts): AfterEvent {
-  /** The job's slot is free: the next waiting job (of any tenant, fairly chosen) starts now, not at the next sweep. */
-  const releaseSlot = async (jobId: string, record: JobRecord) => {
+/** The job's slot is free: the next waiting job (of any tenant, fairly chosen) starts now, not at the next sweep. */
+function slotRelease(parts: LifecycleHookParts) {
+  return async (jobId: string, record: JobRecord) => {
     try {
       await queueAdmitted(parts.flowQueue, await parts.admission.release(jobId, record.tenant));
     } catch (err) {
       parts.logger.warn({ jobId, err: String(err) }, 'could not free the job’s slot; the sweeper will');
     }
   };
+}
+
+/**
+ * What follows a job's end, once more, for a run that finds its job already ended: the run that ended it may have died
+ * between its end's write and these (a worker killed), leaving its place at the head of its group's queue (the group's
+ * next jobs waited for ever), its uploads held or its batch's end unannounced. Each of them is idempotent.
+ */
+export function endedAgainHooks(parts: LifecycleHookParts): (jobId: string, type: EventType, record: JobRecord) => Promise<void> {
+  const releaseSlot = slotRelease(parts);
+  return async (jobId, type, record) => {
+    if (!isEnd(type)) return;
+    await Promise.all([parts.releaseUploads(jobId, type, record), parts.leaveGroup(jobId, type, record), releaseSlot(jobId, record)]);
+    await parts.announceBatchEnd(jobId, type, record);
+  };
+}
+
+export function lifecycleHooks(parts: LifecycleHookParts): AfterEvent {
+  const releaseSlot = slotRelease(parts);
   return async (jobId, type, seq, record, extra) => {
     // A flow worker sends the webhook of its own event itself (its first attempt; the queue only for what is left).
     const webhook = parts.enqueuer.onEvent(jobId, type, seq, record, extra?.worker && extra.stored ? { stored: extra.stored } : {});

@@ -2,7 +2,7 @@
 import type { RedisClient } from '../redis/client.js';
 import type { Dispatcher } from 'undici';
 import type { JobLifecycle, LifecyclePort } from '../jobs/lifecycle.js';
-import type { JobRecord } from '../jobs/schemas.js';
+import type { EventType, JobRecord } from '../jobs/schemas.js';
 import type { JobStore } from '../jobs/store.js';
 import type { NemoClient } from '../nemo/client.js';
 import type { TokenProvider } from '../nemo/token.js';
@@ -91,6 +91,11 @@ export interface FlowDeps {
   logger: Logger;
   /** Makes sure every event of a finished job is queued for webhook delivery (idempotent). */
   deliveries: { ensureQueued(jobId: string): Promise<void> };
+  /**
+   * What follows a job's end (its group's queue left, uploads freed, slot freed, a batch's end announced), run again by
+   * a run that finds its job ended: the run that ended it may have died before doing it. Idempotent; absent: not run.
+   */
+  endedAgain?: (jobId: string, type: EventType, record: JobRecord) => Promise<void>;
   /** What a result URL's size probe goes through (STORAGE_URL=none): the upstream's origin trusted, others SSRF-guarded. */
   outputFetch?: Dispatcher;
   /** Where finished videos are copied after the render; absent with STORAGE_URL=none (result.url stays the upstream's). */

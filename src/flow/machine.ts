@@ -1,6 +1,6 @@
 // The flow state machine: runs steps from the checkpoint until the job finishes or must wait; no BullMQ in here.
 import { AppError, callerMessage } from '../core/errors.js';
-import { isTerminal } from '../jobs/schemas.js';
+import { isTerminal, type EventType } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
@@ -105,6 +105,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
   for (;;) {
     if (isTerminal(run.record.job.status)) {
       await deps.deliveries.ensureQueued(jobId);
+      await deps.endedAgain?.(jobId, `job.${run.record.job.status}` as EventType, run.record);
       return { kind: 'finished' };
     }
     // A cancel aborts the signal (pub/sub); the flag itself is on the record, read again only then.
@@ -136,8 +137,10 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       flow.retries = 0;
       flow.token_refusals = 0;
       flow.rate_limited_since = null;
-      // A wait the job reported (a 429, credits) is over once a step went through.
-      if (run.record.job.waiting && !flow.credits_wait_since) {
+      // A wait the job reported (a 429, credits) is over once a step went through; not the one the step has just
+      // reported itself while it waits on (its turn on a shared session): that one lasts until the turn comes.
+      const ownWait = outcome.kind === 'wait' && run.record.job.waiting?.reason === 'session_turn';
+      if (run.record.job.waiting && !flow.credits_wait_since && !ownWait) {
         await run.lifecycle.update(jobId, (job) => {
           job.waiting = null;
         });

@@ -1,5 +1,6 @@
 // Batches (one upload, one session, items one by one, each its own render) and revisions that take turns on a session.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enqueueFlow } from '../../src/flow/queue.js';
 import type { Batch, Job } from '../../src/jobs/schemas.js';
 import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -163,4 +164,51 @@ describe('batches and revisions', () => {
     expect(session.runs[2]!.openedAt).toBeGreaterThanOrEqual(Date.parse(first.finished_at!));
     expect(stack.sim.log.entries().filter((e) => e.endpoint === 'render_submit' && e.status === 200)).toHaveLength(3);
   });
+
+  it('an item waiting for its turn on the batch’s session says so (job.waiting session_turn), and no longer once it runs', async () => {
+    // The first item's generation is slowed (3 s at the stack's time scale), so the second one waits in plain sight.
+    stack.sim.setScenario({ generateMs: 3_000_000 });
+    try {
+      const res = await stack.api<Batch>('POST', '/v1/batches', {
+        items: [{ instruction: 'a slow 10 second teaser' }, { instruction: 'now make it square', output: { aspect_ratio: '1:1' } }],
+      });
+      expect(res.status).toBe(202);
+      const second = res.body.items[1]!;
+      // It was null all along: the machine cleared the notice the session step had just written.
+      const waiting = await waitFor(
+        async () => {
+          const job = (await stack.api<Job>('GET', `/v1/jobs/${second}`)).body;
+          return job.waiting?.reason === 'session_turn' ? job : null;
+        },
+        { what: 'the second item to show its wait', timeoutMs: 10_000, intervalMs: 50 },
+      );
+      expect(waiting).toMatchObject({ status: 'running', stage: 'session' });
+      stack.sim.setScenario({ generateMs: 150_000 });
+      const done = await waitForFinished(stack, second);
+      expect(done.status).toBe('succeeded');
+      expect(done.waiting).toBeNull();
+    } finally {
+      stack.sim.setScenario({ generateMs: 150_000 });
+    }
+  });
+
+  it('a job found ended when it runs again hands its group’s session on: a worker killed between the end and the hand-over held the group up for good', async () => {
+    const parent = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 10 second promo' });
+    const done = await waitForFinished(stack, parent.body.id);
+    expect(done.status).toBe('succeeded');
+    const first = await waitForFinished(stack, (await stack.api<Job>('POST', `/v1/jobs/${done.id}/revisions`, { instruction: 'warmer colours' })).body.id);
+    expect(first.status).toBe('succeeded');
+    const { services } = stack;
+    // As if the first revision's run had died after writing its end and before leaving the group's queue.
+    await services.blocking.lpush(services.keys.sessionGroupQueue(done.id), first.id);
+    const rev = await stack.api<Job>('POST', `/v1/jobs/${done.id}/revisions`, { instruction: 'add lo-fi background music at 35%' });
+    expect(rev.status).toBe(202);
+    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${rev.body.id}`)).body.waiting?.reason === 'session_turn', { what: 'the revision to wait' });
+    // BullMQ hands the dead run's job to a worker again (stalled): it finds the job ended.
+    await enqueueFlow(services.flowQueues, first.id);
+    const revised = await waitForFinished(stack, rev.body.id, 15_000);
+    expect(revised.status).toBe('succeeded');
+    expect(revised.upstream.session_id).toBe(done.upstream.session_id);
+  });
 });
+
