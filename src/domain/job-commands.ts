@@ -101,8 +101,6 @@ export class JobCommands {
     // A key taken by an earlier request would leave this job's place in the group's queue behind: not supported.
     if (opts.claim && group) throw new Error('an Idempotency-Key claim is for a job without a group');
     const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });
-    // Its place in the group's queue is taken in creation order, before a worker can see the job.
-    if (group) await this.deps.groups.join(group, job.id);
     // Record, flow checkpoint, Idempotency-Key entry and the offer to admission in one script, queue last: a worker
     // only ever sees a job whose record and flow both exist.
     const claim = opts.claim ?? null;
@@ -117,6 +115,11 @@ export class JobCommands {
     if (outcome.kind === 'key_taken') throw new KeyTaken(outcome.entry);
     if (outcome.kind === 'exists') throw new VersionConflict(`job ${job.id} already exists`);
     opts.onStored?.(record, outcome.jobJson);
+    // Its place in the group's queue is taken in creation order, before a worker can see the job (its queue entry is
+    // added below), and only once it exists: joined first, a process killed before the record was written left an id
+    // no job would ever remove from the head of the queue, and every later job of the group waited for good. One
+    // stored but not joined (killed in between) joins when it takes its turn.
+    if (group) await this.deps.groups.join(group, job.id);
     const enqueue = () => this.deps.queue.enqueue(job.id, tenant, admission ? outcome.started : undefined);
     if (opts.enqueueLater) opts.enqueueLater(enqueue);
     else await enqueue();

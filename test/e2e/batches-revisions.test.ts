@@ -210,5 +210,25 @@ describe('batches and revisions', () => {
     expect(revised.status).toBe('succeeded');
     expect(revised.upstream.session_id).toBe(done.upstream.session_id);
   });
+
+  it('a revision whose create dies before its record is written leaves no place in the session’s queue (the next one runs)', async () => {
+    const parent = await waitForFinished(stack, (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 10 second promo' })).body.id);
+    expect(parent.status).toBe('succeeded');
+    const { services } = stack;
+    // The process dies between the two writes: here the record's write fails instead.
+    const createNew = services.store.createNew.bind(services.store);
+    services.store.createNew = async () => {
+      throw new Error('killed before the record was written');
+    };
+    try {
+      await expect(services.jobs.revise('acme', parent.id, { instruction: 'never stored' })).rejects.toThrow('killed');
+    } finally {
+      services.store.createNew = createNew;
+    }
+    // Joined first, its id sat at the head of the queue for good, and every later revision waited behind it.
+    expect(await services.blocking.lrange(services.keys.sessionGroupQueue(parent.id), 0, -1)).toEqual([]);
+    const next = await waitForFinished(stack, (await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'warmer colours' })).body.id, 15_000);
+    expect(next.status).toBe('succeeded');
+  });
 });
 
