@@ -290,6 +290,10 @@ export function compose(config: Config, logger: Logger): Container {
     claims,
     deliveries: enqueuer,
     endedAgain,
+    batchCreation: async (batchId) => {
+      const batch = await batchStore.get(batchId);
+      return batch ? { complete: batch.complete !== false, createdAtMs: Date.parse(batch.created_at) } : null;
+    },
     ...(outputs.flow ? { outputs: outputs.flow } : {}),
     outputFetch,
     logger,

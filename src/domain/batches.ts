@@ -68,6 +68,7 @@ export class BatchCommands {
       created_at: new Date().toISOString(),
       finished_at: null,
       idem,
+      complete: false,
     };
     // Items are queued once every one of them is listed on the batch: an item that ended before the last was listed
     // would otherwise look like the batch's last one, and announce the batch's end early.
@@ -95,7 +96,12 @@ export class BatchCommands {
       }
     } finally {
       await uploads.handOver(refs, claimant, null).catch(() => {});
-      // Also when a later item could not be created: the ones that were run (the request itself fails).
+      // This request has decided: its items run, also when a later one could not be created (the request itself fails).
+      // Only a request that died leaves the batch incomplete, and its items are then never run (flow/machine.ts).
+      if (queueAdds.length > 0) {
+        record.complete = true;
+        await batches.save(record);
+      }
       for (const enqueue of queueAdds) await enqueue();
     }
     return batchView(record, await this.deps.store.getMany(record.items));

@@ -96,6 +96,11 @@ export interface FlowDeps {
    * a run that finds its job ended: the run that ended it may have died before doing it. Idempotent; absent: not run.
    */
   endedAgain?: (jobId: string, type: EventType, record: JobRecord) => Promise<void>;
+  /**
+   * Whether a batch's creating request finished listing its items (null: no such batch). An item of an incomplete
+   * batch waits a while (its request may still be at work) and is then canceled, never run. Absent: not checked.
+   */
+  batchCreation?: (batchId: string) => Promise<{ complete: boolean; createdAtMs: number } | null>;
   /** What a result URL's size probe goes through (STORAGE_URL=none): the upstream's origin trusted, others SSRF-guarded. */
   outputFetch?: Dispatcher;
   /** Where finished videos are copied after the render; absent with STORAGE_URL=none (result.url stays the upstream's). */

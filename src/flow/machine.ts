@@ -1,6 +1,6 @@
 // The flow state machine: runs steps from the checkpoint until the job finishes or must wait; no BullMQ in here.
 import { AppError, callerMessage } from '../core/errors.js';
-import { isTerminal, type EventType } from '../jobs/schemas.js';
+import { isTerminal, type EventType, type JobRecord } from '../jobs/schemas.js';
 import type { Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
@@ -64,6 +64,26 @@ export async function runFlow(
   }
 }
 
+/** How long an item of a batch its request has not finished listing waits for it, and how often it looks again. */
+const BATCH_CREATION_GRACE_MS = 5 * 60_000;
+const BATCH_CREATION_RECHECK_MS = 30_000;
+const ABANDONED_BATCH_MESSAGE =
+  'its batch was never fully created (the request creating it stopped before listing every item), so it did not run: ' +
+  'send the batch request again; with the same Idempotency-Key it creates the batch afresh';
+
+/**
+ * An item of a batch whose creating request died part-way (an API killed) must not run: that request's retry creates
+ * the whole batch again, and both would be paid for. Waited on while the request may still be at work, then canceled.
+ * Only a job that has not started is checked (one read of the batch record per item start).
+ */
+async function incompleteBatch(deps: FlowDeps, record: JobRecord): Promise<'run' | 'wait' | 'abandoned'> {
+  const batchId = record.job.batch_id;
+  if (!batchId || record.job.status !== 'queued' || record.cancel_requested || !deps.batchCreation) return 'run';
+  const creation = await deps.batchCreation(batchId);
+  if (!creation || creation.complete) return 'run';
+  return Date.now() - creation.createdAtMs < BATCH_CREATION_GRACE_MS ? 'wait' : 'abandoned';
+}
+
 /** Waits for a turn (another job's session) or for credits can last long: always handed back to the queue. */
 const inlineable = (outcome: { delayMs: number; reason: string; step: Step }, maxMs: number) =>
   outcome.delayMs <= maxMs && outcome.step !== 'session' && !outcome.reason.includes('credits');
@@ -83,6 +103,13 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
   const { run } = opened;
   const { flow } = run;
   const save = (opts?: { durable?: boolean }) => run.commit(opts).then(() => undefined);
+  const unlisted = await incompleteBatch(deps, run.record);
+  if (unlisted === 'wait') return { kind: 'wait', delayMs: BATCH_CREATION_RECHECK_MS, step: flow.step, reason: 'its batch is still being created' };
+  if (unlisted === 'abandoned') {
+    log.warn({ batchId: run.record.job.batch_id }, 'batch item not run: the request creating its batch stopped before listing every item');
+    await run.lifecycle.cancel(jobId, ABANDONED_BATCH_MESSAGE);
+    return { kind: 'finished' };
+  }
   // Running from here on; written (with job.started) by the first commit, before anything costly or long.
   if (run.record.job.status === 'queued' && !run.record.cancel_requested) run.stageStart();
   // The job spends its tenant's upstream account (its token, credit gate, balance); one account's 2001 pauses only it.

@@ -18,6 +18,11 @@ export const batchRecordSchema = z.object({
   finished_at: z.string().nullable(),
   /** The Redis key of the Idempotency-Key entry the batch was created under (expires and is erased with the batch). */
   idem: z.string().nullable().optional(),
+  /**
+   * false while the request creating it still lists its items; true once it has decided (absent: a record from before).
+   * An item of a batch left incomplete (its API killed) never runs: a retry of the request creates the batch again.
+   */
+  complete: z.boolean().optional(),
 });
 export type BatchRecord = z.infer<typeof batchRecordSchema>;
 

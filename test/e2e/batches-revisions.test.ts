@@ -1,6 +1,6 @@
 // Batches (one upload, one session, items one by one, each its own render) and revisions that take turns on a session.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { enqueueFlow } from '../../src/flow/queue.js';
+import { enqueueFlow, promoteIfDelayed } from '../../src/flow/queue.js';
 import type { Batch, Job } from '../../src/jobs/schemas.js';
 import { startStack, TENANTS, waitForFinished, type Stack } from '../helpers/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -229,6 +229,35 @@ describe('batches and revisions', () => {
     expect(await services.blocking.lrange(services.keys.sessionGroupQueue(parent.id), 0, -1)).toEqual([]);
     const next = await waitForFinished(stack, (await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'warmer colours' })).body.id, 15_000);
     expect(next.status).toBe('succeeded');
+  });
+
+  it('an item of a batch whose creating request died never runs: it waits while the request may be at work, then is canceled', async () => {
+    const { services } = stack;
+    const save = services.batchReads.save.bind(services.batchReads);
+    // The request dies before it records the batch complete (its items reach the queue anyway, as the queued-job
+    // sweeper or admission would start them); a retry of that request creates the whole batch again.
+    services.batchReads.save = async (record) => (record.complete ? undefined : save(record));
+    let batch: Batch;
+    try {
+      batch = (await stack.api<Batch>('POST', '/v1/batches', { items: [{ instruction: 'a teaser' }, { instruction: 'now square' }] })).body;
+    } finally {
+      services.batchReads.save = save;
+    }
+    const sessions = stack.sim.log.count('create_session');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    for (const id of batch.items) expect((await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.status).toBe('queued');
+    // Long after: the request that created it is known to have died.
+    const raw = JSON.parse((await services.blocking.get(services.keys.batch(batch.id)))!) as { created_at: string };
+    raw.created_at = new Date(Date.now() - 10 * 60_000).toISOString();
+    await services.blocking.set(services.keys.batch(batch.id), JSON.stringify(raw));
+    for (const id of batch.items) await promoteIfDelayed(services.flowQueues, id);
+    for (const id of batch.items) {
+      const item = await waitForFinished(stack, id, 15_000);
+      expect(item.status).toBe('canceled');
+      expect(item.error?.message).toMatch(/never fully created/);
+    }
+    // Nothing of it reached the upstream.
+    expect(stack.sim.log.count('create_session')).toBe(sessions);
   });
 });
 
