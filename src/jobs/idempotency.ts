@@ -97,6 +97,17 @@ export class Idempotency {
     return this.keys.idempotency(tenant, sha256(key));
   }
 
+  /** Removes our own pending claim once Redis answers (compare-and-delete), trying once a second while the claim could live. */
+  private releaseWhenBack(redisKey: string, pending: string): void {
+    const giveUpAt = Date.now() + this.pendingTtlMs;
+    const attempt = () => {
+      this.redis.eval(RELEASE, 1, redisKey, pending).catch(() => {
+        if (Date.now() < giveUpAt) setTimeout(attempt, 1_000).unref();
+      });
+    };
+    setTimeout(attempt, 1_000).unref();
+  }
+
   /**
    * Runs `create` at most once per (tenant, key) within the TTL. The first request claims the key with SET NX;
    * a concurrent one with the same body waits for it and replays its job; a different body is 422.
@@ -116,12 +127,21 @@ export class Idempotency {
     const pending = JSON.stringify({ state: 'pending', fp, owner: randomUUID() });
     const deadline = Date.now() + this.waitMs;
     for (;;) {
-      if (await this.redis.set(redisKey, pending, 'PX', this.pendingTtlMs, 'NX')) {
+      let claimed: unknown;
+      try {
+        claimed = await this.redis.set(redisKey, pending, 'PX', this.pendingTtlMs, 'NX');
+      } catch (err) {
+        // Unanswered (Redis stalled) is not unwritten: the claim may land once Redis answers again, and would then hold
+        // the key for a minute, its retries answered 409 though nothing runs. Let it go as soon as Redis is back.
+        this.releaseWhenBack(redisKey, pending);
+        throw err;
+      }
+      if (claimed) {
         let record: T;
         try {
           record = await create();
         } catch (err) {
-          await this.redis.eval(RELEASE, 1, redisKey, pending);
+          await this.redis.eval(RELEASE, 1, redisKey, pending).catch(() => this.releaseWhenBack(redisKey, pending));
           throw err;
         }
         const id = idOf(record);

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORE_DEADLINE_MS } from '../../src/http/store-deadline.js';
 import { REQUEST_COMMAND_TIMEOUT_MS } from '../../src/redis/client.js';
-import { startSingle } from '../helpers/redis-topology.js';
+import { adminCall, startSingle } from '../helpers/redis-topology.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -91,5 +91,23 @@ describe('a Redis that stops answering', () => {
     const first = await stack.api<{ code?: string }>('GET', '/v1/jobs');
     expect([first.status, first.body.code]).toEqual([200, undefined]);
     expect((await stack.api('POST', '/v1/jobs', BODY)).status).toBe(202);
+  }, 40_000);
+
+  it('a batch whose key claim went unanswered in a stall can be retried with the same key as soon as Redis is back', async () => {
+    const key = `stalled-batch-${Date.now()}`;
+    const body = { items: [{ instruction: 'a teaser' }] };
+    // A batch just before: the answering watch has seen Redis well and the tenant's settings are cached, so the create
+    // below goes straight to its key claim in the stall.
+    expect((await stack.api('POST', '/v1/batches', body, { headers: { 'idempotency-key': `${key}-before` } })).status).toBe(202);
+    // Every client's commands wait 5 s (a stall with the connections up), then run: the claim lands after its request gave up.
+    await adminCall(redis.node.port, 'CLIENT', 'PAUSE', 5_000, 'ALL');
+    const first = await stack.api('POST', '/v1/batches', body, { headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(503);
+    // Until the stall ends and a moment after: that claim was then held for a minute, every retry answered 409 IN_USE.
+    await sleep(5_000);
+    const retry = await stack.api<{ id: string }>('POST', '/v1/batches', body, { headers: { 'idempotency-key': key } });
+    expect(retry.status).toBe(202);
+    const replay = await stack.api<{ id: string }>('POST', '/v1/batches', body, { headers: { 'idempotency-key': key } });
+    expect([replay.status, replay.body.id]).toEqual([200, retry.body.id]);
   }, 40_000);
 });
