@@ -68,11 +68,6 @@ export interface CreateOptions {
    */
   claim?: KeyClaim | null;
   /**
-   * The Redis key of an Idempotency-Key entry the caller claimed itself for this job (Idempotency.run: a revision):
-   * the record names it, so it is erased with the job and kept no longer than it.
-   */
-  idem?: string | null;
-  /**
    * Called once the job is stored, before its queue entry is added: if that add fails the job still exists (the
    * queued-job sweeper starts it) and the caller must treat it as created (its files handed over, not removed).
    * `jobJson`: the job exactly as stored (JSON.stringify of record.job).
@@ -97,14 +92,13 @@ export class JobCommands {
     }
     // The id carries the tenant's queue shard (QUEUE_SHARDS > 1), so every key of the job is found from it.
     const job = newJob(this.deps.store.newId(tenant), body, opts);
+    // A job of a group joins its queue only once stored (below): a key taken by an earlier request leaves nothing behind.
     const group = opts.group ?? null;
-    // A key taken by an earlier request would leave this job's place in the group's queue behind: not supported.
-    if (opts.claim && group) throw new Error('an Idempotency-Key claim is for a job without a group');
     const flow = initialFlowState(buildAgentMessages(body), { inherited: opts.inherited, group });
     // Record, flow checkpoint, Idempotency-Key entry and the offer to admission in one script, queue last: a worker
     // only ever sees a job whose record and flow both exist.
     const claim = opts.claim ?? null;
-    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group, idem: claim?.redisKey ?? opts.idem ?? null, job };
+    const record: JobRecord = { v: 1, tenant, cancel_requested: false, trace: opts.trace ?? null, group, idem: claim?.redisKey ?? null, job };
     const admission = this.deps.queue.admissionFor ? await this.deps.queue.admissionFor(tenant) : null;
     const outcome = await this.deps.store.createNew({
       record,
@@ -134,7 +128,7 @@ export class JobCommands {
     tenant: string,
     parentId: string,
     body: RevisionBody,
-    opts: { trace?: string | null; idem?: string | null } = {},
+    opts: { trace?: string | null; claim?: KeyClaim | null } = {},
   ): Promise<JobRecord> {
     const parent = await this.deps.store.getForTenant(tenant, parentId);
     if (!parent) throw new AppError('JOB_NOT_FOUND', `job ${parentId} not found`);
@@ -167,7 +161,7 @@ export class JobCommands {
       parentId,
       batchId: job.batch_id,
       inherited: flow.session,
-      idem: opts.idem ?? null,
+      claim: opts.claim ?? null,
     });
   }
 

@@ -6,7 +6,7 @@ import type { JobCommands } from './job-commands.js';
 
 export interface ReviseJobDeps {
   commands: Pick<JobCommands, 'revise'>;
-  store: Pick<JobStore, 'getForTenant' | 'recordKey'>;
+  store: Pick<JobStore, 'getForTenant'>;
   idempotency: Idempotency;
 }
 
@@ -31,19 +31,16 @@ export class ReviseJob {
     const { tenant, parentId, body, idempotencyKey } = input;
     const trace = input.trace ?? null;
     if (!idempotencyKey) return { record: await commands.revise(tenant, parentId, body, { trace }), replayed: false };
-    // A revision joins its parent's session group before it is stored, so the key is claimed first (run), not in the
-    // job's own write as a create does. The revision's record names the entry, as a create's does: it is erased with
-    // the revision (DELETE, retention) and kept no longer than it (JobStore.commit, Idempotency.run's DONE).
+    // The key is taken in the revision's own write, as a create's is (a pending claim first, then the job, then a
+    // `done` entry, could die between the job and the entry: the key freed a minute later, a retry paid again). Its
+    // record names the entry: it is erased with the revision (DELETE, retention) and kept no longer than it.
     const key = `revision:${parentId}:${idempotencyKey}`;
-    const idem = idempotency.redisKeyOf(tenant, key);
-    return idempotency.run(
+    return idempotency.runClaimed(
       tenant,
       key,
       fingerprint(body),
-      () => commands.revise(tenant, parentId, body, { trace, idem }),
+      (claim) => commands.revise(tenant, parentId, body, { trace, claim }),
       (id) => store.getForTenant(tenant, id),
-      (record) => record.job.id,
-      (id) => store.recordKey(id),
     );
   }
 }

@@ -180,11 +180,6 @@ export class JobStore {
     return newJobId(this.keys.idShard(tenant));
   }
 
-  /** The Redis key of a job's record. */
-  recordKey(id: string): string {
-    return this.keys.job(id);
-  }
-
   /**
    * When the job's record expires (ms since the epoch: its retention, once it has ended); undefined when it has no expiry
    * (still running) or does not exist.

@@ -120,6 +120,32 @@ describe('POST /v1/jobs/{id}/revisions', () => {
     expect((await finished(own.body.id)).status).toBe('succeeded');
   });
 
+  it('a revision stored before its request failed is replayed to the retry with the same key, never made twice', async () => {
+    const parent = await finished((await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a clip to revise once' })).body.id);
+    expect(parent.status).toBe('succeeded');
+    const key = { headers: { 'idempotency-key': `rev-fail-${Date.now()}` } };
+    const body = { instruction: 'add a title "Once"' };
+    // The request fails after the revision's record is written (a crash there, or Redis going away).
+    const { groups } = stack.services;
+    const join = groups.join.bind(groups);
+    groups.join = async () => {
+      throw new Error('died after the revision was stored');
+    };
+    let failed: { status: number };
+    try {
+      failed = await stack.api('POST', `/v1/jobs/${parent.id}/revisions`, body, key);
+    } finally {
+      groups.join = join;
+    }
+    expect(failed.status).toBe(500);
+    // The claim was let go on the failure, so the retry made a second revision, paid for again.
+    const retry = await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, body, key);
+    expect(retry.status).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    const list = await stack.api<{ data: Job[] }>('GET', '/v1/jobs?limit=100');
+    expect(list.body.data.filter((j) => j.parent_id === parent.id).map((j) => j.id)).toEqual([retry.body.id]);
+  });
+
   it('replays a revision retried with the same Idempotency-Key: one job, one more agent message, one more render', async () => {
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a short clip to revise twice' });
     const parent = await finished(created.body.id);
