@@ -1,7 +1,7 @@
 // Erasing a job: every key it made, its entries in the tenant's indexes, its queue entries and its stored output.
 import type { Queue } from 'bullmq';
 import { AppError } from '../core/errors.js';
-import { batchRecordSchema } from '../jobs/batch-store.js';
+import { BatchStore } from '../jobs/batch-store.js';
 import { isTerminal, JOB_STATUSES, type JobRecord } from '../jobs/schemas.js';
 import { retentionMember, type JobStore } from '../jobs/store.js';
 import type { RedisClient } from '../redis/client.js';
@@ -60,7 +60,8 @@ async function eraseIdleGroups(deps: Pick<EraseDeps, 'redis' | 'keys'>, groups: 
  */
 export async function eraseBatch(deps: Pick<EraseDeps, 'redis' | 'keys'>, tenant: string, batchId: string): Promise<void> {
   const { redis, keys } = deps;
-  const idem = await batchIdem(redis, keys.batch(batchId));
+  // The record names its entry; an unreadable record names none.
+  const idem = (await new BatchStore(redis, keys).get(batchId).catch(() => null))?.idem ?? null;
   const multi = redis
     .multi()
     .unlink(keys.batch(batchId), keys.batchFinalized(batchId), keys.batchChecked(batchId))
@@ -69,17 +70,6 @@ export async function eraseBatch(deps: Pick<EraseDeps, 'redis' | 'keys'>, tenant
   if (idem) multi.unlink(idem);
   await multi.exec();
   await eraseIdleGroups(deps, [batchId]);
-}
-
-/** The Idempotency-Key entry a batch's record names (null: none, no record, or one that cannot be read). */
-async function batchIdem(redis: RedisClient, key: string): Promise<string | null> {
-  const raw = await redis.get(key);
-  if (raw === null) return null;
-  try {
-    return batchRecordSchema.parse(JSON.parse(raw)).idem ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /** DELETE /v1/jobs/{id}: a finished job of the tenant is erased now; a running one must be canceled first. */

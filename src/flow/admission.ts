@@ -132,7 +132,6 @@ export class Admission {
     return out as string[];
   }
 
-  /** A job ended: its slot is free; answers the jobs admitted in its place (all of the same shard). */
   /** The tenant's caps, weight or account changed: the scheduler uses them from now; answers the jobs admitted now. */
   async setLimits(tenant: string, limits: TenantLimits): Promise<string[]> {
     const { base, route } = this.of(tenant);
@@ -140,6 +139,7 @@ export class Admission {
     return out as string[];
   }
 
+  /** A job ended: its slot is free; answers the jobs admitted in its place (all of the same shard). */
   async release(jobId: string, tenant: string): Promise<string[]> {
     const { base, route } = this.of(tenant);
     // One job's tenant slot and account slot are free: at most one waiting job can take them.

@@ -89,9 +89,13 @@ export function toErrorBody(err: unknown): ErrorBody {
   return { statusCode: 500, code: 'INTERNAL', message: 'internal error' };
 }
 
-/** Whole seconds an AppError asks the caller to wait (`retryAfterS`, e.g. the HEIC queue being full), for Retry-After. */
+/**
+ * Whole seconds an AppError asks the caller to wait (`retryAfterS`, e.g. the HEIC queue being full), for Retry-After;
+ * a 429 always carries one (1 s unless it says).
+ */
 function retryAfterOf(err: unknown): number | null {
-  const seconds = err instanceof AppError ? err.retryAfterS : null;
+  if (!(err instanceof AppError)) return null;
+  const seconds = err.retryAfterS ?? (err.code === 'RATE_LIMITED' ? 1 : null);
   return seconds !== null && Number.isInteger(seconds) && seconds > 0 ? seconds : null;
 }
 
@@ -104,7 +108,6 @@ export function installErrorHandling(app: FastifyInstance): void {
     // NOT_READY is Redis away (a restart, a failover): one line per request, not a stack trace each.
     if (body.code === 'NOT_READY') request.log.warn({ reason: body.message }, 'request refused: not ready');
     else if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
-    if (err instanceof AppError && err.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
     const retryAfter = retryAfterOf(err);
     if (retryAfter !== null) void reply.header('retry-after', String(retryAfter));
     void reply.status(body.statusCode).send(body);
