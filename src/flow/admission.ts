@@ -22,10 +22,10 @@ return add_job(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], AR
 const RELEASE = luaScript(`${ADMIT_FN}
 local base, job, t = ARGV[1], ARGV[2], ARGV[3]
 local account = redis.call('HGET', base .. 'job-account', job)
-redis.call('SREM', base .. 'running:' .. t, job)
+-- A running job is never also waiting (admit and start_at_once take it out first): only one that was not running may be.
+if redis.call('SREM', base .. 'running:' .. t, job) == 0 then redis.call('ZREM', base .. 'pending:' .. t, job) end
 if account then redis.call('SREM', base .. 'account:' .. account, job) end
 redis.call('HDEL', base .. 'job-account', job)
-redis.call('ZREM', base .. 'pending:' .. t, job)
 if redis.call('ZCARD', base .. 'tenants') == 0 then return {} end
 return admit(base, tonumber(ARGV[4]), tonumber(ARGV[5]))`);
 
