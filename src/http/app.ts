@@ -100,7 +100,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     request.log.debug({ tenant }, 'the admin key acts for a tenant');
     return tenant;
   };
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0]!;
     // The operator's routes (/admin, /metrics) check the admin key themselves.
     if (isPublic(path) || path.startsWith('/admin/') || path === '/admin' || path === '/metrics') return;
@@ -113,6 +113,9 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     const tenant = (await deps.auth.tenantOf(request.headers.authorization)) ?? (await actingFor(request));
     if (!tenant) throw new AppError('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)');
     request.tenant = tenant;
+    // An answer to a key (a tenant's jobs, signed links, webhook secrets) is for that caller only: no cache keeps it.
+    // A route that may be cached says so itself (the output's bytes).
+    void reply.header('cache-control', 'no-store');
     // While Redis is away the job store would queue commands until it is back: answer at once instead.
     if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
   });

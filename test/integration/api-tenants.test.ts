@@ -26,6 +26,18 @@ describe('authentication', () => {
     expect(res.body).toEqual({ statusCode: 401, code: 'UNAUTHORIZED', message: expect.any(String) });
   });
 
+  it('marks every answer to a key no-store (a shared cache must not hand one caller another’s job or signed link)', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'not cached', webhook: { url: 'http://127.0.0.1:9/hook' } });
+    expect(created.status).toBe(202);
+    const answers = [
+      created,
+      await stack.api('GET', `/v1/jobs/${created.body.id}`),
+      await stack.api('GET', '/v1/jobs?limit=1'),
+      await stack.api('GET', `/v1/jobs/${created.body.id}/events`, undefined, { headers: { accept: 'application/json' } }),
+    ];
+    for (const res of answers) expect(res.headers['cache-control']).toBe('no-store');
+  });
+
   it('accepts the bearer scheme in any case', async () => {
     const res = await send(stack.apiUrl, 'GET', '/v1/jobs', { key: null, headers: { authorization: `bearer ${TENANTS.acme}` } });
     expect(res.status).toBe(200);

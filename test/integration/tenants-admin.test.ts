@@ -202,6 +202,8 @@ describe('issued API keys', () => {
     const res = await admin<{ id: string; key: string; prefix: string; created_at: string }>('POST', '/admin/tenants/initech/keys');
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(/^nrk_[A-Za-z0-9_-]{43}$/), prefix: res.body.key.slice(0, 12), created_at: expect.any(String) });
+    // The key is in this answer alone: no cache on the way may keep it.
+    expect(res.headers['cache-control']).toBe('no-store');
     issuedKeys.push(res.body.key);
     const list = await admin<{ data: { id: string; prefix: string }[]; bootstrap: boolean }>('GET', '/admin/tenants/initech/keys');
     expect(list.body).toEqual({ data: [{ id: res.body.id, prefix: res.body.prefix, created_at: res.body.created_at }], bootstrap: false });
