@@ -52,6 +52,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       reader,
       storage: c.outputs.storage,
       verify: (jobId, expires, sig) => c.outputs.links.verify(jobId, expires, sig),
+      tenantDeleted: (tenant) => auth.deletedTenant(tenant),
       redirectTtlMs: OUTPUT_REDIRECT_TTL_MS,
     },
     batches: { batches: c.batches, ...(tracingEnabled() ? { currentTrace: currentTraceparent } : {}) },

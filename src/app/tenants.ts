@@ -71,6 +71,13 @@ export function composeTenants(opts: {
  * briefly and dropped on every process the moment one is revoked). With auth disabled, unknown callers are `default`.
  */
 export function tenantAuthenticator(apiKeys: ApiKeys, directory: TenantDirectory): Authenticator {
+  const settingsOf = async (tenant: string) => {
+    try {
+      return await directory.get(tenant);
+    } catch {
+      throw new AppError('NOT_READY', 'the tenant store (Redis) is unavailable; retry shortly');
+    }
+  };
   return {
     async tenantOf(header) {
       const presented = bearerToken(header);
@@ -89,13 +96,11 @@ export function tenantAuthenticator(apiKeys: ApiKeys, directory: TenantDirectory
     },
     isAdmin: (header) => apiKeys.isAdmin(header),
     async liveTenant(tenant) {
-      let settings;
-      try {
-        settings = await directory.get(tenant);
-      } catch {
-        throw new AppError('NOT_READY', 'the tenant store (Redis) is unavailable; retry shortly');
-      }
+      const settings = await settingsOf(tenant);
       return settings && !settings.deleted_at ? settings.id : null;
+    },
+    async deletedTenant(tenant) {
+      return Boolean((await settingsOf(tenant))?.deleted_at);
     },
   };
 }

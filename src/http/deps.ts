@@ -22,6 +22,8 @@ export interface Authenticator {
   isAdmin(authorization: string | undefined): boolean;
   /** `tenant` when it exists and is not deleted (the admin key acts for it with X-Tenant), else null. */
   liveTenant(tenant: string): Promise<string | null>;
+  /** True once `tenant` has been deleted (its tombstone says so): its signed output links stop at once, as its keys do. */
+  deletedTenant(tenant: string): Promise<boolean>;
 }
 
 export interface HttpDeps {

@@ -124,4 +124,23 @@ describe('deleting a tenant with jobs in flight', () => {
       expect(ttl, k).toBeLessThanOrEqual(3_600_000);
     }
   });
+  it('kills its signed output links at once: they worked until the deletion, then 404 as for a job that is not there', async () => {
+    const admin = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key: ADMIN });
+    // An account of its own (anonymous): acme's job of the first test holds the shared account's one running slot.
+    expect((await admin('POST', '/admin/tenants', { id: 'oscorp', retention_ms: 3_600_000, upstream: { anonymous: true } })).status).toBe(201);
+    const key = (await admin<{ key: string }>('POST', '/admin/tenants/oscorp/keys')).body.key;
+    stack.sim.setScenario({ renderMs: 0 });
+    const id = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a promo worth a link' }, { key })).body.id;
+    await waitFor(async () => (await statusOf(id)) === 'succeeded' || null, { what: 'the job succeeded', timeoutMs: 20_000 });
+    const link = (await stack.api<Job>('GET', `/v1/jobs/${id}`, undefined, { key })).body.result!.url;
+    const get = () => fetch(link, { method: 'HEAD' });
+    expect(link).toContain('sig=');
+    expect((await get()).status).toBe(200);
+
+    expect((await admin('DELETE', '/admin/tenants/oscorp')).status).toBe(200);
+    const dead = await fetch(link);
+    expect(dead.status).toBe(404);
+    expect(((await dead.json()) as { code: string }).code).toBe('JOB_NOT_FOUND');
+    expect((await get()).status).toBe(404);
+  });
 });

@@ -20,6 +20,8 @@ export interface OutputRouteDeps {
   /** null with STORAGE_URL=none: every request answers 404 OUTPUT_NOT_STORED. */
   storage: OutputStorage | null;
   verify(jobId: string, expires: string | undefined, sig: string | undefined): Promise<LinkVerdict>;
+  /** A deleted tenant's links are dead from its deletion on (its outputs stay until its purge). */
+  tenantDeleted(tenant: string): Promise<boolean>;
   /** s3: a signed GET is redirected to a presigned URL valid this long (minted per request). */
   redirectTtlMs: number;
 }
@@ -81,7 +83,8 @@ export function jobOutputRoutes(deps: OutputRouteDeps): FastifyPluginAsyncZod {
           if (verdict === 'expired') throw new AppError('OUTPUT_LINK_EXPIRED', 'this output link has expired; GET /v1/jobs/{id} returns a fresh one');
           if (verdict !== 'ok') throw new AppError('OUTPUT_LINK_INVALID', 'the output link is not valid for this job');
           const found = await deps.reader.get(id);
-          if (!found) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
+          // A deleted tenant's job is as gone to a link as it is to a key (404 as for any job that is not there).
+          if (!found || (await deps.tenantDeleted(found.tenant))) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
           record = found;
         } else {
           record = await findJob(deps.reader, request.tenant, id);
