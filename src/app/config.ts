@@ -8,7 +8,7 @@ import { workerV8FlagsSchema } from './v8-flags.js';
 import { heapReleaseSchema } from '../observability/heap-release.js';
 import { simScenarioEnvSchema } from '../sim/scenario.js';
 import { WEBHOOK_SECRET_PATTERN } from '../webhooks/signing.js';
-import { NEW_TENANT_ID_PATTERN } from '../tenants/schemas.js';
+import { MAX_RETENTION_MS, NEW_TENANT_ID_PATTERN } from '../tenants/schemas.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -108,7 +108,7 @@ export const envSchema = z.object({
   WEBHOOK_SECRET_GRACE_MS: int(0).default(86_400_000),
   WORKER_CONCURRENCY: int(1, 100_000).default(50),
   MAX_RUNNING_JOBS: int(1, 1_000_000).default(100),
-  JOB_RETENTION_MS: int(1000).default(30 * 24 * 3600 * 1000),
+  JOB_RETENTION_MS: int(1000, MAX_RETENTION_MS).default(30 * 24 * 3600 * 1000),
   RETENTION_SWEEP_INTERVAL_MS: int(10).default(60_000),
   WORKER_LOCK_MS: int(1000).default(30_000),
   RECONCILE_INTERVAL_MS: int(10).default(30_000),

@@ -6,7 +6,7 @@ import type { Keys } from '../redis/keys.js';
 import type { TenantDirectory } from '../tenants/directory.js';
 import { newApiKey } from '../tenants/issued-keys.js';
 import type { CreateTenantBody, UpdateTenantBody } from '../tenants/requests.js';
-import { newTenantRecord, toSettings, type TenantRecord, type TenantSettings } from '../tenants/schemas.js';
+import { DEFAULT_LIMITS, newTenantRecord, toSettings, type TenantRecord, type TenantSettings } from '../tenants/schemas.js';
 import type { SecretBox } from '../tenants/secret-box.js';
 import type { TenantStore } from '../tenants/store.js';
 import { storedUpstream, type ResealReport } from '../tenants/upstream-secrets.js';
@@ -214,7 +214,7 @@ function limitsFrom(body: UpdateTenantBody): Partial<Pick<TenantRecord, 'max_con
   if (body.max_concurrent_jobs !== undefined) out.max_concurrent_jobs = body.max_concurrent_jobs;
   if (body.rate_limit_per_min !== undefined) out.rate_limit_per_min = body.rate_limit_per_min;
   if (body.retention_ms !== undefined) out.retention_ms = body.retention_ms;
-  if (body.weight !== undefined) out.weight = body.weight;
+  if (body.weight !== undefined) out.weight = body.weight ?? DEFAULT_LIMITS.weight;
   return out;
 }
 

@@ -18,8 +18,13 @@ const settings = {
   rate_limit_per_min: tenantLimitsShape.rate_limit_per_min
     .optional()
     .describe('POST /v1/jobs, /v1/batches and /v1/uploads per minute, shared by all API processes (null: not limited)'),
-  retention_ms: tenantLimitsShape.retention_ms.optional().describe('how long finished jobs (and a deleted tenant’s tombstone) are kept (null: JOB_RETENTION_MS)'),
-  weight: tenantLimitsShape.weight.optional().describe('share of the workers when tenants compete (default 1)'),
+  retention_ms: tenantLimitsShape.retention_ms
+    .optional()
+    .describe('how long finished jobs (and a deleted tenant’s tombstone) are kept, at most ten years (null: JOB_RETENTION_MS)'),
+  weight: tenantLimitsShape.weight
+    .nullable()
+    .optional()
+    .describe('share of the workers when tenants compete, 0.001–1,000,000 (null: the default, 1)'),
   upstream: upstreamRequestSchema.optional().describe('whose NemoVideo account its jobs spend (default: the service’s)'),
 };
 

@@ -26,17 +26,40 @@ export const storedUpstreamSchema = z.discriminatedUnion('kind', [
 ]);
 export type StoredUpstream = z.infer<typeof storedUpstreamSchema>;
 
+/**
+ * Ten years. Long enough for any retention policy; and "now + retention" stays a date (JavaScript's end at 8.64e15 ms:
+ * a tenant kept longer could not be deleted, its purge date being no date).
+ */
+export const MAX_RETENTION_MS = 10 * 365 * 24 * 3600 * 1000;
+/**
+ * The least weight. Admission adds 1/weight to a tenant's pass: a weight far below this made one start jump the shared
+ * virtual time so far that every later pass + 1/weight rounded to the same number, and ties went by tenant name for good.
+ */
+export const MIN_WEIGHT = 0.001;
+
 /** The per-tenant settings (null = the service-wide default). */
 export const tenantLimitsShape = {
   max_concurrent_jobs: z.number().int().min(1).nullable(),
   rate_limit_per_min: z.number().int().min(1).nullable(),
-  retention_ms: z.number().int().min(1000).nullable(),
-  weight: z.number().positive().max(1_000_000),
+  retention_ms: z.number().int().min(1000).max(MAX_RETENTION_MS).nullable(),
+  weight: z.number().min(MIN_WEIGHT).max(1_000_000),
 };
 
 export const tenantRecordSchema = z.object({
   id: tenantIdSchema,
   ...tenantLimitsShape,
+  // Records stored before the bounds above are read clamped to them, never refused (a refused record is a lost tenant).
+  retention_ms: z
+    .number()
+    .int()
+    .min(1000)
+    .nullable()
+    .transform((ms) => (ms === null ? null : Math.min(ms, MAX_RETENTION_MS))),
+  weight: z
+    .number()
+    .positive()
+    .max(1_000_000)
+    .transform((w) => Math.max(w, MIN_WEIGHT)),
   upstream: storedUpstreamSchema,
   created_at: z.string(),
   updated_at: z.string(),

@@ -133,6 +133,10 @@ describe('tenants', () => {
     [{ id: 'ok', weight: 0 }, /^weight: /],
     [{ id: 'ok', rate_limit_per_min: 1.5 }, /^rate_limit_per_min: /],
     [{ id: 'ok', retention_ms: 10 }, /^retention_ms: /],
+    // Past ten years: now + it may be no date at all (the tenant could then not be deleted: 500).
+    [{ id: 'ok', retention_ms: 9_000_000_000_000_000 }, /^retention_ms: /],
+    // A weight this small broke the fair scheduler's turns for every tenant of the shard.
+    [{ id: 'ok', weight: 1e-300 }, /^weight: /],
     [{ id: 'ok', max_concurrent_jobs: 0 }, /^max_concurrent_jobs: /],
     [{ id: 'ok', upstream: { token: 'a b c d e f g h' } }, /^upstream/],
     [{ id: 'ok', upstream: { kind: 'token' } }, /^upstream: must be \{"token"/],
@@ -161,6 +165,8 @@ describe('tenants', () => {
     expect(await stack.services.tenants.directory.upstreamOf('hooli')).toEqual(first);
     const reset = await admin<Tenant>('PATCH', '/admin/tenants/hooli', { rate_limit_per_min: null, upstream: { default: true } });
     expect(reset.body).toMatchObject({ rate_limit_per_min: null, weight: 3, upstream: { kind: 'default' } });
+    // The weight resets like the other settings (to 1).
+    expect((await admin<Tenant>('PATCH', '/admin/tenants/hooli', { weight: null })).body).toMatchObject({ weight: 1 });
     expect(await stack.services.tenants.directory.upstreamOf('hooli')).toEqual({ account: 'default', kind: 'default' });
     // A bootstrap tenant's settings are data too.
     expect((await admin<Tenant>('PATCH', '/admin/tenants/globex', { weight: 2 })).body).toMatchObject({ id: 'globex', weight: 2, bootstrap: true });
@@ -262,6 +268,19 @@ describe('deleting a tenant', () => {
     const ttl = await stack.services.redis.pttl(stack.services.keys.tenantRecord('hooli'));
     expect(ttl).toBeGreaterThan(stack.services.config.JOB_RETENTION_MS - 60_000);
     expect(ttl).toBeLessThanOrEqual(stack.services.config.JOB_RETENTION_MS);
+  });
+
+  it('deletes a tenant stored before the bounds with a retention past any date and a weight near 0 (read at the bounds)', async () => {
+    expect((await admin('POST', '/admin/tenants', { id: 'legacy' })).status).toBe(201);
+    const { redis, keys } = stack.services;
+    const stored = JSON.parse((await redis.get(keys.tenantRecord('legacy')))!) as Record<string, unknown>;
+    await redis.set(keys.tenantRecord('legacy'), JSON.stringify({ ...stored, retention_ms: 9_000_000_000_000_000, weight: 1e-300 }));
+    await stack.services.tenants.directory.changed({ tenant: 'legacy' });
+    const got = await admin<Tenant>('GET', '/admin/tenants/legacy');
+    expect(got.body).toMatchObject({ retention_ms: 10 * 365 * 24 * 3600 * 1000, weight: 0.001 });
+    const res = await admin<Tenant>('DELETE', '/admin/tenants/legacy');
+    expect(res.status).toBe(200);
+    expect(Date.parse(res.body.purge_at!) - Date.parse(res.body.deleted_at!)).toBe(10 * 365 * 24 * 3600 * 1000);
   });
 });
 

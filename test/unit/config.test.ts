@@ -21,13 +21,14 @@ describe('loadConfig', () => {
 
   it('reports one line per invalid variable', () => {
     try {
-      loadConfig({ PORT: 'eighty', WORKER_CONCURRENCY: '0', WEBHOOK_SECRET: 'plain', API_KEYS: 'nokey' });
+      // A retention past ten years: now + it may be no date (a deleted tenant's purge date).
+      loadConfig({ PORT: 'eighty', WORKER_CONCURRENCY: '0', WEBHOOK_SECRET: 'plain', API_KEYS: 'nokey', JOB_RETENTION_MS: '9000000000000000' });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const problems = (err as ConfigError).problems;
-      expect(problems).toHaveLength(4);
-      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['API_KEYS', 'PORT', 'WEBHOOK_SECRET', 'WORKER_CONCURRENCY']);
+      expect(problems).toHaveLength(5);
+      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['API_KEYS', 'JOB_RETENTION_MS', 'PORT', 'WEBHOOK_SECRET', 'WORKER_CONCURRENCY']);
       // The invalid secret value itself is never echoed.
       expect(problems.join('\n')).not.toContain('plain');
     }
