@@ -322,7 +322,7 @@ export function compose(config: Config, logger: Logger): Container {
     readStore,
     flows,
     groups,
-    erase: { redis: blocking, keys, store, flowQueue: flowQueues, outputs },
+    erase: { redis: blocking, keys, store, flowQueue: flowQueues, deliveryQueue: deliveryQueues, outputs },
     admission,
     limitsOf,
     lifecycle,

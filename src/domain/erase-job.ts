@@ -7,6 +7,8 @@ import { retentionMember, type JobStore } from '../jobs/store.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
+import { queueFor, type QueueRef } from '../redis/shard-queues.js';
+import { deliveryId, type DeliveryJobData } from '../webhooks/queue.js';
 
 export interface EraseDeps {
   redis: RedisClient;
@@ -14,6 +16,8 @@ export interface EraseDeps {
   store: Pick<JobStore, 'get' | 'getForTenant'>;
   /** The flow queue(s): a finished job's entry is normally gone already (removeOnComplete); a stray one goes too. */
   flowQueue: Pick<Queue, 'remove'>;
+  /** The webhooks queue(s): a delivery still retrying (its next attempt delayed) goes with its job. */
+  deliveryQueue: QueueRef<DeliveryJobData>;
   /** Deletes the job's stored MP4 (outputs that last); absent when outputs are not stored. */
   outputs?: { erase(tenant: string, jobId: string): Promise<void> };
 }
@@ -25,6 +29,8 @@ export interface EraseDeps {
 export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, known?: JobRecord | null): Promise<void> {
   const { redis, keys } = deps;
   const record = known === undefined ? await deps.store.get(jobId) : known;
+  // Read before the ledger goes: its pending events are the deliveries that may wait in the webhooks queue for a retry.
+  const retrying = await pendingDeliveries(redis, keys, jobId);
   const multi = redis
     .multi()
     .unlink(keys.job(jobId), keys.jobFlow(jobId), keys.jobEvents(jobId), keys.jobDeliveries(jobId), keys.jobWebhookPending(jobId))
@@ -38,7 +44,17 @@ export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, k
   // it with its own id, so that one is looked for by name too.
   await eraseIdleGroups(deps, [record?.group, jobId]);
   await deps.flowQueue.remove(jobId).catch(() => 0);
+  // One being sent right now is locked and stays: it finds its job gone and ends without a request (delivery-processor).
+  for (const seq of retrying) await queueFor(deps.deliveryQueue, jobId).remove(deliveryId(jobId, seq)).catch(() => 0);
   await deps.outputs?.erase(tenant, jobId);
+}
+
+/** The seqs of the job's events whose webhook is still to be delivered (the ledger's `pending` fields). */
+async function pendingDeliveries(redis: RedisClient, keys: Keys, jobId: string): Promise<number[]> {
+  const ledger = await redis.hgetall(keys.jobWebhookPending(jobId));
+  return Object.entries(ledger)
+    .filter(([field, state]) => /^\d+$/.test(field) && state === 'pending')
+    .map(([field]) => Number(field));
 }
 
 /** KEYS: group queue, group. The group's session goes unless a job still waits for (or holds) its turn on it. */

@@ -1,5 +1,6 @@
 // Key hygiene of shared sessions (`<P>:group:<id>`): a group's session expires with the last job of its group (and that
 // job's retention), never while one of its jobs is still to run; erasing a batch or a revision chain's first job takes it.
+import type { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eraseBatch, eraseJob } from '../../src/domain/erase-job.js';
 import { GROUP_LIVE_MS, SessionGroups } from '../../src/flow/session-groups.js';
@@ -7,6 +8,7 @@ import type { JobRecord } from '../../src/jobs/schemas.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { newBatchId } from '../../src/jobs/ids.js';
 import { createKeys } from '../../src/redis/keys.js';
+import type { DeliveryJobData } from '../../src/webhooks/queue.js';
 import { makeJob } from '../helpers/jobs.js';
 import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -17,7 +19,9 @@ const store = new JobStore(redis, keys);
 const groups = new SessionGroups(redis, keys);
 const tenant = 'acme';
 const session = { task_id: 't1', session_id: 's1', uploads: [{ filename: 'a.jpg', fileType: 'image', cdnUrl: 'https://cdn.example/a.jpg' }] };
-const eraseDeps = { redis, keys, store, flowQueue: { remove: async () => 0 } };
+// No webhook deliveries here: a queue that holds none.
+const noDeliveries = { remove: async () => 0 } as unknown as Queue<DeliveryJobData>;
+const eraseDeps = { redis, keys, store, flowQueue: { remove: async () => 0 }, deliveryQueue: noDeliveries };
 
 afterAll(async () => {
   await cleanupPrefix(redis, prefix);

@@ -245,7 +245,7 @@ describe('webhook enqueuer + delivery processor', () => {
 
   it('logs a delivery that finds its job erased meanwhile (retention or DELETE), and sends nothing', async () => {
     const { lines, processor, job, eventSeq } = await endedJobWithCapturedLog();
-    await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 } }, 'acme', job.id);
+    await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 }, deliveryQueue: queue }, 'acme', job.id);
     await processor.deliverNow({ jobId: job.id, seq: eventSeq, attempt: 1, tenant: 'acme' });
     expect(forJob(job.id)).toHaveLength(0);
     expect(lines.filter((l) => l.msg === 'webhook not sent: the job was erased before its delivery').map((l) => l.jobId)).toEqual([job.id]);
@@ -257,12 +257,32 @@ describe('webhook enqueuer + delivery processor', () => {
     receiver.respond(() => ({ status: 503, delayMs: 300 }));
     const delivering = processor.deliverNow({ jobId: job.id, seq: eventSeq, attempt: 1, tenant: 'acme' });
     await waitFor(() => forJob(job.id).length === 1, { what: 'the attempt reaching the receiver' });
-    await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 } }, 'acme', job.id);
+    await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 }, deliveryQueue: queue }, 'acme', job.id);
     await delivering;
     // No delivery log or ledger recreated, no retry queued.
     expect(await redis.exists(keys.job(job.id), keys.jobDeliveries(job.id), keys.jobWebhookPending(job.id))).toBe(0);
     expect(await queue.getJob(deliveryId(job.id, eventSeq))).toBeUndefined();
     expect(lines.filter((l) => l.msg === 'webhook attempt not recorded: the job was erased while it was out').map((l) => l.jobId)).toEqual([job.id]);
+  });
+
+  it('erasing a job (DELETE, retention) takes its delivery waiting for a retry out of the webhooks queue', async () => {
+    // The first attempt fails; the next is ten minutes away: the delivery waits, delayed, in the queue.
+    const s = setup({ allowPrivate: true, schedule: [600_000] });
+    worker = s.worker;
+    receiver.respond(() => ({ status: 503 }));
+    const job = newJob(receiver.url, ['job.succeeded']);
+    await store.create('acme', job);
+    await s.lifecycle.start(job.id);
+    const ended = await s.lifecycle.succeed(job.id, RESULT);
+    const seq = (await ledger.states(job.id)).keys().next().value!;
+    await waitFor(async () => (await (await queue.getJob(deliveryId(job.id, seq)))?.getState()) === 'delayed' || null, { what: 'the retry waiting in the queue' });
+    expect(receiver.deliveries.filter((d) => d.payload.data.id === job.id)).toHaveLength(1);
+    expect(ended.job.status).toBe('succeeded');
+
+    await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 }, deliveryQueue: queue }, 'acme', job.id);
+    expect(await queue.getJob(deliveryId(job.id, seq))).toBeUndefined();
+    const [, left] = await redis.scan('0', 'MATCH', `${prefix}*${job.id}*`, 'COUNT', 100_000);
+    expect(left).toEqual([]);
   });
 
   it('redelivers after a 410 stop when the caller asks, with the same webhook-id', async () => {
