@@ -30,9 +30,11 @@ export function batchEndHook(deps: BatchEndDeps) {
       const items = await deps.store.getMany(batch.items);
       // Not the last item: said so, for its event stream to close at its own end.
       if (items.some((item) => item !== null && !isTerminal(item.job.status))) return await deps.batches.markNotLast(batchId, jobId);
-      const at = new Date().toISOString();
+      // The batch ended when its last item did: the time every read showed before this stamp, and shows after it.
+      const view = batchView(batch, items);
+      const at = view.finished_at ?? new Date().toISOString();
       if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant), jobId))) return await deps.batches.markNotLast(batchId, jobId);
-      const view = batchView({ ...batch, finished_at: at }, items);
+      view.finished_at = at;
       const event: EventType = view.status === 'succeeded' ? 'batch.succeeded' : 'batch.failed';
       const seq = await deps.store.appendEvent(jobId, event, view);
       await deps.afterEvent(jobId, event, seq);

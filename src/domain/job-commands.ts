@@ -11,6 +11,7 @@ import { EMPTY_USAGE, isTerminal, TERMINAL_EVENTS, type CreateJobBody, type Job,
 import { VersionConflict, type JobStore } from '../jobs/store.js';
 import { isHeicUrl } from '../uploads/url-source.js';
 import { buildAgentMessages } from '../video/compile.js';
+import { applyOutputChanges } from '../video/output.js';
 
 export interface JobQueuePort {
   /**
@@ -149,7 +150,7 @@ export class JobCommands {
       instruction: body.instruction,
       followups: [],
       sources: [],
-      output: body.output ?? job.output,
+      output: body.output ? applyOutputChanges(job.output, body.output) : job.output,
       conformance: body.conformance ?? job.conformance,
       language: job.language,
       metadata: job.metadata,
@@ -159,7 +160,8 @@ export class JobCommands {
       trace: opts.trace ?? null,
       group,
       parentId,
-      batchId: job.batch_id,
+      // Not an item of its parent's batch (the batch's counts and end do not include it): parent_id names the item.
+      batchId: null,
       inherited: flow.session,
       claim: opts.claim ?? null,
     });

@@ -45,7 +45,8 @@ export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: B
 
 export function batchView(record: BatchRecord, items: readonly (JobRecord | null)[]): Batch {
   const { status, counts } = batchStatusOf(items);
-  const { tenant: _tenant, idem: _idem, ...rest } = record;
+  // What only the service reads stays out (a webhook body is this object as it is: no response schema strips it).
+  const { tenant: _tenant, idem: _idem, complete: _complete, ...rest } = record;
   // Ended by its items' records before the hook that announces the end has stamped it: the last item's end is its end.
   const ended = status === 'succeeded' || status === 'failed' || status === 'canceled';
   const lastEnd = items.reduce<string | null>((at, item) => {

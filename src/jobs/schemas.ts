@@ -1,7 +1,7 @@
 // zod schemas of the public Job, its Event and the create-job body (contract §4); the HTTP layer and OpenAPI share them.
 import { z } from 'zod';
 import { checkSchema } from '../video/conformance.js';
-import { conformanceChoiceSchema, conformanceSchema, outputSchema } from '../video/output.js';
+import { conformanceChoiceSchema, conformanceSchema, outputChangesSchema, outputSchema } from '../video/output.js';
 import { timelineSchema } from '../video/timeline.js';
 import { nestsDeeperThan } from '../core/json-nesting.js';
 
@@ -78,10 +78,10 @@ export type CreateJobBody = z.infer<typeof createJobBodySchema>;
 
 export const revisionBodySchema = z.strictObject({
   instruction: text(4000),
-  output: outputSchema
+  output: outputChangesSchema
     .optional()
     .describe(
-      'The wishes for the revised video; the parent job’s output when absent. They go with the instruction as binding requirements and are checked, so an instruction that contradicts them (e.g. "make it square" on a 16:9 parent) must come with the new wishes here.',
+      'The wishes to change, over the parent job’s output: each one given replaces the parent’s, the others stand (null drops one); the parent’s output as it is when absent. They go with the instruction as binding requirements and are checked, so an instruction that contradicts a standing wish (e.g. "make it square" on a 16:9 parent) must come with the changed wish here: {"aspect_ratio": "1:1"}.',
     ),
   conformance: conformanceChoiceSchema.optional().describe('The parent job’s setting when absent.'),
 });

@@ -37,15 +37,12 @@ export function namesMoreThanMax(value: string): boolean {
   return /^(?:w?qhd|uhd|ultra\s*hd|qhd\+|full\s*uhd)$/.test(v);
 }
 
-const resolutionSchema = z
-  .enum(RESOLUTIONS, {
-    error: (issue) =>
-      typeof issue.input === 'string' && namesMoreThanMax(issue.input)
-        ? `the upstream renders at most 1080p (1080x1920); ${issue.input.trim()} is not available`
-        : 'must be one of 720p, 1080p',
-  })
-  .default('1080p')
-  .describe('Size of the rendered video: the short side in pixels. The upstream renders at most 1080p (1080x1920).');
+const resolutionChoice = z.enum(RESOLUTIONS, {
+  error: (issue) =>
+    typeof issue.input === 'string' && namesMoreThanMax(issue.input)
+      ? `the upstream renders at most 1080p (1080x1920); ${issue.input.trim()} is not available`
+      : 'must be one of 720p, 1080p',
+});
 
 export const musicSchema = z
   .union(
@@ -66,31 +63,70 @@ export const musicSchema = z
   .describe('"auto" lets the agent decide, "none" asks for no music, an object asks for background music of that style.');
 export type Music = z.infer<typeof musicSchema>;
 
+/** Each wish without its default: the job's schema adds those, a revision's changes take them as they are. */
+const wish = {
+  format: z.enum(['mp4'], { error: 'must be mp4' }),
+  quality: z.enum(['low', 'medium', 'high'], { error: 'must be one of low, medium, high' }),
+  resolution: resolutionChoice,
+  aspect_ratio: z.enum(ASPECT_RATIOS, { error: 'must be one of 16:9, 9:16, 1:1, 4:5' }),
+  duration_s: z.number({ error: 'must be a number of seconds' }).min(3, 'must be at least 3 (seconds)').max(300, 'must be at most 300 (seconds)'),
+  music: musicSchema,
+  title: line(120),
+  transitions: line(100),
+};
+const WISH_TEXT = {
+  format: 'Container of the result; only mp4.',
+  quality: 'Render quality (encoder effort and bitrate).',
+  resolution: 'Size of the rendered video: the short side in pixels. The upstream renders at most 1080p (1080x1920).',
+  aspect_ratio: 'Shape of the video; with the resolution it fixes the canvas, e.g. 9:16 at 1080p is 1080x1920.',
+  duration_s: 'Length of the video in seconds (3–300, fractions allowed).',
+  music: musicSchema.description!,
+  title: 'A title shown at the start of the video.',
+  transitions: '"auto" lets the agent decide, "none" asks for hard cuts, other words name the transitions, e.g. "crossfade".',
+} as const;
+
 export const outputSchema = z
   .strictObject({
-    format: z.enum(['mp4'], { error: 'must be mp4' }).default('mp4').describe('Container of the result; only mp4.'),
-    quality: z
-      .enum(['low', 'medium', 'high'], { error: 'must be one of low, medium, high' })
-      .default('high')
-      .describe('Render quality (encoder effort and bitrate).'),
-    resolution: resolutionSchema,
-    aspect_ratio: z
-      .enum(ASPECT_RATIOS, { error: 'must be one of 16:9, 9:16, 1:1, 4:5' })
-      .optional()
-      .describe('Shape of the video; with the resolution it fixes the canvas, e.g. 9:16 at 1080p is 1080x1920.'),
-    duration_s: z
-      .number({ error: 'must be a number of seconds' })
-      .min(3, 'must be at least 3 (seconds)')
-      .max(300, 'must be at most 300 (seconds)')
-      .optional()
-      .describe('Length of the video in seconds (3–300, fractions allowed).'),
-    music: musicSchema.optional(),
-    title: line(120).optional().describe('A title shown at the start of the video.'),
-    transitions: line(100)
-      .optional()
-      .describe('"auto" lets the agent decide, "none" asks for hard cuts, other words name the transitions, e.g. "crossfade".'),
+    format: wish.format.default('mp4').describe(WISH_TEXT.format),
+    quality: wish.quality.default('high').describe(WISH_TEXT.quality),
+    resolution: wish.resolution.default('1080p').describe(WISH_TEXT.resolution),
+    aspect_ratio: wish.aspect_ratio.optional().describe(WISH_TEXT.aspect_ratio),
+    duration_s: wish.duration_s.optional().describe(WISH_TEXT.duration_s),
+    music: wish.music.optional(),
+    title: wish.title.optional().describe(WISH_TEXT.title),
+    transitions: wish.transitions.optional().describe(WISH_TEXT.transitions),
   })
   .describe('What the video must be: the agent is told the wishes and the result is checked against them.');
+
+const DROPPABLE = ' null drops the parent’s wish.';
+/**
+ * A revision's changes to its parent's wishes: a wish given replaces the parent's, one left out stands, and null drops
+ * one the parent had (the ones with a default go back to it). "Make it square" on a 30 s 16:9 promo with music and a
+ * title is {"aspect_ratio": "1:1"}, and the music, title and length are still asked for and checked.
+ */
+export const outputChangesSchema = z
+  .strictObject({
+    format: wish.format.optional().describe(WISH_TEXT.format),
+    quality: wish.quality.optional().describe(WISH_TEXT.quality),
+    resolution: wish.resolution.optional().describe(WISH_TEXT.resolution),
+    aspect_ratio: wish.aspect_ratio.nullable().optional().describe(WISH_TEXT.aspect_ratio + DROPPABLE),
+    duration_s: wish.duration_s.nullable().optional().describe(WISH_TEXT.duration_s + DROPPABLE),
+    music: wish.music.nullable().optional().describe(WISH_TEXT.music + DROPPABLE),
+    title: wish.title.nullable().optional().describe(WISH_TEXT.title + DROPPABLE),
+    transitions: wish.transitions.nullable().optional().describe(WISH_TEXT.transitions + DROPPABLE),
+  })
+  .describe('The wishes to change, over the parent job’s: each one given replaces the parent’s, the others stand, null drops one.');
+export type OutputChanges = z.infer<typeof outputChangesSchema>;
+
+/** The parent's wishes with a revision's changes applied (see outputChangesSchema). */
+export function applyOutputChanges(parent: Output, changes: OutputChanges): Output {
+  const next: Record<string, unknown> = { ...parent };
+  for (const [field, value] of Object.entries(changes)) {
+    if (value === null) delete next[field];
+    else if (value !== undefined) next[field] = value;
+  }
+  return outputSchema.parse(next);
+}
 
 /** What jobs store: format, quality and resolution always have a value. */
 export type Output = z.infer<typeof outputSchema>;

@@ -120,6 +120,27 @@ describe('POST /v1/jobs/{id}/revisions', () => {
     expect((await finished(own.body.id)).status).toBe('succeeded');
   });
 
+  it('a revision’s output changes the wishes it names; the others stand and are asked for and checked again, null drops one', async () => {
+    const wishes = { resolution: '720p', aspect_ratio: '16:9', duration_s: 30, music: { style: 'upbeat electronic', volume: 0.4 }, title: 'Autumn Sale', transitions: 'crossfade' };
+    const parent = await finished((await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a promo from these photos', output: wishes })).body.id);
+    expect(parent.status).toBe('succeeded');
+    const square = await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'make it square', output: { aspect_ratio: '1:1' } });
+    expect(square.status).toBe(202);
+    expect(square.body.output).toEqual({ format: 'mp4', quality: 'high', ...wishes, aspect_ratio: '1:1' });
+    const done = await finished(square.body.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.result!.checks.map((c) => c.name).sort()).toEqual(['aspect_ratio', 'duration', 'music', 'resolution', 'title'].sort());
+
+    const untitled = await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'drop the title', output: { title: null } });
+    expect(untitled.status).toBe(202);
+    expect(untitled.body.output.title).toBeUndefined();
+    expect(untitled.body.output.aspect_ratio).toBe('16:9');
+    // A wish with a default cannot be dropped, only changed.
+    const refused = await stack.api<{ message: string }>('POST', `/v1/jobs/${parent.id}/revisions`, { instruction: 'x', output: { resolution: null } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/^output\.resolution: /);
+  });
+
   it('a revision stored before its request failed is replayed to the retry with the same key, never made twice', async () => {
     const parent = await finished((await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a clip to revise once' })).body.id);
     expect(parent.status).toBe('succeeded');

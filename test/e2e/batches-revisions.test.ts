@@ -70,6 +70,16 @@ describe('batches and revisions', () => {
     expect(delivered.map((d) => d.payload.type)).toEqual(['job.succeeded', 'job.succeeded', 'job.succeeded', 'batch.succeeded']);
     expect(delivered.map((d) => d.payload.data.id)).toEqual([...done.items, done.id]);
     expect(delivered.every((d) => d.verified)).toBe(true);
+    // The batch's webhook says what GET says, to the field and to the millisecond: it ended when its last item did.
+    const batchEvent = delivered[3]!.payload.data as unknown as Batch;
+    const lastItemEnd = jobs.map((j) => j.finished_at!).sort().at(-1);
+    expect(done.finished_at).toBe(lastItemEnd);
+    expect(batchEvent).toEqual((await stack.api<Batch>('GET', `/v1/batches/${done.id}`)).body);
+    // A revision of an item continues its session but is not one of the batch's items: parent_id names the item.
+    const revision = (await stack.api<Job>('POST', `/v1/jobs/${done.items[0]}/revisions`, { instruction: 'warmer colours' })).body;
+    expect(revision).toMatchObject({ parent_id: done.items[0], batch_id: null });
+    expect((await waitForFinished(stack, revision.id)).status).toBe('succeeded');
+    expect((await stack.api<Batch>('GET', `/v1/batches/${done.id}`)).body.counts.succeeded).toBe(3);
     // The same Idempotency-Key replays the batch instead of creating another.
     const replay = await stack.api<Batch>('POST', '/v1/batches', {
       sources: [{ url: 'https://example.com/a.jpg' }, { url: 'https://example.com/b.jpg' }],
