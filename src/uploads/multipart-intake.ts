@@ -94,6 +94,10 @@ export async function readJobRequest(request: FastifyRequest, uploads: StagedUpl
   try {
     await eachPart(request, async (part) => {
       if (part.type === 'file') {
+        // curl's -F job=@body.json sends the body as a file: it would be judged as media and refused as an unknown type.
+        if (part.fieldname === 'job') {
+          throw new AppError('VALIDATION_FAILED', "job: send the JSON body as a plain field, not a file part (curl: -F 'job=<body.json', not job=@body.json)");
+        }
         const field = `files.${staged.length}`;
         staged.push(await stageFile(uploads, { tenant: request.tenant, filename: part.filename, stream: part.file, field }));
         return;

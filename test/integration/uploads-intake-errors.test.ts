@@ -87,6 +87,20 @@ describe('a part named file without filename=', () => {
   });
 });
 
+describe('multipart POST /v1/jobs with the job body sent as a file part (curl -F job=@body.json)', () => {
+  it('is 400 saying to send it as a plain field, not 415 judging the JSON as media; nothing is left staged', async () => {
+    const before = await stagedFiles();
+    const res = await post('/v1/jobs', [
+      { name: 'file', filename: 'a.jpg', data: SAMPLES.jpg!.data },
+      { name: 'job', filename: 'body.json', contentType: 'application/json', data: Buffer.from(JSON.stringify({ instruction: 'a video' })) },
+    ]);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.message).toMatch(/^job: send the JSON body as a plain field, not a file part/);
+    expect(await stagedFiles()).toEqual(before);
+  });
+});
+
 describe('the HEIC conversion queue is full', () => {
   const busy = () =>
     vi.spyOn(heicConverter, 'convert').mockRejectedValueOnce(new HeicConversionError('busy', '16 photos are being converted already; try again shortly'));
