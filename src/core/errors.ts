@@ -68,17 +68,20 @@ export class AppError extends Error {
   readonly retryable: boolean;
   /** Whole seconds the caller should wait before trying again: the HTTP answer's Retry-After (null: none). */
   readonly retryAfterS: number | null;
+  /** The message is already what a caller may read (built from callerMessage): it is not replaced for the operator's codes. */
+  readonly callerSafe: boolean;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryable?: boolean; statusCode?: number; retryAfterS?: number } = {},
+    options: { cause?: unknown; retryable?: boolean; statusCode?: number; retryAfterS?: number; callerSafe?: boolean } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.statusCode = options.statusCode ?? ERROR_CODES[code].status;
     this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
     this.retryAfterS = options.retryAfterS ?? null;
+    this.callerSafe = options.callerSafe ?? false;
   }
 }
 
@@ -93,10 +96,15 @@ export function isAppError(err: unknown): err is AppError {
 const FOR_THE_OPERATOR: Partial<Record<ErrorCode, string>> = {
   SECRETS_KEY_UNKNOWN: "this tenant's upstream account cannot be used until the operator restores the service's configuration; retry later",
   // Its detail names directories, buckets and endpoints.
-  STORAGE_FAILED: "the service's output storage could not be used (the operator's logs say why); retry later",
+  STORAGE_FAILED: "the service's output storage could not be used (the operator's logs say why)",
 };
+
+/** What a caller is told of a failure with this code and detail (a job's waiting message, its error, an HTTP answer). */
+export function callerText(code: ErrorCode, detail: string): string {
+  return FOR_THE_OPERATOR[code] ?? detail;
+}
 
 /** What a caller is told of an AppError. */
 export function callerMessage(err: AppError): string {
-  return FOR_THE_OPERATOR[err.code] ?? err.message;
+  return err.callerSafe ? err.message : callerText(err.code, err.message);
 }

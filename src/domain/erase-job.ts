@@ -7,6 +7,7 @@ import { retentionMember, type JobStore } from '../jobs/store.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
+import { isStorageError } from '../storage/errors.js';
 import { queueFor, type QueueRef } from '../redis/shard-queues.js';
 import { deliveryId, type DeliveryJobData } from '../webhooks/queue.js';
 
@@ -28,6 +29,9 @@ export interface EraseDeps {
  */
 export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, known?: JobRecord | null): Promise<void> {
   const { redis, keys } = deps;
+  // The stored video first: should storage fail, nothing else is gone yet, and the erase is simply tried again (the
+  // retention index keeps its entry; DELETE answers 503). Erased after the rest, a failure left an orphaned object.
+  await deps.outputs?.erase(tenant, jobId);
   const record = known === undefined ? await deps.store.get(jobId) : known;
   // Read before the ledger goes: its pending events are the deliveries that may wait in the webhooks queue for a retry.
   const retrying = await pendingDeliveries(redis, keys, jobId);
@@ -46,7 +50,6 @@ export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, k
   await deps.flowQueue.remove(jobId).catch(() => 0);
   // One being sent right now is locked and stays: it finds its job gone and ends without a request (delivery-processor).
   for (const seq of retrying) await queueFor(deps.deliveryQueue, jobId).remove(deliveryId(jobId, seq)).catch(() => 0);
-  await deps.outputs?.erase(tenant, jobId);
 }
 
 /** The seqs of the job's events whose webhook is still to be delivered (the ledger's `pending` fields). */
@@ -95,5 +98,11 @@ export async function deleteJob(deps: EraseDeps, tenant: string, jobId: string):
   if (!isTerminal(record.job.status)) {
     throw new AppError('JOB_NOT_FINISHED', `job ${jobId} is ${record.job.status}; cancel it first, then delete it`);
   }
-  await eraseJob(deps, tenant, jobId, record);
+  try {
+    await eraseJob(deps, tenant, jobId, record);
+  } catch (err) {
+    // Nothing is erased yet when the stored video cannot be deleted: the caller may retry (503), the job still there.
+    if (isStorageError(err)) throw new AppError('STORAGE_FAILED', err.message, { cause: err });
+    throw err;
+  }
 }

@@ -9,24 +9,40 @@ export interface RetentionSweepDeps extends EraseDeps {
   sweepDeletedTenants?: () => Promise<unknown>;
 }
 
-/** Erases what is due in every shard's index (up to `limit` per shard); answers how many jobs and batches were erased. */
-export async function sweepRetention(deps: EraseDeps, now = Date.now(), limit = 500): Promise<number> {
-  let erased = 0;
+export interface SweepOutcome {
+  /** Index entries looked at (a full page per shard means more may be due). */
+  due: number;
+  erased: number;
+  /** Entries whose erase failed (its stored video could not be deleted): kept in the index, tried again next sweep. */
+  failed: number;
+  firstError: string | null;
+}
+
+/** Erases what is due in every shard's index (up to `limit` per shard), each entry on its own. */
+export async function sweepRetention(deps: EraseDeps, now = Date.now(), limit = 500): Promise<SweepOutcome> {
+  const outcome: SweepOutcome = { due: 0, erased: 0, failed: 0, firstError: null };
   for (let shard = 0; shard < deps.keys.shards; shard++) {
     const index = deps.keys.retentionIndex(shard);
     const due = await deps.redis.zrangebyscore(index, '-inf', now, 'LIMIT', 0, limit);
+    outcome.due += due.length;
     for (const member of due) {
       const [kind, tenant, id] = member.split('|') as [string, string | undefined, string | undefined];
       if (!tenant || !id) {
         await deps.redis.zrem(index, member);
         continue;
       }
-      if (kind === 'batch') await eraseBatch(deps, tenant, id);
-      else await eraseJob(deps, tenant, id);
+      try {
+        if (kind === 'batch') await eraseBatch(deps, tenant, id);
+        else await eraseJob(deps, tenant, id);
+        outcome.erased += 1;
+      } catch (err) {
+        // One entry that cannot be erased now (storage down) does not hold up the others.
+        outcome.failed += 1;
+        outcome.firstError ??= `${member}: ${String(err)}`;
+      }
     }
-    erased += due.length;
   }
-  return erased;
+  return outcome;
 }
 
 export function startRetentionSweeper(deps: RetentionSweepDeps): { stop(): void } {
@@ -40,10 +56,12 @@ export function startRetentionSweeper(deps: RetentionSweepDeps): { stop(): void 
     try {
       // A big backlog (a retention lowered, a worker down for a while) is worked off in rounds, not in one go.
       for (let round = 0; round < 20 && !stopped; round++) {
-        const erased = await sweepRetention(deps);
+        const { due, erased, failed, firstError } = await sweepRetention(deps);
         if (erased > 0) deps.logger.info({ erased }, 'erased jobs past their retention');
+        if (failed > 0) deps.logger.warn({ failed, firstError }, 'some jobs past their retention could not be erased; tried again on the next sweep');
         // Below a full page per shard: nothing (much) is left; a shard that was full goes on at the next tick at worst.
-        if (erased < 500 * deps.keys.shards) break;
+        // Failures are not worked through again in this tick (they would fail the same way).
+        if (due < 500 * deps.keys.shards || failed > 0) break;
       }
       await deps.sweepDeletedTenants?.();
     } finally {

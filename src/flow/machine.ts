@@ -306,7 +306,7 @@ async function handleFailure(
         await deps.lifecycle.update(ctx.jobId, (job) => {
           job.waiting = {
             reason: 'upstream_retry',
-            message: `${decision.reason}; try ${flow.retries + 1} of ${MAX_STEP_RETRIES + 1} in ${Math.ceil(decision.delayMs / 1000)} s`,
+            message: `${decision.shown ?? decision.reason}; try ${flow.retries + 1} of ${MAX_STEP_RETRIES + 1} in ${Math.ceil(decision.delayMs / 1000)} s`,
             since: job.waiting?.reason === 'upstream_retry' ? job.waiting.since : new Date().toISOString(),
           };
           job.usage = usageOf(flow, job.usage);
@@ -412,13 +412,14 @@ async function handleFailure(
 function afterRender(flow: FlowState, error: AppError): AppError {
   if (flow.step !== 'mirror' || !flow.render || !flow.result) return error;
   const link = error.code === 'OUTPUT_GONE' ? '' : `; the upstream's own link, while it lasts: ${flow.result.upstream_url ?? flow.result.url}`;
-  const message = `${error.message}. The video was rendered (render ${flow.render.id}, its credits spent), so submitting the job again pays for it again${link}`;
-  return new AppError(error.code, message, { cause: error, retryable: false });
+  // Built on what the caller may read (a storage failure's detail names paths and buckets: the log has it).
+  const message = `${callerMessage(error)}. The video was rendered (render ${flow.render.id}, its credits spent), so submitting the job again pays for it again${link}`;
+  return new AppError(error.code, message, { cause: error, retryable: false, callerSafe: true });
 }
 
 async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>, failure: AppError): Promise<{ kind: 'failed' }> {
   const error = afterRender(ctx.flow, failure);
-  ctx.log.warn({ code: error.code, message: error.message }, 'job failed');
+  ctx.log.warn({ code: error.code, message: error.message, ...(error === failure ? {} : { detail: failure.message }) }, 'job failed');
   await save();
   // A render that failed upstream has nothing left to cancel; anything else still running is stopped.
   if (error.code !== 'RENDER_FAILED') await cancelUpstreamWork(deps, ctx.flow, ctx.log);

@@ -1,5 +1,5 @@
 // The one place upstream failures become flow decisions: retry, wait, start a new session, or fail with a clear job error.
-import { AppError, type ErrorCode } from '../core/errors.js';
+import { AppError, callerText, type ErrorCode } from '../core/errors.js';
 import { NemoError } from '../nemo/errors.js';
 import { scrubSecrets } from '../observability/logger.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
@@ -15,7 +15,8 @@ export const DEFAULT_RATE_LIMIT_WAIT_MS = 30_000;
 const MAX_STORAGE_RETRY_AFTER_MS = 300_000;
 
 export type UpstreamDecision =
-  | { kind: 'retry'; delayMs: number; countsAsFailure: boolean; reason: string }
+  /** `reason` goes to the log; `shown` (default: reason) to the job's waiting message, where the caller reads it. */
+  | { kind: 'retry'; delayMs: number; countsAsFailure: boolean; reason: string; shown?: string }
   /** 429: wait as long as the upstream says (its Retry-After), up to the job's patience (machine.ts). */
   | { kind: 'rate_limited'; delayMs: number }
   | { kind: 'reauth' }
@@ -73,7 +74,8 @@ const STORAGE_CODES: Record<StorageErrorCode, ErrorCode> = {
 function decideStorage(err: StorageError, failuresSoFar: number): UpstreamDecision {
   if (err.retryable && failuresSoFar < MAX_STEP_RETRIES) {
     const told = Math.min(err.retryAfterMs ?? 0, MAX_STORAGE_RETRY_AFTER_MS);
-    return { kind: 'retry', delayMs: Math.max(told, backoffMs(failuresSoFar)), countsAsFailure: true, reason: err.message };
+    const delayMs = Math.max(told, backoffMs(failuresSoFar));
+    return { kind: 'retry', delayMs, countsAsFailure: true, reason: err.message, shown: callerText(STORAGE_CODES[err.code], err.message) };
   }
   // failuresSoFar counts the earlier failures: this one is attempt failuresSoFar + 1.
   const message = err.retryable ? `${err.message} (still failing after ${failuresSoFar + 1} attempts)` : err.message;

@@ -426,6 +426,23 @@ describe('runFlow: copying the output (mirror)', () => {
     expect(job.error!.message).toContain(`The video was rendered (render ${renderIdFor(jobId, 1)}, its credits spent), so submitting the job again pays for it again`);
     expect(job.error!.message).toContain("the upstream's own link, while it lasts: ");
   });
+
+  it('a storage outage: the caller reads no path or bucket while it waits or at the end, and still learns the render is paid and where the video is', async () => {
+    const { f, jobId, storage } = await mirroredJob();
+    const detail = 'writing the output to /srv/nemo/outputs/acme failed (ENOSPC)';
+    for (let i = 0; i <= MAX_STEP_RETRIES; i++) storage.headErrors.push(new StorageError('STORAGE_FAILED', detail));
+
+    expect(await f.run(jobId)).toMatchObject({ kind: 'wait', step: 'mirror' });
+    const waiting = (await f.record(jobId)).job.waiting!;
+    expect(waiting.message).toMatch(/^the service's output storage could not be used \(the operator's logs say why\); try 2 of/);
+
+    expect((await f.drive(jobId)).at(-1)).toEqual({ kind: 'finished' });
+    const job = (await f.record(jobId)).job;
+    expect(job.error).toMatchObject({ code: 'STORAGE_FAILED', retryable: false });
+    expect(job.error!.message).not.toMatch(/srv|ENOSPC|retry later/);
+    expect(job.error!.message).toMatch(/^the service's output storage could not be used \(the operator's logs say why\)\. The video was rendered \(render /);
+    expect(job.error!.message).toContain("the upstream's own link, while it lasts: ");
+  });
 });
 
 describe('runFlow: errors that are nobody’s decision', () => {

@@ -178,7 +178,7 @@ describe('decideUpstream: errors that are not the upstream’s', () => {
 
   it('retries a retryable storage failure with the longer of backoff and Retry-After (capped at 5 min)', () => {
     const told = decideUpstream(new StorageError('OUTPUT_FETCH_FAILED', 'HTTP 503', { retryAfterMs: 45_000 }), 0, null);
-    expect(told).toEqual({ kind: 'retry', delayMs: 45_000, countsAsFailure: true, reason: 'HTTP 503' });
+    expect(told).toEqual({ kind: 'retry', delayMs: 45_000, countsAsFailure: true, reason: 'HTTP 503', shown: 'HTTP 503' });
     const capped = decideUpstream(new StorageError('STORAGE_FAILED', 'slow down', { retryAfterMs: 3_600_000 }), 0, null);
     expect(capped.kind === 'retry' && capped.delayMs).toBe(300_000);
     const plain = decideUpstream(new StorageError('OUTPUT_STALLED', 'stalled'), 0, null);
