@@ -84,10 +84,14 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
       if (!(await settlesWithin(closing, config.SHUTDOWN_GRACE_MS))) {
         services.logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'steps still running at the deadline; handing their jobs back');
         // Aborted runs save their checkpoint and return the job to the queue (delayed by 0), so the next worker resumes it.
+        // Webhook attempts still out (a job's first one, sent by its flow worker; the webhooks queue's) end too: each
+        // is retried later, as a timeout would be.
         flow.abortAll();
-        if (!(await settlesWithin(closing, ABORT_SETTLE_MS))) {
+        services.deliveries.abortSends();
+        // One ABORT_SETTLE_MS in all after the grace (README: "grace + 10 s"), the forced close included.
+        if (!(await settlesWithin(closing, ABORT_SETTLE_MS - FORCE_CLOSE_MS))) {
           services.logger.error('workers did not stop after the abort; closing anyway (their jobs return as stalled)');
-          await settlesWithin(Promise.allSettled([flow.forceClose(), ...deliveries.map((d) => d.close(true))]), ABORT_SETTLE_MS);
+          await settlesWithin(Promise.allSettled([flow.forceClose(), ...deliveries.map((d) => d.close(true))]), FORCE_CLOSE_MS);
         }
       }
       subscriber.disconnect();
@@ -96,8 +100,10 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
   };
 }
 
-/** After the abort, how long aborted runs get to save their checkpoint and hand their job back. */
+/** After the abort, how long aborted runs get to save their checkpoint and hand their job back, a forced close included. */
 const ABORT_SETTLE_MS = 10_000;
+/** Of ABORT_SETTLE_MS, what a forced close of the workers may take at the end. */
+const FORCE_CLOSE_MS = 2_000;
 
 /** Closes the API: new connections are refused at once; open requests (uploads, event streams) get the grace period. */
 async function closeApi(app: FastifyInstance, graceMs: number): Promise<void> {
@@ -172,7 +178,8 @@ export async function startRoles(role: Role, config: Config, logger: Logger): Pr
 function stopDuringStartUp(logger: Logger, graceMs: number, close: () => Promise<void>): { disarm: () => void; stopping: () => boolean } {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    disarm();
+    // Still listening: a second signal is ignored, not Node's default (an exit at once, nothing handed back).
+    if (stopping) return void logger.info({ signal }, 'already shutting down');
     stopping = true;
     logger.info({ signal }, 'shutting down before start-up finished');
     // The grace period, then as long again for what was handed back: as bounded as the stop of a running process.
@@ -182,15 +189,17 @@ function stopDuringStartUp(logger: Logger, graceMs: number, close: () => Promise
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   return { disarm, stopping: () => stopping };
 }
 
 function installSignals(running: RunningRoles, logger: Logger): void {
   let stopping = false;
   const onSignal = (signal: string) => {
-    if (stopping) return;
+    // A second SIGTERM (compose, an impatient operator) or SIGINT (Ctrl-C twice) must not cut the hand-over short: with
+    // `once`, Node's default action killed the process at once, its jobs left held until their locks ran out.
+    if (stopping) return void logger.info({ signal }, 'already shutting down');
     stopping = true;
     logger.info({ signal }, 'shutting down');
     running.stop().then(
@@ -201,6 +210,6 @@ function installSignals(running: RunningRoles, logger: Logger): void {
       },
     );
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }

@@ -23,8 +23,26 @@ export function workerV8Flags(env: NodeJS.ProcessEnv = process.env): string[] {
   const parsed = workerV8FlagsSchema.safeParse(env[WORKER_V8_FLAGS_ENV]);
   if (!parsed.success) throw new Error(`${WORKER_V8_FLAGS_ENV}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   const flags = parsed.data === '' ? [] : parsed.data.split(/\s+/);
-  if (flags.length > 0) refuseUnknown(flags);
+  if (flags.length > 0) {
+    refuseUnknown(flags);
+    refuseBadValues(flags);
+  }
   return flags;
+}
+
+/**
+ * A known flag with a value V8 cannot take (`--max-old-space-size=abc`, `--stack-size=-5`) was only a printed line,
+ * or worse, and the worker went on without it: the flags are tried on a Node process of their own first (~50 ms, only
+ * when flags are set). A process that cannot start with them says why in its first line.
+ */
+function refuseBadValues(flags: string[]): void {
+  const trial = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8', timeout: 10_000 });
+  if (trial.status === 0 || trial.error) return; // it ran, or could not be run here: the name check stands alone
+  const why = trial.stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line !== '' && !line.startsWith('<anonymous') && !line.startsWith('Try --help'));
+  throw new Error(`${WORKER_V8_FLAGS_ENV}: Node does not start with ${flags.join(' ')}${why ? ` (${why})` : ''}`);
 }
 
 /** Flags that print and exit (under a restart policy, a worker that exits 0 at once, for ever), not settings. */

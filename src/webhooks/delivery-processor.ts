@@ -65,7 +65,18 @@ const FRESH_LINK_AFTER_MS = 1_000;
 export const MAX_FRESH_LINK_AFTER_MS = 60_000;
 
 export class DeliveryProcessor {
+  /** Aborted when the worker's grace period is over: the attempts still out end at once, and are retried later. */
+  private readonly stopping = new AbortController();
+
   constructor(private readonly deps: DeliveryProcessorDeps) {}
+
+  /**
+   * Ends every attempt still out (a shutdown past its grace period): each is logged as failed and retried on the
+   * schedule by the next worker, as a timeout is; without this one held the stop for up to WEBHOOK_TIMEOUT_MS more.
+   */
+  abortSends(): void {
+    this.stopping.abort(new Error('the worker is shutting down'));
+  }
 
   /**
    * The BullMQ processor of the webhooks queue. Two script calls of its own per delivery: one reads the record, the
@@ -139,6 +150,7 @@ export class DeliveryProcessor {
           headers: withTraceparent(delivery.headers, span),
           timeoutMs: this.deps.timeoutMs,
           dispatcher: this.deps.httpDispatcher,
+          signal: this.stopping.signal,
         }),
       // Nothing was sent, but the attempt is logged, retried and finally exhausted like a failed send: thrown, it went
       // to BullMQ's own retries and was dropped after them, with no attempt in the delivery log and the job's webhook

@@ -30,6 +30,8 @@ export interface SendWebhookInput {
   timeoutMs: number;
   /** The SSRF-guarded dispatcher from createGuardedDispatcher. */
   dispatcher: Dispatcher;
+  /** Ends the attempt at once when aborted (the worker is shutting down): an unsent or cut attempt, retried later. */
+  signal?: AbortSignal;
 }
 
 const CONNECTION_ERRORS: Record<string, string> = {
@@ -89,7 +91,7 @@ function targetOf(url: string): { origin: string; path: string } {
  * one deadline, the 4 KiB excerpt and the outcome stay what they were.
  */
 export function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutcome> {
-  const { url, body, timeoutMs, dispatcher } = input;
+  const { url, body, timeoutMs, dispatcher, signal } = input;
   const headers: Record<string, string> = {};
   for (const name in input.headers) headers[name.toLowerCase()] = input.headers[name]!;
   headers['content-type'] = 'application/json';
@@ -109,6 +111,7 @@ export function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutcome> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       const durationMs = Math.round(performance.now() - started);
       if (err === null && statusCode !== null) {
         const ok = statusCode >= 200 && statusCode < 300;
@@ -133,6 +136,13 @@ export function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutcome> {
       finish(reason);
       controller?.abort(reason);
     }, timeoutMs);
+    function onAbort() {
+      const reason = new Error(`aborted: ${String((signal?.reason as Error | undefined)?.message ?? 'the worker is shutting down')}`);
+      finish(reason);
+      controller?.abort(reason);
+    }
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
 
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {

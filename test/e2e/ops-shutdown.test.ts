@@ -6,6 +6,7 @@ import { freePort, spawnRole, stopChild, type Child } from '../helpers/ops-proce
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 describe('graceful shutdown of a worker process', () => {
   let stack: Stack;
@@ -85,8 +86,13 @@ describe('graceful shutdown of a worker process', () => {
     const session = await midStream(id);
     const signalled = Date.now();
     first.kill('SIGTERM');
+    // A second signal (compose repeating it, Ctrl-C twice) is ignored: the hand-over is not cut short.
+    await first.waitForLog((l) => l.msg === 'shutting down', 'the shutdown to start');
+    first.kill('SIGTERM');
+    first.kill('SIGINT');
     const exit = await first.exited;
-    expect(exit.code).toBe(0);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(first.logs().filter((l) => l.msg === 'already shutting down')).toHaveLength(2);
     expect(Date.now() - signalled).toBeLessThan(15_000);
     expect(first.logs().some((l) => /handing their jobs back/.test(String(l.msg)))).toBe(true);
     // Handed back, not failed: still running, waiting in the queue for the next worker.
@@ -119,6 +125,41 @@ describe('graceful shutdown of a worker process', () => {
     expect(second.logs().some((l) => /reconciled/.test(String(l.msg)))).toBe(false);
   });
 
+  it('past the grace period, a webhook attempt still out (a receiver that never answers) is cut, not waited for, and retried by the next worker', async () => {
+    // The workers of the cases before are stopped: this job must run on the worker below.
+    await Promise.all(children.map((c) => stopChild(c)));
+    const receiver = await startWebhookReceiver();
+    try {
+      receiver.respond(() => ({ status: 204, delayMs: 120_000 }));
+      const env = { SHUTDOWN_GRACE_MS: '300', WEBHOOK_TIMEOUT_MS: '60000', WEBHOOK_RETRY_SCHEDULE_MS: '200,200' };
+      const first = await worker(env);
+      const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 5-second teaser', webhook: { url: receiver.url, events: ['job.succeeded'] } });
+      const id = created.body.id;
+      await waitFor(() => receiver.deliveries.some((d) => d.payload.data.id === id) || null, { what: 'the job.succeeded attempt to reach the receiver', timeoutMs: 60_000 });
+      const signalled = Date.now();
+      first.kill('SIGTERM');
+      expect((await first.exited).code).toBe(0);
+      // Grace + the abort's settling, not the attempt's 60 s timeout (nor grace + 20 s of two settle waits).
+      expect(Date.now() - signalled).toBeLessThan(8_000);
+
+      receiver.respond(() => ({ status: 204 }));
+      const second = await worker(env);
+      const delivered = await waitFor(
+        async () => {
+          const j = (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body;
+          return j.webhook?.status === 'delivered' ? j : null;
+        },
+        { what: 'the webhook delivered by the next worker', timeoutMs: 30_000 },
+      );
+      expect(delivered.webhook?.attempts).toBe(2);
+      const attempts = (await stack.api<{ data: { error: string | null }[] }>('GET', `/v1/jobs/${id}/deliveries`)).body.data;
+      expect(attempts[0]!.error).toMatch(/^aborted: the worker is shutting down/);
+      await stopChild(second);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('started while Redis cannot be reached, a worker and an api still stop on SIGTERM with exit 0', async () => {
     const closedRedis = `redis://127.0.0.1:${await freePort()}`;
     const common = { REDIS_URL: closedRedis, QUEUE_PREFIX: `${stack.prefix}-nored`, HOST: '127.0.0.1', LOG_LEVEL: 'info', UPLOAD_DIR: `./data/test-uploads/${stack.prefix}` };
@@ -130,6 +171,8 @@ describe('graceful shutdown of a worker process', () => {
     for (const child of lonely) {
       // Start-up is waiting for Redis: it has said the connection is lost and has not said it started.
       await child.waitForLog((l) => l.msg === 'redis connection lost; retrying', 'a lost Redis connection', 30_000);
+      child.kill('SIGTERM');
+      // Repeated at once (compose may): not Node's default action, an exit by the signal.
       child.kill('SIGTERM');
       const exit = await child.exited;
       expect(exit.code, child.stderr().slice(-2000)).toBe(0);

@@ -30,6 +30,9 @@ describe('worker settings read before the configuration', () => {
       // V8 would only print a line for a flag it does not know, and the worker went on without it; --help exited 0.
       ['NEMO_WORKER_V8_FLAGS', '--optimize-for-size --nonsense-flag', /^config: NEMO_WORKER_V8_FLAGS: V8 has no flag --nonsense-flag/],
       ['NEMO_WORKER_V8_FLAGS', '--help', /^config: NEMO_WORKER_V8_FLAGS: --help prints and exits/],
+      // A known flag with a value V8 cannot take: a printed line, and the worker went on without it.
+      ['NEMO_WORKER_V8_FLAGS', '--max-old-space-size=abc', /^config: NEMO_WORKER_V8_FLAGS: Node does not start with --max-old-space-size=abc \(Error: illegal value for flag --max-old-space-size=abc/],
+      ['NEMO_WORKER_V8_FLAGS', '--stack-size=-5', /^config: NEMO_WORKER_V8_FLAGS: Node does not start with --stack-size=-5/],
       ['NEMO_WORKER_HEAP_RELEASE', '2', /^config: NEMO_WORKER_HEAP_RELEASE: 1 \(default\) or 0/],
     ] as const) {
       const run = await failedStart({ [name]: value });
