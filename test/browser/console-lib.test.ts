@@ -113,6 +113,13 @@ describe('curlCommands', () => {
     expect(text).toContain(`"instruction": "Tom'\\''s promo"`);
     expect(text).toContain('"upload_id": "<upload id of a b.jpg>"');
     expect(text.indexOf('/v1/uploads')).toBeLessThan(text.indexOf('/v1/jobs'));
+    expect(text).not.toContain('X-Tenant');
+  });
+
+  it('names the tenant the operator works for on every command, as the console’s own requests do', () => {
+    const body = buildJobBody(form({ instruction: 'a promo' }), [pendingUploadId('a.jpg')]).body;
+    const text = curlCommands('http://127.0.0.1:8080', body, ['a.jpg'], "o'brien");
+    expect(text.match(/-H 'X-Tenant: o'\\''brien'/g)).toHaveLength(2);
   });
 });
 

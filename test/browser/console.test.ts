@@ -211,6 +211,8 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     for (const label of ['Resolution', 'Duration (seconds)', 'Music', 'Title', 'Transitions', 'Conformance', 'Files', 'Source URLs']) {
       expect(await page.getByLabel(label, { exact: true }).count(), label).toBe(1);
     }
+    // The picker offers phone photos too (the API converts HEIC/HEIF to JPEG).
+    expect(await page.locator('input[type=file]').getAttribute('accept')).toMatch(/\.heic,\.heif/);
     const curl = (await page.getByTestId('curl').textContent()) ?? '';
     expect(curl).toContain('$NEMO_RELAY_API_KEY');
     expect(curl).not.toContain(TENANTS.acme);
@@ -473,6 +475,25 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     } finally {
       await globex.close();
     }
+  });
+
+  it('stops refreshing the delivery log once no attempt can come (no event of the job wanted by its webhook)', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a teaser nobody is told about', webhook: { url: receiver.url, events: ['job.failed'] } });
+    const id = created.body.id;
+    acmeJobs.push(id);
+    await waitForFinished(stack, id);
+    await page.goto(url(`/jobs/${id}`));
+    await page.getByTestId('job-status').getByText('succeeded').waitFor();
+    await page.getByText('status none').waitFor();
+    // One more tick at most (the poll reads the render before), then nothing.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    let polls = 0;
+    const onRequest = (r: { url(): string }) => void (r.url().endsWith(`/v1/jobs/${id}/deliveries`) && (polls += 1));
+    page.on('request', onRequest);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    page.off('request', onRequest);
+    expect(polls).toBe(0);
+    expect(await page.getByText('refreshing').count()).toBe(0);
   });
 
   it('webhooks: reveal, copy and rotate the secret (with a confirmation), and send a test event', async () => {

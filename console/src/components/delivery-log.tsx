@@ -20,15 +20,23 @@ export function DeliveryLog({ job }: { job: Job }) {
   const hasWebhook = job.webhook !== null;
 
   // While attempts may still come (the job runs, the latest attempt failed, a redelivery is due) the log refreshes;
-  // the poll reads whether it is settled from the render before, so it stops one tick after the log settles.
+  // the poll reads whether it is settled from the render before, so it stops one tick after the log settles. The
+  // job's webhook status is read with the log: an exhausted webhook, or one no event of the job was wanted for
+  // (status none), gets no more attempts, though its last one (if any) failed.
   const settledRef = useRef(false);
   const log = useLoad(
-    (signal) => (hasWebhook ? api.get<{ data: DeliveryAttempt[] }>(`/v1/jobs/${encodeURIComponent(job.id)}/deliveries`, { signal }) : Promise.resolve({ data: [] })),
+    async (signal) => {
+      if (!hasWebhook) return { data: [] as DeliveryAttempt[], status: null };
+      const id = encodeURIComponent(job.id);
+      const [list, current] = await Promise.all([api.get<{ data: DeliveryAttempt[] }>(`/v1/jobs/${id}/deliveries`, { signal }), api.get<Job>(`/v1/jobs/${id}`, { signal })]);
+      return { data: list.data, status: current.webhook?.status ?? null };
+    },
     [job.id, hasWebhook],
     { pollMs: !hasWebhook ? undefined : waitingFor ? 500 : settledRef.current ? undefined : 2000 },
   );
   const attempts = log.data?.data ?? [];
-  const settled = isTerminal(job.status) && attempts.length > 0 && ok(attempts[attempts.length - 1]) && waitingFor === null;
+  const finalStatus = log.data?.status === 'none' || log.data?.status === 'exhausted';
+  const settled = isTerminal(job.status) && waitingFor === null && ((attempts.length > 0 && ok(attempts[attempts.length - 1])) || finalStatus);
   settledRef.current = settled;
 
   useEffect(() => {
@@ -65,7 +73,7 @@ export function DeliveryLog({ job }: { job: Job }) {
   return (
     <div>
       <p>
-        Webhook <code>{job.webhook!.url}</code> · status <strong>{job.webhook!.status}</strong>
+        Webhook <code>{job.webhook!.url}</code> · status <strong>{log.data?.status ?? job.webhook!.status}</strong>
         {settled ? '' : ' · refreshing'}
       </p>
       {log.error && <ErrorNotice error={log.error} what="Loading the delivery log" onRetry={log.reload} />}

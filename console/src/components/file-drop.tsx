@@ -14,7 +14,9 @@ export interface FileEntry {
 }
 
 /** What the upstream takes (contract §5); the API judges by the bytes, this only steers the picker. */
-const ACCEPT = 'image/jpeg,image/png,image/gif,image/webp,video/mp4,video/quicktime,video/x-msvideo,video/webm,video/x-matroska,audio/mpeg,audio/wav,audio/mp4,audio/aac,.mkv,.m4a';
+// HEIC/HEIF photos (from phones) are taken too: the API converts them to JPEG.
+const ACCEPT =
+  'image/jpeg,image/png,image/gif,image/webp,image/heic,image/heif,video/mp4,video/quicktime,video/x-msvideo,video/webm,video/x-matroska,audio/mpeg,audio/wav,audio/mp4,audio/aac,.heic,.heif,.mkv,.m4a';
 
 function statusText(f: FileEntry): string {
   if (f.state === 'done') return `uploaded as ${f.uploadId}`;

@@ -11,13 +11,14 @@ export function pendingUploadId(name: string): string {
   return `<upload id of ${name}>`;
 }
 
-const AUTH = '-H "Authorization: Bearer $NEMO_RELAY_API_KEY"';
-
 /**
  * `body` is the job exactly as the console sends it (its upload sources are the files' ids, or pendingUploadId
- * placeholders until they are known), so the commands read in order: upload, note the id, create.
+ * placeholders until they are known), so the commands read in order: upload, note the id, create. `actAs`: the tenant
+ * the operator's key works for (the console sends X-Tenant; without it the admin key is refused on /v1).
  */
-export function curlCommands(origin: string, body: CreateJobBody, fileNames: readonly string[]): string {
+export function curlCommands(origin: string, body: CreateJobBody, fileNames: readonly string[], actAs: string | null = null): string {
+  const AUTH = `-H "Authorization: Bearer $NEMO_RELAY_API_KEY"${actAs ? ` \
+  -H ${shellQuote(`X-Tenant: ${actAs}`)}` : ''}`;
   const lines: string[] = [];
   if (fileNames.length > 0) {
     lines.push('# 1. upload each file (the answer\'s "id" is its upload_id)');

@@ -77,8 +77,8 @@ export function NewJobPage() {
 
   const preview = useMemo(() => {
     const ids = files.map((f) => f.uploadId ?? pendingUploadId(f.name));
-    return curlCommands(window.location.origin, buildJobBody(form, ids).body, files.map((f) => f.name));
-  }, [form, files]);
+    return curlCommands(window.location.origin, buildJobBody(form, ids).body, files.map((f) => f.name), api.actAs);
+  }, [form, files, api.actAs]);
 
   const showProblems = (list: Problem[]) => {
     setProblems(list);
