@@ -33,11 +33,13 @@ export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, k
   // retention index keeps its entry; DELETE answers 503). Erased after the rest, a failure left an orphaned object.
   await deps.outputs?.erase(tenant, jobId);
   const record = known === undefined ? await deps.store.get(jobId) : known;
-  // Read before the ledger goes: its pending events are the deliveries that may wait in the webhooks queue for a retry.
-  const retrying = await pendingDeliveries(redis, keys, jobId);
+  // Read before the ledger goes: its pending events are the deliveries that may wait in the webhooks queue for a retry,
+  // and the manual redeliveries are noted apart (their queue ids carry a time).
+  const retrying = (await pendingDeliveries(redis, keys, jobId)).map((seq) => deliveryId(jobId, seq));
+  retrying.push(...(await redis.smembers(keys.jobRedeliveries(jobId))));
   const multi = redis
     .multi()
-    .unlink(keys.job(jobId), keys.jobFlow(jobId), keys.jobEvents(jobId), keys.jobDeliveries(jobId), keys.jobWebhookPending(jobId))
+    .unlink(...keys.jobOwnKeys(jobId))
     .zrem(keys.tenantJobs(tenant), jobId);
   for (const status of JOB_STATUSES) multi.zrem(keys.tenantJobsByStatus(tenant, status), jobId);
   if (record?.idem) multi.unlink(record.idem);
@@ -49,7 +51,7 @@ export async function eraseJob(deps: EraseDeps, tenant: string, jobId: string, k
   await eraseIdleGroups(deps, [record?.group, jobId]);
   await deps.flowQueue.remove(jobId).catch(() => 0);
   // One being sent right now is locked and stays: it finds its job gone and ends without a request (delivery-processor).
-  for (const seq of retrying) await queueFor(deps.deliveryQueue, jobId).remove(deliveryId(jobId, seq)).catch(() => 0);
+  for (const queueId of retrying) await queueFor(deps.deliveryQueue, jobId).remove(queueId).catch(() => 0);
 }
 
 /** The seqs of the job's events whose webhook is still to be delivered (the ledger's `pending` fields). */

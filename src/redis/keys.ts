@@ -57,6 +57,11 @@ export function createKeys(prefix: string, shards = 1) {
     jobEventsChannel: (id: string) => `${byId(id)}:job:${id}:events:live`,
     jobDeliveries: (id: string) => `${byId(id)}:job:${id}:deliveries`,
     jobWebhookPending: (id: string) => `${byId(id)}:job:${id}:webhook-pending`,
+    /** The webhooks queue's ids of the job's manual redeliveries (each its own BullMQ job): erased with the job. */
+    jobRedeliveries: (id: string) => `${byId(id)}:job:${id}:redeliveries`,
+    /** Every key of one job's own (erased with it, brought forward to its tenant's purge). */
+    jobOwnKeys: (id: string) =>
+      ['', ':flow', ':events', ':deliveries', ':webhook-pending', ':redeliveries'].map((suffix) => `${byId(id)}:job:${id}${suffix}`),
     jobCancelChannel: () => `${global}:cancel`,
     tenantJobs: (tenant: string) => `${byTenant(tenant)}:tenant:${tenant}:jobs`,
     tenantJobsByStatus: (tenant: string, status: string) => `${byTenant(tenant)}:tenant:${tenant}:jobs:${status}`,

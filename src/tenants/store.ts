@@ -238,7 +238,7 @@ export class TenantStore {
       const groups = new Set([...chunk, ...(await this.groupsOf(chunk))]);
       await Promise.all([
         ...chunk.flatMap((id) => [
-          ...[k.job(id), k.jobEvents(id), k.jobFlow(id), k.jobDeliveries(id), k.jobWebhookPending(id)].map(at),
+          ...k.jobOwnKeys(id).map(at),
           this.redis.zadd(k.retentionIndex(k.shardOfId(id)), 'XX', 'LT', purgeAtMs, retentionMember(tenant, id)),
         ]),
         ...[...groups].flatMap((group) => [at(k.sessionGroup(group)), at(k.sessionGroupQueue(group))]),

@@ -124,6 +124,20 @@ export class DeliveryLedger {
     return raw === null ? null : eventSchema.parse(JSON.parse(raw));
   }
 
+  /**
+   * Notes a manual redelivery's queue id, so erasing the job finds it (its id carries a time: it cannot be named from
+   * the job alone). Kept as long as the job's record (`expiresAtMs`; a job is redelivered only once it has ended).
+   */
+  async noteRedelivery(jobId: string, queueId: string, expiresAtMs: number): Promise<void> {
+    const key = this.keys.jobRedeliveries(jobId);
+    await this.redis.multi().sadd(key, queueId).pexpireat(key, expiresAtMs).exec();
+  }
+
+  /** The queue ids noteRedelivery noted for the job. */
+  async redeliveries(jobId: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.jobRedeliveries(jobId));
+  }
+
   async attempts(jobId: string): Promise<DeliveryAttempt[]> {
     const raw = await this.redis.lrange(this.keys.jobDeliveries(jobId), 0, -1);
     return raw.map((line) => deliveryAttemptSchema.parse(JSON.parse(line)));

@@ -6,6 +6,9 @@ import { wantsEvent, type DeliveryLedger } from './deliveries.js';
 import { queueFor } from '../redis/shard-queues.js';
 import { DELIVERY_JOB_OPTIONS, deliveryId, type DeliveryJobData, type DeliveryQueueRef } from './queue.js';
 
+/** A redelivered job whose record has no expiry (it has not ended: not expected): its note is kept this long. */
+const REDELIVERY_NOTE_FALLBACK_MS = 30 * 24 * 3600 * 1000;
+
 export interface EventEnqueuerDeps {
   store: JobStore;
   ledger: DeliveryLedger;
@@ -79,10 +82,10 @@ export class EventEnqueuer {
     if (!event) return null;
     const attemptOffset = (await this.deps.ledger.attempts(jobId)).filter((a) => a.event_id === event.id).length;
     const data: DeliveryJobData = { jobId, seq: event.seq, attempt: 1, redeliver: true, attemptOffset, tenant: record.tenant };
-    await queueFor(this.deps.queue, jobId).add('deliver', data, {
-      ...DELIVERY_JOB_OPTIONS,
-      jobId: `${deliveryId(jobId, event.seq)}-r${Date.now().toString(36)}`,
-    });
+    const queueId = `${deliveryId(jobId, event.seq)}-r${Date.now().toString(36)}`;
+    // Noted first: a redelivery in the queue is always one that erasing the job can find.
+    await this.deps.ledger.noteRedelivery(jobId, queueId, (await this.deps.store.expiresAt(jobId)) ?? Date.now() + REDELIVERY_NOTE_FALLBACK_MS);
+    await queueFor(this.deps.queue, jobId).add('deliver', data, { ...DELIVERY_JOB_OPTIONS, jobId: queueId });
     await this.deps.ledger.scripts.setWebhookStatus(jobId, 'pending');
     return event;
   }

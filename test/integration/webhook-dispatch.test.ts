@@ -279,8 +279,15 @@ describe('webhook enqueuer + delivery processor', () => {
     expect(receiver.deliveries.filter((d) => d.payload.data.id === job.id)).toHaveLength(1);
     expect(ended.job.status).toBe('succeeded');
 
+    // A manual redelivery too (its own queue entry, its id carrying a time), failing and waiting for its retry.
+    await s.dispatcher.redeliverLatest(job.id);
+    const [redelivery] = await redis.smembers(keys.jobRedeliveries(job.id));
+    expect(redelivery).toMatch(new RegExp(`^${deliveryId(job.id, seq)}-r`));
+    await waitFor(async () => (await (await queue.getJob(redelivery!))?.getState()) === 'delayed' || null, { what: 'the redelivery waiting for its retry' });
+
     await eraseJob({ redis, keys, store, flowQueue: { remove: async () => 0 }, deliveryQueue: queue }, 'acme', job.id);
     expect(await queue.getJob(deliveryId(job.id, seq))).toBeUndefined();
+    expect(await queue.getJob(redelivery!)).toBeUndefined();
     const [, left] = await redis.scan('0', 'MATCH', `${prefix}*${job.id}*`, 'COUNT', 100_000);
     expect(left).toEqual([]);
   });

@@ -17,6 +17,8 @@ describe('one shard (the default)', () => {
       `nemo-relay:job:${id}:events`,
       `nemo-relay:flow:${id}:lock`,
     ]);
+    // A job's own keys, as erasing it and its tenant's purge take them: each one named apart, none left out.
+    expect(k.jobOwnKeys(id)).toEqual([k.job(id), k.jobFlow(id), k.jobEvents(id), k.jobDeliveries(id), k.jobWebhookPending(id), k.jobRedeliveries(id)]);
     expect([k.tenantJobs('acme'), k.tenantJobsByStatus('acme', 'queued'), k.idempotency('acme', 'h'), k.tenantRecord('acme')]).toEqual([
       'nemo-relay:tenant:acme:jobs',
       'nemo-relay:tenant:acme:jobs:queued',
