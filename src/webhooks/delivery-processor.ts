@@ -1,4 +1,5 @@
 // Sends one queued delivery, signed, and settles it: delivered, retried on the schedule, stopped (410), or exhausted.
+import { setMaxListeners } from 'node:events';
 import { DelayedError, type Job } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import { scrubSecrets, type Logger } from '../observability/logger.js';
@@ -68,7 +69,10 @@ export class DeliveryProcessor {
   /** Aborted when the worker's grace period is over: the attempts still out end at once, and are retried later. */
   private readonly stopping = new AbortController();
 
-  constructor(private readonly deps: DeliveryProcessorDeps) {}
+  constructor(private readonly deps: DeliveryProcessorDeps) {
+    // Every attempt out listens on it (a worker has WORKER_CONCURRENCY of them): no leak warning past 10.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   /**
    * Ends every attempt still out (a shutdown past its grace period): each is logged as failed and retried on the
