@@ -18,6 +18,9 @@ export interface SweepOutcome {
   firstError: string | null;
 }
 
+/** How long an entry whose erase failed waits before the sweep tries it again. */
+export const FAILED_ERASE_RETRY_MS = 60_000;
+
 /** Erases what is due in every shard's index (up to `limit` per shard), each entry on its own. */
 export async function sweepRetention(deps: EraseDeps, now = Date.now(), limit = 500): Promise<SweepOutcome> {
   const outcome: SweepOutcome = { due: 0, erased: 0, failed: 0, firstError: null };
@@ -36,9 +39,11 @@ export async function sweepRetention(deps: EraseDeps, now = Date.now(), limit = 
         else await eraseJob(deps, tenant, id);
         outcome.erased += 1;
       } catch (err) {
-        // One entry that cannot be erased now (storage down) does not hold up the others.
+        // One entry that cannot be erased now (storage down) does not hold up the others: it goes to the back of the
+        // index, due again in a minute, so entries that keep failing never fill the page the next sweeps read.
         outcome.failed += 1;
         outcome.firstError ??= `${member}: ${String(err)}`;
+        await deps.redis.zadd(index, 'XX', now + FAILED_ERASE_RETRY_MS, member).catch(() => 0);
       }
     }
   }
