@@ -1,6 +1,7 @@
 // The flow state machine: runs steps from the checkpoint until the job finishes or must wait; no BullMQ in here.
 import { AppError, callerMessage } from '../core/errors.js';
 import { isTerminal, type EventType, type JobRecord } from '../jobs/schemas.js';
+import { currentTraceparent } from '../tracing/spans.js';
 import type { Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
@@ -102,6 +103,16 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
   }
   const { run } = opened;
   const { flow } = run;
+  // A job stored without a trace (its API did not trace, or it predates tracing): this run's trace becomes the job's,
+  // written with the next commit (no round trip of its own), so its later runs and its webhooks join it instead of
+  // each starting a trace of its own.
+  const adopted = run.record.trace === null ? currentTraceparent() : null;
+  if (adopted !== null) {
+    run.stage((r) => {
+      r.trace ??= adopted;
+      return r;
+    });
+  }
   const save = (opts?: { durable?: boolean }) => run.commit(opts).then(() => undefined);
   const unlisted = await incompleteBatch(deps, run.record);
   if (unlisted === 'wait') return { kind: 'wait', delayMs: BATCH_CREATION_RECHECK_MS, step: flow.step, reason: 'its batch is still being created' };

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEPS } from '../../src/flow/state.js';
-import type { Job } from '../../src/jobs/schemas.js';
+import { createJobBodySchema, type Job } from '../../src/jobs/schemas.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ATTR } from '../../src/tracing/attributes.js';
 import { parseTraceparent } from '../../src/tracing/traceparent.js';
@@ -174,6 +174,31 @@ describe('tracing: one job, one trace', () => {
       const text = JSON.stringify({ name: span.name, attributes: span.attributes, status: span.status, events: span.events, links: span.links });
       for (const word of forbidden) expect(text, `span ${span.name}`).not.toContain(word);
     }
+  });
+
+  it('a job stored without a trace (its API did not trace) still becomes one trace: its first run’s, which later runs and its webhook join', async () => {
+    // Created outside any span, as by an API with tracing off: the record keeps no traceparent.
+    const body = createJobBodySchema.parse({
+      instruction: 'turn these images into a 30-second promo video with music and text',
+      followups: ['add lo-fi background music at 35%'],
+      sources: [{ url: 'https://example.com/products/photo-3.jpg' }],
+      webhook: { url: receiver.url },
+    });
+    const record = await stack.services.jobs.create('acme', body);
+    expect(record.trace).toBeNull();
+    const id = record.job.id;
+    await waitFor(() => receiver.deliveries.find((d) => d.payload.data.id === id && d.payload.type === 'job.succeeded'), { what: 'its job.succeeded', timeoutMs: 30_000 });
+    const ofJob = (s: ReadableSpan) => s.attributes[ATTR.jobId] === id;
+    await waitFor(
+      () =>
+        tracing.spans().some((s) => s.name === 'webhook.attempt' && ofJob(s) && s.attributes[ATTR.webhookOutcome] === 'delivered') &&
+        tracing.spans().some((s) => s.name === 'flow.run' && ofJob(s) && s.attributes[ATTR.runResult] === 'finished'),
+      { what: 'the last run and the webhook attempt span', timeoutMs: 10_000 },
+    );
+    const spans = tracing.spans().filter(ofJob);
+    expect(spans.some((s) => s.name === 'webhook.attempt')).toBe(true);
+    expect(new Set(spans.map(traceId)).size).toBe(1);
+    expect((await stack.services.store.get(id))!.trace).toMatch(new RegExp(`^00-${traceId(spans[0]!)}-`));
   });
 
   it('gives the streamed file upload its HTTP client span too, below nemo upload', async () => {
