@@ -33,7 +33,8 @@ export function batchEndHook(deps: BatchEndDeps) {
       // The batch ended when its last item did: the time every read showed before this stamp, and shows after it.
       const view = batchView(batch, items);
       const at = view.finished_at ?? new Date().toISOString();
-      if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant), jobId))) return await deps.batches.markNotLast(batchId, jobId);
+      const ended = { status: view.status, counts: view.counts };
+      if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant), jobId, ended))) return await deps.batches.markNotLast(batchId, jobId);
       view.finished_at = at;
       const event: EventType = view.status === 'succeeded' ? 'batch.succeeded' : 'batch.failed';
       const seq = await deps.store.appendEvent(jobId, event, view);

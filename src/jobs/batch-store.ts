@@ -23,6 +23,11 @@ export const batchRecordSchema = z.object({
    * An item of a batch left incomplete (its API killed) never runs: a retry of the request creates the batch again.
    */
   complete: z.boolean().optional(),
+  /**
+   * Written when the batch ended (claimEnd): its status and counts then. Its items may be erased later (DELETE, their
+   * own retention): an erased item must not turn an ended batch into another status.
+   */
+  ended: z.object({ status: z.enum(BATCH_STATUSES), counts: z.record(z.enum(BATCH_STATUSES), z.number().int()) }).optional(),
 });
 export type BatchRecord = z.infer<typeof batchRecordSchema>;
 
@@ -44,9 +49,9 @@ export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: B
 }
 
 export function batchView(record: BatchRecord, items: readonly (JobRecord | null)[]): Batch {
-  const { status, counts } = batchStatusOf(items);
+  const { status, counts } = record.ended ? { status: record.ended.status, counts: record.ended.counts as Batch['counts'] } : batchStatusOf(items);
   // What only the service reads stays out (a webhook body is this object as it is: no response schema strips it).
-  const { tenant: _tenant, idem: _idem, complete: _complete, ...rest } = record;
+  const { tenant: _tenant, idem: _idem, complete: _complete, ended: _ended, ...rest } = record;
   // Ended by its items' records before the hook that announces the end has stamped it: the last item's end is its end.
   const ended = status === 'succeeded' || status === 'failed' || status === 'canceled';
   const lastEnd = items.reduce<string | null>((at, item) => {
@@ -107,7 +112,7 @@ export class BatchStore {
    * The batch is kept `retentionMs` from now, like its items, and so is its Idempotency-Key entry (its own 24 h only
    * ever shortened: LT).
    */
-  async claimEnd(id: string, at: string, retentionMs: number, jobId: string): Promise<boolean> {
+  async claimEnd(id: string, at: string, retentionMs: number, jobId: string, ended?: BatchRecord['ended']): Promise<boolean> {
     // The mark names the item that carries the batch's event (see endCarrier).
     const claimed = await this.redis.set(this.keys.batchFinalized(id), jobId, 'PX', retentionMs, 'NX');
     if (!claimed) return false;
@@ -115,7 +120,7 @@ export class BatchStore {
     if (record) {
       const multi = this.redis
         .multi()
-        .set(this.keys.batch(id), JSON.stringify({ ...record, finished_at: at }), 'PX', retentionMs)
+        .set(this.keys.batch(id), JSON.stringify({ ...record, finished_at: at, ...(ended ? { ended } : {}) }), 'PX', retentionMs)
         .zadd(this.keys.retentionIndex(this.keys.shardOfId(id)), Date.now() + retentionMs, `batch|${record.tenant}|${id}`);
       if (record.idem) multi.pexpire(record.idem, retentionMs, 'LT');
       await multi.exec();

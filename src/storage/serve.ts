@@ -99,7 +99,8 @@ export async function serveStoredObject(request: FastifyRequest, reply: FastifyR
 function missing(reply: FastifyReply): FastifyReply {
   reply.removeHeader('content-disposition');
   reply.removeHeader('content-type');
-  return reply.code(404).type('application/json').send({
+  // An answer about the bytes, not the bytes: not kept (the object may be back, or mirrored, a moment later).
+  return reply.code(404).header('cache-control', 'no-store').type('application/json').send({
     statusCode: 404,
     code: 'OUTPUT_NOT_STORED',
     message: 'the stored output is missing: the storage no longer holds it (removed, or STORAGE_URL changed since the job stored it)',
@@ -114,6 +115,7 @@ function notModifiedSince(header: string, lastModified: Date): boolean {
 function unsatisfiable(reply: FastifyReply, sizeBytes: number): FastifyReply {
   return reply
     .code(416)
+    .header('cache-control', 'no-store')
     .header('content-range', `bytes */${sizeBytes}`)
     .type('application/json')
     .send({ statusCode: 416, code: 'RANGE_NOT_SATISFIABLE', message: `the range is outside the ${sizeBytes} bytes of the output` });

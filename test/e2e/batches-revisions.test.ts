@@ -97,6 +97,10 @@ describe('batches and revisions', () => {
     expect(list.body.data.map((b) => b.id)).toContain(done.id);
     // Another tenant sees nothing of it.
     expect((await stack.api('GET', `/v1/batches/${done.id}`, undefined, { key: TENANTS.globex })).status).toBe(404);
+    // An item erased after the batch ended (DELETE, its own retention) does not change how the batch ended.
+    expect((await stack.api('DELETE', `/v1/jobs/${done.items[1]}`)).status).toBe(204);
+    const after = (await stack.api<Batch>('GET', `/v1/batches/${done.id}`)).body;
+    expect(after).toMatchObject({ status: 'succeeded', counts: { succeeded: 3, canceled: 0 }, finished_at: done.finished_at });
   });
 
   it('event streams: the item that ends the batch closes after batch.succeeded, live and replayed; an earlier item closes at its own end', async () => {

@@ -139,6 +139,9 @@ describe('outputs: file storage end to end', () => {
     const past = await fetchBytes(url, { range: `bytes=${OUTPUT_BYTES}-` });
     expect(past.status).toBe(416);
     expect(past.headers['content-range']).toBe(`bytes */${OUTPUT_BYTES}`);
+    // Only the bytes may be kept for an hour: an error answer is not kept at all.
+    expect(tail.headers['cache-control']).toBe('private, max-age=3600');
+    expect(past.headers['cache-control']).toBe('no-store');
   });
 
   it('checks who asks: signature, expiry, job, tenant', async () => {

@@ -36,6 +36,11 @@ describe('authentication', () => {
       await stack.api('GET', `/v1/jobs/${created.body.id}/events`, undefined, { headers: { accept: 'application/json' } }),
     ];
     for (const res of answers) expect(res.headers['cache-control']).toBe('no-store');
+    // The live feed too (its events carry the job, a signed link included).
+    const stream = await request(`${stack.apiUrl}/v1/jobs/${created.body.id}/events`, { headers: { authorization: `Bearer ${TENANTS.acme}`, accept: 'text/event-stream' } });
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(stream.headers['cache-control']).toBe('no-store, no-transform');
+    stream.body.destroy();
   });
 
   it('accepts the bearer scheme in any case', async () => {

@@ -149,7 +149,9 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   res.socket?.setTimeout(0);
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
+    // no-store as every answer to a key (the events carry the job, its signed link included); no-transform: no proxy
+    // may buffer or compress the stream.
+    'cache-control': 'no-store, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });

@@ -116,6 +116,8 @@ export function jobOutputRoutes(deps: OutputRouteDeps): FastifyPluginAsyncZod {
             lastModified: new Date(result.stored_at),
           });
         } catch (err) {
+          // Only the bytes may be kept an hour; an error answer is not.
+          void reply.header('cache-control', 'no-store');
           if (!(err instanceof StorageError)) throw err;
           // A 5xx carries no internals (paths, bucket answers): they go to the log.
           request.log.error({ err: err.message, jobId: id }, 'reading the stored output failed');
