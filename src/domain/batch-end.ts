@@ -17,7 +17,8 @@ export interface BatchEndDeps {
 
 /**
  * The event goes on the stream of the item whose end ended the batch, right after that item's own terminal event:
- * per-job delivery order then brings it to the receiver after every item's job.* event (items run one by one).
+ * per-job delivery order then brings it to the receiver after that item's job.* event. Delivery order holds per job
+ * only: an earlier item's job.* still being retried may arrive after it.
  */
 export function batchEndHook(deps: BatchEndDeps) {
   return async (jobId: string, type: EventType, record: JobRecord): Promise<void> => {

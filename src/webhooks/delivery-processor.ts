@@ -24,7 +24,15 @@ interface SettleDecision {
 }
 
 /** What an attempt leaves to do: nothing (settled), wait behind an earlier pending event, or try again after a delay. */
-type AttemptResult = { kind: 'done' } | { kind: 'blocked' } | { kind: 'retry'; delayMs: number };
+type AttemptResult = { kind: 'done' } | { kind: 'blocked' } | { kind: 'retry'; delayMs: number; aborted: boolean };
+
+/** An attempt cut by a worker's shutdown is tried again this soon (by the next worker), outside the schedule. */
+export const ABORTED_RETRY_MS = 1_000;
+
+/** The next attempt's data: one attempt more; a cut one also counted apart, so it takes no slot of the schedule. */
+function nextAttempt(data: DeliveryJobData, aborted: boolean): DeliveryJobData {
+  return { ...data, attempt: data.attempt + 1, ...(aborted ? { aborted: (data.aborted ?? 0) + 1 } : {}) };
+}
 const DONE: AttemptResult = { kind: 'done' };
 
 /** An attempt that failed before anything was sent (the delivery could not be signed): retried like a failed send. */
@@ -91,7 +99,7 @@ export class DeliveryProcessor {
     const outcome = await this.attempt(job.data);
     if (outcome.kind === 'blocked') return this.waitBehindEarlier(job, token);
     if (outcome.kind === 'retry') {
-      await job.updateData({ ...job.data, attempt: job.data.attempt + 1 });
+      await job.updateData(nextAttempt(job.data, outcome.aborted));
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError();
     }
@@ -108,7 +116,7 @@ export class DeliveryProcessor {
     const outcome = await this.attempt(data, read);
     if (outcome.kind === 'done') return;
     const retry = outcome.kind === 'retry';
-    await queueFor(this.deps.queue, data.jobId).add('deliver', retry ? { ...data, attempt: data.attempt + 1 } : data, {
+    await queueFor(this.deps.queue, data.jobId).add('deliver', retry ? nextAttempt(data, outcome.aborted) : data, {
       ...DELIVERY_JOB_OPTIONS,
       jobId: deliveryId(data.jobId, data.seq),
       delay: retry ? outcome.delayMs : BLOCKED_RECHECK_MS,
@@ -165,7 +173,7 @@ export class DeliveryProcessor {
         return notSent(error);
       },
     );
-    const decision = this.decide(outcome, attempt);
+    const decision = this.decide(outcome, attempt - (data.aborted ?? 0));
     const kind: AttemptOutcome = outcome.ok
       ? 'delivered'
       : outcome.refused
@@ -197,9 +205,12 @@ export class DeliveryProcessor {
    * answer carries it (the contract's rule; 429 and 503 are where RFC 9110 defines it, and a receiver that sends it on
    * a 500 means the same): it stretches the wait, never shortens it.
    */
+  /** `attempt`: its place in the retry schedule (attempts cut by a shutdown left out). */
   private decide(outcome: DeliveryOutcome, attempt: number): SettleDecision {
     if (outcome.ok) return { action: 'delivered', delayMs: null };
     if (outcome.stop || outcome.refused) return { action: 'stop', delayMs: null };
+    // Cut by our own stop: the receiver did not fail, so this is never the last attempt.
+    if (outcome.aborted) return { action: 'failing', delayMs: ABORTED_RETRY_MS };
     const delayMs = nextRetryDelayMs({ attempt, schedule: this.deps.schedule, retryAfterMs: outcome.retryAfterMs });
     return { action: delayMs === null ? 'exhausted' : 'failing', delayMs };
   }
@@ -246,7 +257,7 @@ export class DeliveryProcessor {
       return DONE;
     }
     logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, 'webhook attempt failed');
-    return { kind: 'retry', delayMs: delay! };
+    return { kind: 'retry', delayMs: delay!, aborted: outcome.aborted === true };
   }
 
   /** The delivery signed with the tenant's secrets (as the read script brought them, when it did). */

@@ -13,6 +13,8 @@ export interface DeliveryJobData {
   redeliver?: boolean;
   /** Attempts already logged for this event before a redelivery, so the log keeps counting up. */
   attemptOffset?: number;
+  /** Attempts of this run cut by a worker's shutdown: they take no place in the retry schedule. */
+  aborted?: number;
   /** The job's tenant, so the read script fetches its secrets in the same call (absent on entries from before). */
   tenant?: string;
 }

@@ -19,6 +19,8 @@ export interface DeliveryOutcome {
   stop: boolean;
   /** The SSRF guard refused the target (WEBHOOK_TARGET_REFUSED): nothing was sent. */
   refused: boolean;
+  /** Cut by our own shutdown (the signal): not the receiver's failure. */
+  aborted?: boolean;
 }
 
 export interface SendWebhookInput {
@@ -106,6 +108,7 @@ export function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutcome> {
     let controller: Dispatcher.DispatchController | null = null;
     let settled = false;
     let timedOut = false;
+    let aborted = false;
 
     const finish = (err: unknown) => {
       if (settled) return;
@@ -124,7 +127,7 @@ export function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutcome> {
       }
       const error = timedOut ? `timeout after ${timeoutMs} ms` : describeError(err);
       const refused = !timedOut && (err as { code?: string } | null)?.code === 'WEBHOOK_TARGET_REFUSED';
-      resolve({ ok: false, statusCode, responseBody: '', durationMs, error, retryAfterMs, stop: statusCode === 410, refused });
+      resolve({ ok: false, statusCode, responseBody: '', durationMs, error, retryAfterMs, stop: statusCode === 410, refused, ...(aborted ? { aborted } : {}) });
     };
 
     // One deadline for the whole exchange (DNS, connect, headers and body): a receiver that trickles bytes must not
@@ -137,6 +140,7 @@ export function sendWebhook(input: SendWebhookInput): Promise<DeliveryOutcome> {
       controller?.abort(reason);
     }, timeoutMs);
     function onAbort() {
+      aborted = true;
       const reason = new Error(`aborted: ${String((signal?.reason as Error | undefined)?.message ?? 'the worker is shutting down')}`);
       finish(reason);
       controller?.abort(reason);

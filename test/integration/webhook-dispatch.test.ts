@@ -265,6 +265,27 @@ describe('webhook enqueuer + delivery processor', () => {
     expect(lines.filter((l) => l.msg === 'webhook attempt not recorded: the job was erased while it was out').map((l) => l.jobId)).toEqual([job.id]);
   });
 
+  it('an attempt cut by a shutdown is retried a moment later outside the schedule: the last scheduled attempt, cut, is not exhausted', async () => {
+    // No retries scheduled: the first attempt is the last one the schedule allows.
+    const processor = new DeliveryProcessor({ ledger, secrets, queue, httpDispatcher: createGuardedDispatcher({ allowPrivate: true, lookup }), timeoutMs: 60_000, schedule: [], logger });
+    receiver.respond(() => ({ status: 204, delayMs: 30_000 }));
+    const job = newJob(receiver.url, ['job.succeeded']);
+    await store.create('acme', job);
+    const { eventSeq } = await store.update(job.id, (r) => r, { event: 'job.succeeded' });
+    await ledger.claim(job.id, eventSeq!);
+    const delivering = processor.deliverNow({ jobId: job.id, seq: eventSeq!, attempt: 1, tenant: 'acme' });
+    await waitFor(() => forJob(job.id).length === 1 || null, { what: 'the attempt reaching the receiver' });
+    processor.abortSends();
+    await delivering;
+
+    const queued = (await queue.getJob(deliveryId(job.id, eventSeq!)))!;
+    expect(queued.data).toMatchObject({ attempt: 2, aborted: 1 });
+    expect(await queued.getState()).toBe('delayed');
+    expect((await ledger.states(job.id)).get(eventSeq!)).toBe('pending');
+    expect((await ledger.attempts(job.id)).at(-1)!.error).toMatch(/^aborted: the worker is shutting down/);
+    await queued.remove();
+  });
+
   it('erasing a job (DELETE, retention) takes its delivery waiting for a retry out of the webhooks queue', async () => {
     // The first attempt fails; the next is ten minutes away: the delivery waits, delayed, in the queue.
     const s = setup({ allowPrivate: true, schedule: [600_000] });
