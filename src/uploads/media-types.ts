@@ -55,6 +55,11 @@ const GENERIC_HEIF_BRANDS = new Set(['mif1', 'msf1']);
 /** AV1-coded images: libheif here has no AV1 decoder, so they stay refused. */
 const AVIF_BRANDS = new Set(['avif', 'avis']);
 const AUDIO_BRANDS = new Set(['M4A ', 'M4B ', 'M4P ', 'F4A ']);
+/**
+ * ISO base media files that are still images, not video: Canon's CR3 raw photos and JPEG 2000. Any other major brand
+ * is taken as an MP4 variant (isom, mp41, mp42, avc1, dash, M4V…), which the upstream plays.
+ */
+const STILL_IMAGE_BRANDS = new Set(['crx ', 'jp2 ', 'jpx ', 'jpm ']);
 /** Old QuickTime files may start with a movie atom instead of `ftyp`. */
 const QUICKTIME_ATOMS = new Set(['moov', 'mdat', 'wide', 'free', 'skip', 'pnot']);
 
@@ -75,6 +80,7 @@ function isoBaseMedia(head: Buffer): SniffResult | null {
     return av1 ? { ok: false, avif: true } : { ok: true, type: CONVERTED_TYPES.heif };
   }
   if (major === 'qt  ') return { ok: true, type: MEDIA_TYPES.mov };
+  if (STILL_IMAGE_BRANDS.has(major)) return { ok: false, avif: false };
   if (AUDIO_BRANDS.has(major)) return { ok: true, type: MEDIA_TYPES.m4a };
   return { ok: true, type: MEDIA_TYPES.mp4 };
 }

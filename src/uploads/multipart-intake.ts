@@ -104,7 +104,8 @@ export async function readJobRequest(request: FastifyRequest, uploads: StagedUpl
       }
       if (part.fieldname !== 'job') throw new AppError('VALIDATION_FAILED', `${part.fieldname}: unknown field; send the JSON body in a field named job`);
       if (sawJob) throw new AppError('VALIDATION_FAILED', 'job: sent more than once');
-      if (part.valueTruncated) throw new AppError('VALIDATION_FAILED', `job: larger than ${MAX_JOB_FIELD_BYTES} bytes`);
+      // The JSON body's own limit, answered as a JSON body over it is (413).
+      if (part.valueTruncated) throw new AppError('PAYLOAD_TOO_LARGE', `job: larger than ${MAX_JOB_FIELD_BYTES} bytes (the JSON body's limit)`);
       sawJob = true;
       job = typeof part.value === 'string' ? parseJson(part.value) : part.value;
     });

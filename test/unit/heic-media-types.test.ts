@@ -46,6 +46,11 @@ describe('sniffing HEIF', () => {
     expect(mp4.ok && mp4.type.name).toBe('mp4');
   });
 
+  it('still images in an ISO box (Canon CR3 raw, JPEG 2000) are refused, not taken for MP4', () => {
+    for (const brand of ['crx ', 'jp2 ', 'jpx ', 'jpm ']) expect(sniffMediaType(ftyp(brand, brand, 'isom')), brand).toEqual({ ok: false, avif: false });
+    for (const brand of ['mp42', 'avc1', 'M4V ', 'dash']) expect(sniffMediaType(ftyp(brand, brand)).ok, brand).toBe(true);
+  });
+
   it('lists heic and heif as accepted and converted; everything else is still a 415', () => {
     expect(ACCEPTED_TYPE_NAMES).toBe('mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a, aac, heic, heif');
     const refused = sniffMediaType(Buffer.from('plain text, not media at all'));
