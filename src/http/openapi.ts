@@ -44,10 +44,13 @@ const MULTIPART_BODIES: Record<string, Json> = {
 };
 
 /** Response headers the route schemas cannot carry (the zod transform keeps only description and content). */
+const REPLAYED: Record<string, Json> = {
+  'Idempotent-Replayed': { description: 'always true on a replay', schema: { type: 'string', enum: ['true'] } },
+};
 const RESPONSE_HEADERS: Record<string, Record<string, Json>> = {
-  'post /v1/jobs 200': {
-    'Idempotent-Replayed': { description: 'always true on a replay', schema: { type: 'string', enum: ['true'] } },
-  },
+  'post /v1/jobs 200': REPLAYED,
+  'post /v1/batches 200': REPLAYED,
+  'post /v1/jobs/{id}/revisions 200': REPLAYED,
 };
 
 /** Every $ref in a value, as component names. */

@@ -80,6 +80,12 @@ describe('OpenAPI', () => {
     ]) {
       expect(documented).toContain(expected);
     }
+    // Each create route that replays an Idempotency-Key says which header marks the replay.
+    type Op = { responses: Record<string, { headers?: Record<string, unknown> }> };
+    const ops = doc.paths as unknown as Record<string, Record<string, Op>>;
+    for (const path of ['/v1/jobs', '/v1/batches', '/v1/jobs/{id}/revisions']) {
+      expect(Object.keys(ops[path]!.post!.responses['200']!.headers ?? {}), path).toContain('Idempotent-Replayed');
+    }
   });
 
   it('serves /docs: swagger-ui from the package itself (no CDN), its spec the same document', async () => {
