@@ -38,9 +38,16 @@ export class ReviseJob {
     return idempotency.runClaimed(
       tenant,
       key,
-      fingerprint(body),
+      fingerprint(asRequested(body)),
       (claim) => commands.revise(tenant, parentId, body, { trace, claim }),
       (id) => store.getForTenant(tenant, id),
     );
   }
+}
+
+/** The request as its fingerprint sees it: an `output` of no changes is no `output` (both keep the parent's wishes). */
+function asRequested(body: RevisionBody): RevisionBody {
+  if (!body.output || Object.keys(body.output).length > 0) return body;
+  const { output: _none, ...rest } = body;
+  return rest;
 }

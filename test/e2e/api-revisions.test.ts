@@ -186,6 +186,9 @@ describe('POST /v1/jobs/{id}/revisions', () => {
     const late = await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, body, key);
     expect(late.status).toBe(200);
     expect(late.body.id).toBe(child.id);
+    // An output of no changes is the same request as none (both keep the parent's wishes).
+    const noChanges = await stack.api<Job>('POST', `/v1/jobs/${parent.id}/revisions`, { ...body, output: {} }, key);
+    expect([noChanges.status, noChanges.body.id]).toEqual([200, child.id]);
     expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(2);
     expect(stack.sim.log.count('render_submit', { sessionId: session })).toBe(2);
     // Another body under that key, for this parent, is refused.
