@@ -4,7 +4,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { AppError } from '../core/errors.js';
 import { traceRequests } from '../tracing/http-server.js';
 import { tracingEnabled } from '../tracing/state.js';
-import { clientErrorHandler } from './client-errors.js';
+import { clientErrorHandler, refuseExpectation } from './client-errors.js';
 import type { HttpDeps } from './deps.js';
 import { explainJsonRefusal, frameworkErrors, installErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
@@ -52,6 +52,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // One access-log line per request (below) instead of Fastify's two: half the logging cost on the hot path.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  app.server.on('checkExpectation', refuseExpectation);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // First of all hooks, so auth and the handlers run inside the request's span; probes, scrapes and docs get none.

@@ -1,5 +1,5 @@
 // Answers requests Node's HTTP parser refused (oversize headers, timeouts, garbage) with the contract's error body.
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../core/errors.js';
 
@@ -29,4 +29,15 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
     );
   }
   socket.destroy(err);
+}
+
+/**
+ * An `Expect` other than 100-continue: Node answers a bare 417 with no body unless the server listens for it. Refused
+ * with the contract's body instead, as a 400 (documented on every route): the request is not one we can answer.
+ */
+export function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const expect = String(req.headers.expect ?? '').slice(0, 64);
+  const body = JSON.stringify({ statusCode: 400, code: 'VALIDATION_FAILED', message: `Expect: ${JSON.stringify(expect)} is not supported (only 100-continue)` });
+  res.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
 }

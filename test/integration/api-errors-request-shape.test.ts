@@ -4,7 +4,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
 
@@ -76,5 +76,17 @@ describe('the Host header', () => {
     expect([old.status, JSON.parse(old.body)]).toEqual([200, { status: 'ok' }]);
     const hosted = parse(await raw('GET /healthz HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\r\n'));
     expect([hosted.status, JSON.parse(hosted.body)]).toEqual([200, { status: 'ok' }]);
+  });
+});
+
+describe('an Expect header other than 100-continue', () => {
+  it('gets 400 with the contract’s body (Node answered a bare 417 with no body), and the connection is closed', async () => {
+    const res = parse(
+      await raw(
+        `POST /v1/jobs HTTP/1.1\r\nHost: relay.test\r\nAuthorization: Bearer ${TENANTS.acme}\r\nContent-Type: application/json\r\nExpect: bogus\r\nContent-Length: 2\r\n\r\n{}`,
+      ),
+    );
+    expect([res.status, res.headers['content-type'], res.headers.connection]).toEqual([400, 'application/json; charset=utf-8', 'close']);
+    expect(JSON.parse(res.body)).toEqual({ statusCode: 400, code: 'VALIDATION_FAILED', message: 'Expect: "bogus" is not supported (only 100-continue)' });
   });
 });
