@@ -256,6 +256,12 @@ export class DeliveryProcessor {
       await this.wake(jobId, settled.next);
       return DONE;
     }
+    // The job's retention ends before the retry would be due: the retry would find the job erased and send nothing
+    // (retention is absolute), so it is not queued; a queued one outlived the job's erasure in the webhooks queue.
+    if (settled.expiresAtMs !== null && Date.now() + delay! >= settled.expiresAtMs) {
+      logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, "webhook attempt failed; no retry: the job's retention ends first");
+      return DONE;
+    }
     logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, 'webhook attempt failed');
     return { kind: 'retry', delayMs: delay!, aborted: outcome.aborted === true };
   }

@@ -295,13 +295,14 @@ return out
  * - failing: a retry follows; status failing.
  * A job erased while the attempt was out (retention, DELETE) gets nothing written back: status erased. Once the job has
  * ended, log and ledger take the record's expiry (they mostly appear after the end, when the ending commit set it).
- * Returns {next pending seq after this one (0 if none; 0 for stop and failing), mark (as mark_webhook), status}.
+ * Returns {next pending seq after this one (0 if none; 0 for stop and failing), mark (as mark_webhook), status, the
+ * record's PEXPIRETIME (-1: no expiry yet, -2: erased)}.
  */
 const SETTLE_ONE_FN = `${MARK_WEBHOOK_FN}
 local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max_records, action, redeliver, stop_reason)
   -- -2: no record. Retention is absolute: no delivery log or ledger outlives the job. -1: not ended, no expiry yet.
   local expires_at = redis.call('PEXPIRETIME', k_record)
-  if expires_at == -2 then return {0, 0, 'erased'} end
+  if expires_at == -2 then return {0, 0, 'erased', -2} end
   local seq = tonumber(seq_text)
   if redis.call('RPUSH', k_log, attempt_json) > tonumber(max_records) then redis.call('LTRIM', k_log, -tonumber(max_records), -1) end
   -- The ledger is read once (the status pair alone when that is all it takes) and written once. Lua is slow here next to
@@ -359,7 +360,7 @@ local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max
     redis.call('PEXPIREAT', k_log, expires_at)
     redis.call('PEXPIREAT', k_ledger, expires_at)
   end
-  return {nextSeq, mark, status}
+  return {nextSeq, mark, status, expires_at}
 end
 `;
 const SETTLE_DELIVERY = luaScript(`${SETTLE_ONE_FN}
@@ -368,14 +369,14 @@ return settle_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
 
 /**
  * KEYS: each settle's record, ledger and attempt log in turn. ARGV: each settle's six arguments (as SETTLE_DELIVERY's).
- * SETTLE_DELIVERY for several attempts of one shard (one cluster slot) in one call: three answers each.
+ * SETTLE_DELIVERY for several attempts of one shard (one cluster slot) in one call: four answers each.
  */
 const SETTLE_DELIVERIES = luaScript(`${SETTLE_ONE_FN}
 local out = {}
 for i = 0, #KEYS / 3 - 1 do
   local a = i * 6
   local r = settle_one(KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
-  out[i * 3 + 1], out[i * 3 + 2], out[i * 3 + 3] = r[1], r[2], r[3]
+  out[i * 4 + 1], out[i * 4 + 2], out[i * 4 + 3], out[i * 4 + 4] = r[1], r[2], r[3], r[4]
 end
 return out
 `);
@@ -423,6 +424,8 @@ export interface SettleResult {
   next: number | null;
   /** erased: the job was erased while the attempt was out, and nothing was recorded. */
   status: 'pending' | 'delivered' | 'failing' | 'exhausted' | 'erased';
+  /** When the job's record expires (its retention, once it has ended); null while it has no expiry. */
+  expiresAtMs: number | null;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : v instanceof Buffer ? v.toString('utf8') : null);
@@ -517,7 +520,8 @@ export class DeliveryScripts {
       args: [String(seq), input.attemptJson, String(input.maxRecords), input.action, input.redeliver ? '1' : '0', input.stopReason ?? ''],
     });
     const next = Number(raw[0]);
-    return { next: next > 0 ? next : null, status: str(raw[2]) as SettleResult['status'] };
+    const expiresAt = Number(raw[3]);
+    return { next: next > 0 ? next : null, status: str(raw[2]) as SettleResult['status'], expiresAtMs: expiresAt > 0 ? expiresAt : null };
   }
 
   /** Reads made in the same turn of the event loop go to Redis as one script call per shard (READ_DELIVERIES). */
@@ -538,7 +542,7 @@ export class DeliveryScripts {
     async (_shard, calls) => {
       const keys = calls.flatMap((c) => c.keys);
       const raw = (await runScript(this.redis, SETTLE_DELIVERIES, keys.length, ...keys, ...calls.flatMap((c) => c.args))) as unknown[];
-      return calls.map((_, i) => raw.slice(i * 3, i * 3 + 3));
+      return calls.map((_, i) => raw.slice(i * 4, i * 4 + 4));
     },
     false,
   );

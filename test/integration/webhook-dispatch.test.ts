@@ -286,6 +286,34 @@ describe('webhook enqueuer + delivery processor', () => {
     await queued.remove();
   });
 
+  it('queues no retry due after the job’s retention ends (it would find the job erased): nothing outlives the job in the queue', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const captured = createLogger('warn', 'nemo-relay', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const processorWith = (schedule: number[]) =>
+      new DeliveryProcessor({ ledger, secrets, queue, httpDispatcher: createGuardedDispatcher({ allowPrivate: true, lookup }), timeoutMs: 2_000, schedule, logger: captured });
+    receiver.respond(() => ({ status: 503 }));
+    const endedJob = async () => {
+      const job = newJob(receiver.url, ['job.succeeded']);
+      await store.create('acme', job);
+      // Ended, kept 60 s (its tenant's retention).
+      const { eventSeq } = await store.update(job.id, (r) => ({ ...r, job: { ...r.job, status: 'succeeded' } }), { event: 'job.succeeded', retentionMs: () => 60_000 });
+      await ledger.claim(job.id, eventSeq!);
+      return { id: job.id, seq: eventSeq! };
+    };
+
+    const late = await endedJob();
+    await processorWith([600_000]).deliverNow({ jobId: late.id, seq: late.seq, attempt: 1, tenant: 'acme' });
+    expect(await queue.getJob(deliveryId(late.id, late.seq))).toBeUndefined();
+    expect(lines.filter((l) => l.jobId === late.id).map((l) => l.msg)).toEqual(["webhook attempt failed; no retry: the job's retention ends first"]);
+
+    // A retry due within the retention is queued as ever.
+    const soon = await endedJob();
+    await processorWith([1_000]).deliverNow({ jobId: soon.id, seq: soon.seq, attempt: 1, tenant: 'acme' });
+    const queued = await queue.getJob(deliveryId(soon.id, soon.seq));
+    expect(queued?.data.attempt).toBe(2);
+    await queued!.remove();
+  });
+
   it('erasing a job (DELETE, retention) takes its delivery waiting for a retry out of the webhooks queue', async () => {
     // The first attempt fails; the next is ten minutes away: the delivery waits, delayed, in the queue.
     const s = setup({ allowPrivate: true, schedule: [600_000] });
