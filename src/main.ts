@@ -24,7 +24,8 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   // Tracing (only with an OTLP endpoint set) goes first: its loader hook must be in place before ioredis and http load.
-  await (await import('./tracing/start.js')).startTracingOrExit(argv[0] ?? 'all');
+  // A bad OTEL_* value is reported with the rest of the configuration (app/server.ts), not alone.
+  await (await import('./tracing/start.js')).startTracingOrDefer(argv[0] ?? 'all');
   const { main: start } = await import('./app/server.js');
   await start(argv);
 }

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from '../observability/logger.js';
 import { startRoles, ROLES, type Role } from './roles.js';
+import { tracingConfigProblems } from '../tracing/start.js';
 
 export async function main(argv: string[]): Promise<void> {
   const role = (argv[0] ?? 'all') as Role;
@@ -10,14 +11,20 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   let config;
+  // The OTEL_* problems found when tracing was to start (src/main.ts): reported with every other one.
+  const tracingProblems = tracingConfigProblems();
   try {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const problem of err.problems) console.error(`config: ${problem}`);
+      for (const problem of [...tracingProblems, ...err.problems]) console.error(`config: ${problem}`);
       process.exit(1);
     }
     throw err;
+  }
+  if (tracingProblems.length > 0) {
+    for (const problem of tracingProblems) console.error(`config: ${problem}`);
+    process.exit(1);
   }
   const logger = createLogger(config.LOG_LEVEL);
   try {

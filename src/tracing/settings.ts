@@ -37,18 +37,45 @@ export const tracingEnvShape = {
   OTEL_EXPORTER_OTLP_PROTOCOL: z.string().optional(),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.string().optional(),
   OTEL_SERVICE_NAME: z.string().min(1).max(128).default(DEFAULT_SERVICE_NAME),
+  // Read by the SDK, which ignores a value it does not know (and samples everything): checked when tracing is on.
+  OTEL_TRACES_SAMPLER: z.string().optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.string().optional(),
 };
+
+/** The samplers the SDK knows (OpenTelemetry's environment variable specification). */
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
 
 export type TracingEnv = z.infer<z.ZodObject<typeof tracingEnvShape>>;
 
 /** The protocol that applies (the traces-specific variable wins), refused unless it is one the exporters here speak. */
 export function tracingEnvRefine(env: TracingEnv, ctx: z.RefinementCtx): void {
   if (!isOn(env)) return;
+  samplerRefine(env, ctx);
   for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'] as const) {
     const value = env[name];
     if (value === undefined) continue;
     if (!isProtocol(value)) ctx.addIssue({ code: 'custom', path: [name], message: protocolProblem(value) });
     return;
+  }
+}
+
+/** A mistyped sampler (or ratio) made the SDK sample everything without a word: refused instead. */
+function samplerRefine(env: TracingEnv, ctx: z.RefinementCtx): void {
+  const sampler = env.OTEL_TRACES_SAMPLER;
+  if (sampler !== undefined && !(TRACE_SAMPLERS as readonly string[]).includes(sampler)) {
+    ctx.addIssue({ code: 'custom', path: ['OTEL_TRACES_SAMPLER'], message: `must be one of ${TRACE_SAMPLERS.join(', ')}` });
+  }
+  const arg = env.OTEL_TRACES_SAMPLER_ARG;
+  if (arg !== undefined && sampler?.endsWith('traceidratio')) {
+    const ratio = arg.trim() === '' ? NaN : Number(arg);
+    if (!(ratio >= 0 && ratio <= 1)) ctx.addIssue({ code: 'custom', path: ['OTEL_TRACES_SAMPLER_ARG'], message: 'must be a ratio from 0 to 1 for a traceidratio sampler' });
   }
 }
 

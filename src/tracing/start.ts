@@ -51,13 +51,24 @@ export async function startTracing(role: string, env: NodeJS.ProcessEnv = proces
   return startSdk({ settings, role });
 }
 
-/** startTracing for the entry point: a bad OTEL_* value stops the process with one `config:` line per problem. */
-export async function startTracingOrExit(role: string): Promise<TracingRuntime | null> {
+let refused: readonly string[] = [];
+
+/**
+ * startTracing for the entry point. A bad OTEL_* value starts no tracing and is kept (tracingConfigProblems): the
+ * configuration check reports it with every other problem, one `config:` line each, and stops the process. Exiting
+ * here hid every other bad setting behind it.
+ */
+export async function startTracingOrDefer(role: string): Promise<TracingRuntime | null> {
   try {
     return await startTracing(role);
   } catch (err) {
     if (!(err instanceof TracingConfigError)) throw err;
-    for (const problem of err.problems) console.error(`config: ${problem}`);
-    process.exit(1);
+    refused = err.problems;
+    return null;
   }
+}
+
+/** The OTEL_* problems startTracingOrDefer found (none when tracing started, is off, or was not asked for). */
+export function tracingConfigProblems(): readonly string[] {
+  return refused;
 }

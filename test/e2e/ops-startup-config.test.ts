@@ -60,6 +60,14 @@ describe('worker settings read before the configuration', () => {
     }
   });
 
+  it('a bad OTEL_* value is reported with every other bad setting, one line each (it stopped the process alone)', async () => {
+    const run = await failedStart({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', WORKER_CONCURRENCY: 'x' });
+    expect(run.code, run.stderr).toBe(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines.map((l) => l.split(':')[1]!.trim()).sort()).toEqual(['OTEL_EXPORTER_OTLP_PROTOCOL', 'WORKER_CONCURRENCY']);
+    expect(lines.every((l) => l.startsWith('config: '))).toBe(true);
+  });
+
   it('a .env that is not a readable file, or a port already in use, is one line and exit 1, without a stack trace', async () => {
     await mkdir(join(dir, '.env'));
     try {

@@ -65,6 +65,18 @@ describe('tracing settings', () => {
     expect(parseTracingSettings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual({ enabled: false });
   });
 
+  it('refuses a sampler the SDK does not know, and a ratio out of 0..1, when tracing is on (the SDK sampled everything)', () => {
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318' };
+    expect(problems({ ...on, OTEL_TRACES_SAMPLER: 'traceidratio_typo', OTEL_TRACES_SAMPLER_ARG: '0' })).toEqual([
+      'OTEL_TRACES_SAMPLER: must be one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
+    ]);
+    expect(problems({ ...on, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: 'abc' })).toEqual([
+      'OTEL_TRACES_SAMPLER_ARG: must be a ratio from 0 to 1 for a traceidratio sampler',
+    ]);
+    expect(parseTracingSettings({ ...on, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' })).toMatchObject({ enabled: true });
+    expect(parseTracingSettings({ OTEL_TRACES_SAMPLER: 'bogus' })).toEqual({ enabled: false });
+  });
+
   it('refuses an endpoint that is not an http(s) URL', () => {
     expect(problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' })[0]).toMatch(/^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http\(s\) URL/);
   });
