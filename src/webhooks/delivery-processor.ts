@@ -233,6 +233,7 @@ export class DeliveryProcessor {
       action,
       redeliver,
       ...(action === 'stop' ? { stopReason } : {}),
+      ...(action === 'failing' ? { retryAtMs: Date.now() + delay! } : {}),
     });
     if (settled.status === 'erased') {
       // Erased (retention, DELETE) while the attempt was out: nothing of it is kept, and nothing more is sent.
@@ -257,9 +258,10 @@ export class DeliveryProcessor {
       return DONE;
     }
     // The job's retention ends before the retry would be due: the retry would find the job erased and send nothing
-    // (retention is absolute), so it is not queued; a queued one outlived the job's erasure in the webhooks queue.
-    if (settled.expiresAtMs !== null && Date.now() + delay! >= settled.expiresAtMs) {
+    // (retention is absolute), so the script gave the event up instead (a queued retry outlived the job's erasure).
+    if (action === 'failing' && settled.status === 'exhausted') {
       logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, "webhook attempt failed; no retry: the job's retention ends first");
+      await this.wake(jobId, settled.next);
       return DONE;
     }
     logger.warn({ ...fields, error: outcome.error, statusCode: outcome.statusCode, retryInMs: delay }, 'webhook attempt failed');

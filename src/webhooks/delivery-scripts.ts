@@ -286,23 +286,27 @@ return out
 `);
 
 /**
- * KEYS: record, ledger, attempt log. ARGV: seq, attemptJson, maxRecords, action, redeliver ('1'/'0'), stopReason.
+ * KEYS: record, ledger, attempt log. ARGV: seq, attemptJson, maxRecords, action, redeliver ('1'/'0'), stopReason,
+ * retryAt (ms; failing: when the retry is due).
  * Settles one attempt in one call: the attempt logged (the log trimmed to maxRecords), the ledger moved on and the
  * job's webhook status/attempts set, by action:
  * - delivered: the event delivered; status exhausted if any event was given up on, else pending while any waits;
  * - exhausted: the event given up on (a redelivery leaves the ledger alone); status exhausted;
  * - stop: the job's deliveries stopped (410 or refused target): every pending event stopped; status exhausted;
- * - failing: a retry follows; status failing.
+ * - failing: a retry follows; status failing. Unless it would come due after the job's retention ends (retryAt past
+ *   the record's expiry): then as exhausted, the answer's status exhausted (the retry is not queued).
  * A job erased while the attempt was out (retention, DELETE) gets nothing written back: status erased. Once the job has
  * ended, log and ledger take the record's expiry (they mostly appear after the end, when the ending commit set it).
- * Returns {next pending seq after this one (0 if none; 0 for stop and failing), mark (as mark_webhook), status, the
- * record's PEXPIRETIME (-1: no expiry yet, -2: erased)}.
+ * Returns {next pending seq after this one (0 if none; 0 for stop and failing), mark (as mark_webhook), status}.
  */
 const SETTLE_ONE_FN = `${MARK_WEBHOOK_FN}
-local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max_records, action, redeliver, stop_reason)
+local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max_records, action, redeliver, stop_reason, retry_at)
   -- -2: no record. Retention is absolute: no delivery log or ledger outlives the job. -1: not ended, no expiry yet.
   local expires_at = redis.call('PEXPIRETIME', k_record)
-  if expires_at == -2 then return {0, 0, 'erased', -2} end
+  if expires_at == -2 then return {0, 0, 'erased'} end
+  -- A retry that would come due after the job's retention ends would find it erased: the event is given up now
+  -- (exhausted, and the job's later events woken), instead of a queued retry outliving the job.
+  if action == 'failing' and expires_at > 0 and tonumber(retry_at) >= expires_at then action = 'exhausted' end
   local seq = tonumber(seq_text)
   if redis.call('RPUSH', k_log, attempt_json) > tonumber(max_records) then redis.call('LTRIM', k_log, -tonumber(max_records), -1) end
   -- The ledger is read once (the status pair alone when that is all it takes) and written once. Lua is slow here next to
@@ -360,23 +364,23 @@ local function settle_one(k_record, k_ledger, k_log, seq_text, attempt_json, max
     redis.call('PEXPIREAT', k_log, expires_at)
     redis.call('PEXPIREAT', k_ledger, expires_at)
   end
-  return {nextSeq, mark, status, expires_at}
+  return {nextSeq, mark, status}
 end
 `;
 const SETTLE_DELIVERY = luaScript(`${SETTLE_ONE_FN}
-return settle_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return settle_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 `);
 
 /**
- * KEYS: each settle's record, ledger and attempt log in turn. ARGV: each settle's six arguments (as SETTLE_DELIVERY's).
- * SETTLE_DELIVERY for several attempts of one shard (one cluster slot) in one call: four answers each.
+ * KEYS: each settle's record, ledger and attempt log in turn. ARGV: each settle's seven arguments (as SETTLE_DELIVERY's).
+ * SETTLE_DELIVERY for several attempts of one shard (one cluster slot) in one call: three answers each.
  */
 const SETTLE_DELIVERIES = luaScript(`${SETTLE_ONE_FN}
 local out = {}
 for i = 0, #KEYS / 3 - 1 do
-  local a = i * 6
-  local r = settle_one(KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
-  out[i * 4 + 1], out[i * 4 + 2], out[i * 4 + 3], out[i * 4 + 4] = r[1], r[2], r[3], r[4]
+  local a = i * 7
+  local r = settle_one(KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
+  out[i * 3 + 1], out[i * 3 + 2], out[i * 3 + 3] = r[1], r[2], r[3]
 end
 return out
 `);
@@ -424,8 +428,6 @@ export interface SettleResult {
   next: number | null;
   /** erased: the job was erased while the attempt was out, and nothing was recorded. */
   status: 'pending' | 'delivered' | 'failing' | 'exhausted' | 'erased';
-  /** When the job's record expires (its retention, once it has ended); null while it has no expiry. */
-  expiresAtMs: number | null;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : v instanceof Buffer ? v.toString('utf8') : null);
@@ -512,16 +514,15 @@ export class DeliveryScripts {
   async settle(
     jobId: string,
     seq: number,
-    input: { attemptJson: string; maxRecords: number; action: SettleAction; redeliver: boolean; stopReason?: string },
+    input: { attemptJson: string; maxRecords: number; action: SettleAction; redeliver: boolean; stopReason?: string; retryAtMs?: number },
   ): Promise<SettleResult> {
     const k = this.keys;
     const raw = await this.settles.call(k.shardOfId(jobId), {
       keys: [k.job(jobId), k.jobWebhookPending(jobId), k.jobDeliveries(jobId)],
-      args: [String(seq), input.attemptJson, String(input.maxRecords), input.action, input.redeliver ? '1' : '0', input.stopReason ?? ''],
+      args: [String(seq), input.attemptJson, String(input.maxRecords), input.action, input.redeliver ? '1' : '0', input.stopReason ?? '', String(input.retryAtMs ?? 0)],
     });
     const next = Number(raw[0]);
-    const expiresAt = Number(raw[3]);
-    return { next: next > 0 ? next : null, status: str(raw[2]) as SettleResult['status'], expiresAtMs: expiresAt > 0 ? expiresAt : null };
+    return { next: next > 0 ? next : null, status: str(raw[2]) as SettleResult['status'] };
   }
 
   /** Reads made in the same turn of the event loop go to Redis as one script call per shard (READ_DELIVERIES). */
@@ -542,7 +543,7 @@ export class DeliveryScripts {
     async (_shard, calls) => {
       const keys = calls.flatMap((c) => c.keys);
       const raw = (await runScript(this.redis, SETTLE_DELIVERIES, keys.length, ...keys, ...calls.flatMap((c) => c.args))) as unknown[];
-      return calls.map((_, i) => raw.slice(i * 4, i * 4 + 4));
+      return calls.map((_, i) => raw.slice(i * 3, i * 3 + 3));
     },
     false,
   );

@@ -120,6 +120,8 @@ describe('curlCommands', () => {
     const body = buildJobBody(form({ instruction: 'a promo' }), [pendingUploadId('a.jpg')]).body;
     const text = curlCommands('http://127.0.0.1:8080', body, ['a.jpg'], "o'brien");
     expect(text.match(/-H 'X-Tenant: o'\\''brien'/g)).toHaveLength(2);
+    // On a line of its own, as the other options are.
+    expect(text).toContain(`-H "Authorization: Bearer $NEMO_RELAY_API_KEY" \\\n  -H 'X-Tenant: o'\\''brien'`);
   });
 });
 

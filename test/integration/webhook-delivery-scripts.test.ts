@@ -213,7 +213,7 @@ describe('settle', () => {
     const id = await storedJob({}, 3);
     for (const seq of [1, 2, 3]) await ledger.claim(id, seq);
     const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: MAX_ATTEMPT_RECORDS, action: 'delivered', redeliver: false });
-    expect(result).toEqual({ next: 2, status: 'pending', expiresAtMs: null });
+    expect(result).toEqual({ next: 2, status: 'pending' });
     expect(await ledger.states(id)).toEqual(new Map([[1, 'delivered'], [2, 'pending'], [3, 'pending']]));
     expect((await ledger.attempts(id)).map((a) => a.event_id)).toEqual(['evt_1']);
     expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'pending', attempts: 1 });
@@ -221,7 +221,6 @@ describe('settle', () => {
     expect(await scripts.settle(id, 3, { attemptJson: attempt('evt_3'), maxRecords: 500, action: 'delivered', redeliver: false })).toEqual({
       next: null,
       status: 'exhausted',
-      expiresAtMs: null,
     });
   });
 
@@ -238,7 +237,7 @@ describe('settle', () => {
     await ledger.claim(id, 2);
     expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'failing', redeliver: false })).toMatchObject({ next: null, status: 'failing' });
     expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'failing', attempts: 1 });
-    expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 2), maxRecords: 500, action: 'exhausted', redeliver: false })).toEqual({ next: 2, status: 'exhausted', expiresAtMs: null });
+    expect(await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 2), maxRecords: 500, action: 'exhausted', redeliver: false })).toEqual({ next: 2, status: 'exhausted' });
     expect((await ledger.states(id)).get(1)).toBe('exhausted');
     await scripts.settle(id, 2, { attemptJson: attempt('evt_2'), maxRecords: 500, action: 'exhausted', redeliver: true });
     expect((await ledger.states(id)).get(2)).toBe('pending');
@@ -296,7 +295,7 @@ describe('settle', () => {
     const odd = JSON.stringify({ ...parsed, job: { ...rest, extra: 1, webhook } });
     await redis.set(keys.job(id), odd);
     const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1', 3), maxRecords: 500, action: 'delivered', redeliver: false });
-    expect(result).toEqual({ next: null, status: 'delivered', expiresAtMs: null });
+    expect(result).toEqual({ next: null, status: 'delivered' });
     expect(await rawRecord(id)).toBe(odd);
     expect((await ledger.states(id)).get(1)).toBe('delivered');
     expect((await store.get(id))!.job.webhook).toMatchObject({ status: 'delivered', attempts: 3 });
@@ -322,7 +321,7 @@ describe('settle', () => {
       expect((await rawRecord(id)).length).toBeGreaterThan(8_000);
       await ledger.claim(id, 1);
       const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action: 'delivered', redeliver: false });
-      expect(result).toEqual({ next: null, status: 'delivered', expiresAtMs: null });
+      expect(result).toEqual({ next: null, status: 'delivered' });
       const record = (await store.get(id))!;
       expect(record.job.webhook).toMatchObject({ status: 'delivered', attempts: 1 });
       expect(record.job.metadata).toEqual(bulky.metadata);
@@ -337,7 +336,7 @@ describe('settle', () => {
     await redis.del(keys.job(id), keys.jobWebhookPending(id), keys.jobDeliveries(id));
     for (const action of ['failing', 'delivered', 'exhausted', 'stop'] as const) {
       const result = await scripts.settle(id, 1, { attemptJson: attempt('evt_1'), maxRecords: 500, action, redeliver: false, stopReason: 'x' });
-      expect(result).toEqual({ next: null, status: 'erased', expiresAtMs: null });
+      expect(result).toEqual({ next: null, status: 'erased' });
     }
     expect(await redis.exists(keys.job(id), keys.jobWebhookPending(id), keys.jobDeliveries(id))).toBe(0);
   });

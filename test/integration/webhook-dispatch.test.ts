@@ -305,6 +305,9 @@ describe('webhook enqueuer + delivery processor', () => {
     await processorWith([600_000]).deliverNow({ jobId: late.id, seq: late.seq, attempt: 1, tenant: 'acme' });
     expect(await queue.getJob(deliveryId(late.id, late.seq))).toBeUndefined();
     expect(lines.filter((l) => l.jobId === late.id).map((l) => l.msg)).toEqual(["webhook attempt failed; no retry: the job's retention ends first"]);
+    // Given up, and said so: not `failing` (a retry follows) while none will.
+    expect((await ledger.states(late.id)).get(late.seq)).toBe('exhausted');
+    expect((await store.get(late.id))!.job.webhook).toMatchObject({ status: 'exhausted', attempts: 1 });
 
     // A retry due within the retention is queued as ever.
     const soon = await endedJob();

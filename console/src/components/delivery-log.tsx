@@ -8,6 +8,8 @@ import { isTerminal, type DeliveryAttempt, type Job } from '../lib/types.js';
 import { ErrorNotice } from './error-notice.js';
 
 const ok = (a: DeliveryAttempt | undefined) => a !== undefined && a.status_code !== null && a.status_code >= 200 && a.status_code < 300;
+/** An exhausted webhook's log is settled once no attempt has come for this long (a later event's would have). */
+const EXHAUSTED_QUIET_MS = 120_000;
 /** How long to keep looking for the attempt a redelivery queued. */
 const REDELIVER_WATCH_MS = 20_000;
 
@@ -35,8 +37,12 @@ export function DeliveryLog({ job }: { job: Job }) {
     { pollMs: !hasWebhook ? undefined : waitingFor ? 500 : settledRef.current ? undefined : 2000 },
   );
   const attempts = log.data?.data ?? [];
-  const finalStatus = log.data?.status === 'none' || log.data?.status === 'exhausted';
-  const settled = isTerminal(job.status) && waitingFor === null && ((attempts.length > 0 && ok(attempts[attempts.length - 1])) || finalStatus);
+  const last = attempts[attempts.length - 1];
+  // `exhausted` is the job's status once any event ran out, while a later event of it may still be sent (woken at
+  // once): the log is settled only when no attempt has come for a while after that.
+  const quiet = last !== undefined && Date.now() - Date.parse(last.at) > EXHAUSTED_QUIET_MS;
+  const finalStatus = log.data?.status === 'none' || (log.data?.status === 'exhausted' && quiet);
+  const settled = isTerminal(job.status) && waitingFor === null && ((last !== undefined && ok(last)) || finalStatus);
   settledRef.current = settled;
 
   useEffect(() => {

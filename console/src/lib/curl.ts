@@ -17,8 +17,8 @@ export function pendingUploadId(name: string): string {
  * the operator's key works for (the console sends X-Tenant; without it the admin key is refused on /v1).
  */
 export function curlCommands(origin: string, body: CreateJobBody, fileNames: readonly string[], actAs: string | null = null): string {
-  const AUTH = `-H "Authorization: Bearer $NEMO_RELAY_API_KEY"${actAs ? ` \
-  -H ${shellQuote(`X-Tenant: ${actAs}`)}` : ''}`;
+  const tenant = actAs ? ` \\\n  -H ${shellQuote(`X-Tenant: ${actAs}`)}` : '';
+  const AUTH = `-H "Authorization: Bearer $NEMO_RELAY_API_KEY"${tenant}`;
   const lines: string[] = [];
   if (fileNames.length > 0) {
     lines.push('# 1. upload each file (the answer\'s "id" is its upload_id)');
