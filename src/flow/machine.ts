@@ -1,6 +1,7 @@
 // The flow state machine: runs steps from the checkpoint until the job finishes or must wait; no BullMQ in here.
 import { AppError, callerMessage } from '../core/errors.js';
 import { isTerminal, type EventType, type JobRecord } from '../jobs/schemas.js';
+import { NemoError } from '../nemo/errors.js';
 import { currentTraceparent } from '../tracing/spans.js';
 import type { Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
@@ -254,6 +255,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The anonymous token endpoint limits how many tokens one IP address gets: what to do instead. */
+const ANONYMOUS_TOKEN_ADVICE =
+  '. It was the anonymous token endpoint, which limits the tokens one IP address gets: set NEMO_TOKEN (or give the tenant a token of its own) to use a key instead';
+
 /** Whose fixed token the job's account uses, if any (the refusal message names it). */
 function staticTokenOwner(deps: FlowDeps): StaticTokenOwner {
   if (!deps.tokens.isStatic) return null;
@@ -295,8 +300,10 @@ async function handleFailure(
           save,
           new AppError(
             'UPSTREAM_RATE_LIMITED',
-            `the upstream kept answering 429 (rate limit) for ${Math.round((now - since) / 1000)} s; ` +
-              `the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (${Math.round(patience / 1000)} s)`,
+            // A first 429 that asks for more than the patience is not one it "kept answering".
+            `${first ? `the upstream answered 429 (rate limit) asking to wait ${Math.round(decision.delayMs / 1000)} s` : `the upstream kept answering 429 (rate limit) for ${Math.round((now - since) / 1000)} s`}; ` +
+              `the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (${Math.round(patience / 1000)} s)` +
+              (err instanceof NemoError && err.endpoint === 'anonymous_token' ? ANONYMOUS_TOKEN_ADVICE : ''),
           ),
         );
       }

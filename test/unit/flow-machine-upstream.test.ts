@@ -252,6 +252,22 @@ describe('runFlow: rate limits (429)', () => {
     expect(job.waiting).toBeNull();
   });
 
+  it('a first 429 asking for more than the patience says so (not "kept answering for 0 s"), and names the way out when it was the anonymous token endpoint', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    f.nemo.script('createSession', new NemoError('rate_limited', 'anonymous_token', 'anonymous_token: HTTP 429', { httpStatus: 429, retryAfterMs: 3_600_000 }));
+
+    expect(await f.drive(jobId)).toEqual([{ kind: 'finished' }]);
+
+    expect((await f.record(jobId)).job.error).toEqual({
+      code: 'UPSTREAM_RATE_LIMITED',
+      retryable: true,
+      message:
+        'the upstream answered 429 (rate limit) asking to wait 3600 s; the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (10 s). ' +
+        'It was the anonymous token endpoint, which limits the tokens one IP address gets: set NEMO_TOKEN (or give the tenant a token of its own) to use a key instead',
+    });
+  });
+
   it('a job rate limited while polling its render no longer shows "waiting" once a poll goes through', async () => {
     // job.waiting is cleared only by auth, session and generate (and by the job's end): a 429 on a later step leaves
     // "waiting: upstream_rate_limit" on a job that is running normally again, until it finishes.
