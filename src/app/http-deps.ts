@@ -5,6 +5,7 @@ import type { HttpDeps } from '../http/deps.js';
 import { consoleRoutes, resultMediaSources } from '../http/routes/console.js';
 import { storeAvailability } from '../redis/availability.js';
 import { redisReadiness } from '../redis/readiness.js';
+import { cachedProbe, probeWritableDir } from '../storage/index.js';
 import { currentTraceparent } from '../tracing/spans.js';
 import { tracingEnabled } from '../tracing/state.js';
 import { buildDelivery } from '../webhooks/envelope.js';
@@ -21,6 +22,9 @@ export function httpDepsFrom(c: Container): HttpDeps {
   const reader = c.readStore;
   // API_KEYS first (in memory), then keys issued through /admin/tenants (cached, revoked on every process at once).
   const auth = tenantAuthenticator(c.apiKeys, c.tenants.directory);
+  // The API stages every upload in UPLOAD_DIR: one it cannot write answered each upload 500 while /readyz said ready.
+  const uploadDir = settings.uploads.dir;
+  const uploadsWritable = cachedProbe(() => probeWritableDir(uploadDir), (reason) => `upload directory ${uploadDir} cannot be written: ${reason}`);
   return {
     logger: c.logger,
     auth,
@@ -28,11 +32,13 @@ export function httpDepsFrom(c: Container): HttpDeps {
     storeAvailable: storeAvailability(c.redis),
     bodyLimit: settings.api.bodyLimit,
     idleTimeoutMs: settings.api.idleTimeoutMs,
-    // Redis first; then output storage that cannot be written (its probe is cached ~30 s).
+    // Redis first; then output storage or an upload directory that cannot be written (each probe cached ~30 s).
     health: {
       readiness: async () => {
         const redis = await redisReadiness(c.redis);
-        return redis.ok ? c.outputs.readiness() : redis;
+        if (!redis.ok) return redis;
+        const [outputs, uploads] = await Promise.all([c.outputs.readiness(), uploadsWritable()]);
+        return outputs.ok ? uploads : outputs;
       },
     },
     jobs: {

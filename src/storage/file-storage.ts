@@ -1,6 +1,6 @@
 // The file driver: objects under one root directory, written to a temp file, fsynced, then renamed into place.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, opendir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, opendir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +9,7 @@ import { StorageError } from './errors.js';
 import { FileIoThread, type FileIo } from './file-io.js';
 import { assertValidKey, assertValidPrefix, etagFor } from './keys.js';
 import { resolveRange } from './range.js';
+import { probeWritableDir } from './readiness.js';
 import type { ByteRange, GetResult, ListedObject, ObjectInfo, OutputStorage, ProbeResult, PutOptions, PutResult } from './types.js';
 
 /**
@@ -193,23 +194,8 @@ export class FileStorage implements OutputStorage {
   }
 
   async probe(): Promise<ProbeResult> {
-    const probe = join(this.root, `~probe-${randomBytes(6).toString('hex')}`);
-    try {
-      await mkdir(this.root, { recursive: true });
-      const handle = await open(probe, 'wx');
-      try {
-        await handle.writeFile('probe');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rm(probe, { force: true });
-      return { ok: true };
-    } catch (err) {
-      await rm(probe, { force: true }).catch(() => {});
-      const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-      return { ok: false, reason: `output directory ${this.root} is not writable (${code})` };
-    }
+    const result = await probeWritableDir(this.root);
+    return result.ok ? result : { ok: false, reason: `output directory ${this.root} is not writable (${result.reason})` };
   }
 
   /**

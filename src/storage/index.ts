@@ -26,7 +26,7 @@ export { parseRangeHeader, resolveRange, type RangeRequest } from './range.js';
 // S3Storage is not re-exported: importing it loads the AWS SDK. createOutputStorage hands out the lazy driver.
 export type { S3Storage, S3StorageOptions } from './s3-storage.js';
 export { LazyS3Storage } from './lazy-s3-storage.js';
-export { cachedStorageProbe, type ProbeCacheOptions } from './readiness.js';
+export { cachedProbe, cachedStorageProbe, probeWritableDir, type ProbeCacheOptions } from './readiness.js';
 export { serveStoredObject, type ServeOptions } from './serve.js';
 export {
   DEFAULT_STORAGE_URL,

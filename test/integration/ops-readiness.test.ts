@@ -82,11 +82,10 @@ describe('readiness', () => {
     lruServer?.kill('SIGTERM');
   });
 
-  it('answers 200 on a Redis with noeviction', async () => {
-    const config = configFor(TEST_REDIS_URL);
+  /** An API on the shared Redis; what it writes at start (tenant records, metadata) is removed with its prefix. */
+  async function apiOnSharedRedis(config: ReturnType<typeof configFor>): Promise<string> {
     const services = createServices(config, createLogger('silent'));
     open.push(services);
-    // The shared Redis keeps what the API writes at start (tenant records, metadata): removed with this prefix.
     closers.unshift(async () => {
       const redis = testRedis();
       await cleanupPrefix(redis, config.QUEUE_PREFIX);
@@ -94,8 +93,23 @@ describe('readiness', () => {
     });
     const { app, url } = await startApi(services);
     closers.push(() => app.close());
+    return url;
+  }
+
+  it('answers 200 on a Redis with noeviction', async () => {
+    const url = await apiOnSharedRedis(configFor(TEST_REDIS_URL));
     await waitFor(async () => (await get(`${url}/readyz`)).status === 200, { what: 'readyz 200' });
     expect((await get(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers 503 naming the upload directory when the API cannot write it (every upload answered 500 while it said ready)', async () => {
+    // A directory under a regular file: ENOTDIR, whoever runs the test.
+    const url = await apiOnSharedRedis({ ...configFor(TEST_REDIS_URL), UPLOAD_DIR: 'package.json/uploads' });
+    const res = await waitFor(async () => {
+      const r = await get(`${url}/readyz`);
+      return r.status === 503 ? r : null;
+    }, { what: 'readyz 503' });
+    expect(JSON.stringify(res.body)).toContain('upload directory package.json/uploads cannot be written: ENOTDIR');
   });
 
   it('answers 503 naming the eviction policy, on the API and the worker ops server, and the worker warns at start-up', async () => {
