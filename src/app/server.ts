@@ -1,5 +1,5 @@
 // The server start-up behind `node dist/main.js <role>` (src/main.ts has loaded .env): validated config, logger, then the named roles.
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from '../observability/logger.js';
 import { startRoles, ROLES, type Role } from './roles.js';
 import { tracingConfigProblems } from '../tracing/start.js';
@@ -10,20 +10,17 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`usage: node dist/main.js <${ROLES.join('|')}>`);
     process.exit(2);
   }
-  let config;
-  // The OTEL_* problems found when tracing was to start (src/main.ts): reported with every other one.
-  const tracingProblems = tracingConfigProblems();
+  // The OTEL_* problems found when tracing was to start (src/main.ts) are reported with every other one.
+  const problems = [...tracingConfigProblems()];
+  let config: Config | null = null;
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const problem of [...tracingProblems, ...err.problems]) console.error(`config: ${problem}`);
-      process.exit(1);
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
   }
-  if (tracingProblems.length > 0) {
-    for (const problem of tracingProblems) console.error(`config: ${problem}`);
+  if (problems.length > 0 || config === null) {
+    for (const problem of problems) console.error(`config: ${problem}`);
     process.exit(1);
   }
   const logger = createLogger(config.LOG_LEVEL);

@@ -133,11 +133,6 @@ export class DeliveryLedger {
     await this.redis.multi().sadd(key, queueId).pexpireat(key, expiresAtMs).exec();
   }
 
-  /** The queue ids noteRedelivery noted for the job. */
-  async redeliveries(jobId: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.jobRedeliveries(jobId));
-  }
-
   async attempts(jobId: string): Promise<DeliveryAttempt[]> {
     const raw = await this.redis.lrange(this.keys.jobDeliveries(jobId), 0, -1);
     return raw.map((line) => deliveryAttemptSchema.parse(JSON.parse(line)));

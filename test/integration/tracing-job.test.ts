@@ -41,6 +41,15 @@ describe('tracing: one job, one trace', () => {
     receiver = await startWebhookReceiver([secret]);
   });
 
+  /** The attempt span ends once the receiver answered, the last run once the job is done: waits for both of the job. */
+  const lastSpansOf = (id: string) =>
+    waitFor(
+      () =>
+        tracing.spans().some((s) => s.name === 'webhook.attempt' && s.attributes[ATTR.jobId] === id && s.attributes[ATTR.webhookOutcome] === 'delivered') &&
+        tracing.spans().some((s) => s.name === 'flow.run' && s.attributes[ATTR.jobId] === id && s.attributes[ATTR.runResult] === 'finished'),
+      { what: 'the last run and the webhook attempt span', timeoutMs: 10_000 },
+    );
+
   afterAll(async () => {
     await receiver?.close();
     await stack?.close();
@@ -66,14 +75,8 @@ describe('tracing: one job, one trace', () => {
       timeoutMs: 30_000,
     });
     expect(delivery.verified, delivery.verifyError ?? '').toBe(true);
-    // The attempt span ends once the receiver answered, the last run once the job is done: wait for both.
     const ofJob = (s: ReadableSpan) => s.attributes[ATTR.jobId] === id;
-    await waitFor(
-      () =>
-        tracing.spans().some((s) => s.name === 'webhook.attempt' && ofJob(s) && s.attributes[ATTR.webhookOutcome] === 'delivered') &&
-        tracing.spans().some((s) => s.name === 'flow.run' && ofJob(s) && s.attributes[ATTR.runResult] === 'finished'),
-      { what: 'the last run and the webhook attempt span', timeoutMs: 10_000 },
-    );
+    await lastSpansOf(id);
 
     const all = tracing.spans();
     const byId = new Map(all.map((s) => [spanId(s), s]));
@@ -189,12 +192,7 @@ describe('tracing: one job, one trace', () => {
     const id = record.job.id;
     await waitFor(() => receiver.deliveries.find((d) => d.payload.data.id === id && d.payload.type === 'job.succeeded'), { what: 'its job.succeeded', timeoutMs: 30_000 });
     const ofJob = (s: ReadableSpan) => s.attributes[ATTR.jobId] === id;
-    await waitFor(
-      () =>
-        tracing.spans().some((s) => s.name === 'webhook.attempt' && ofJob(s) && s.attributes[ATTR.webhookOutcome] === 'delivered') &&
-        tracing.spans().some((s) => s.name === 'flow.run' && ofJob(s) && s.attributes[ATTR.runResult] === 'finished'),
-      { what: 'the last run and the webhook attempt span', timeoutMs: 10_000 },
-    );
+    await lastSpansOf(id);
     const spans = tracing.spans().filter(ofJob);
     expect(spans.some((s) => s.name === 'webhook.attempt')).toBe(true);
     expect(new Set(spans.map(traceId)).size).toBe(1);
