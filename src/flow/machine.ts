@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
 import { countedUpstream } from './counted-upstream.js';
-import { usageOf } from './usage.js';
+import { creditsAfter, usageOf } from './usage.js';
 import { creditsWait } from './credits-wait.js';
 import { JobRun } from './job-run.js';
 import { LockLostError, type Fence, type FlowState, type Step } from './state.js';
@@ -152,8 +152,9 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     if (run.record.cancel_requested) {
       // With the tenant's account: its token is the one that may cancel its render.
       await cancelUpstreamWork(stepDeps, flow, log);
+      const after = await creditsAfter(stepDeps.balance, flow);
       await run.lifecycle.cancel(jobId, undefined, (job) => {
-        job.usage = usageOf(flow, job.usage);
+        job.usage = { ...usageOf(flow, job.usage), credits_after: after };
       });
       return { kind: 'finished' };
     }
@@ -441,9 +442,10 @@ async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>,
   await save();
   // A render that failed upstream has nothing left to cancel; anything else still running is stopped.
   if (error.code !== 'RENDER_FAILED') await cancelUpstreamWork(deps, ctx.flow, ctx.log);
+  const after = await creditsAfter(ctx.deps.balance, ctx.flow, error.code);
   await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: callerMessage(error), retryable: error.retryable }, (job) => {
-    // What the job cost before it failed: a message sent may have been charged.
-    job.usage = usageOf(ctx.flow, job.usage);
+    // What the job cost before it failed (a message sent may have been charged), and the balance it left.
+    job.usage = { ...usageOf(ctx.flow, job.usage), credits_after: after };
   });
   return { kind: 'failed' };
 }

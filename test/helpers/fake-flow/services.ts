@@ -34,16 +34,26 @@ export class FakeTokens {
   }
 }
 
-/** Every read is a cache miss that counts one upstream call for its caller; null balance = unreadable. */
+/**
+ * Every read is a cache miss that counts one upstream call for its caller; null balance = unreadable. peek answers
+ * the last balance read (the cache), without a read; `cacheExpired` makes it answer nothing.
+ */
 export class FakeBalance {
   available: number | null = 1000;
+  cacheExpired = false;
   readonly reads: object[] = [];
+  private last: { balance: { available: number; frozen: number; total: number }; at: number } | null = null;
 
   async get(opts: { onUpstreamCall?: () => void; local?: boolean } = {}) {
     this.reads.push({});
     opts.onUpstreamCall?.();
     if (this.available === null) throw new AppError('UPSTREAM_UNAVAILABLE', 'the upstream credit balance could not be read');
-    return { available: this.available, frozen: 0, total: this.available };
+    this.last = { balance: { available: this.available, frozen: 0, total: this.available }, at: Date.now() };
+    return this.last.balance;
+  }
+
+  async peek() {
+    return this.cacheExpired ? null : this.last;
   }
 }
 
