@@ -36,7 +36,7 @@ export async function startApi(services: Container): Promise<{ app: FastifyInsta
   await waitReady(services.redis, API_REDIS_WAIT_MS).catch(() => services.logger.warn('redis is not ready; API requests answer 503 until it is'));
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   // PORT=0 picks the port now: result links guessed from the listen address (no PUBLIC_BASE_URL) take the real one.
-  services.outputs.links.listeningOn(Number(new URL(url).port) || config.PORT);
+  services.outputs.listeningOn(Number(new URL(url).port) || config.PORT);
   return { app, url };
 }
 

@@ -27,6 +27,8 @@ export interface Outputs {
   /** null with STORAGE_URL=none: results keep the upstream URL, nothing is copied or served. */
   storage: OutputStorage | null;
   links: OutputLinks;
+  /** The API listens on `port` (PORT=0 picks it then): a base URL guessed from the listen address takes it. */
+  listeningOn(port: number): void;
   /** Origins a signed link may redirect a browser to (s3: the bucket's), for the console's CSP media-src. */
   redirectOrigins: string[];
   /** The mirror step's dependencies (FlowDeps.outputs); undefined with STORAGE_URL=none. */
@@ -65,9 +67,15 @@ export function createOutputs(deps: OutputsDeps): Outputs {
     loadSecret: () => loadOrCreateLinkSecret(redis, keys.outputLinkSecret()),
   });
   const log = logger.child({ component: 'storage' });
-  if (storage && base.derived) {
-    log.warn({ publicBaseUrl: base.url }, 'PUBLIC_BASE_URL is not set: result links use the listen address, reachable from this machine only');
-  }
+  let guessWarned = false;
+  const warnGuessedBase = () => {
+    if (!storage || !base.derived || guessWarned) return;
+    guessWarned = true;
+    log.warn({ publicBaseUrl: links.publicBaseUrl }, 'PUBLIC_BASE_URL is not set: result links use the listen address, reachable from this machine only');
+  };
+  // With PORT=0 (tests, npm run demo) the port is picked at listen time: the warning waits for it, so it names the
+  // address the links really use rather than port 0.
+  if (config.PORT !== 0) warnGuessedBase();
   const flow: FlowOutputs | undefined = storage
     ? {
         storage,
@@ -100,6 +108,10 @@ export function createOutputs(deps: OutputsDeps): Outputs {
   return {
     storage,
     links,
+    listeningOn(port) {
+      links.listeningOn(port);
+      warnGuessedBase();
+    },
     redirectOrigins: storage?.kind === 's3' ? bucketOrigins(config.S3_ENDPOINT) : [],
     flow,
     erase: (tenant, jobId) => eraseOutput(storage, tenant, jobId),
