@@ -32,3 +32,14 @@ export async function recordMessageOutcome(
     job.usage = usageOf(flow, job.usage);
   });
 }
+
+/**
+ * A message that ends the job unfinished (its stream timed out, or state never showed it take effect): what the agent
+ * said before its stream broke off still goes on the job, written with the failure.
+ */
+export async function keepAgentTexts(ctx: StepContext, texts: readonly string[] | undefined): Promise<void> {
+  if (!texts || texts.length === 0) return;
+  await ctx.deps.lifecycle.update(ctx.jobId, (job) => {
+    job.messages.push(...texts);
+  });
+}

@@ -38,6 +38,8 @@ export const flowStateSchema = z.object({
       fingerprint_before: z.string().nullable(),
       /** The error the agent stream ended with, if any: the job error when state shows the message did nothing. */
       agent_error: z.string().nullable().default(null),
+      /** What the agent said before its stream broke off: the job's messages once state shows the outcome. */
+      texts: z.array(z.string()).optional(),
     })
     .nullable(),
   reconcile: z

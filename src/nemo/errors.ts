@@ -37,6 +37,8 @@ export interface NemoErrorInit {
   retryAfterMs?: number;
   phase?: NemoErrorPhase;
   cause?: unknown;
+  /** run_sse cut off mid-stream: what the agent had said before the cut (job.messages keeps it). */
+  agentTexts?: string[];
 }
 
 export class NemoError extends Error {
@@ -46,6 +48,8 @@ export class NemoError extends Error {
   readonly upstreamCode?: number;
   readonly retryAfterMs?: number;
   readonly phase: NemoErrorPhase;
+  /** run_sse cut off mid-stream: the agent's texts that arrived whole before the cut (empty otherwise). */
+  readonly agentTexts: string[];
 
   constructor(kind: NemoErrorKind, endpoint: NemoEndpoint, message: string, init: NemoErrorInit = {}) {
     // Every message is scrubbed here, once, so no construction site can leak a token (nmv_usr_…, Bearer …).
@@ -57,6 +61,7 @@ export class NemoError extends Error {
     if (init.upstreamCode !== undefined) this.upstreamCode = init.upstreamCode;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
     this.phase = init.phase ?? 'n/a';
+    this.agentTexts = init.agentTexts ?? [];
   }
 }
 
@@ -159,13 +164,14 @@ export function failureToError(f: UpstreamFailure): NemoError {
 }
 
 /** Network-level failures (refused, reset, DNS, undici timeouts) are always transient (§1 "retry on network errors"). */
-export function networkError(endpoint: NemoEndpoint, err: unknown, phase: NemoErrorPhase = 'n/a'): NemoError {
+export function networkError(endpoint: NemoEndpoint, err: unknown, phase: NemoErrorPhase = 'n/a', agentTexts?: string[]): NemoError {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const msg = typeof e?.message === 'string' ? e.message : String(err);
   return new NemoError('transient', endpoint, `${endpoint}: network error${code ? ` ${code}` : ''}: ${truncate(msg, 300)}`, {
     phase,
     cause: err,
+    ...(agentTexts && agentTexts.length > 0 ? { agentTexts } : {}),
   });
 }
 

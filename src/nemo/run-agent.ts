@@ -79,14 +79,16 @@ async function runOnce(ctx: HttpContext, token: string, sessionId: string, text:
     return result;
   } catch (err) {
     if (isNemoError(err)) throw err;
+    // What the agent said before the cut arrived whole: the job keeps it, whatever state later shows.
+    const agentTexts = stream.textsSoFar();
     if (stream.timedOut !== null) {
       // The message may have reached the agent: the caller reconciles from state instead of re-sending (§3).
-      throw new NemoError('timeout', 'run_sse', `run_sse: ${stream.timedOut}`, { phase: 'in_stream', cause: err });
+      throw new NemoError('timeout', 'run_sse', `run_sse: ${stream.timedOut}`, { phase: 'in_stream', cause: err, agentTexts });
     }
     if (opts.signal?.aborted) throw opts.signal.reason;
     // Refused or unreachable before connecting: nothing was sent. Anything later is ambiguous → in_stream.
     const phase = !stream.streaming && isConnectError(err) ? 'before_stream' : 'in_stream';
-    throw networkError('run_sse', err, phase);
+    throw networkError('run_sse', err, phase, agentTexts);
   } finally {
     unwatch();
     opts.signal?.removeEventListener('abort', stream);
@@ -244,6 +246,11 @@ class AgentStream implements Dispatcher.DispatchHandler {
       return;
     }
     this.settle(err);
+  }
+
+  /** The agent's texts among the events decoded so far (a stream cut off keeps what arrived whole). */
+  textsSoFar(): string[] {
+    return this.streaming && this.events.length > 0 ? summariseRun(this.events).texts : [];
   }
 
   private expire(why: string): void {

@@ -35,6 +35,45 @@ describe('runFlow: a stream that breaks off', () => {
     expect(job.usage.messages_sent).toBe(2);
   });
 
+  it('keeps what the agent said before the break: on the job once state shows the message took effect, even after a crash', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob({ job: { followups: ['Add music'] } });
+    f.nemo.script('runAgent', (_token, sessionId) => {
+      f.nemo.agentEdits(sessionId);
+      throw new NemoError('transient', 'run_sse', 'run_sse: stream reset mid-answer', { phase: 'in_stream', agentTexts: ['Got it, generating a 10s video.'] });
+    });
+
+    // The first run ends at reconcile's first wait: what a worker killed then would leave stored.
+    expect(await f.run(jobId)).toMatchObject({ kind: 'wait', step: 'reconcile' });
+    expect((await f.flow(jobId)).inflight?.texts).toEqual(['Got it, generating a 10s video.']);
+    expect((await f.record(jobId)).job.messages).toEqual([]);
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    const job = (await f.record(jobId)).job;
+    expect(job.status).toBe('succeeded');
+    expect(job.messages).toEqual(['Got it, generating a 10s video.', 'done: Add music']);
+    expect(job.changes).toEqual([
+      { message: 1, from_agent_text: true, summary: expect.any(String), answers: 1 },
+      { message: 2, from_agent_text: true, summary: expect.any(String), answers: 1 },
+    ]);
+  });
+
+  it('keeps what the agent said before the break on a job that then fails (state never changed, or the run timed out)', async () => {
+    const said = { phase: 'in_stream' as const, agentTexts: ['Working on it.'] };
+    const unchanged = createFakeFlow();
+    const first = await unchanged.addJob();
+    unchanged.nemo.script('runAgent', new NemoError('transient', 'run_sse', 'run_sse: stream reset', said));
+    await unchanged.drive(first);
+    expect((await unchanged.record(first)).job).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_TIMEOUT' }, messages: ['Working on it.'] });
+
+    const timedOut = createFakeFlow();
+    const second = await timedOut.addJob();
+    timedOut.nemo.script('runAgent', new NemoError('timeout', 'run_sse', 'run_sse: only keep-alives for 1000 ms', said));
+    await timedOut.drive(second);
+    expect((await timedOut.record(second)).job).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_TIMEOUT' }, messages: ['Working on it.'] });
+  });
+
   it('waits while the state keeps changing, and confirms once two reads agree', async () => {
     const f = createFakeFlow();
     const jobId = await f.addJob();

@@ -80,7 +80,7 @@ describe('job.usage.credits_after', () => {
     const f = createFakeFlow();
     const jobId = await f.addJob({ job: { status: 'running' } });
     f.balance.cacheExpired = true;
-    f.nemo.always('createSession', new NemoError('transient', 'session', 'session: HTTP 502', { httpStatus: 502 }));
+    f.nemo.always('createSession', new NemoError('transient', 'create_session', 'create_session: HTTP 502', { httpStatus: 502 }));
 
     const results = await f.drive(jobId);
 

@@ -100,7 +100,7 @@ describe('runAgent', () => {
     const started = Date.now();
     const err = await caught(() => makeClient(srv.url).runAgent(TOKEN, 's', 'x', { idleMs: 300, maxMs: 10_000 }));
     expect(err).toBeInstanceOf(NemoError);
-    expect(err).toMatchObject({ kind: 'timeout', phase: 'in_stream', endpoint: 'run_sse' });
+    expect(err).toMatchObject({ kind: 'timeout', phase: 'in_stream', endpoint: 'run_sse', agentTexts: ['working'] });
     expect(err.message).toMatch(/keep-alives/);
     expect(Date.now() - started).toBeLessThan(3_000);
   });
@@ -131,7 +131,19 @@ describe('runAgent', () => {
       setTimeout(() => req.socket.destroy(), 50);
     });
     const err = await caught(() => makeClient(srv.url).runAgent(TOKEN, 's', 'x', opts));
-    expect(err).toMatchObject({ kind: 'transient', phase: 'in_stream', endpoint: 'run_sse' });
+    expect(err).toMatchObject({ kind: 'transient', phase: 'in_stream', endpoint: 'run_sse', agentTexts: [] });
+  });
+
+  it('keeps the texts that arrived whole before the socket dropped (not the one cut in half)', async () => {
+    srv.handle((req, res) => {
+      sseHead(res);
+      res.write('data: {"content":{"parts":[{"text":"Got it, generating a 10s video."}],"role":"model"},"author":"nemo_agent"}\n\n');
+      res.write('data: {"type":"heartbeat"}\n\n');
+      res.write('data: {"content":{"parts":[{"text":"Half of an'); // never finished
+      setTimeout(() => req.socket.destroy(), 50);
+    });
+    const err = await caught(() => makeClient(srv.url).runAgent(TOKEN, 's', 'x', opts));
+    expect(err).toMatchObject({ kind: 'transient', phase: 'in_stream', agentTexts: ['Got it, generating a 10s video.'] });
   });
 
   it.each([

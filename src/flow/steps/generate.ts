@@ -5,7 +5,7 @@ import type { AgentRunResult } from '../../nemo/sse.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
 import { creditsAvailable, creditsWait } from '../credits-wait.js';
 import { applyDelta, knownFingerprint, knownStateOf } from '../known-state.js';
-import { recordMessageOutcome } from '../message-outcome.js';
+import { keepAgentTexts, recordMessageOutcome } from '../message-outcome.js';
 import { messageProgress } from '../progress.js';
 
 /**
@@ -91,9 +91,15 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
       await unsend(ctx, index);
       throw err;
     }
-    if (err instanceof NemoError && err.kind === 'timeout') throw sentMessageTimeout(index, err.message, err);
-    // The stream broke off (or it is unknown whether the request arrived): the agent may still be working.
-    log.warn({ err: String(err), message: index }, 'agent stream broke off; reconciling from state');
+    const said = err instanceof NemoError ? err.agentTexts : [];
+    if (err instanceof NemoError && err.kind === 'timeout') {
+      await keepAgentTexts(ctx, said);
+      throw sentMessageTimeout(index, err.message, err);
+    }
+    // The stream broke off (or it is unknown whether the request arrived): the agent may still be working. What it
+    // said before the break is kept for the job's messages, recorded when state shows the outcome.
+    if (said.length > 0) flow.inflight.texts = said;
+    log.warn({ err: String(err), message: index, texts: said.length }, 'agent stream broke off; reconciling from state');
     return next('reconcile');
   }
   creditsAvailable(ctx);

@@ -2,7 +2,7 @@
 import { AppError } from '../../core/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
 import { knownFingerprint, knownStateOf } from '../known-state.js';
-import { recordMessageOutcome } from '../message-outcome.js';
+import { keepAgentTexts, recordMessageOutcome } from '../message-outcome.js';
 import { sentMessageTimeout } from './generate.js';
 
 /** The stream ended with an explicit error, so the agent has stopped: fewer unchanged reads prove it did nothing. */
@@ -23,8 +23,9 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
   // Changed, and the same on two reads in a row: the agent has finished with this message.
   if (changed && rc.last_fingerprint === fingerprint) {
     log.info({ message: inflight.index, reads: rc.reads }, 'reconciled: the message took effect');
-    // The agent's words were lost with the stream; the change note says what it did.
-    await recordMessageOutcome(ctx, inflight.index, { texts: [], after: state });
+    // The agent's words after the break were lost with the stream (those before it were kept); the change note says
+    // what it did.
+    await recordMessageOutcome(ctx, inflight.index, { texts: inflight.texts ?? [], after: state });
     return next('generate');
   }
   if (!changed) rc.unchanged += 1;
@@ -38,10 +39,11 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
     if (flow.corrected && inflight.index === flow.messages.length - 1) {
       const why = agentError ? `the agent failed on it (${agentError})` : 'its answer was lost and the state did not change';
       log.warn({ message: inflight.index, reads: rc.reads }, `the correction did not take effect: ${why}; rendering the draft as it is`);
-      await recordMessageOutcome(ctx, inflight.index, { texts: [], after: state, note: `the correction did not take effect: ${why}` });
+      await recordMessageOutcome(ctx, inflight.index, { texts: inflight.texts ?? [], after: state, note: `the correction did not take effect: ${why}` });
       return next('generate');
     }
     const notResent = 'it was not sent again because the upstream charges for every send';
+    await keepAgentTexts(ctx, inflight.texts);
     if (agentError) {
       throw new AppError(
         'UPSTREAM_AGENT_ERROR',
