@@ -51,6 +51,11 @@ export const flowStateSchema = z.object({
       attempt: z.number().int(),
       /** Set before the submit request goes out: on resume, look the id up before submitting again. */
       attempted: z.boolean(),
+      /**
+       * The upstream refused this id as taken: if a lookup then finds no render of ours under it, the next id is used
+       * (a step retried after the lookup failed does not submit the refused id again).
+       */
+      duplicate_refused: z.boolean().optional(),
       submitted: z.boolean(),
       submitted_at: z.string().nullable(),
       polls: z.number().int(),

@@ -324,6 +324,23 @@ describe('runFlow: the render', () => {
     expect(job.usage.renders).toBe(1);
   });
 
+  it('does not submit a refused id again when its lookup failed (the token expired) and the step was retried', async () => {
+    const f = createFakeFlow();
+    const jobId = await submittingJob(f);
+    f.nemo.script('submitRender', duplicate());
+    const expired = new NemoError('auth', 'render_poll', 'render_poll: HTTP 401 code 1001: token expired', { httpStatus: 401, upstreamCode: 1001 });
+    f.nemo.script('getRender', expired, notFound());
+
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    const [first, second] = [renderIdFor(jobId, 1), renderIdFor(jobId, 2)];
+    expect(f.nemo.callsOf('submitRender').map((c) => (c.args[1] as { id: string }).id)).toEqual([first, second]);
+    const job = (await f.record(jobId)).job;
+    expect(job.upstream.render_id).toBe(second);
+    expect(job.usage.renders).toBe(1);
+  });
+
   it('never uses a third id: duplicates on both are retried until UPSTREAM_ERROR', async () => {
     const f = createFakeFlow();
     const jobId = await submittingJob(f);

@@ -61,6 +61,11 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
     }
     // The earlier submit (counted when it was tried) made nothing: usage.renders counts renders, not tries.
     if (render.attempted) flow.usage.renders -= 1;
+    // Refused as taken before this step was retried (its lookup failed then): submitting it again is refused again.
+    if (render.duplicate_refused) {
+      render.attempted = false;
+      return nextRenderId(ctx, render, null);
+    }
   }
   render.attempted = true;
   flow.usage.renders += 1;
@@ -79,16 +84,25 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
   } catch (err) {
     if (!(err instanceof NemoError) || err.kind !== 'duplicate_render') throw err;
     // A duplicate id is ours if it exists (a lost answer to our own submit); otherwise retry once with a new id.
+    render.duplicate_refused = true;
     const existing = await lookup(ctx, token, render.id);
     if (existing) return markSubmitted(ctx, existing.progress);
     // Refused, and no render under the id is ours: the submit made nothing (not a render in usage).
     flow.usage.renders -= 1;
     render.attempted = false;
-    if (render.attempt >= MAX_RENDER_IDS) throw err;
-    render.attempt += 1;
-    render.id = renderIdFor(jobId, flow.render_ids_before + render.attempt);
-    return next('render_submit');
+    return nextRenderId(ctx, render, err);
   }
+}
+
+/** The id was refused as taken and holds no render of ours: the next id, or (both used) the refusal as the step's error. */
+function nextRenderId(ctx: StepContext, render: NonNullable<StepContext['flow']['render']>, refusal: NemoError | null): StepOutcome {
+  if (render.attempt >= MAX_RENDER_IDS) {
+    throw refusal ?? new NemoError('duplicate_render', 'render_submit', 'render_submit: both render ids were refused as taken, and neither holds a render of this job');
+  }
+  render.attempt += 1;
+  render.id = renderIdFor(ctx.jobId, ctx.flow.render_ids_before + render.attempt);
+  delete render.duplicate_refused;
+  return next('render_submit');
 }
 
 async function lookup(ctx: StepContext, token: string, id: string) {
