@@ -178,8 +178,10 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       flow.token_refusals = 0;
       flow.rate_limited_since = null;
       // A wait the job reported (a 429, credits) is over once a step went through; not the one the step has just
-      // reported itself while it waits on (its turn on a shared session): that one lasts until the turn comes.
-      const ownWait = outcome.kind === 'wait' && run.record.job.waiting?.reason === 'session_turn';
+      // reported itself while it waits on (its turn on a shared session, the upstream taking its uploads in): that
+      // one lasts until the step goes on.
+      const reason = run.record.job.waiting?.reason;
+      const ownWait = outcome.kind === 'wait' && (reason === 'session_turn' || reason === 'upstream_uploads');
       if (run.record.job.waiting && !flow.credits_wait_since && !ownWait) {
         await run.lifecycle.update(jobId, (job) => {
           job.waiting = null;

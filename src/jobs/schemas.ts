@@ -129,7 +129,7 @@ export type Usage = z.infer<typeof usageSchema>;
 export const EMPTY_USAGE: Usage = Object.freeze({ messages_sent: 0, renders: 0, upstream_calls: 0, credits_before: null, credits_after: null });
 
 export const waitingSchema = z.object({
-  reason: z.enum(['upstream_credits', 'upstream_rate_limit', 'upstream_retry', 'session_turn', 'admission']),
+  reason: z.enum(['upstream_credits', 'upstream_rate_limit', 'upstream_retry', 'upstream_uploads', 'session_turn', 'admission']),
   message: z.string(),
   since: z.string(),
 });

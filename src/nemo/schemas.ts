@@ -62,6 +62,9 @@ export const uploadResponseSchema = z.looseObject({
   files: z.array(uploadedFileWire).optional(),
   uploaded_files: z.array(uploadedFileWire).optional(),
   uploadedFiles: z.array(uploadedFileWire).optional(),
+  /** §2.4 answers true; false (§6.9: a URL upload may finish later) means state does not list the files yet. */
+  session_state_applied: z.unknown().optional(),
+  sessionStateApplied: z.unknown().optional(),
 });
 
 export interface UploadedFile {
@@ -71,6 +74,8 @@ export interface UploadedFile {
   durationS?: number;
   width?: number;
   height?: number;
+  /** The upload answered `session_state_applied: false`: the session's state lists the file only once it is taken in. */
+  statePending?: true;
 }
 
 const EXT_TYPES: Record<string, string> = {
@@ -91,6 +96,8 @@ function basenameOf(pathOrUrl: string): string {
 
 export function normaliseUploaded(data: z.infer<typeof uploadResponseSchema>): UploadedFile[] {
   const wire = data.files ?? data.uploaded_files ?? data.uploadedFiles ?? [];
+  // Only an explicit false counts: an answer without the flag is taken as applied, as §2.4's is.
+  const pending = (data.session_state_applied ?? data.sessionStateApplied) === false;
   const out: UploadedFile[] = [];
   for (const f of wire) {
     const cdnUrl = f.cdn_url ?? f.cdnUrl ?? f.url;
@@ -101,6 +108,7 @@ export function normaliseUploaded(data: z.infer<typeof uploadResponseSchema>): U
     if (typeof f.duration === 'number') file.durationS = f.duration;
     if (typeof f.width === 'number') file.width = f.width;
     if (typeof f.height === 'number') file.height = f.height;
+    if (pending) file.statePending = true;
     out.push(file);
   }
   return out;

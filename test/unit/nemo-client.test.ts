@@ -59,6 +59,13 @@ describe('envelopes and normalisation', () => {
       { filename: 'a b.jpg', fileType: 'image', cdnUrl: 'https://cdn.example/a%20b.jpg' },
     ]);
     expect(JSON.parse(srv.requests.at(-1)!.body.toString())).toEqual({ urls: ['https://example.com/a.jpg'], source_type: 'url' });
+    // §6.9: an upload the upstream has not applied to the session's state yet says so; only an explicit false counts.
+    srv.handle((_q, res) => json(res, 200, { code: 0, data: { files: [{ filename: 'a.jpg', cdn_url: 'https://c/a.jpg' }], session_state_applied: false } }));
+    expect(await client.uploadUrls(TOKEN, 's1', ['https://example.com/a.jpg'])).toEqual([
+      { filename: 'a.jpg', fileType: 'image', cdnUrl: 'https://c/a.jpg', statePending: true },
+    ]);
+    srv.handle((_q, res) => json(res, 200, { code: 0, data: { files: [{ filename: 'a.jpg', cdn_url: 'https://c/a.jpg' }], session_state_applied: 'no' } }));
+    expect((await client.uploadUrls(TOKEN, 's1', ['https://example.com/a.jpg']))[0]).not.toHaveProperty('statePending');
   });
 });
 

@@ -7,6 +7,7 @@ import { creditsAvailable, creditsWait } from '../credits-wait.js';
 import { applyDelta, knownFingerprint, knownStateOf } from '../known-state.js';
 import { keepAgentTexts, recordMessageOutcome } from '../message-outcome.js';
 import { messageProgress } from '../progress.js';
+import { awaitUploadsApplied } from '../uploads-applied.js';
 
 /**
  * Refusals before the stream that prove the agent never saw the message. A 504 does not: the gateway gave up
@@ -53,6 +54,8 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   const sessionId = flow.session!.session_id;
   // The state before the message: known from the previous message's stream, else read once (a new session).
   flow.known ??= knownStateOf(await deps.nemo.getState(token, sessionId));
+  const notYet = await awaitUploadsApplied(ctx);
+  if (notYet) return notYet;
   // What the agent is told, on the job before it is sent (by index: a resend after a refusal does not repeat it).
   await deps.lifecycle.progress(jobId, 'generate', messageProgress(index, flow.messages.length), (job) => {
     job.messages_sent[index] = text;

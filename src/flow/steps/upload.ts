@@ -94,6 +94,7 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
     }
     flow.uploads = uploaded.map((f) => ({ filename: f.filename, fileType: f.fileType, cdnUrl: f.cdnUrl }));
     flow.uploaded = true;
+    if (uploaded.some((f) => f.statePending)) flow.uploads_pending_since = new Date().toISOString();
     ctx.log.info({ files: uploaded.length, converted: fetched.length }, 'sources uploaded');
     // The group's later jobs continue in this session with these files: one session, one upload for all of them.
     if (flow.group) await groups.publish(flow.group, { ...flow.session!, uploads: flow.uploads });
