@@ -1,7 +1,7 @@
 // runFlow over in-memory fakes: sending messages once, reconciling broken streams, silent edits and the one correction.
 import { describe, expect, it } from 'vitest';
 import { CORRECTION_HEADER } from '../../src/video/conformance.js';
-import { NemoError } from '../../src/nemo/errors.js';
+import { NemoError, networkError } from '../../src/nemo/errors.js';
 import { agentResult, createFakeFlow, draftWith, useFakeClock, type FakeFlow } from '../helpers/fake-flow.js';
 
 useFakeClock();
@@ -189,6 +189,24 @@ describe('runFlow: a stream that breaks off', () => {
     expect(messagesSent(f)).toEqual(['Make a short clip of the beach', 'Make a short clip of the beach']);
     expect((await f.record(jobId)).job.usage.messages_sent).toBe(1);
     expect((await f.record(jobId)).job.messages_sent).toEqual(['Make a short clip of the beach']);
+  });
+
+  it('sends again when /run_sse could not be connected to (nothing was sent): no reconcile, no "may have been charged"', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' });
+    f.nemo.script('runAgent', networkError('run_sse', refused, 'before_stream'));
+
+    const first = await f.run(jobId);
+
+    expect(first).toMatchObject({ kind: 'wait', step: 'generate' });
+    expect((await f.flow(jobId)).inflight).toBeNull();
+    await f.drive(jobId);
+    expect(f.visited()).not.toContain('reconcile');
+    expect(messagesSent(f)).toEqual(['Make a short clip of the beach', 'Make a short clip of the beach']);
+    const job = (await f.record(jobId)).job;
+    expect(job.status).toBe('succeeded');
+    expect(job.usage.messages_sent).toBe(1);
   });
 
   it('fails UPSTREAM_TIMEOUT at once, without reconciling, when the agent run itself timed out', async () => {

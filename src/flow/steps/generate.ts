@@ -10,11 +10,13 @@ import { messageProgress } from '../progress.js';
 import { awaitUploadsApplied } from '../uploads-applied.js';
 
 /**
- * Refusals before the stream that prove the agent never saw the message. A 504 does not: the gateway gave up
- * waiting, so the agent may be running it (and charging for it) right now.
+ * Refusals before the stream that prove the agent never saw the message: an answer other than an event stream, or
+ * no connection at all (refused, unresolvable, unreachable: nothing was sent; run-agent.ts marks only those
+ * before_stream). A 504 does not: the gateway gave up waiting, so the agent may be running it (and charging for it)
+ * right now.
  */
 function refusedBeforeRunning(err: unknown): err is NemoError {
-  return err instanceof NemoError && err.phase === 'before_stream' && err.httpStatus !== undefined && err.httpStatus !== 504;
+  return err instanceof NemoError && err.phase === 'before_stream' && err.httpStatus !== 504;
 }
 
 /**
