@@ -2,7 +2,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EXPORT_BLOCKED_MESSAGE, RENDER_FAMILY, UNAUTHENTICATED, requestInfo, type RouteTag, type SimContext } from './context.js';
 import { GATEWAY_KINDS, ROUTE_KINDS, SLOW_KINDS } from './faults.js';
-import { sendAuthRefused, sendEnvelopeError, sendRateLimited, sendRenderError, sendServerError, sendSessionMissing } from './replies.js';
+import {
+  FORCED_VALIDATION_DETAIL,
+  sendAuthRefused,
+  sendEnvelopeError,
+  sendRateLimited,
+  sendRenderError,
+  sendServerError,
+  sendSessionMissing,
+  sendValidation422,
+} from './replies.js';
 import type { FaultSpec, SimEndpoint } from './types.js';
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -124,6 +133,9 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
         // The balance agrees with the error: a client that checks credits after a 2001 sees 0.
         if (info.user) info.user.available = 0;
         return render ? sendRenderError(reply, sc, 403, 'insufficient credits') : sendEnvelopeError(reply, sc, 2001);
+      case 'run_sse_validation':
+        // Before the body is even read: nothing is recorded, frozen or charged, no stream starts.
+        return sendValidation422(reply, FORCED_VALIDATION_DETAIL);
       case 'export_blocked':
         return render ? sendRenderError(reply, sc, 402, EXPORT_BLOCKED_MESSAGE) : sendEnvelopeError(reply, sc, 402, EXPORT_BLOCKED_MESSAGE);
       default:

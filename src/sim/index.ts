@@ -1,7 +1,7 @@
 // Public surface of the NemoVideo simulator (a faithful, awkward stand-in for the upstream API).
 export { createSimulator } from './simulator.js';
 export { runSimulatorFromEnv, type SimEnv } from './run-from-env.js';
-export { DEFAULT_SCENARIO, parseScenarioJson, scenarioPatchSchema, type HeartbeatForm, type SimScenario } from './scenario.js';
+export { DEFAULT_SCENARIO, parseScenarioJson, scenarioPatchSchema, type EventStyle, type HeartbeatForm, type SimScenario } from './scenario.js';
 export { faultSpecSchema } from './faults.js';
 export { FAULT_KINDS, SIM_ENDPOINTS, type FaultKind, type FaultSpec, type SimEndpoint, type SimLogEntry } from './types.js';
 export type { SimSessionView, Simulator, SimulatorOptions } from './simulator-types.js';

@@ -85,7 +85,18 @@ export function sendAuthRefused(reply: FastifyReply, sc: SimScenario): FastifyRe
   return reply.code(401).send(envelopeBody(sc.authErrorCode, ENVELOPE_MESSAGES[sc.authErrorCode]!, sc));
 }
 
+export interface ValidationDetail {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** Fault run_sse_validation's 422 detail: pydantic's "missing" item, as if the server had not seen the message. */
+export const FORCED_VALIDATION_DETAIL: readonly ValidationDetail[] = Object.freeze([
+  { type: 'missing', loc: ['body', 'new_message'], msg: 'Field required' },
+]);
+
 /** FastAPI's 422 body, as ADK's api_server answers a RunAgentRequest that does not validate. */
-export function sendValidation422(reply: FastifyReply, detail: { loc: (string | number)[]; msg: string; type: string }[]): FastifyReply {
+export function sendValidation422(reply: FastifyReply, detail: readonly ValidationDetail[]): FastifyReply {
   return reply.code(422).send({ detail });
 }

@@ -41,7 +41,8 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: SimContext): vo
     if (!body.success) return invalid(reply, sc, body.error);
     const { user } = caller(req);
     const s = ctx.store.createSession(user.userId, body.data.task_name, body.data.language);
-    return sendOk(reply, { task_id: s.taskId, session_id: s.sessionId });
+    // Pre-1.0 docs (§2.2) show the session's user too.
+    return sendOk(reply, { task_id: s.taskId, session_id: s.sessionId, ...(sc.sessionUserId ? { user_id: user.userId } : {}) });
   });
 
   app.post('/api/auth/claim-token', { config: { endpoint: 'claim_token' } }, async (req, reply) => {

@@ -5,7 +5,7 @@ import { startAgentRun } from './agent-runner.js';
 import { caller, requestInfo, type SimContext } from './context.js';
 import { RUN_KINDS } from './faults.js';
 import { classifyMessage } from './intent.js';
-import { sendEnvelopeError, sendSessionMissing, sendValidation422 } from './replies.js';
+import { sendEnvelopeError, sendSessionMissing, sendValidation422, type ValidationDetail } from './replies.js';
 import { SseSink } from './sse-sink.js';
 
 /** RunAgentRequest after alias folding (ADK accepts both snake_case and camelCase names). */
@@ -42,7 +42,7 @@ function foldAliases(body: unknown): Record<string, unknown> {
 }
 
 /** zod issues → pydantic-style detail items ({type, loc:["body",…], msg}). */
-function toDetail(err: z.ZodError): { loc: (string | number)[]; msg: string; type: string }[] {
+function toDetail(err: z.ZodError): ValidationDetail[] {
   return err.issues.map((i) => ({
     type: i.code === 'invalid_type' && i.message.includes('undefined') ? 'missing' : i.code === 'invalid_format' ? 'string_pattern_mismatch' : i.code,
     loc: ['body', ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],

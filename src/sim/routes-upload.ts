@@ -117,13 +117,14 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: SimContext): voi
     const files = added.map(({ filename, file_type, cdn_url, duration, width, height, fps, hash }) => ({
       filename,
       file_type,
-      cdn_url,
+      ...(sc.uploadShape === 'uploaded_files' ? { url: cdn_url } : { cdn_url }),
       duration,
       width,
       height,
       fps,
       hash,
     }));
-    return sendOk(reply, { files, session_state_applied: true });
+    // The low-trust generated variant (S9): the same entries under `uploaded_files`, the URL as `url`.
+    return sendOk(reply, { [sc.uploadShape]: files, session_state_applied: true });
   });
 }

@@ -3,14 +3,23 @@ import { z } from 'zod';
 import { REQUIREMENT_NAMES, type RequirementName } from './requirements.js';
 
 export type HeartbeatForm = 'json' | 'empty' | 'comment' | 'word' | 'mixed';
+/** 'adk' raw ADK events, 'typed' v4.4's simplified events, 'mixed' both in one stream (see SimScenario.eventStyle). */
+export type EventStyle = 'adk' | 'typed' | 'mixed';
 /** The render poll dialects of protocol §2.8 (a, b) and §4 (Remotion's raw getRenderProgress passed through). */
 export type RenderShape = 'a' | 'b' | 'remotion';
 
 export interface SimScenario {
   /** 'camel' = ADK ≥ 1.0 (invocationId, stateDelta…); 'snake' = pre-1.0 ADK (invocation_id, state_delta…). */
   eventCasing: 'camel' | 'snake';
-  /** 'adk' = raw ADK events; 'typed' = the v4.4 simplified {type:"text"|"tool_call"|"tool_result"} events. */
-  eventStyle: 'adk' | 'typed';
+  /**
+   * 'adk' = raw ADK events; 'typed' = the v4.4 simplified {type:"text"|"tool_call"|"tool_result"} events; 'mixed' = both
+   * in one stream (§3: a parser must accept both at once): each logical event is sent whole in one form, alternating
+   * per kind within the stream: tool calls, tool results (and error events) start in ADK form, events with only text
+   * start typed (a call's ADK event usually carries the lead text), so one generation with music or a title has text,
+   * tool calls and tool results in both forms. Partial chunks take their event's form; only ADK-form events carry
+   * state deltas. Heartbeats follow `heartbeat` (its default 'json' is v4.4's typed {"type":"heartbeat"}).
+   */
+  eventStyle: EventStyle;
   heartbeat: HeartbeatForm;
   heartbeatIntervalMs: number;
   /** Newer ADK: an event with content and a state/artifact delta is sent as two events. */
@@ -26,6 +35,13 @@ export interface SimScenario {
    * 'hash' a content hash with the extension (the CLI matches sandbox paths on the s3_key's name, protocol §2.6).
    */
   storageKeys: 'filename' | 'hash';
+  /**
+   * The upload response (§2.4): 'files' the documented `data.files[]` with `cdn_url`; 'uploaded_files' the low-trust
+   * generated variant (S9) `data.uploaded_files[]` whose entries carry the same URL as `url` (no `cdn_url`).
+   */
+  uploadShape: 'files' | 'uploaded_files';
+  /** Create-session data also carries `user_id` (the token's user, `anon_…` for anonymous ones), as the pre-1.0 docs show (§2.2). */
+  sessionUserId: boolean;
   /**
    * Whether envelope errors (1001…4002) carry a matching HTTP status or always HTTP 200; the render proxy's
    * {success:false,error} refusals (403/404/409) follow it too (protocol §6.1).
@@ -112,6 +128,8 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   streamingPartials: true,
   sandboxPaths: false,
   storageKeys: 'filename',
+  uploadShape: 'files',
+  sessionUserId: false,
   errorHttpStatus: 'mapped',
   httpLikeCodes: 'status',
   errorMessageKey: 'message',
@@ -144,7 +162,7 @@ const ms = z.number().min(0);
 export const scenarioPatchSchema = z
   .object({
     eventCasing: z.enum(['camel', 'snake']),
-    eventStyle: z.enum(['adk', 'typed']),
+    eventStyle: z.enum(['adk', 'typed', 'mixed']),
     heartbeat: z.enum(['json', 'empty', 'comment', 'word', 'mixed']),
     heartbeatIntervalMs: ms,
     splitArtifactEvents: z.boolean(),
@@ -152,6 +170,8 @@ export const scenarioPatchSchema = z
     streamingPartials: z.boolean(),
     sandboxPaths: z.boolean(),
     storageKeys: z.enum(['filename', 'hash']),
+    uploadShape: z.enum(['files', 'uploaded_files']),
+    sessionUserId: z.boolean(),
     errorHttpStatus: z.enum(['mapped', 'always200']),
     httpLikeCodes: z.enum(['status', 'body']),
     errorMessageKey: z.enum(['message', 'msg']),

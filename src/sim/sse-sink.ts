@@ -1,9 +1,11 @@
 // Writes one /run_sse response: `data: <json>\n\n` frames, heartbeats in the scenario's form, drops.
 import type { ServerResponse } from 'node:http';
 import { formatEvent, partialChunks, textOf, type AdkEvent, type FormatOptions } from './adk-events.js';
-import type { HeartbeatForm } from './scenario.js';
+import type { EventStyle, HeartbeatForm } from './scenario.js';
 
-export interface SinkOptions extends FormatOptions {
+export interface SinkOptions extends Omit<FormatOptions, 'style'> {
+  /** 'mixed': each event in one form, alternating per kind (see SimScenario.eventStyle). */
+  style: EventStyle;
   heartbeat: HeartbeatForm;
   /** The request asked for streaming:true and the scenario honours it. */
   partials: boolean;
@@ -12,6 +14,17 @@ export interface SinkOptions extends FormatOptions {
 }
 
 const ROTATION: Exclude<HeartbeatForm, 'mixed'>[] = ['json', 'empty', 'comment', 'word'];
+
+type EventKind = 'text' | 'call' | 'result' | 'other';
+
+/** What an event mainly is, for eventStyle 'mixed' (a call with lead text is a call; thought text is not text). */
+function kindOf(ev: AdkEvent): EventKind {
+  const parts = ev.content?.parts ?? [];
+  if (parts.some((p) => p.functionResponse)) return 'result';
+  if (parts.some((p) => p.functionCall)) return 'call';
+  if (parts.some((p) => p.text !== undefined && p.thought !== true)) return 'text';
+  return 'other';
+}
 
 /** The four keep-alive forms seen or described for NemoVideo; none of them is an ADK event. */
 function heartbeatFrame(form: Exclude<HeartbeatForm, 'mixed'>): string {
@@ -30,6 +43,8 @@ function heartbeatFrame(form: Exclude<HeartbeatForm, 'mixed'>): string {
 export class SseSink {
   private closed = false;
   private beats = 0;
+  /** eventStyle 'mixed': events of each kind sent so far; text-only events start one ahead, so typed comes first. */
+  private readonly sent: Record<EventKind, number> = { text: 1, call: 0, result: 0, other: 0 };
   private timer: NodeJS.Timeout | undefined;
   private readonly closeListeners: (() => void)[] = [];
 
@@ -62,10 +77,11 @@ export class SseSink {
 
   event(ev: AdkEvent): void {
     if (!this.open) return;
+    const opts = { ...this.opts, style: this.styleFor(ev) };
     if (this.opts.partials && !ev.partial && textOf(ev)) {
-      for (const chunk of partialChunks(ev)) this.writePayloads(formatEvent(chunk, this.opts));
+      for (const chunk of partialChunks(ev)) this.writePayloads(formatEvent(chunk, opts));
     }
-    this.writePayloads(formatEvent(ev, this.opts));
+    this.writePayloads(formatEvent(ev, opts));
     if (this.opts.dropAfter === 'event') this.drop();
   }
 
@@ -110,6 +126,12 @@ export class SseSink {
     const socket = this.res.socket;
     if (!socket) return void this.res.destroy();
     socket.write('', () => socket.destroy());
+  }
+
+  /** The form of one logical event (its partial chunks take the same): fixed, or alternating per kind for 'mixed'. */
+  private styleFor(ev: AdkEvent): FormatOptions['style'] {
+    if (this.opts.style !== 'mixed') return this.opts.style;
+    return this.sent[kindOf(ev)]++ % 2 === 0 ? 'adk' : 'typed';
   }
 
   private writePayloads(payloads: string[]): void {

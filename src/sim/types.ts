@@ -28,6 +28,8 @@ export const FAULT_KINDS = [
   'unsupported_file',
   'file_too_large',
   'stream_drop',
+  /** run_sse: FastAPI's 422 {detail:[{loc,msg,type}]} before any stream, whatever the body (protocol §3). */
+  'run_sse_validation',
   'stream_error',
   'stream_error_json',
   'agent_error_event',
