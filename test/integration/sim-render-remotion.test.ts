@@ -17,7 +17,8 @@ async function withDraft() {
 
 describe('sim: render poll shape remotion', () => {
   it('answers submit and poll with the raw progress object (no status, no id) until done with an outputFile', async () => {
-    suite.sim.setScenario({ renderShape: 'remotion', renderMs: 1_000_000 }); // 1 s real: room to see it running
+    // 3 s real: room to see it running, and pending for its first 300 ms, so the submit's answer is pending on a busy machine too
+    suite.sim.setScenario({ renderShape: 'remotion', renderMs: 3_000_000 });
     const { token, sessionId, draft } = await withDraft();
     const client = makeClient(suite.base);
     const sub = await call<Raw>(suite.base, 'POST', '/api/render/proxy/lambda', { token, body: { id: 'rr_1', sessionId, draft } });
@@ -38,7 +39,7 @@ describe('sim: render poll shape remotion', () => {
       return st.status === 'completed' ? st : undefined;
     }, { what: 'render rr_1' });
     expect(done).toMatchObject({ id: 'rr_1', progress: 100, url: `${suite.base}/render-result/rr_1.mp4`, error: null });
-    expect(done.renderMs).toBe(1000);
+    expect(done.renderMs).toBe(3000);
     const raw = await call<Raw>(suite.base, 'GET', '/api/render/proxy/lambda/rr_1', { token });
     expect(raw.json.data).toMatchObject({ overallProgress: 1, done: true, outputFile: done.url, outputSizeInBytes: done.sizeBytes });
     const mp4 = await request(done.url!);
