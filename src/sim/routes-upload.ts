@@ -111,9 +111,12 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: SimContext): voi
         hash: f.hash,
         size: f.size,
       };
-      session.state.video_infos.push(info);
       return info;
     });
+    // §6.9: a URL upload the upstream takes in later: answered now, listed in state (seen by the agent) after the lag.
+    const applied = sc.urlUploadApplyMs === 0 || incoming[0]?.source !== 'url';
+    if (applied) session.state.video_infos.push(...added);
+    else void ctx.clock.sleep(ctx.clock.scaled(sc.urlUploadApplyMs)).then(() => session.state.video_infos.push(...added));
     const files = added.map(({ filename, file_type, cdn_url, duration, width, height, fps, hash }) => ({
       filename,
       file_type,
@@ -125,6 +128,6 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: SimContext): voi
       hash,
     }));
     // The low-trust generated variant (S9): the same entries under `uploaded_files`, the URL as `url`.
-    return sendOk(reply, { [sc.uploadShape]: files, session_state_applied: true });
+    return sendOk(reply, { [sc.uploadShape]: files, session_state_applied: applied });
   });
 }

@@ -43,6 +43,12 @@ export interface SimScenario {
   /** Create-session data also carries `user_id` (the token's user, `anon_…` for anonymous ones), as the pre-1.0 docs show (§2.2). */
   sessionUserId: boolean;
   /**
+   * §6.9 (whether a URL upload is asynchronous is unknown): a URL upload answers at once with its files and
+   * `session_state_applied: false`, and state lists them (the agent sees them) only this long later (before timeScale).
+   * 0 = the files are in state when the upload answers, with `session_state_applied: true` (the default).
+   */
+  urlUploadApplyMs: number;
+  /**
    * Whether envelope errors (1001…4002) carry a matching HTTP status or always HTTP 200; the render proxy's
    * {success:false,error} refusals (403/404/409) follow it too (protocol §6.1).
    */
@@ -130,6 +136,7 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   storageKeys: 'filename',
   uploadShape: 'files',
   sessionUserId: false,
+  urlUploadApplyMs: 0,
   errorHttpStatus: 'mapped',
   httpLikeCodes: 'status',
   errorMessageKey: 'message',
@@ -172,6 +179,7 @@ export const scenarioPatchSchema = z
     storageKeys: z.enum(['filename', 'hash']),
     uploadShape: z.enum(['files', 'uploaded_files']),
     sessionUserId: z.boolean(),
+    urlUploadApplyMs: z.number().int().min(0),
     errorHttpStatus: z.enum(['mapped', 'always200']),
     httpLikeCodes: z.enum(['status', 'body']),
     errorMessageKey: z.enum(['message', 'msg']),

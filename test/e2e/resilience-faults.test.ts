@@ -160,6 +160,25 @@ describe('resilience: upstream faults', () => {
     expect(entries(stack, 'render_submit')).toHaveLength(1);
   });
 
+  it('URL uploads the upstream takes in later (session_state_applied: false): the instruction waits until state lists them', async () => {
+    stack.sim.setScenario({ ...BASE_SCENARIO, urlUploadApplyMs: 3_000_000 }); // 3 s real
+    const sources = [{ url: 'https://example.com/shop/front.jpg' }, { url: 'https://example.com/shop/counter.jpg' }];
+    const id = await createJob(stack, { sources });
+    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.waiting?.reason === 'upstream_uploads', { what: 'the job to wait for its uploads' });
+    const job = await finished(stack, id);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const log = stack.sim.log.entries();
+    const upload = log.find((e) => e.endpoint === 'upload')!;
+    const instruction = log.find((e) => e.endpoint === 'run_sse')!;
+    // Sent once the files were in state (3 s after the upload answered), and not before.
+    expect(Date.parse(instruction.at) - Date.parse(upload.at)).toBeGreaterThanOrEqual(2_900);
+    expect(log.filter((e) => e.endpoint === 'run_sse')).toHaveLength(1);
+    // The agent placed the caller's photos: the video track's segments name them.
+    const labels = job.timeline!.tracks.flatMap((t) => t.segments.map((g) => g.label));
+    expect(labels).toEqual(expect.arrayContaining(['front.jpg', 'counter.jpg']));
+    expect(job.waiting).toBeNull();
+  });
+
   it('a silent edit (no text) is reconciled from state and the job succeeds', async () => {
     stack.sim.setScenario({ silentEdits: 'always' });
     const job = await finished(stack, await createJob(stack, { followups: [EDIT] }));

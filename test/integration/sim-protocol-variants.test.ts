@@ -42,6 +42,24 @@ describe('sim uploadShape (§2.4)', () => {
   });
 });
 
+describe('sim urlUploadApplyMs (§6.9)', () => {
+  it('answers a URL upload at once with session_state_applied false, and lists its files in state only after the lag', async () => {
+    const { token, sessionId } = await newSession(suite.base);
+    suite.sim.setScenario({ urlUploadApplyMs: Math.round(400 / suite.sim.timeScale) }); // 400 ms real
+    const client = makeClient(suite.base);
+    const files = await client.uploadUrls(token, sessionId, ['https://example.com/late.jpg']);
+    expect(files).toEqual([expect.objectContaining({ filename: 'late.jpg', statePending: true })]);
+    expect(suite.sim.session(sessionId)!.state.video_infos).toEqual([]);
+    // A multipart upload is not delayed (only URL uploads may be asynchronous).
+    const bytes = Buffer.from('a file part');
+    const sent = await client.uploadFiles(token, sessionId, [{ filename: 'now.png', contentType: 'image/png', size: bytes.length, open: () => Readable.from([bytes]) }]);
+    expect(sent[0]).not.toHaveProperty('statePending');
+    expect(suite.sim.session(sessionId)!.state.video_infos.map((v) => v.filename)).toEqual(['now.png']);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(suite.sim.session(sessionId)!.state.video_infos.map((v) => v.filename)).toEqual(['now.png', 'late.jpg']);
+  });
+});
+
 describe('sim sessionUserId (§2.2)', () => {
   it("adds the token's user_id to the create-session data only when set", async () => {
     const clientId = `client-${Math.random().toString(36).slice(2)}`;
