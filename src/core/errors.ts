@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   NOTHING_TO_REDELIVER: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },
+  // UPLOAD_DIR could not be written (full, read-only, permissions): the service's problem, and worth a retry later.
+  UPLOAD_STAGING_FAILED: { status: 503, retryable: true },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   HEADERS_TOO_LARGE: { status: 431, retryable: false },
   REQUEST_TIMEOUT: { status: 408, retryable: true },
@@ -97,6 +99,8 @@ const FOR_THE_OPERATOR: Partial<Record<ErrorCode, string>> = {
   SECRETS_KEY_UNKNOWN: "this tenant's upstream account cannot be used until the operator restores the service's configuration; retry later",
   // Its detail names directories, buckets and endpoints.
   STORAGE_FAILED: "the service's output storage could not be used (the operator's logs say why)",
+  // Its detail names the directory and the system error.
+  UPLOAD_STAGING_FAILED: "the service could not stage the upload on its disk; retry later (the operator's logs say why)",
 };
 
 /** What a caller is told of a failure with this code and detail (a job's waiting message, its error, an HTTP answer). */

@@ -179,6 +179,12 @@ export interface IncomingFile {
   field: string;
 }
 
+/** UPLOAD_DIR could not be written: the caller is told to retry later, the log line says which directory and why. */
+function stagingFailure(dir: string, err: unknown): AppError {
+  const { code, message } = err as NodeJS.ErrnoException;
+  return new AppError('UPLOAD_STAGING_FAILED', `staging an upload in UPLOAD_DIR ${dir} failed: ${code ?? message}`, { cause: err });
+}
+
 /**
  * Writes the stream to `<id>.part`, converts a HEIC/HEIF file to `<id>.jpg` (off the event loop), renames the
  * original to the staged path only once it is complete and accepted, then records it in Redis. Any failure removes
@@ -188,7 +194,9 @@ export async function stageFile(uploads: StagedUploads, input: IncomingFile): Pr
   const id = uploads.newId(input.tenant);
   const partial = join(uploads.dir, `${id}.part`);
   const inspector = new Inspector(uploads.maxBytes, input.field);
-  await mkdir(uploads.dir, { recursive: true });
+  await mkdir(uploads.dir, { recursive: true }).catch((err: unknown) => {
+    throw stagingFailure(uploads.dir, err);
+  });
   // Large batches to disk: a 16 KiB buffer means one write call (and one backpressure pause) per incoming chunk.
   const destination = createWriteStream(partial, { flags: 'wx', highWaterMark: 1024 * 1024 });
   try {
@@ -200,10 +208,11 @@ export async function stageFile(uploads: StagedUploads, input: IncomingFile): Pr
   } catch (err) {
     await rm(partial, { force: true });
     if (err instanceof AppError) throw err;
-    // File-system failures (ENOSPC, EACCES, EIO…) carry a syscall: the server's problem, a 500 the error handler logs.
-    // Everything else came from the incoming stream (cut off, malformed multipart) and reaches every stream of the pipeline.
+    // File-system failures (ENOSPC, EACCES, EIO…) carry a syscall: the server's problem, a 503 (retry later) whose
+    // detail the error handler logs. Everything else came from the incoming stream (cut off, malformed multipart) and
+    // reaches every stream of the pipeline.
     const { syscall, code } = err as NodeJS.ErrnoException;
-    if (syscall && code !== 'ECONNRESET') throw err;
+    if (syscall && code !== 'ECONNRESET') throw stagingFailure(uploads.dir, err);
     throw sourceFailure(input.field, err);
   }
   const type = inspector.type!;

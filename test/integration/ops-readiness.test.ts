@@ -9,6 +9,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startOpsServer } from '../../src/observability/ops-server.js';
 import { startApi, startWorker } from '../../src/app/roles.js';
 import { compose as createServices, type Container as Services } from '../../src/app/compose.js';
+import { multipart } from '../helpers/multipart.js';
 import { freePort } from '../helpers/ops-process.js';
 import { cleanupPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -110,6 +111,17 @@ describe('readiness', () => {
       return r.status === 503 ? r : null;
     }, { what: 'readyz 503' });
     expect(JSON.stringify(res.body)).toContain('upload directory package.json/uploads cannot be written: ENOTDIR');
+    // An upload meanwhile: 503 (retry later) with the contract's body, no directory or system error in it (it was a 500).
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+    const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: png }]);
+    const upload = await request(`${url}/v1/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': form.contentType },
+      body: form.body,
+    });
+    const body = (await upload.body.json()) as { statusCode: number; code: string; message: string };
+    expect([upload.statusCode, body.code]).toEqual([503, 'UPLOAD_STAGING_FAILED']);
+    expect(body.message).toBe("the service could not stage the upload on its disk; retry later (the operator's logs say why)");
   });
 
   it('answers 503 naming the eviction policy, on the API and the worker ops server, and the worker warns at start-up', async () => {
