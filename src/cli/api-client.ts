@@ -1,13 +1,14 @@
 // The CLI's HTTP client for a running nemo-relay API: JSON calls, file uploads, MP4 downloads; errors become CliErrors.
+import { createHash } from 'node:crypto';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { jobSchema, type Job } from '../jobs/schemas.js';
-import { CliError, connection, EXIT, type CliIo } from './io.js';
+import { jobSchema, type Job, type JobResult } from '../jobs/schemas.js';
+import { CliError, connection, EXIT, UnreachableError, type CliIo } from './io.js';
 
 const errorBodySchema = z.object({ code: z.string(), message: z.string() });
 const uploadSchema = z.object({ id: z.string(), filename: z.string().optional(), size_bytes: z.number().optional() });
@@ -52,17 +53,26 @@ export class ApiClient {
     try {
       return await fetch(target, init);
     } catch (err) {
+      // Stopped on purpose (Ctrl-C): the caller tells that apart by its signal, not by this error.
+      if (init.signal?.aborted) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`cannot reach ${new URL(target).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, EXIT.usage);
+      throw new UnreachableError(`cannot reach ${new URL(target).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
     }
   }
 
   /** A JSON call; a non-2xx answer becomes a CliError carrying the API's code and message (exit status 2). */
-  async json<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+  async json<T>(
+    method: string,
+    path: string,
+    schema: z.ZodType<T>,
+    body?: unknown,
+    opts: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<T> {
     const res = await this.fetch(path, {
       method,
-      headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+      headers: this.headers({ ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...opts.headers }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const data: unknown = await readJson(res);
     if (!res.ok) throw apiError(res, data);
@@ -71,8 +81,8 @@ export class ApiClient {
     return parsed.data;
   }
 
-  job(id: string): Promise<Job> {
-    return this.json('GET', `/v1/jobs/${encodeURIComponent(id)}`, jobSchema);
+  job(id: string, signal?: AbortSignal): Promise<Job> {
+    return this.json('GET', `/v1/jobs/${encodeURIComponent(id)}`, jobSchema, undefined, signal ? { signal } : {});
   }
 
   /** Streams a local file to POST /v1/uploads (multipart part `file`); the file is read lazily, never whole in memory. */
@@ -97,28 +107,50 @@ export class ApiClient {
   }
 
   /**
-   * Downloads `url` to `out` through a .part file, so an interrupted download never looks complete. Every failure to
-   * save (folder not makeable, download refused, file not writable) is one CliError naming `out`, exit status 1 (README).
+   * Downloads `url` to `out` through a .part file, so an interrupted download never looks complete; the bytes are
+   * counted and hashed on the way and must match the job's result (size_bytes, sha256, each when known) before the
+   * .part takes the place of `out` (an existing `out` is left alone otherwise). Every failure to save (folder not
+   * makeable, download refused or not the job's video, file not writable) is one CliError naming `out`, exit status 1
+   * (README).
    */
-  async download(url: string, out: string): Promise<number> {
+  async download(url: string, out: string, expected: Pick<JobResult, 'size_bytes' | 'sha256'>, signal?: AbortSignal): Promise<number> {
     const cannotSave = (reason: string) => new CliError(`cannot save ${out}: ${reason}`, EXIT.failed);
     // The folder first: where it cannot be made, nothing is downloaded.
     await mkdir(dirname(out), { recursive: true }).catch((err: unknown) => {
       throw cannotSave((err as Error).message);
     });
-    const res = await this.fetch(url);
+    const res = await this.fetch(url, signal ? { signal } : {});
     if (!res.ok || !res.body) throw cannotSave(`download of ${url} failed with HTTP ${res.status}`);
     const part = `${out}.part`;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
     try {
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(part));
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), measure, createWriteStream(part), signal ? { signal } : {});
+      const mismatch = downloadMismatch(bytes, hash.digest('hex'), expected);
+      if (mismatch) throw new Error(`the download from ${url} is not the job's video: ${mismatch}`);
       await rename(part, out);
-      return (await stat(out)).size;
+      return bytes;
     } catch (err) {
       // Best effort: a .part that could not be created cannot be removed either (rm then says ENOTDIR, say).
       await rm(part, { force: true }).catch(() => undefined);
+      if (signal?.aborted) throw err;
       throw cannotSave((err as Error).message);
     }
   }
+}
+
+/** What is wrong with a finished download, or null: a short (or long) body, or other bytes than the job's. */
+function downloadMismatch(bytes: number, sha256: string, expected: Pick<JobResult, 'size_bytes' | 'sha256'>): string | null {
+  if (expected.size_bytes !== null && bytes !== expected.size_bytes) return `${bytes} bytes, the job's is ${expected.size_bytes}`;
+  if (expected.sha256 !== null && sha256 !== expected.sha256.toLowerCase()) return `sha256 ${sha256}, the job's is ${expected.sha256}`;
+  return null;
 }
 
 async function readJson(res: Response): Promise<unknown> {

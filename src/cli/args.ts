@@ -1,6 +1,6 @@
 // Argument parsing on node:util parseArgs: every command also takes --url, --key and --help; mistakes are exit status 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CliError } from './io.js';
+import { CliError, HelpRequested } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -10,11 +10,24 @@ export const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
+/**
+ * The command's options and positionals; -h/--help given as an option (never as an option's value, nor after `--`)
+ * throws HelpRequested, even beside a mistake in the rest. Node's error is kept whole (its hint on passing a value that
+ * starts with a dash included), on one line.
+ */
 export function parseCommand<O extends Options>(argv: string[], options: O) {
+  const all = { ...GLOBAL_OPTIONS, ...options };
   try {
-    return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: argv, options: all, allowPositionals: true, strict: true });
+    if ((parsed.values as { help?: boolean }).help) throw new HelpRequested();
+    return parsed;
   } catch (err) {
-    throw new CliError((err as Error).message.split('\n')[0] ?? 'invalid arguments');
+    if (err instanceof HelpRequested) throw err;
+    // Loosely parsed, an unknown option is only a token: was help asked for as well?
+    const loose = parseArgs({ args: argv, options: all, allowPositionals: true, strict: false, tokens: true });
+    if (loose.tokens.some((t) => t.kind === 'option' && t.name === 'help')) throw new HelpRequested();
+    const message = (err as Error).message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
+    throw new CliError(message || 'invalid arguments');
   }
 }
 
@@ -22,7 +35,8 @@ export const USAGE = `nemo-relay: talk to a running nemo-relay API, or start a s
 
 Usage:
   nemo-relay submit <file or URL>... -m "<instruction>" [--followup "<text>"]... [output options] [--wait] [--out FILE]
-                    [--webhook URL]
+                    [--webhook URL] [--idempotency-key KEY]
+  nemo-relay wait <job id> [--out FILE]
   nemo-relay batch <file or URL>... --item "<instruction>" [--item "<instruction>"]... [output options] [--wait]
                    [--out-dir DIR] [--webhook URL]
   nemo-relay status <job id>
@@ -54,10 +68,14 @@ Options for every command:
   -h, --help  this text
 
 submit uploads local files (POST /v1/uploads), passes URLs as they are, creates the job and prints its id.
-With --wait it follows the job's event feed with a progress bar and saves the MP4 (default ./<job id>.mp4).
+With --wait it follows the job's event feed with a progress bar and saves the MP4 (default ./<job id>.mp4), checked
+against the job's size and sha256. Every submit sends an Idempotency-Key (random, or --idempotency-key KEY: the same
+key and request within 24 h gives back the first job instead of a second one). wait <job id> follows a job submitted
+earlier the same way (after Ctrl-C, a lost connection, or a submit without --wait); Ctrl-C never cancels the job.
 batch uploads the sources once and runs every item in one upstream session, one after another (item 2 starts from
 the draft item 1 left); it prints the batch id, and with --wait saves each item's MP4 (./<job id>.mp4 or --out-dir).
 
-Exit status: 0 success; 1 the job failed or was canceled, or the check failed (tenants: the API refused, or reseal
-left tokens no key opens); 2 usage, API or connection error.
+Exit status: 0 success; 1 the job failed or was canceled, the MP4 could not be saved, or the check failed (tenants:
+the API refused, or reseal left tokens no key opens); 2 usage, API or connection error; 130 Ctrl-C while following a
+job (which goes on).
 `;

@@ -4,7 +4,8 @@ import { clientFrom } from './api-client.js';
 import { parseCommand } from './args.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 import { OUTPUT_OPTIONS, outputFromFlags } from './output-flags.js';
-import { sourcesFrom, waitAndSave } from './submit.js';
+import { sourcesFrom } from './submit.js';
+import { resumeCommand, waitAndSave } from './wait.js';
 
 const BATCH_OPTIONS = {
   item: { type: 'string', short: 'i', multiple: true },
@@ -34,9 +35,15 @@ export async function batchCommand(argv: string[], io: CliIo): Promise<number> {
   if (!values.wait) return EXIT.ok;
   // Items run one after another on the shared session, so they are followed in that order.
   let status: number = EXIT.ok;
-  for (const id of batch.items) {
-    const out = `${values['out-dir'] ?? '.'}/${id}.mp4`;
-    if ((await waitAndSave(client, id, out, io)) !== EXIT.ok) status = EXIT.failed;
+  const outOf = (id: string) => `${values['out-dir'] ?? '.'}/${id}.mp4`;
+  for (const [i, id] of batch.items.entries()) {
+    const itemStatus = await waitAndSave(client, id, outOf(id), io);
+    if (itemStatus === EXIT.interrupted) {
+      // Ctrl-C: the batch goes on upstream; the items not followed yet are taken up the same way.
+      for (const next of batch.items.slice(i + 1)) io.stderr.write(`  and item ${next}: ${resumeCommand(next, outOf(next))}\n`);
+      return itemStatus;
+    }
+    if (itemStatus !== EXIT.ok) status = EXIT.failed;
   }
   return status;
 }

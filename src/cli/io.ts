@@ -1,13 +1,19 @@
 // What a CLI command gets: its streams and environment (injectable, so the demo and tests can run it in-process).
 import { z } from 'zod';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/** 130: stopped by Ctrl-C (SIGINT) while following a job, which goes on (128 + the signal's number, as shells report it). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   stdin: AsyncIterable<Buffer | string>;
   env: Record<string, string | undefined>;
+  /**
+   * Lets a command take Ctrl-C (SIGINT) over while it runs `handler` (following a job); the answer undoes it. Absent
+   * (in-process callers), or when nothing is registered, Ctrl-C does what it always does.
+   */
+  onInterrupt?: (handler: () => void) => () => void;
 }
 
 /** A failure that ends the command with a message on stderr and the given exit status. */
@@ -18,6 +24,22 @@ export class CliError extends Error {
   ) {
     super(message);
     this.name = 'CliError';
+  }
+}
+
+/** The API did not answer at all (refused, unknown host, reset): exit status 2, and the job it was about goes on. */
+export class UnreachableError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.usage);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** -h / --help given as an option: the command prints the usage and exits 0 instead of running. */
+export class HelpRequested extends CliError {
+  constructor() {
+    super('help', EXIT.ok);
+    this.name = 'HelpRequested';
   }
 }
 

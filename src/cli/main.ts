@@ -6,7 +6,17 @@ exitUnlessNodeIsRecent('npx nemo-relay …');
 const { runCli } = await import('./run.js');
 const code = await runCli(
   process.argv.slice(2),
-  { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env },
+  {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    // Only while a command follows a job: otherwise Ctrl-C ends the process as usual (and `serve` has its own).
+    onInterrupt: (handler) => {
+      process.on('SIGINT', handler);
+      return () => void process.off('SIGINT', handler);
+    },
+  },
   {
     // The same start-up as `node dist/main.js <role>`: .env, validated config, signals, graceful stop.
     serve: async (role) => (await import('../main.js')).main([role]),

@@ -2,10 +2,11 @@
 import { PACKAGE_VERSION } from '../core/version.js';
 import { USAGE } from './args.js';
 import { cancelCommand, creditsCommand, listCommand, statusCommand } from './commands.js';
-import { CliError, EXIT, type CliIo } from './io.js';
+import { CliError, EXIT, HelpRequested, type CliIo } from './io.js';
 import { submitCommand } from './submit.js';
 import { batchCommand } from './batch.js';
 import { tenantsCommand } from './tenants.js';
+import { waitCommand } from './wait.js';
 import { webhookCommand } from './webhook-verify.js';
 
 const ROLES = ['api', 'worker', 'all', 'sim'];
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   webhook: webhookCommand,
   tenants: tenantsCommand,
   batch: batchCommand,
+  wait: waitCommand,
 };
 
 /** `nemo-relay --url X list` works like `nemo-relay list --url X`: global options may come before the command. */
@@ -48,12 +50,11 @@ export async function runCli(argv: string[], io: CliIo, hooks: CliHooks = {}): P
     io.stdout.write(`${PACKAGE_VERSION}\n`);
     return EXIT.ok;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(USAGE);
-    return EXIT.ok;
-  }
   try {
     if (command === 'serve') {
+      // serve takes no options: any -h/--help is one. The other commands ask parseCommand, which tells an option
+      // from an option's value (submit -m x --followup=-h is a follow-up, not a request for help).
+      if (rest.includes('--help') || rest.includes('-h')) throw new HelpRequested();
       const role = rest[0];
       if (!role || !ROLES.includes(role) || rest.length > 1) throw new CliError(`serve needs one role: ${ROLES.join(', ')}`);
       if (!hooks.serve) throw new CliError('serve is only available from the nemo-relay command itself');
@@ -64,6 +65,10 @@ export async function runCli(argv: string[], io: CliIo, hooks: CliHooks = {}): P
     if (!handler) throw new CliError(`unknown command ${JSON.stringify(command)}; see nemo-relay --help`);
     return await handler(rest, io);
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      io.stdout.write(USAGE);
+      return EXIT.ok;
+    }
     if (err instanceof CliError) {
       io.stderr.write(`nemo-relay: ${err.message}\n`);
       return err.exitCode;

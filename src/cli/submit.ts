@@ -1,11 +1,14 @@
 // `nemo-relay submit`: upload local files, create the job, print its id; with --wait follow it and save the MP4.
-import { eventJob, jobSchema, type Job, type Source } from '../jobs/schemas.js';
+import { randomUUID } from 'node:crypto';
+import { jobSchema, type Source } from '../jobs/schemas.js';
 import { clientFrom, type ApiClient } from './api-client.js';
 import { parseCommand } from './args.js';
-import { followEvents } from './event-stream.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 import { OUTPUT_OPTIONS, outputFromFlags } from './output-flags.js';
-import { ProgressView } from './progress.js';
+import { waitAndSave } from './wait.js';
+
+/** Where the demo script (scripts/demo.ts) and older callers import it from. */
+export { waitAndSave };
 
 const SUBMIT_OPTIONS = {
   message: { type: 'string', short: 'm' },
@@ -13,6 +16,7 @@ const SUBMIT_OPTIONS = {
   wait: { type: 'boolean', short: 'w' },
   out: { type: 'string', short: 'o' },
   webhook: { type: 'string' },
+  'idempotency-key': { type: 'string' },
   ...OUTPUT_OPTIONS,
 } as const;
 
@@ -39,51 +43,19 @@ export async function submitCommand(argv: string[], io: CliIo): Promise<number> 
 
   const output = outputFromFlags(values);
   const sources = await sourcesFrom(client, positionals, io);
-  const job = await client.json('POST', '/v1/jobs', jobSchema, {
+  const body = {
     instruction: values.message,
     followups: values.followup ?? [],
     sources,
     ...(output ? { output } : {}),
     ...(values.conformance ? { conformance: values.conformance } : {}),
     ...(values.webhook ? { webhook: { url: values.webhook } } : {}),
-  });
+  };
+  // Always keyed: a request sent twice (a retried connection) makes one job. A key of the caller's own lets a script
+  // run the same submit again and get the first job back (the API keeps keys for 24 h; the same body is needed).
+  const idempotencyKey = values['idempotency-key'] ?? `nemo-relay-cli-${randomUUID()}`;
+  const job = await client.json('POST', '/v1/jobs', jobSchema, body, { headers: { 'idempotency-key': idempotencyKey } });
   io.stdout.write(`${job.id}\n`);
   if (!values.wait) return EXIT.ok;
   return waitAndSave(client, job.id, values.out ?? `${job.id}.mp4`, io);
-}
-
-/**
- * Follows the job to its end; on success saves the MP4 to `out` and prints the path; 1 when it failed, was canceled or
- * could not be saved (the job's own outcome is printed first, so a bad --out never hides that the job succeeded).
- */
-export async function waitAndSave(client: ApiClient, jobId: string, out: string, io: CliIo): Promise<number> {
-  const view = new ProgressView(io.stderr, jobId);
-  let final: Job;
-  try {
-    // A terminal job.* event always carries the Job.
-    final = eventJob(await followEvents(client, jobId, (event) => view.update(event)))!;
-  } finally {
-    view.finish();
-  }
-  if (final.status !== 'succeeded' || !final.result) {
-    const reason = final.error ? `${final.error.code}: ${final.error.message}` : final.status;
-    io.stderr.write(`job ${jobId} ${final.status}: ${reason}\n`);
-    return EXIT.failed;
-  }
-  io.stderr.write(`job ${jobId} succeeded: ${final.result.timeline}\n`);
-  // The link is asked of the API this CLI talks to, minted now: the event's was minted by whichever worker ended the
-  // job, on that process's PUBLIC_BASE_URL (wrong when an operator set it on the API only).
-  const fresh = await client.job(jobId);
-  let bytes: number;
-  try {
-    bytes = await client.download(fresh.result?.url ?? final.result.url, out);
-  } catch (err) {
-    // Returned rather than thrown: a batch goes on following (and saving) its other items.
-    if (!(err instanceof CliError) || err.exitCode !== EXIT.failed) throw err;
-    io.stderr.write(`nemo-relay: ${err.message}\n`);
-    return EXIT.failed;
-  }
-  io.stdout.write(`${out}\n`);
-  io.stderr.write(`saved ${out} (${bytes} bytes)\n`);
-  return EXIT.ok;
 }
