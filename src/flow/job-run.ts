@@ -155,6 +155,22 @@ export class JobRun {
     return this.record;
   }
 
+  /**
+   * Stages a change of the job; one that starts a wait or changes why the job waits (job.waiting: credits, a 429, a
+   * retry, its turn) sends a job.progress event with the next commit, whatever the throttle: a wait can last hours,
+   * and the event feed and webhooks would otherwise say nothing of it.
+   */
+  stageUpdate(mutate: (job: Job) => void): JobRecord {
+    const before = this.record.job.waiting;
+    this.stage((r) => {
+      mutate(r.job);
+      return r;
+    });
+    const after = this.record.job.waiting;
+    if (after !== null && (before === null || before.reason !== after.reason || before.message !== after.message)) this.stagedProgressEvent = true;
+    return this.record;
+  }
+
   /** Stages a progress change; a job.progress event goes out with the next commit when the throttle allows one. */
   stageProgress(stage: JobStage, progress?: number, also?: (job: Job) => void): JobRecord {
     const changed = this.stage(transitions.progress(stage, progress, also));
@@ -180,11 +196,7 @@ class StagedLifecycle implements LifecyclePort {
   }
 
   async update(_jobId: string, mutate: (job: Job) => void): Promise<JobRecord> {
-    this.run.stage((r) => {
-      mutate(r.job);
-      return r;
-    });
-    return this.run.record;
+    return this.run.stageUpdate(mutate);
   }
 
   succeed(_jobId: string, result: JobResult, also?: (job: Job) => void): Promise<JobRecord> {

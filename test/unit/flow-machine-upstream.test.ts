@@ -134,6 +134,21 @@ describe('runFlow: the credits gate (2001)', () => {
     expect(job.messages_sent).toEqual([]);
   });
 
+  it('tells the event feed (and job.progress webhooks) that the job waits, once per reason or message, past the throttle', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    f.nemo.script('runAgent', outOfCredits());
+    f.nemo.creditsAvailable = 0;
+
+    await f.run(jobId); // the first 2001: job.waiting set
+    await f.run(jobId); // re-checked, still empty: the same wait, no new event
+
+    const events = await f.store.events(jobId);
+    const waits = events.filter((e) => e.type === 'job.progress' && (e.data as { waiting: unknown }).waiting !== null);
+    expect(waits).toHaveLength(1);
+    expect((waits[0]!.data as { waiting: { reason: string } }).waiting.reason).toBe('upstream_credits');
+  });
+
   it('fails UPSTREAM_OUT_OF_CREDITS once CREDITS_MAX_WAIT_MS has passed with the balance still empty', async () => {
     const f = createFakeFlow();
     const jobId = await f.addJob();
