@@ -255,6 +255,7 @@ export function compose(config: Config, logger: Logger): Container {
   });
   const accounts = new UpstreamAccounts({
     identityOf: (tenant) => tenants.directory.upstreamOf(tenant),
+    accountIdOf: (tenant) => tenants.directory.accountOf(tenant),
     redis: blocking,
     keys,
     nemo,

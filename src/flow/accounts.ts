@@ -39,6 +39,8 @@ export interface UpstreamAccountsDeps {
   logger: Logger;
   /** The tenant's identity; absent: every tenant spends the default account. */
   identityOf?: (tenant: string) => Promise<UpstreamIdentity>;
+  /** The id alone (no token opened, from the directory's cache): what a running job checks before each step. */
+  accountIdOf?: (tenant: string) => Promise<string>;
 }
 
 const DEFAULT_IDENTITY: UpstreamIdentity = { account: DEFAULT_ACCOUNT, kind: 'default' };
@@ -57,6 +59,12 @@ export class UpstreamAccounts {
   async forTenant(tenant: string): Promise<UpstreamAccount> {
     const identity = this.deps.identityOf ? await this.deps.identityOf(tenant) : DEFAULT_IDENTITY;
     return this.accountOf(identity);
+  }
+
+  /** The id of the account a tenant's jobs spend now (cheap: no token is opened); forTenant gives the account itself. */
+  async currentId(tenant: string): Promise<string> {
+    if (this.deps.accountIdOf) return this.deps.accountIdOf(tenant);
+    return (await this.forTenant(tenant)).id;
   }
 
   private accountOf(identity: UpstreamIdentity): UpstreamAccount {

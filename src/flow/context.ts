@@ -76,7 +76,7 @@ export interface FlowDeps {
   /** HEIC URL sources, fetched through the SSRF guard and converted to JPEG (the upstream cannot read HEIC). */
   urlSources: { fetch(url: string, opts: { field: string; signal: AbortSignal }): Promise<FetchedUrlSource> };
   /** Upstream accounts: each run spends its tenant's (tokens, credits, balance and claims below are the default's). */
-  accounts: Pick<UpstreamAccounts, 'forTenant'>;
+  accounts: Pick<UpstreamAccounts, 'forTenant' | 'currentId'>;
   /** In a run: the id of the account it spends (the tenant's now); absent outside a run. */
   accountId?: string;
   /** Fair starts: the sweeper re-offers lost jobs and frees the slots of ended ones. */

@@ -8,6 +8,7 @@ import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type 
 import { cancelUpstreamWork } from './cancel.js';
 import { countedUpstream } from './counted-upstream.js';
 import { creditsAfter, usageOf } from './usage.js';
+import type { UpstreamAccount } from './accounts.js';
 import { creditsWait } from './credits-wait.js';
 import { JobRun } from './job-run.js';
 import { LockLostError, type Fence, type FlowState, type Step } from './state.js';
@@ -124,24 +125,30 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
   }
   // Running from here on; written (with job.started) by the first commit, before anything costly or long.
   if (run.record.job.status === 'queued' && !run.record.cancel_requested) run.stageStart();
+  // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls), and logged with
+  // the job's jobId and trace_id.
+  const nemo = countedUpstream(deps.nemo.withLogger(log), () => void (flow.usage.upstream_calls += 1));
   // The job spends its tenant's upstream account (its token, credit gate, balance); one account's 2001 pauses only it.
-  const account = await deps.accounts.forTenant(run.record.tenant);
-  const { tokens } = account;
-  const stepDeps: FlowDeps = {
+  // The steps' record changes are staged on the run and written with its next commit.
+  const depsFor = (account: UpstreamAccount): FlowDeps => ({
     ...deps,
-    // Every upstream call the steps make is counted in the job's usage (job.usage.upstream_calls), and logged with
-    // the job's jobId and trace_id.
-    nemo: countedUpstream(deps.nemo.withLogger(log), () => void (flow.usage.upstream_calls += 1)),
-    // The steps' record changes are staged on the run and written with its next commit.
+    nemo,
     lifecycle: run.lifecycle,
-    tokens,
+    tokens: account.tokens,
     accountId: account.id,
     credits: account.credits,
     balance: account.balance,
     claims: account.claims,
-  };
+  });
+  let stepDeps = depsFor(await deps.accounts.forTenant(run.record.tenant));
 
   for (;;) {
+    // The tenant's token of the moment (README "Operating many tenants"): a token changed while the job runs is used
+    // from its next step on (one of another user then finds the session gone: UPSTREAM_ACCOUNT_CHANGED).
+    if ((await deps.accounts.currentId(run.record.tenant)) !== stepDeps.accountId) {
+      stepDeps = depsFor(await deps.accounts.forTenant(run.record.tenant));
+      log.info({ account: stepDeps.accountId }, "the tenant's upstream account changed; the job's next steps spend the new one");
+    }
     if (isTerminal(run.record.job.status)) {
       await deps.deliveries.ensureQueued(jobId);
       await deps.endedAgain?.(jobId, `job.${run.record.job.status}` as EventType, run.record);
@@ -170,7 +177,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     let token = '';
     try {
       const runStep = async () => {
-        token = await tokens.get();
+        token = await stepDeps.tokens.get();
         return HANDLERS[step](ctx, token);
       };
       outcome = deps.aroundStep ? await deps.aroundStep(step, jobId, runStep) : await runStep();

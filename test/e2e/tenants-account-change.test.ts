@@ -46,4 +46,18 @@ describe('a tenant switched to another upstream account mid-job', () => {
     expect(generations.map((e) => e.sessionId)).toEqual([job.upstream.session_id]);
     expect(stack.sim.log.count('render_submit')).toBe(0);
   });
+
+  it('takes the new token from the next step of a run that never hands the job back (no wait in between)', async () => {
+    stack.sim.log.clear();
+    expect((await stack.api('PATCH', '/admin/tenants/switcher', { upstream: { token: OLD } }, { key: ADMIN })).status).toBe(200);
+    stack.sim.setCredits(1_000_000, OLD);
+    stack.sim.setScenario({ generateMs: 2_000_000 }); // a 2 s generation: the token changes while it streams
+    const created = await asTenant<Job>('POST', '/v1/jobs', { instruction: 'a promo from scratch' });
+    await waitFor(async () => stack.sim.log.entries().some((e) => e.endpoint === 'run_sse'), { what: 'the instruction to be sent' });
+    expect((await stack.api('PATCH', '/admin/tenants/switcher', { upstream: { token: NEW } }, { key: ADMIN })).status).toBe(200);
+    const job = await waitForFinished({ api: (m, p, b, o) => stack.api(m, p, b, { ...o, key }) }, created.body.id);
+    // The old account rendered nothing after the change: the next step, on the new account, found the session gone.
+    expect(job.error?.code).toBe('UPSTREAM_ACCOUNT_CHANGED');
+    expect(stack.sim.log.count('render_submit')).toBe(0);
+  });
 });

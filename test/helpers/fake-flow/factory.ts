@@ -124,6 +124,7 @@ export function createFakeFlow(opts: FakeFlowOptions = {}) {
         accountLookups.push(tenant);
         return (tenantAccounts.get(tenant) ?? account) as unknown as UpstreamAccount;
       },
+      currentId: async (tenant) => (tenantAccounts.get(tenant) ?? account).id,
     },
     // runFlow never admits jobs (the sweeper and the enqueuer do).
     admission: {} as Admission,
