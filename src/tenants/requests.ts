@@ -6,7 +6,7 @@ const UPSTREAM_HINT = 'must be {"token": "…"} (its own NemoVideo token), {"ano
 
 export const upstreamRequestSchema = z.union(
   [
-    z.strictObject({ token: z.string().min(8).max(4096).regex(/^\S+$/, 'must not contain whitespace').describe('the tenant’s own NemoVideo token; stored encrypted, never answered') }),
+    z.strictObject({ token: z.string().min(8).max(4096).regex(/^\S*$/, 'must not contain whitespace').describe('the tenant’s own NemoVideo token; stored encrypted, never answered') }),
     z.strictObject({ anonymous: z.literal(true) }),
     z.strictObject({ default: z.literal(true) }),
   ],
