@@ -108,6 +108,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // A signed output link (result.url) is its own credential: GET/HEAD of that one route with ?expires&sig only;
     // the route refuses it with 403 unless the signature holds for the job in the path.
     if (deps.outputs && carriesOutputLink(request)) {
+      // Its refusals (invalid, expired, gone) are not to be cached either; the bytes say how long they may be.
+      void reply.header('cache-control', 'no-store');
       if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
       return;
     }

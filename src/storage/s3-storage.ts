@@ -31,6 +31,8 @@ export interface S3StorageOptions {
   partSizeBytes?: number;
   /** Parts uploaded at once; memory held is about (queueSize + 1) × part size. Default 2. */
   queueSize?: number;
+  /** How long a read for a caller waits for S3's answer (ANSWER_DEADLINE_MS; tests shorten it). */
+  answerDeadlineMs?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -89,6 +91,9 @@ async function* take(source: Readable, n: number): AsyncGenerator<Buffer> {
   }
 }
 
+/** How long a read for a caller (HEAD, GET) waits for S3 to answer before it is a 503. */
+export const ANSWER_DEADLINE_MS = 10_000;
+
 export class S3Storage implements OutputStorage {
   readonly kind = 's3' as const;
   readonly location: string;
@@ -97,6 +102,7 @@ export class S3Storage implements OutputStorage {
   private readonly base: string;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly answerDeadlineMs: number;
 
   constructor(opts: S3StorageOptions) {
     this.bucket = opts.bucket;
@@ -104,6 +110,7 @@ export class S3Storage implements OutputStorage {
     this.location = `s3://${opts.bucket}/${opts.prefix}`;
     this.partSize = Math.max(MIN_PART, opts.partSizeBytes ?? 8 * MIB);
     this.queueSize = Math.max(1, opts.queueSize ?? 2);
+    this.answerDeadlineMs = opts.answerDeadlineMs ?? ANSWER_DEADLINE_MS;
     this.client = new S3Client({
       region: opts.region,
       forcePathStyle: opts.forcePathStyle,
@@ -114,7 +121,9 @@ export class S3Storage implements OutputStorage {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
-      // An idle socket (a hung part upload, a stalled read) fails after 2 minutes instead of pinning a job forever.
+      // An idle socket (a hung part upload, a stalled read) fails after 2 minutes instead of pinning a job forever (each
+      // of the 3 attempts: a hung S3 holds a copy about 6 minutes per try of the mirror step). Reads for callers answer
+      // sooner: see answered().
       requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
     });
   }
@@ -172,10 +181,30 @@ export class S3Storage implements OutputStorage {
     }
   }
 
+  /**
+   * A request that must be answered (headers) within ANSWER_DEADLINE_MS: a hung S3 otherwise holds a reader until the
+   * socket timeout (2 minutes, per attempt), past the API's own idle timeout, and the caller gets an empty reply instead
+   * of a 503. Only the wait for the answer is bounded: a body streamed afterwards is not cut.
+   */
+  private async answered<T>(send: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const ms = this.answerDeadlineMs;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`no answer within ${ms} ms`)), ms);
+    try {
+      return await send(deadline.signal);
+    } catch (err) {
+      // Named by what happened (s3Failure shows an error's code), not as the SDK's AbortError.
+      if (deadline.signal.aborted) throw Object.assign(new Error(`no answer within ${ms} ms`, { cause: err }), { code: `no answer within ${ms} ms` });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async head(key: string): Promise<ObjectInfo | null> {
     const objectKey = this.objectKey(key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      const res = await this.answered((abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }), { abortSignal }));
       return this.info(res);
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -189,13 +218,16 @@ export class S3Storage implements OutputStorage {
       throw new StorageError('RANGE_NOT_SATISFIABLE', `range ${range.start}-${range.end} is not a byte range`);
     }
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: objectKey,
-          // Always the absolute form: some S3 clones misread `bytes=-n`, and callers resolve suffixes anyway.
-          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
-        }),
+      const res = await this.answered((abortSignal) =>
+        this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: objectKey,
+            // Always the absolute form: some S3 clones misread `bytes=-n`, and callers resolve suffixes anyway.
+            ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+          }),
+          { abortSignal },
+        ),
       );
       const body = res.Body as Readable;
       if (!range) return { ...this.info(res), body, range: null, contentLength: res.ContentLength ?? 0 };

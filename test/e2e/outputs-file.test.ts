@@ -161,6 +161,8 @@ describe('outputs: file storage end to end', () => {
     const old = signOutputLink({ jobId: job.id, expiresAtMs: Date.now() - 1_000, secret });
     const expired = await fetchBytes(`${base}?expires=${old.expires}&sig=${old.sig}`);
     expect([expired.status, json(expired.body).code]).toEqual([403, 'OUTPUT_LINK_EXPIRED']);
+    // Refusals of a signed link are not cached (they carried no Cache-Control at all).
+    for (const refused of [tampered, stretched, expired]) expect(refused.headers['cache-control']).toBe('no-store');
 
     // Job B's signature does not open job A (nor the reverse).
     const other = await createJob(stack);

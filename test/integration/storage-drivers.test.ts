@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -333,6 +334,34 @@ describe('s3 driver specifics', () => {
       await expect(other.head('k.mp4')).rejects.toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
     } finally {
       other.close();
+    }
+  });
+
+  it('answers a read within its deadline when S3 accepts connections but never answers (a 503, not a hung caller)', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const other = new S3Storage({
+      bucket: 'outputs',
+      prefix: '',
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      forcePathStyle: true,
+      credentials: fx.server.credentials,
+      answerDeadlineMs: 300,
+    });
+    try {
+      for (const read of [() => other.head('k.mp4'), () => other.get('k.mp4'), () => other.get('k.mp4', { start: 0, end: 9 })]) {
+        const started = Date.now();
+        const err = await read().catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
+        expect((err as Error).message).toMatch(/no answer within 300 ms/);
+        expect(Date.now() - started).toBeLessThan(5_000);
+      }
+    } finally {
+      other.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
     }
   });
 });
