@@ -5,6 +5,7 @@ import { exitUnlessNodeIsRecent } from './core/node-version.js';
 import { startWorkerHeapRelease } from './observability/heap-release.js';
 import { applyWorkerV8Flags } from './app/v8-flags.js';
 import { loadDotEnv } from './app/dotenv.js';
+import { noteEarlyConfigProblem } from './app/early-problems.js';
 
 /** Starts the roles; the server code (undici, Fastify…) is loaded only now, after the version check. */
 export async function main(argv: string[]): Promise<void> {
@@ -14,13 +15,17 @@ export async function main(argv: string[]): Promise<void> {
   // A worker-only process: opt-in V8 flags before anything else loads (src/v8-flags.ts, none by default), and its heap
   // pages given back after a burst of job starts (src/observability/heap-release.ts).
   if (argv[0] === 'worker') {
+    // A bad value is reported with the rest of the configuration (app/server.ts), not alone: exiting here hid every
+    // other bad setting behind it.
     try {
       applyWorkerV8Flags();
-      startWorkerHeapRelease();
     } catch (err) {
-      // The same one line per problem as the rest of the configuration (config.ts checks both again later).
-      console.error(`config: ${(err as Error).message}`);
-      process.exit(1);
+      noteEarlyConfigProblem((err as Error).message);
+    }
+    try {
+      startWorkerHeapRelease();
+    } catch {
+      // NEMO_WORKER_HEAP_RELEASE is checked again with the rest of the configuration, which names it.
     }
   }
   // Tracing (only with an OTLP endpoint set) goes first: its loader hook must be in place before ioredis and http load.

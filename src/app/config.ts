@@ -1,6 +1,6 @@
 // The environment, validated once with zod into a frozen Config; nothing else reads process.env.
 import { z } from 'zod';
-import { redisEnvRefine, redisEnvShape, redisSettingsFrom, type RedisSettings } from '../redis/settings.js';
+import { redisEnvProblems, redisEnvShape, redisSettingsFrom, type RedisSettings } from '../redis/settings.js';
 import { storageEnvShape } from '../storage/settings.js';
 import { decodeSecretsKey } from '../tenants/secret-box.js';
 import { PACKAGE_VERSION } from '../core/version.js';
@@ -43,9 +43,14 @@ const apiKeys = z
   });
 
 /** The admin key must not also be a tenant's: anyone holding that tenant's key would be the operator. */
-function adminKeyApart(env: { API_KEYS?: { tenant: string; key: string }[] | undefined; ADMIN_API_KEY?: string | undefined }, ctx: z.RefinementCtx): void {
+function adminKeyProblems(env: { API_KEYS?: { tenant: string; key: string }[] | undefined; ADMIN_API_KEY?: string | undefined }): Problem[] {
   const shared = env.ADMIN_API_KEY !== undefined ? env.API_KEYS?.find((p) => p.key === env.ADMIN_API_KEY) : undefined;
-  if (shared) ctx.addIssue({ code: 'custom', path: ['ADMIN_API_KEY'], message: `must differ from every key in API_KEYS (it is tenant ${shared.tenant}'s key)` });
+  return shared ? [{ path: 'ADMIN_API_KEY', message: `must differ from every key in API_KEYS (it is tenant ${shared.tenant}'s key)` }] : [];
+}
+
+interface Problem {
+  path: string;
+  message: string;
 }
 
 /** 32 random bytes in base64 (AES-256-GCM key for tenants' upstream tokens); checked by decoding, one line if wrong. */
@@ -154,24 +159,55 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses an environment record; throws ConfigError listing one line per problem. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  // The checks across the Redis variables (REDIS_URL next to sentinels, a cluster prefix without a hash tag…).
-  const parsed = envSchema.superRefine(redisEnvRefine).superRefine(adminKeyApart).safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+/** The variables that parse on their own (each with its default): what the checks across variables look at. */
+function partialEnv(cleaned: Record<string, string | undefined>): Partial<Env> {
+  const values: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(envSchema.shape)) {
+    const one = (field as z.ZodType).safeParse(cleaned[name]);
+    if (one.success) values[name] = one.data;
   }
+  return values as Partial<Env>;
+}
+
+/**
+ * Parses an environment record; throws ConfigError listing one line per problem: every variable's own, and those
+ * across variables (REDIS_URL next to sentinels, the admin key equal to a tenant's…) even when some variable is bad
+ * too, so a start-up names everything to fix at once. `role`: an API role (api, all) adds its own requirement.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, opts: { role?: string } = {}): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  const values = parsed.success ? parsed.data : partialEnv(cleaned);
+  const own: Problem[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(env)', message: i.message }));
+  // A check across variables runs when each variable it reads is good on its own: a bad one is named once, for what
+  // is wrong with it, and its absence would only make the check say something beside the point.
+  const bad = new Set(own.map((o) => o.path.split('.')[0]));
+  const good = (names: readonly string[]) => names.every((n) => !bad.has(n));
+  const across = [
+    ...(good(Object.keys(redisEnvShape).concat('QUEUE_PREFIX')) ? redisEnvProblems(values) : []),
+    ...(good(['API_KEYS', 'ADMIN_API_KEY']) ? adminKeyProblems(values) : []),
+    ...(isApiRole(opts.role) && good(['API_KEYS', 'ADMIN_API_KEY', 'AUTH_DISABLED']) ? apiStartProblems(values) : []),
+  ];
+  const problems = [...own, ...across];
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => `${p.path}: ${p.message}`));
   const redis = redisSettingsFrom(parsed.data);
   return Object.freeze({ ...parsed.data, REDIS_URL: redis.mode === 'single' ? redis.url : undefined, redis });
 }
+
+const isApiRole = (role: string | undefined) => role === 'api' || role === 'all';
 
 /**
  * The API refuses to start without keys unless auth is explicitly disabled (contract §1). With ADMIN_API_KEY alone it
  * starts: tenants and their keys can then be made through /admin/tenants.
  */
-export function assertApiStartable(config: Config): void {
-  if (!config.AUTH_DISABLED && (!config.API_KEYS || config.API_KEYS.length === 0) && !config.ADMIN_API_KEY) {
-    throw new ConfigError(['API_KEYS: required for the api role unless ADMIN_API_KEY is set (tenants made through /admin/tenants) or AUTH_DISABLED=true']);
+function apiStartProblems(env: Pick<Partial<Env>, 'AUTH_DISABLED' | 'API_KEYS' | 'ADMIN_API_KEY'>): Problem[] {
+  if (!env.AUTH_DISABLED && (!env.API_KEYS || env.API_KEYS.length === 0) && !env.ADMIN_API_KEY) {
+    return [{ path: 'API_KEYS', message: 'required for the api role unless ADMIN_API_KEY is set (tenants made through /admin/tenants) or AUTH_DISABLED=true' }];
   }
+  return [];
+}
+
+export function assertApiStartable(config: Config): void {
+  const problems = apiStartProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${p.path}: ${p.message}`));
 }

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from '../observability/logger.js';
 import { startRoles, ROLES, type Role } from './roles.js';
 import { tracingConfigProblems } from '../tracing/start.js';
+import { earlyConfigProblems } from './early-problems.js';
 
 export async function main(argv: string[]): Promise<void> {
   const role = (argv[0] ?? 'all') as Role;
@@ -11,16 +12,17 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   // The OTEL_* problems found when tracing was to start (src/main.ts) are reported with every other one.
-  const problems = [...tracingConfigProblems()];
+  const problems = [...tracingConfigProblems(), ...earlyConfigProblems()];
   let config: Config | null = null;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { role });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
   if (problems.length > 0 || config === null) {
-    for (const problem of problems) console.error(`config: ${problem}`);
+    // The same problem found twice (a worker's V8 flags are checked before the rest, and again with it) is one line.
+    for (const problem of new Set(problems)) console.error(`config: ${problem}`);
     process.exit(1);
   }
   const logger = createLogger(config.LOG_LEVEL);

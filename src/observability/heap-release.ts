@@ -139,7 +139,7 @@ export class HeapRelease {
 }
 
 /** NEMO_WORKER_HEAP_RELEASE: `1` (default) runs the release loop in workers, `0` turns it off (config.ts checks it too). */
-export const heapReleaseSchema = z.enum(['0', '1']).default('1');
+export const heapReleaseSchema = z.enum(['0', '1'], { error: '1 (default) or 0' }).default('1');
 
 /** The worker's release loop (NEMO_WORKER_HEAP_RELEASE=0 turns it off); null when off. */
 export function startWorkerHeapRelease(
@@ -147,7 +147,7 @@ export function startWorkerHeapRelease(
   onRelease?: HeapReleaseOptions['onRelease'],
 ): HeapRelease | null {
   const setting = heapReleaseSchema.safeParse(env.NEMO_WORKER_HEAP_RELEASE);
-  if (!setting.success) throw new Error('NEMO_WORKER_HEAP_RELEASE: 1 (default) or 0');
+  if (!setting.success) throw new Error(`NEMO_WORKER_HEAP_RELEASE: ${setting.error.issues[0]?.message ?? '1 (default) or 0'}`);
   if (setting.data === '0') return null;
   return new HeapRelease(onRelease ? { onRelease } : {}).start();
 }

@@ -77,7 +77,7 @@ const redisEnvObject = z.object(redisEnvShape);
 export type RedisEnv = z.infer<typeof redisEnvObject>;
 
 /** The checks across variables; each problem is one issue on the variable to fix (so one line in ConfigError). */
-export function redisEnvProblems(env: RedisEnv & { QUEUE_PREFIX?: string }): { path: string; message: string }[] {
+export function redisEnvProblems(env: Partial<RedisEnv> & { QUEUE_PREFIX?: string | undefined }): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
   const sentinel = env.REDIS_SENTINELS !== undefined;
   const cluster = env.REDIS_CLUSTER_NODES !== undefined;

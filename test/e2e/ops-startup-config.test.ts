@@ -42,6 +42,18 @@ describe('worker settings read before the configuration', () => {
     }
   });
 
+  it('a bad V8 flag or heap setting is reported with every other bad setting (it stopped the worker alone)', async () => {
+    for (const [name, value] of [
+      ['NEMO_WORKER_V8_FLAGS', '--bogus-flag'],
+      ['NEMO_WORKER_HEAP_RELEASE', '7'],
+    ] as const) {
+      const run = await failedStart({ [name]: value, PORT: 'abc', LOG_LEVEL: 'x' });
+      expect(run.code, run.stderr).toBe(1);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines.map((l) => l.split(':')[1]!.trim()).sort()).toEqual(['LOG_LEVEL', name, 'PORT'].sort());
+    }
+  });
+
   it('reads them from .env in the working directory, as every other setting: its V8 flags are checked and applied', async () => {
     await writeFile(join(dir, '.env'), 'NEMO_WORKER_V8_FLAGS=--no-such-v8-flag-here\n');
     const refused = await failedStart({});

@@ -34,6 +34,27 @@ describe('loadConfig', () => {
     }
   });
 
+  it("names the problems across variables and the api role's keys in the same start-up as a bad variable", () => {
+    const problems = (env: Record<string, string>, role?: string) => {
+      try {
+        loadConfig(env, role ? { role } : {});
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems.map((p) => p.split(':')[0]);
+      }
+    };
+    const key = 'same-secret-key-00001';
+    const crossed = { API_KEYS: `acme:${key}`, ADMIN_API_KEY: key, REDIS_SENTINELS: 'a:1', REDIS_URL: 'redis://127.0.0.1:1' };
+    expect(problems(crossed).sort()).toEqual(['ADMIN_API_KEY', 'REDIS_SENTINEL_NAME', 'REDIS_URL']);
+    expect(problems({ ...crossed, LOG_LEVEL: 'loud' }).sort()).toEqual(['ADMIN_API_KEY', 'LOG_LEVEL', 'REDIS_SENTINEL_NAME', 'REDIS_URL']);
+    // No key at all: the api role says so with the rest, a worker has no need of one.
+    expect(problems({ PORT: '-1' }, 'api').sort()).toEqual(['API_KEYS', 'PORT']);
+    expect(problems({ PORT: '-1' }, 'worker')).toEqual(['PORT']);
+    expect(problems({}, 'all')).toEqual(['API_KEYS']);
+    // A bad variable is named once, for what is wrong with it, not again by a check across variables.
+    expect(problems({ REDIS_SENTINELS: 'not a host list', REDIS_SENTINEL_NAME: 'm' })).toEqual(['REDIS_SENTINELS']);
+  });
+
   it('refuses a key given to two tenants, or shared by a tenant and ADMIN_API_KEY, without echoing it', () => {
     const problemsOf = (env: Record<string, string>) => {
       try {
