@@ -113,12 +113,12 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
       return;
     }
+    // An answer to a key (a tenant's jobs, signed links, webhook secrets) is for that caller only: no cache keeps it,
+    // nor a refusal of it. A route that may be cached says so itself (the output's bytes).
+    void reply.header('cache-control', 'no-store');
     const tenant = (await deps.auth.tenantOf(request.headers.authorization)) ?? (await actingFor(request));
     if (!tenant) throw new AppError('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)');
     request.tenant = tenant;
-    // An answer to a key (a tenant's jobs, signed links, webhook secrets) is for that caller only: no cache keeps it.
-    // A route that may be cached says so itself (the output's bytes).
-    void reply.header('cache-control', 'no-store');
     // While Redis is away the job store would queue commands until it is back: answer at once instead.
     if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the job store (Redis) is unavailable; retry shortly');
   });
@@ -146,7 +146,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   if (deps.metrics) await app.register(metricsRoutes(deps.metrics));
   if (deps.admin) await app.register(adminRoutes(deps.admin));
   if (deps.overview) await app.register(adminOverviewRoutes(deps.overview));
-  if (deps.tenants) await app.register(tenantAdminRoutes(deps.tenants));
+  if (deps.tenants) await app.register(tenantAdminRoutes({ ...deps.tenants, storeAvailable: deps.storeAvailable }));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -50,7 +50,7 @@ export interface HttpDeps {
   /** GET /admin/overview (the console's Operator view). */
   overview?: AdminOverviewRouteDeps;
   /** /admin/tenants… (the operator's tenant administration). */
-  tenants?: TenantAdminRouteDeps;
+  tenants?: Omit<TenantAdminRouteDeps, 'storeAvailable'>;
   /** Per-tenant rate limits on the create routes; absent: none. */
   rateLimit?: RateLimitDeps;
   /** Route groups added by later modules, registered after the others. */

@@ -24,6 +24,10 @@ describe('authentication', () => {
     const res = await send<{ statusCode: number; code: string; message: string }>(stack.apiUrl, 'GET', '/v1/jobs', { key });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ statusCode: 401, code: 'UNAUTHORIZED', message: expect.any(String) });
+    // Refused answers to a key are not cached either (they had no Cache-Control).
+    expect(res.headers['cache-control']).toBe('no-store');
+    const operatorOnly = await send(stack.apiUrl, 'GET', '/admin/tenants', { key });
+    expect([operatorOnly.status, operatorOnly.headers['cache-control']]).toEqual([401, 'no-store']);
   });
 
   it('marks every answer to a key no-store (a shared cache must not hand one caller another’s job or signed link)', async () => {

@@ -182,6 +182,17 @@ describe('readiness', () => {
     expect(create.statusCode).toBe(503);
     expect(createBody.code).toBe('NOT_READY');
     expect(Date.now() - started).toBeLessThan(2_000);
+    // So do the operator's tenant routes (they hung with no answer, and their writes landed once Redis was back).
+    const adminStarted = Date.now();
+    for (const [method, path] of [['GET', '/admin/tenants'], ['POST', '/admin/tenants'], ['POST', '/admin/tenants/acme/keys']] as const) {
+      const res = await request(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { body: path === '/admin/tenants' ? JSON.stringify({ id: 'zz' }) : '{}' } : {}),
+      });
+      expect([res.statusCode, ((await res.body.json()) as { code: string }).code]).toEqual([503, 'NOT_READY']);
+    }
+    expect(Date.now() - adminStarted).toBeLessThan(2_000);
     // The process is still answering after all that.
     expect((await get(`${url}/healthz`)).status).toBe(200);
   });

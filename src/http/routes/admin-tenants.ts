@@ -18,11 +18,14 @@ import {
   tenantResponse,
   updateTenantBody,
 } from '../schemas/tenants.js';
+import { AppError } from '../../core/errors.js';
 import { operatorGuard } from './admin.js';
 
 export interface TenantAdminRouteDeps {
   admin: Pick<TenantAdmin, 'list' | 'get' | 'create' | 'update' | 'delete' | 'issueKey' | 'listKeys' | 'revokeKey' | 'reseal'>;
   auth: Authenticator;
+  /** False while Redis cannot be reached: the routes answer 503 at once instead of queueing their writes for later. */
+  storeAvailable: () => boolean;
 }
 
 const tags = ['tenants'];
@@ -31,6 +34,11 @@ export function tenantAdminRoutes(deps: TenantAdminRouteDeps): FastifyPluginAsyn
   return async (app) => {
     // Encapsulated: the guard covers these routes only.
     app.addHook('onRequest', operatorGuard(deps.auth, 'tenant administration'));
+    // Its store waits out a Redis restart (the worker-side connection): without this a request hung with no answer, and
+    // its write (a tenant, a key nobody received) landed once Redis was back.
+    app.addHook('onRequest', async () => {
+      if (!deps.storeAvailable()) throw new AppError('NOT_READY', 'the tenant store (Redis) is unavailable; retry shortly');
+    });
 
     app.get(
       '/admin/tenants',

@@ -51,8 +51,9 @@ export interface AdminRouteDeps {
 export function operatorGuard(auth: Authenticator, what: string, opts: { challenge?: boolean } = {}) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const presented = adminCredentials(request.headers.authorization);
-    // The operator's answers hold every tenant's data and newly issued API keys: never kept by a cache.
-    if (auth.isAdmin(presented)) return void reply.header('cache-control', 'no-store');
+    // The operator's answers hold every tenant's data and newly issued API keys: never kept by a cache (nor a refusal).
+    void reply.header('cache-control', 'no-store');
+    if (auth.isAdmin(presented)) return;
     if ((await auth.tenantOf(presented)) === null) {
       if (opts.challenge !== false) void reply.header('www-authenticate', CHALLENGE);
       return reply
