@@ -77,6 +77,8 @@ const active = (cfg) => Object.keys(cfg.services).filter((n) => profiles(cfg.ser
 for (const name of ['redis', 'api', 'worker']) check(active(plain).includes(name), `service ${name} missing`);
 check(!active(plain).includes('sim'), 'sim must only run with --profile sim');
 check(Object.keys(withSim.services).includes('sim') && profiles(withSim.services.sim).includes('sim'), 'sim service under profile "sim" missing');
+// The simulator takes no env_file: each setting .env.example documents for it must be passed on by name.
+for (const name of ['SIM_TIME_SCALE', 'SIM_PUBLIC_URL', 'SIM_SCENARIO']) check(name in env(withSim.services.sim ?? {}), `sim: ${name} from .env is not passed on`);
 check(!active(plain).includes('jaeger'), 'jaeger must only run with --profile tracing');
 const jaeger = withTracing.services.jaeger;
 check(Boolean(jaeger) && profiles(jaeger).includes('tracing'), 'jaeger service under profile "tracing" missing');
