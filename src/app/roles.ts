@@ -82,7 +82,10 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
       retentionSweeper.stop();
       const closing = Promise.allSettled([flow.close(), ...deliveries.map((d) => d.close()), uploadSweeper.stop(), outputSweeper.stop()]);
       if (!(await settlesWithin(closing, config.SHUTDOWN_GRACE_MS))) {
-        services.logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'steps still running at the deadline; handing their jobs back');
+        const runningJobs = flow.runningCount;
+        if (runningJobs > 0) services.logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS, runningJobs }, 'steps still running at the deadline; handing their jobs back');
+        // Nothing running, yet the queues did not close: their connections wait for a Redis that does not answer.
+        else services.logger.warn({ graceMs: config.SHUTDOWN_GRACE_MS }, 'the queues did not close within the grace period (Redis unreachable?); closing them');
         // Aborted runs save their checkpoint and return the job to the queue (delayed by 0), so the next worker resumes it.
         // Webhook attempts still out (a job's first one, sent by its flow worker; the webhooks queue's) end too: each
         // is retried later, as a timeout would be.

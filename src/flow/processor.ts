@@ -31,6 +31,8 @@ export interface FlowWorker {
   drain(): void;
   /** Shutdown (issue 6), at the deadline: aborts every running step; the machine saves and hands the job back. */
   abortAll(): void;
+  /** Jobs this process is running now (what a shutdown waits for). */
+  readonly runningCount: number;
 }
 
 export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): Promise<FlowWorker> {
@@ -135,6 +137,9 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
     abortAll() {
       draining = true;
       for (const controller of running.values()) controller.abort(shutdownAbort());
+    },
+    get runningCount() {
+      return running.size;
     },
     async close() {
       sweeper.stop();
