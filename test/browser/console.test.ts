@@ -315,6 +315,19 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     expect(job.sources.every((s) => 'upload_id' in s)).toBe(true);
   });
 
+  it("names every problem of a form at once: a file that did not upload and the form's own", async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New job' }).click();
+    await page.getByLabel('Files', { exact: true }).setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a photo') });
+    await page.locator('[data-testid="upload"].upload-failed').waitFor({ timeout: LIVE_TIMEOUT_MS });
+    await page.getByRole('button', { name: 'Submit job' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? '';
+    // The files' problem and the empty instruction together (the instruction's was shown only once the file was removed).
+    expect(text).toContain('some files did not upload');
+    expect(text).toMatch(/Instruction/);
+  });
+
   it('lists the jobs live without a reload, filters by status and pages with cursors', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
     const table = page.getByTestId('jobs');

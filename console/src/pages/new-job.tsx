@@ -93,13 +93,13 @@ export function NewJobPage() {
     try {
       const order = files.map((f) => f.localId);
       const ids = await Promise.all(order.map((id) => uploads.current.get(id)?.done ?? Promise.resolve(null)));
-      if (ids.some((id) => id === null)) {
-        showProblems([{ field: 'Files', message: 'some files did not upload: remove them (and add them again to retry)' }]);
-        return;
-      }
-      const { body, problems: found } = buildJobBody(form, ids as string[]);
-      if (found.length > 0) {
-        showProblems(found);
+      // Every problem at once: the files' and the form's (the form's were shown only once the files were fixed).
+      const uploaded = ids.filter((id): id is string => id !== null);
+      const fileProblems: Problem[] =
+        uploaded.length < ids.length ? [{ field: 'Files', message: 'some files did not upload: remove them (and add them again to retry)' }] : [];
+      const { body, problems: found } = buildJobBody(form, uploaded);
+      if (fileProblems.length + found.length > 0) {
+        showProblems([...fileProblems, ...found]);
         return;
       }
       const job = await api.post<Job>('/v1/jobs', body, { headers: { 'idempotency-key': idempotencyKey } });
