@@ -18,7 +18,8 @@ const UNREACHABLE = new Set(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTRE
  */
 export async function creditsAfter(balance: Pick<BalanceReader, 'get' | 'peek'>, flow: FlowState, failure?: string): Promise<number | null> {
   const charged = flow.usage.messages_sent > 0 || flow.usage.renders > 0;
-  if (!charged || (failure !== undefined && UNREACHABLE.has(failure))) {
+  // A cancel reads the cache only too: the caller waits for it, and no read of the upstream may hold it up.
+  if (!charged || failure === 'CANCELED' || (failure !== undefined && UNREACHABLE.has(failure))) {
     return balance.peek({ local: true }).then((hit) => hit?.balance.available ?? null, () => null);
   }
   return balance.get({ local: true, onUpstreamCall: () => void (flow.usage.upstream_calls += 1) }).then(

@@ -74,6 +74,31 @@ describe('runFlow: a stream that breaks off', () => {
     expect((await timedOut.record(second)).job).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_TIMEOUT' }, messages: ['Working on it.'] });
   });
 
+  it('keeps those words once on a job whose worker died between giving the message up and failing the job', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    f.nemo.script('runAgent', new NemoError('transient', 'run_sse', 'run_sse: stream reset', { phase: 'in_stream', agentTexts: ['Working on it.'] }));
+    // The first worker dies at its end-of-job balance read (it never answers); what it committed before stays.
+    let died = false;
+    const peek = f.balance.peek.bind(f.balance);
+    f.balance.peek = async () => {
+      if (!died) {
+        died = true;
+        return new Promise<never>(() => {});
+      }
+      return peek();
+    };
+    void f.drive(jobId);
+    for (let i = 0; i < 200 && !died; i++) await new Promise((r) => setImmediate(r));
+    expect(died).toBe(true);
+
+    await f.drive(jobId); // the next worker
+
+    const job = (await f.record(jobId)).job;
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_TIMEOUT' } });
+    expect(job.messages).toEqual(['Working on it.']);
+  });
+
   it('waits while the state keeps changing, and confirms once two reads agree', async () => {
     const f = createFakeFlow();
     const jobId = await f.addJob();

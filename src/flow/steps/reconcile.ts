@@ -44,6 +44,8 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
     }
     const notResent = 'it was not sent again because the upstream charges for every send';
     await keepAgentTexts(ctx, inflight.texts);
+    // Written with the failure in one commit: a worker killed before the job is failed must not add them again.
+    delete inflight.texts;
     if (agentError) {
       throw new AppError(
         'UPSTREAM_AGENT_ERROR',
