@@ -5,7 +5,7 @@ import { exitUnlessNodeIsRecent } from './core/node-version.js';
 import { startWorkerHeapRelease } from './observability/heap-release.js';
 import { applyWorkerV8Flags } from './app/v8-flags.js';
 import { loadDotEnv } from './app/dotenv.js';
-import { noteEarlyConfigProblem } from './app/early-problems.js';
+import { noteEarlyConfigProblem } from './core/early-problems.js';
 
 /** Starts the roles; the server code (undici, Fastify…) is loaded only now, after the version check. */
 export async function main(argv: string[]): Promise<void> {

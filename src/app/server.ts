@@ -2,8 +2,7 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from '../observability/logger.js';
 import { startRoles, ROLES, type Role } from './roles.js';
-import { tracingConfigProblems } from '../tracing/start.js';
-import { earlyConfigProblems } from './early-problems.js';
+import { earlyConfigProblems } from '../core/early-problems.js';
 
 export async function main(argv: string[]): Promise<void> {
   const role = (argv[0] ?? 'all') as Role;
@@ -11,8 +10,8 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`usage: node dist/main.js <${ROLES.join('|')}>`);
     process.exit(2);
   }
-  // The OTEL_* problems found when tracing was to start (src/main.ts) are reported with every other one.
-  const problems = [...tracingConfigProblems(), ...earlyConfigProblems()];
+  // What src/main.ts found before the configuration loads (OTEL_* values, a worker's V8 flags) is reported with the rest.
+  const problems = [...earlyConfigProblems()];
   let config: Config | null = null;
   try {
     config = loadConfig(process.env, { role });

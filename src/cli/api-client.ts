@@ -108,8 +108,8 @@ export class ApiClient {
 
   /**
    * Downloads `url` to `out` through a .part file, so an interrupted download never looks complete; the bytes are
-   * counted and hashed on the way and must match the job's result (size_bytes, sha256, each when known) before the
-   * .part takes the place of `out` (an existing `out` is left alone otherwise). Every failure to save (folder not
+   * counted and hashed on the way and must match the job's result (size_bytes and sha256, when the relay stored it)
+   * before the .part takes the place of `out` (an existing `out` is left alone otherwise). Every failure to save (folder not
    * makeable, download refused or not the job's video, file not writable) is one CliError naming `out`, exit status 1
    * (README).
    */
@@ -152,7 +152,7 @@ function downloadMismatch(bytes: number, sha256: string, expected: Pick<JobResul
   // upstream reported, which is not checked against.
   if (expected.sha256 === null) return null;
   if (expected.size_bytes !== null && bytes !== expected.size_bytes) return `${bytes} bytes, the job's is ${expected.size_bytes}`;
-  if (expected.sha256 !== null && sha256 !== expected.sha256.toLowerCase()) return `sha256 ${sha256}, the job's is ${expected.sha256}`;
+  if (sha256 !== expected.sha256.toLowerCase()) return `sha256 ${sha256}, the job's is ${expected.sha256}`;
   return null;
 }
 

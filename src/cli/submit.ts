@@ -7,9 +7,6 @@ import { CliError, EXIT, type CliIo } from './io.js';
 import { OUTPUT_OPTIONS, outputFromFlags } from './output-flags.js';
 import { waitAndSave } from './wait.js';
 
-/** Where the demo script (scripts/demo.ts) and older callers import it from. */
-export { waitAndSave };
-
 const SUBMIT_OPTIONS = {
   message: { type: 'string', short: 'm' },
   followup: { type: 'string', multiple: true },

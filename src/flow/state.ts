@@ -108,7 +108,7 @@ export const flowStateSchema = z.object({
   render_ids_before: z.number().int().min(0).default(0),
   /**
    * The upload answered that the session's state does not list its files yet (session_state_applied: false): since
-   * when the first message has waited for state to list them (null: nothing to wait for). The agent works from what
+   * when the first message has waited for state to list them (absent: nothing to wait for). The agent works from what
    * state lists, so a message sent earlier would make a video without them. Absent on nearly every job.
    */
   uploads_pending_since: z.string().optional(),

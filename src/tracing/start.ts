@@ -4,6 +4,7 @@ import { register } from 'node:module';
 import { parseEnv } from 'node:util';
 import { parseTracingSettings, TracingConfigError } from './settings.js';
 import type { TracingRuntime } from './state.js';
+import { noteEarlyConfigProblem } from '../core/early-problems.js';
 
 /**
  * The modules patched through the ESM loader hook; everything else loads untouched. Only ioredis needs it: outgoing
@@ -51,10 +52,8 @@ export async function startTracing(role: string, env: NodeJS.ProcessEnv = proces
   return startSdk({ settings, role });
 }
 
-let refused: readonly string[] = [];
-
 /**
- * startTracing for the entry point. A bad OTEL_* value starts no tracing and is kept (tracingConfigProblems): the
+ * startTracing for the entry point. A bad OTEL_* value starts no tracing and is kept (core/early-problems.ts): the
  * configuration check reports it with every other problem, one `config:` line each, and stops the process. Exiting
  * here hid every other bad setting behind it.
  */
@@ -63,12 +62,7 @@ export async function startTracingOrDefer(role: string): Promise<TracingRuntime 
     return await startTracing(role);
   } catch (err) {
     if (!(err instanceof TracingConfigError)) throw err;
-    refused = err.problems;
+    for (const problem of err.problems) noteEarlyConfigProblem(problem);
     return null;
   }
-}
-
-/** The OTEL_* problems startTracingOrDefer found (none when tracing started, is off, or was not asked for). */
-export function tracingConfigProblems(): readonly string[] {
-  return refused;
 }

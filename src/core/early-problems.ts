@@ -1,4 +1,4 @@
-// Configuration problems found before the configuration is loaded (a worker's V8 flags): reported with all the others.
+// Configuration problems found before the configuration is loaded (OTEL_* values, a worker's V8 flags): reported with all the others.
 
 const found: string[] = [];
 
