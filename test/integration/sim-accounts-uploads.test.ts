@@ -1,9 +1,8 @@
 // NemoVideo simulator over real HTTP: HEIC refusal by bytes and the upload record, per-user credits, claim tokens.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FormData, request } from 'undici';
 import { HEIC } from '../helpers/multipart.js';
-import { SKILL_HEADERS, call, newSession, runSse, simSuite, uploadUrls } from '../fixtures/sim/sim-client.js';
+import { call, newSession, runSse, simSuite, uploadFiles, uploadUrls } from '../fixtures/sim/sim-client.js';
 
 const suite = simSuite();
 
@@ -21,16 +20,7 @@ const AVIF = (() => {
   return Buffer.concat([box, Buffer.alloc(300, 1)]);
 })();
 
-async function upload(token: string, sessionId: string, files: [string, Buffer][]) {
-  const form = new FormData();
-  for (const [name, data] of files) form.append('files', new Blob([data]), name);
-  const res = await request(`${suite.base}/api/upload-video/nemo_agent/me/${sessionId}`, {
-    method: 'POST',
-    headers: { ...SKILL_HEADERS, authorization: `Bearer ${token}` },
-    body: form,
-  });
-  return { status: res.statusCode, json: (await res.body.json()) as { code: number; message?: string; data: { files: { filename: string }[] } | null } };
-}
+const upload = (token: string, sessionId: string, files: [string, Buffer][]) => uploadFiles(suite.base, token, sessionId, files);
 
 const balance = async (token: string) =>
   (await call<{ data: { available: number; frozen: number; total: number } }>(suite.base, 'GET', '/api/credits/balance/simple', { token })).json.data;

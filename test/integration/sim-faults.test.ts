@@ -1,10 +1,10 @@
 // NemoVideo simulator: every fault kind, over real HTTP, plus work that outlives a dropped client.
 import { describe, expect, it } from 'vitest';
-import { FormData, request } from 'undici';
+import { request } from 'undici';
 import { DEFAULT_RETRY_AFTER_MS } from '../../src/nemo/errors.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeClient } from '../unit/nemo-test-server.js';
-import { SKILL_HEADERS, adkEvents, call, events, getState, newSession, runSse, simSuite, uploadUrls } from '../fixtures/sim/sim-client.js';
+import { SKILL_HEADERS, adkEvents, call, events, getState, newSession, runSse, simSuite, uploadFiles, uploadUrls } from '../fixtures/sim/sim-client.js';
 
 const suite = simSuite();
 
@@ -120,11 +120,9 @@ describe('sim faults: gateway and envelope', () => {
     suite.sim.injectFault({ kind: 'unsupported_file' });
     expect((await uploadUrls(suite.base, token, sessionId, ['https://example.com/a.jpg'])).json.code).toBe(4001);
     suite.sim.injectFault({ kind: 'file_too_large' });
-    const form = new FormData();
-    form.append('files', new Blob([Buffer.alloc(2048)]), 'a.mp4');
-    const res = await request(`${suite.base}/api/upload-video/nemo_agent/me/${sessionId}`, { method: 'POST', headers: { ...SKILL_HEADERS, authorization: `Bearer ${token}` }, body: form });
-    expect(res.statusCode).toBe(413);
-    expect(await res.body.json()).toMatchObject({ code: 4002 });
+    const res = await uploadFiles(suite.base, token, sessionId, [['a.mp4', Buffer.alloc(2048)]]);
+    expect(res.status).toBe(413);
+    expect(res.json).toMatchObject({ code: 4002 });
     expect(suite.sim.session(sessionId)!.state.video_infos).toHaveLength(0);
   });
 });

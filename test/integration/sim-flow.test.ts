@@ -1,8 +1,8 @@
 // NemoVideo simulator: the happy path over real HTTP (token → session → upload → run_sse → state → render → MP4).
 import { describe, expect, it } from 'vitest';
-import { FormData, request } from 'undici';
+import { request } from 'undici';
 import { waitFor } from '../helpers/wait.js';
-import { SKILL_HEADERS, adkEvents, call, frames, getState, newSession, runSse, simSuite, uploadUrls } from '../fixtures/sim/sim-client.js';
+import { adkEvents, call, frames, getState, newSession, runSse, simSuite, uploadFiles, uploadUrls } from '../fixtures/sim/sim-client.js';
 
 const suite = simSuite();
 
@@ -149,20 +149,11 @@ describe('sim: full flow', () => {
   it('streams multipart uploads and judges type by extension and size', async () => {
     suite.sim.setScenario({ uploadMaxBytes: 1000 });
     const { token, sessionId } = await newSession(suite.base);
-    const send = async (name: string, size: number) => {
-      const form = new FormData();
-      form.append('files', new Blob([Buffer.alloc(size, 7)]), name);
-      const res = await request(`${suite.base}/api/upload-video/nemo_agent/me/${sessionId}`, {
-        method: 'POST',
-        headers: { ...SKILL_HEADERS, authorization: `Bearer ${token}` },
-        body: form,
-      });
-      return { status: res.statusCode, json: (await res.body.json()) as { code: number; data: { files: { file_type: string; hash: string }[] } } };
-    };
+    const send = (name: string, size: number) => uploadFiles(suite.base, token, sessionId, [[name, Buffer.alloc(size, 7)]]);
     const ok = await send('clip.MOV', 900);
     expect(ok.json.code).toBe(0);
-    expect(ok.json.data.files[0]!.file_type).toBe('video');
-    expect(ok.json.data.files[0]!.hash).toMatch(/^[0-9a-f]{16}$/);
+    expect(ok.json.data!.files[0]!.file_type).toBe('video');
+    expect(ok.json.data!.files[0]!.hash).toMatch(/^[0-9a-f]{16}$/);
     expect(await send('notes.txt', 10)).toMatchObject({ status: 415, json: { code: 4001 } });
     expect(await send('big.mp4', 5000)).toMatchObject({ status: 413, json: { code: 4002 } });
     expect(suite.sim.session(sessionId)!.state.video_infos).toHaveLength(1);
