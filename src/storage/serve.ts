@@ -54,6 +54,9 @@ export async function serveStoredObject(request: FastifyRequest, reply: FastifyR
   const inm = requestHeader(request, 'if-none-match');
   const ims = requestHeader(request, 'if-modified-since');
   if (inm !== undefined ? noneMatch(inm, etag) : ims !== undefined && lastModified !== undefined && notModifiedSince(ims, lastModified)) {
+    // Asked as HEAD is (one metadata call): a cache revalidating a video that is gone learns it is gone, instead of
+    // being told to keep serving it.
+    if (!(await storage.head(key))) return missing(reply);
     return reply.code(304).send();
   }
 

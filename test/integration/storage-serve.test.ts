@@ -166,4 +166,13 @@ describe.each([
     expect([head.status, head.headers['content-type']]).toEqual([404, 'application/json; charset=utf-8']);
     expect((await get('/auto/x', {}, 'HEAD')).status).toBe(200);
   });
+
+  it('answers 404, not 304, to a revalidation of an object that is gone (its ETag or date still matching)', async () => {
+    const revalidations: Record<string, string>[] = [{ 'if-none-match': etag }, { 'if-modified-since': lastModified.toUTCString() }];
+    for (const headers of revalidations) {
+      expect((await get('/auto/x', headers)).status).toBe(304);
+      const gone = await get('/auto/missing', headers);
+      expect([gone.status, JSON.parse(gone.body.toString()).code]).toEqual([404, 'OUTPUT_NOT_STORED']);
+    }
+  });
 });
