@@ -93,7 +93,9 @@ export async function startWorker(services: Container): Promise<{ stop(): Promis
         services.deliveries.abortSends();
         // One ABORT_SETTLE_MS in all after the grace (README: "grace + 10 s"), the forced close included.
         if (!(await settlesWithin(closing, ABORT_SETTLE_MS - FORCE_CLOSE_MS))) {
-          services.logger.error('workers did not stop after the abort; closing anyway (their jobs return as stalled)');
+          // With nothing running there were no jobs to hand back: only connections waiting for Redis, already warned of.
+          if (runningJobs > 0) services.logger.error('workers did not stop after the abort; closing anyway (their jobs return as stalled)');
+          else services.logger.warn('the queues still did not close; closing them without Redis');
           await settlesWithin(Promise.allSettled([flow.forceClose(), ...deliveries.map((d) => d.close(true))]), FORCE_CLOSE_MS);
         }
       }

@@ -1,6 +1,7 @@
 // The BullMQ adapter of the flow: a waiting job is moved to delayed (not a sleeping promise), cancels abort the open stream.
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { AppError, callerMessage, type ErrorCode } from '../core/errors.js';
+import { limitedErrorLog } from '../observability/repeat-limit.js';
 import type { RedisClient } from '../redis/client.js';
 import { QUEUE_NAMES } from '../redis/keys.js';
 import { annotateRun, withRunSpans } from '../tracing/flow.js';
@@ -109,7 +110,7 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
       deps.logger.error({ jobId: job.data.jobId, err: String(err), exhausted }, 'flow run crashed');
       if (exhausted) void deps.lifecycle.fail(job.data.jobId, errorOfCrashedJob(err)).catch(() => {});
     });
-    worker.on('error', (err) => deps.logger.error({ err: String(err), queue: prefix }, 'flow worker error'));
+    worker.on('error', limitedErrorLog(deps.logger, 'flow worker error', { queue: prefix }));
     return worker;
   });
 

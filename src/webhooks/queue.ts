@@ -1,6 +1,7 @@
 // The webhooks queue: one BullMQ job per (job, event seq), its options, and the worker that runs deliveries.
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { scrubSecrets, type Logger } from '../observability/logger.js';
+import { limitedErrorLog } from '../observability/repeat-limit.js';
 import { QUEUE_NAMES, type Keys } from '../redis/keys.js';
 import { ShardQueues, type QueueRef } from '../redis/shard-queues.js';
 
@@ -57,7 +58,7 @@ export function startDeliveryWorker(
     ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: Math.max(1_000, Math.floor(opts.lockMs / 2)) } : {}),
     maxStalledCount: 1_000,
   });
-  worker.on('error', (err) => opts.logger.error({ err: String(err) }, 'webhook worker error'));
+  worker.on('error', limitedErrorLog(opts.logger, 'webhook worker error'));
   // A delivery that throws (Redis away, say) is retried by BullMQ and, after its last try, removed: say so, loudly then.
   worker.on('failed', (job, err) => {
     if (!job) return;
