@@ -26,7 +26,7 @@ import { JobStore } from '../jobs/store.js';
 import type { BalanceReader } from '../nemo/balance.js';
 import { NemoClient } from '../nemo/client.js';
 import type { TokenProvider } from '../nemo/token.js';
-import type { Logger } from '../observability/logger.js';
+import { rememberSecret, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { logRedisConnection } from '../observability/redis-events.js';
 import { OriginDispatcher } from '../core/origin-dispatcher.js';
@@ -116,6 +116,9 @@ export interface Container {
 
 export function compose(config: Config, logger: Logger): Container {
   const settings = settingsFrom(config);
+  // Configured secrets of any shape: scrubbed by value from whatever text echoes them (an upstream, a library's error).
+  const secretValues = [config.NEMO_TOKEN, config.ADMIN_API_KEY, config.SECRETS_KEY, ...(config.SECRETS_KEY_PREVIOUS ?? [])];
+  for (const value of [...secretValues, ...(config.API_KEYS ?? []).map((k) => k.key)]) rememberSecret(value);
   // QUEUE_SHARDS hash tags (one shard: every key under QUEUE_PREFIX as always); every connection from the factory.
   const keys = createKeys(config.QUEUE_PREFIX, config.QUEUE_SHARDS);
   // Not auto-pipelined: ioredis sends a connection's next automatic pipeline only once the one in flight is answered,

@@ -54,6 +54,8 @@ export function connection(io: CliIo, flags: { url?: string | undefined; key?: s
   const parsed = cliEnvSchema.safeParse(cleaned);
   if (!parsed.success) throw new CliError(`environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const url = flags.url ?? parsed.data.NEMO_RELAY_URL;
+  // Not echoed: the part before `@` holds a password. The API takes its key as a bearer token, never in the URL.
+  if (/^https?:\/\/[^/?#]*@/.test(url)) throw new CliError('the API URL must not carry credentials (user:password@): give the key with --key or NEMO_RELAY_API_KEY');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CliError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);
   const key = flags.key ?? parsed.data.NEMO_RELAY_API_KEY;
   return { url: url.replace(/\/+$/, ''), ...(key ? { key } : {}) };

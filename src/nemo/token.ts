@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
-import type { Logger } from '../observability/logger.js';
+import { rememberSecret, type Logger } from '../observability/logger.js';
 import { DEFAULT_ACCOUNT, type Keys } from '../redis/keys.js';
 import type { NemoClient } from './client.js';
 import { NemoError } from './errors.js';
@@ -80,6 +80,8 @@ export class TokenProvider {
     this.account = opts.account ?? DEFAULT_ACCOUNT;
     this.client = opts.client;
     this.staticToken = opts.staticToken || undefined;
+    // A token of any shape (a tenant's own): scrubbed by value from whatever text an upstream echoes it in.
+    rememberSecret(this.staticToken);
     this.configuredClientId = opts.clientId || undefined;
     this.log = opts.logger;
     this.lockTtlMs = opts.lockTtlMs ?? 35_000;

@@ -48,11 +48,17 @@ const isObject = (v: unknown): v is Bag => typeof v === 'object' && v !== null;
  */
 function nestedSecret(v: Bag): boolean {
   for (const k of NESTED_KEYS) if (hasOwn(v, k)) return true;
+  if (redisCommandArgs(v)) return true;
   if (!hasOwn(v, 'headers')) return false;
   const headers = v.headers;
   if (!isObject(headers)) return false;
   for (const k of HEADER_KEYS) if (hasOwn(headers, k)) return true;
   return false;
+}
+
+/** ioredis puts the failed command on its errors (`err.command.args`): AUTH's carry the password. */
+function redisCommandArgs(v: Bag): boolean {
+  return hasOwn(v, 'command') && isObject(v.command) && hasOwn(v.command, 'args');
 }
 
 /** A copy of `v` (an Error stays one, for pino's err serializer: same prototype, message, stack, cause) without its secrets. */
@@ -64,6 +70,7 @@ function censorNested(v: Bag): Bag {
     if (hasOwn(v, 'cause')) copy.cause = v.cause;
   }
   for (const k of NESTED_KEYS) if (hasOwn(copy, k)) copy[k] = CENSOR;
+  if (redisCommandArgs(v)) copy.command = { ...(v.command as Bag), args: CENSOR };
   if (hasOwn(v, 'headers') && isObject(v.headers)) {
     const headers: Bag = { ...v.headers };
     for (const k of HEADER_KEYS) if (hasOwn(headers, k)) headers[k] = CENSOR;
@@ -121,9 +128,33 @@ export function createLogger(level: string, name = 'nemo-relay', destination?: p
  * Upstream tokens look like nmv_usr_…, claim tokens clm_…, webhook secrets whsec_…, issued API keys nrk_…: scrub them
  * from free text.
  */
-const SECRET_PATTERN = /\b(nmv_usr_|clm_|whsec_|nrk_)[A-Za-z0-9+/=_-]+/g;
-const BEARER_PATTERN = /(Bearer\s+)[^\s"']+/gi;
+// No word boundary before the prefix: inside URL-encoded text (`Bearer%20nmv_usr_…`) or a longer name (`key_nrk_…`)
+// there is none. `%` belongs to the token: an encoded `+`, `/` or `=` (`%2B`) must not end the match early.
+const SECRET_PATTERN = /(nmv_usr_|clm_|whsec_|nrk_)[A-Za-z0-9+/=_%-]+/g;
+// `Bearer` then a space as written, URL-encoded (`%20`, `+`) or none at all (`Bearer:…` stays as it is).
+const BEARER_PATTERN = /(Bearer(?:\s|%20|\+)+)[^\s"'&]+/gi;
+
+/**
+ * Secret values this process holds whose shape no pattern knows: a tenant's own upstream token, the configured keys.
+ * An upstream that echoes the token it was sent would otherwise carry it into a job's error, a log line, a span.
+ */
+const knownSecrets = new Set<string>();
+/** Shorter values are not remembered: replacing them would mangle ordinary text. */
+const MIN_KNOWN_SECRET = 8;
+/** A bound on what is remembered (oldest first out); a process sees one token per tenant it runs jobs for. */
+const MAX_KNOWN_SECRETS = 10_000;
+
+export function rememberSecret(value: string | undefined): void {
+  if (!value || value.length < MIN_KNOWN_SECRET) return;
+  for (const form of new Set([value, encodeURIComponent(value)])) {
+    knownSecrets.delete(form);
+    knownSecrets.add(form);
+  }
+  while (knownSecrets.size > MAX_KNOWN_SECRETS) knownSecrets.delete(knownSecrets.values().next().value!);
+}
 
 export function scrubSecrets(text: string): string {
-  return text.replace(SECRET_PATTERN, '$1[redacted]').replace(BEARER_PATTERN, '$1[redacted]');
+  let out = text;
+  for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join(CENSOR);
+  return out.replace(SECRET_PATTERN, '$1[redacted]').replace(BEARER_PATTERN, '$1[redacted]');
 }

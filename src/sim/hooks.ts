@@ -111,7 +111,7 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
       const token = ctx.store.resolveToken(bearerOf(req), sc);
       const user = token && ctx.store.users.get(token.userId);
       // Refused here, before the route faults are looked at: such a call neither uses nor counts (`after`) any of them.
-      if (!token || !user) return sendAuthRefused(reply, sc);
+      if (!token || !user) return sendAuthRefused(reply, sc, bearerOf(req));
       info.token = token;
       info.user = user;
     }
@@ -123,7 +123,7 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
     switch (f.kind) {
       case 'token_expired':
         if (info.token) ctx.store.killToken(info.token.token);
-        return sendAuthRefused(reply, sc);
+        return sendAuthRefused(reply, sc, bearerOf(req));
       case 'session_lost':
         if (where.sessionId) ctx.store.sessions.delete(where.sessionId);
         if (endpoint === 'run_sse') return sendSessionMissing(reply, sc, where.sessionId ?? '');

@@ -80,9 +80,10 @@ export function sendSessionMissing(reply: FastifyReply, sc: SimScenario, session
 }
 
 /** A refused bearer: 1001 as any envelope error, or mega-x's 1010/1011, which always come with HTTP 401 (protocol §1). */
-export function sendAuthRefused(reply: FastifyReply, sc: SimScenario): FastifyReply {
-  if (sc.authErrorCode === 1001) return sendEnvelopeError(reply, sc, 1001);
-  return reply.code(401).send(envelopeBody(sc.authErrorCode, ENVELOPE_MESSAGES[sc.authErrorCode]!, sc));
+export function sendAuthRefused(reply: FastifyReply, sc: SimScenario, bearer?: string): FastifyReply {
+  const message = sc.authErrorEchoesToken && bearer ? `token ${bearer} ${ENVELOPE_MESSAGES[sc.authErrorCode]!}` : ENVELOPE_MESSAGES[sc.authErrorCode]!;
+  if (sc.authErrorCode === 1001) return sendEnvelopeError(reply, sc, 1001, message);
+  return reply.code(401).send(envelopeBody(sc.authErrorCode, message, sc));
 }
 
 export interface ValidationDetail {

@@ -122,6 +122,11 @@ export interface SimScenario {
    * errorHttpStatus), or the newer mega-x gateway's 1010 (invalid) / 1011 (expired), always with HTTP 401 (§1).
    */
   authErrorCode: 1001 | 1010 | 1011;
+  /**
+   * A refusal's message names the bearer it refused (`token <bearer> invalid or expired`), as careless gateways do:
+   * whatever the client keeps of the message must not keep the token.
+   */
+  authErrorEchoesToken: boolean;
 }
 
 export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
@@ -161,6 +166,7 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   sessionMissingForm: 'detail_id',
   eventExtras: false,
   authErrorCode: 1001,
+  authErrorEchoesToken: false,
 }) as SimScenario;
 
 const ms = z.number().min(0);
@@ -204,6 +210,7 @@ export const scenarioPatchSchema = z
     sessionMissingForm: z.enum(['detail', 'detail_id', 'envelope']),
     eventExtras: z.boolean(),
     authErrorCode: z.union([z.literal(1001), z.literal(1010), z.literal(1011)]),
+    authErrorEchoesToken: z.boolean(),
   })
   .partial()
   .strict();

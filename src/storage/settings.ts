@@ -58,6 +58,8 @@ export function parseStorageUrl(
   }
   if (value.startsWith('s3://')) {
     const [bucket = '', ...segments] = value.slice('s3://'.length).split('/');
+    // Never echoed: the part before `@` would be an access key and its secret.
+    if (bucket.includes('@')) return { ok: false, reason: 's3:// takes no credentials in the URL (user:secret@): they come from the AWS SDK chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, a role)' };
     if (!BUCKET.test(bucket)) return { ok: false, reason: `s3:// bucket name must be 3–63 of a-z 0-9 . - (got "${bucket}")` };
     const parts = segments.filter((s) => s !== '');
     if (parts.some((p) => !PREFIX_SEGMENT.test(p) || p === '.' || p === '..')) {

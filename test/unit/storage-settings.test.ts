@@ -63,6 +63,12 @@ describe('storage settings', () => {
     expect(parseStorageUrl('s3://bucket/../x')).toMatchObject({ ok: false });
   });
 
+  it('refuses credentials written into an s3:// URL without repeating them', () => {
+    const result = parseStorageUrl('s3://AKIAFAKEKEY:S3SECRET-VALUE@bucket/prefix');
+    expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/takes no credentials in the URL/) });
+    expect(JSON.stringify(result)).not.toMatch(/AKIAFAKEKEY|S3SECRET-VALUE/);
+  });
+
   it('derives a local public base URL when none is configured, and says so', () => {
     expect(resolvePublicBaseUrl({ PUBLIC_BASE_URL: 'https://relay.example', HOST: '0.0.0.0', PORT: 8080 })).toEqual({ url: 'https://relay.example', derived: false });
     expect(resolvePublicBaseUrl({ HOST: '0.0.0.0', PORT: 8080 })).toEqual({ url: 'http://localhost:8080', derived: true });
