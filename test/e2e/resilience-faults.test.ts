@@ -205,6 +205,26 @@ describe('resilience: upstream faults', () => {
     expect(job.changes[1]).toMatchObject({ message: 2, from_agent_text: false, summary: expect.stringMatching(/BGM/) });
   });
 
+  it('an answer whose state read fails (typed events: no stateDelta) keeps the agent texts through the retry', async () => {
+    stack.sim.setScenario({ eventStyle: 'typed' });
+    // The control job: how many state reads come before the instruction goes out, and what the agent says.
+    const control = await finished(stack, await createJob(stack, {}));
+    expect(control.status, JSON.stringify(control.error)).toBe('succeeded');
+    const firstRun = entries(stack, 'run_sse', control.upstream.session_id!)[0]!;
+    const readsBefore = entries(stack, 'state', control.upstream.session_id!).filter((e) => e.seq < firstRun.seq).length;
+    expect(control.messages.length).toBeGreaterThan(0);
+
+    stack.sim.log.clear();
+    // The read right after the answer fails twice (a 5xx), then the step's retry reconciles the message.
+    stack.sim.injectFault({ kind: 'server_error', endpoint: 'state', after: readsBefore, times: 2 });
+    const job = await finished(stack, await createJob(stack, {}));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(entries(stack, 'state').filter((e) => e.fault === 'server_error')).toHaveLength(2);
+    expect(accepted(stack, 'run_sse', job.upstream.session_id!)).toHaveLength(1);
+    expect(job.messages).toHaveLength(control.messages.length);
+    expect(job.changes[0]).toMatchObject({ message: 1, from_agent_text: true });
+  });
+
   it('heartbeats only past NEMO_SSE_IDLE_MS → UPSTREAM_TIMEOUT, the message is not sent again', async () => {
     stack.sim.injectFault({ kind: 'heartbeats_only' });
     const job = await finished(stack, await createJob(stack, {}));

@@ -125,7 +125,23 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     log.warn({ message: index, error: result.error.message }, 'agent answered, then reported an error');
   }
   // The state after the message: the stream's stateDelta applied to the state before it, or (no delta) one read.
-  const after = applyDelta(flow.known, result.stateDelta) ?? knownStateOf(await deps.nemo.getState(token, sessionId));
+  const after = applyDelta(flow.known, result.stateDelta) ?? (await readStateAfterAnswer(ctx, token, sessionId, result.texts));
   await recordMessageOutcome(ctx, index, { texts: result.texts, after });
   return next('generate');
+}
+
+/**
+ * The state read after a whole answer. If the read fails, the step is retried as a reconcile of the message, which
+ * knows the answer only from the in-flight mark: it is written there first (the job would say the agent said nothing).
+ */
+async function readStateAfterAnswer(ctx: StepContext, token: string, sessionId: string, texts: string[]) {
+  try {
+    return knownStateOf(await ctx.deps.nemo.getState(token, sessionId));
+  } catch (err) {
+    if (texts.length > 0 && ctx.flow.inflight) {
+      ctx.flow.inflight.texts = texts;
+      await ctx.checkpoint();
+    }
+    throw err;
+  }
 }
