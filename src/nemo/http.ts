@@ -155,7 +155,7 @@ export function interpretResponse(
   const parsed = text.trim() === '' ? { ok: true as const, value: undefined } : parseJsonText(text);
   if (!parsed.ok) {
     // An HTML error page from a proxy: the status decides; a broken 2xx body counts as transient (truncation, proxy page).
-    const failure = { endpoint, httpStatus: status, message: text.slice(0, 200), jsonBody: false, phase };
+    const failure = { endpoint, httpStatus: status, message: describeNonJson(text), jsonBody: false, phase };
     if (ok) throw new NemoError('transient', endpoint, `${endpoint}: HTTP ${status}: response is not JSON`, { httpStatus: status, phase });
     throw failureToError({ ...failure, retryAfter: headers['retry-after'] });
   }
@@ -176,6 +176,20 @@ export function interpretResponse(
   }
   // §2.8 shape b has no `data`: fall back to the body itself.
   return body && body.data !== undefined && body.data !== null ? body.data : parsed.value;
+}
+
+/**
+ * What a non-JSON error body says, for the messages callers read (`job.waiting`, `error`): a proxy's HTML page by its
+ * title, a cut-off or broken JSON body as such, plain text as it is.
+ */
+export function describeNonJson(text: string): string {
+  const t = text.trim();
+  if (/^<(!doctype|html|head|body)\b/i.test(t) || /<\/html>/i.test(t)) {
+    const title = /<title>([^<]*)<\/title>/i.exec(t)?.[1]?.trim();
+    return title ? `HTML page "${title.slice(0, 80)}"` : 'HTML page';
+  }
+  if (t.startsWith('{') || t.startsWith('[')) return 'JSON cut off or broken';
+  return t.slice(0, 200);
 }
 
 /** zod at the boundary: a 2xx body of the wrong shape is a stable mismatch, not something a retry fixes. */
