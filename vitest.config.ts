@@ -5,7 +5,8 @@ import DurationSequencer from './test/helpers/duration-sequencer.js';
 /** Local scratch folders (gitignored) are never part of the suite. */
 const EXCLUDED = ['test/scratch*/**', '**/node_modules/**'];
 /** Files that need a process of their own (see the project below). */
-const ISOLATED = ['test/browser/**/*.test.ts', 'test/integration/tracing-*.test.ts'];
+// webhook-guard counts every socket the process opens (diagnostics channel): another file's clients would count too.
+const ISOLATED = ['test/browser/**/*.test.ts', 'test/integration/tracing-*.test.ts', 'test/integration/webhook-guard.test.ts'];
 
 export default defineConfig({
   test: {
