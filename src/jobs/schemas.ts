@@ -24,6 +24,9 @@ export const MAX_METADATA_BYTES = 4096;
 export const httpUrl = z
   .string()
   .max(2048, 'must be at most 2048 characters')
+  // A URL parser drops tabs and line breaks silently, so the address stored and shown would not be the one used.
+  // eslint-disable-next-line no-control-regex
+  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (tab, CR, LF)')
   .refine((v) => {
     try {
       const u = new URL(v);

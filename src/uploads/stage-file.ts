@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../core/errors.js';
+import { withoutHiddenCharacters } from '../core/display-name.js';
 import { noteStreamedBytes } from './gc-nudge.js';
 import { convertHeicFile, HEIC_MAX_PIXELS, HEIC_RETRY_AFTER_S, HEIC_TIMEOUT_MS, HeicConversionError, type HeicConvertOptions } from './heic-convert.js';
 import { ACCEPTED_TYPES_TEXT, sniffMediaType, SNIFF_BYTES, unsupportedMessage, type MediaType } from './media-types.js';
@@ -94,12 +95,11 @@ function tailOf(text: string, max: number): string {
   return first >= 0xdc00 && first <= 0xdfff ? cut.slice(1) : cut;
 }
 
-/** The caller's name without any path, control characters, quotes or lone surrogates, with an extension that agrees with the bytes. */
+/** The caller's name without any path, control or bidi characters, quotes or lone surrogates, with an extension that agrees with the bytes. */
 export function stagedFilename(given: string | undefined, type: MediaType): string {
   // A filename*= parameter or a URL's %-escapes can carry a lone surrogate: U+FFFD instead, before anything is cut.
   const base = (given ?? '').toWellFormed().split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const cleaned = tailOf(base.replace(/[\u0000-\u001f\u007f"]/g, '').trim(), MAX_FILENAME_UNITS);
+  const cleaned = tailOf(withoutHiddenCharacters(base).replaceAll('"', '').trim(), MAX_FILENAME_UNITS);
   const dot = cleaned.lastIndexOf('.');
   const ext = dot > 0 ? cleaned.slice(dot + 1).toLowerCase() : '';
   if (type.extensions.includes(ext)) return cleaned;

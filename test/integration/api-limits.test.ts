@@ -50,6 +50,8 @@ describe('body limits on POST /v1/jobs', () => {
     ['a URL over 2,048 characters', { instruction: 'x', sources: [{ url: `https://example.com/${'a'.repeat(2048)}` }] }, /^sources\.0/],
     ['metadata over 4 KiB', { instruction: 'x', metadata: { blob: 'z'.repeat(4100) } }, /^metadata: must be at most 4096 bytes/],
     ['a webhook with a file: URL', { instruction: 'x', webhook: { url: 'file:///etc/passwd' } }, /^webhook\.url: must be an absolute http or https URL/],
+    ['a webhook URL with a line break', { instruction: 'x', webhook: { url: 'https://hooks.example.com/a\r\nb' } }, /^webhook\.url: must not contain control characters/],
+    ['a source URL with a tab', { instruction: 'x', sources: [{ url: 'https://example.com/a\tb.jpg' }] }, /^sources\.0\.url: must not contain control characters/],
     ['an unknown field', { instruction: 'x', priority: 'high' }, /^body: unknown field\(s\) priority/],
     ['a bad upload id', { instruction: 'x', sources: [{ upload_id: '../../etc/passwd' }] }, /^sources\.0/],
     ['an array body', [{ instruction: 'x' }], /^body: /],

@@ -1,7 +1,8 @@
-// The staged filename cleaner at its length limit: never a lone surrogate, whatever the caller's name holds.
+// The staged filename cleaner: never a lone surrogate at its length limit, never a hidden bidi or control character.
 import { describe, expect, it } from 'vitest';
 import { MEDIA_TYPES } from '../../src/uploads/media-types.js';
 import { stagedFilename } from '../../src/uploads/stage-file.js';
+import { inlineDisposition } from '../../src/storage/content-disposition.js';
 
 /** What JSON.stringify writes for a lone surrogate, which Redis' cjson cannot decode. */
 const LONE_SURROGATE_ESCAPE = /\\ud[89a-f][0-9a-f]{2}/i;
@@ -36,5 +37,18 @@ describe('stagedFilename', () => {
     const staged = stagedFilename(`${'🏖'.repeat(150)}.txt`, MEDIA_TYPES.png);
     expect(staged.isWellFormed()).toBe(true);
     expect(staged.endsWith('.png')).toBe(true);
+  });
+});
+
+describe('hidden characters in names', () => {
+  it('drops bidi overrides, isolates, marks and C1 controls from a staged name, so it reads as it is', () => {
+    const staged = stagedFilename('invoice\u202egpj.exe\u2066\u200f\u0085.jpg', MEDIA_TYPES.jpg);
+    expect(staged).toBe('invoicegpj.exe.jpg');
+  });
+
+  it('drops them from a download name too, in both the ASCII and the UTF-8 form', () => {
+    const header = inlineDisposition('clip\u202e4pm.exe\u061c.mp4');
+    expect(header).toBe(`inline; filename="clip4pm.exe.mp4"; filename*=UTF-8''clip4pm.exe.mp4`);
+    expect(inlineDisposition('caf\u00e9 \u2067x\u2069.mp4')).toBe(`inline; filename="caf__x.mp4"; filename*=UTF-8''caf%C3%A9%20x.mp4`);
   });
 });
