@@ -77,6 +77,7 @@ export const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_IDLE_TIMEOUT_MS: int(1000).default(60_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000).default(3_600_000),
   EVENT_STREAMS_PER_TENANT: int(1).default(500),
   // Where Redis is (src/redis/settings.ts: one node, Sentinel or Cluster), one line each so .ci/check-compose.sh sees
   // every name. REDIS_URL has no default here: set next to sentinels or cluster nodes it is an error (loadConfig).

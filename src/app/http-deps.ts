@@ -32,6 +32,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
     storeAvailable: storeAvailability(c.redis),
     bodyLimit: settings.api.bodyLimit,
     idleTimeoutMs: settings.api.idleTimeoutMs,
+    requestTimeoutMs: settings.api.requestTimeoutMs,
     // Redis first; then output storage or an upload directory that cannot be written (each probe cached ~30 s).
     health: {
       readiness: async () => {

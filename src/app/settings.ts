@@ -5,7 +5,7 @@ import type { RedisSettings } from '../redis/settings.js';
 
 export interface Settings {
   flow: FlowSettings;
-  api: { port: number; host: string; bodyLimit: number; uploadMaxBytes: number; idleTimeoutMs: number };
+  api: { port: number; host: string; bodyLimit: number; uploadMaxBytes: number; idleTimeoutMs: number; requestTimeoutMs: number };
   worker: { concurrency: number; lockMs: number; shutdownGraceMs: number; metricsPort: number };
   webhooks: { allowPrivate: boolean; timeoutMs: number; schedule: number[]; fixedSecret: string | undefined; secretGraceMs: number };
   uploads: { dir: string; maxBytes: number; sweepIntervalMs: number };
@@ -40,7 +40,7 @@ export function settingsFrom(config: Config): Settings {
       rateLimitMaxWaitMs: config.UPSTREAM_RATE_LIMIT_MAX_WAIT_MS,
       inlineWaitMaxMs: INLINE_WAIT_MAX_MS,
     },
-    api: { port: config.PORT, host: config.HOST, bodyLimit: BODY_LIMIT_BYTES, uploadMaxBytes: config.UPLOAD_MAX_BYTES, idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS },
+    api: { port: config.PORT, host: config.HOST, bodyLimit: BODY_LIMIT_BYTES, uploadMaxBytes: config.UPLOAD_MAX_BYTES, idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS },
     worker: {
       concurrency: config.WORKER_CONCURRENCY,
       lockMs: config.WORKER_LOCK_MS,

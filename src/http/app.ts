@@ -43,11 +43,20 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Fastify's default (0) turned Node's socket timeout off: a client that stops sending mid-upload held its socket and
     // staged file for ever. The event feed writes a keep-alive every 15 s, well inside it.
     connectionTimeout: deps.idleTimeoutMs,
+    // Fastify's default (0) turned Node's whole-request limit off too: a byte every 50 s beat the idle timeout and held
+    // the socket and the staged file for as long as the client liked. Node answers 408 (clientErrorHandler's body).
+    requestTimeout: deps.requestTimeoutMs,
     requestIdHeader: 'x-request-id',
     clientErrorHandler,
     frameworkErrors,
     // Node would answer an HTTP/1.1 request without Host with a bare 400 (no body): the hook below refuses it instead.
-    http: { requireHostHeader: false },
+    // Node arms its request timer only when the limit is given at construction (Fastify sets it later, which Node
+    // ignores), and checks it on this interval (30 s by default): a quarter of a short limit keeps it honest.
+    http: {
+      requireHostHeader: false,
+      requestTimeout: deps.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, deps.requestTimeoutMs / 4)),
+    },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // One access-log line per request (below) instead of Fastify's two: half the logging cost on the hot path.
     logController: new LogController({ disableRequestLogging: true }),

@@ -34,6 +34,8 @@ export interface HttpDeps {
   bodyLimit: number;
   /** A connection with no byte either way for this long is closed (a stalled upload's socket and staged file freed). */
   idleTimeoutMs: number;
+  /** A request whose body has not all arrived this long after it began is answered 408 (a trickling upload). */
+  requestTimeoutMs: number;
   health: HealthRouteDeps;
   jobs: JobRouteDeps;
   batches: BatchRouteDeps;

@@ -21,6 +21,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     storeAvailable: () => true,
     bodyLimit: 1_048_576,
     idleTimeoutMs: 60_000,
+    requestTimeoutMs: 3_600_000,
     health: inert('health'),
     jobs: { ...inert<HttpDeps['jobs']>('jobs'), uploadMaxBytes: 1 } as HttpDeps['jobs'],
     batches: inert('batches'),

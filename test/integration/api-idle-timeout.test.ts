@@ -1,4 +1,4 @@
-// HTTP_IDLE_TIMEOUT_MS: a client that stops sending mid-upload loses its connection and leaves no staged file; a quiet event stream stays open.
+// HTTP_IDLE_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS: an upload that stops or trickles loses its connection and leaves no staged file; a quiet event stream stays open.
 import { readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,11 +7,12 @@ import { SAMPLES } from '../helpers/multipart.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
 
 const IDLE_MS = 1_500;
+const REQUEST_MS = 3_000;
 let stack: Stack;
 
 beforeAll(async () => {
   // No worker: a job stays queued, so its event stream has nothing to say for a while.
-  stack = await startStack({ worker: false, env: { HTTP_IDLE_TIMEOUT_MS: String(IDLE_MS) } });
+  stack = await startStack({ worker: false, env: { HTTP_IDLE_TIMEOUT_MS: String(IDLE_MS), HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_MS) } });
 });
 afterAll(async () => stack?.close());
 
@@ -35,7 +36,7 @@ function goSilent(head: string, body: Buffer): Promise<{ closedAfterMs: number; 
   });
 }
 
-describe('HTTP_IDLE_TIMEOUT_MS', () => {
+describe('HTTP_IDLE_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS', () => {
   it('closes an upload whose client went silent mid-body, and removes what it had staged', async () => {
     const before = await staged();
     const boundary = 'silent-boundary';
@@ -55,6 +56,41 @@ describe('HTTP_IDLE_TIMEOUT_MS', () => {
     expect((await stack.api('GET', '/v1/jobs')).status).toBe(200);
   });
 
+  it('answers 408 to an upload that trickles in faster than the idle limit but never ends, and removes what it had staged', async () => {
+    const before = await staged();
+    const boundary = 'trickle-boundary';
+    const { port } = new URL(stack.apiUrl);
+    const outcome = await new Promise<{ afterMs: number; answer: string }>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let answer = '';
+      const startedAt = Date.now();
+      let drip: NodeJS.Timeout | undefined;
+      socket.on('data', (d) => (answer += d.toString()));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearInterval(drip);
+        resolve({ afterMs: Date.now() - startedAt, answer });
+      });
+      socket.on('connect', () => {
+        socket.write(
+          `POST /v1/uploads HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${TENANTS.acme}\r\n` +
+            `content-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: 10000000\r\n\r\n` +
+            `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="drip.png"\r\ncontent-type: image/png\r\n\r\n`,
+        );
+        socket.write(SAMPLES.png!.data.subarray(0, 1024));
+        // A byte every 400 ms: never idle for IDLE_MS, so only the whole-request limit can end it.
+        drip = setInterval(() => socket.writable && socket.write('x'), 400);
+      });
+      setTimeout(() => reject(new Error('the server kept the trickling upload open')), 20_000).unref();
+    });
+    expect(outcome.afterMs).toBeGreaterThanOrEqual(REQUEST_MS - 200);
+    expect(outcome.afterMs).toBeLessThan(REQUEST_MS + 3_000);
+    expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(outcome.answer).toContain('"code":"REQUEST_TIMEOUT"');
+    await expect.poll(staged, { timeout: 5_000 }).toEqual(before);
+    expect((await stack.api('GET', '/v1/jobs')).status).toBe(200);
+  });
+
   it('leaves a quiet event stream open past it (the stream has its own keep-alive)', async () => {
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a queued teaser' });
     const { port } = new URL(stack.apiUrl);
@@ -65,7 +101,7 @@ describe('HTTP_IDLE_TIMEOUT_MS', () => {
     socket.on('close', () => (closed = true));
     socket.on('error', () => {});
     socket.write(`GET /v1/jobs/${created.body.id}/events HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\nauthorization: Bearer ${TENANTS.acme}\r\n\r\n`);
-    await new Promise((r) => setTimeout(r, IDLE_MS * 2 + 500));
+    await new Promise((r) => setTimeout(r, Math.max(IDLE_MS * 2, REQUEST_MS) + 500));
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(closed).toBe(false);
     socket.destroy();
