@@ -5,6 +5,7 @@ import { NemoError } from '../../nemo/errors.js';
 import { isHeicUrl, type FetchedUrlSource } from '../../uploads/url-source.js';
 import { fileNameOf } from '../../video/draft-read.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
+import { fetchedSourceIndexes, fetchUrlSources } from './url-source-fetches.js';
 
 type UploadFile = Parameters<NemoClient['uploadFiles']>[2][number];
 /** Consecutive sources of one kind, uploaded in one call (`urls` or `files`); `named`: each as `sources.N (file name)`. */
@@ -44,8 +45,20 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
     const staged = uploadIds.length > 0 ? await stagedFiles.resolve(uploadIds) : [];
     const uploaded = [];
     let streamed = false;
-    const fetched: FetchedUrlSource[] = [];
+    let shown = false;
+    /** Once: the job shows it is uploading, and what is done is written, before the slow part (a fetch or a stream). */
+    const showUploading = async () => {
+      if (shown) return;
+      await lifecycle.progress(ctx.jobId, 'upload', 5);
+      await ctx.checkpoint();
+      shown = true;
+    };
+    let fetched: FetchedUrlSource[] = [];
     try {
+      const toFetch = fetchedSourceIndexes(sources);
+      if (toFetch.length > 0) await showUploading();
+      const fetchedAt = toFetch.length > 0 ? await fetchUrlSources(sources, toFetch, urlSources, ctx.signal) : new Map<number, FetchedUrlSource>();
+      fetched = [...fetchedAt.values()];
       // The upstream lists the files (and its agent places them) in upload order, so the sources go up in the
       // caller's order: each run of plain URLs in one call, each run of files in one multipart call.
       const runs: Run[] = [];
@@ -64,14 +77,7 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
           run.named.push(`sources.${i} (${fileNameOf(s.url) ?? s.url})`);
           continue;
         }
-        let file: UploadFile;
-        if ('url' in s) {
-          const converted = await urlSources.fetch(s.url, { field: `sources.${i}.url`, signal: ctx.signal });
-          fetched.push(converted);
-          file = converted;
-        } else {
-          file = staged[nextStaged++]!;
-        }
+        const file: UploadFile = 'url' in s ? fetchedAt.get(i)! : staged[nextStaged++]!;
         const run = runOf('files');
         run.files.push(file);
         run.named.push(`sources.${i} (${file.filename})`);
@@ -81,11 +87,8 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
           uploaded.push(...(await nemo.uploadUrls(token, sessionId, run.urls, { signal: ctx.signal }).catch(naming(run))));
           continue;
         }
-        if (!streamed) {
-          // Streaming files takes a while and is costly to repeat: the job shows it, and what is done is written at once.
-          await lifecycle.progress(ctx.jobId, 'upload', 5);
-          await ctx.checkpoint();
-        }
+        // Streaming files takes a while and is costly to repeat: the job shows it, and what is done is written at once.
+        await showUploading();
         uploaded.push(...(await nemo.uploadFiles(token, sessionId, run.files, { signal: ctx.signal }).catch(naming(run))));
         streamed = true;
       }

@@ -36,6 +36,8 @@ export interface FakeFlowOptions {
   staticToken?: boolean;
   settings?: Partial<FlowSettings>;
   outputs?: FlowOutputs;
+  /** Runs inside every HEIC URL fetch before it "succeeds": a test delays, fails or watches it (the job's signal given). */
+  onUrlFetch?: (url: string, signal: AbortSignal) => Promise<void>;
 }
 
 export interface AddJobOptions {
@@ -103,7 +105,8 @@ export function createFakeFlow(opts: FakeFlowOptions = {}) {
     },
     urlSources: {
       // A HEIC URL "fetched and converted": a small JPEG-named file whose cleanup is recorded.
-      fetch: async (url, { field }): Promise<FetchedUrlSource> => {
+      fetch: async (url, { field, signal }): Promise<FetchedUrlSource> => {
+        await opts.onUrlFetch?.(url, signal);
         const entry = { url, field, cleanedUp: false };
         urlFetches.push(entry);
         const filename = `${baseName(url).replace(/\.hei[cf]$/i, '')}.jpg`;
