@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobRun } from '../../src/flow/job-run.js';
 import type { JobRecord } from '../../src/jobs/schemas.js';
-import { advanceClock, completedRender, createFakeFlow, renderStatus, useFakeClock } from '../helpers/fake-flow.js';
+import { advanceClock, agentResult, completedRender, createFakeFlow, renderStatus, useFakeClock } from '../helpers/fake-flow.js';
 import { renderIdFor } from '../../src/flow/steps/render-submit.js';
 import { NemoError } from '../../src/nemo/errors.js';
 
@@ -14,6 +14,11 @@ describe('JobRun: what a run writes', () => {
   it('writes a three-message job in four commits: each mark (the first with the start, the last with the render), the end', async () => {
     const f = createFakeFlow({ settings: { inlineWaitMaxMs: 2_000 } });
     const jobId = await f.addJob({ job: { followups: ['Add calm music', 'Add the title "Beach"'] } });
+    // Answers that carry the state after them (the simulator's and ADK's stateDelta): no state read after a message.
+    f.nemo.always('runAgent', (_token, sessionId, text) => {
+      f.nemo.agentEdits(sessionId);
+      return agentResult({ texts: [`done: ${text.slice(0, 40)}`], stateDelta: { draft: f.nemo.content(sessionId).draft } });
+    });
     // Renders have been finishing at once: the first poll comes right after the submit, in the same run.
     await f.deps.renderStats.record(10);
     f.nemo.script('getRender', completedRender(renderIdFor(jobId, 1)));
@@ -31,6 +36,16 @@ describe('JobRun: what a run writes', () => {
     // The first commit carries the start: no write at all before the session exists.
     expect(f.journal.indexOf('store:job.started')).toBeGreaterThan(f.journal.indexOf('nemo:createSession'));
     expect((await f.record(jobId)).job).toMatchObject({ status: 'succeeded', messages_sent: ['Make a short clip of the beach', 'Add calm music', 'Add the title "Beach"'] });
+  });
+
+  it('adds one commit per message whose answer carries no stateDelta: its texts, written before the state read', async () => {
+    const f = createFakeFlow({ settings: { inlineWaitMaxMs: 2_000 } });
+    const jobId = await f.addJob({ job: { followups: ['Add calm music', 'Add the title "Beach"'] } });
+    await f.deps.renderStats.record(10);
+    f.nemo.script('getRender', completedRender(renderIdFor(jobId, 1)));
+    expect(await f.run(jobId)).toEqual({ kind: 'finished' });
+    expect(commitsIn(f.journal)).toHaveLength(7);
+    expect(f.flows.saves.filter((s) => s.durable)).toHaveLength(3);
   });
 
   it('never submits a render twice when the worker dies right after submitting it: the next run looks it up', async () => {

@@ -261,6 +261,25 @@ describe('runFlow: a stream that breaks off', () => {
   });
 });
 
+describe('runFlow: an answer without a stateDelta', () => {
+  it('writes the agent texts into the in-flight mark before the state read, so a worker killed during the read loses nothing', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    let storedAtRead: unknown = 'no read after the answer';
+    f.nemo.failWhen(
+      'getState',
+      (call) => {
+        if (call.step === 'generate' && f.nemo.count('runAgent') === 1) storedAtRead = JSON.parse(f.flows.raw(jobId)!).inflight?.texts;
+        return false;
+      },
+      () => new Error('unused'),
+    );
+    await f.drive(jobId);
+    expect(storedAtRead).toEqual([expect.stringMatching(/^done: /)]);
+    expect((await f.record(jobId)).job.status).toBe('succeeded');
+  });
+});
+
 describe('runFlow: silent edits', () => {
   async function silentEdit(stateDelta: Record<string, unknown>) {
     const f = createFakeFlow();

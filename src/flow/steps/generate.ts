@@ -131,17 +131,14 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
 }
 
 /**
- * The state read after a whole answer. If the read fails, the step is retried as a reconcile of the message, which
- * knows the answer only from the in-flight mark: it is written there first (the job would say the agent said nothing).
+ * The state read after a whole answer. Should the read fail, or the worker die during it, the step resumes as a
+ * reconcile of the message, which knows the answer only from the in-flight mark: the texts are written there first
+ * (one commit, only on this path: a stream with a stateDelta needs no read), or the job would say the agent said nothing.
  */
 async function readStateAfterAnswer(ctx: StepContext, token: string, sessionId: string, texts: string[]) {
-  try {
-    return knownStateOf(await ctx.deps.nemo.getState(token, sessionId));
-  } catch (err) {
-    if (texts.length > 0 && ctx.flow.inflight) {
-      ctx.flow.inflight.texts = texts;
-      await ctx.checkpoint();
-    }
-    throw err;
+  if (texts.length > 0 && ctx.flow.inflight) {
+    ctx.flow.inflight.texts = texts;
+    await ctx.checkpoint();
   }
+  return knownStateOf(await ctx.deps.nemo.getState(token, sessionId));
 }
