@@ -43,6 +43,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Fastify's default (0) turned Node's socket timeout off: a client that stops sending mid-upload held its socket and
     // staged file for ever. The event feed writes a keep-alive every 15 s, well inside it.
     connectionTimeout: deps.idleTimeoutMs,
+    // Between requests too: Fastify's keep-alive default (72 s) held an idle connection past the limit, whatever it was set to.
+    keepAliveTimeout: deps.idleTimeoutMs,
     // Fastify's default (0) turned Node's whole-request limit off too: a byte every 50 s beat the idle timeout and held
     // the socket and the staged file for as long as the client liked. Node answers 408 (clientErrorHandler's body).
     requestTimeout: deps.requestTimeoutMs,

@@ -56,6 +56,14 @@ describe('HTTP_IDLE_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS', () => {
     expect((await stack.api('GET', '/v1/jobs')).status).toBe(200);
   });
 
+  it('closes a keep-alive connection idle between requests after the same limit (and says so in Keep-Alive)', async () => {
+    const { closedAfterMs, answer } = await goSilent('GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n', Buffer.alloc(0));
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer.toLowerCase()).toContain(`keep-alive: timeout=${Math.floor(IDLE_MS / 1000)}`);
+    // Fastify's default kept it 72 s.
+    expect(closedAfterMs).toBeLessThan(IDLE_MS + 3_000);
+  });
+
   it('answers 408 to an upload that trickles in faster than the idle limit but never ends, and removes what it had staged', async () => {
     const before = await staged();
     const boundary = 'trickle-boundary';
