@@ -43,7 +43,13 @@ export const flowStateSchema = z.object({
     })
     .nullable(),
   reconcile: z
-    .object({ reads: z.number().int(), unchanged: z.number().int(), last_fingerprint: z.string().nullable() })
+    .object({
+      reads: z.number().int(),
+      unchanged: z.number().int(),
+      last_fingerprint: z.string().nullable(),
+      /** Reads in a row that found the same changed state (a checkpoint written before this field reads as 0). */
+      stable: z.number().int().default(0),
+    })
     .nullable(),
   render: z
     .object({

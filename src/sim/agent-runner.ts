@@ -254,7 +254,7 @@ async function generation(run: Run, intent: Intent): Promise<boolean> {
   if (intent.title) intent2.title = intent.title;
   const r2 = editDraft(job.session.state, intent2, run.ctx);
   const id2 = run.call('edit_multitrack', { ops: r2.ops });
-  if (!(await run.work(total * 0.15))) return false;
+  if (!(await run.work(job.scenario.secondStageMs ?? total * 0.15))) return false;
   run.result(id2, 'edit_multitrack', { status: 'success', ops_applied: r2.ops.length }, run.apply(r2));
   return true;
 }

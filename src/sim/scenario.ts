@@ -73,6 +73,8 @@ export interface SimScenario {
   /** Durations before multiplication by the simulator's timeScale. */
   textMs: number;
   generateMs: number;
+  /** How long a generation's second stage (music and title added to the raw video) takes; null: 15 % of generateMs. */
+  secondStageMs: number | null;
   editMs: number;
   renderMs: number;
   /** Anonymous tokens minted per IP per 7 days before HTTP 429. */
@@ -152,6 +154,7 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   editCost: 50,
   textMs: 8_000,
   generateMs: 150_000,
+  secondStageMs: null,
   editMs: 20_000,
   renderMs: 30_000,
   tokenIpLimit: 10,
@@ -196,6 +199,7 @@ export const scenarioPatchSchema = z
     editCost: z.number().int().min(0),
     textMs: ms,
     generateMs: ms,
+    secondStageMs: ms.nullable(),
     editMs: ms,
     renderMs: ms,
     tokenIpLimit: z.number().int().min(0),

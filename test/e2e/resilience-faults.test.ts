@@ -205,6 +205,20 @@ describe('resilience: upstream faults', () => {
     expect(job.changes[1]).toMatchObject({ message: 2, from_agent_text: false, summary: expect.stringMatching(/BGM/) });
   });
 
+  it('a stream dropped during generation is not reconciled as done on the raw video: the music and title of the second stage are waited for', async () => {
+    // The second stage takes 250 ms here (RECONCILE_INTERVAL_MS 100): two reads of the raw video in a row used to settle
+    // the message, and the job rendered a video without the music and title it asked for; four steady reads cover it.
+    stack.sim.setScenario({ ...BASE_SCENARIO, secondStageMs: 250_000 });
+    stack.sim.injectFault({ kind: 'stream_drop' });
+    const id = await createJob(stack, { instruction: 'make a 20-second promo with lo-fi music and the title "Autumn Sale"' });
+    const job = await finished(stack, id);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(entries(stack, 'run_sse').filter((e) => e.fault === 'stream_drop')).toHaveLength(1);
+    expect(accepted(stack, 'run_sse', job.upstream.session_id!)).toHaveLength(1);
+    expect(job.result?.timeline).toMatch(/BGM/);
+    expect(job.result?.timeline).toMatch(/Title|Text/);
+  });
+
   it('an answer whose state read fails (typed events: no stateDelta) keeps the agent texts through the retry', async () => {
     stack.sim.setScenario({ eventStyle: 'typed' });
     // The control job: how many state reads come before the instruction goes out, and what the agent says.

@@ -82,7 +82,7 @@ describe('runFlow: the happy path', () => {
       result: {
         url: `${CDN}/renders/${renderId}.mp4`,
         upstream_url: `${CDN}/renders/${renderId}.mp4`,
-        timeline: 'Timeline (1 track): 1. Video (3 segments, 6.0s)',
+        timeline: 'Timeline (2 tracks): 1. Video (3 segments, 6.0s) 2. BGM (1 segment, 2.0s)',
         duration_ms: 6_000,
         size_bytes: 123_456,
         checks: [{ name: 'resolution', wanted: '1080p', got: '1080p', ok: true }],
@@ -305,7 +305,8 @@ describe('runFlow: resuming from every checkpoint', () => {
       known: before,
       inflight: { index: 0, sent_at: new Date().toISOString(), fingerprint_before: knownFingerprint(before), agent_error: null },
     });
-    f.nemo.setDraft('sess_r', DRAFT); // the first message did its work before the worker died
+    // The first message did its work (both stages: the video and its music) before the worker died.
+    f.nemo.setDraft('sess_r', { ...DRAFT, t: [...DRAFT.t!, { tt: 1, sg: [{ id: 'bgm1', d: 4_000, src: `${CDN}/bgm.mp3` }] }] });
 
     const results = await f.drive(jobId);
 

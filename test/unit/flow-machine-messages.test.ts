@@ -261,6 +261,53 @@ describe('runFlow: a stream that breaks off', () => {
   });
 });
 
+describe('runFlow: a generation whose stream broke off between its two stages', () => {
+  /** The raw video on the draft (stage 1), its stream cut; `stage2AtRead`: the reconcile read at which the music lands. */
+  async function brokenGeneration(output: Record<string, unknown>, stage2AtRead: number | null) {
+    const f = createFakeFlow();
+    const jobId = await f.addJob({ job: { output: { format: 'mp4', quality: 'high', resolution: '1080p', ...output } } });
+    f.nemo.script('runAgent', (_t, sessionId) => {
+      f.nemo.setDraft(sessionId, draftWith(2));
+      throw brokenStream();
+    });
+    let reads = 0;
+    const original = f.nemo.getState.bind(f.nemo);
+    f.nemo.getState = async (token: string, sessionId: string) => {
+      if (f.nemo.step === 'reconcile' && ++reads === stage2AtRead) {
+        f.nemo.setDraft(sessionId, { ...draftWith(2), t: [...draftWith(2).t!, { tt: 1, sg: [{ id: 'bgm', d: 4_000, src: 'https://cdn.invalid/bgm.mp3' }] }] });
+      }
+      return original(token, sessionId);
+    };
+    const results = await f.drive(jobId);
+    const reasons = results.flatMap((r) => (r.kind === 'wait' && r.step === 'reconcile' ? [r.reason] : []));
+    return { job: (await f.record(jobId)).job, reads: () => reads, reasons };
+  }
+  const SECOND_STAGE = 'raw video only so far; waiting for the music and title of the second stage';
+
+  it('waits past two steady reads of the raw video for the music the backend adds, and renders the whole draft', async () => {
+    const { job, reads, reasons } = await brokenGeneration({}, 4);
+    expect(reasons).toEqual(['state changed; confirming', SECOND_STAGE, SECOND_STAGE, 'state changed; confirming']);
+    expect(reads()).toBe(5);
+    expect(job.status).toBe('succeeded');
+    expect(job.result?.timeline).toMatch(/^Timeline \(2 tracks\): 1\. Video .* 2\. BGM/);
+  });
+
+  it('takes the raw video at once when the job asked for no music and no title (there is no second stage)', async () => {
+    const { job, reads, reasons } = await brokenGeneration({ music: 'none' }, null);
+    expect(reasons).toEqual(['state changed; confirming']);
+    expect(reads()).toBe(2);
+    expect(job.result?.timeline).toMatch(/^Timeline \(1 track\)/);
+  });
+
+  it('takes the raw video as the outcome after a few steady reads (at most RECONCILE_MAX_UNCHANGED, 3 here)', async () => {
+    const { job, reads, reasons } = await brokenGeneration({ title: 'Autumn Sale' }, null);
+    expect(reasons).toEqual(['state changed; confirming', SECOND_STAGE, SECOND_STAGE]);
+    expect(reads()).toBe(4); // the change, then 3 (the test setting) steady reads
+    expect(job.status).toBe('succeeded');
+    expect(job.result?.timeline).toMatch(/^Timeline \(1 track\)/);
+  });
+});
+
 describe('runFlow: an answer without a stateDelta', () => {
   it('writes the agent texts into the in-flight mark before the state read, so a worker killed during the read loses nothing', async () => {
     const f = createFakeFlow();

@@ -2,8 +2,16 @@
 import { AppError } from '../../core/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
 import { knownFingerprint, knownStateOf } from '../known-state.js';
+import { looksLikeFirstStageOnly } from '../second-stage.js';
 import { keepAgentTexts, recordMessageOutcome } from '../message-outcome.js';
 import { sentMessageTimeout } from './generate.js';
+
+/**
+ * Steady reads of generation's raw video alone before it is taken as the outcome: the second stage (music, title) is
+ * an edit of 10–30 s upstream (protocol §3), and four reads are two minutes at the default interval. Not
+ * RECONCILE_MAX_UNCHANGED: a video that was never to have music would wait that long (five minutes) after every break.
+ */
+const SECOND_STAGE_STEADY_READS = 4;
 
 /** The stream ended with an explicit error, so the agent has stopped: fewer unchanged reads prove it did nothing. */
 const UNCHANGED_READS_AFTER_AGENT_ERROR = 2;
@@ -16,12 +24,22 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
 
   const state = knownStateOf(await deps.nemo.getState(token, flow.session!.session_id));
   const fingerprint = knownFingerprint(state);
-  const rc = flow.reconcile ?? { reads: 0, unchanged: 0, last_fingerprint: null };
+  const rc = flow.reconcile ?? { reads: 0, unchanged: 0, last_fingerprint: null, stable: 0 };
   rc.reads += 1;
   const changed = fingerprint !== inflight.fingerprint_before;
 
+  rc.stable = changed && rc.last_fingerprint === fingerprint ? rc.stable + 1 : 0;
+  // Generation's raw video alone, steady for a while, is usually the backend still composing the music and title of
+  // its second stage (protocol §3): rendering it now would deliver a video without them. It is taken as the outcome
+  // only after a few steady reads, and the job says what it waits for meanwhile.
+  const secondStageReads = Math.min(SECOND_STAGE_STEADY_READS, deps.settings.reconcileMaxUnchanged);
+  if (rc.stable > 0 && rc.stable < secondStageReads && looksLikeFirstStageOnly(flow.known, state, ctx.record.job.output)) {
+    rc.last_fingerprint = fingerprint;
+    flow.reconcile = rc;
+    return wait('reconcile', deps.settings.reconcileIntervalMs, 'raw video only so far; waiting for the music and title of the second stage');
+  }
   // Changed, and the same on two reads in a row: the agent has finished with this message.
-  if (changed && rc.last_fingerprint === fingerprint) {
+  if (rc.stable > 0) {
     log.info({ message: inflight.index, reads: rc.reads }, 'reconciled: the message took effect');
     // The agent's words after the break were lost with the stream (those before it were kept); the change note says
     // what it did.

@@ -158,11 +158,17 @@ export class FakeNemo {
     return this.answer('claimToken', [token, taskId, sessionId], () => ({ claimToken: 'clm_claim1', expiresIn: 3_600 }));
   }
 
-  /** The default agent edit: one more segment on the session's draft. */
+  /**
+   * The default agent edit: one more segment on the session's draft. The first one is a whole generation, both its
+   * stages (protocol §3): the raw video and the background music the backend adds to it.
+   */
   agentEdits(sessionId: string): void {
     const content = this.content(sessionId);
-    const segments = (content.draft as { t?: { sg?: unknown[] }[] } | null)?.t?.[0]?.sg?.length ?? 0;
-    content.draft = draftWith(segments + 1, this.canvas);
+    const before = content.draft as { t?: { tt?: number; sg?: unknown[] }[] } | null;
+    const segments = before?.t?.[0]?.sg?.length ?? 0;
+    const draft = draftWith(segments + 1, this.canvas);
+    const others = before ? (before.t ?? []).slice(1) : [{ tt: 1, sg: [{ id: 'bgm1', d: 2_000, src: `${CDN}/bgm.mp3` }] }];
+    content.draft = { ...draft, t: [...(draft.t ?? []), ...others] } as Draft;
   }
 
   private async answer<M extends NemoMethod>(method: M, args: Parameters<NemoClient[M]>, byDefault: () => Result<M>): Promise<Result<M>> {
