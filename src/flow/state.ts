@@ -40,6 +40,11 @@ export const flowStateSchema = z.object({
       agent_error: z.string().nullable().default(null),
       /** What the agent said before its stream broke off: the job's messages once state shows the outcome. */
       texts: z.array(z.string()).optional(),
+      /**
+       * The stream closed cleanly after these tool calls, with no text and no tool result (protocol §3: "only tool
+       * calls"): the agent ended its turn, so a state that stays as it was means the edit changed nothing, not a loss.
+       */
+      closed_after_calls: z.array(z.string()).optional(),
     })
     .nullable(),
   reconcile: z

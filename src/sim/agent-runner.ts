@@ -213,9 +213,19 @@ async function execute(deps: AgentDeps, job: AgentJob, settle: (charged: boolean
     run.say(READY_TEXT, true);
   } else {
     const silent = isSilent(job.scenario.silentEdits);
-    const r = editDraft(job.session.state, intent, run.ctx);
+    const found = editDraft(job.session.state, intent, run.ctx);
+    // Nothing to do ("keep everything as it is"): only the revision and a nominal op changed, unless the scenario says
+    // such an edit leaves the state exactly as it was (the real draft has no revision field).
+    const nothing = job.scenario.noopEdits === 'unchanged' && found.ops.length === 1 && 'adjust' in found.ops[0]! && job.session.state.draft !== null;
+    const r = nothing ? { draft: job.session.state.draft!, media: [], ops: [] } : found;
     const id = run.call('edit_multitrack', { ops: r.ops }, silent ? undefined : 'Sure, updating your timeline now.');
     if (!(await run.work(job.scenario.editMs))) return;
+    if (silent && job.scenario.silentEditShape === 'calls_only') {
+      // The state changes upstream, but the stream just ends after the call: no result, no text, no stateDelta.
+      if (!nothing) run.apply(r);
+      settle(true);
+      return;
+    }
     // A silent edit is what ADK's skip_summarization does: the tool's result ends the turn, the model says nothing more.
     run.result(id, 'edit_multitrack', { status: 'success', ops_applied: r.ops.length }, run.apply(r), {}, {
       last: silent && !job.scenario.trailingTemporaryIssue,

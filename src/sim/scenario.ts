@@ -67,6 +67,10 @@ export interface SimScenario {
   renderShape: RenderShape;
   /** Fraction of edits that end without a text event: 'never', 'always' or a probability 0..1. */
   silentEdits: 'never' | 'always' | number;
+  /** A silent edit's stream: 'result' ends with the tool's functionResponse; 'calls_only' closes after the call (protocol §3: "only tool calls"). */
+  silentEditShape: 'result' | 'calls_only';
+  /** An edit that finds nothing to change: 'visible' still bumps the draft's revision; 'unchanged' leaves the state as it was. */
+  noopEdits: 'visible' | 'unchanged';
   anonCredits: number;
   generationCost: number;
   editCost: number;
@@ -149,6 +153,8 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   errorMessageKey: 'message',
   renderShape: 'a',
   silentEdits: 0.3,
+  silentEditShape: 'result',
+  noopEdits: 'visible',
   anonCredits: 10_000,
   generationCost: 100,
   editCost: 50,
@@ -194,6 +200,8 @@ export const scenarioPatchSchema = z
     errorMessageKey: z.enum(['message', 'msg']),
     renderShape: z.enum(['a', 'b', 'remotion']),
     silentEdits: z.union([z.enum(['never', 'always']), z.number().min(0).max(1)]),
+    silentEditShape: z.enum(['result', 'calls_only']),
+    noopEdits: z.enum(['visible', 'unchanged']),
     anonCredits: z.number().int().min(0),
     generationCost: z.number().int().min(0),
     editCost: z.number().int().min(0),

@@ -219,6 +219,19 @@ describe('resilience: upstream faults', () => {
     expect(job.result?.timeline).toMatch(/Title|Text/);
   });
 
+  it('a silent edit that closes after its tool call alone is read from state: a change is kept, no change is not a lost answer', async () => {
+    stack.sim.setScenario({ ...BASE_SCENARIO, silentEdits: 'always', silentEditShape: 'calls_only', noopEdits: 'unchanged' });
+    const changed = await finished(stack, await createJob(stack, { followups: [EDIT] }));
+    expect(changed.status, JSON.stringify(changed.error)).toBe('succeeded');
+    expect(changed.result?.timeline).toMatch(/BGM/);
+
+    const nothing = await finished(stack, await createJob(stack, { followups: ['keep everything exactly as it is'] }));
+    // It failed with UPSTREAM_TIMEOUT ("its answer was lost") after RECONCILE_MAX_UNCHANGED reads.
+    expect(nothing.status, JSON.stringify(nothing.error)).toBe('succeeded');
+    expect(nothing.changes[1]).toMatchObject({ message: 2, from_agent_text: false, summary: expect.stringMatching(/without changing the draft/) });
+    expect(accepted(stack, 'run_sse', nothing.upstream.session_id!)).toHaveLength(2);
+  });
+
   it('an answer whose state read fails (typed events: no stateDelta) keeps the agent texts through the retry', async () => {
     stack.sim.setScenario({ eventStyle: 'typed' });
     // The control job: how many state reads come before the instruction goes out, and what the agent says.

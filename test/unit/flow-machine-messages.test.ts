@@ -308,6 +308,35 @@ describe('runFlow: a generation whose stream broke off between its two stages', 
   });
 });
 
+describe('runFlow: a stream that closed cleanly after tool calls alone', () => {
+  async function closedAfter(tool: string, settings: { reconcileMaxUnchanged: number }) {
+    const f = createFakeFlow({ settings });
+    const jobId = await f.addJob({ job: { followups: ['keep everything as it is'] } });
+    f.nemo.script('runAgent', (_t, sessionId) => {
+      f.nemo.agentEdits(sessionId);
+      return agentResult({ texts: ['done'] });
+    });
+    // The follow-up: a call, then the stream ends; the state does not change.
+    f.nemo.script('runAgent', agentResult({ texts: [], toolCalls: [tool], toolResults: [] }));
+    await f.drive(jobId);
+    return { job: (await f.record(jobId)).job, reads: getStatesBy(f, 'reconcile') };
+  }
+
+  it('takes an edit tool that changed nothing as a no-op after three unchanged reads, and goes on', async () => {
+    const { job, reads } = await closedAfter('edit_multitrack', { reconcileMaxUnchanged: 10 });
+    expect(reads).toBe(3);
+    expect(job.status).toBe('succeeded');
+    expect(job.changes[1]!.summary).toMatch(/the agent ended its turn after edit_multitrack without changing the draft/);
+  });
+
+  it('gives a generation tool the whole RECONCILE_MAX_UNCHANGED, and a state that never changes still fails the job', async () => {
+    const { job, reads } = await closedAfter('generate_video_with_seedance', { reconcileMaxUnchanged: 6 });
+    expect(reads).toBe(6);
+    expect(job.status).toBe('failed');
+    expect(job.error?.code).toBe('UPSTREAM_TIMEOUT');
+  });
+});
+
 describe('runFlow: an answer without a stateDelta', () => {
   it('writes the agent texts into the in-flight mark before the state read, so a worker killed during the read loses nothing', async () => {
     const f = createFakeFlow();

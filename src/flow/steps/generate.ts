@@ -114,10 +114,12 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     if (!toolsDone) {
       // No answer and no finished tool: an error, or a stream that closed empty. What happened is read from state.
       flow.inflight.agent_error = result.error ? result.error.message : null;
-      log.warn({ message: index, error: result.error?.message ?? null }, 'agent stream ended without an answer; reconciling');
-      // The agent's own error is known only from this stream: written now, so a crash before reconcile's first commit
-      // still fails the job with it (UPSTREAM_AGENT_ERROR after two reads), not as a lost answer after twenty.
-      if (result.error) await ctx.checkpoint();
+      if (!result.error && result.toolCalls.length > 0) flow.inflight.closed_after_calls = result.toolCalls;
+      log.warn({ message: index, error: result.error?.message ?? null, calls: result.toolCalls }, 'agent stream ended without an answer; reconciling');
+      // The agent's own error (or its clean close) is known only from this stream: written now, so a crash before
+      // reconcile's first commit still ends the job as it would have (UPSTREAM_AGENT_ERROR after two reads, or the
+      // edit taken as changing nothing), not as a lost answer after many.
+      if (result.error || flow.inflight.closed_after_calls) await ctx.checkpoint();
       return next('reconcile');
     }
     log.info({ message: index, tools: result.toolResults }, 'silent edit: what changed is read from the state');

@@ -16,6 +16,26 @@ const SECOND_STAGE_STEADY_READS = 4;
 /** The stream ended with an explicit error, so the agent has stopped: fewer unchanged reads prove it did nothing. */
 const UNCHANGED_READS_AFTER_AGENT_ERROR = 2;
 
+/**
+ * The stream closed cleanly after tool calls alone: an edit tool's work (10–30 s upstream) shows within these reads,
+ * or it changed nothing. A generation tool (100–300 s) gets the full RECONCILE_MAX_UNCHANGED, and nothing after
+ * that is a lost answer as before (rendering the draft as it was would deliver something never generated).
+ */
+const UNCHANGED_READS_AFTER_CLEAN_CLOSE = 3;
+const GENERATION_TOOL = /generate_video|seedance/i;
+
+type InFlight = NonNullable<StepContext['flow']['inflight']>;
+
+/** Edit tools only, the stream closed cleanly: an unchanged state is the edit's whole effect. */
+const editsClosedCleanly = (inflight: InFlight): boolean =>
+  !inflight.agent_error && !!inflight.closed_after_calls && !inflight.closed_after_calls.some((name) => GENERATION_TOOL.test(name));
+
+function unchangedLimit(inflight: InFlight, max: number): number {
+  if (inflight.agent_error) return Math.min(UNCHANGED_READS_AFTER_AGENT_ERROR, max);
+  if (editsClosedCleanly(inflight)) return Math.min(UNCHANGED_READS_AFTER_CLEAN_CLOSE, max);
+  return max;
+}
+
 export async function reconcileStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { flow, deps, jobId, log } = ctx;
   const inflight = flow.inflight;
@@ -48,16 +68,23 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
   }
   if (!changed) rc.unchanged += 1;
   const agentError = inflight.agent_error;
-  const limit = agentError
-    ? Math.min(UNCHANGED_READS_AFTER_AGENT_ERROR, deps.settings.reconcileMaxUnchanged)
-    : deps.settings.reconcileMaxUnchanged;
-  if (rc.unchanged >= limit) {
+  if (rc.unchanged >= unchangedLimit(inflight, deps.settings.reconcileMaxUnchanged)) {
     // The one correction of conformance "correct" did nothing (the agent failed on it, or its answer was lost): the
     // draft is what it was, and it is rendered and reported as it is (its checks say what is still wrong), not lost.
     if (flow.corrected && inflight.index === flow.messages.length - 1) {
       const why = agentError ? `the agent failed on it (${agentError})` : 'its answer was lost and the state did not change';
       log.warn({ message: inflight.index, reads: rc.reads }, `the correction did not take effect: ${why}; rendering the draft as it is`);
       await recordMessageOutcome(ctx, inflight.index, { texts: inflight.texts ?? [], after: state, note: `the correction did not take effect: ${why}` });
+      return next('generate');
+    }
+    if (editsClosedCleanly(inflight)) {
+      // The agent ended its turn normally (the stream closed cleanly): an edit that found nothing to change.
+      log.info({ message: inflight.index, reads: rc.reads, calls: inflight.closed_after_calls }, 'reconciled: the agent closed its turn without changing the state');
+      await recordMessageOutcome(ctx, inflight.index, {
+        texts: inflight.texts ?? [],
+        after: state,
+        note: `the agent ended its turn after ${inflight.closed_after_calls!.join(', ')} without changing the draft`,
+      });
       return next('generate');
     }
     const notResent = 'it was not sent again because the upstream charges for every send';
