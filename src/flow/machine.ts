@@ -6,6 +6,7 @@ import { currentTraceparent } from '../tracing/spans.js';
 import type { Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
+import { handOverUnsettled } from './settle.js';
 import { countedUpstream } from './counted-upstream.js';
 import { creditsAfter, usageOf } from './usage.js';
 import type { UpstreamAccount } from './accounts.js';
@@ -159,6 +160,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     if (run.record.cancel_requested) {
       // With the tenant's account: its token is the one that may cancel its render.
       await cancelUpstreamWork(stepDeps, flow, log);
+      await handOverUnsettled(stepDeps, flow, log);
       const after = await creditsAfter(stepDeps.balance, flow, 'CANCELED');
       await run.lifecycle.cancel(jobId, undefined, (job) => {
         job.usage = { ...usageOf(flow, job.usage), credits_after: after };

@@ -9,6 +9,11 @@ export const sharedSessionSchema = z.object({
   task_id: z.string(),
   session_id: z.string(),
   uploads: z.array(uploadedSchema),
+  /**
+   * The job before ended (canceled) with a message in flight: the agent may still be working on it (it goes on after
+   * a disconnect, protocol §3), so the next job waits for the state to settle before it reads its "before" and sends.
+   */
+  unsettled: z.object({ fingerprint_before: z.string().nullable() }).optional(),
 });
 export type SharedSession = z.infer<typeof sharedSessionSchema>;
 

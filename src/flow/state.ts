@@ -125,6 +125,13 @@ export const flowStateSchema = z.object({
   uploads_pending_since: z.string().optional(),
   /** When the job's last job.progress event was written (ms): the throttle holds across runs and workers. */
   progress_event_at: z.number().nullable().default(null),
+  /**
+   * The shared session was handed over with the previous job's message still in flight: before this job's first
+   * message, state is read until that message's work has settled (flow/settle.ts).
+   */
+  settle: z
+    .object({ fingerprint_before: z.string().nullable(), reads: z.number().int(), last_fingerprint: z.string().nullable() })
+    .optional(),
 });
 export type FlowState = z.infer<typeof flowStateSchema>;
 

@@ -7,6 +7,7 @@ import { creditsAvailable, creditsWait } from '../credits-wait.js';
 import { applyDelta, knownFingerprint, knownStateOf } from '../known-state.js';
 import { keepAgentTexts, recordMessageOutcome } from '../message-outcome.js';
 import { messageProgress } from '../progress.js';
+import { awaitSettledSession } from '../settle.js';
 import { awaitUploadsApplied } from '../uploads-applied.js';
 
 /**
@@ -54,6 +55,9 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   const index = flow.next_message;
   const text = flow.messages[index]!;
   const sessionId = flow.session!.session_id;
+  // A shared session handed over mid-message by a canceled job: its work lands first, then this job's "before" is read.
+  const unsettled = await awaitSettledSession(ctx, token);
+  if (unsettled) return unsettled;
   // The state before the message: known from the previous message's stream, else read once (a new session).
   flow.known ??= knownStateOf(await deps.nemo.getState(token, sessionId));
   const notYet = await awaitUploadsApplied(ctx);

@@ -26,6 +26,12 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
       flow.account = ctx.deps.accountId ?? null;
       flow.uploads = shared.uploads;
       flow.uploaded = true;
+      if (shared.unsettled) {
+        // Taken on by this job (written with its next commit); the group's later jobs find it settled by then.
+        flow.settle = { fingerprint_before: shared.unsettled.fingerprint_before, reads: 0, last_fingerprint: null };
+        const { unsettled: _taken, ...settled } = shared;
+        await groups.publish(flow.group, settled);
+      }
     }
   }
   if (!flow.session) {
