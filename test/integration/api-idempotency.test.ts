@@ -100,6 +100,10 @@ describe('Idempotency-Key', () => {
     expect(long.body.message).toMatch(/^Idempotency-Key: must be 1–255/);
     const tab = await create(body(), 'a\tb');
     expect(tab.status).toBe(400);
+    // Sent, but empty (a client's key variable that expanded to nothing): refused, not taken as no key.
+    const empty = await create(body(), '');
+    expect(empty.status).toBe(400);
+    expect(empty.body.message).toMatch(/^Idempotency-Key: must be 1–255/);
     expect(await countJobs()).toBe(before);
     expect((await create(body(), 'k'.repeat(255))).status).toBe(202);
   });
