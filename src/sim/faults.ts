@@ -28,6 +28,7 @@ const NATURAL: Record<FaultKind, readonly SimEndpoint[]> = {
   output_expired: ['render_submit'],
   output_error_page: ['render_submit'],
   output_cut_off: ['render_submit'],
+  output_redirect: ['render_submit'],
   ignore_aspect_once: ['run_sse'],
 };
 
@@ -47,6 +48,7 @@ const PINNED = new Set<FaultKind>([
   'output_expired',
   'output_error_page',
   'output_cut_off',
+  'output_redirect',
   'ignore_aspect_once',
 ]);
 

@@ -141,9 +141,10 @@ export interface RenderRec {
   expiredStatus?: 403 | 404 | 410;
   /**
    * output_error_page: the outputUrl answers a CDN's HTML error page with 200 (every time); output_cut_off: its next
-   * download sends half the file and ends the response normally, with no Content-Length to tell (once).
+   * download sends half the file and ends the response normally, with no Content-Length to tell (once); output_redirect:
+   * it answers 302 to the same file on another path (every time).
    */
-  outputFault?: 'error_page' | 'cut_off';
+  outputFault?: 'error_page' | 'cut_off' | 'redirect';
 }
 
 export function emptyState(): SessionState {

@@ -31,6 +31,13 @@ function resolutionProblem(value: unknown): string | undefined {
 }
 
 /** output_expired's answer: 403 AccessDenied unless the fault asked for 404 or 410. */
+/** The faults that change what the outputUrl answers, and how the render remembers each. */
+const OUTPUT_FAULTS: Record<string, RenderRec['outputFault']> = {
+  output_error_page: 'error_page',
+  output_cut_off: 'cut_off',
+  output_redirect: 'redirect',
+};
+
 function expiredStatusOf(status: number | undefined): 403 | 404 | 410 {
   return status === 404 || status === 410 ? status : 403;
 }
@@ -87,7 +94,7 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
       outputBytes: outputLayout(ctx.scenario().outputBytes).total,
       ...(failReason ? { failReason } : {}),
       ...(fault === 'output_expired' ? { expiredStatus: expiredStatusOf(requestInfo(req).fault?.status) } : {}),
-      ...(fault === 'output_error_page' ? { outputFault: 'error_page' as const } : fault === 'output_cut_off' ? { outputFault: 'cut_off' as const } : {}),
+      ...(OUTPUT_FAULTS[fault ?? ''] ? { outputFault: OUTPUT_FAULTS[fault ?? ''] } : {}),
     };
     ctx.store.renders.set(rec.id, rec);
     // Where the submit puts the id is unknown (protocol §6.1): data.id, or the poll's own body with shape b (a top-level
@@ -128,23 +135,30 @@ export function registerRenderRoutes(app: FastifyInstance, ctx: SimContext): voi
     },
   });
 
-  // The outputUrl: a public static file (no auth), as if re-hosted on static1.nemovideo.ai.
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/render-result/:file',
-    exposeHeadRoute: false,
-    config: { endpoint: 'render_result' },
-    handler: async (req, reply) => {
-      const { file } = req.params as { file: string };
-      const r = file.endsWith('.mp4') ? ctx.store.renders.get(file.slice(0, -4)) : undefined;
-      if (!r || renderView(r).status !== 'completed') return sendS3Error(reply, 404);
-      if (r.expiredStatus !== undefined) return sendS3Error(reply, r.expiredStatus);
-      if (r.outputFault === 'error_page') return sendErrorPage(reply);
-      if (r.outputFault === 'cut_off' && req.method === 'GET') {
-        delete r.outputFault;
-        return sendCutOff(reply, r);
-      }
-      return sendOutput(req, reply, r, false, ctx.scenario().outputBytesPerSec);
-    },
-  });
+  // The outputUrl: a public static file (no auth), as if re-hosted on static1.nemovideo.ai; /moved/ is where
+  // output_redirect sends it.
+  for (const url of ['/render-result/:file', '/render-result/moved/:file']) {
+    app.route({
+      method: ['GET', 'HEAD'],
+      url,
+      exposeHeadRoute: false,
+      config: { endpoint: 'render_result' },
+      handler: async (req, reply) => {
+        const { file } = req.params as { file: string };
+        const r = file.endsWith('.mp4') ? ctx.store.renders.get(file.slice(0, -4)) : undefined;
+        if (!r || renderView(r).status !== 'completed') return sendS3Error(reply, 404);
+        if (r.expiredStatus !== undefined) return sendS3Error(reply, r.expiredStatus);
+        if (r.outputFault === 'error_page') return sendErrorPage(reply);
+        // A CDN hop: the same file under /render-result/moved/, which serves it as it is.
+        if (r.outputFault === 'redirect' && !req.url.startsWith('/render-result/moved/')) {
+          return reply.code(302).header('location', `/render-result/moved/${file}`).send();
+        }
+        if (r.outputFault === 'cut_off' && req.method === 'GET') {
+          delete r.outputFault;
+          return sendCutOff(reply, r);
+        }
+        return sendOutput(req, reply, r, false, ctx.scenario().outputBytesPerSec);
+      },
+    });
+  }
 }

@@ -39,6 +39,8 @@ export const FAULT_KINDS = [
   'output_expired',
   'output_error_page',
   'output_cut_off',
+  /** render_submit: the outputUrl answers 302 to where the file is (a CDN hop), every time. */
+  'output_redirect',
   'ignore_aspect_once',
   'slow',
 ] as const;

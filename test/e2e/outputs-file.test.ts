@@ -288,6 +288,20 @@ describe('outputs: the upstream URL expires', () => {
     expect(sha256(ours.body)).toBe(job.result!.sha256);
   });
 
+  it('follows the output URL through a redirect (a CDN hop) and stores the file it leads to', async () => {
+    stack.sim.injectFault({ kind: 'output_redirect' });
+    const job = await waitForFinished(stack, await createJob(stack));
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const hops = stack.sim.log.entries().filter((e) => e.endpoint === 'render_result' && e.path.includes(job.upstream.render_id!));
+    expect(hops.map((e) => [e.path.includes('/moved/'), e.status])).toEqual([
+      [false, 302],
+      [true, 200],
+    ]);
+    const ours = await fetchBytes(job.result!.url);
+    expect([ours.body.length, job.result!.size_bytes]).toEqual([300_000, 300_000]);
+    expect(sha256(ours.body)).toBe(job.result!.sha256);
+  });
+
   it('fails the job with OUTPUT_GONE, at once, when the video is gone everywhere', async () => {
     stack.sim.injectFault({ kind: 'output_expired', status: 410 });
     stack.sim.injectFault({ kind: 'server_error', endpoint: 'render_download', status: 404 });

@@ -14,13 +14,12 @@ describe('HEIC URL sources', () => {
     let running = 0;
     let most = 0;
     const stagesSeen = new Set<string>();
-    let f: FakeFlow | undefined;
     let jobId = '';
-    f = createFakeFlow({
+    const f: FakeFlow = createFakeFlow({
       onUrlFetch: async () => {
         running++;
         most = Math.max(most, running);
-        stagesSeen.add((await f!.record(jobId)).job.stage);
+        stagesSeen.add((await f.record(jobId)).job.stage);
         await sleep(20);
         running--;
       },
