@@ -196,6 +196,38 @@ describe('job event feed without a worker', () => {
     }
   });
 
+  it('keeps a stream open, and counted, through failed store reads, then writes every event in order', async () => {
+    const stack = await startStack({ worker: false, env: { EVENT_STREAMS_PER_TENANT: '1' } });
+    try {
+      const { services } = stack;
+      const job = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'driven by hand' })).body;
+      const other = (await stack.api<Job>('POST', '/v1/jobs', { instruction: 'another' })).body;
+      // The first two reads fail as a Redis command does when it times out on a starved machine.
+      const events = services.readStore.events.bind(services.readStore);
+      let calls = 0;
+      services.readStore.events = async (...args: Parameters<typeof events>) => {
+        calls += 1;
+        if (calls <= 2) throw new Error('Command timed out');
+        return events(...args);
+      };
+      const reading = readSse(`${stack.apiUrl}/v1/jobs/${job.id}/events`, {});
+      await waitFor(() => calls >= 3, { what: 'the third store read' });
+      // Still open and counted: the tenant's one stream is taken.
+      const refused = await request(`${stack.apiUrl}/v1/jobs/${other.id}/events`, { headers: { authorization: `Bearer ${TENANTS.acme}`, accept: 'text/event-stream' } });
+      expect(refused.statusCode).toBe(429);
+      await refused.body.dump();
+      await services.lifecycle.start(job.id);
+      await services.lifecycle.fail(job.id, { code: 'UPSTREAM_ERROR', message: 'x', retryable: true });
+      const read = await reading;
+      expect(read.closedByServer).toBe(true);
+      const seqs = read.messages.map((m) => Number(m.id));
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      expect(read.messages.map((m) => m.event)).toEqual(expect.arrayContaining(['job.started', 'job.failed']));
+    } finally {
+      await stack.close();
+    }
+  });
+
   it('answers 429 past EVENT_STREAMS_PER_TENANT open streams of one tenant, and takes one again once a stream ends', async () => {
     const stack = await startStack({ worker: false, env: { EVENT_STREAMS_PER_TENANT: '2' } });
     try {

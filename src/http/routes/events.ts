@@ -42,6 +42,13 @@ export const EVENTS_PAGE = 1000;
 /** How often, and how long at most, an ended batch item's stream looks for the batch's end event. */
 const BATCH_END_POLL_MS = 250;
 const BATCH_END_WAIT_MS = 60_000;
+/**
+ * A store read that fails (a Redis command timing out while the process or Redis is starved) is retried after
+ * 0.5, 1, 2 and 4 s before the stream gives up: ending it at once dropped the stream, and with it the caller's place
+ * in its tenant's stream count, on one slow command.
+ */
+const READ_RETRY_BASE_MS = 500;
+const READ_FAILURES_TO_END = 5;
 
 export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -173,13 +180,29 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
     done = true;
     opts.closed();
     clearInterval(keepalive);
+    if (retrying) clearTimeout(retrying);
     opts.open.delete(finish);
     void unlisten?.();
     res.end();
   };
+  let failures = 0;
+  let retrying: NodeJS.Timeout | null = null;
   const fail = (err: unknown) => {
-    opts.logger.warn({ jobId, err: String(err) }, 'event stream ended by an error');
-    finish();
+    if (done) return;
+    failures += 1;
+    // A failed batch watch is started again by the retry's settle().
+    watchingBatch = false;
+    if (failures >= READ_FAILURES_TO_END) {
+      opts.logger.warn({ jobId, err: String(err), failures }, 'event stream ended by an error');
+      return finish();
+    }
+    const delayMs = READ_RETRY_BASE_MS * 2 ** (failures - 1);
+    opts.logger.warn({ jobId, err: String(err), failures, retryInMs: delayMs }, 'event stream read failed; retrying');
+    if (retrying) return;
+    retrying = setTimeout(() => {
+      retrying = null;
+      enqueue(backlogRead ? catchUp : readBacklog);
+    }, delayMs);
   };
   const write = (event: JobEvent) => {
     lastSent = event.seq;
@@ -205,6 +228,7 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
     for (;;) {
       if (done) return;
       const page = await store.events(jobId, lastSent, EVENTS_PAGE);
+      failures = 0;
       for (const event of page) if (!done && event.seq === lastSent + 1) write(event);
       if (page.length < EVENTS_PAGE) return settle();
     }
@@ -214,13 +238,25 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
    * that ended the batch: wait for it there; close as soon as another item is known to carry it, or after a minute
    * when nothing says (an item whose end was never looked at, e.g. one that ended before this was recorded).
    */
+  let batchDeadline = 0;
   const awaitBatchEnd = async () => {
-    const deadline = Date.now() + BATCH_END_WAIT_MS;
+    // Kept across a retried watch (fail() starts it again), so a carrier that keeps failing still ends the wait.
+    batchDeadline ||= Date.now() + BATCH_END_WAIT_MS;
+    const deadline = batchDeadline;
     while (!done && !closing) {
       if ((await opts.batchEnd!.carrier(opts.batchEnd!.batchId, jobId)) === 'other' || Date.now() >= deadline) return finish();
       await sleep(BATCH_END_POLL_MS);
       await catchUp();
     }
+  };
+  let backlogRead = false;
+  const readBacklog = async () => {
+    await catchUp();
+    backlogRead = true;
+    // Resumed past the job's end (Last-Event-ID): nothing more comes, unless a batch's end may still follow it.
+    if (!opts.finished || done || closing) return;
+    if (opts.batchEnd) watchBatchEnd();
+    else finish();
   };
   const enqueue = (step: () => Promise<void> | void) => {
     chain = chain.then(step).catch(fail);
@@ -254,18 +290,13 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
     // Listen first, then read the backlog: whatever is published meanwhile is queued behind it and deduplicated.
     unlisten = await opts.feed.listen(opts.channel, onLive);
   } catch (err) {
-    fail(err);
+    opts.logger.warn({ jobId, err: String(err) }, 'event stream ended: the live feed could not subscribe');
+    finish();
     return;
   }
   if (done) {
     void unlisten();
     return;
   }
-  enqueue(async () => {
-    await catchUp();
-    // Resumed past the job's end (Last-Event-ID): nothing more comes, unless a batch's end may still follow it.
-    if (!opts.finished || done || closing) return;
-    if (opts.batchEnd) watchBatchEnd();
-    else finish();
-  });
+  enqueue(readBacklog);
 }
