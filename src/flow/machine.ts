@@ -160,7 +160,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
     if (run.record.cancel_requested) {
       // With the tenant's account: its token is the one that may cancel its render.
       await cancelUpstreamWork(stepDeps, flow, log);
-      await handOverUnsettled(stepDeps, flow, log);
+      await handOverUnsettled(stepDeps, flow, run.record.job.output, log);
       const after = await creditsAfter(stepDeps.balance, flow, 'CANCELED');
       await run.lifecycle.cancel(jobId, undefined, (job) => {
         job.usage = { ...usageOf(flow, job.usage), credits_after: after };

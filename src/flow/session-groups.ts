@@ -12,8 +12,15 @@ export const sharedSessionSchema = z.object({
   /**
    * The job before ended (canceled) with a message in flight: the agent may still be working on it (it goes on after
    * a disconnect, protocol §3), so the next job waits for the state to settle before it reads its "before" and sends.
+   * Kept until that job has seen it settle (flow/settle.ts), so a kill or a cancel meanwhile leaves it for the next.
    */
-  unsettled: z.object({ fingerprint_before: z.string().nullable() }).optional(),
+  unsettled: z
+    .object({
+      fingerprint_before: z.string().nullable(),
+      /** The canceled message may yet get generation's second stage (music, title): its raw video alone is not settled. */
+      second_stage: z.boolean().default(false),
+    })
+    .optional(),
 });
 export type SharedSession = z.infer<typeof sharedSessionSchema>;
 

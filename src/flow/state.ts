@@ -130,7 +130,14 @@ export const flowStateSchema = z.object({
    * message, state is read until that message's work has settled (flow/settle.ts).
    */
   settle: z
-    .object({ fingerprint_before: z.string().nullable(), reads: z.number().int(), last_fingerprint: z.string().nullable() })
+    .object({
+      fingerprint_before: z.string().nullable(),
+      second_stage: z.boolean().default(false),
+      reads: z.number().int(),
+      last_fingerprint: z.string().nullable(),
+      /** Reads in a row of one changed state. */
+      stable: z.number().int().default(0),
+    })
     .optional(),
 });
 export type FlowState = z.infer<typeof flowStateSchema>;

@@ -2,16 +2,9 @@
 import { AppError } from '../../core/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
 import { knownFingerprint, knownStateOf } from '../known-state.js';
-import { looksLikeFirstStageOnly } from '../second-stage.js';
+import { looksLikeFirstStageOnly, SECOND_STAGE_STEADY_READS } from '../second-stage.js';
 import { keepAgentTexts, recordMessageOutcome } from '../message-outcome.js';
 import { sentMessageTimeout } from './generate.js';
-
-/**
- * Steady reads of generation's raw video alone before it is taken as the outcome: the second stage (music, title) is
- * an edit of 10–30 s upstream (protocol §3), and four reads are two minutes at the default interval. Not
- * RECONCILE_MAX_UNCHANGED: a video that was never to have music would wait that long (five minutes) after every break.
- */
-const SECOND_STAGE_STEADY_READS = 4;
 
 /** The stream ended with an explicit error, so the agent has stopped: fewer unchanged reads prove it did nothing. */
 const UNCHANGED_READS_AFTER_AGENT_ERROR = 2;

@@ -26,12 +26,9 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
       flow.account = ctx.deps.accountId ?? null;
       flow.uploads = shared.uploads;
       flow.uploaded = true;
-      if (shared.unsettled) {
-        // Taken on by this job (written with its next commit); the group's later jobs find it settled by then.
-        flow.settle = { fingerprint_before: shared.unsettled.fingerprint_before, reads: 0, last_fingerprint: null };
-        const { unsettled: _taken, ...settled } = shared;
-        await groups.publish(flow.group, settled);
-      }
+      // The mark stays on the group's session until this job has seen the work settle (flow/settle.ts): a kill before
+      // this job's next commit finds it again, and a cancel while settling leaves it for the next job.
+      if (shared.unsettled) flow.settle ??= { ...shared.unsettled, reads: 0, last_fingerprint: null, stable: 0 };
     }
   }
   if (!flow.session) {
