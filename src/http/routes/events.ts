@@ -189,16 +189,17 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
   let retrying: NodeJS.Timeout | null = null;
   const fail = (err: unknown) => {
     if (done) return;
-    failures += 1;
     // A failed batch watch is started again by the retry's settle().
     watchingBatch = false;
+    // Reads that fail while a retry is pending (a live gap, a keep-alive tick) are the same outage: one failure.
+    if (retrying) return;
+    failures += 1;
     if (failures >= READ_FAILURES_TO_END) {
       opts.logger.warn({ jobId, err: String(err), failures }, 'event stream ended by an error');
       return finish();
     }
     const delayMs = READ_RETRY_BASE_MS * 2 ** (failures - 1);
     opts.logger.warn({ jobId, err: String(err), failures, retryInMs: delayMs }, 'event stream read failed; retrying');
-    if (retrying) return;
     retrying = setTimeout(() => {
       retrying = null;
       enqueue(backlogRead ? catchUp : readBacklog);
