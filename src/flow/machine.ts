@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
 import { handOverUnsettled } from './settle.js';
+import { markGroupSourcesFailed } from './group-sources.js';
 import { countedUpstream } from './counted-upstream.js';
 import { creditsAfter, usageOf } from './usage.js';
 import type { UpstreamAccount } from './accounts.js';
@@ -453,6 +454,7 @@ async function fail(deps: FlowDeps, ctx: StepContext, save: () => Promise<void>,
   await save();
   // A render that failed upstream has nothing left to cancel; anything else still running is stopped.
   if (error.code !== 'RENDER_FAILED') await cancelUpstreamWork(deps, ctx.flow, ctx.log);
+  await markGroupSourcesFailed(deps, ctx.flow, ctx.jobId, error, ctx.log);
   const after = await creditsAfter(ctx.deps.balance, ctx.flow, error.code);
   await deps.lifecycle.fail(ctx.jobId, { code: error.code, message: callerMessage(error), retryable: error.retryable }, (job) => {
     // What the job cost before it failed (a message sent may have been charged), and the balance it left.

@@ -3,6 +3,7 @@ import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import type { Keys } from '../redis/keys.js';
 import { luaScript, runScript } from '../redis/scripts.js';
+import { sourcesFailedSchema } from './group-sources.js';
 
 const uploadedSchema = z.object({ filename: z.string(), fileType: z.string(), cdnUrl: z.string() });
 export const sharedSessionSchema = z.object({
@@ -21,6 +22,8 @@ export const sharedSessionSchema = z.object({
       second_stage: z.boolean().default(false),
     })
     .optional(),
+  /** The group's sources were refused upstream for good (flow/group-sources.ts): its later jobs end with that answer. */
+  sources_failed: sourcesFailedSchema.optional(),
 });
 export type SharedSession = z.infer<typeof sharedSessionSchema>;
 

@@ -153,6 +153,43 @@ describe('batches and revisions', () => {
     }
   });
 
+  it('sources refused upstream fail the batch’s later items with that answer: one session, one upload, nothing sent for them', async () => {
+    // Refused once: the same file would be refused again, so the later items must not upload it each in a session of its own.
+    stack.sim.injectFault({ kind: 'unsupported_file', endpoint: 'upload' });
+    const res = await stack.api<Batch>('POST', '/v1/batches', {
+      sources: [{ url: 'https://example.com/a.jpg' }],
+      items: [{ instruction: 'a 15-second product teaser with music' }, { instruction: 'add a title "Sale" for 3 seconds' }, { instruction: 'remove the music' }],
+      webhook: { url: receiver.url },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const done = await waitFor(
+      async () => {
+        const b = (await stack.api<Batch>('GET', `/v1/batches/${res.body.id}`)).body;
+        return b.status === 'failed' ? b : null;
+      },
+      { what: 'the batch to fail', timeoutMs: 30_000 },
+    );
+    expect(done.counts).toMatchObject({ succeeded: 0, failed: 3 });
+    const jobs = await Promise.all(done.items.map(async (id) => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body));
+    expect(jobs.map((j) => j.error?.code)).toEqual(['UNSUPPORTED_MEDIA', 'UNSUPPORTED_MEDIA', 'UNSUPPORTED_MEDIA']);
+    for (const later of jobs.slice(1)) {
+      expect(later.error?.message).toContain(`refused when ${done.items[0]} uploaded them`);
+      expect(later.upstream.session_id).toBeNull();
+    }
+    const log = stack.sim.log.entries();
+    expect(log.filter((e) => e.endpoint === 'create_session')).toHaveLength(1);
+    expect(log.filter((e) => e.endpoint === 'upload')).toHaveLength(1);
+    expect(log.filter((e) => e.endpoint === 'run_sse')).toHaveLength(0);
+    const terminal = await waitFor(
+      () => {
+        const t = receiver.deliveries.filter((d) => d.payload.type !== 'job.started' && d.payload.type !== 'job.progress');
+        return t.length >= 4 ? t : null;
+      },
+      { what: 'four terminal webhooks', timeoutMs: 20_000 },
+    );
+    expect(terminal.map((d) => d.payload.type)).toEqual(['job.failed', 'job.failed', 'job.failed', 'batch.failed']);
+  });
+
   it('two revisions posted at once on one parent take turns: never two agent streams open on that session', async () => {
     const parent = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 10 second promo', output: { aspect_ratio: '16:9' } });
     const done = await waitForFinished(stack, parent.body.id);

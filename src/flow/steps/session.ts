@@ -1,5 +1,6 @@
 // Step session: one upstream session (task) per job; jobs of a group (batch, revisions) take turns on a shared one.
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
+import { groupSourcesError } from '../group-sources.js';
 
 /** A job waiting for its turn is woken when the one before it ends; this is only the safety net. */
 export const TURN_RECHECK_MS = 30_000;
@@ -19,6 +20,7 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
       return wait('session', TURN_RECHECK_MS, 'waiting for its turn on the shared session');
     }
     const shared = await groups.session(flow.group);
+    if (shared?.sources_failed) throw groupSourcesError(shared.sources_failed);
     if (shared) {
       // Continue where the group's previous job left the session: its draft, its uploaded files.
       if (flow.session?.session_id !== shared.session_id) flow.known = null;
