@@ -24,6 +24,25 @@ describe('batches and revisions', () => {
     receiver.deliveries.length = 0;
   });
 
+  /** Polls the batch until it has `status`. */
+  const batchEnded = (id: string, status: Batch['status'], timeoutMs = 45_000) =>
+    waitFor(
+      async () => {
+        const b = (await stack.api<Batch>('GET', `/v1/batches/${id}`)).body;
+        return b.status === status ? b : null;
+      },
+      { what: `the batch to end ${status}`, timeoutMs },
+    );
+  /** The first `count` webhooks that are not job.started or job.progress. */
+  const terminalWebhooks = (count: number) =>
+    waitFor(
+      () => {
+        const terminal = receiver.deliveries.filter((d) => d.payload.type !== 'job.started' && d.payload.type !== 'job.progress');
+        return terminal.length >= count ? terminal : null;
+      },
+      { what: `${count} terminal webhooks`, timeoutMs: 20_000 },
+    );
+
   it('a batch of 3: one session, one upload, three messages and three renders; three job.succeeded then one batch.succeeded', async () => {
     const res = await stack.api<Batch>('POST', '/v1/batches', {
       sources: [{ url: 'https://example.com/a.jpg' }, { url: 'https://example.com/b.jpg' }],
@@ -36,13 +55,7 @@ describe('batches and revisions', () => {
     }, { headers: { 'idempotency-key': `batch-${stack.prefix}` } });
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     expect(res.body.items).toHaveLength(3);
-    const done = await waitFor(
-      async () => {
-        const b = (await stack.api<Batch>('GET', `/v1/batches/${res.body.id}`)).body;
-        return b.status === 'succeeded' ? b : null;
-      },
-      { what: 'the batch to succeed', timeoutMs: 45_000 },
-    );
+    const done = await batchEnded(res.body.id, 'succeeded');
     expect(done.counts).toMatchObject({ succeeded: 3, failed: 0 });
     expect(done.finished_at).not.toBeNull();
     const log = stack.sim.log.entries();
@@ -60,13 +73,7 @@ describe('batches and revisions', () => {
     const runs = log.filter((e) => e.endpoint === 'run_sse' && e.status === 200);
     expect(runs.map((r) => r.message?.split('\n')[0])).toEqual(['a 10 second teaser from these photos', 'now make it square', 'now vertical for stories']);
     // Webhooks: three job.succeeded, then batch.succeeded last, all verified.
-    const delivered = await waitFor(
-      () => {
-        const terminal = receiver.deliveries.filter((d) => d.payload.type !== 'job.started' && d.payload.type !== 'job.progress');
-        return terminal.length >= 4 ? terminal : null;
-      },
-      { what: 'four terminal webhooks', timeoutMs: 20_000 },
-    );
+    const delivered = await terminalWebhooks(4);
     expect(delivered.map((d) => d.payload.type)).toEqual(['job.succeeded', 'job.succeeded', 'job.succeeded', 'batch.succeeded']);
     expect(delivered.map((d) => d.payload.data.id)).toEqual([...done.items, done.id]);
     expect(delivered.every((d) => d.verified)).toBe(true);
@@ -137,13 +144,7 @@ describe('batches and revisions', () => {
       await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${res.body.items[0]}`)).body.stage === 'generate', { what: 'item 1 to generate' });
       const canceled = await stack.api<Batch>('POST', `/v1/batches/${res.body.id}/cancel`);
       expect(canceled.status).toBe(200);
-      const ended = await waitFor(
-        async () => {
-          const b = (await stack.api<Batch>('GET', `/v1/batches/${res.body.id}`)).body;
-          return b.status === 'canceled' ? b : null;
-        },
-        { what: 'the batch to end canceled' },
-      );
+      const ended = await batchEnded(res.body.id, 'canceled');
       expect(ended.counts.canceled).toBe(2);
       const last = await waitFor(() => receiver.deliveries.find((d) => d.payload.type === 'batch.failed'), { what: 'batch.failed' });
       expect(last.payload.data.status).toBe('canceled');
@@ -162,13 +163,7 @@ describe('batches and revisions', () => {
       webhook: { url: receiver.url },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(202);
-    const done = await waitFor(
-      async () => {
-        const b = (await stack.api<Batch>('GET', `/v1/batches/${res.body.id}`)).body;
-        return b.status === 'failed' ? b : null;
-      },
-      { what: 'the batch to fail', timeoutMs: 30_000 },
-    );
+    const done = await batchEnded(res.body.id, 'failed', 30_000);
     expect(done.counts).toMatchObject({ succeeded: 0, failed: 3 });
     const jobs = await Promise.all(done.items.map(async (id) => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body));
     expect(jobs.map((j) => j.error?.code)).toEqual(['UNSUPPORTED_MEDIA', 'UNSUPPORTED_MEDIA', 'UNSUPPORTED_MEDIA']);
@@ -180,13 +175,7 @@ describe('batches and revisions', () => {
     expect(log.filter((e) => e.endpoint === 'create_session')).toHaveLength(1);
     expect(log.filter((e) => e.endpoint === 'upload')).toHaveLength(1);
     expect(log.filter((e) => e.endpoint === 'run_sse')).toHaveLength(0);
-    const terminal = await waitFor(
-      () => {
-        const t = receiver.deliveries.filter((d) => d.payload.type !== 'job.started' && d.payload.type !== 'job.progress');
-        return t.length >= 4 ? t : null;
-      },
-      { what: 'four terminal webhooks', timeoutMs: 20_000 },
-    );
+    const terminal = await terminalWebhooks(4);
     expect(terminal.map((d) => d.payload.type)).toEqual(['job.failed', 'job.failed', 'job.failed', 'batch.failed']);
   });
 
