@@ -228,6 +228,35 @@ describe('job event feed without a worker', () => {
     }
   });
 
+  it('a batch item’s stream resumed past its end closes once another item is known to carry the batch’s end, though the first check failed', async () => {
+    const stack = await startStack({ worker: false });
+    try {
+      const { services } = stack;
+      const batch = (await stack.api<{ id: string; items: string[] }>('POST', '/v1/batches', { items: [{ instruction: 'one' }, { instruction: 'two' }] })).body;
+      const item = batch.items[0]!;
+      await services.lifecycle.start(item);
+      await services.lifecycle.fail(item, { code: 'UPSTREAM_ERROR', message: 'x', retryable: true });
+      const last = (await stack.api<{ data: JobEvent[] }>('GET', `/v1/jobs/${item}/events`, undefined, { headers: { accept: 'application/json' } })).body.data.at(-1)!;
+      // The first look for the batch's end fails as a timed-out Redis command does; the next says another item carries it.
+      let checks = 0;
+      services.batchReads.endCarrier = async () => {
+        checks += 1;
+        if (checks === 1) throw new Error('Command timed out');
+        return 'other';
+      };
+      const started = Date.now();
+      const read = await Promise.race([
+        readSse(`${stack.apiUrl}/v1/jobs/${item}/events`, { 'last-event-id': String(last.seq) }),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000)),
+      ]);
+      expect(read).toMatchObject({ status: 200, closedByServer: true, messages: [] });
+      expect(checks).toBe(2);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await stack.close();
+    }
+  });
+
   it('answers 429 past EVENT_STREAMS_PER_TENANT open streams of one tenant, and takes one again once a stream ends', async () => {
     const stack = await startStack({ worker: false, env: { EVENT_STREAMS_PER_TENANT: '2' } });
     try {

@@ -221,6 +221,8 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
     else if (awaitingBatch) watchBatchEnd();
   };
   const watchBatchEnd = () => {
+    // However it was started (the item's end written, or resumed past it): a retry's settle() starts it again.
+    awaitingBatch = true;
     if (watchingBatch) return;
     watchingBatch = true;
     enqueue(awaitBatchEnd);
@@ -245,7 +247,7 @@ async function streamEvents(reply: FastifyReply, opts: StreamOptions): Promise<v
     batchDeadline ||= Date.now() + BATCH_END_WAIT_MS;
     const deadline = batchDeadline;
     while (!done && !closing) {
-      if ((await opts.batchEnd!.carrier(opts.batchEnd!.batchId, jobId)) === 'other' || Date.now() >= deadline) return finish();
+      if (Date.now() >= deadline || (await opts.batchEnd!.carrier(opts.batchEnd!.batchId, jobId)) === 'other') return finish();
       await sleep(BATCH_END_POLL_MS);
       await catchUp();
     }
