@@ -142,8 +142,12 @@ export class JobCommands {
     // The first revision of a job opens its group with the parent's session and files; later ones find it there. It
     // lasts as long as the parent at least (a revision asked later opens it again); the revision's join keeps it while
     // the revision runs, and the group's last job to end gives it its own retention.
-    if (!(await this.deps.groups.session(group))) {
-      await this.deps.groups.publish(group, { ...flow.session, uploads: flow.uploads }, await this.deps.store.expiresAt(parentId));
+    // A batch whose sources were refused holds the failed item's session with that answer (flow/group-sources.ts): a
+    // revision of an item that succeeded continues that item's session instead; the batch's later items still fail.
+    const shared = await this.deps.groups.session(group);
+    if (!shared || shared.sources_failed) {
+      const session = { ...flow.session, uploads: flow.uploads, ...(shared?.sources_failed ? { sources_failed: shared.sources_failed } : {}) };
+      await this.deps.groups.publish(group, session, await this.deps.store.expiresAt(parentId));
     }
     const { job } = parent;
     const next: CreateJobBody = {

@@ -13,13 +13,19 @@ export const sourcesFailedSchema = z.object({
 export type SourcesFailed = z.infer<typeof sourcesFailedSchema>;
 
 /**
+ * Answers about the files themselves: a type or size the upstream refuses, a URL that cannot be fetched (ours or the
+ * upstream's fetch). Not an account's refusal (auth, credits): that can be mended before the next item runs.
+ */
+const SOURCE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['UNSUPPORTED_MEDIA', 'MEDIA_TOO_LARGE', 'VALIDATION_FAILED', 'UPSTREAM_REJECTED']);
+
+/**
  * Called when a job of a group fails for good in its upload step: the files are the group's (a batch uploads once for
  * all its items), so a refusal that is not retryable (a type or size the upstream refuses, a URL that cannot be
  * fetched) is the group's answer too. Written on the session the failed job made, before its turn passes on. A
  * retryable failure (an upstream outage) is not: the next item opens a session and uploads them itself. Never throws.
  */
 export async function markGroupSourcesFailed(deps: Pick<FlowDeps, 'groups'>, flow: FlowState, jobId: string, error: AppError, log: Logger): Promise<void> {
-  if (!flow.group || flow.step !== 'upload' || flow.uploaded || !flow.session || error.retryable) return;
+  if (!flow.group || flow.step !== 'upload' || flow.uploaded || !flow.session || error.retryable || !SOURCE_CODES.has(error.code)) return;
   try {
     const sources_failed = { job_id: jobId, code: error.code, message: callerMessage(error) };
     await deps.groups.publish(flow.group, { ...flow.session, uploads: [], sources_failed });
@@ -28,7 +34,10 @@ export async function markGroupSourcesFailed(deps: Pick<FlowDeps, 'groups'>, flo
   }
 }
 
-/** The error a later item of the group ends with: nothing is sent upstream for it. */
+/**
+ * The error a later item of the batch ends with: nothing is sent upstream for it. A revision (no batch_id) of an item
+ * that succeeded is not one of them: it continues its parent's session (JobCommands.revise puts it back).
+ */
 export function groupSourcesError(failed: SourcesFailed): AppError {
   const message = `the sources this job shares with its batch were refused when ${failed.job_id} uploaded them, so it was not started: ${failed.message}`;
   return new AppError(failed.code, message, { retryable: false, callerSafe: true });

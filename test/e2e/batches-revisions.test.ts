@@ -179,6 +179,23 @@ describe('batches and revisions', () => {
     expect(terminal.map((d) => d.payload.type)).toEqual(['job.failed', 'job.failed', 'job.failed', 'batch.failed']);
   });
 
+  it('a revision of a batch item that succeeded runs on its session though a later item found the sources refused', async () => {
+    const res = await stack.api<Batch>('POST', '/v1/batches', { sources: [{ url: 'https://example.com/a.jpg' }], items: [{ instruction: 'a 10 second teaser' }] });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const done = await batchEnded(res.body.id, 'succeeded');
+    const item = (await stack.api<Job>('GET', `/v1/jobs/${done.items[0]}`)).body;
+    // As a later item leaves it whose new session's upload was refused (after the item's session was lost upstream).
+    const group = (await stack.services.readStore.get(item.id))!.group!;
+    const sources_failed = { job_id: 'job_later', code: 'UPSTREAM_REJECTED' as const, message: 'source url answered 404' };
+    await stack.services.groups.publish(group, { task_id: 'task_other', session_id: 'ses_other', uploads: [], sources_failed });
+    const revision = (await stack.api<Job>('POST', `/v1/jobs/${item.id}/revisions`, { instruction: 'warmer colours' })).body;
+    const revised = await waitForFinished(stack, revision.id, 30_000);
+    expect(revised.status, JSON.stringify(revised.error)).toBe('succeeded');
+    expect(revised.upstream.session_id).toBe(item.upstream.session_id);
+    // The batch's answer stays for its items.
+    expect((await stack.services.groups.session(group))?.sources_failed).toEqual(sources_failed);
+  });
+
   it('two revisions posted at once on one parent take turns: never two agent streams open on that session', async () => {
     const parent = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 10 second promo', output: { aspect_ratio: '16:9' } });
     const done = await waitForFinished(stack, parent.body.id);

@@ -20,7 +20,7 @@ export async function sessionStep(ctx: StepContext, token: string): Promise<Step
       return wait('session', TURN_RECHECK_MS, 'waiting for its turn on the shared session');
     }
     const shared = await groups.session(flow.group);
-    if (shared?.sources_failed) throw groupSourcesError(shared.sources_failed);
+    if (shared?.sources_failed && ctx.record.job.batch_id) throw groupSourcesError(shared.sources_failed);
     if (shared) {
       // Continue where the group's previous job left the session: its draft, its uploaded files.
       if (flow.session?.session_id !== shared.session_id) flow.known = null;
