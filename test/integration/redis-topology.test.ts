@@ -84,7 +84,8 @@ describe('Redis Cluster: 3 masters, 1 replica each', () => {
       // A write acknowledged by the replica of the key's master (WAIT rides to that master with the key).
       const key = `{${label()}}:k`;
       await c.blocking.set(key, 'v');
-      expect(await waitForReplicas(c.blocking, cluster.settings, key)).toBe(1);
+      // Up to 5 s here, not the 100 ms default: on a loaded machine the replica's ack can take longer (CI saw 0).
+      expect(await waitForReplicas(c.blocking, { ...cluster.settings, waitTimeoutMs: 5_000 }, key)).toBe(1);
       // Pub/sub across the cluster: the cancel channel reaches a subscriber connected to any node.
       const channel = `{${label()}}:cancel`;
       const got = new Promise<string>((resolve) => c.subscriber.on('message', (_ch: string, msg: string) => resolve(msg)));
@@ -149,7 +150,7 @@ describe('Redis Cluster: 3 masters, 1 replica each', () => {
       let other = `{${label()}}:w`;
       while ((await cluster.masterFor(other)).port === master.port) other = `{${label()}}:w`;
       await client.set(other, 'v');
-      expect(await waitForReplicas(client, cluster.settings, other)).toBe(1);
+      expect(await waitForReplicas(client, { ...cluster.settings, waitTimeoutMs: 5_000 }, other)).toBe(1);
     } finally {
       client.disconnect();
     }
@@ -178,7 +179,7 @@ describe('Redis Sentinel: master, 1 replica, 3 sentinels', () => {
       expect(String(await adminCall(master.port, 'CLIENT', 'LIST', 'ID', id))).toContain('name=test:request');
       expect(await redisReadiness(c.request)).toEqual({ ok: true });
       await c.blocking.set(`${label()}:k`, 'v');
-      expect(await waitForReplicas(c.blocking, sentinel.settings, 'k')).toBe(1);
+      expect(await waitForReplicas(c.blocking, { ...sentinel.settings, waitTimeoutMs: 5_000 }, 'k')).toBe(1);
     } finally {
       c.close();
     }
