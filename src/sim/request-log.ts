@@ -26,6 +26,11 @@ export class RequestLog {
     }));
   }
 
+  /** Calls logged so far (not copied: cheap to poll). */
+  get size(): number {
+    return this.items.length;
+  }
+
   count(endpoint: SimEndpoint, filter: LogFilter = {}): number {
     return this.items.filter(
       (e) =>

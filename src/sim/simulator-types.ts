@@ -58,6 +58,8 @@ export interface Simulator {
   reset(): void;
   log: {
     entries(): SimLogEntry[];
+    /** Calls logged so far, without copying the log. */
+    size(): number;
     count(endpoint: SimEndpoint, filter?: LogFilter): number;
     clear(): void;
   };

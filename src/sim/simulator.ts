@@ -147,6 +147,7 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
     },
     log: {
       entries: () => log.entries(),
+      size: () => log.size,
       count: (endpoint, filter) => log.count(endpoint, filter),
       clear: () => log.clear(),
     },
