@@ -27,7 +27,7 @@ const FAULT_EVERY_MS = 250;
 const FAULTS_PENDING_MAX = 4;
 /** Faults go on after the jobs are in until this many have hit a call, while enough jobs are open to share them. */
 const MIN_FAULT_HITS = Math.ceil(JOBS / 5);
-const OPEN_JOBS_FOR_FAULTS = 40;
+const OPEN_JOBS_FOR_FAULTS = Math.min(40, Math.ceil(JOBS / 5));
 /** When the two credit outages are injected (ms after the start). */
 const OUTAGES = [4_000, 12_000];
 const INSTRUCTIONS = [
