@@ -158,8 +158,8 @@ describe('resilience soak', () => {
         stack.sim.injectFault({ kind: 'no_credits' });
       }, at);
     const outages = OUTAGES.map(outage);
-    // Killer: SIGKILL a random worker every few seconds, once the workers got on with the jobs since the last kill, and
-    // start a replacement at once.
+    // Killer: SIGKILL a random worker up to once a second, once the workers got on with the jobs since the last kill,
+    // and start a replacement at once.
     let callsAtKill = 0;
     const killTimer = setInterval(() => {
       if (stack.sim.log.size() - callsAtKill < CALLS_BETWEEN_KILLS) return;
