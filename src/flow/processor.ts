@@ -4,6 +4,7 @@ import { AppError, callerMessage, type ErrorCode } from '../core/errors.js';
 import { limitedErrorLog } from '../observability/repeat-limit.js';
 import type { RedisClient } from '../redis/client.js';
 import { QUEUE_NAMES } from '../redis/keys.js';
+import { subscribeWhenReady } from '../redis/subscribe.js';
 import { annotateRun, withRunSpans } from '../tracing/flow.js';
 import { activeTraceFields } from '../tracing/spans.js';
 import { tracingEnabled } from '../tracing/state.js';
@@ -39,7 +40,7 @@ export interface FlowWorker {
 export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): Promise<FlowWorker> {
   const running = new Map<string, AbortController>();
   const channel = deps.keys.jobCancelChannel();
-  await opts.subscriber.subscribe(channel);
+  await subscribeWhenReady(opts.subscriber, channel);
   // Every worker hears every cancel; only the one running the job has it in `running`.
   opts.subscriber.on('message', (ch: string, jobId: string) => {
     if (ch === channel) running.get(jobId)?.abort(new Error('canceled'));

@@ -1,5 +1,6 @@
 // Live job events for SSE readers: one Redis subscriber per process fans published events out to local listeners.
 import type { RedisClient } from '../redis/client.js';
+import { subscribeWhenReady } from '../redis/subscribe.js';
 import { eventSchema, type JobEvent } from './schemas.js';
 
 type Listener = (event: JobEvent) => void;
@@ -36,7 +37,7 @@ export class EventFeed {
   async listen(name: string, listener: Listener): Promise<() => Promise<void>> {
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = { listeners: new Set(), subscribed: this.subscriber.subscribe(name) };
+      channel = { listeners: new Set(), subscribed: subscribeWhenReady(this.subscriber, name) };
       this.channels.set(name, channel);
     }
     channel.listeners.add(listener);

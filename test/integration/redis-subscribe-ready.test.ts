@@ -1,0 +1,74 @@
+// SUBSCRIBE sent while a fresh connection is between connect and ready no longer fails the connection (event streams ended at once).
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventFeed } from '../../src/jobs/event-feed.js';
+import { createRedisClient, type RedisClient } from '../../src/redis/client.js';
+import { parseRedisSettings } from '../../src/redis/settings.js';
+import { subscribeWhenReady } from '../../src/redis/subscribe.js';
+import { TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+const settings = parseRedisSettings({ REDIS_URL: TEST_REDIS_URL });
+const opened: RedisClient[] = [];
+function subscriber(): { client: RedisClient; errors: string[] } {
+  const client = createRedisClient(settings, 'subscriber', 'nemo-relay:test-subscribe');
+  opened.push(client);
+  const errors: string[] = [];
+  client.on('error', (err: Error) => errors.push(err.message));
+  return { client, errors };
+}
+async function subscribers(channel: string): Promise<number> {
+  const admin = testRedis();
+  try {
+    const [, count] = (await admin.pubsub('NUMSUB', channel)) as [string, number];
+    return Number(count);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+afterEach(() => {
+  for (const client of opened.splice(0)) client.disconnect();
+});
+
+describe('subscribing while a connection is being set up', () => {
+  it('subscribes from the connect event (before the ready check) without the connection failing', async () => {
+    const { client, errors } = subscriber();
+    const channel = uniquePrefix('sub');
+    // Called where a second event stream's first subscribe lands in a loaded API: after connect, before ready.
+    const subscribed = new Promise<void>((resolve, reject) => client.once('connect', () => subscribeWhenReady(client, channel).then(resolve, reject)));
+    await subscribed;
+    expect(errors).toEqual([]);
+    expect(await subscribers(channel)).toBe(1);
+  });
+
+  it('lets every event stream of a fresh feed listen, whenever in the connection set-up its subscribe comes', async () => {
+    const { client, errors } = subscriber();
+    const feed = new EventFeed(client);
+    const prefix = uniquePrefix('feed');
+    const before = feed.listen(`${prefix}-a`, () => {});
+    const during = new Promise<unknown>((resolve, reject) => client.once('connect', () => feed.listen(`${prefix}-b`, () => {}).then(resolve, reject)));
+    await expect(Promise.all([before, during])).resolves.toHaveLength(2);
+    const after = await feed.listen(`${prefix}-c`, () => {});
+    expect(errors).toEqual([]);
+    for (const name of ['a', 'b', 'c']) expect(await subscribers(`${prefix}-${name}`)).toBe(1);
+    await after();
+    expect(await subscribers(`${prefix}-c`)).toBe(0);
+  });
+
+  it('fails a subscribe waiting for a connection that is closed, and leaves no listener behind', async () => {
+    const { client } = subscriber();
+    const listeners = () => [client.listenerCount('ready'), client.listenerCount('end')];
+    const before = listeners();
+    const waiting = subscribeWhenReady(client, uniquePrefix('closed'));
+    client.disconnect();
+    await expect(waiting).rejects.toThrow('the Redis connection was closed');
+    expect(listeners()).toEqual(before);
+  });
+
+  it('leaves no listener behind after waiting for ready', async () => {
+    const { client } = subscriber();
+    const listeners = () => [client.listenerCount('ready'), client.listenerCount('end')];
+    const before = listeners();
+    await Promise.all([subscribeWhenReady(client, uniquePrefix('tidy')), subscribeWhenReady(client, uniquePrefix('tidy'))]);
+    expect(listeners()).toEqual(before);
+  });
+});
