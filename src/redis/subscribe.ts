@@ -1,5 +1,4 @@
 // SUBSCRIBE only once the connection is ready: sent in the window between connect and ioredis' ready check, it fails the connection.
-import { once } from 'node:events';
 import type { RedisClient } from './client.js';
 
 /**
@@ -14,14 +13,23 @@ export async function subscribeWhenReady(client: RedisClient, channel: string): 
   // Checked and sent in one synchronous run: no other status can come in between.
   while (client.status !== 'ready') {
     if (client.status === 'end') throw new Error('the Redis connection was closed');
-    // Both waits are dropped once either fires, so callers waiting through an outage leave no listener behind.
-    const settled = new AbortController();
-    const { signal } = settled;
-    try {
-      await Promise.race([once(client, 'ready', { signal }), once(client, 'end', { signal })]);
-    } finally {
-      settled.abort();
-    }
+    await readyOrEnd(client);
   }
   await client.subscribe(channel);
+}
+
+/**
+ * Resolves on the next 'ready' or 'end'. Not events.once: that rejects on the connection's 'error' events, and a
+ * connection that cannot reach Redis yet emits one per retry while it keeps retrying (a worker started before Redis).
+ */
+function readyOrEnd(client: RedisClient): Promise<void> {
+  return new Promise((resolve) => {
+    const settle = () => {
+      client.off('ready', settle);
+      client.off('end', settle);
+      resolve();
+    };
+    client.on('ready', settle);
+    client.on('end', settle);
+  });
 }

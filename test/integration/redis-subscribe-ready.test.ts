@@ -4,7 +4,9 @@ import { EventFeed } from '../../src/jobs/event-feed.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/client.js';
 import { parseRedisSettings } from '../../src/redis/settings.js';
 import { subscribeWhenReady } from '../../src/redis/subscribe.js';
+import { freePort } from '../helpers/processes.js';
 import { TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 const settings = parseRedisSettings({ REDIS_URL: TEST_REDIS_URL });
 const opened: RedisClient[] = [];
@@ -62,6 +64,22 @@ describe('subscribing while a connection is being set up', () => {
     client.disconnect();
     await expect(waiting).rejects.toThrow('the Redis connection was closed');
     expect(listeners()).toEqual(before);
+  });
+
+  it('keeps waiting through the connection errors of a Redis that is not up yet (a worker started before Redis)', async () => {
+    const client = createRedisClient(parseRedisSettings({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }), 'subscriber', 'nemo-relay:test-subscribe');
+    opened.push(client);
+    let errors = 0;
+    client.on('error', () => (errors += 1));
+    let outcome = 'waiting';
+    void subscribeWhenReady(client, uniquePrefix('early')).then(
+      () => (outcome = 'subscribed'),
+      (err: Error) => (outcome = err.message),
+    );
+    await waitFor(() => errors >= 2, { what: 'two connection errors', timeoutMs: 10_000 });
+    // Still waiting for Redis (as the start-up it holds up does), not failed by the first refused connection. A
+    // disconnect during a reconnect's back-off emits no 'end' (ioredis), so the wait is left to the closed client.
+    expect(outcome).toBe('waiting');
   });
 
   it('leaves no listener behind after waiting for ready', async () => {
