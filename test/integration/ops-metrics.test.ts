@@ -55,7 +55,15 @@ describe('metrics and dashboard', () => {
     const tenant = await get(`${stack.apiUrl}/metrics`, { authorization: `Bearer ${TENANTS.acme}` });
     expect(tenant.status).toBe(403);
     expect(JSON.parse(tenant.text)).toMatchObject({ message: 'the metrics: for the operator only, use the admin key' });
-    const res = await get(`${stack.apiUrl}/metrics`, { authorization: `Bearer ${ADMIN_KEY}` });
+    // The finish step is timed when it returns, which can be after the delivery worker already sent the webhook the
+    // step queued: read until the step is counted.
+    const res = await waitFor(
+      async () => {
+        const read = await get(`${stack.apiUrl}/metrics`, { authorization: `Bearer ${ADMIN_KEY}` });
+        return read.status !== 200 || sample(read.text, 'nemo_relay_flow_step_duration_seconds_count{step="finish",outcome="ok"}') !== undefined ? read : null;
+      },
+      { what: 'the finish step in the metrics' },
+    );
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = res.text;
