@@ -82,8 +82,13 @@ describe('scale-out: three worker processes, one Redis', () => {
     expect(stack.sim.log.count('create_session')).toBe(JOBS);
     expect(stack.sim.log.count('render_submit')).toBe(JOBS);
 
-    // Which worker finished what, as each process reports at its own /metrics.
-    const perWorker = await Promise.all(workers.map(({ metricsPort }) => finishedBy(metricsPort)));
+    // Which worker finished what, as each process reports at its own /metrics. A finish step is counted when it
+    // returns, a moment after its job reads succeeded: read until every job's is counted (or the sum is wrong for good).
+    const counted = async () => Promise.all(workers.map(({ metricsPort }) => finishedBy(metricsPort)));
+    const perWorker = await waitFor(async () => {
+      const counts = await counted();
+      return counts.reduce((a, b) => a + b, 0) >= JOBS ? counts : null;
+    }, { what: `the finish steps of ${JOBS} jobs at the workers' /metrics`, timeoutMs: 10_000 }).catch(counted);
     console.info(`jobs finished per worker process: ${perWorker.join(', ')} (pids ${workers.map((w) => w.child.pid).join(', ')})`);
     expect(perWorker.reduce((a, b) => a + b, 0)).toBe(JOBS);
     expect(perWorker.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
