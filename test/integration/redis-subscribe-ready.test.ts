@@ -8,15 +8,16 @@ import { freePort } from '../helpers/processes.js';
 import { TEST_REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
-const settings = parseRedisSettings({ REDIS_URL: TEST_REDIS_URL });
 const opened: RedisClient[] = [];
-function subscriber(): { client: RedisClient; errors: string[] } {
-  const client = createRedisClient(settings, 'subscriber', 'nemo-relay:test-subscribe');
+function subscriber(url = TEST_REDIS_URL): { client: RedisClient; errors: string[] } {
+  const client = createRedisClient(parseRedisSettings({ REDIS_URL: url }), 'subscriber', 'nemo-relay:test-subscribe');
   opened.push(client);
   const errors: string[] = [];
   client.on('error', (err: Error) => errors.push(err.message));
   return { client, errors };
 }
+/** The listeners a wait for ready adds and must take away again. */
+const waitListeners = (client: RedisClient) => [client.listenerCount('ready'), client.listenerCount('end')];
 async function subscribers(channel: string): Promise<number> {
   const admin = testRedis();
   try {
@@ -58,25 +59,21 @@ describe('subscribing while a connection is being set up', () => {
 
   it('fails a subscribe waiting for a connection that is closed, and leaves no listener behind', async () => {
     const { client } = subscriber();
-    const listeners = () => [client.listenerCount('ready'), client.listenerCount('end')];
-    const before = listeners();
+    const before = waitListeners(client);
     const waiting = subscribeWhenReady(client, uniquePrefix('closed'));
     client.disconnect();
     await expect(waiting).rejects.toThrow('the Redis connection was closed');
-    expect(listeners()).toEqual(before);
+    expect(waitListeners(client)).toEqual(before);
   });
 
   it('keeps waiting through the connection errors of a Redis that is not up yet (a worker started before Redis)', async () => {
-    const client = createRedisClient(parseRedisSettings({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }), 'subscriber', 'nemo-relay:test-subscribe');
-    opened.push(client);
-    let errors = 0;
-    client.on('error', () => (errors += 1));
+    const { client, errors } = subscriber(`redis://127.0.0.1:${await freePort()}`);
     let outcome = 'waiting';
     void subscribeWhenReady(client, uniquePrefix('early')).then(
       () => (outcome = 'subscribed'),
       (err: Error) => (outcome = err.message),
     );
-    await waitFor(() => errors >= 2, { what: 'two connection errors', timeoutMs: 10_000 });
+    await waitFor(() => errors.length >= 2, { what: 'two connection errors', timeoutMs: 10_000 });
     // Still waiting for Redis (as the start-up it holds up does), not failed by the first refused connection. A
     // disconnect during a reconnect's back-off emits no 'end' (ioredis), so the wait is left to the closed client.
     expect(outcome).toBe('waiting');
@@ -84,9 +81,8 @@ describe('subscribing while a connection is being set up', () => {
 
   it('leaves no listener behind after waiting for ready', async () => {
     const { client } = subscriber();
-    const listeners = () => [client.listenerCount('ready'), client.listenerCount('end')];
-    const before = listeners();
+    const before = waitListeners(client);
     await Promise.all([subscribeWhenReady(client, uniquePrefix('tidy')), subscribeWhenReady(client, uniquePrefix('tidy'))]);
-    expect(listeners()).toEqual(before);
+    expect(waitListeners(client)).toEqual(before);
   });
 });
