@@ -60,6 +60,26 @@ describe('conformance', () => {
     expect(stack.sim.log.count('render_submit')).toBe(1);
   });
 
+  it('"correct" whose correction closes cleanly after an edit call and changes nothing: its note says so, not a lost answer', async () => {
+    const before = stack.sim.scenario();
+    // The agent leaves the title out, ignores the correction, and answers it with a tool call alone (protocol §3).
+    stack.sim.setScenario({ missRequirements: ['title'], fixOnCorrection: false, silentEdits: 'always', silentEditShape: 'calls_only', noopEdits: 'unchanged' });
+    try {
+      const res = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a promo of the product', output: { title: 'Big Sale' }, conformance: 'correct' });
+      expect(res.status).toBe(202);
+      const job = await waitForFinished(stack, res.body.id);
+      expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+      expect(job.messages_sent).toHaveLength(2);
+      expect(job.result?.conformant).toBe(false);
+      expect(job.result?.checks.find((c) => c.name === 'title')).toMatchObject({ ok: false });
+      // It read "its answer was lost and the state did not change".
+      expect(job.changes[1]).toMatchObject({ message: 2, summary: expect.stringMatching(/the correction did not take effect: the agent ended its turn after \S+ without changing the draft/) });
+      expect(job.usage).toMatchObject({ messages_sent: 2, renders: 1 });
+    } finally {
+      stack.sim.setScenario(before);
+    }
+  });
+
   it('"report": no extra message; the failed check is named and the result is not conformant', async () => {
     const job = await submit('report');
     expect(job.status, JSON.stringify(job.error)).toBe('succeeded');

@@ -65,7 +65,11 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
     // The one correction of conformance "correct" did nothing (the agent failed on it, or its answer was lost): the
     // draft is what it was, and it is rendered and reported as it is (its checks say what is still wrong), not lost.
     if (flow.corrected && inflight.index === flow.messages.length - 1) {
-      const why = agentError ? `the agent failed on it (${agentError})` : 'its answer was lost and the state did not change';
+      const why = agentError
+        ? `the agent failed on it (${agentError})`
+        : editsClosedCleanly(inflight)
+          ? `the agent ended its turn after ${inflight.closed_after_calls!.join(', ')} without changing the draft`
+          : 'its answer was lost and the state did not change';
       log.warn({ message: inflight.index, reads: rc.reads }, `the correction did not take effect: ${why}; rendering the draft as it is`);
       await recordMessageOutcome(ctx, inflight.index, { texts: inflight.texts ?? [], after: state, note: `the correction did not take effect: ${why}` });
       return next('generate');
