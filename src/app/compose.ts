@@ -154,7 +154,7 @@ export function compose(config: Config, logger: Logger): Container {
     blocking,
     logger,
     retentionMs: settings.retention.jobMs,
-    cancelJob: (tenant, jobId) => jobs.cancel(tenant, jobId),
+    cancelJob: (tenant, jobId, reason) => jobs.cancel(tenant, jobId, reason),
     limitsChanged: async (tenant) => queueAdmitted(flowQueues, await admission.setLimits(tenant, await limitsOf(tenant))),
   });
   // Every live tenant (bootstrap ones included); with auth disabled every unknown caller is the default tenant.

@@ -31,7 +31,7 @@ export function composeTenants(opts: {
   logger: Logger;
   retentionMs: number;
   /** The domain's job cancel (JobCommands.cancel), late-bound: the job commands are built after the tenants. */
-  cancelJob: (tenant: string, jobId: string) => Promise<unknown>;
+  cancelJob: (tenant: string, jobId: string, reason: string) => Promise<unknown>;
   /** The scheduler takes a tenant's changed settings, late-bound like cancelJob. */
   limitsChanged: (tenant: string) => Promise<void>;
 }): TenantParts {
@@ -54,7 +54,7 @@ export function composeTenants(opts: {
     store: new TenantStore(opts.blocking, keys),
     directory,
     box,
-    jobs: { cancel: (tenant: string, jobId: string) => opts.cancelJob(tenant, jobId) },
+    jobs: { cancel: (tenant: string, jobId: string, reason: string) => opts.cancelJob(tenant, jobId, reason) },
     redis: opts.blocking,
     keys,
     defaultRetentionMs: opts.retentionMs,

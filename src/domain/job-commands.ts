@@ -175,18 +175,18 @@ export class JobCommands {
    * A job nobody has started is canceled here; one a worker holds (or that waits on a render) is flagged,
    * woken and signalled, and its worker cancels the upstream render and records the end.
    */
-  async cancel(tenant: string, jobId: string): Promise<JobRecord> {
+  async cancel(tenant: string, jobId: string, reason?: string): Promise<JobRecord> {
     const existing = await this.deps.store.getForTenant(tenant, jobId);
     if (!existing) throw new AppError('JOB_NOT_FOUND', `job ${jobId} not found`);
     if (isTerminal(existing.job.status)) throw new AppError('JOB_FINISHED', `job ${jobId} already ${existing.job.status}`);
     const { record } = await this.deps.store.update(jobId, (r) =>
-      r.cancel_requested || isTerminal(r.job.status) ? null : { ...r, cancel_requested: true },
+      r.cancel_requested || isTerminal(r.job.status) ? null : { ...r, cancel_requested: true, ...(reason ? { cancel_reason: reason } : {}) },
     );
     // It may have finished between the read above and the flag.
     if (isTerminal(record.job.status)) throw new AppError('JOB_FINISHED', `job ${jobId} already ${record.job.status}`);
     // Not started and not in the queue any more (removed here, or never added): nobody else will end it.
     if (record.job.status === 'queued' && (await this.deps.queue.removeIfWaiting(jobId, tenant))) {
-      return this.deps.lifecycle.cancel(jobId);
+      return this.deps.lifecycle.cancel(jobId, record.cancel_reason);
     }
     await this.deps.queue.publishCancel(jobId);
     await this.deps.queue.wake(jobId);

@@ -12,12 +12,15 @@ import type { TenantStore } from '../tenants/store.js';
 import { storedUpstream, type ResealReport } from '../tenants/upstream-secrets.js';
 import type { JobCommands } from './job-commands.js';
 
+/** A deleted tenant's canceled jobs say why: their receiver would otherwise read that the caller canceled them. */
+export const TENANT_DELETED_CANCEL = 'canceled because the operator deleted the tenant';
+
 export interface TenantAdminDeps {
   store: TenantStore;
   directory: TenantDirectory;
   box: SecretBox | null;
   /** The domain's job cancel (JobCommands.cancel): JOB_FINISHED / JOB_NOT_FOUND are taken as nothing left to cancel. */
-  jobs: { cancel: JobCommands['cancel'] | ((tenant: string, jobId: string) => Promise<unknown>) };
+  jobs: { cancel: JobCommands['cancel'] | ((tenant: string, jobId: string, reason: string) => Promise<unknown>) };
   /** Reads the tenant's per-status job sets (the job store's index). */
   redis: RedisClient;
   keys: Keys;
@@ -182,7 +185,7 @@ export class TenantAdmin {
 
   private async cancelOne(tenant: string, jobId: string): Promise<boolean> {
     try {
-      await this.deps.jobs.cancel(tenant, jobId);
+      await this.deps.jobs.cancel(tenant, jobId, TENANT_DELETED_CANCEL);
       return true;
     } catch (err) {
       // Finished (or gone) meanwhile: nothing to cancel.

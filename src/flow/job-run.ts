@@ -223,6 +223,7 @@ class StagedLifecycle implements LifecyclePort {
 function withForeignFields(record: JobRecord, stored: JobRecord): JobRecord {
   record.v = stored.v;
   record.cancel_requested = stored.cancel_requested;
+  record.cancel_reason = stored.cancel_reason;
   record.job.webhook = stored.job.webhook;
   return record;
 }

@@ -163,7 +163,7 @@ async function runSteps(deps: FlowDeps, jobId: string, signal: AbortSignal, log:
       await cancelUpstreamWork(stepDeps, flow, log);
       await handOverUnsettled(stepDeps, flow, run.record.job.output, log);
       const after = await creditsAfter(stepDeps.balance, flow, 'CANCELED');
-      await run.lifecycle.cancel(jobId, undefined, (job) => {
+      await run.lifecycle.cancel(jobId, run.record.cancel_reason, (job) => {
         job.usage = { ...usageOf(flow, job.usage), credits_after: after };
       });
       return { kind: 'finished' };

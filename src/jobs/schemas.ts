@@ -205,6 +205,8 @@ export const jobRecordSchema = z.preprocess(upgradeStoredRecord, z.object({
   v: z.number().int(),
   tenant: z.string(),
   cancel_requested: z.boolean().default(false),
+  /** Why, when not the caller's own cancel (the operator deleted the tenant): the canceled job's error message. */
+  cancel_reason: z.string().optional(),
   /** The W3C traceparent of the request that created the job: the worker's spans join that trace. */
   trace: z.string().nullable().default(null),
   /** The group whose shared upstream session the job takes a turn on (a batch, or a job and its revisions). */

@@ -454,7 +454,8 @@ function parseRecords(raws: readonly (string | null)[], pairs: readonly ((string
  * fields in this order). `jobJson`: the job already serialized, when the caller has it.
  */
 export function recordJson(record: JobRecord, jobJson = JSON.stringify(record.job)): string {
-  const { v, tenant, cancel_requested, trace, group, idem } = record;
+  const { v, tenant, cancel_requested, cancel_reason, trace, group, idem } = record;
   const str = (value: string | null | undefined) => JSON.stringify(value ?? null);
-  return `{"v":${v},"tenant":${str(tenant)},"cancel_requested":${cancel_requested === true},"trace":${str(trace)},"group":${str(group)},"idem":${str(idem)},"job":${jobJson}}`;
+  const reason = cancel_reason ? `,"cancel_reason":${str(cancel_reason)}` : '';
+  return `{"v":${v},"tenant":${str(tenant)},"cancel_requested":${cancel_requested === true},"trace":${str(trace)},"group":${str(group)},"idem":${str(idem)}${reason},"job":${jobJson}}`;
 }

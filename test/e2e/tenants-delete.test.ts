@@ -53,6 +53,8 @@ describe('deleting a tenant with jobs in flight', () => {
     console.log(`tenant deleted → both jobs canceled after ${Date.now() - started} ms`);
     const runningJob = (await stack.services.store.get(running))!.job;
     expect(runningJob.error?.code).toBe('CANCELED');
+    // Both say why (the job.canceled webhook carries it): they read 'canceled by the caller', which nobody did.
+    for (const id of [running, queued]) expect((await stack.services.store.get(id))!.job.error?.message, id).toBe('canceled because the operator deleted the tenant');
     await waitFor(async () => stack.sim.log.entries().some((e) => e.endpoint === 'render_cancel' && e.renderId === runningJob.upstream.render_id), {
       what: 'the upstream render canceled',
       timeoutMs: 10_000,
