@@ -101,11 +101,15 @@ export class AdminOverviewReader {
     // The balances may need the upstream (one read per account per CREDITS_CACHE_MS): asked while the failures are read.
     const credits = this.accounts(accounts);
     const minutes = created.map((n, i) => ({ minute: isoMinute(from + i * MINUTE_MS), created: n, succeeded: 0, failed: 0 }));
-    for (const job of ended.jobs) {
+    // Live tenants' jobs only, as created counts them: a deleted tenant's ended jobs stay in the retention index until
+    // its purge, and counted there they made its jobs succeed or fail in minutes that created none.
+    const live = new Set(ids);
+    const endedJobs = ended.jobs.filter((job) => live.has(job.tenant));
+    for (const job of endedJobs) {
       const row = minutes[Math.floor((job.endedAt - from) / MINUTE_MS)];
       if (row && job.status !== 'other') row[job.status] += 1;
     }
-    const failed = ended.jobs.filter((j) => j.status === 'failed').slice(0, FAILURE_RECORDS_CAP);
+    const failed = endedJobs.filter((j) => j.status === 'failed').slice(0, FAILURE_RECORDS_CAP);
     const records = failed.length > 0 ? await deps.store.getMany(failed.map((j) => j.id)) : [];
     const codes = new Map<string, number>();
     for (const record of records) {

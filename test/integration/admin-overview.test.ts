@@ -105,6 +105,31 @@ describe('GET /admin/overview', () => {
     expect(second.body.generated_at).toBe(first.body.generated_at);
   });
 
+  it('leaves a deleted tenant’s jobs out of every column (they went from created and stayed in succeeded)', async () => {
+    for (const id of running) expect((await waitForFinished(stack, id)).status).toBe('succeeded');
+    const admin = <T>(method: string, path: string, body?: unknown) => stack.api<T>(method, path, body, { key: ADMIN });
+    expect((await admin('POST', '/admin/tenants', { id: 'initech' })).status).toBe(201);
+    const key = (await admin<{ key: string }>('POST', '/admin/tenants/initech/keys')).body.key;
+    const asInitech: Pick<Stack, 'api'> = { api: (method, path, body, o) => stack.api(method, path, body, { ...o, key }) };
+    const job = await waitForFinished(asInitech, (await asInitech.api<Job>('POST', '/v1/jobs', { instruction: 'initech promo' })).body.id);
+    expect(job.status).toBe('succeeded');
+    expect((await admin('DELETE', '/admin/tenants/initech')).status).toBe(200);
+    const deletedAt = Date.now();
+    // The next answer computed after the deletion (the in-process cache keeps one 5 s).
+    let body: AdminOverview | undefined;
+    await waitFor(
+      async () => {
+        body = (await send<AdminOverview>(stack.apiUrl, 'GET', '/admin/overview', { key: ADMIN })).body;
+        return Date.parse(body.generated_at) > deletedAt;
+      },
+      { what: 'an overview computed after the deletion', timeoutMs: 15_000 },
+    );
+    const sum = (field: 'created' | 'succeeded' | 'failed') => body!.jobs_per_minute.reduce((n, m) => n + m[field], 0);
+    // acme's four (two of them the slow ones, now done) and globex's failure; nothing of initech's.
+    expect({ created: sum('created'), succeeded: sum('succeeded'), failed: sum('failed') }).toEqual({ created: 5, succeeded: 4, failed: 1 });
+    expect(body!.tenants.map((t) => t.id)).toEqual(['acme', 'globex']);
+  });
+
   it('is documented in the OpenAPI document with its response schema', async () => {
     const doc = await send<{ paths: Record<string, { get?: { responses: Record<string, unknown> } }> }>(stack.apiUrl, 'GET', '/openapi.json', { key: null });
     expect(Object.keys(doc.body.paths['/admin/overview']?.get?.responses ?? {}).sort()).toEqual(['200', '401', '403', '431', '503']);
