@@ -1,7 +1,7 @@
 // The file driver's I/O thread: a put's open, writes, hash, fsyncs and renames run here, one message in and one out.
 // Only node: imports, so Node runs this file as it is (type stripping) in tests as well as from dist/.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, fsync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 
 /** workerData.kind of this thread (its module is also imported by the main thread, for DirSyncs and the types). */
@@ -251,7 +251,7 @@ export class FileIoServer {
   private head(msg: HeadMessage): void {
     let reply: FromThread;
     try {
-      const st = statSync(msg.path, { throwIfNoEntry: false });
+      const st = statIfPresent(msg.path);
       let sidecar: string | null = null;
       if (st) {
         try {
@@ -272,4 +272,17 @@ if (!isMainThread && parentPort && (workerData as { kind?: string } | null)?.kin
   const port = parentPort;
   const server = new FileIoServer(port);
   port.on('message', (msg: ToThread) => server.handle(msg));
+}
+
+/**
+ * The file's stat, or undefined when it is not there (ENOENT only, as get's open answers null for it). statSync's
+ * throwIfNoEntry:false also hid ENOTDIR (a storage path through a regular file): HEAD answered 404 where GET said 503.
+ */
+function statIfPresent(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -63,7 +63,9 @@ export async function serveStoredObject(request: FastifyRequest, reply: FastifyR
   let wanted: RangeRequest = isHead ? { kind: 'whole' } : parseRangeHeader(requestHeader(request, 'range'), sizeBytes);
   const ifRange = requestHeader(request, 'if-range');
   if (wanted.kind !== 'whole' && ifRange !== undefined && !ifRangeHolds(ifRange, etag, lastModified)) wanted = { kind: 'whole' };
-  if (wanted.kind === 'unsatisfiable') return unsatisfiable(reply, sizeBytes);
+  // The storage is asked first (one metadata call, on this rare answer only): a 416 names the size of an object that
+  // must still be there.
+  if (wanted.kind === 'unsatisfiable') return (await storage.head(key)) ? unsatisfiable(reply, sizeBytes) : missing(reply);
 
   reply.header('content-type', contentType);
   reply.header('content-disposition', inlineDisposition(fileName ?? key.split('/').pop() ?? 'output.mp4'));

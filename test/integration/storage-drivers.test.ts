@@ -227,6 +227,19 @@ describe('file driver specifics', () => {
     expect(result).toEqual({ ok: false, reason: `output directory ${join(file, 'below')} is not writable (ENOTDIR)` });
   });
 
+  it('an unreachable root fails head as it fails get (ENOTDIR is no absent object: HEAD said 404 where GET said 503)', async () => {
+    const file = join(fx.dir, 'b-file');
+    await writeFile(file, 'x');
+    const storage = new FileStorage(join(file, 'below'));
+    try {
+      for (const read of [() => storage.head('t/job.mp4'), () => storage.get('t/job.mp4')]) {
+        await expect(read()).rejects.toMatchObject({ code: 'STORAGE_FAILED', message: expect.stringMatching(/ENOTDIR/) });
+      }
+    } finally {
+      storage.close();
+    }
+  });
+
   it('makes a directory again when it was removed after a put (it remembers the directories it made)', async () => {
     await fx.storage.put('gone/a.mp4', source(Buffer.from('first')), { contentType: 'video/mp4' });
     await rm(join(fx.dir, 'gone'), { recursive: true });

@@ -175,4 +175,10 @@ describe.each([
       expect([gone.status, JSON.parse(gone.body.toString()).code]).toEqual([404, 'OUTPUT_NOT_STORED']);
     }
   });
+
+  it('answers 404, not 416, to a range past the end of an object that is gone (the 416 named its size)', async () => {
+    expect((await get('/auto/x', { range: `bytes=${size + 10}-` })).status).toBe(416);
+    const gone = await get('/auto/missing', { range: `bytes=${size + 10}-` });
+    expect([gone.status, gone.headers['content-range'], JSON.parse(gone.body.toString()).code]).toEqual([404, undefined, 'OUTPUT_NOT_STORED']);
+  });
 });
