@@ -31,6 +31,9 @@ export class Mp4BoxWalk {
   /** A box of size 0 runs to the end of the file: nothing after it to check. */
   private toEnd = false;
   private boxes = 0;
+  /** The two boxes a playable file cannot do without: its index (moov) and its media data (mdat). */
+  private sawMoov = false;
+  private sawMdat = false;
 
   /** Null while the bytes can still be an MP4; else why they are not. */
   feed(chunk: Buffer): string | null {
@@ -55,11 +58,16 @@ export class Mp4BoxWalk {
     return null;
   }
 
-  /** Null when the bytes were one whole MP4; else why not (nothing came, or it ended inside a box). */
+  /** Null when the bytes were one whole MP4; else why not (nothing came, it ended inside a box, or without moov or mdat). */
   end(): string | null {
     if (this.boxes === 0) return 'it is not an MP4: it ended before its first box';
-    if (this.toEnd || (this.offset === this.nextBox && this.headerLength === 0)) return null;
-    return `it ended after ${this.offset} bytes, inside a box that runs to byte ${this.nextBox}`;
+    if (!this.toEnd && !(this.offset === this.nextBox && this.headerLength === 0)) {
+      return `it ended after ${this.offset} bytes, inside a box that runs to byte ${this.nextBox}`;
+    }
+    // A copy cut exactly between two boxes tiles itself: only what is missing tells (faststart files put moov first,
+    // so a cut after it leaves a header without a single frame).
+    const missing = [...(this.sawMoov ? [] : ['moov']), ...(this.sawMdat ? [] : ['mdat'])];
+    return missing.length === 0 ? null : `it ended after ${this.offset} bytes without its ${missing.join(' and ')} box`;
   }
 
   /** A complete box header is in `header`: check it and move to the next box. */
@@ -76,6 +84,9 @@ export class Mp4BoxWalk {
     }
     if (this.headerNeeded === 16) size = Number(this.header.readBigUInt64BE(8));
     this.boxes += 1;
+    const name = type.toString('latin1');
+    if (name === 'moov') this.sawMoov = true;
+    else if (name === 'mdat') this.sawMdat = true;
     if (size === 0) this.toEnd = true;
     else if (size < this.headerNeeded) return `it is not an MP4: a box at byte ${start} says it is ${size} bytes long`;
     else this.nextBox = start + size;

@@ -41,8 +41,27 @@ describe('Mp4BoxWalk', () => {
     big.write('free', 4, 'latin1');
     big.writeBigUInt64BE(BigInt(big.length), 8);
     expect(walk(Buffer.concat([big, sample]), 5)).toBeNull();
-    const open = Buffer.concat([box('ftyp', Buffer.from('isom')), Buffer.from([0, 0, 0, 0]), Buffer.from('mdat'), Buffer.alloc(50)]);
+    const open = Buffer.concat([box('ftyp', Buffer.from('isom')), box('moov', Buffer.alloc(20)), Buffer.from([0, 0, 0, 0]), Buffer.from('mdat'), Buffer.alloc(50)]);
     expect(walk(open, 3)).toBeNull();
+  });
+
+  it('refuses a copy cut exactly between two boxes: it tiles itself, but lacks the moov or the mdat', () => {
+    const names: string[] = [];
+    for (let at = 0; at < sample.length; at += sample.readUInt32BE(at)) names.push(sample.subarray(at + 4, at + 8).toString('latin1'));
+    expect(names).toEqual(expect.arrayContaining(['ftyp', 'moov', 'mdat']));
+    let at = 0;
+    for (const name of names.slice(0, -1)) {
+      at += sample.readUInt32BE(at);
+      const seen = names.slice(0, names.indexOf(name) + 1);
+      const verdict = walk(sample.subarray(0, at), 1000);
+      if (seen.includes('moov') && seen.includes('mdat')) expect(verdict, `cut after ${name}`).toBeNull();
+      else expect(verdict, `cut after ${name}`).toMatch(new RegExp(`^it ended after ${at} bytes without its (moov|mdat|moov and mdat) box$`));
+    }
+    // Both orders: moov first (faststart) cut before the media, and the media first cut before its index.
+    const ftyp = box('ftyp', Buffer.from('isom'));
+    expect(walk(Buffer.concat([ftyp, box('moov', Buffer.alloc(20))]), 7)).toMatch(/without its mdat box$/);
+    expect(walk(Buffer.concat([ftyp, box('mdat', Buffer.alloc(20))]), 7)).toMatch(/without its moov box$/);
+    expect(walk(Buffer.concat([ftyp, box('mdat', Buffer.alloc(20)), box('moov', Buffer.alloc(20))]), 7)).toBeNull();
   });
 
   it('refuses what is no MP4: an error page, JSON, nothing, a box shorter than its header', () => {
