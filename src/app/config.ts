@@ -14,6 +14,12 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/**
+ * A setting that becomes a Node timer (setInterval, setTimeout, a socket timeout): Node turns anything past 2^31-1 ms
+ * into 1 ms with only a warning, so a monthly sweep interval would run its sweep every millisecond.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+const timerMs = (min: number) => int(min).max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node keeps)`);
 // The upstream, its web app and the simulator's public address are fetched or linked over HTTP only (Redis URLs have
 // their own check in redis/settings.ts).
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -76,8 +82,8 @@ const msList = z.string().transform((raw, ctx) => {
 export const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
-  HTTP_IDLE_TIMEOUT_MS: int(1000).default(60_000),
-  HTTP_REQUEST_TIMEOUT_MS: int(1000).default(3_600_000),
+  HTTP_IDLE_TIMEOUT_MS: timerMs(1000).default(60_000),
+  HTTP_REQUEST_TIMEOUT_MS: timerMs(1000).default(3_600_000),
   EVENT_STREAMS_PER_TENANT: int(1).default(500),
   // Where Redis is (src/redis/settings.ts: one node, Sentinel or Cluster), one line each so .ci/check-compose.sh sees
   // every name. REDIS_URL has no default here: set next to sentinels or cluster nodes it is an error (loadConfig).
@@ -98,8 +104,8 @@ export const envSchema = z.object({
   NEMO_SKILL_SOURCE: z.string().min(1).max(64).default('nemo-relay'),
   NEMO_SKILL_VERSION: z.string().min(1).max(32).default(PACKAGE_VERSION),
   NEMO_SKILL_PLATFORM: z.string().min(1).max(32).default('unknown'),
-  NEMO_SSE_IDLE_MS: int(1000).default(600_000),
-  NEMO_SSE_MAX_MS: int(1000).default(900_000),
+  NEMO_SSE_IDLE_MS: timerMs(1000).default(600_000),
+  NEMO_SSE_MAX_MS: timerMs(1000).default(900_000),
   NEMO_WEB_URL: httpUrl.default('https://nemovideo.com'),
   UPSTREAM_RATE_LIMIT_MAX_WAIT_MS: int(0).default(600_000),
   API_KEYS: apiKeys.optional(),
@@ -109,23 +115,23 @@ export const envSchema = z.object({
   SECRETS_KEY_PREVIOUS: secretsKeyList.optional(),
   WEBHOOK_SECRET: z.string().regex(WEBHOOK_SECRET_PATTERN, 'must be whsec_ followed by base64 (padding only at the end)').optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
-  WEBHOOK_TIMEOUT_MS: int(100).default(15_000),
+  WEBHOOK_TIMEOUT_MS: timerMs(100).default(15_000),
   WEBHOOK_RETRY_SCHEDULE_MS: msList.default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
   WEBHOOK_SECRET_GRACE_MS: int(0).default(86_400_000),
   WORKER_CONCURRENCY: int(1, 100_000).default(50),
   MAX_RUNNING_JOBS: int(1, 1_000_000).default(100),
   JOB_RETENTION_MS: int(1000, MAX_RETENTION_MS).default(30 * 24 * 3600 * 1000),
-  RETENTION_SWEEP_INTERVAL_MS: int(10).default(60_000),
-  WORKER_LOCK_MS: int(1000).default(30_000),
-  RECONCILE_INTERVAL_MS: int(10).default(30_000),
+  RETENTION_SWEEP_INTERVAL_MS: timerMs(10).default(60_000),
+  WORKER_LOCK_MS: timerMs(1000).default(30_000),
+  RECONCILE_INTERVAL_MS: timerMs(10).default(30_000),
   RECONCILE_MAX_UNCHANGED: int(1, 100).default(10),
-  CREDITS_RECHECK_MS: int(10).default(60_000),
+  CREDITS_RECHECK_MS: timerMs(10).default(60_000),
   CREDITS_MAX_WAIT_MS: int(0).default(21_600_000),
-  QUEUED_SWEEP_INTERVAL_MS: int(10).default(60_000),
+  QUEUED_SWEEP_INTERVAL_MS: timerMs(10).default(60_000),
   QUEUED_SWEEP_AGE_MS: int(0).default(60_000),
   UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
   UPLOAD_MAX_BYTES: int(1).default(209_715_200),
-  UPLOAD_SWEEP_INTERVAL_MS: int(1000).default(600_000),
+  UPLOAD_SWEEP_INTERVAL_MS: timerMs(1000).default(600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Read by the worker before anything else loads (src/v8-flags.ts, observability/heap-release.ts); checked here too.
   NEMO_WORKER_V8_FLAGS: workerV8FlagsSchema,

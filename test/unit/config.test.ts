@@ -81,6 +81,23 @@ describe('loadConfig', () => {
     expect(loadConfig({ API_KEYS: '...:dotkey-0123456789abc,a.b:dotkey2-0123456789abc' }).API_KEYS?.map((p) => p.tenant)).toEqual(['...', 'a.b']);
   });
 
+  it('refuses a timer setting past 2^31-1 ms (Node would run it every millisecond), naming each', () => {
+    const month = '2592000000';
+    const timers = ['UPLOAD_SWEEP_INTERVAL_MS', 'RETENTION_SWEEP_INTERVAL_MS', 'QUEUED_SWEEP_INTERVAL_MS', 'RECONCILE_INTERVAL_MS', 'HTTP_IDLE_TIMEOUT_MS'];
+    const err = (() => {
+      try {
+        loadConfig(Object.fromEntries(timers.map((name) => [name, month])));
+      } catch (e) {
+        return e as ConfigError;
+      }
+      return expect.unreachable();
+    })();
+    expect(err.problems.map((p) => p.split(':')[0]).sort()).toEqual([...timers].sort());
+    expect(err.problems[0]).toMatch(/must be at most 2147483647 ms/);
+    // The longest one Node keeps is fine.
+    expect(loadConfig({ UPLOAD_SWEEP_INTERVAL_MS: '2147483647' }).UPLOAD_SWEEP_INTERVAL_MS).toBe(2_147_483_647);
+  });
+
   it('says which schemes REDIS_URL takes', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://foo' })).toThrow('REDIS_URL: must be a redis:// or rediss:// URL');
   });
