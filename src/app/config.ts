@@ -7,7 +7,7 @@ import { PACKAGE_VERSION } from '../core/version.js';
 import { workerV8FlagsSchema } from './v8-flags.js';
 import { heapReleaseSchema } from '../observability/heap-release.js';
 import { simScenarioEnvSchema } from '../sim/scenario.js';
-import { WEBHOOK_SECRET_PATTERN } from '../webhooks/signing.js';
+import { WEBHOOK_SECRET_PATTERN, WEBHOOK_SECRET_RULE } from '../webhooks/signing.js';
 import { MAX_RETENTION_MS, NEW_TENANT_ID_PATTERN } from '../tenants/schemas.js';
 
 const bool = z
@@ -113,7 +113,7 @@ export const envSchema = z.object({
   AUTH_DISABLED: bool.default(false),
   SECRETS_KEY: secretsKey.optional(),
   SECRETS_KEY_PREVIOUS: secretsKeyList.optional(),
-  WEBHOOK_SECRET: z.string().regex(WEBHOOK_SECRET_PATTERN, 'must be whsec_ followed by base64 (padding only at the end)').optional(),
+  WEBHOOK_SECRET: z.string().regex(WEBHOOK_SECRET_PATTERN, WEBHOOK_SECRET_RULE).optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   WEBHOOK_TIMEOUT_MS: timerMs(100).default(15_000),
   WEBHOOK_RETRY_SCHEDULE_MS: msList.default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),

@@ -1,5 +1,5 @@
 // `nemo-relay webhook verify`: checks a saved delivery (body on stdin, headers as flags) against a whsec_ secret.
-import { verifySignature } from '../webhooks/signing.js';
+import { verifySignature, WEBHOOK_SECRET_PATTERN, WEBHOOK_SECRET_RULE } from '../webhooks/signing.js';
 import { parseCommand } from './args.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 
@@ -21,6 +21,8 @@ export async function webhookCommand(argv: string[], io: CliIo): Promise<number>
   if (positionals[0] !== 'verify' || positionals.length !== 1) throw new CliError('usage: nemo-relay webhook verify --secret … --id … --timestamp … --signature … < body');
   const missing = (['secret', 'id', 'timestamp', 'signature'] as const).filter((k) => !values[k]);
   if (missing.length > 0) throw new CliError(`webhook verify needs ${missing.map((k) => `--${k}`).join(', ')}`);
+  // Every secret the relay signs with has this form: a typo in it is a usage error, not a forged delivery.
+  if (!WEBHOOK_SECRET_PATTERN.test(values.secret!)) throw new CliError(`--secret ${WEBHOOK_SECRET_RULE}`);
   const tolerance = values.tolerance === undefined ? 300 : Number(values.tolerance);
   if (!Number.isInteger(tolerance) || tolerance < 0) throw new CliError('--tolerance must be whole seconds');
   const body = await readAll(io.stdin);

@@ -8,6 +8,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * pattern for WEBHOOK_SECRET and stored secrets, so a value accepted at start-up never fails at signing time.
  */
 export const WEBHOOK_SECRET_PATTERN = /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/;
+/** What WEBHOOK_SECRET_PATTERN asks for, in words (start-up and the CLI say it; the secret itself is never echoed). */
+export const WEBHOOK_SECRET_RULE = 'must be whsec_ followed by at least 16 base64 characters (padding only at the end)';
 
 /** A new secret in the form the spec and the official libraries expect: whsec_ + base64 of 32 random bytes. */
 export function generateSecret(): string {

@@ -174,6 +174,13 @@ describe('nemo-relay CLI', () => {
     );
     expect(allowed.code).toBe(0);
     expect((await cli(['webhook', 'verify', '--secret', secret], { stdin: body })).code).toBe(2);
+    // A secret no relay signs with is a usage error naming the rule (it said 'signature invalid', as for a forgery),
+    // and is not echoed.
+    for (const bad of ['notwhsec', 'whsec_QQ==']) {
+      const typo = await cli(['webhook', 'verify', '--secret', bad, '--id', 'evt_1', '--timestamp', String(timestamp), '--signature', signature], { stdin: body });
+      expect([typo.code, typo.stderr.trim()]).toEqual([2, expect.stringMatching(/--secret must be whsec_ followed by at least 16 base64 characters/)]);
+      expect(typo.stderr).not.toContain(bad);
+    }
   });
 
   it('serve <role> starts a server role and stops it with exit 0 on SIGTERM', async () => {

@@ -29,8 +29,9 @@ describe('loadConfig', () => {
       const problems = (err as ConfigError).problems;
       expect(problems).toHaveLength(5);
       expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['API_KEYS', 'JOB_RETENTION_MS', 'PORT', 'WEBHOOK_SECRET', 'WORKER_CONCURRENCY']);
-      // The invalid secret value itself is never echoed.
+      // The invalid secret value itself is never echoed; the rule is said whole (a short one was told 'base64').
       expect(problems.join('\n')).not.toContain('plain');
+      expect(problems.find((p) => p.startsWith('WEBHOOK_SECRET'))).toMatch(/whsec_ followed by at least 16 base64 characters/);
     }
   });
 
