@@ -71,6 +71,7 @@ export function httpDepsFrom(c: Container): HttpDeps {
       logger: c.logger,
       batchEndCarrier: (batchId, jobId) => c.batchReads.endCarrier(batchId, jobId),
       maxStreamsPerTenant: c.config.EVENT_STREAMS_PER_TENANT,
+      presentResult: (job) => c.outputs.present(job),
     },
     deliveries: {
       reader,

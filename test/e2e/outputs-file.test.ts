@@ -114,6 +114,35 @@ describe('outputs: file storage end to end', () => {
     }
   });
 
+  it('hands out a fresh link in the event feed too (JSON and SSE), not the one stored with job.succeeded', async () => {
+    const { redis, keys } = stack.services;
+    const key = keys.jobEvents(job.id);
+    const lines = await redis.lrange(key, 0, -1);
+    const at = lines.findIndex((line) => (JSON.parse(line) as { type: string }).type === 'job.succeeded');
+    expect(at).toBeGreaterThanOrEqual(0);
+    // As read back weeks later: the link stored with the event expired long ago.
+    const stale = `${stack.apiUrl}/v1/jobs/${job.id}/output?expires=1000000000&sig=stale`;
+    await redis.lset(key, at, lines[at]!.replace(JSON.stringify(job.result!.url).slice(1, -1), stale));
+    try {
+      const secret = await stack.services.outputs.links.key();
+      const fresh = (url: string) => {
+        const u = new URL(url);
+        const expires = Number(u.searchParams.get('expires'));
+        expect(expires * 1000 - Date.now()).toBeGreaterThan(WEEK_MS - 120_000);
+        expect(u.searchParams.get('sig')).toBe(signOutputLink({ jobId: job.id, expiresAtMs: expires * 1000, secret }).sig);
+      };
+      const page = (await stack.api<{ data: { type: string; data: Job }[] }>('GET', `/v1/jobs/${job.id}/events?after=0`, undefined, { headers: { accept: 'application/json' } })).body;
+      fresh(page.data.find((e) => e.type === 'job.succeeded')!.data.result!.url);
+      // The stream replays the backlog and ends at the job's end.
+      const sse = await request(`${stack.apiUrl}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${TENANTS.acme}`, accept: 'text/event-stream' } });
+      const text = await sse.body.text();
+      const frame = text.split('\n\n').find((f) => f.includes('event: job.succeeded'))!;
+      fresh((JSON.parse(frame.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { data: Job }).data.result!.url);
+    } finally {
+      await redis.lset(key, at, lines[at]!);
+    }
+  });
+
   it('serves byte ranges, HEAD and conditional requests as a <video> element needs them', async () => {
     const { url, sha256: digest } = job.result!;
     const part = await fetchBytes(url, { range: 'bytes=100-1099' });

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import type { EventFeed } from '../../jobs/event-feed.js';
-import { isTerminal, TERMINAL_EVENTS, type JobEvent } from '../../jobs/schemas.js';
+import { eventJob, isTerminal, TERMINAL_EVENTS, type Job, type JobEvent } from '../../jobs/schemas.js';
 import type { Logger } from '../../observability/logger.js';
 import { parseWith } from '../validation.js';
 import { dataList, errorResponses, idParams } from '../schemas/common.js';
@@ -31,6 +31,28 @@ export interface EventRouteDeps {
   batchEndCarrier?: (batchId: string, jobId: string) => Promise<'this' | 'other' | 'unknown'>;
   /** Streams one tenant may hold open on this API process at once (EVENT_STREAMS_PER_TENANT); absent: no limit. */
   maxStreamsPerTenant?: number;
+  /** A succeeded job with a stored output gets a fresh signed result.url (as on GET /v1/jobs/{id}). */
+  presentResult?: (job: Job) => Promise<Job>;
+}
+
+/**
+ * The store as the route reads it: a job.succeeded event read back carries the link minted when the job ended, dead
+ * once OUTPUT_URL_TTL_MS passed (a caller catching up without webhooks days later); it goes out with a fresh one.
+ * Live events are not touched: they were published with a link minted a moment before.
+ */
+function withFreshLinks(store: EventStore, present: ((job: Job) => Promise<Job>) | undefined): EventStore {
+  if (!present) return store;
+  return {
+    async events(jobId, afterSeq, limit) {
+      const events = await store.events(jobId, afterSeq, limit);
+      return Promise.all(
+        events.map(async (event) => {
+          const job = event.type === 'job.succeeded' ? eventJob(event) : null;
+          return job?.result ? { ...event, data: await present(job) } : event;
+        }),
+      );
+    },
+  };
 }
 
 const query = z.object({ after: z.coerce.number().int().min(0).optional().describe('return events with seq greater than this') });
@@ -51,6 +73,7 @@ const READ_RETRY_BASE_MS = 500;
 const READ_FAILURES_TO_END = 5;
 
 export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
+  const store = withFreshLinks(deps.store, deps.presentResult);
   return async (app) => {
     // Open streams end on shutdown, or the server would wait for every SSE client to hang up by itself.
     const open = new Set<() => void>();
@@ -87,7 +110,7 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
         const lastSeen = header ? parseWith(lastEventId, header, 'Last-Event-ID') : undefined;
         const accept = request.headers.accept ?? '';
         if (accept.includes('application/json') && !accept.includes('text/event-stream')) {
-          return reply.type('application/json').send({ data: await deps.store.events(id, after ?? lastSeen ?? 0, EVENTS_PAGE) });
+          return reply.type('application/json').send({ data: await store.events(id, after ?? lastSeen ?? 0, EVENTS_PAGE) });
         }
         const tenant = request.tenant;
         const held = openByTenant.get(tenant) ?? 0;
@@ -107,7 +130,7 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
         // An EventSource reconnects to the same URL, ?after included, adding Last-Event-ID: that header is the newer word.
         await streamEvents(reply, {
           closed,
-          store: deps.store,
+          store,
           feed: deps.feed(),
           channel: deps.channelOf(id),
           jobId: id,
