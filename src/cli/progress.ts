@@ -1,6 +1,6 @@
 // The live progress line of `submit --wait` / `wait`: a bar redrawn every second on a terminal (the seconds keep
 // counting while nothing happens), one line per stage change otherwise; what the job waits for, once per change.
-import { eventJob, type Job, type JobEvent } from '../jobs/schemas.js';
+import { eventJob, isTerminal, type Job, type JobEvent } from '../jobs/schemas.js';
 import type { CliIo } from './io.js';
 
 const BAR_WIDTH = 30;
@@ -38,6 +38,9 @@ export class ProgressView {
 
   /** The job as an event carried it, or as read between events. */
   show(job: Job): void {
+    // A job read at its end, then its feed replayed from the start: the replay is history, not news (the bar went
+    // back from 100 % to 10 %).
+    if (this.job && isTerminal(this.job.status) && !isTerminal(job.status)) return;
     this.job = job;
     const waiting = job.waiting?.message ?? null;
     const waitingChanged = waiting !== this.lastWaiting;
