@@ -62,8 +62,12 @@ const ADK_MARKERS = [
   'errorMessage', 'error_message', 'turnComplete', 'turn_complete', 'longRunningToolIds', 'long_running_tool_ids',
 ];
 const KEEPALIVE_WORDS = /^(heartbeat|ping|keep-?alive|keep_alive)$/i;
-/** Old ADK built `{"error": "<str(e)>"}` with an f-string, so quotes inside the message break the JSON (§3). */
-const BROKEN_ERROR = /^\{\s*"error"\s*:\s*"([\s\S]*)"\s*\}$/;
+/**
+ * Old ADK built `{"error": "<str(e)>"}` with an f-string, so quotes inside the message break the JSON (§3), and a
+ * message over several lines (a validation error, a traceback) leaves only its first line a `data:` line: the
+ * closing `"}` is then missing, and the rest of the text is lost with the lines the SSE parser drops.
+ */
+const BROKEN_ERROR = /^\{\s*"error"\s*:\s*"([\s\S]*?)("\s*\})?$/;
 const MAX_RAW = 500;
 
 function unknown(raw: string): AgentEvent {
@@ -167,7 +171,7 @@ export function decodeData(data: string, seen: Set<string>, sseEvent?: string): 
     value = JSON.parse(trimmed);
   } catch {
     const broken = BROKEN_ERROR.exec(trimmed);
-    if (broken) return [errorEvent(broken[1] ?? '')];
+    if (broken) return [errorEvent(broken[2] ? (broken[1] ?? '') : `${broken[1] ?? ''}…`)];
     return sseEvent === 'error' ? [errorEvent(trimmed)] : [unknown(data)];
   }
   if (typeof value === 'string' && KEEPALIVE_WORDS.test(value.trim())) return [{ kind: 'heartbeat' }];

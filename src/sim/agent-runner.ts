@@ -37,6 +37,8 @@ export interface AgentJob {
   ignoreAspect?: boolean;
   /** agent_error_event: the model-level failure's code (default MALFORMED_FUNCTION_CALL). */
   agentErrorCode?: 'MALFORMED_FUNCTION_CALL' | 'SAFETY' | undefined;
+  /** stream_error with a message over several lines (FaultSpec.multiline). */
+  multilineError?: boolean;
   sink: SseSink;
   /** Aborted by reset()/close(): the run stops without touching state. */
   signal: AbortSignal;
@@ -290,7 +292,9 @@ async function failMidway(run: Run, intent: Intent): Promise<void> {
     job.sink.event(run.event({ errorCode: code, errorMessage: message, ...extra }));
     return;
   }
-  const message = `Tool "${tool}" failed: boom`;
+  const message = job.multilineError
+    ? `1 validation error for ${tool}\nops\n  Field required [type=missing, input_value={}, input_type=dict]`
+    : `Tool "${tool}" failed: boom`;
   // Old ADK built this line with an f-string: the inner quotes are not escaped, so it is not valid JSON.
   job.sink.rawData(job.fault === 'stream_error' ? `{"error": "${message}"}` : JSON.stringify({ error: message }));
 }

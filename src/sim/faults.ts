@@ -74,10 +74,12 @@ export const faultSpecSchema = z
     status: z.number().int().min(100).max(599).optional(),
     form: z.enum(['html', 'json']).optional(),
     errorCode: z.enum(['MALFORMED_FUNCTION_CALL', 'SAFETY']).optional(),
+    multiline: z.boolean().optional(),
   })
   .strict()
   // A field another kind would ignore is refused, so a test cannot believe it chose something it did not.
   .refine((f) => f.form === undefined || f.kind === 'server_error', { message: 'form: server_error only', path: ['form'] })
+  .refine((f) => f.multiline === undefined || f.kind === 'stream_error', { message: 'multiline: stream_error only', path: ['multiline'] })
   .refine((f) => f.errorCode === undefined || f.kind === 'agent_error_event', {
     message: 'errorCode: agent_error_event only',
     path: ['errorCode'],

@@ -106,6 +106,7 @@ export function registerRunSseRoute(app: FastifyInstance, ctx: SimContext): void
       fault,
       ignoreAspect: runFault?.kind === 'ignore_aspect_once',
       agentErrorCode: info.fault?.errorCode,
+      multilineError: info.fault?.multiline === true,
       sink,
       signal: ctx.signal(),
     });

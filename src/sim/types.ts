@@ -66,6 +66,11 @@ export interface FaultSpec {
   form?: 'html' | 'json';
   /** agent_error_event: the model-level failure's code (protocol §3), default 'MALFORMED_FUNCTION_CALL'. */
   errorCode?: 'MALFORMED_FUNCTION_CALL' | 'SAFETY';
+  /**
+   * stream_error: the error's text spans lines (a pydantic validation error, a traceback), which old ADK's f-string
+   * wrote raw: the frame's later lines are no `data:` lines, so an SSE parser keeps only the first.
+   */
+  multiline?: boolean;
 }
 
 export interface SimLogEntry {

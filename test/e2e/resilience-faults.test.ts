@@ -273,6 +273,17 @@ describe('resilience: upstream faults', () => {
     expect(entries(stack, 'state').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('an old-ADK error over several lines on an edit → UPSTREAM_AGENT_ERROR with its first line, not an edit that changed nothing', async () => {
+    // Only the frame's first line is a data: line; the edit closed after its tool call, so the job succeeded with the
+    // unedited draft and no word of the error.
+    stack.sim.injectFault({ kind: 'stream_error', multiline: true, after: 1 });
+    const job = await finished(stack, await createJob(stack, { followups: [EDIT] }));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_AGENT_ERROR' });
+    expect(job.error!.message).toContain('1 validation error for edit_multitrack…');
+    expect(accepted(stack, 'run_sse', job.upstream.session_id!)).toHaveLength(2);
+  });
+
   it('a duplicate render id is retried once under a new id: still one render', async () => {
     stack.sim.injectFault({ kind: 'render_duplicate_id' });
     const job = await finished(stack, await createJob(stack, {}));

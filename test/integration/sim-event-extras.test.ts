@@ -118,6 +118,7 @@ describe('sim eventExtras', () => {
 
   it('errorCode belongs to agent_error_event only', () => {
     expect(() => suite.sim.injectFault({ kind: 'stream_error', errorCode: 'SAFETY' })).toThrow(/agent_error_event only/);
+    expect(() => suite.sim.injectFault({ kind: 'stream_error_json', multiline: true })).toThrow(/stream_error only/);
   });
 });
 

@@ -142,6 +142,11 @@ describe('event mapping details', () => {
     expect(events).toEqual([{ kind: 'error', message: 'Tool "edit_multitrack" failed: boom' }]);
   });
 
+  it('keeps the first line of an old-ADK error whose text spans lines (the rest are no data: lines), marked cut', () => {
+    const events = decodeStream('data: {"error": "1 validation error for EditArgs\nops\n  Field required [type=missing]"}\n\n');
+    expect(events).toEqual([{ kind: 'error', message: '1 validation error for EditArgs…' }]);
+  });
+
   it('turns a functionResponse carried by role "user" into a tool result with its status', () => {
     const events = decodeStream(load('adk-camel.sse'));
     expect(events.filter((e) => e.kind === 'tool_result')).toEqual([
