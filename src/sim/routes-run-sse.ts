@@ -90,6 +90,7 @@ export function registerRunSseRoute(app: FastifyInstance, ctx: SimContext): void
       style: sc.eventStyle,
       split: sc.splitArtifactEvents,
       heartbeat: sc.heartbeat,
+      framing: sc.sseFraming,
       partials: body.streaming === true && sc.streamingPartials,
       ...(fault === 'stream_drop' ? { dropAfter: kind === 'question' ? ('heartbeat' as const) : ('event' as const) } : {}),
     });

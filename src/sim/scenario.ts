@@ -3,6 +3,12 @@ import { z } from 'zod';
 import { REQUIREMENT_NAMES, type RequirementName } from './requirements.js';
 
 export type HeartbeatForm = 'json' | 'empty' | 'comment' | 'word' | 'mixed';
+/**
+ * How /run_sse frames are laid out on the wire, all valid SSE (WHATWG): 'lf' `data: <payload>\n\n`; 'crlf' and 'cr'
+ * other line ends; 'compact' no space after `data:`; 'fragmented' each frame written in 5-byte pieces (split inside
+ * UTF-8 characters and between CR and LF); 'mixed' rotates through all five per frame.
+ */
+export type SseFraming = 'lf' | 'crlf' | 'cr' | 'compact' | 'fragmented' | 'mixed';
 /** 'adk' raw ADK events, 'typed' v4.4's simplified events, 'mixed' both in one stream (see SimScenario.eventStyle). */
 export type EventStyle = 'adk' | 'typed' | 'mixed';
 /** The render poll dialects of protocol §2.8 (a, b) and §4 (Remotion's raw getRenderProgress passed through). */
@@ -22,6 +28,8 @@ export interface SimScenario {
   eventStyle: EventStyle;
   heartbeat: HeartbeatForm;
   heartbeatIntervalMs: number;
+  /** The wire layout of every frame (events, heartbeats, the hand-built error): see SseFraming. */
+  sseFraming: SseFraming;
   /** Newer ADK: an event with content and a state/artifact delta is sent as two events. */
   splitArtifactEvents: boolean;
   /** Append "I encountered a temporary issue…" after otherwise normal output. */
@@ -140,6 +148,7 @@ export const DEFAULT_SCENARIO: SimScenario = Object.freeze({
   eventStyle: 'adk',
   heartbeat: 'json',
   heartbeatIntervalMs: 5_000,
+  sseFraming: 'lf',
   splitArtifactEvents: false,
   trailingTemporaryIssue: false,
   streamingPartials: true,
@@ -187,6 +196,7 @@ export const scenarioPatchSchema = z
     eventStyle: z.enum(['adk', 'typed', 'mixed']),
     heartbeat: z.enum(['json', 'empty', 'comment', 'word', 'mixed']),
     heartbeatIntervalMs: ms,
+    sseFraming: z.enum(['lf', 'crlf', 'cr', 'compact', 'fragmented', 'mixed']),
     splitArtifactEvents: z.boolean(),
     trailingTemporaryIssue: z.boolean(),
     streamingPartials: z.boolean(),

@@ -1,12 +1,14 @@
 // Writes one /run_sse response: `data: <json>\n\n` frames, heartbeats in the scenario's form, drops.
 import type { ServerResponse } from 'node:http';
 import { formatEvent, partialChunks, textOf, type AdkEvent, type FormatOptions } from './adk-events.js';
-import type { EventStyle, HeartbeatForm } from './scenario.js';
+import type { EventStyle, HeartbeatForm, SseFraming } from './scenario.js';
 
 export interface SinkOptions extends Omit<FormatOptions, 'style'> {
   /** 'mixed': each event in one form, alternating per kind (see SimScenario.eventStyle). */
   style: EventStyle;
   heartbeat: HeartbeatForm;
+  /** Wire layout of each frame; default 'lf'. */
+  framing?: SseFraming;
   /** The request asked for streaming:true and the scenario honours it. */
   partials: boolean;
   /** stream_drop: destroy the socket right after the first event (or first heartbeat). */
@@ -14,6 +16,24 @@ export interface SinkOptions extends Omit<FormatOptions, 'style'> {
 }
 
 const ROTATION: Exclude<HeartbeatForm, 'mixed'>[] = ['json', 'empty', 'comment', 'word'];
+const FRAMINGS: Exclude<SseFraming, 'mixed'>[] = ['lf', 'crlf', 'cr', 'compact', 'fragmented'];
+/** 'fragmented': bytes per write, small enough to split multi-byte characters and CRLF pairs. */
+const FRAGMENT_BYTES = 5;
+
+/** A frame written as 'lf' (`data: …\n\n`, `: comment\n\n`) laid out in another framing's line ends and spacing. */
+function laidOut(frame: string, framing: Exclude<SseFraming, 'mixed'>): string {
+  switch (framing) {
+    case 'crlf':
+      return frame.replace(/\n/g, '\r\n');
+    case 'cr':
+      return frame.replace(/\n/g, '\r');
+    case 'compact':
+      return frame.replace(/^data: /gm, 'data:');
+    case 'lf':
+    case 'fragmented':
+      return frame;
+  }
+}
 
 type EventKind = 'text' | 'call' | 'result' | 'other';
 
@@ -46,6 +66,7 @@ export class SseSink {
   /** eventStyle 'mixed': events of each kind sent so far; text-only events start one ahead, so typed comes first. */
   private readonly sent: Record<EventKind, number> = { text: 1, call: 0, result: 0, other: 0 };
   private timer: NodeJS.Timeout | undefined;
+  private frames = 0;
   private readonly closeListeners: (() => void)[] = [];
 
   constructor(
@@ -87,14 +108,14 @@ export class SseSink {
 
   /** A raw `data:` payload, written as is (used for old ADK's hand-built, possibly invalid error JSON). */
   rawData(payload: string): void {
-    if (this.open) this.res.write(`data: ${payload}\n\n`);
+    if (this.open) this.write(`data: ${payload}\n\n`);
   }
 
   heartbeat(): void {
     if (!this.open) return;
     const form = this.opts.heartbeat === 'mixed' ? ROTATION[this.beats % ROTATION.length]! : this.opts.heartbeat;
     this.beats++;
-    this.res.write(heartbeatFrame(form));
+    this.write(heartbeatFrame(form));
     if (this.opts.dropAfter === 'heartbeat') this.drop();
   }
 
@@ -135,6 +156,20 @@ export class SseSink {
   }
 
   private writePayloads(payloads: string[]): void {
-    for (const p of payloads) this.res.write(`data: ${p}\n\n`);
+    for (const p of payloads) this.write(`data: ${p}\n\n`);
+  }
+
+  /** One whole frame, in the scenario's framing. */
+  private write(frame: string): void {
+    const framing = this.opts.framing ?? 'lf';
+    const form = framing === 'mixed' ? FRAMINGS[this.frames % FRAMINGS.length]! : framing;
+    this.frames++;
+    if (form !== 'fragmented') {
+      this.res.write(laidOut(frame, form));
+      return;
+    }
+    // CRLF line ends, so some pieces end between the CR and the LF.
+    const bytes = Buffer.from(laidOut(frame, 'crlf'));
+    for (let at = 0; at < bytes.length; at += FRAGMENT_BYTES) this.res.write(bytes.subarray(at, at + FRAGMENT_BYTES));
   }
 }
