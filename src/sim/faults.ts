@@ -70,6 +70,7 @@ export const faultSpecSchema = z
     times: z.number().int().min(1).optional(),
     after: z.number().int().min(0).optional(),
     retryAfterSec: z.number().int().min(0).nullable().optional(),
+    retryAfterForm: z.enum(['seconds', 'date']).optional(),
     delayMs: z.number().min(0).optional(),
     status: z.number().int().min(100).max(599).optional(),
     form: z.enum(['html', 'json']).optional(),
@@ -79,6 +80,7 @@ export const faultSpecSchema = z
   .strict()
   // A field another kind would ignore is refused, so a test cannot believe it chose something it did not.
   .refine((f) => f.form === undefined || f.kind === 'server_error', { message: 'form: server_error only', path: ['form'] })
+  .refine((f) => f.retryAfterForm === undefined || f.kind === 'rate_limited', { message: 'retryAfterForm: rate_limited only', path: ['retryAfterForm'] })
   .refine((f) => f.multiline === undefined || f.kind === 'stream_error', { message: 'multiline: stream_error only', path: ['multiline'] })
   .refine((f) => f.errorCode === undefined || f.kind === 'agent_error_event', {
     message: 'errorCode: agent_error_event only',

@@ -145,7 +145,7 @@ export function registerHooks(app: FastifyInstance, ctx: SimContext): void {
 }
 
 function gateway(ctx: SimContext, req: FastifyRequest, reply: FastifyReply, f: FaultSpec): FastifyReply | undefined {
-  if (f.kind === 'rate_limited') return sendRateLimited(reply, ctx.scenario(), f.retryAfterSec === undefined ? 1 : f.retryAfterSec);
+  if (f.kind === 'rate_limited') return sendRateLimited(reply, ctx.scenario(), f.retryAfterSec === undefined ? 1 : f.retryAfterSec, f.retryAfterForm);
   if (f.kind === 'server_error') return sendServerError(reply, f.status ?? 502, f.form ?? ctx.store.nextServerErrorForm());
   // network_drop: no answer at all, the socket just goes away.
   reply.hijack();

@@ -51,8 +51,10 @@ export function sendRenderError(reply: FastifyReply, sc: SimScenario, status: nu
 }
 
 /** A 429 (as the HTTP status, or only as the envelope's code with httpLikeCodes 'body'); no Retry-After when null. */
-export function sendRateLimited(reply: FastifyReply, sc: SimScenario, retryAfterSec: number | null): FastifyReply {
-  if (retryAfterSec !== null) void reply.header('retry-after', String(retryAfterSec));
+export function sendRateLimited(reply: FastifyReply, sc: SimScenario, retryAfterSec: number | null, form: 'seconds' | 'date' = 'seconds'): FastifyReply {
+  if (retryAfterSec !== null) {
+    void reply.header('retry-after', form === 'date' ? new Date(Date.now() + retryAfterSec * 1000).toUTCString() : String(retryAfterSec));
+  }
   return reply.code(envelopeStatus(429, sc)).send(envelopeBody(429, ENVELOPE_MESSAGES[429]!, sc));
 }
 

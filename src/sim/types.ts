@@ -58,6 +58,8 @@ export interface FaultSpec {
   after?: number;
   /** rate_limited: the Retry-After value in seconds (default 1); null sends no Retry-After at all (§6.8: unknown). */
   retryAfterSec?: number | null;
+  /** rate_limited: Retry-After as delay-seconds (default) or as the HTTP-date that far ahead (RFC 9110 allows both). */
+  retryAfterForm?: 'seconds' | 'date';
   /** slow: wall-clock delay before answering (default 2000 ms; not multiplied by timeScale). */
   delayMs?: number;
   /** server_error: the HTTP status (default 502); output_expired: 403 (default, AccessDenied), 404 (NoSuchKey) or 410. */

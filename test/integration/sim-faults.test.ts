@@ -52,6 +52,22 @@ describe('sim faults: gateway and envelope', () => {
     expect(statuses).toEqual([200, 429, 429, 200]);
   });
 
+  it('rate_limited can give Retry-After as an HTTP-date; the client waits until then', async () => {
+    const { token } = await newSession(suite.base);
+    suite.sim.injectFault({ kind: 'rate_limited', endpoint: 'credits', retryAfterSec: 90, retryAfterForm: 'date' });
+    const r = await call(suite.base, 'GET', '/api/credits/balance/simple', { token });
+    expect(r.status).toBe(429);
+    const at = Date.parse(String(r.headers['retry-after']));
+    expect(at - Date.now()).toBeGreaterThan(85_000);
+    expect(at - Date.now()).toBeLessThanOrEqual(90_000);
+    suite.sim.injectFault({ kind: 'rate_limited', endpoint: 'credits', retryAfterSec: 90, retryAfterForm: 'date' });
+    const err = (await makeClient(suite.base).getCredits(token).catch((e: unknown) => e)) as { kind: string; retryAfterMs: number };
+    expect(err.kind).toBe('rate_limited');
+    expect(err.retryAfterMs).toBeGreaterThan(85_000);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(90_000);
+    expect(() => suite.sim.injectFault({ kind: 'server_error', retryAfterForm: 'date' })).toThrow(/rate_limited only/);
+  });
+
   it('rate_limited can come without Retry-After, and as the envelope code 429 on HTTP 200; the client reads both as a 429 of 30 s', async () => {
     const { token } = await newSession(suite.base);
     const client = makeClient(suite.base);
