@@ -88,7 +88,7 @@ const CODES: Record<UrlSourceFailure, ErrorCode> = {
 };
 
 /** Scheme, host and path only: source links are often presigned, and the query carries the signature. */
-function describeUrl(url: string): string {
+export function describeUrl(url: string): string {
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname}`;

@@ -2,7 +2,7 @@
 // here because the upstream cannot read HEIC) are streamed to its multipart upload.
 import type { NemoClient } from '../../nemo/client.js';
 import { NemoError } from '../../nemo/errors.js';
-import { isHeicUrl, type FetchedUrlSource } from '../../uploads/url-source.js';
+import { describeUrl, isHeicUrl, type FetchedUrlSource } from '../../uploads/url-source.js';
 import { fileNameOf } from '../../video/draft-read.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
 import { fetchedSourceIndexes, fetchUrlSources } from './url-source-fetches.js';
@@ -74,7 +74,9 @@ export async function uploadStep(ctx: StepContext, token: string): Promise<StepO
         if ('url' in s && !isHeicUrl(s.url)) {
           const run = runOf('urls');
           run.urls.push(s.url);
-          run.named.push(`sources.${i} (${fileNameOf(s.url) ?? s.url})`);
+          // Named without its query or userinfo (a presigned link's signature, a password): the name goes into errors.
+          const shown = describeUrl(s.url);
+          run.named.push(`sources.${i} (${fileNameOf(shown) ?? shown})`);
           continue;
         }
         const file: UploadFile = 'url' in s ? fetchedAt.get(i)! : staged[nextStaged++]!;
