@@ -62,11 +62,25 @@ const AUDIO_BRANDS = new Set(['M4A ', 'M4B ', 'M4P ', 'F4A ']);
 const STILL_IMAGE_BRANDS = new Set(['crx ', 'jp2 ', 'jpx ', 'jpm ']);
 /** Old QuickTime files may start with a movie atom instead of `ftyp`. */
 const QUICKTIME_ATOMS = new Set(['moov', 'mdat', 'wide', 'free', 'skip', 'pnot']);
+/**
+ * The largest first atom other than `mdat` (the media itself) taken as one: text such as "Get free shipping" has an
+ * atom type at bytes 4–8 too, but its first four bytes, read as a size, are 538 MB or more.
+ */
+const MAX_LEADING_ATOM_BYTES = 256 * 1024 * 1024;
+
+/** A file without `ftyp` that starts like a QuickTime movie: a known atom type and a size such an atom can have. */
+function quickTimeStart(head: Buffer, box: string): boolean {
+  if (!QUICKTIME_ATOMS.has(box)) return false;
+  const size = head.readUInt32BE(0);
+  // 0: the atom runs to the end of the file; 1: a 64-bit size follows the type.
+  if (size === 0 || size === 1) return true;
+  return size >= 8 && (box === 'mdat' || size <= MAX_LEADING_ATOM_BYTES);
+}
 
 function isoBaseMedia(head: Buffer): SniffResult | null {
   if (head.length < 12) return null;
   const box = ascii(head, 4, 8);
-  if (box !== 'ftyp') return QUICKTIME_ATOMS.has(box) ? { ok: true, type: MEDIA_TYPES.mov } : null;
+  if (box !== 'ftyp') return quickTimeStart(head, box) ? { ok: true, type: MEDIA_TYPES.mov } : null;
   const size = head.readUInt32BE(0);
   const major = ascii(head, 8, 12);
   const compatible: string[] = [];
@@ -112,6 +126,9 @@ function mpegAudio(head: Buffer, at: number): SniffResult | null {
 
 function id3(head: Buffer): SniffResult | null {
   if (head.length < 10 || ascii(head, 0, 3) !== 'ID3') return null;
+  // An ID3v2 header: major version 2–4, a revision below 0xff, and four syncsafe size bytes (high bit clear); text
+  // that happens to start with "ID3" has none of that.
+  if (head[3]! < 2 || head[3]! > 4 || head[4] === 0xff || [6, 7, 8, 9].some((i) => head[i]! >= 0x80)) return null;
   // The tag size is four 7-bit "syncsafe" bytes; the audio frame after it says whether this is MP3 or AAC.
   const size = ((head[6]! & 0x7f) << 21) | ((head[7]! & 0x7f) << 14) | ((head[8]! & 0x7f) << 7) | (head[9]! & 0x7f);
   return mpegAudio(head, 10 + size) ?? { ok: true, type: MEDIA_TYPES.mp3 };
