@@ -30,7 +30,9 @@ const LIMIT_MESSAGES: Record<string, string> = {
   FST_FIELDS_LIMIT: 'body: too many multipart fields',
   FST_PARTS_LIMIT: 'body: too many multipart parts',
   FST_PROTO_VIOLATION: 'body: a field name is not allowed',
-  FST_INVALID_JSON_FIELD_ERROR: 'job: invalid JSON',
+  // The parser reads a part sent as application/json itself and says only that it failed: cut off at the size limit,
+  // holding __proto__ (refused by secure-json-parse) and malformed are one error there.
+  FST_INVALID_JSON_FIELD_ERROR: `job: invalid JSON, over ${MAX_JOB_FIELD_BYTES} bytes (the JSON body's limit), or holding __proto__; sent as a plain field instead of application/json, the answer says which`,
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'body: must be multipart/form-data',
 };
 
@@ -82,7 +84,10 @@ export async function readUpload(request: FastifyRequest, uploads: StagedUploads
     if (got.staged) await uploads.remove(got.staged.id);
     throw err;
   }
-  if (!got.staged) throw new AppError('VALIDATION_FAILED', 'file: required (a multipart file part named file)');
+  if (!got.staged) {
+    // busboy drops a part whose Content-Disposition it cannot read without a word: the caller may well have sent one.
+    throw new AppError('VALIDATION_FAILED', 'file: required (a multipart file part named file; a part whose Content-Disposition cannot be read, e.g. a filename with a line break, is skipped)');
+  }
   return got.staged;
 }
 

@@ -136,6 +136,16 @@ describe('POST /v1/uploads', () => {
     }
     expect((empty.body as { message: string }).message).toBe('file: the file is empty');
     expect((wrongName.body as { message: string }).message).toMatch(/^upload: send exactly one file part, named file/);
+    // A filename with a line break: the parser drops the whole part, so the answer says such a part may be why.
+    const unreadable = await send<{ code: string; message: string }>(stack.apiUrl, 'POST', '/v1/uploads', {
+      body: Buffer.concat([
+        Buffer.from(`--x\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''a%0Ab.png\r\nContent-Type: image/png\r\n\r\n`),
+        SAMPLES.png!.data,
+        Buffer.from('\r\n--x--\r\n'),
+      ]),
+      contentType: 'multipart/form-data; boundary=x',
+    });
+    expect([unreadable.status, unreadable.body.message]).toEqual([400, expect.stringMatching(/^file: required .*Content-Disposition cannot be read, e\.g\. a filename with a line break/)]);
     const json = await send<{ code: string; message: string }>(stack.apiUrl, 'POST', '/v1/uploads', { body: '{"file":"x"}', contentType: 'application/json' });
     expect(json.status).toBe(415);
     expect(json.body).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send multipart/form-data' });
