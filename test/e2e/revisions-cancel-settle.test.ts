@@ -39,4 +39,27 @@ describe('a canceled revision and the next one on the same session', () => {
     const session = parent.upstream.session_id!;
     expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(3);
   });
+
+  it('a revision canceled before its message went out counts none, and the next one does not wait for it to land', async () => {
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'make a 10-second promo video for a bakery, soft light' });
+    const parent = await waitForFinished(stack, created.body.id, 30_000);
+    expect(parent.status).toBe('succeeded');
+    const session = parent.upstream.session_id!;
+    // The revision's read of the state before its message takes 1.5 s; it is canceled meanwhile.
+    stack.sim.injectFault({ kind: 'slow', endpoint: 'state', sessionId: session, delayMs: 1_500 });
+    const canceled = await revise(parent.id, 'make it black and white');
+    await new Promise((r) => setTimeout(r, 500));
+    await stack.api('POST', `/v1/jobs/${canceled.id}/cancel`);
+    const ended = await waitForFinished(stack, canceled.id, 30_000);
+    expect(ended.status).toBe('canceled');
+    // It said one message was sent (the mark was written after the cancel, and the send refused): none reached the
+    // upstream, and the next revision read state RECONCILE_MAX_UNCHANGED times waiting for it to land.
+    expect(ended.usage.messages_sent).toBe(0);
+    expect(ended.messages_sent).toEqual([]);
+    const readsBefore = stack.sim.log.count('state', { sessionId: session });
+    const next = await waitForFinished(stack, (await revise(parent.id, 'title "Fresh"')).id, 30_000);
+    expect(next.status, JSON.stringify(next.error)).toBe('succeeded');
+    expect(stack.sim.log.count('state', { sessionId: session }) - readsBefore).toBeLessThan(10);
+    expect(stack.sim.log.count('run_sse', { sessionId: session })).toBe(2);
+  });
 });

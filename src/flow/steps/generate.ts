@@ -84,6 +84,14 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
     flow.render_premark = premark;
     throw err;
   }
+  // A cancel (or shutdown) that came while the mark was written, or while the state was read before it: nothing has
+  // gone out, so nothing is counted, and no later job on a shared session waits for this message to land. From here
+  // to the request's dispatch there is no await: an abort after this check finds the message on its way.
+  if (ctx.signal.aborted) {
+    await unsend(ctx, index);
+    flow.render_premark = premark;
+    throw ctx.signal.reason ?? new Error('aborted before the message was sent');
+  }
   log.info({ message: index, of: flow.messages.length }, 'sending message to the agent');
 
   let result: AgentRunResult;
