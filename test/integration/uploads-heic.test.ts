@@ -106,7 +106,12 @@ describe('POST /v1/uploads with a HEIC photo', () => {
   it('the API answers other requests while a 12 MP photo converts', async () => {
     const big = await readFile(`${FIXTURES}/quadrants-4032x3024.heic`);
     let done = false;
-    const pending = upload(big, 'big.heic').finally(() => (done = true));
+    const began = performance.now();
+    let tookMs = 0;
+    const pending = upload(big, 'big.heic').finally(() => {
+      done = true;
+      tookMs = performance.now() - began;
+    });
     const latencies: number[] = [];
     while (!done) {
       const started = performance.now();
@@ -118,9 +123,11 @@ describe('POST /v1/uploads with a HEIC photo', () => {
     const res = await pending;
     expect(res.status, res.text).toBe(201);
     expect((await stack.services.uploads.get(res.body.id))?.converted).toMatchObject({ width: 4032, height: 3024 });
-    console.log(`during a 12 MP conversion: ${latencies.length} health checks, slowest ${Math.max(...latencies).toFixed(1)} ms`);
+    console.log(`during a 12 MP conversion (${tookMs.toFixed(0)} ms): ${latencies.length} health checks, slowest ${Math.max(...latencies).toFixed(1)} ms`);
     expect(latencies.length).toBeGreaterThan(3);
-    expect(Math.max(...latencies)).toBeLessThan(250);
+    // A conversion on the API's main thread would hold one check for about the whole upload; measured against the
+    // upload's own duration (not a fixed bound), a loaded machine slows both alike.
+    expect(Math.max(...latencies)).toBeLessThan(tookMs / 2);
   });
 
   it('the sweeper removes a converted JPEG whose record is gone, like the original', async () => {

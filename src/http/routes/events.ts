@@ -73,7 +73,9 @@ const READ_RETRY_BASE_MS = 500;
 const READ_FAILURES_TO_END = 5;
 
 export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
-  const store = withFreshLinks(deps.store, deps.presentResult);
+  // Built at the first request: the documentation app builds these routes over deps that refuse every read.
+  let wrapped: EventStore | undefined;
+  const store: EventStore = { events: (...args) => (wrapped ??= withFreshLinks(deps.store, deps.presentResult)).events(...args) };
   return async (app) => {
     // Open streams end on shutdown, or the server would wait for every SSE client to hang up by itself.
     const open = new Set<() => void>();
