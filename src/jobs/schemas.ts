@@ -44,6 +44,22 @@ export const sourceSchema = z.union([
 ]);
 export type Source = z.infer<typeof sourceSchema>;
 
+/**
+ * A source as a request gives it: a URL with a user and password is refused, as HEIC sources and webhook URLs refuse
+ * it (the job record, its events and webhooks repeat its sources as given). Stored records are read with
+ * sourceSchema: a job accepted before this stays readable.
+ */
+const requestSourceSchema = z.union([
+  z.strictObject({
+    url: httpUrl.refine((v) => {
+      // Checks go on after a failed one: an unparsable URL is httpUrl's to name, not a throw here.
+      const u = URL.parse(v);
+      return u === null || (u.username === '' && u.password === '');
+    }, 'must not contain credentials (user:password@); a presigned link carries its access in the query'),
+  }),
+  sourceSchema.options[1],
+]);
+
 export { outputSchema, type Output } from '../video/output.js';
 
 export const webhookRequestSchema = z.strictObject({
@@ -70,7 +86,7 @@ export const languageSchema = z
 export const createJobBodySchema = z.strictObject({
   instruction: text(4000),
   followups: z.array(text(4000)).max(10, 'at most 10 follow-ups').default([]),
-  sources: z.array(sourceSchema).max(50, 'at most 50 sources').default([]),
+  sources: z.array(requestSourceSchema).max(50, 'at most 50 sources').default([]),
   output: outputSchema.prefault({}),
   conformance: conformanceSchema,
   language: languageSchema,
@@ -227,7 +243,7 @@ export const batchItemSchema = z.strictObject({
 });
 
 export const createBatchBodySchema = z.strictObject({
-  sources: z.array(sourceSchema).max(50, 'at most 50 sources').default([]),
+  sources: z.array(requestSourceSchema).max(50, 'at most 50 sources').default([]),
   items: z.array(batchItemSchema).min(1, 'at least 1 item').max(20, 'at most 20 items'),
   conformance: conformanceSchema,
   language: languageSchema,

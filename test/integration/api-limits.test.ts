@@ -48,6 +48,10 @@ describe('body limits on POST /v1/jobs', () => {
     ['an ftp source URL', { instruction: 'x', sources: [{ url: 'ftp://example.com/a.jpg' }] }, /^sources\.0/],
     ['a javascript: URL', { instruction: 'x', sources: [url(1), { url: 'javascript:alert(1)' }] }, /^sources\.1/],
     ['a URL over 2,048 characters', { instruction: 'x', sources: [{ url: `https://example.com/${'a'.repeat(2048)}` }] }, /^sources\.0/],
+    // As for HEIC sources and webhooks: the record, its events and webhooks repeat sources as given.
+    ['a source URL with a user and password', { instruction: 'x', sources: [url(1), { url: 'https://me:pw0rd@example.com/a.jpg' }] }, /^sources\.1\.url: must not contain credentials/],
+    ['a source URL with a user alone', { instruction: 'x', sources: [{ url: 'https://token@example.com/a.jpg' }] }, /^sources\.0\.url: must not contain credentials/],
+    ['a source that is no URL', { instruction: 'x', sources: [{ url: 'not a url' }] }, /^sources\.0\.url: must be an absolute http or https URL/],
     ['metadata over 4 KiB', { instruction: 'x', metadata: { blob: 'z'.repeat(4100) } }, /^metadata: must be at most 4096 bytes/],
     ['a webhook with a file: URL', { instruction: 'x', webhook: { url: 'file:///etc/passwd' } }, /^webhook\.url: must be an absolute http or https URL/],
     ['a webhook URL with a line break', { instruction: 'x', webhook: { url: 'https://hooks.example.com/a\r\nb' } }, /^webhook\.url: must not contain control characters/],
