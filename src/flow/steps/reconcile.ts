@@ -23,6 +23,9 @@ type InFlight = NonNullable<StepContext['flow']['inflight']>;
 const editsClosedCleanly = (inflight: InFlight): boolean =>
   !inflight.agent_error && !!inflight.closed_after_calls && !inflight.closed_after_calls.some((name) => GENERATION_TOOL.test(name));
 
+/** What an edit that closed cleanly without changing the state did, in its change note. */
+const cleanCloseNote = (inflight: InFlight): string => `the agent ended its turn after ${inflight.closed_after_calls!.join(', ')} without changing the draft`;
+
 function unchangedLimit(inflight: InFlight, max: number): number {
   if (inflight.agent_error) return Math.min(UNCHANGED_READS_AFTER_AGENT_ERROR, max);
   if (editsClosedCleanly(inflight)) return Math.min(UNCHANGED_READS_AFTER_CLEAN_CLOSE, max);
@@ -68,7 +71,7 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
       const why = agentError
         ? `the agent failed on it (${agentError})`
         : editsClosedCleanly(inflight)
-          ? `the agent ended its turn after ${inflight.closed_after_calls!.join(', ')} without changing the draft`
+          ? cleanCloseNote(inflight)
           : 'its answer was lost and the state did not change';
       log.warn({ message: inflight.index, reads: rc.reads }, `the correction did not take effect: ${why}; rendering the draft as it is`);
       await recordMessageOutcome(ctx, inflight.index, { texts: inflight.texts ?? [], after: state, note: `the correction did not take effect: ${why}` });
@@ -80,7 +83,7 @@ export async function reconcileStep(ctx: StepContext, token: string): Promise<St
       await recordMessageOutcome(ctx, inflight.index, {
         texts: inflight.texts ?? [],
         after: state,
-        note: `the agent ended its turn after ${inflight.closed_after_calls!.join(', ')} without changing the draft`,
+        note: cleanCloseNote(inflight),
       });
       return next('generate');
     }

@@ -38,13 +38,15 @@ export interface EventRouteDeps {
 /**
  * The store as the route reads it: a job.succeeded event read back carries the link minted when the job ended, dead
  * once OUTPUT_URL_TTL_MS passed (a caller catching up without webhooks days later); it goes out with a fresh one.
- * Live events are not touched: they were published with a link minted a moment before.
+ * Live events are not touched: they were published with a link minted a moment before. The deps are read per call:
+ * the documentation app builds these routes over deps that refuse every read.
  */
-function withFreshLinks(store: EventStore, present: ((job: Job) => Promise<Job>) | undefined): EventStore {
-  if (!present) return store;
+function withFreshLinks(deps: Pick<EventRouteDeps, 'store' | 'presentResult'>): EventStore {
   return {
     async events(jobId, afterSeq, limit) {
-      const events = await store.events(jobId, afterSeq, limit);
+      const events = await deps.store.events(jobId, afterSeq, limit);
+      const present = deps.presentResult;
+      if (!present) return events;
       return Promise.all(
         events.map(async (event) => {
           const job = event.type === 'job.succeeded' ? eventJob(event) : null;
@@ -73,9 +75,7 @@ const READ_RETRY_BASE_MS = 500;
 const READ_FAILURES_TO_END = 5;
 
 export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsyncZod {
-  // Built at the first request: the documentation app builds these routes over deps that refuse every read.
-  let wrapped: EventStore | undefined;
-  const store: EventStore = { events: (...args) => (wrapped ??= withFreshLinks(deps.store, deps.presentResult)).events(...args) };
+  const store = withFreshLinks(deps);
   return async (app) => {
     // Open streams end on shutdown, or the server would wait for every SSE client to hang up by itself.
     const open = new Set<() => void>();
