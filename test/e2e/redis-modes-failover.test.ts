@@ -14,6 +14,14 @@ const SCENARIO = { textMs: 200, generateMs: 3_000, editMs: 600, renderMs: 1_500,
 /** The API must answer within this while the master is replaced (503 NOT_READY or a real answer, never a hang). */
 const MAX_ANSWER_MS = 5_000;
 const CREATE_GAP_MS = 15;
+/**
+ * A create is its record-and-admission script, then the queue add: a failover between the two can lose the add with
+ * the old master (README "Running on Sentinel or Cluster"), and the queued sweep re-adds it once the job is
+ * QUEUED_SWEEP_AGE_MS old. With the defaults (60 s age, a pass every 60 s) that took up to 2 min, past the 90 s each
+ * job is given here; these let the safety net act within the test's wait (a job stuck `queued`, admission running, no
+ * queue entry, failed a run with four files at a time).
+ */
+const SWEEP_ENV = { QUEUED_SWEEP_INTERVAL_MS: '2000', QUEUED_SWEEP_AGE_MS: '5000' };
 
 interface Probe {
   at: number;
@@ -142,7 +150,7 @@ function onSentinel(): () => { topology: SentinelTopology; relay: RelayOnTopolog
   let relay: RelayOnTopology;
   beforeAll(async () => {
     topology = await startSentinel({ replicas: 1, sentinels: 3 });
-    relay = await startRelay(topology, { scenario: SCENARIO, worker: true });
+    relay = await startRelay(topology, { scenario: SCENARIO, worker: true, env: SWEEP_ENV });
   });
   afterAll(async () => {
     await relay?.close();
@@ -217,7 +225,7 @@ describe('failover: a Cluster shard master SIGKILLed amid running jobs (QUEUE_SH
   let relay: RelayOnTopology;
   beforeAll(async () => {
     topology = await startCluster({ masters: 3, replicasPerMaster: 1, shards: 3 });
-    relay = await startRelay(topology, { scenario: SCENARIO, worker: true });
+    relay = await startRelay(topology, { scenario: SCENARIO, worker: true, env: SWEEP_ENV });
   });
   afterAll(async () => {
     await relay?.close();
