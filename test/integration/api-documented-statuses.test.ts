@@ -67,6 +67,19 @@ describe('documented statuses', () => {
     }
   });
 
+  it('a multipart body is 415 on every route but the two that take one (cancel and DELETE took it and acted)', async () => {
+    const form = multipart([{ name: 'x', value: 'y' }]);
+    const others = tenantOperations().filter((o) => ['POST', 'DELETE'].includes(o.method) && o.path !== '/v1/jobs' && o.path !== '/v1/uploads');
+    expect(others.map((o) => `${o.method} ${o.path}`)).toEqual(expect.arrayContaining(['POST /v1/jobs/{id}/cancel', 'DELETE /v1/jobs/{id}']));
+    // A real job, so a route that took the body would act on it (the old cancel answered 200 and canceled it).
+    const job = await stack.api<{ id: string; status: string }>('POST', '/v1/jobs', { instruction: 'a promo' });
+    for (const { method, path } of others) {
+      const res = await send<{ code: string; message: string }>(stack.apiUrl, method, withId(path, job.body.id), { body: form.body, contentType: form.contentType });
+      expect([method, path, res.status, res.body.code, res.body.message]).toEqual([method, path, 415, 'UNSUPPORTED_MEDIA_TYPE', 'send application/json']);
+    }
+    expect((await stack.api<{ status: string }>('GET', `/v1/jobs/${job.body.id}`)).body.status).toBe('queued');
+  });
+
   it('415 names the types the route takes; plain text is refused like any other type', async () => {
     const message = async (path: string, body: Buffer | string, contentType: string) => {
       const res = await send<{ code: string; message: string }>(stack.apiUrl, 'POST', path, { body, contentType });

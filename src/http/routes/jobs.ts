@@ -71,7 +71,8 @@ export async function findJob(reader: JobReader, tenant: string, id: string): Pr
   return record;
 }
 
-export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
+/** POST /v1/jobs, JSON or multipart (a `job` field and file parts staged like POST /v1/uploads). */
+function createJobRoute(deps: JobRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
     await app.register(multipart, multipartOptions(deps.uploadMaxBytes));
 
@@ -140,6 +141,14 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
         return reply.status(200).header('idempotent-replayed', 'true').send(await withFreshLink(deps, result.record.job));
       },
     );
+  };
+}
+
+export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    // In a context of its own: the multipart parser serves the create only, so every other route here refuses a
+    // multipart body with 415 as it refuses any type but JSON (cancel and DELETE took one and acted on it).
+    await app.register(createJobRoute(deps));
 
     app.get(
       '/v1/jobs/:id',
@@ -228,12 +237,6 @@ export function jobRoutes(deps: JobRouteDeps): FastifyPluginAsyncZod {
             200: described('idempotent replay (header Idempotent-Replayed: true): the revision the first request with this Idempotency-Key created', jobResponse),
             ...errorResponses(400, 401, 404, 409, 422, 429, 431, 503),
           },
-        },
-        // The multipart parser of this route group is for creates: a revision takes JSON only.
-        preValidation: async (request) => {
-          if (!request.isMultipart()) return;
-          discardRestOfBody(request);
-          throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send application/json');
         },
       },
       async (request, reply) => {
