@@ -132,6 +132,6 @@ describe('GET /admin/overview', () => {
 
   it('is documented in the OpenAPI document with its response schema', async () => {
     const doc = await send<{ paths: Record<string, { get?: { responses: Record<string, unknown> } }> }>(stack.apiUrl, 'GET', '/openapi.json', { key: null });
-    expect(Object.keys(doc.body.paths['/admin/overview']?.get?.responses ?? {}).sort()).toEqual(['200', '401', '403', '431', '503']);
+    expect(Object.keys(doc.body.paths['/admin/overview']?.get?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403', '408', '431', '503']);
   });
 });

@@ -1,4 +1,5 @@
 // Every status a route answers before its handler runs (an over-long id, a body too large or of another type) is in the OpenAPI document, and 415 names the route's own body types.
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT_BYTES } from '../../src/app/settings.js';
 import { send } from '../helpers/http.js';
@@ -23,6 +24,16 @@ function tenantOperations(): { method: string; path: string; op: Operation }[] {
 }
 const withId = (path: string, id: string) => path.replace(/\{[^}]+\}/g, id);
 const NO_SUCH_JOB = 'job_00000000000000000000000000';
+
+/** Sends `raw` as is (a client library would add the Host header) and returns all the server wrote back. */
+function rawRequest(url: URL, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.end(raw));
+    let out = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (out += d));
+    socket.on('close', () => resolve(out)).on('error', reject);
+  });
+}
 
 describe('documented statuses', () => {
   it('an id over 64 characters is 400 on every route with one, and each documents it', async () => {
@@ -65,6 +76,15 @@ describe('documented statuses', () => {
         expect([path, empty.status]).not.toEqual([path, 400]);
       }
     }
+  });
+
+  it('every operation documents the 400, 408 and 431 answered before any route (no Host header, a request too slow, headers too large)', async () => {
+    const all = Object.entries(paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, op })));
+    expect(all.map((o) => o.at)).toEqual(expect.arrayContaining(['GET /healthz', 'GET /v1/credits', 'GET /v1/webhook-secret']));
+    for (const { at, op } of all) expect([at, ...Object.keys(op.responses)]).toEqual(expect.arrayContaining([at, '400', '408', '431']));
+    // The app's own refusal of a request with no Host header, on a route that takes no input at all.
+    const res = await rawRequest(new URL(stack.apiUrl), 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(res).toMatch(/^HTTP\/1\.1 400 [\s\S]*"code":"VALIDATION_FAILED"/);
   });
 
   it('a multipart body is 415 on every route but the two that take one (cancel and DELETE took it and acted)', async () => {

@@ -20,6 +20,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'JOB_FINISHED / JOB_NOT_FINISHED / PARENT_NOT_SUCCEEDED / NOTHING_TO_REDELIVER / IDEMPOTENCY_KEY_IN_USE (retry shortly) / TENANT_EXISTS',
   413: 'PAYLOAD_TOO_LARGE (JSON body over 1 MiB) / UPLOAD_TOO_LARGE (a file over UPLOAD_MAX_BYTES)',
   415: 'UNSUPPORTED_MEDIA_TYPE — a file whose bytes are not one of the accepted types, or a body that is neither JSON nor multipart',
+  408: 'REQUEST_TIMEOUT — the request (headers and body) was not received within HTTP_REQUEST_TIMEOUT_MS',
   416: 'RANGE_NOT_SATISFIABLE — the Range starts past the end of the file',
   422: 'IDEMPOTENCY_KEY_REUSED — the key was used with a different body within 24 h',
   429: 'RATE_LIMITED — too many requests for this tenant; Retry-After says when to come back',
@@ -50,20 +51,16 @@ export const ACTING_TENANT_NOT_FOUND = 'TENANT_NOT_FOUND — the admin key’s X
 
 /**
  * Adds to a documented route the errors answered before its handler runs, so the document lists every status the route
- * can answer: 431 on every route (Node's parser refuses oversized headers before routing); 404 TENANT_NOT_FOUND on the
- * /v1 routes (the admin key's X-Tenant naming no tenant, refused before the handler); and where the route documents
- * errors, 400 where a schema checks the path, query, headers or body (e.g. an id over 64 characters), 413 and 415
- * where a body is parsed.
+ * can answer: on every route 400 (a request Node's parser or the app refuses whatever the route: no Host header, an
+ * Expect other than 100-continue, a malformed Content-Length), 408 (not received within HTTP_REQUEST_TIMEOUT_MS) and
+ * 431 (oversized headers); 404 TENANT_NOT_FOUND on the /v1 routes (the admin key's X-Tenant naming no tenant, refused
+ * before the handler); and where the route documents errors, 413 and 415 where a body is parsed.
  */
 export function documentFrameworkErrors(route: { method: string | string[]; url?: string; schema?: Record<string, unknown> }): void {
   const response = route.schema?.response as Record<string, unknown> | undefined;
   if (!response) return;
-  const codes: number[] = [431];
-  if (Object.keys(response).some((status) => Number(status) >= 400)) {
-    const { params, querystring, headers, body } = route.schema!;
-    if (params || querystring || headers || body) codes.push(400);
-    if ([route.method].flat().some((m) => BODY_METHODS.has(m))) codes.push(413, 415);
-  }
+  const codes: number[] = [400, 408, 431];
+  if (Object.keys(response).some((status) => Number(status) >= 400) && [route.method].flat().some((m) => BODY_METHODS.has(m))) codes.push(413, 415);
   const all: Record<string, unknown> = { ...response, ...errorResponses(...codes.filter((code) => !(code in response))) };
   if (route.url?.startsWith('/v1/')) {
     // One 404 entry: the route's own not-found codes and the acting tenant's (the same error body).
