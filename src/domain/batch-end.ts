@@ -28,14 +28,15 @@ export function batchEndHook(deps: BatchEndDeps) {
       if (!batchId) return;
       const batch = await deps.batches.get(batchId);
       if (!batch) return;
-      const items = await deps.store.getMany(batch.items);
+      const items = await deps.batches.itemsOf(batch, await deps.store.getMany(batch.items));
+      const notLast = () => deps.batches.markNotLast(batchId, jobId, record.job.status);
       // Not the last item: said so, for its event stream to close at its own end.
-      if (items.some((item) => item !== null && !isTerminal(item.job.status))) return await deps.batches.markNotLast(batchId, jobId);
+      if (items.some((item) => item !== null && !isTerminal(item.status))) return await notLast();
       // The batch ended when its last item did: the time every read showed before this stamp, and shows after it.
       const view = batchView(batch, items);
       const at = view.finished_at ?? new Date().toISOString();
       const ended = { status: view.status, counts: view.counts };
-      if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant), jobId, ended))) return await deps.batches.markNotLast(batchId, jobId);
+      if (!(await deps.batches.claimEnd(batchId, at, await deps.retentionOf(batch.tenant), jobId, ended))) return await notLast();
       view.finished_at = at;
       const event: EventType = view.status === 'succeeded' ? 'batch.succeeded' : 'batch.failed';
       const seq = await deps.store.appendEvent(jobId, event, view);

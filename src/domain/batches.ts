@@ -94,6 +94,11 @@ export class BatchCommands {
         record.items.push(job.job.id);
         await batches.save(record);
       }
+    } catch (err) {
+      // Refused before any item was made (its webhook target, a source the first item's checks turned down): nothing
+      // was created, so nothing stays listed (it stayed `queued` with no items and no expiry, for good).
+      if (record.items.length === 0) await batches.remove(record).catch(() => {});
+      throw err;
     } finally {
       await uploads.handOver(refs, claimant, null).catch(() => {});
       // This request has decided: its items run, also when a later one could not be created (the request itself fails).
@@ -104,18 +109,23 @@ export class BatchCommands {
       }
       for (const enqueue of queueAdds) await enqueue();
     }
-    return batchView(record, await this.deps.store.getMany(record.items));
+    return this.view(record);
+  }
+
+  /** The batch as the API shows it, from its items' records (or, for an erased item, the outcome noted at its end). */
+  private async view(record: BatchRecord): Promise<Batch> {
+    return batchView(record, await this.deps.batches.itemsOf(record, await this.deps.store.getMany(record.items)));
   }
 
   async get(tenant: string, id: string): Promise<Batch> {
     const record = await this.deps.batches.getForTenant(tenant, id);
     if (!record) throw new AppError('BATCH_NOT_FOUND', `batch ${id} not found`);
-    return batchView(record, await this.deps.store.getMany(record.items));
+    return this.view(record);
   }
 
   async list(tenant: string, opts: { limit: number; cursor?: string }): Promise<{ data: Batch[]; next_cursor: string | null }> {
     const page = await this.deps.batches.list(tenant, opts);
-    const data = await Promise.all(page.records.map(async (r) => batchView(r, await this.deps.store.getMany(r.items))));
+    const data = await Promise.all(page.records.map((r) => this.view(r)));
     return { data, next_cursor: page.nextCursor };
   }
 

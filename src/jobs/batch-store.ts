@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { newBatchId } from './ids.js';
-import { BATCH_STATUSES, EVENT_TYPES, sourceSchema, type Batch, type BatchStatus, type JobRecord } from './schemas.js';
+import { BATCH_STATUSES, EVENT_TYPES, sourceSchema, type Batch, type BatchStatus, type JobRecord, type JobStatus } from './schemas.js';
 
 export const batchRecordSchema = z.object({
   tenant: z.string(),
@@ -33,10 +33,16 @@ export type BatchRecord = z.infer<typeof batchRecordSchema>;
 
 export const BATCH_ID_PATTERN = /^bat_[0-9A-Z]{26}$/;
 
+/**
+ * What a batch reads of an item: its status and end. An item erased before the batch ended (DELETE, its own retention)
+ * is the outcome noted when its end was looked at (BatchStore.markNotLast); null only when none was (counted canceled).
+ */
+export type BatchItem = { status: JobStatus; finished_at: string | null } | null;
+
 /** A batch's status from its items: it ends when every item has ended. */
-export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: BatchStatus; counts: Batch['counts'] } {
+export function batchStatusOf(items: readonly BatchItem[]): { status: BatchStatus; counts: Batch['counts'] } {
   const counts = Object.fromEntries(BATCH_STATUSES.map((s) => [s, 0])) as Batch['counts'];
-  for (const item of items) counts[item?.job.status ?? 'canceled'] += 1;
+  for (const item of items) counts[item?.status ?? 'canceled'] += 1;
   const total = items.length;
   const ended = counts.succeeded + counts.failed + counts.canceled;
   let status: BatchStatus;
@@ -48,14 +54,14 @@ export function batchStatusOf(items: readonly (JobRecord | null)[]): { status: B
   return { status, counts };
 }
 
-export function batchView(record: BatchRecord, items: readonly (JobRecord | null)[]): Batch {
+export function batchView(record: BatchRecord, items: readonly BatchItem[]): Batch {
   const { status, counts } = record.ended ? { status: record.ended.status, counts: record.ended.counts as Batch['counts'] } : batchStatusOf(items);
   // What only the service reads stays out (a webhook body is this object as it is: no response schema strips it).
   const { tenant: _tenant, idem: _idem, complete: _complete, ended: _ended, ...rest } = record;
   // Ended by its items' records before the hook that announces the end has stamped it: the last item's end is its end.
   const ended = status === 'succeeded' || status === 'failed' || status === 'canceled';
   const lastEnd = items.reduce<string | null>((at, item) => {
-    const end = item?.job.finished_at ?? null;
+    const end = item?.finished_at ?? null;
     return end !== null && (at === null || end > at) ? end : at;
   }, null);
   return { ...rest, status, counts, finished_at: record.finished_at ?? (ended ? lastEnd : null) };
@@ -83,6 +89,11 @@ export class BatchStore {
       .set(this.keys.batch(record.id), JSON.stringify(record))
       .zadd(this.keys.tenantBatches(record.tenant), 0, record.id)
       .exec();
+  }
+
+  /** Takes back a batch saved by a create that then made no item. */
+  async remove(record: Pick<BatchRecord, 'id' | 'tenant'>): Promise<void> {
+    await this.redis.multi().del(this.keys.batch(record.id)).zrem(this.keys.tenantBatches(record.tenant), record.id).exec();
   }
 
   async get(id: string): Promise<BatchRecord | null> {
@@ -128,9 +139,25 @@ export class BatchStore {
     return true;
   }
 
-  /** An item's end was looked at and did not end the batch: its stream will not carry the batch's event. */
-  async markNotLast(id: string, jobId: string): Promise<void> {
-    await this.redis.multi().hset(this.keys.batchChecked(id), jobId, '1').pexpire(this.keys.batchChecked(id), CHECKED_TTL_MS).exec();
+  /**
+   * An item's end was looked at and did not end the batch: its stream will not carry the batch's event. Its outcome is
+   * noted with the mark, for the batch to count it as it ended should the item be erased before the batch ends.
+   */
+  async markNotLast(id: string, jobId: string, outcome: JobStatus): Promise<void> {
+    await this.redis.multi().hset(this.keys.batchChecked(id), jobId, outcome).pexpire(this.keys.batchChecked(id), CHECKED_TTL_MS).exec();
+  }
+
+  /** The batch's items as its status reads them (BatchItem): the noted outcome stands in for an erased item's record. */
+  async itemsOf(record: Pick<BatchRecord, 'id' | 'items'>, records: readonly (JobRecord | null)[]): Promise<BatchItem[]> {
+    const items: BatchItem[] = records.map((r) => (r ? { status: r.job.status, finished_at: r.job.finished_at } : null));
+    if (!items.includes(null)) return items;
+    // Only when an item is gone: a read of a batch whose items all exist costs no command more.
+    const noted = await this.redis.hgetall(this.keys.batchChecked(record.id));
+    return items.map((item, i) => {
+      if (item) return item;
+      const outcome = notedOutcome.safeParse(noted[record.items[i]!]);
+      return outcome.success ? { status: outcome.data, finished_at: null } : null;
+    });
   }
 
   /**
@@ -143,6 +170,9 @@ export class BatchStore {
     return checked === 1 ? 'other' : 'unknown';
   }
 }
+
+/** A noted item outcome (marks written before outcomes were noted hold '1': read as none). */
+const notedOutcome = z.enum(['succeeded', 'failed', 'canceled']);
 
 /** Long enough for any batch to run to its end; the marks are only read by streams of items that have just ended. */
 const CHECKED_TTL_MS = 7 * 24 * 3600_000;

@@ -154,6 +154,31 @@ describe('batches and revisions', () => {
     }
   });
 
+  it('an item erased after it succeeded, before the batch ended, counts as succeeded: the batch ends succeeded, not canceled', async () => {
+    // The second item's message is an edit on the shared session: slowed (4 s at the stack's time scale), the first
+    // item is erased while the batch still runs.
+    stack.sim.setScenario({ editMs: 4_000_000 });
+    try {
+      const res = await stack.api<Batch>('POST', '/v1/batches', {
+        items: [{ instruction: 'a 10 second teaser' }, { instruction: 'now make it square', output: { aspect_ratio: '1:1' } }],
+        webhook: { url: receiver.url },
+      });
+      expect(res.status).toBe(202);
+      const [first, second] = res.body.items as [string, string];
+      await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${first}`)).body.status === 'succeeded', { what: 'item 1 to succeed', intervalMs: 20 });
+      expect((await stack.api('DELETE', `/v1/jobs/${first}`)).status).toBe(204);
+      expect((await stack.api<Job>('GET', `/v1/jobs/${second}`)).body.status).toBe('running');
+      const during = (await stack.api<Batch>('GET', `/v1/batches/${res.body.id}`)).body;
+      expect(during).toMatchObject({ status: 'running', counts: { succeeded: 1, running: 1, canceled: 0 } });
+      const done = await batchEnded(res.body.id, 'succeeded');
+      expect(done.counts).toMatchObject({ succeeded: 2, canceled: 0 });
+      const end = await waitFor(() => receiver.deliveries.find((d) => d.payload.type.startsWith('batch.') && d.payload.data.id === res.body.id), { what: 'the batch webhook' });
+      expect(end.payload.type).toBe('batch.succeeded');
+    } finally {
+      stack.sim.setScenario({ editMs: 150_000 });
+    }
+  });
+
   it('sources refused upstream fail the batch’s later items with that answer: one session, one upload, nothing sent for them', async () => {
     // Refused once: the same file would be refused again, so the later items must not upload it each in a session of its own.
     stack.sim.injectFault({ kind: 'unsupported_file', endpoint: 'upload' });

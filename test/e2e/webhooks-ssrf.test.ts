@@ -70,6 +70,20 @@ describe('webhook SSRF guard at job creation (WEBHOOK_ALLOW_PRIVATE=false)', () 
     expect(list.body.data).toEqual([]);
   });
 
+  it('a batch refused at its first item (its webhook target, a HEIC source on a refused address) leaves no batch behind', async () => {
+    for (const body of [
+      { items: [{ instruction: 'a promo' }, { instruction: 'shorter' }], webhook: { url: receiver.url } },
+      { items: [{ instruction: 'a promo' }], sources: [{ url: 'http://169.254.169.254/latest/photo.heic' }] },
+    ]) {
+      const res = await stack.api<{ code: string }>('POST', '/v1/batches', body, { headers: { 'idempotency-key': `ghost-${Math.random()}` } });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+    }
+    // It was listed as `queued` with no items, and its record kept with no expiry.
+    expect((await stack.api<{ data: unknown[] }>('GET', '/v1/batches')).body.data).toEqual([]);
+    expect(await stack.services.redis.keys(`${stack.prefix}*:batch*`)).toEqual([]);
+    expect(await stack.services.redis.keys(`${stack.prefix}*batches*`)).toEqual([]);
+  });
+
   it('refuses non-http schemes and credentials in the URL, and accepts a public address', async () => {
     expect((await create('ftp://example.com/x')).status).toBe(400);
     const withCreds = await create('http://user:pw@93.184.215.14/hook');
