@@ -1,4 +1,5 @@
 // Turns a job's events into queued deliveries: claimed in the ledger first, added to the queue second, in seq order.
+import { randomBytes } from 'node:crypto';
 import { TERMINAL_EVENTS, type EventType, type JobEvent, type JobRecord } from '../jobs/schemas.js';
 import type { JobStore, StoredEvent } from '../jobs/store.js';
 import type { DeliveryRead } from './delivery-scripts.js';
@@ -82,7 +83,8 @@ export class EventEnqueuer {
     if (!event) return null;
     const attemptOffset = (await this.deps.ledger.attempts(jobId)).filter((a) => a.event_id === event.id).length;
     const data: DeliveryJobData = { jobId, seq: event.seq, attempt: 1, redeliver: true, attemptOffset, tenant: record.tenant };
-    const queueId = `${deliveryId(jobId, event.seq)}-r${Date.now().toString(36)}`;
+    // Unique per request: two redeliveries in one millisecond shared an id, and BullMQ kept one of the two it answered 202.
+    const queueId = `${deliveryId(jobId, event.seq)}-r${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
     // Noted first: a redelivery in the queue is always one that erasing the job can find.
     await this.deps.ledger.noteRedelivery(jobId, queueId, (await this.deps.store.expiresAt(jobId)) ?? Date.now() + REDELIVERY_NOTE_FALLBACK_MS);
     await queueFor(this.deps.queue, jobId).add('deliver', data, { ...DELIVERY_JOB_OPTIONS, jobId: queueId });

@@ -152,6 +152,19 @@ describe('webhook routes', () => {
     expect((await stack.api('POST', `/v1/jobs/${id}/deliveries/redeliver`, undefined, { key: TENANTS.globex })).status).toBe(404);
   });
 
+  it('redeliveries asked for at once are each sent: twenty 202s, twenty more deliveries of the same event', async () => {
+    receiver.respond(() => ({ status: 204 }));
+    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 5-second clip', webhook: { url: receiver.url } });
+    const id = created.body.id;
+    const forJob = () => receiver.deliveries.filter((d) => d.payload.data.id === id);
+    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.webhook?.status === 'delivered', { what: 'delivered' });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => stack.api('POST', `/v1/jobs/${id}/deliveries/redeliver`)));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
+    // Same-millisecond requests shared a queue id, and BullMQ kept one of them: 15 of 20 arrived in an audit.
+    await waitFor(() => forJob().length === 21, { what: `21 deliveries (now ${forJob().length})`, timeoutMs: 20_000 });
+    expect(new Set(forJob().map((d) => d.headers['webhook-id'])).size).toBe(1);
+  });
+
   it('refuses to redeliver for a job without a webhook: 409 NOTHING_TO_REDELIVER (the request was valid; the job has nothing to send)', async () => {
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'no hooks here' });
     const res = await stack.api<{ code: string; message: string }>('POST', `/v1/jobs/${created.body.id}/deliveries/redeliver`);
