@@ -12,6 +12,7 @@ import type { FlowDeps } from './context.js';
 import { runFlow } from './machine.js';
 import { CAPPED_BACKOFF, cappedBackoffMs, createFlowQueues, type FlowJobData } from './queue.js';
 import { startQueuedSweeper } from './sweeper.js';
+import { RunAbort } from '../core/run-abort.js';
 
 export interface FlowWorkerOptions {
   /** BullMQ's connection (a client from redis/client.ts bullmqConnection); the caller closes it after close(). */
@@ -43,12 +44,12 @@ export async function startFlowWorker(deps: FlowDeps, opts: FlowWorkerOptions): 
   await subscribeWhenReady(opts.subscriber, channel);
   // Every worker hears every cancel; only the one running the job has it in `running`.
   opts.subscriber.on('message', (ch: string, jobId: string) => {
-    if (ch === channel) running.get(jobId)?.abort(new Error('canceled'));
+    if (ch === channel) running.get(jobId)?.abort(new RunAbort('canceled'));
   });
 
   // --- Graceful shutdown (issue 6): an abort that is not a cancel makes runFlow hand the job back (wait 0). ---
   let draining = false;
-  const shutdownAbort = () => new Error('worker shutting down');
+  const shutdownAbort = () => new RunAbort('worker shutting down');
   /**
    * While draining, abort right after a step ends: nothing is in flight then, so only the hand-back happens. One deps
    * object for every run (the job's controller found by its id), not a copy per run: thousands of runs wait at once.

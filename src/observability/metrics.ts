@@ -54,7 +54,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   );
   const stepDuration = new Histogram({
     name: 'nemo_relay_flow_step_duration_seconds',
-    help: 'Duration of one flow step run (outcome ok or error); _count is the number of step runs',
+    help: 'Duration of one flow step run (outcome ok, error, or aborted by a cancel or a shutdown); _count is the number of step runs',
     labelNames: ['step', 'outcome'],
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900],
     registers,
@@ -74,7 +74,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   });
   const webhookAttempts = new Counter({
     name: 'nemo_relay_webhook_attempts_total',
-    help: 'Webhook delivery attempts by outcome: delivered (2xx), failed (retried), gone (410, stops), refused (target not allowed)',
+    help: 'Webhook delivery attempts by outcome: delivered (2xx), failed (retried), exhausted (failed, no retry left), gone (410, stops), refused (target not allowed)',
     labelNames: ['outcome'],
     registers,
   });

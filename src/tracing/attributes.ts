@@ -29,4 +29,6 @@ export const ATTR = {
   webhookOutcome: 'relay.webhook.outcome',
   webhookRedeliver: 'relay.webhook.redeliver',
   role: 'relay.role',
+  /** The span ended by a deliberate abort (a cancel, a shutdown hand-back), not by a failure. */
+  aborted: 'relay.aborted',
 } as const;

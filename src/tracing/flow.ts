@@ -1,6 +1,7 @@
 // The worker's spans: one per run of a job (parented on the traceparent its record keeps) and one per flow step.
 import { ATTR } from './attributes.js';
 import { annotateActiveSpan, inSpan, SpanKind } from './spans.js';
+import { isAbort } from '../core/run-abort.js';
 
 /** The part of a BullMQ job a run span needs (kept structural so this layer needs no BullMQ import). */
 export interface RunJob {
@@ -61,7 +62,8 @@ export function traceStep<T>(step: string, jobId: string, run: () => Promise<T>)
       if (typeof o?.delayMs === 'number') span.setAttribute(ATTR.stepWaitMs, o.delayMs);
       return outcome;
     } catch (err) {
-      span.setAttribute(ATTR.stepOutcome, 'error');
+      // As the step metric counts it: a cancel or a shutdown's hand-back is neither a success nor a failure.
+      span.setAttribute(ATTR.stepOutcome, isAbort(err) ? 'aborted' : 'error');
       throw err;
     }
   });

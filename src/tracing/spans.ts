@@ -5,6 +5,7 @@ import { PACKAGE_VERSION } from '../core/version.js';
 import { ATTR } from './attributes.js';
 import { tracingApi, tracingEnabled, type OtelApi } from './state.js';
 import { formatTraceparent, parseTraceparent } from './traceparent.js';
+import { isAbort } from '../core/run-abort.js';
 
 export type { Span };
 
@@ -68,7 +69,10 @@ export function startSpan(name: string, opts: SpanOptions = {}): Span {
   return tracer().startSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, ...(opts.attributes ? { attributes: opts.attributes } : {}) }, parentOf(opts));
 }
 
-/** Runs `fn` inside a new active span (its children nest under it) and ends it; a throw marks it failed and is rethrown. */
+/**
+ * Runs `fn` inside a new active span (its children nest under it) and ends it; a throw marks it failed and is rethrown,
+ * unless it is a deliberate abort (a cancel, a worker handing its jobs back): that span is marked aborted, not failed.
+ */
 export async function inSpan<T>(name: string, opts: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
   if (!tracingEnabled()) return fn(NOOP_SPAN);
   const parent = parentOf(opts);
@@ -77,7 +81,8 @@ export async function inSpan<T>(name: string, opts: SpanOptions, fn: (span: Span
     const { context, trace } = api();
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (err) {
-    markFailed(span, err);
+    if (isAbort(err)) span.setAttribute(ATTR.aborted, true);
+    else markFailed(span, err);
     throw err;
   } finally {
     span.end();

@@ -199,6 +199,26 @@ describe('tracing: one job, one trace', () => {
     expect((await stack.services.store.get(id))!.trace).toMatch(new RegExp(`^00-${traceId(spans[0]!)}-`));
   });
 
+  it('a cancel mid-message ends the step and its upstream call as aborted, not failed (as the step metric counts it)', async () => {
+    stack.sim.setScenario({ generateMs: 2_000_000 });
+    try {
+      const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'make a 10-second promo video' });
+      const id = created.body.id;
+      await waitFor(() => stack.sim.log.entries().some((e) => e.endpoint === 'run_sse' && e.message?.startsWith('make a 10-second')), { what: 'the message sent' });
+      expect((await stack.api('POST', `/v1/jobs/${id}/cancel`)).status).toBe(200);
+      await waitForFinished(stack, id);
+      const step = await waitFor(() => tracing.spans().find((s) => s.name === 'flow.step generate' && s.attributes[ATTR.jobId] === id), { what: 'the generate step span' });
+      expect(step.attributes[ATTR.stepOutcome]).toBe('aborted');
+      expect(step.attributes[ATTR.aborted]).toBe(true);
+      expect(step.status.code).not.toBe(2); // SpanStatusCode.ERROR
+      const call = tracing.spans().find((s) => s.name === 'nemo run_sse' && parentId(s) === spanId(step));
+      expect(call?.attributes[ATTR.aborted]).toBe(true);
+      expect(call?.status.code).not.toBe(2);
+    } finally {
+      stack.sim.setScenario({ generateMs: 150_000 });
+    }
+  });
+
   it('gives the streamed file upload its HTTP client span too, below nemo upload', async () => {
     const uploadId = await uploadFile(stack, 'photo.jpg', SAMPLES.jpg!.data);
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a ten-second teaser', sources: [{ upload_id: uploadId }] });
