@@ -53,12 +53,15 @@ return 'none'`);
 /**
  * ARGV: base, jobId, tenant. About how many jobs start before this one: its place among its tenant's waiting jobs, plus
  * the other tenants' waiting jobs whose passes come before the pass this job will start at (caps ignored: an estimate).
- * false when it is not waiting.
+ * 0 when it was admitted (its slot taken: it starts when a worker takes it), false when the scheduler does not hold it.
  */
 const POSITION = luaScript(`
 local base, job, t = ARGV[1], ARGV[2], ARGV[3]
 local rank = redis.call('ZRANK', base .. 'pending:' .. t, job)
-if not rank then return false end
+if not rank then
+  if redis.call('SISMEMBER', base .. 'running:' .. t, job) == 1 then return 0 end
+  return false
+end
 local vt = tonumber(redis.call('GET', base .. 'vtime') or '0')
 local function weightOf(x)
   local lim = redis.call('HGET', base .. 'limits', x) or '0|1|default'
@@ -157,7 +160,7 @@ export class Admission {
     return (await runScript(this.redis, STATE, 1, route, base, jobId, tenant)) as 'pending' | 'running' | 'none';
   }
 
-  /** About how many jobs start before this one (1 = next) among its shard's; null when it is not waiting. */
+  /** About how many jobs start before this one (1 = next) among its shard's; 0 once admitted; null when not held. */
   async position(jobId: string, tenant: string): Promise<number | null> {
     const { base, route } = this.of(tenant);
     const out = await runScript(this.redis, POSITION, 1, route, base, jobId, tenant);

@@ -178,7 +178,7 @@ export const jobSchema = z.object({
     .int()
     .nullable()
     .default(null)
-    .describe('while queued: about how many jobs (of every tenant, fairly interleaved) start before this one, 1 = next; null otherwise'),
+    .describe('while queued: about how many jobs (of every tenant, fairly interleaved) start before this one, 1 = next, 0 = its turn came and it starts when a worker takes it; null otherwise'),
   result: jobResultSchema.nullable(),
   error: jobErrorSchema.nullable(),
   upstream: z.object({

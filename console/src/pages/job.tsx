@@ -113,7 +113,7 @@ function Overview({ job, state }: { job: Job; state: FeedState }) {
       {typeof job.queue_position === 'number' && (
         <div>
           <dt>Queue position</dt>
-          <dd>{job.queue_position}</dd>
+          <dd>{job.queue_position === 0 ? 'starting (waiting for a worker)' : job.queue_position}</dd>
         </div>
       )}
       <div>
