@@ -25,6 +25,7 @@ async function failedStart(env: Record<string, string>): Promise<{ code: number 
 
 describe('worker settings read before the configuration', () => {
   it('a bad NEMO_WORKER_V8_FLAGS or NEMO_WORKER_HEAP_RELEASE in the environment is one config line, exit 1, no stack trace', async () => {
+    const runs: Promise<{ run: { code: number | null; stderr: string }; says: RegExp }>[] = [];
     for (const [name, value, says] of [
       ['NEMO_WORKER_V8_FLAGS', 'garbage', /^config: NEMO_WORKER_V8_FLAGS: V8 flags separated by spaces/],
       // V8 would only print a line for a flag it does not know, and the worker went on without it; --help exited 0.
@@ -35,7 +36,11 @@ describe('worker settings read before the configuration', () => {
       ['NEMO_WORKER_V8_FLAGS', '--stack-size=-5', /^config: NEMO_WORKER_V8_FLAGS: Node does not start with --stack-size=-5/],
       ['NEMO_WORKER_HEAP_RELEASE', '2', /^config: NEMO_WORKER_HEAP_RELEASE: 1 \(default\) or 0/],
     ] as const) {
-      const run = await failedStart({ [name]: value });
+      // Started together: each is a process of its own that stops at start-up (one after the other took 23 s of a
+      // loaded suite run).
+      runs.push(failedStart({ [name]: value }).then((run) => ({ run, says })));
+    }
+    for (const { run, says } of await Promise.all(runs)) {
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stderr.trim()).toMatch(says);
@@ -43,11 +48,14 @@ describe('worker settings read before the configuration', () => {
   });
 
   it('a bad V8 flag or heap setting is reported with every other bad setting (it stopped the worker alone)', async () => {
+    const runs: Promise<{ run: { code: number | null; stderr: string }; name: string }>[] = [];
     for (const [name, value] of [
       ['NEMO_WORKER_V8_FLAGS', '--bogus-flag'],
       ['NEMO_WORKER_HEAP_RELEASE', '7'],
     ] as const) {
-      const run = await failedStart({ [name]: value, PORT: 'abc', LOG_LEVEL: 'x' });
+      runs.push(failedStart({ [name]: value, PORT: 'abc', LOG_LEVEL: 'x' }).then((run) => ({ run, name })));
+    }
+    for (const { run, name } of await Promise.all(runs)) {
       expect(run.code, run.stderr).toBe(1);
       const lines = run.stderr.trim().split('\n');
       expect(lines.map((l) => l.split(':')[1]!.trim()).sort()).toEqual(['LOG_LEVEL', name, 'PORT'].sort());
