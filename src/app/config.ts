@@ -71,8 +71,10 @@ const secretsKeyList = z
 
 /** A comma-separated list of durations in ms, e.g. the webhook retry schedule. */
 const msList = z.string().transform((raw, ctx) => {
-  const values = raw.split(',').map((s) => Number(s.trim()));
-  if (values.length === 0 || values.some((n) => !Number.isFinite(n) || n < 0)) {
+  const parts = raw.split(',').map((s) => s.trim());
+  // Plain decimal integers only: Number('') is 0, so a stray comma added an immediate retry, and '0x10' or '1e3' passed.
+  const values = parts.map((s) => (/^\d+$/.test(s) ? Number(s) : NaN));
+  if (values.length === 0 || values.some((n) => !Number.isSafeInteger(n))) {
     ctx.addIssue({ code: 'custom', message: 'must be comma-separated non-negative milliseconds' });
     return z.NEVER;
   }

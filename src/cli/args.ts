@@ -40,7 +40,7 @@ Usage:
   nemo-relay batch <file or URL>... --item "<instruction>" [--item "<instruction>"]... [output options] [--wait]
                    [--out-dir DIR] [--webhook URL]
   nemo-relay status <job id>
-  nemo-relay list [--status queued|running|succeeded|failed|canceled] [--limit N] [--json]
+  nemo-relay list [--status queued|running|succeeded|failed|canceled] [--limit N] [--cursor <job id>] [--json]
   nemo-relay cancel <job id>
   nemo-relay credits
   nemo-relay webhook verify --secret whsec_... --id <webhook-id> --timestamp <webhook-timestamp>

@@ -1,4 +1,5 @@
 // `nemo-relay batch`: several instructions over one upload (POST /v1/batches); with --wait, each item's MP4 is saved.
+import { join } from 'node:path';
 import { batchSchema } from '../jobs/schemas.js';
 import { clientFrom } from './api-client.js';
 import { parseCommand } from './args.js';
@@ -35,7 +36,7 @@ export async function batchCommand(argv: string[], io: CliIo): Promise<number> {
   if (!values.wait) return EXIT.ok;
   // Items run one after another on the shared session, so they are followed in that order.
   let status: number = EXIT.ok;
-  const outOf = (id: string) => `${values['out-dir'] ?? '.'}/${id}.mp4`;
+  const outOf = (id: string) => join(values['out-dir'] ?? '.', `${id}.mp4`);
   for (const [i, id] of batch.items.entries()) {
     const itemStatus = await waitAndSave(client, id, outOf(id), io);
     if (itemStatus === EXIT.interrupted) {

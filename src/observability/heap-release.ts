@@ -146,7 +146,8 @@ export function startWorkerHeapRelease(
   env: NodeJS.ProcessEnv = process.env,
   onRelease?: HeapReleaseOptions['onRelease'],
 ): HeapRelease | null {
-  const setting = heapReleaseSchema.safeParse(env.NEMO_WORKER_HEAP_RELEASE);
+  // Set but empty is unset, as for every other setting (config.ts drops empty values): the default, not a refusal.
+  const setting = heapReleaseSchema.safeParse(env.NEMO_WORKER_HEAP_RELEASE || undefined);
   if (!setting.success) throw new Error(`NEMO_WORKER_HEAP_RELEASE: ${setting.error.issues[0]?.message ?? '1 (default) or 0'}`);
   if (setting.data === '0') return null;
   return new HeapRelease(onRelease ? { onRelease } : {}).start();

@@ -99,6 +99,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ UPLOAD_SWEEP_INTERVAL_MS: '2147483647' }).UPLOAD_SWEEP_INTERVAL_MS).toBe(2_147_483_647);
   });
 
+  it('takes a retry schedule of plain whole milliseconds only: an empty entry (a stray comma) is refused, not a 0 ms retry', () => {
+    for (const bad of ['5000,', '5000,,300000', ' ,5000', '0x10,1e3', '1.5', ',']) {
+      expect(() => loadConfig({ WEBHOOK_RETRY_SCHEDULE_MS: bad }), bad).toThrow(/\nWEBHOOK_RETRY_SCHEDULE_MS: must be comma-separated non-negative milliseconds$/);
+    }
+    expect(loadConfig({ WEBHOOK_RETRY_SCHEDULE_MS: ' 0, 5000 ,300000' }).WEBHOOK_RETRY_SCHEDULE_MS).toEqual([0, 5000, 300000]);
+  });
+
   it('says which schemes REDIS_URL takes', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://foo' })).toThrow('REDIS_URL: must be a redis:// or rediss:// URL');
   });

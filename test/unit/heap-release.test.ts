@@ -1,6 +1,6 @@
 // HeapRelease: when a worker gives its heap pages back (after a burst, once quiet, spaced out while it stays busy).
 import { describe, expect, it } from 'vitest';
-import { HeapRelease, releaseHeap } from '../../src/observability/heap-release.js';
+import { HeapRelease, releaseHeap, startWorkerHeapRelease } from '../../src/observability/heap-release.js';
 
 const MB = 2 ** 20;
 
@@ -90,5 +90,17 @@ describe('HeapRelease', () => {
     const before = process.memoryUsage().heapTotal;
     expect(await releaseHeap()).toBe(true);
     expect(process.memoryUsage().heapTotal).toBeLessThan(before);
+  });
+});
+
+describe('NEMO_WORKER_HEAP_RELEASE', () => {
+  it('set but empty is unset (the default, on), as every other setting; 0 turns it off; anything else is refused', () => {
+    for (const on of [{}, { NEMO_WORKER_HEAP_RELEASE: '' }, { NEMO_WORKER_HEAP_RELEASE: '1' }]) {
+      const loop = startWorkerHeapRelease(on);
+      expect(loop, JSON.stringify(on)).not.toBeNull();
+      loop!.stop();
+    }
+    expect(startWorkerHeapRelease({ NEMO_WORKER_HEAP_RELEASE: '0' })).toBeNull();
+    expect(() => startWorkerHeapRelease({ NEMO_WORKER_HEAP_RELEASE: '2' })).toThrow('NEMO_WORKER_HEAP_RELEASE: 1 (default) or 0');
   });
 });
