@@ -441,10 +441,24 @@ async function handleFailure(
  * pay again, so it is not retryable, and the message says so and gives the upstream's own link while that lasts.
  */
 function afterRender(flow: FlowState, error: AppError): AppError {
-  if (flow.step !== 'mirror' || !flow.render || !flow.result) return error;
+  if (flow.step !== 'mirror' || !flow.render || !flow.result) return afterCharges(flow, error);
   const link = error.code === 'OUTPUT_GONE' ? '' : `; the upstream's own link, while it lasts: ${flow.result.upstream_url ?? flow.result.url}`;
   // Built on what the caller may read (a storage failure's detail names paths and buckets: the log has it).
   const message = `${callerMessage(error)}. The video was rendered (render ${flow.render.id}, its credits spent), so submitting the job again pays for it again${link}`;
+  return new AppError(error.code, message, { cause: error, retryable: false, callerSafe: true });
+}
+
+/**
+ * A failure that would be worth retrying, after messages the agent may have charged for: submitting the job again
+ * sends them again, so it is not retryable (as UPSTREAM_TIMEOUT after a send), and the message says what was spent.
+ * UPSTREAM_ACCOUNT_CHANGED stays retryable: resubmitting on the new account is what it asks for.
+ */
+function afterCharges(flow: FlowState, error: AppError): AppError {
+  const sent = flow.usage.messages_sent;
+  if (!error.retryable || sent === 0 || error.code === 'UPSTREAM_ACCOUNT_CHANGED') return error;
+  const message =
+    `${callerMessage(error)}. ${sent} message${sent === 1 ? ' was' : 's were'} sent to the agent and may have been charged, ` +
+    'so submitting the job again may be charged again';
   return new AppError(error.code, message, { cause: error, retryable: false, callerSafe: true });
 }
 

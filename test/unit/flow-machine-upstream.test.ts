@@ -384,6 +384,20 @@ describe('runFlow: a refused token (1001)', () => {
     expect(f.nemo.count('createSession')).toBe(MAX_STEP_RETRIES + 2);
   });
 
+  it('a failure worth retrying after messages were sent is not retryable, and says what was sent (submitting again may be charged again)', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob({ job: { followups: ['Add music'] } });
+    f.nemo.always('getRender', new NemoError('transient', 'render_poll', 'render_poll: HTTP 502', { httpStatus: 502 }));
+
+    expect((await f.drive(jobId)).at(-1)).toEqual({ kind: 'finished' });
+
+    expect((await f.record(jobId)).job.error).toEqual({
+      code: 'UPSTREAM_ERROR',
+      retryable: false,
+      message: `the upstream kept failing (${MAX_STEP_RETRIES + 1} attempts): render_poll: HTTP 502. 2 messages were sent to the agent and may have been charged, so submitting the job again may be charged again`,
+    });
+  });
+
   it('fails UPSTREAM_AUTH_FAILED at once when the refused token is the configured NEMO_TOKEN', async () => {
     const f = createFakeFlow({ staticToken: true });
     const jobId = await f.addJob();
