@@ -290,6 +290,8 @@ async function handleFailure(
   // What the failed step left in the checkpoint (a refused send is no longer in flight) is saved before anything else
   // here can fail: a crash in the writes below must not resume with a message wrongly marked as sent.
   await save();
+  const moved = accountChangedAfterCharges(deps, flow, err);
+  if (moved) return fail(deps, ctx, save, moved);
   let decision;
   try {
     decision = decideUpstream(err, flow.retries, staticTokenOwner(deps));
@@ -360,20 +362,6 @@ async function handleFailure(
       return { kind: 'continue', outcome: delayMs === 0 ? next(step) : wait(step, delayMs, 'upstream token refused again') };
     }
     case 'new_session': {
-      // The tenant's upstream account changed while the job ran (a token of another user): the new account cannot see
-      // the old one's session, and a new session would send the messages the old account was charged for again.
-      if (flow.account !== null && deps.accountId !== undefined && deps.accountId !== flow.account && flow.usage.messages_sent > 0) {
-        return fail(
-          deps,
-          ctx,
-          save,
-          new AppError(
-            'UPSTREAM_ACCOUNT_CHANGED',
-            `the tenant's upstream account changed while the job ran; its session belongs to the account that was charged for ` +
-              `its ${flow.usage.messages_sent} message(s) so far, and the new one would be charged for them again: submit the job again to run it on the new account`,
-          ),
-        );
-      }
       // A revision continues its parent's timeline: a new session would hold none of it (the parent's sources and
       // messages are not the revision's to send again), and would render a video unrelated to the parent as if it were
       // the revision. It fails, and the session is forgotten so the group's later jobs do not inherit it.
@@ -434,6 +422,27 @@ async function handleFailure(
     case 'fail':
       return fail(deps, ctx, save, decision.error);
   }
+}
+
+/**
+ * The tenant's upstream account changed while the job ran (a token of another user) after messages were charged: the
+ * new account cannot see the old one's session or render (its calls answer "not found"), and a new session would send
+ * those messages again. Such an answer then ends the job at once, not after the retries a passing fault gets (a render
+ * poll answering 404 was retried for minutes, then failed UPSTREAM_ERROR). A rendered job (copying its output) needs no
+ * account and goes on.
+ */
+function accountChangedAfterCharges(deps: FlowDeps, flow: FlowState, err: unknown): AppError | null {
+  const sent = flow.usage.messages_sent;
+  // Only an answer that the session or render is not there: a new token of the same user still sees them, and a
+  // passing fault on it is retried as on any account.
+  if (!(err instanceof NemoError) || (err.kind !== 'session_missing' && err.kind !== 'not_found')) return null;
+  if (flow.account === null || deps.accountId === undefined || deps.accountId === flow.account) return null;
+  if (sent === 0 || flow.result) return null;
+  return new AppError(
+    'UPSTREAM_ACCOUNT_CHANGED',
+    `the tenant's upstream account changed while the job ran; its session belongs to the account that was charged for ` +
+      `its ${sent} message(s) so far, and the new one would be charged for them again: submit the job again to run it on the new account`,
+  );
 }
 
 /**

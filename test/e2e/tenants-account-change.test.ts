@@ -60,4 +60,21 @@ describe('a tenant switched to another upstream account mid-job', () => {
     expect(job.error?.code).toBe('UPSTREAM_ACCOUNT_CHANGED');
     expect(stack.sim.log.count('render_submit')).toBe(0);
   });
+
+  it('fails it UPSTREAM_ACCOUNT_CHANGED at once when the change comes while its render runs (polls on the new account find no render)', async () => {
+    stack.sim.log.clear();
+    expect((await stack.api('PATCH', '/admin/tenants/switcher', { upstream: { token: OLD } }, { key: ADMIN })).status).toBe(200);
+    stack.sim.setScenario({ generateMs: 0, renderMs: 3_000_000 }); // a 3 s render at the stack's time scale
+    try {
+      const created = await asTenant<Job>('POST', '/v1/jobs', { instruction: 'a promo from scratch' });
+      await waitFor(async () => stack.sim.log.count('render_submit') > 0, { what: 'the render to be submitted' });
+      expect((await stack.api('PATCH', '/admin/tenants/switcher', { upstream: { token: NEW } }, { key: ADMIN })).status).toBe(200);
+      const job = await waitForFinished({ api: (m, p, b, o) => stack.api(m, p, b, { ...o, key }) }, created.body.id, 15_000);
+      // It was retried for minutes as a passing fault, then failed UPSTREAM_ERROR.
+      expect(job.error).toMatchObject({ code: 'UPSTREAM_ACCOUNT_CHANGED', retryable: true });
+      expect(stack.sim.log.entries().filter((e) => e.endpoint === 'render_poll' && e.status === 404).length).toBeLessThanOrEqual(1);
+    } finally {
+      stack.sim.setScenario({ renderMs: 30_000 });
+    }
+  });
 });
