@@ -75,6 +75,14 @@ export class BalanceReader {
       balance = balanceSchema.parse(await this.fetch());
     } catch (err) {
       this.deps.logger.warn({ err: String(err) }, 'credit balance unavailable');
+      // A fixed token the upstream refuses stays refused: "try again later" would never come true.
+      if (err instanceof NemoError && err.kind === 'auth' && this.deps.tokens.isStatic) {
+        throw new AppError(
+          'UPSTREAM_AUTH_FAILED',
+          "the upstream refused this account's token (the tenant's own upstream token, or NEMO_TOKEN): the balance can be read once a valid one is set",
+          { cause: err },
+        );
+      }
       throw new AppError('UPSTREAM_UNAVAILABLE', 'the upstream credit balance could not be read; try again later', { cause: err });
     }
     this.local = { balance, at: Date.now() };

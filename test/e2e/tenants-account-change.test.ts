@@ -77,4 +77,15 @@ describe('a tenant switched to another upstream account mid-job', () => {
       stack.sim.setScenario({ renderMs: 30_000 });
     }
   });
+
+  it("a tenant's own token the upstream refuses: GET /v1/credits says so (502 UPSTREAM_AUTH_FAILED), not \"try again later\"", async () => {
+    const bogus = 'nmv_usr_revoked_account_0123456789';
+    expect((await stack.api('POST', '/admin/tenants', { id: 'revoked', upstream: { token: bogus } }, { key: ADMIN })).status).toBe(201);
+    const revokedKey = (await stack.api<{ key: string }>('POST', '/admin/tenants/revoked/keys', {}, { key: ADMIN })).body.key;
+    const res = await stack.api<{ code: string; message: string }>('GET', '/v1/credits', undefined, { key: revokedKey });
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe('UPSTREAM_AUTH_FAILED');
+    expect(res.body.message).toMatch(/refused this account's token/);
+    expect(res.body.message).not.toContain(bogus);
+  });
 });

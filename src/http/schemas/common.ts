@@ -25,7 +25,7 @@ const ERROR_TEXT: Record<number, string> = {
   422: 'IDEMPOTENCY_KEY_REUSED — the key was used with a different body within 24 h',
   429: 'RATE_LIMITED — too many requests for this tenant; Retry-After says when to come back',
   431: 'HEADERS_TOO_LARGE — the request line and headers exceed 16 KiB',
-  502: 'UPSTREAM_UNAVAILABLE — the video service did not answer',
+  502: 'UPSTREAM_UNAVAILABLE — the video service did not answer / UPSTREAM_AUTH_FAILED — it refused the account’s fixed token',
   503: 'NOT_READY — the reason is in the message',
 };
 
