@@ -91,4 +91,18 @@ describe('job.usage.credits_after', () => {
     // The start's read (credits_before) only.
     expect(f.balance.reads).toHaveLength(1);
   });
+
+  it('counts renders, not tries: a submit refused outright (its session gone) made nothing and is not counted', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    f.nemo.script('submitRender', new NemoError('session_missing', 'render_submit', 'render_submit: HTTP 404: Session not found', { httpStatus: 404 }));
+
+    expect((await f.drive(jobId)).at(-1)).toEqual({ kind: 'finished' });
+
+    const job = (await f.record(jobId)).job;
+    expect(job.status).toBe('succeeded');
+    expect(f.nemo.callsOf('submitRender').map((c) => (c.args[1] as { sessionId: string }).sessionId)).toEqual(['sess_1', 'sess_2']);
+    // It read 2: the refused submit was counted too.
+    expect(job.usage.renders).toBe(1);
+  });
 });

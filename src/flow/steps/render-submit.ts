@@ -9,6 +9,9 @@ import { PROGRESS } from '../progress.js';
 
 const MAX_RENDER_IDS = 2;
 
+/** Refusals of a submit that prove no render was made (usage.renders counts renders, not tries). */
+const REFUSED_UNMADE: ReadonlySet<NemoError['kind']> = new Set(['auth', 'session_missing', 'no_credits', 'export_blocked', 'rate_limited', 'rejected']);
+
 export function renderIdFor(jobId: string, attempt: number): string {
   return `render_${jobId.slice(4).toLowerCase()}_${attempt}`;
 }
@@ -82,6 +85,12 @@ export async function renderSubmitStep(ctx: StepContext, token: string): Promise
     log.info({ renderId: render.id }, 'render submitted');
     return markSubmitted(ctx, status.progress);
   } catch (err) {
+    if (err instanceof NemoError && REFUSED_UNMADE.has(err.kind)) {
+      // Refused outright (out of credits, the session gone, a 429…): nothing was made, so nothing to count or look up.
+      flow.usage.renders -= 1;
+      render.attempted = false;
+      throw err;
+    }
     if (!(err instanceof NemoError) || err.kind !== 'duplicate_render') throw err;
     // A duplicate id is ours if it exists (a lost answer to our own submit); otherwise retry once with a new id.
     render.duplicate_refused = true;
