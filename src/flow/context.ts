@@ -85,7 +85,7 @@ export interface FlowDeps {
   /** Turns on shared sessions (batches, revisions). */
   groups: SessionGroups;
   /** The account's balance, shared by its jobs (job.usage credits_before / credits_after). */
-  balance: Pick<BalanceReader, 'get' | 'peek'>;
+  balance: Pick<BalanceReader, 'get' | 'peek' | 'note'>;
   /** The registration link of an anonymous account that ran out of credits. */
   claims: ClaimLinks;
   logger: Logger;

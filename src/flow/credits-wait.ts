@@ -4,6 +4,18 @@ import { outOfCreditsAdvice } from './claim-links.js';
 import { spendsTenantAccount, wait, type StepContext, type StepOutcome } from './context.js';
 import type { Step } from './state.js';
 
+/**
+ * The credits pause's re-check (CreditsGate.gate): the balance read with the job's token, and kept as the account's
+ * latest (a job failing out of credits then reports the empty balance it saw, not the older cached one).
+ */
+export function balanceCheck(ctx: StepContext, token: string): () => Promise<number> {
+  return async () => {
+    const balance = await ctx.deps.nemo.getCredits(token);
+    await ctx.deps.balance.note(balance);
+    return balance.available;
+  };
+}
+
 /** The shortest wake-up, so a wait that is almost over does not become a busy loop. */
 const MIN_WAIT_MS = 50;
 

@@ -54,6 +54,15 @@ export class BalanceReader {
     return this.inflight;
   }
 
+  /**
+   * A balance read elsewhere (the credits pause's re-check reads it with the job's own token): kept as the account's
+   * latest, so GET /v1/credits and a job's credits_after show what was just read, not the older cached value.
+   */
+  async note(balance: Balance): Promise<void> {
+    this.local = { balance, at: Date.now() };
+    await this.deps.redis.set(this.deps.cacheKey, JSON.stringify(this.local), 'PX', this.cacheMs);
+  }
+
   /** What is cached, with when it was read; no upstream call (with `local`, no Redis call while this process's copy is fresh). */
   async peek(opts: { local?: boolean } = {}): Promise<{ balance: Balance; at: number } | null> {
     if (opts.local && this.local && Date.now() - this.local.at < this.cacheMs) return this.local;
@@ -85,8 +94,7 @@ export class BalanceReader {
       }
       throw new AppError('UPSTREAM_UNAVAILABLE', 'the upstream credit balance could not be read; try again later', { cause: err });
     }
-    this.local = { balance, at: Date.now() };
-    await this.deps.redis.set(this.deps.cacheKey, JSON.stringify(this.local), 'PX', this.cacheMs);
+    await this.note(balance);
     return balance;
   }
 

@@ -168,6 +168,8 @@ describe('runFlow: the credits gate (2001)', () => {
     expect(job.error).toMatchObject({ code: 'UPSTREAM_OUT_OF_CREDITS', retryable: false });
     expect(job.error!.message).toContain('register at https://nemo.example/workspace/claim?ct=clm_claim1');
     expect(job.error!.message).toContain('no credits came back within 5 s');
+    // The empty balance its re-checks read, not the one cached at its start (it read 1000).
+    expect(job.usage.credits_after).toBe(0);
   });
 
   it('continues when the re-check finds credits: the gate opens and the message is sent', async () => {

@@ -1,12 +1,12 @@
 // Step auth: wait while the upstream is out of credits, then note the balance the job starts from (job.usage).
 import { next, type StepContext, type StepOutcome } from '../context.js';
-import { creditsAvailable, creditsWait } from '../credits-wait.js';
+import { balanceCheck, creditsAvailable, creditsWait } from '../credits-wait.js';
 
 export async function authStep(ctx: StepContext, token: string): Promise<StepOutcome> {
-  const { credits, nemo, lifecycle, balance } = ctx.deps;
+  const { credits, lifecycle, balance } = ctx.deps;
   const { flow } = ctx;
   // New starts pause here while the upstream is out of credits (2001), instead of each failing on its own.
-  const delay = await credits.gate(async () => (await nemo.getCredits(token)).available);
+  const delay = await credits.gate(balanceCheck(ctx, token));
   if (delay !== null) return await creditsWait(ctx, 'auth', delay);
   creditsAvailable(ctx);
   // The balance as last read (shared by every job of the account for a few seconds, so a burst costs one call).

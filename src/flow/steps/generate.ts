@@ -3,7 +3,7 @@ import { AppError } from '../../core/errors.js';
 import { NemoError } from '../../nemo/errors.js';
 import type { AgentRunResult } from '../../nemo/sse.js';
 import { next, type StepContext, type StepOutcome } from '../context.js';
-import { creditsAvailable, creditsWait } from '../credits-wait.js';
+import { balanceCheck, creditsAvailable, creditsWait } from '../credits-wait.js';
 import { applyDelta, knownFingerprint, knownStateOf } from '../known-state.js';
 import { keepAgentTexts, recordMessageOutcome } from '../message-outcome.js';
 import { messageProgress } from '../progress.js';
@@ -49,7 +49,7 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   if (flow.next_message >= flow.messages.length) return next('check');
 
   // Every message costs credits: while the upstream is out of them, wait with the other jobs instead of sending.
-  const delay = await deps.credits.gate(async () => (await deps.nemo.getCredits(token)).available);
+  const delay = await deps.credits.gate(balanceCheck(ctx, token));
   if (delay !== null) return await creditsWait(ctx, 'generate', delay);
 
   const index = flow.next_message;

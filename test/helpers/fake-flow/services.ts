@@ -55,6 +55,10 @@ export class FakeBalance {
   async peek() {
     return this.cacheExpired ? null : this.last;
   }
+
+  async note(balance: { available: number; frozen: number; total: number }) {
+    this.last = { balance, at: Date.now() };
+  }
 }
 
 /** SessionGroups in memory: a FIFO per group, its shared session, and forget only if it is still the lost one. */
