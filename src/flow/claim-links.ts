@@ -15,8 +15,13 @@ export class ClaimLinks {
     private readonly webUrl: string,
   ) {}
 
-  /** Asks the upstream for a claim token of the session (reusable for 7 days) and keeps the link; null when refused. */
+  /**
+   * The account's link: the one kept (a claim token is reusable for 7 days, and kept no longer than it lasts), else one
+   * asked of the upstream for this session; null when refused. Asked again on every 2001, it cost a call per re-check.
+   */
   async learn(nemo: Pick<NemoClient, 'claimToken'>, token: string, session: { task_id: string; session_id: string }): Promise<string | null> {
+    const kept = await this.current();
+    if (kept) return kept;
     try {
       const { claimToken, expiresIn } = await nemo.claimToken(token, session.task_id, session.session_id);
       const url = claimUrlOf(this.webUrl, claimToken);

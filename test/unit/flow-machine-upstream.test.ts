@@ -191,6 +191,23 @@ describe('runFlow: the credits gate (2001)', () => {
     expect((await f.flow(jobId)).credits_wait_since).toBeNull();
   });
 
+  it('out of credits at the render: waits with the gate shut, submitting again only once a re-check finds credits; the claim link is asked for once', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    f.nemo.script('submitRender', new NemoError('no_credits', 'render_submit', 'render_submit: HTTP 403 code 2001: insufficient credits', { httpStatus: 403, upstreamCode: 2001 }));
+    f.nemo.script('getCredits', { available: 0, frozen: 0, total: 0 }, { available: 0, frozen: 0, total: 0 }, { available: 500, frozen: 0, total: 500 });
+
+    const results = await f.drive(jobId);
+
+    expect(results.at(-1)).toEqual({ kind: 'finished' });
+    expect((await f.record(jobId)).job.status).toBe('succeeded');
+    // Refused once, then held at the gate through two empty re-checks (it was submitted and refused at each of them).
+    expect(f.nemo.callsOf('getCredits').map((c) => c.step)).toEqual(['render_submit', 'render_submit', 'render_submit']);
+    expect(f.nemo.count('submitRender')).toBeLessThanOrEqual(2);
+    expect(f.nemo.count('claimToken')).toBe(1);
+    expect((await f.record(jobId)).job.usage.renders).toBe(1);
+  });
+
   it('holds a new job of the same account at auth while the gate is shut', async () => {
     const f = createFakeFlow();
     const first = await f.addJob();
