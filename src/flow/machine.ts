@@ -308,6 +308,8 @@ async function handleFailure(
       const first = flow.rate_limited_since === null;
       flow.rate_limited_since = new Date(since).toISOString();
       const patience = deps.settings.rateLimitMaxWaitMs;
+      // Which call was limited: the caller can tell a busy agent from a token endpoint limiting its IP address.
+      const to = err instanceof NemoError ? ` to ${err.endpoint}` : '';
       if (now + decision.delayMs - since > patience) {
         return fail(
           deps,
@@ -316,7 +318,7 @@ async function handleFailure(
           new AppError(
             'UPSTREAM_RATE_LIMITED',
             // A first 429 that asks for more than the patience is not one it "kept answering".
-            `${first ? `the upstream answered 429 (rate limit) asking to wait ${Math.round(decision.delayMs / 1000)} s` : `the upstream kept answering 429 (rate limit) for ${Math.round((now - since) / 1000)} s`}; ` +
+            `${first ? `the upstream answered 429 (rate limit)${to} asking to wait ${Math.round(decision.delayMs / 1000)} s` : `the upstream kept answering 429 (rate limit)${to} for ${Math.round((now - since) / 1000)} s`}; ` +
               `the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (${Math.round(patience / 1000)} s)` +
               (err instanceof NemoError && err.endpoint === 'anonymous_token' ? ANONYMOUS_TOKEN_ADVICE : ''),
           ),
@@ -325,7 +327,7 @@ async function handleFailure(
       log.warn({ delayMs: decision.delayMs, since: flow.rate_limited_since }, 'upstream rate limit; waiting as told');
       if (first) {
         await deps.lifecycle.update(ctx.jobId, (job) => {
-          job.waiting = { reason: 'upstream_rate_limit', message: 'the upstream answered 429 (rate limit); retrying when it allows', since: flow.rate_limited_since! };
+          job.waiting = { reason: 'upstream_rate_limit', message: `the upstream answered 429 (rate limit)${to}; retrying when it allows`, since: flow.rate_limited_since! };
         });
       }
       return { kind: 'continue', outcome: wait(step, decision.delayMs, 'upstream rate limit') };

@@ -281,7 +281,7 @@ describe('runFlow: rate limits (429)', () => {
       code: 'UPSTREAM_RATE_LIMITED',
       retryable: true,
       message:
-        'the upstream kept answering 429 (rate limit) for 8 s; the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (10 s)',
+        'the upstream kept answering 429 (rate limit) to create_session for 8 s; the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (10 s)',
     });
     expect(job.waiting).toBeNull();
   });
@@ -297,7 +297,7 @@ describe('runFlow: rate limits (429)', () => {
       code: 'UPSTREAM_RATE_LIMITED',
       retryable: true,
       message:
-        'the upstream answered 429 (rate limit) asking to wait 3600 s; the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (10 s). ' +
+        'the upstream answered 429 (rate limit) to anonymous_token asking to wait 3600 s; the next try would pass UPSTREAM_RATE_LIMIT_MAX_WAIT_MS (10 s). ' +
         'It was the anonymous token endpoint, which limits the tokens one IP address gets: set NEMO_TOKEN (or give the tenant a token of its own) to use a key instead',
     });
   });
