@@ -3,7 +3,6 @@ import { AppError } from '../../core/errors.js';
 import { draftDurationMs, isExportable, rewriteSandboxPaths, storedFilesOf, summariseTimeline } from '../../nemo/draft.js';
 import { NemoError } from '../../nemo/errors.js';
 import { next, wait, type StepContext, type StepOutcome } from '../context.js';
-import { balanceCheck, creditsAvailable, creditsWait } from '../credits-wait.js';
 import { draftOf, knownStateOf } from '../known-state.js';
 import { nextPollDelayMs } from '../poll-cadence.js';
 import { PROGRESS } from '../progress.js';
@@ -20,13 +19,6 @@ export function renderIdFor(jobId: string, attempt: number): string {
 export async function renderSubmitStep(ctx: StepContext, token: string): Promise<StepOutcome> {
   const { flow, deps, jobId, log } = ctx;
   const sessionId = flow.session!.session_id;
-  // A render costs credits too: while the account is out of them, it waits with the account's other jobs (one balance
-  // read per re-check for all of them), instead of being submitted and refused again at each of its own.
-  if (!flow.render?.submitted) {
-    const delay = await deps.credits.gate(balanceCheck(ctx, token));
-    if (delay !== null) return await creditsWait(ctx, 'render_submit', delay);
-    creditsAvailable(ctx);
-  }
   await deps.lifecycle.progress(jobId, 'render', PROGRESS.renderStart);
   // The check step has just read the state; a checkpoint from before that step existed reads it here.
   flow.known ??= knownStateOf(await deps.nemo.getState(token, sessionId));
