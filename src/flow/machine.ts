@@ -3,7 +3,7 @@ import { AppError, callerMessage } from '../core/errors.js';
 import { isTerminal, type EventType, type JobRecord } from '../jobs/schemas.js';
 import { NemoError } from '../nemo/errors.js';
 import { currentTraceparent } from '../tracing/spans.js';
-import type { Logger } from '../observability/logger.js';
+import { scrubSecrets, type Logger } from '../observability/logger.js';
 import { next, spendsTenantAccount, wait, type FlowDeps, type StepContext, type StepOutcome } from './context.js';
 import { cancelUpstreamWork } from './cancel.js';
 import { handOverUnsettled } from './settle.js';
@@ -384,7 +384,9 @@ async function handleFailure(
       }
       flow.session_resets += 1;
       if (flow.session_resets > MAX_SESSION_RESETS) {
-        return fail(deps, ctx, save, new AppError('SESSION_LOST', 'the upstream kept losing the session (1002)'));
+        // The upstream's own words (1002, or a 404 "session not found"), as UPSTREAM_ERROR quotes its last failure.
+        const last = err instanceof NemoError ? scrubSecrets(err.message) : 'session not found';
+        return fail(deps, ctx, save, new AppError('SESSION_LOST', `the upstream kept losing the session (${flow.session_resets} sessions): ${last}`));
       }
       log.warn({ resets: flow.session_resets }, 'upstream session lost; starting a new one and re-uploading');
       // The group's next jobs must not inherit the lost session either.

@@ -103,7 +103,12 @@ describe('runFlow: the upstream lost the session (1002)', () => {
     expect(f.nemo.count('createSession')).toBe(MAX_SESSION_RESETS + 1);
     expect(f.nemo.count('runAgent')).toBe(MAX_SESSION_RESETS + 1);
     const job = (await f.record(jobId)).job;
-    expect(job.error).toEqual({ code: 'SESSION_LOST', message: 'the upstream kept losing the session (1002)', retryable: true });
+    // The upstream's own words, not "(1002)" for what was a 404 "Session not found" (it said 1002 either way).
+    expect(job.error).toEqual({
+      code: 'SESSION_LOST',
+      message: `the upstream kept losing the session (${MAX_SESSION_RESETS + 1} sessions): run_sse: HTTP 404: Session not found`,
+      retryable: true,
+    });
     expect((await f.flow(jobId)).session_resets).toBe(MAX_SESSION_RESETS + 1);
   });
 });
