@@ -113,12 +113,18 @@ describe('webhook routes', () => {
     }
   });
 
-  it('logs deliveries and redelivers the latest wanted event with the same webhook-id', async () => {
+  /** A job whose job.succeeded the receiver took (204): its id, and the deliveries of it the receiver has seen so far. */
+  async function deliveredJob() {
     receiver.respond(() => ({ status: 204 }));
     const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 5-second clip', webhook: { url: receiver.url } });
     const id = created.body.id;
     const forJob = () => receiver.deliveries.filter((d) => d.payload.data.id === id);
     await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.webhook?.status === 'delivered', { what: 'delivered' });
+    return { id, forJob };
+  }
+
+  it('logs deliveries and redelivers the latest wanted event with the same webhook-id', async () => {
+    const { id, forJob } = await deliveredJob();
     expect(forJob().map((d) => d.payload.type)).toEqual(['job.succeeded']);
     const original = forJob()[0]!;
 
@@ -153,11 +159,7 @@ describe('webhook routes', () => {
   });
 
   it('redeliveries asked for at once are each sent: twenty 202s, twenty more deliveries of the same event', async () => {
-    receiver.respond(() => ({ status: 204 }));
-    const created = await stack.api<Job>('POST', '/v1/jobs', { instruction: 'a 5-second clip', webhook: { url: receiver.url } });
-    const id = created.body.id;
-    const forJob = () => receiver.deliveries.filter((d) => d.payload.data.id === id);
-    await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.webhook?.status === 'delivered', { what: 'delivered' });
+    const { id, forJob } = await deliveredJob();
     const answers = await Promise.all(Array.from({ length: 20 }, () => stack.api('POST', `/v1/jobs/${id}/deliveries/redeliver`)));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
     // Same-millisecond requests shared a queue id, and BullMQ kept one of them: 15 of 20 arrived in an audit.
