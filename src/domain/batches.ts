@@ -12,7 +12,7 @@ import type { JobCommands } from './job-commands.js';
 export interface BatchCommandsDeps {
   batches: BatchStore;
   store: JobStore;
-  commands: Pick<JobCommands, 'create' | 'cancel'>;
+  commands: Pick<JobCommands, 'create' | 'cancel' | 'checkTargets'>;
   uploads: StagedUploads;
   idempotency: Idempotency;
 }
@@ -51,6 +51,9 @@ export class BatchCommands {
     const { uploads, batches, commands } = this.deps;
     const id = batches.newId(tenant);
     const refs: UploadRef[] = body.sources.flatMap((s, i) => ('upload_id' in s ? [{ field: `sources.${i}.upload_id`, id: s.upload_id }] : []));
+    // Refused before anything is written (its webhook target, a HEIC source on a refused address): a batch saved first
+    // stayed listed as `queued` with no items and no expiry, one per retry.
+    await commands.checkTargets(body);
     const claimant = requestClaimant();
     await uploads.claim(tenant, refs, claimant);
     const webhook = body.webhook
@@ -94,11 +97,6 @@ export class BatchCommands {
         record.items.push(job.job.id);
         await batches.save(record);
       }
-    } catch (err) {
-      // Refused before any item was made (its webhook target, a source the first item's checks turned down): nothing
-      // was created, so nothing stays listed (it stayed `queued` with no items and no expiry, for good).
-      if (record.items.length === 0) await batches.remove(record).catch(() => {});
-      throw err;
     } finally {
       await uploads.handOver(refs, claimant, null).catch(() => {});
       // This request has decided: its items run, also when a later one could not be created (the request itself fails).

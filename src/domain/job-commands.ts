@@ -84,13 +84,21 @@ export interface CreateOptions {
 export class JobCommands {
   constructor(private readonly deps: JobCommandsDeps) {}
 
-  async create(tenant: string, body: CreateJobBody, opts: CreateOptions = {}): Promise<JobRecord> {
+  /**
+   * The refusals a create makes before it writes anything: the webhook target, and the HEIC sources this service fetches
+   * itself. A batch makes them once, before it saves itself (its items share both).
+   */
+  async checkTargets(body: Pick<CreateJobBody, 'webhook' | 'sources'>): Promise<void> {
     if (body.webhook) await this.deps.checkWebhookUrl(body.webhook.url);
     const check = this.deps.checkFetchedSourceUrl;
     // Why: only HEIC URLs are checked; without one there is nothing to wait for (no Promise.all and await per create).
     if (check && body.sources.some((s) => 'url' in s && isHeicUrl(s.url))) {
       await Promise.all(body.sources.map((s, i) => ('url' in s && isHeicUrl(s.url) ? check(s.url, `sources.${i}.url`) : undefined)));
     }
+  }
+
+  async create(tenant: string, body: CreateJobBody, opts: CreateOptions = {}): Promise<JobRecord> {
+    await this.checkTargets(body);
     // The id carries the tenant's queue shard (QUEUE_SHARDS > 1), so every key of the job is found from it.
     const job = newJob(this.deps.store.newId(tenant), body, opts);
     // A job of a group joins its queue only once stored (below): a key taken by an earlier request leaves nothing behind.

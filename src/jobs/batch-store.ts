@@ -91,11 +91,6 @@ export class BatchStore {
       .exec();
   }
 
-  /** Takes back a batch saved by a create that then made no item. */
-  async remove(record: Pick<BatchRecord, 'id' | 'tenant'>): Promise<void> {
-    await this.redis.multi().del(this.keys.batch(record.id)).zrem(this.keys.tenantBatches(record.tenant), record.id).exec();
-  }
-
   async get(id: string): Promise<BatchRecord | null> {
     const raw = await this.redis.get(this.keys.batch(id));
     return raw === null ? null : batchRecordSchema.parse(JSON.parse(raw));

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { renderIdFor } from '../../src/flow/steps/render-submit.js';
 import type { FlowState } from '../../src/flow/state.js';
 import { NemoError } from '../../src/nemo/errors.js';
+import { parseData } from '../../src/nemo/http.js';
+import { renderWireSchema } from '../../src/nemo/render-status.js';
 import { createFakeFlow, draftWith, renderStatus, useFakeClock, type FakeFlow } from '../helpers/fake-flow.js';
 
 useFakeClock();
@@ -105,4 +107,25 @@ describe('job.usage.credits_after', () => {
     // It read 2: the refused submit was counted too.
     expect(job.usage.renders).toBe(1);
   });
+
+  it('a submit answered 2xx in a shape the client does not know may have started a render: counted, and canceled when the job fails', async () => {
+    const f = createFakeFlow();
+    const jobId = await f.addJob();
+    let unknownShape: unknown;
+    try {
+      parseData('render_submit', renderWireSchema, { id: 'render_x', status: 1 });
+    } catch (err) {
+      unknownShape = err;
+    }
+    expect(unknownShape).toBeInstanceOf(NemoError);
+    f.nemo.script('submitRender', unknownShape as NemoError);
+
+    expect((await f.drive(jobId)).at(-1)).toEqual({ kind: 'finished' });
+
+    const job = (await f.record(jobId)).job;
+    expect(job.error?.code).toBe('UPSTREAM_REJECTED');
+    expect(job.usage.renders).toBe(1);
+    expect(f.nemo.count('cancelRender')).toBe(1);
+  });
 });
+

@@ -9,8 +9,11 @@ import { PROGRESS } from '../progress.js';
 
 const MAX_RENDER_IDS = 2;
 
-/** Refusals of a submit that prove no render was made (usage.renders counts renders, not tries). */
-const REFUSED_UNMADE: ReadonlySet<NemoError['kind']> = new Set(['auth', 'session_missing', 'no_credits', 'export_blocked', 'rate_limited', 'rejected']);
+/**
+ * Refusals of a submit that prove no render was made (usage.renders counts renders, not tries). Not `rejected`: it is
+ * also a 2xx answer of a shape the client does not know, for a render the upstream may have started.
+ */
+const REFUSED_UNMADE: ReadonlySet<NemoError['kind']> = new Set(['auth', 'session_missing', 'no_credits', 'export_blocked', 'rate_limited']);
 
 export function renderIdFor(jobId: string, attempt: number): string {
   return `render_${jobId.slice(4).toLowerCase()}_${attempt}`;
