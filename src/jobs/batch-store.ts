@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { newBatchId } from './ids.js';
-import { BATCH_STATUSES, EVENT_TYPES, sourceSchema, type Batch, type BatchStatus, type JobRecord, type JobStatus } from './schemas.js';
+import { BATCH_STATUSES, EVENT_TYPES, sourceSchema, TERMINAL_STATUSES, type Batch, type BatchStatus, type JobRecord, type JobStatus } from './schemas.js';
 
 export const batchRecordSchema = z.object({
   tenant: z.string(),
@@ -167,7 +167,7 @@ export class BatchStore {
 }
 
 /** A noted item outcome (marks written before outcomes were noted hold '1': read as none). */
-const notedOutcome = z.enum(['succeeded', 'failed', 'canceled']);
+const notedOutcome = z.enum(TERMINAL_STATUSES);
 
 /** Long enough for any batch to run to its end; the marks are only read by streams of items that have just ended. */
 const CHECKED_TTL_MS = 7 * 24 * 3600_000;
