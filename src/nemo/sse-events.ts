@@ -6,7 +6,8 @@ import { scrubSecrets } from '../observability/logger.js';
 export type AgentEvent =
   | { kind: 'text'; text: string; partial: boolean; author?: string }
   | { kind: 'tool_call'; name: string; id?: string }
-  | { kind: 'tool_result'; name: string; id?: string; status?: string }
+  /** `stateless`: a typed (v4.4) result, which never carries the state it changed (ADK results carry a stateDelta). */
+  | { kind: 'tool_result'; name: string; id?: string; status?: string; stateless?: true }
   | { kind: 'heartbeat' }
   | { kind: 'error'; message: string; code?: string }
   | { kind: 'state_delta'; keys: string[]; values: Record<string, unknown> }
@@ -101,10 +102,11 @@ function toolCall(name: string, id: string | null | undefined): AgentEvent {
   return id ? { kind: 'tool_call', name, id } : { kind: 'tool_call', name };
 }
 
-function toolResult(name: string, id: string | null | undefined, result: unknown): AgentEvent {
-  const ev: AgentEvent = id ? { kind: 'tool_result', name, id } : { kind: 'tool_result', name };
+function toolResult(name: string, id: string | null | undefined, result: unknown, stateless: boolean): AgentEvent {
+  const ev: Extract<AgentEvent, { kind: 'tool_result' }> = id ? { kind: 'tool_result', name, id } : { kind: 'tool_result', name };
   const status = resultStatus(result);
   if (status) ev.status = status;
+  if (stateless) ev.stateless = true;
   return ev;
 }
 
@@ -127,7 +129,7 @@ function fromAdk(o: z.infer<typeof adkEventSchema>, seen: Set<string>): AgentEve
       const response = part.functionResponse ?? part.function_response;
       if (call) out.push(toolCall(call.name, call.id));
       // A tool result arrives as content.role "user" from the agent's author (§3): still a tool result.
-      if (response) out.push(toolResult(response.name, response.id, response.response));
+      if (response) out.push(toolResult(response.name, response.id, response.response, false));
       // Thought parts are the model's reasoning, not user-facing; the user's own echo is not agent output.
       if (part.text && part.thought !== true && author !== 'user') {
         const ev: AgentEvent = { kind: 'text', text: part.text, partial };
@@ -156,7 +158,7 @@ function fromTyped(o: z.infer<typeof typedEventSchema>, raw: string): AgentEvent
     return text ? [{ kind: 'text', text, partial: o.partial === true }] : [];
   }
   if ((type === 'tool_call' || type === 'function_call') && o.name) return [toolCall(o.name, o.id)];
-  if ((type === 'tool_result' || type === 'function_response') && o.name) return [toolResult(o.name, o.id, o.result)];
+  if ((type === 'tool_result' || type === 'function_response') && o.name) return [toolResult(o.name, o.id, o.result, true)];
   if (type === 'error') return [errorEvent(o.message ?? errorText(o.error ?? o.content), o.code)];
   return [unknown(raw)];
 }

@@ -13,6 +13,11 @@ export interface AgentRunResult {
   events: number;
   /** Every stateDelta of the run merged in order (a later value of a key replaces an earlier one). */
   stateDelta: Record<string, unknown>;
+  /**
+   * A tool result came as a typed event, without the state it changed (a stream may mix both forms, §3): stateDelta
+   * may miss that change, so the state after the run is read rather than built from it.
+   */
+  deltaIncomplete: boolean;
   /** No final text: about 30% of edits end with tool calls only; the caller then reads state (§3). */
   silent: boolean;
 }
@@ -151,6 +156,7 @@ export function summariseRun(events: AgentEvent[], unlistedHeartbeats = 0): Agen
   let error: AgentRunResult['error'] = null;
   let heartbeats = unlistedHeartbeats;
   let okResults = 0;
+  let deltaIncomplete = false;
   const stateDelta: Record<string, unknown> = {};
   // Streaming chunks (partial:true) are followed by one aggregated text without `partial`; only that one counts (§3).
   let partials: string[] = [];
@@ -168,6 +174,7 @@ export function summariseRun(events: AgentEvent[], unlistedHeartbeats = 0): Agen
         break;
       case 'tool_result':
         toolResults.push(e.name);
+        if (e.stateless) deltaIncomplete = true;
         if (!e.status || !/error|fail/i.test(e.status)) okResults++;
         break;
       case 'heartbeat':
@@ -192,5 +199,5 @@ export function summariseRun(events: AgentEvent[], unlistedHeartbeats = 0): Agen
     const earlierNormal = texts.slice(0, -1).some((t) => !TEMPORARY_ISSUE.test(t)) || okResults > 0;
     if (earlierNormal) texts.pop();
   }
-  return { texts, toolCalls, toolResults, error, heartbeats, events: events.length + unlistedHeartbeats, silent: texts.length === 0, stateDelta };
+  return { texts, toolCalls, toolResults, error, heartbeats, events: events.length + unlistedHeartbeats, silent: texts.length === 0, stateDelta, deltaIncomplete };
 }

@@ -214,6 +214,24 @@ describe('resilience: upstream faults', () => {
     expect(job.changes[1]).toMatchObject({ message: 2, from_agent_text: false, summary: expect.stringMatching(/BGM/) });
   });
 
+  it('a stream mixing typed and ADK events (§3): the state is read after a typed tool result, so an agent error on the next message is not taken for a change', async () => {
+    // In a mixed stream the second stage's edit (the title) came as a typed result, without its state: the delta
+    // alone missed it, the edit's "before" was stale, and the failed edit was credited with the title (succeeded).
+    stack.sim.setScenario({ ...BASE_SCENARIO, eventStyle: 'mixed' });
+    const body = { instruction: 'a 20-second promo of the city at night', output: { title: 'Urban Dreams' } };
+    const control = await finished(stack, await createJob(stack, body));
+    expect(control.status, JSON.stringify(control.error)).toBe('succeeded');
+    expect(control.changes[0]!.summary).toMatch(/2 tracks/);
+    expect(control.result?.timeline).toMatch(/^Timeline \(2 tracks\)/);
+
+    stack.sim.injectFault({ kind: 'agent_error_event', after: 1 });
+    const job = await finished(stack, await createJob(stack, { ...body, followups: [EDIT] }));
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPSTREAM_AGENT_ERROR', retryable: false });
+    expect(job.error!.message).toMatch(/message 2/);
+    expect(accepted(stack, 'run_sse', job.upstream.session_id!)).toHaveLength(2);
+  });
+
   it('a stream dropped during generation is not reconciled as done on the raw video: the music and title of the second stage are waited for', async () => {
     // The second stage takes 250 ms here (RECONCILE_INTERVAL_MS 100): two reads of the raw video in a row used to settle
     // the message, and the job rendered a video without the music and title it asked for; four steady reads cover it.

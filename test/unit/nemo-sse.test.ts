@@ -11,7 +11,8 @@ const FINAL = 'Your video is ready! Preview it in the Timeline panel or click Ex
 const FIRST = 'Got it, generating a 10s city timelapse. This may take a few minutes.';
 const none = { texts: [], toolCalls: [], toolResults: [], error: null, heartbeats: 0 };
 
-const expected: Record<string, Omit<AgentRunResult, 'silent' | 'stateDelta'>> = {
+/** Every fixture's summary; `deltaIncomplete` is false unless given (only typed tool results set it). */
+const expected: Record<string, Omit<AgentRunResult, 'silent' | 'stateDelta' | 'deltaIncomplete'> & { deltaIncomplete?: true }> = {
   'adk-camel.sse': {
     texts: [FIRST, FINAL],
     toolCalls: ['generate_video_with_seedance', 'edit_multitrack'],
@@ -35,6 +36,7 @@ const expected: Record<string, Omit<AgentRunResult, 'silent' | 'stateDelta'>> = 
     error: null,
     heartbeats: 2,
     events: 6,
+    deltaIncomplete: true,
   },
   'silent-edit.sse': { ...none, toolCalls: ['edit_multitrack'], toolResults: ['edit_multitrack'], events: 3 },
   // `: keep-alive`, `:`, `data:`, `data: heartbeat`, {"type":"heartbeat"}, "heartbeat", {"type":"ping"}, `: ping 2`;
@@ -96,7 +98,7 @@ describe('AgentStreamDecoder on recorded streams', () => {
 
       it('decodes to the expected summary', () => {
         const { stateDelta: _delta, ...summary } = summariseRun(whole);
-        expect(summary).toEqual({ ...want, silent: want.texts.length === 0 });
+        expect(summary).toEqual({ deltaIncomplete: false, ...want, silent: want.texts.length === 0 });
       });
 
       it('gives identical events when split in two at every byte offset', () => {

@@ -138,8 +138,10 @@ export async function generateStep(ctx: StepContext, token: string): Promise<Ste
   } else if (result.error) {
     log.warn({ message: index, error: result.error.message }, 'agent answered, then reported an error');
   }
-  // The state after the message: the stream's stateDelta applied to the state before it, or (no delta) one read.
-  const after = applyDelta(flow.known, result.stateDelta) ?? (await readStateAfterAnswer(ctx, token, sessionId, result.texts));
+  // The state after the message: the stream's stateDelta applied to the state before it, or one read (no delta, or a
+  // tool result that came without its state: the delta alone would miss that change and stale the next "before").
+  const fromDelta = result.deltaIncomplete ? null : applyDelta(flow.known, result.stateDelta);
+  const after = fromDelta ?? (await readStateAfterAnswer(ctx, token, sessionId, result.texts));
   await recordMessageOutcome(ctx, index, { texts: result.texts, after });
   return next('generate');
 }

@@ -52,7 +52,7 @@ export function draftWith(segments: number, canvas = { width: 1080, height: 1920
 
 export function agentResult(partial: Partial<AgentRunResult> = {}): AgentRunResult {
   const texts = partial.texts ?? [];
-  return { texts, toolCalls: [], toolResults: [], error: null, heartbeats: 0, events: 1, stateDelta: {}, silent: texts.length === 0, ...partial };
+  return { texts, toolCalls: [], toolResults: [], error: null, heartbeats: 0, events: 1, stateDelta: {}, deltaIncomplete: false, silent: texts.length === 0, ...partial };
 }
 
 export function renderStatus(partial: Partial<RenderStatus> = {}): RenderStatus {
