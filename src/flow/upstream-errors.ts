@@ -51,7 +51,7 @@ const FAIL_CODES: Partial<Record<NemoError['kind'], { code: ErrorCode; explain: 
   export_blocked: {
     code: 'UPSTREAM_EXPORT_BLOCKED',
     explain:
-      'the upstream blocked the export (HTTP 402): the account plan does not allow it, typically an anonymous token whose ' +
+      'the upstream blocked the export (402, free plan): the account plan does not allow it, typically an anonymous token whose ' +
       'requests lacked the X-Skill-* attribution headers or whose free credits are used up; set NEMO_TOKEN to a paid key',
   },
   unsupported_media: { code: 'UNSUPPORTED_MEDIA', explain: 'the upstream rejected a source file type (4001)' },

@@ -139,7 +139,7 @@ describe('decideUpstream: retried kinds', () => {
 
 describe('decideUpstream: refusals fail the job', () => {
   it.each([
-    ['export_blocked', 'UPSTREAM_EXPORT_BLOCKED', 'the upstream blocked the export (HTTP 402)'],
+    ['export_blocked', 'UPSTREAM_EXPORT_BLOCKED', 'the upstream blocked the export (402, free plan)'],
     ['unsupported_media', 'UNSUPPORTED_MEDIA', 'the upstream rejected a source file type (4001)'],
     ['media_too_large', 'MEDIA_TOO_LARGE', 'the upstream rejected a source file as too large (4002)'],
     ['rejected', 'UPSTREAM_REJECTED', 'the upstream rejected the request'],
