@@ -152,7 +152,11 @@ describe('API errors', () => {
   it("reads the contract's error body and Retry-After in seconds or as a date", () => {
     const err = errorFromBody(429, '{"statusCode":429,"code":"RATE_LIMITED","message":"slow down"}', '3');
     expect([err.status, err.code, err.message, err.retryAfterS]).toEqual([429, 'RATE_LIMITED', 'slow down', 3]);
-    expect(errorFromBody(502, '<html>bad gateway</html>', null).code).toBe('HTTP_502');
+    const page = errorFromBody(502, '<html><body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>', null);
+    expect(page.code).toBe('HTTP_502');
+    expect(page.message).toMatch(/^the API answered 502 with a web page/);
+    expect(page.message).not.toMatch(/</);
+    expect(errorFromBody(500, 'upstream went away', null).message).toBe('upstream went away');
     const now = Date.parse('2025-01-01T00:00:00Z');
     expect(retryAfterSeconds('Wed, 01 Jan 2025 00:00:05 GMT', now)).toBe(5);
     expect(retryAfterSeconds('soon', now)).toBeNull();

@@ -319,6 +319,9 @@ describe.skipIf(!HAS_CHROMIUM)('web console (Chromium)', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New job' }).click();
     await page.getByLabel('Files', { exact: true }).setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a photo') });
     await page.locator('[data-testid="upload"].upload-failed').waitFor({ timeout: LIVE_TIMEOUT_MS });
+    // A refused file does not look uploaded (its bar was full) and is not among the sources of the curl commands.
+    expect(await page.getByRole('progressbar', { name: 'Upload of notes.txt' }).getAttribute('value')).toBe('0');
+    expect((await page.getByTestId('curl').textContent()) ?? '').not.toContain('notes.txt');
     await page.getByRole('button', { name: 'Submit job' }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor();

@@ -22,10 +22,15 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
   return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-/** The contract's error body when there is one, else the status line: every failure gets a readable message. */
+/**
+ * The contract's error body when there is one, else the status line: every failure gets a readable message. A page
+ * (a proxy's "502 Bad Gateway" HTML) is not a message: only its status is shown, not its markup.
+ */
 export function errorFromBody(status: number, text: string, retryAfter: string | null): ApiError {
   let code = `HTTP_${status}`;
-  let message = text.trim() === '' ? `the API answered ${status}` : text.trim().slice(0, 300);
+  const trimmed = text.trim();
+  let message =
+    trimmed === '' ? `the API answered ${status}` : trimmed.startsWith('<') ? `the API answered ${status} with a web page, not an API error (a proxy in between?)` : trimmed.slice(0, 300);
   try {
     const body = JSON.parse(text) as { code?: unknown; message?: unknown };
     if (typeof body.code === 'string') code = body.code;

@@ -21,7 +21,8 @@ function describe(error: ApiError, notFound: string | undefined): string {
     case 403:
       return `Not allowed (403 ${detail}).`;
     case 404:
-      return `Not found (404 ${error.code}). ${notFound ?? error.message}`;
+      // The page's own words are for its thing being missing; a tenant gone (acting for a deleted one) says so itself.
+      return `Not found (404 ${error.code}). ${error.code === 'TENANT_NOT_FOUND' ? error.message : (notFound ?? error.message)}`;
     case 429:
       return `Too many requests (429 ${detail}).`;
     default:

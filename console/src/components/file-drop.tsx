@@ -70,7 +70,7 @@ export function FileDrop({ files, onAdd, onRemove }: { files: FileEntry[]; onAdd
           {files.map((f) => (
             <li key={f.localId} class={`upload upload-${f.state}`} data-testid="upload">
               <span class="name">{f.name}</span> <span class="muted">{formatBytes(f.size)}</span>
-              <progress max={Math.max(1, f.size)} value={f.state === 'done' ? Math.max(1, f.size) : Math.min(f.loaded, f.size)} aria-label={`Upload of ${f.name}`} />
+              <progress max={Math.max(1, f.size)} value={f.state === 'done' ? Math.max(1, f.size) : f.state === 'failed' ? 0 : Math.min(f.loaded, f.size)} aria-label={`Upload of ${f.name}`} />
               <span class="upload-status" role="status">
                 {statusText(f)}
               </span>

@@ -76,8 +76,10 @@ export function NewJobPage() {
   };
 
   const preview = useMemo(() => {
-    const ids = files.map((f) => f.uploadId ?? pendingUploadId(f.name));
-    return curlCommands(window.location.origin, buildJobBody(form, ids).body, files.map((f) => f.name), api.actAs);
+    // A file the API refused is not part of any job: the commands leave it out, as the submit does.
+    const usable = files.filter((f) => f.state !== 'failed');
+    const ids = usable.map((f) => f.uploadId ?? pendingUploadId(f.name));
+    return curlCommands(window.location.origin, buildJobBody(form, ids).body, usable.map((f) => f.name), api.actAs);
   }, [form, files, api.actAs]);
 
   const showProblems = (list: Problem[]) => {
