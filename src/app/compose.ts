@@ -50,6 +50,7 @@ import { ApiKeys, ANONYMOUS_TENANT } from './api-keys.js';
 import { jobQueuePort, queueAdmitted } from './job-queue.js';
 import { endedAgainHooks, lifecycleHooks } from './lifecycle-hooks.js';
 import { DEFAULT_LIMITS } from '../tenants/schemas.js';
+import type { TenantReads } from '../tenants/directory.js';
 import { settingsFrom, type Settings } from './settings.js';
 import { composeTenants, type TenantParts } from './tenants.js';
 import { createOutputs, type Outputs } from './storage.js';
@@ -209,15 +210,18 @@ export function compose(config: Config, logger: Logger): Container {
   });
   const admission = new Admission(blocking, keys, config.MAX_RUNNING_JOBS);
   // A tenant's own settings (admin API), else the defaults: no cap but its account's, weight 1, JOB_RETENTION_MS.
-  const limitsOf = async (tenant: string): Promise<TenantLimits> => {
-    const own = await tenants.directory.get(tenant);
-    return { maxConcurrent: own?.max_concurrent_jobs ?? 0, weight: own?.weight ?? 1, account: await tenants.directory.accountOf(tenant) };
+  // `reads`: the API's request path fails fast (503), a worker's step waits out a failover (directory.waiting).
+  const limitsVia = (reads: TenantReads) => async (tenant: string): Promise<TenantLimits> => {
+    const own = await reads.get(tenant);
+    return { maxConcurrent: own?.max_concurrent_jobs ?? 0, weight: own?.weight ?? 1, account: await reads.accountOf(tenant) };
   };
+  const limitsOf = limitsVia(tenants.directory);
+  const workerLimitsOf = limitsVia(tenants.directory.waiting);
   // Asked when a job (or batch) ends: the tenant's settings through the directory (cached a few seconds, dropped on a
   // change notice), so a job that ran longer than the cache's life still gets its tenant's retention, not the default.
   // A deleted tenant's job (one its deletion canceled, ending now) is kept until the tenant's purge, not longer.
   const retentionOf = async (tenant: string): Promise<number> => {
-    const own = await tenants.directory.get(tenant);
+    const own = await tenants.directory.waiting.get(tenant);
     if (own?.purge_at) return Math.max(1, Date.parse(own.purge_at) - Date.now());
     return own?.retention_ms ?? settings.retention.jobMs;
   };
@@ -257,8 +261,8 @@ export function compose(config: Config, logger: Logger): Container {
     onCall: (endpoint, outcome, ms) => metrics.onUpstreamCall(endpoint, outcome, ms),
   });
   const accounts = new UpstreamAccounts({
-    identityOf: (tenant) => tenants.directory.upstreamOf(tenant),
-    accountIdOf: (tenant) => tenants.directory.accountOf(tenant),
+    identityOf: (tenant) => tenants.directory.waiting.upstreamOf(tenant),
+    accountIdOf: (tenant) => tenants.directory.waiting.accountOf(tenant),
     redis: blocking,
     keys,
     nemo,
@@ -284,7 +288,7 @@ export function compose(config: Config, logger: Logger): Container {
     renderStats: new RenderStats(blocking, keys),
     stagedFiles: uploads,
     admission,
-    limitsOf,
+    limitsOf: workerLimitsOf,
     urlSources: {
       fetch: (url, opts) =>
         fetchUrlSource(url, { dir: settings.uploads.dir, maxBytes: settings.uploads.maxBytes, allowPrivate: settings.webhooks.allowPrivate, ...opts }),

@@ -43,6 +43,8 @@ export function composeTenants(opts: {
     store,
     // Start-up writes go through the worker-side connection: at compose time the request connection is not up yet.
     startupStore: new TenantStore(opts.blocking, keys),
+    // What a running job reads of its tenant (directory.waiting) waits out a failover like the rest of its step.
+    waitingStore: new TenantStore(opts.blocking, keys),
     box,
     bootstrap: [...new Set((config.API_KEYS ?? []).map((p) => p.tenant))],
     redis: opts.redis,

@@ -14,6 +14,11 @@ export interface TenantDirectoryOptions {
   startupStore?: TenantStore;
   /** Opens and seals tenants' upstream tokens; null without SECRETS_KEY. */
   box: SecretBox | null;
+  /**
+   * The store `waiting` reads through: a connection that waits out a failover (default: store). A job's step reads
+   * its tenant there; on the fail-fast request connection a failover crashed the step mid-message.
+   */
+  waitingStore?: TenantStore;
   /** The tenants API_KEYS names: they exist even before their record is written. */
   bootstrap: readonly string[];
   /** The connection `store` reads through, also used to PUBLISH changes; reads made before it first connects wait for it. */
@@ -31,7 +36,16 @@ export type TenantChange = { tenant: string } | { keyHash: string } | 'all';
 
 type KeyOwner = { tenant: string } | null;
 
-export class TenantDirectory {
+/** A tenant's settings and upstream account: what a running job reads of its tenant. */
+export interface TenantReads {
+  get(tenant: string): Promise<TenantSettings | null>;
+  upstreamOf(tenant: string): Promise<UpstreamAccount>;
+  accountOf(tenant: string): Promise<string>;
+}
+
+export class TenantDirectory implements TenantReads {
+  /** The same reads through `waitingStore`, sharing the caches: for workers, which wait out a failover (see the option). */
+  readonly waiting: TenantReads;
   private readonly records: TtlCache<TenantRecord | null>;
   private readonly owners: TtlCache<KeyOwner>;
   private readonly lists: TtlCache<TenantSettings[]>;
@@ -52,11 +66,21 @@ export class TenantDirectory {
     this.owners = new TtlCache(ttl);
     this.lists = new TtlCache(ttl, 1);
     this.bootstrapIds = new Set(opts.bootstrap);
+    const waitingStore = opts.waitingStore ?? opts.store;
+    this.waiting = {
+      get: (tenant) => this.settingsVia(tenant, waitingStore),
+      upstreamOf: (tenant) => this.upstreamVia(tenant, waitingStore),
+      accountOf: async (tenant) => accountOf(await this.record(tenant, waitingStore)),
+    };
   }
 
   /** The tenant's settings (a deleted tenant's tombstone included, with deleted_at), or null when there is no such tenant. */
-  async get(tenant: string): Promise<TenantSettings | null> {
-    const record = await this.record(tenant);
+  get(tenant: string): Promise<TenantSettings | null> {
+    return this.settingsVia(tenant, this.opts.store);
+  }
+
+  private async settingsVia(tenant: string, store: TenantStore): Promise<TenantSettings | null> {
+    const record = await this.record(tenant, store);
     return record ? toSettings(record, this.bootstrapIds.has(tenant)) : null;
   }
 
@@ -80,8 +104,12 @@ export class TenantDirectory {
    * The upstream account the tenant's jobs spend, with its credentials (the token opened). A deleted tenant keeps its
    * account until purged: canceling its running renders needs it. Throws SECRETS_KEY_UNKNOWN when no configured key opens it.
    */
-  async upstreamOf(tenant: string): Promise<UpstreamAccount> {
-    const record = await this.record(tenant);
+  upstreamOf(tenant: string): Promise<UpstreamAccount> {
+    return this.upstreamVia(tenant, this.opts.store);
+  }
+
+  private async upstreamVia(tenant: string, store: TenantStore): Promise<UpstreamAccount> {
+    const record = await this.record(tenant, store);
     const { account, stale } = openUpstream(record, this.opts.box);
     if (stale && this.opts.box) void this.reseal(tenant);
     return account;
@@ -89,7 +117,7 @@ export class TenantDirectory {
 
   /** The account id only (no token opened): what the scheduler groups jobs by. */
   async accountOf(tenant: string): Promise<string> {
-    return accountOf(await this.record(tenant));
+    return accountOf(await this.record(tenant, this.opts.store));
   }
 
   isBootstrap(tenant: string): boolean {
@@ -111,7 +139,7 @@ export class TenantDirectory {
       { enabled: this.live, ttlMs: (v) => (v ? (this.opts.ttlMs ?? 5_000) : Math.min(1_000, this.opts.ttlMs ?? 1_000)) },
     );
     if (!owner) return null;
-    const record = await this.record(owner.tenant);
+    const record = await this.record(owner.tenant, this.opts.store);
     return record && record.deleted_at === null ? owner.tenant : null;
   }
 
@@ -176,10 +204,17 @@ export class TenantDirectory {
     }
   }
 
-  private async record(tenant: string): Promise<TenantRecord | null> {
+  private async record(tenant: string, store: TenantStore): Promise<TenantRecord | null> {
     this.listen();
     if (!this.connected) await this.firstConnect();
-    const record = await this.records.get(tenant, () => this.opts.store.get(tenant), { enabled: this.live });
+    let record: TenantRecord | null;
+    try {
+      record = await this.records.get(tenant, () => store.get(tenant), { enabled: this.live });
+    } catch (err) {
+      // A waiting read may have joined a fail-fast load already under way (the cache shares loads): read it again itself.
+      if (store === this.opts.store) throw err;
+      record = await store.get(tenant);
+    }
     // A bootstrap tenant exists from the first request on, even before start() wrote its record.
     return record ?? (this.bootstrapIds.has(tenant) ? this.virtual(tenant) : null);
   }
