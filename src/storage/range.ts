@@ -13,8 +13,8 @@ const SINGLE = /^bytes[ \t]*=[ \t]*(\d*)[ \t]*-[ \t]*(\d*)[ \t]*$/i;
 /**
  * One range of `bytes=a-b`, `bytes=a-` or `bytes=-n`. RFC 9110 lets a server ignore a Range it does not want to
  * honour: malformed ones and multi-range requests (`bytes=0-1,5-6`) get the whole object with 200, which every
- * client handles, instead of a multipart/byteranges body. Unsatisfiable means: the start lies at or past the end,
- * a suffix of 0 bytes, or any range of an empty object.
+ * client handles, instead of a multipart/byteranges body. Unsatisfiable means: the start lies at or past the end
+ * (however large), a suffix of 0 bytes, or any range of an empty object.
  */
 export function parseRangeHeader(header: string | undefined, sizeBytes: number): RangeRequest {
   if (header === undefined) return { kind: 'whole' };
@@ -29,8 +29,10 @@ export function parseRangeHeader(header: string | undefined, sizeBytes: number):
     return { kind: 'partial', range: { start: Math.max(0, sizeBytes - suffix), end: sizeBytes - 1 } };
   }
   const start = Number(first);
+  // A start too large for a safe integer lies past the end of any object: as unsatisfiable as `bytes=<size>-`.
+  if (!Number.isSafeInteger(start)) return { kind: 'unsatisfiable' };
   const end = last === '' ? Number.MAX_SAFE_INTEGER : Number(last);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return { kind: 'whole' };
+  if (!Number.isSafeInteger(end)) return { kind: 'whole' };
   if (end < start) return { kind: 'whole' };
   if (start >= sizeBytes) return { kind: 'unsatisfiable' };
   return { kind: 'partial', range: { start, end: Math.min(end, sizeBytes - 1) } };

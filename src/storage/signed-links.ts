@@ -46,7 +46,8 @@ export function verifyOutputLink(input: {
 }): LinkVerdict {
   const { jobId, sig, secret, now } = input;
   const raw = typeof input.expires === 'number' ? String(input.expires) : (input.expires ?? '');
-  if (!/^\d{1,12}$/.test(raw) || typeof sig !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return 'bad_signature';
+  // One spelling per link (no leading zeros): the signature covers the number, the query is compared as given.
+  if (!/^[1-9]\d{0,11}$/.test(raw) || typeof sig !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return 'bad_signature';
   const expires = Number(raw);
   const expected = mac(secret, jobId, expires);
   const given = Buffer.from(sig, 'base64url');

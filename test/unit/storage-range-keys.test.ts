@@ -19,7 +19,7 @@ describe('parseRangeHeader', () => {
     expect(parseRangeHeader(header, size)).toEqual({ kind: 'partial', range });
   });
 
-  it.each(['bytes=1000-', 'bytes=1000-1001', 'bytes=-0'])('%s → unsatisfiable', (header) => {
+  it.each(['bytes=1000-', 'bytes=1000-1001', 'bytes=-0', 'bytes=99999999999999999999-', 'bytes=99999999999999999999-99999999999999999999'])('%s → unsatisfiable', (header) => {
     expect(parseRangeHeader(header, size)).toEqual({ kind: 'unsatisfiable' });
   });
 

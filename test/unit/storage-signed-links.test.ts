@@ -32,6 +32,8 @@ describe('signed output links', () => {
     expect(verifyOutputLink({ jobId: 'job_01J0000000000000000000001', expires: link.expires, sig: link.sig, secret, now })).toBe('bad_signature');
     expect(verifyOutputLink({ jobId, expires: link.expires, sig: link.sig, secret: randomBytes(32), now })).toBe('bad_signature');
     expect(verifyOutputLink({ jobId, expires: '1e9', sig: link.sig, secret, now })).toBe('bad_signature');
+    // One spelling per link: the same number with a leading zero is not the link that was signed.
+    expect(verifyOutputLink({ jobId, expires: `0${link.expires}`, sig: link.sig, secret, now })).toBe('bad_signature');
     expect(verifyOutputLink({ jobId, expires: undefined, sig: link.sig, secret, now })).toBe('bad_signature');
   });
 
