@@ -120,5 +120,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 /** Fastify refuses bad URLs and over-long path parameters before routing; `frameworkErrors` gives them the contract's body. */
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const body = toErrorBody(err);
+  // Before routing no hook has run: the no-store every other error answer carries (an answer to a key) is set here.
+  void reply.header('cache-control', 'no-store');
   void reply.status(body.statusCode).send(body);
 }

@@ -5,9 +5,17 @@ import { AppError } from '../core/errors.js';
 /** One issue as `path: what is wrong` (the root name when the issue is about the whole value). */
 export function describeIssue(issue: { code: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] | undefined }, root: string): string {
   const path = issue.path.length > 0 ? issue.path.map(String).join('.') : root;
-  if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${(issue.keys ?? []).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${listSome(issue.keys ?? [])}`;
   if (issue.code === 'invalid_union' && /(^|\.)sources\.\d+$/.test(path)) return `${path}: must be {"url": "https://…"} or {"upload_id": "upl_…"}`;
   return `${path}: ${issue.message}`;
+}
+
+/** Names shown of an unknown-field list: enough to find the typo, not an echo of a body stuffed with keys. */
+const SHOWN_NAMES = 10;
+
+function listSome(names: readonly string[]): string {
+  const shown = names.slice(0, SHOWN_NAMES).map((n) => (n.length > 64 ? `${n.slice(0, 64)}…` : n));
+  return names.length > SHOWN_NAMES ? `${shown.join(', ')} and ${names.length - SHOWN_NAMES} more` : shown.join(', ');
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[], root = 'body'): string {

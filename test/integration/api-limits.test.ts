@@ -180,5 +180,7 @@ describe('header limits', () => {
     const bad = await stack.api<Err>('GET', '/v1/jobs/%E0%A4%A');
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+    // Refused before routing (no hook ran), still not for a cache to keep, as every answer to a key.
+    for (const res of [id, bad]) expect(res.headers['cache-control']).toBe('no-store');
   });
 });

@@ -124,6 +124,13 @@ describe('outputSchema rejections name the field', () => {
     expect(messageFor(value)).toBe(message);
   });
 
+  it('names at most ten unknown fields (a body stuffed with keys is not echoed back whole)', () => {
+    const many = Object.fromEntries(Array.from({ length: 30_000 }, (_, i) => [`k${i}`, 1]));
+    const message = messageFor(many);
+    expect(message).toBe(`output: unknown field(s) ${Array.from({ length: 10 }, (_, i) => `k${i}`).join(', ')} and 29990 more`);
+    expect(messageFor({ ['x'.repeat(500)]: 1 })).toBe(`output: unknown field(s) ${'x'.repeat(64)}…`);
+  });
+
   it('gives a music union failure its own message (the HTTP layer must show it instead of the sources text)', () => {
     for (const music of ['loud', 42, ['none']]) {
       const parsed = outputSchema.safeParse({ music });
