@@ -6,9 +6,11 @@ import { basename, dirname, extname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { FormData, type RequestInit, type Response } from 'undici';
 import { z } from 'zod';
 import { jobSchema, type Job, type JobResult } from '../jobs/schemas.js';
-import { CliError, connection, EXIT, UnreachableError, type CliIo } from './io.js';
+import { bodyBreak, send } from './http.js';
+import { CliError, connection, DEFAULT_TIMEOUT_MS, EXIT, type CliIo } from './io.js';
 
 const errorBodySchema = z.object({ code: z.string(), message: z.string() });
 const uploadSchema = z.object({ id: z.string(), filename: z.string().optional(), size_bytes: z.number().optional() });
@@ -33,31 +35,31 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** The client for the API named by --url/--key or NEMO_RELAY_URL/NEMO_RELAY_API_KEY. */
 export function clientFrom(io: CliIo, flags: { url?: string | undefined; key?: string | undefined }): ApiClient {
-  const { url, key } = connection(io, flags);
-  return new ApiClient(url, key);
+  const { url, key, timeoutMs } = connection(io, flags);
+  return new ApiClient(url, key, { timeoutMs });
 }
 
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
     private readonly key?: string,
+    private readonly opts: { timeoutMs?: number } = {},
   ) {}
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
     return { ...(this.key ? { authorization: `Bearer ${this.key}` } : {}), ...extra };
   }
 
-  /** fetch with connection failures turned into exit status 2 and the cause named (refused, unknown host…). */
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const target = path.startsWith('http') ? path : `${this.baseUrl}${path}`;
-    try {
-      return await fetch(target, init);
-    } catch (err) {
-      // Stopped on purpose (Ctrl-C): the caller tells that apart by its signal, not by this error.
-      if (init.signal?.aborted) throw err;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new UnreachableError(`cannot reach ${new URL(target).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-    }
+  /**
+   * fetch with connection failures (refused, unknown host, no answer in time) turned into exit status 2 and the cause
+   * named; stopped on purpose (Ctrl-C), the caller tells that apart by its signal.
+   */
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    return send(path.startsWith('http') ? path : `${this.baseUrl}${path}`, init, this.timeoutMs);
+  }
+
+  private get timeoutMs(): number {
+    return this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** A JSON call; a non-2xx answer becomes a CliError carrying the API's code and message (exit status 2). */
@@ -110,8 +112,8 @@ export class ApiClient {
    * Downloads `url` to `out` through a .part file, so an interrupted download never looks complete; the bytes are
    * counted and hashed on the way and must match the job's result (size_bytes and sha256, when the relay stored it)
    * before the .part takes the place of `out` (an existing `out` is left alone otherwise). Every failure to save (folder not
-   * makeable, download refused or not the job's video, file not writable) is one CliError naming `out`, exit status 1
-   * (README).
+   * makeable, link host unreachable, download refused or not the job's video, file not writable) is one CliError naming
+   * `out`, exit status 1 (README). The link is shown without its query: that holds the signature.
    */
   async download(url: string, out: string, expected: Pick<JobResult, 'size_bytes' | 'sha256'>, signal?: AbortSignal): Promise<number> {
     const cannotSave = (reason: string) => new CliError(`cannot save ${out}: ${reason}`, EXIT.failed);
@@ -119,8 +121,13 @@ export class ApiClient {
     await mkdir(dirname(out), { recursive: true }).catch((err: unknown) => {
       throw cannotSave((err as Error).message);
     });
-    const res = await this.fetch(url, signal ? { signal } : {});
-    if (!res.ok || !res.body) throw cannotSave(`download of ${url} failed with HTTP ${res.status}`);
+    const link = withoutQuery(url);
+    const res = await this.fetch(url, signal ? { signal } : {}).catch((err: unknown) => {
+      // Not "the API is unreachable" (exit 2, which stops a batch): the job is done, only its video was not saved.
+      if (signal?.aborted || !(err instanceof CliError)) throw err;
+      throw cannotSave(err.message);
+    });
+    if (!res.ok || !res.body) throw cannotSave(`download of ${link} failed with HTTP ${res.status}`);
     const part = `${out}.part`;
     const hash = createHash('sha256');
     let bytes = 0;
@@ -134,14 +141,15 @@ export class ApiClient {
     try {
       await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), measure, createWriteStream(part), signal ? { signal } : {});
       const mismatch = downloadMismatch(bytes, hash.digest('hex'), expected);
-      if (mismatch) throw new Error(`the download from ${url} is not the job's video: ${mismatch}`);
+      if (mismatch) throw new Error(`the download from ${link} is not the job's video: ${mismatch}`);
       await rename(part, out);
       return bytes;
     } catch (err) {
       // Best effort: a .part that could not be created cannot be removed either (rm then says ENOTDIR, say).
       await rm(part, { force: true }).catch(() => undefined);
       if (signal?.aborted) throw err;
-      throw cannotSave((err as Error).message);
+      const broke = bodyBreak(err, this.timeoutMs);
+      throw cannotSave(broke ? `the download from ${link} broke off: ${broke}` : (err as Error).message);
     }
   }
 }
@@ -156,7 +164,13 @@ function downloadMismatch(bytes: number, sha256: string, expected: Pick<JobResul
   return null;
 }
 
-async function readJson(res: Response): Promise<unknown> {
+/** A link as it may be shown: a signed one's query (expiry, signature) left out. */
+function withoutQuery(url: string): string {
+  const i = url.search(/[?#]/);
+  return i === -1 ? url : url.slice(0, i);
+}
+
+export async function readJson(res: Response): Promise<unknown> {
   const text = await res.text();
   try {
     return JSON.parse(text);
@@ -165,7 +179,8 @@ async function readJson(res: Response): Promise<unknown> {
   }
 }
 
-function apiError(res: Response, data: unknown, what?: string): CliError {
+/** A non-2xx answer as `CODE: message` (HTTP <status> when it is not the API's error body), exit status 2. */
+export function apiError(res: Response, data: unknown, what?: string): CliError {
   const body = errorBodySchema.safeParse(data);
   const detail = body.success ? `${body.data.code}: ${body.data.message}` : `HTTP ${res.status}`;
   return new CliError(`${what ? `${what}: ` : ''}${detail}`, EXIT.usage);

@@ -66,6 +66,7 @@ Options for every command:
   --url URL   the API (default $NEMO_RELAY_URL or http://127.0.0.1:8080)
   --key KEY   the API key (default $NEMO_RELAY_API_KEY)
   -h, --help  this text
+A request waits $NEMO_RELAY_TIMEOUT_MS (default 30000) for the API to answer, and a download as long for more bytes.
 
 submit uploads local files (POST /v1/uploads), passes URLs as they are, creates the job and prints its id.
 With --wait it follows the job's event feed with a progress bar and saves the MP4 (default ./<job id>.mp4), checked
@@ -76,6 +77,6 @@ batch uploads the sources once and runs every item in one upstream session, one 
 the draft item 1 left); it prints the batch id, and with --wait saves each item's MP4 (./<job id>.mp4 or --out-dir).
 
 Exit status: 0 success; 1 the job failed or was canceled, the MP4 could not be saved, or the check failed (tenants:
-the API refused, or reseal left tokens no key opens); 2 usage, API or connection error; 130 Ctrl-C while following a
-job (which goes on).
+the API refused (4xx), or reseal left tokens no key opens); 2 usage, API (5xx included) or connection error; 130
+Ctrl-C while following a job (which goes on; 143 SIGTERM, 129 SIGHUP).
 `;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { batchSchema } from '../jobs/schemas.js';
 import { clientFrom } from './api-client.js';
 import { parseCommand } from './args.js';
-import { CliError, EXIT, type CliIo } from './io.js';
+import { CliError, EXIT, isStopExit, type CliIo } from './io.js';
 import { OUTPUT_OPTIONS, outputFromFlags } from './output-flags.js';
 import { sourcesFrom } from './submit.js';
 import { resumeCommand, waitAndSave } from './wait.js';
@@ -39,8 +39,8 @@ export async function batchCommand(argv: string[], io: CliIo): Promise<number> {
   const outOf = (id: string) => join(values['out-dir'] ?? '.', `${id}.mp4`);
   for (const [i, id] of batch.items.entries()) {
     const itemStatus = await waitAndSave(client, id, outOf(id), io);
-    if (itemStatus === EXIT.interrupted) {
-      // Ctrl-C: the batch goes on upstream; the items not followed yet are taken up the same way.
+    if (isStopExit(itemStatus)) {
+      // Ctrl-C (or SIGTERM, SIGHUP): the batch goes on upstream; the items not followed yet are taken up the same way.
       for (const next of batch.items.slice(i + 1)) io.stderr.write(`  and item ${next}: ${resumeCommand(next, outOf(next))}\n`);
       return itemStatus;
     }

@@ -3,8 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createParser } from 'eventsource-parser';
 import { eventSchema, TERMINAL_EVENTS, type Job, type JobEvent } from '../jobs/schemas.js';
-import type { ApiClient } from './api-client.js';
-import { CliError, EXIT, UnreachableError } from './io.js';
+import { apiError, readJson, type ApiClient } from './api-client.js';
+import { CliError, UnreachableError } from './io.js';
 
 /** Consecutive failed connections before giving up (a restarting API usually answers again within seconds). */
 const MAX_FAILURES = 8;
@@ -46,10 +46,8 @@ async function follow(client: ApiClient, jobId: string, onEvent: (event: JobEven
         headers: client.headers({ accept: 'text/event-stream', ...(lastSeq > 0 ? { 'last-event-id': String(lastSeq) } : {}) }),
         ...(signal ? { signal } : {}),
       });
-      if (res.status >= 400 && res.status < 500) {
-        const body = await res.text();
-        throw new CliError(`event feed for ${jobId}: HTTP ${res.status} ${body.slice(0, 200)}`, EXIT.usage);
-      }
+      // A refusal (unknown job, bad key) is final, said as every command says it: CODE: message.
+      if (res.status >= 400 && res.status < 500) throw apiError(res, await readJson(res), `event feed for ${jobId}`);
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       failures = 0;
       const parser = createParser({

@@ -4,6 +4,7 @@ import { exitUnlessNodeIsRecent } from '../core/node-version.js';
 
 exitUnlessNodeIsRecent('npx nemo-relay …');
 const { runCli } = await import('./run.js');
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const code = await runCli(
   process.argv.slice(2),
   {
@@ -11,10 +12,12 @@ const code = await runCli(
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
-    // Only while a command follows a job: otherwise Ctrl-C ends the process as usual (and `serve` has its own).
+    // Only while a command follows a job: otherwise the signals end the process as usual (and `serve` has its own).
+    // SIGTERM and SIGHUP (a kill, a closed terminal) too, so a download's .part is removed for them as for Ctrl-C.
     onInterrupt: (handler) => {
-      process.on('SIGINT', handler);
-      return () => void process.off('SIGINT', handler);
+      const listeners = STOP_SIGNALS.map((signal) => [signal, () => handler(signal)] as const);
+      for (const [signal, listener] of listeners) process.on(signal, listener);
+      return () => listeners.forEach(([signal, listener]) => process.off(signal, listener));
     },
   },
   {

@@ -20,22 +20,23 @@ export function outputFromFlags(values: OutputFlags): OutputInput | undefined {
   const output: Record<string, unknown> = {};
   if (values.aspect) output.aspect_ratio = values.aspect;
   if (values.resolution) output.resolution = values.resolution;
-  if (values.duration) output.duration_s = numberFlag('--duration', values.duration);
-  if (values.music) {
-    // auto and none are the API's words; anything else is the style of background music.
-    output.music = values.music === 'auto' || values.music === 'none'
-      ? values.music
-      : { style: values.music, ...(values['music-volume'] ? { volume: numberFlag('--music-volume', values['music-volume']) } : {}) };
-  } else if (values['music-volume']) {
-    throw new CliError('--music-volume needs --music "<style>"');
+  if (values.duration !== undefined) output.duration_s = numberFlag('--duration', values.duration);
+  const volume = values['music-volume'] === undefined ? undefined : numberFlag('--music-volume', values['music-volume']);
+  // auto and none are the API's words; anything else is the style of background music. The API takes a volume only
+  // with a style, so one given beside auto or none (or alone) is refused here rather than silently dropped.
+  const style = values.music === 'auto' || values.music === 'none' ? undefined : values.music;
+  if (volume !== undefined && !style) {
+    throw new CliError(`--music-volume needs --music "<style>"${values.music ? `, not --music ${values.music}` : ''}`);
   }
+  if (values.music) output.music = style ? { style, ...(volume === undefined ? {} : { volume }) } : values.music;
   if (values.title) output.title = values.title;
   if (values.transitions) output.transitions = values.transitions;
   return Object.keys(output).length > 0 ? (output as OutputInput) : undefined;
 }
 
+/** Number('') is 0: an empty or blank value is refused, not read as zero nor ignored. */
 function numberFlag(name: string, raw: string): number {
   const n = Number(raw);
-  if (!Number.isFinite(n)) throw new CliError(`${name} must be a number, not ${JSON.stringify(raw)}`);
+  if (raw.trim() === '' || !Number.isFinite(n)) throw new CliError(`${name} must be a number, not ${JSON.stringify(raw)}`);
   return n;
 }

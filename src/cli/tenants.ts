@@ -74,13 +74,12 @@ export async function tenantsCommand(argv: string[], io: CliIo): Promise<number>
   if (args.length !== spec.args.length) {
     throw new CliError(`tenants ${sub} takes ${spec.args.length ? spec.args.map((a) => `<${a}>`).join(' ') : 'no arguments'}`);
   }
-  const adminKey = values['admin-key'] ?? io.env.NEMO_RELAY_ADMIN_KEY;
-  if (!adminKey) throw new CliError('tenants needs the admin key: --admin-key or NEMO_RELAY_ADMIN_KEY');
-  const { url } = connection(io, { url: values.url });
-  return spec.run(new AdminApi(new ApiClient(url, adminKey)), args, values, io);
+  const { url, key, timeoutMs } = connection(io, { url: values.url, key: values['admin-key'] }, { flag: '--admin-key', env: 'NEMO_RELAY_ADMIN_KEY' });
+  if (!key) throw new CliError('tenants needs the admin key: --admin-key or NEMO_RELAY_ADMIN_KEY');
+  return spec.run(new AdminApi(new ApiClient(url, key, { timeoutMs })), args, values, io);
 }
 
-/** The admin API: an answer the API refused is exit status 1 with its code; no answer at all is 2. */
+/** The admin API: an answer the API refused (4xx) is exit status 1 with its code; a server error or no answer is 2. */
 class AdminApi {
   constructor(private readonly client: ApiClient) {}
 
@@ -99,7 +98,8 @@ class AdminApi {
     }
     if (res.ok) return data;
     const err = errorSchema.safeParse(data);
-    throw new CliError(err.success ? `${err.data.code}: ${err.data.message}` : `HTTP ${res.status} from ${method} ${path}`, EXIT.failed);
+    // A 5xx (or a proxy's 502-504 page) is no verdict on the command, only the API failing: 2, as for other commands.
+    throw new CliError(err.success ? `${err.data.code}: ${err.data.message}` : `HTTP ${res.status} from ${method} ${path}`, res.status >= 500 ? EXIT.usage : EXIT.failed);
   }
 }
 

@@ -1,6 +1,7 @@
 // The CLI following a job (submit --wait, wait <id>) against the all-in-one API + simulator: Ctrl-C and a lost API leave
-// the job running and say how to take it up again, a waiting job says why, the MP4 is checked against the job, the
-// submit is keyed; and how arguments that look like options are read.
+// the job running and say how to take it up again, a waiting job says why, the MP4 is checked against the job, a link
+// host that fails is a failed save, a signal mid-download leaves no .part, the submit is keyed; and how arguments that
+// look like options are read.
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import type { Job } from '../../src/jobs/schemas.js';
-import { runCliProcess, spawnNode, stopChild, type Child } from '../helpers/ops-process.js';
+import { freePort, runCliProcess, spawnNode, stopChild, type Child } from '../helpers/ops-process.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -207,11 +208,64 @@ describe('nemo-relay following a job', () => {
         expect(said1).toHaveLength(1);
         expect(said1[0]).toContain(`nemo-relay: cannot save ${out}: the download from `);
         expect(said1[0]).toMatch(said);
+        // The link without its query: that holds the signature.
+        expect(said1[0]).toMatch(/the download from http:\/\/[^ ?]+ is not the job's video/);
+        expect(said1[0]).not.toMatch(/[?&](sig|signature)=/);
         expect(await readFile(out, 'utf8')).toBe('the old video');
         expect(await exists(`${out}.part`)).toBe(false);
       } finally {
         await proxy.close();
       }
+    }
+  });
+
+  it('a link host that refuses is a failed save (exit 1): batch --wait goes on with its other items', async () => {
+    const port = await freePort();
+    const proxy = await startProxy(stack.apiUrl, (job) => void (job.result && (job.result.url = `http://127.0.0.1:${port}/${job.id}.mp4?sig=x`)));
+    try {
+      const outDir = join(dir, 'refused');
+      const run = await cli(['batch', 'https://example.com/a.jpg', '--item', 'a teaser', '--item', 'now square', '--wait', '--out-dir', outDir], { NEMO_RELAY_URL: proxy.url });
+      expect(run.code, run.stderr).toBe(1);
+      const items = [...run.stderr.matchAll(/^item (job_\w+)$/gm)].map((m) => m[1]!);
+      expect(items).toHaveLength(2);
+      for (const item of items) {
+        expect(run.stderr).toMatch(new RegExp(`^job ${item} succeeded: `, 'm'));
+        expect(run.stderr).toContain(`nemo-relay: cannot save ${outDir}/${item}.mp4: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+        expect(run.stderr).toContain(`the job succeeded; download it again: nemo-relay wait ${item} --out ${outDir}/${item}.mp4\n`);
+      }
+      expect(run.stderr).not.toMatch(/goes on upstream/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('SIGTERM, SIGHUP or Ctrl-C during the download removes the .part, says the job succeeded and how to download it again', async () => {
+    // The link host answers, sends a little and holds the rest.
+    const stall: Server = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'video/mp4' }).write(Buffer.alloc(4_096)));
+    await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    const link = `http://127.0.0.1:${(stall.address() as AddressInfo).port}/v.mp4`;
+    const proxy = await startProxy(stack.apiUrl, (job) => void (job.result && (job.result.url = link)));
+    try {
+      const submitted = await cli(['submit', 'https://example.com/a.jpg', '-m', 'make a 10-second promo video']);
+      const id = submitted.stdout.trim();
+      await waitFor(async () => (await stack.api<Job>('GET', `/v1/jobs/${id}`)).body.status === 'succeeded', { what: 'the job to succeed', timeoutMs: 30_000 });
+      for (const [signal, exit] of [['SIGTERM', 143], ['SIGHUP', 129], ['SIGINT', 130]] as const) {
+        const out = join(dir, `signal-${signal}.mp4`);
+        const child = spawnCli(['wait', id, '--out', out], { NEMO_RELAY_URL: proxy.url });
+        await waitFor(() => exists(`${out}.part`), { what: `${out}.part`, timeoutMs: 30_000 });
+        child.kill(signal);
+        const { code } = await child.exited;
+        expect(code, child.stderr()).toBe(exit);
+        expect(await exists(`${out}.part`)).toBe(false);
+        expect(await exists(out)).toBe(false);
+        expect(child.stderr()).toContain(`nemo-relay: stopped the download of job ${id}'s MP4, nothing saved to ${out}; the job itself succeeded.\n`);
+        expect(child.stderr()).toContain(`  download it again: nemo-relay wait ${id} --out ${out}\n`);
+        expect(child.stderr()).not.toMatch(/goes on upstream/);
+      }
+    } finally {
+      await proxy.close();
+      stall.closeAllConnections();
+      stall.close();
     }
   });
 

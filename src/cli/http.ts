@@ -1,0 +1,51 @@
+// The CLI's HTTP transport: undici's fetch on Agents of its own, bounding the wait for an answer; failures become CliErrors.
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
+import { CliError, UnreachableError } from './io.js';
+
+/** One pool per timeout (in practice one): the process's API calls share their connections. */
+const agents = new Map<number, Agent>();
+
+function agentFor(timeoutMs: number): Agent {
+  let agent = agents.get(timeoutMs);
+  if (!agent) {
+    // undici's headers timeout starts once the request is sent (and is refreshed while a big upload is written), so an
+    // upload's own duration is not bounded by it, only the silence that follows.
+    agent = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    agents.set(timeoutMs, agent);
+  }
+  return agent;
+}
+
+/**
+ * fetch(target); a failure is a CliError: UnreachableError (exit 2, retried by the event feed) when no answer came, a
+ * plain CliError when the request could not even be made. A caller's abort (Ctrl-C) is rethrown as it is.
+ */
+export async function send(target: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(target, { ...init, dispatcher: agentFor(timeoutMs) });
+  } catch (err) {
+    if (init.signal?.aborted) throw err;
+    throw failure(err, new URL(target).origin, timeoutMs);
+  }
+}
+
+/**
+ * Only an error code is ever shown, never fetch's message: that quotes a header value it refuses, which may be the API
+ * key (a key with a newline in it: "Headers.append: "Bearer <key>" is an invalid header value").
+ */
+function failure(err: unknown, origin: string, timeoutMs: number): CliError {
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return new UnreachableError(`no answer from ${origin} within ${timeoutMs / 1000} s (NEMO_RELAY_TIMEOUT_MS)`);
+  // No cause, or an invalid argument: the request was refused before any connection (a header value, the URL), and
+  // trying again would not change that.
+  if (!cause || code === 'UND_ERR_INVALID_ARG') return new CliError(`the request to ${origin} could not be made (an invalid header value or URL)`);
+  return new UnreachableError(`cannot reach ${origin}: ${code ?? 'connection failed'}`);
+}
+
+/** What cut an answer's body short (undici itself says only "terminated"), or null for another error (a full disk). */
+export function bodyBreak(err: unknown, timeoutMs: number): string | null {
+  const code = (err as { cause?: { code?: unknown } }).cause?.code;
+  if (code === 'UND_ERR_BODY_TIMEOUT') return `no bytes for ${timeoutMs / 1000} s (NEMO_RELAY_TIMEOUT_MS)`;
+  return typeof code === 'string' && code.startsWith('UND_ERR') ? code : null;
+}
