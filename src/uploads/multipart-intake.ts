@@ -1,6 +1,7 @@
 // Reads multipart requests part by part (POST /v1/uploads and multipart POST /v1/jobs), staging file parts as they stream in.
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../core/errors.js';
+import { callerConnection } from './caller-connection.js';
 import { stageFile } from './stage-file.js';
 import type { StagedUploads, UploadRecord } from './staged-uploads.js';
 
@@ -72,17 +73,20 @@ function fieldPartMessage(name: string): string {
 /** POST /v1/uploads: exactly one file part named `file`; anything else is a 400 (and the staged file is removed). */
 export async function readUpload(request: FastifyRequest, uploads: StagedUploads): Promise<UploadRecord> {
   const got: { staged?: UploadRecord } = {};
+  const caller = callerConnection(request);
   try {
     await eachPart(request, async (part) => {
       if (part.type !== 'file') throw new AppError('VALIDATION_FAILED', fieldPartMessage(part.fieldname));
       if (part.fieldname !== 'file' || got.staged) {
         throw new AppError('VALIDATION_FAILED', `${part.fieldname}: send exactly one file part, named file`);
       }
-      got.staged = await stageFile(uploads, { tenant: request.tenant, filename: part.filename, stream: part.file, field: 'file' });
+      got.staged = await stageFile(uploads, { tenant: request.tenant, filename: part.filename, stream: part.file, field: 'file', caller });
     });
   } catch (err) {
     if (got.staged) await uploads.remove(got.staged.id);
     throw err;
+  } finally {
+    caller.release();
   }
   if (!got.staged) {
     // busboy drops a part whose Content-Disposition it cannot read without a word: the caller may well have sent one.
@@ -96,6 +100,7 @@ export async function readJobRequest(request: FastifyRequest, uploads: StagedUpl
   const staged: UploadRecord[] = [];
   let job: unknown;
   let sawJob = false;
+  const caller = callerConnection(request);
   try {
     await eachPart(request, async (part) => {
       if (part.type === 'file') {
@@ -104,7 +109,7 @@ export async function readJobRequest(request: FastifyRequest, uploads: StagedUpl
           throw new AppError('VALIDATION_FAILED', "job: send the JSON body as a plain field, not a file part (curl: -F 'job=<body.json', not job=@body.json)");
         }
         const field = `files.${staged.length}`;
-        staged.push(await stageFile(uploads, { tenant: request.tenant, filename: part.filename, stream: part.file, field }));
+        staged.push(await stageFile(uploads, { tenant: request.tenant, filename: part.filename, stream: part.file, field, caller }));
         return;
       }
       if (part.fieldname !== 'job') throw new AppError('VALIDATION_FAILED', `${part.fieldname}: unknown field; send the JSON body in a field named job`);
@@ -118,6 +123,8 @@ export async function readJobRequest(request: FastifyRequest, uploads: StagedUpl
   } catch (err) {
     await removeAll(uploads, staged);
     throw err;
+  } finally {
+    caller.release();
   }
   return { job, staged };
 }

@@ -10,6 +10,7 @@ import { withoutHiddenCharacters } from '../core/display-name.js';
 import { noteStreamedBytes } from './gc-nudge.js';
 import { convertHeicFile, HEIC_MAX_PIXELS, HEIC_RETRY_AFTER_S, HEIC_TIMEOUT_MS, HeicConversionError, type HeicConvertOptions } from './heic-convert.js';
 import { ACCEPTED_TYPES_TEXT, sniffMediaType, SNIFF_BYTES, unsupportedMessage, type MediaType } from './media-types.js';
+import type { CallerConnection } from './caller-connection.js';
 import type { StagedUploads, UploadRecord } from './staged-uploads.js';
 
 /** Counts and hashes every chunk, holds back only the first SNIFF_BYTES until the type is known, and stops at the limit. */
@@ -161,10 +162,10 @@ export function conversionError(
 }
 
 /** Converts the complete original to `<id>.jpg` and describes the copy for the record; failures as AppErrors. */
-async function convertStaged(uploads: StagedUploads, id: string, original: string, filename: string, type: MediaType, field: string) {
+async function convertStaged(uploads: StagedUploads, id: string, original: string, filename: string, type: MediaType, field: string, signal?: AbortSignal) {
   const target = type.convertTo!;
   try {
-    const result = await convertHeicFile(original, uploads.convertedPathOf(id), uploads.convert);
+    const result = await convertHeicFile(original, uploads.convertedPathOf(id), signal ? { ...uploads.convert, signal } : uploads.convert);
     return { filename: convertedFilename(filename, target), content_type: target.contentType, size_bytes: result.bytes, width: result.width, height: result.height };
   } catch (err) {
     throw conversionError(err, field, filename, type, uploads.convert);
@@ -177,6 +178,13 @@ export interface IncomingFile {
   stream: Readable;
   /** Names the part in error messages, e.g. `file` or `files.2`. */
   field: string;
+  /** The caller's connection (HTTP intake): a conversion is given up, and nothing is kept, once the caller has left. */
+  caller?: Pick<CallerConnection, 'signal' | 'pauseIdle'>;
+}
+
+/** The caller closed its connection before its upload was staged: answered to no one, logged as a client error. */
+function callerGone(field: string): AppError {
+  return new AppError('VALIDATION_FAILED', `${field}: the connection closed before the upload was staged; nothing was kept`);
 }
 
 /** UPLOAD_DIR could not be written: the caller is told to retry later, the log line says which directory and why. */
@@ -218,13 +226,19 @@ export async function stageFile(uploads: StagedUploads, input: IncomingFile): Pr
   const type = inspector.type!;
   const filename = stagedFilename(input.filename, type);
   let converted: UploadRecord['converted'];
+  const signal = input.caller?.signal;
+  const resumeIdle = type.convertTo ? input.caller?.pauseIdle() : undefined;
   try {
     // The whole file is here now; the request waits for the JPEG, so a refused photo is refused in this response.
-    if (type.convertTo) converted = await convertStaged(uploads, id, partial, filename, type, input.field);
+    if (type.convertTo) converted = await convertStaged(uploads, id, partial, filename, type, input.field, signal);
+    // A caller gone meanwhile never learns this upload's id: nothing is recorded (it stayed for 7 days, unused).
+    if (signal?.aborted) throw callerGone(input.field);
     await rename(partial, uploads.pathOf(id));
   } catch (err) {
     await Promise.all([rm(partial, { force: true }), rm(uploads.convertedPathOf(id), { force: true })]);
-    throw err;
+    throw signal?.aborted ? callerGone(input.field) : err;
+  } finally {
+    resumeIdle?.();
   }
   const record: UploadRecord = {
     id,

@@ -152,6 +152,11 @@ async function download(url: string, path: string, opts: FetchUrlSourceOptions, 
       if (code === 'WEBHOOK_TARGET_REFUSED') {
         throw new UrlSourceError('refused', `${field}: ${where} was not fetched: the ${(err as Error).message}`, { cause: err });
       }
+      // undici's redirect handler refuses a loop (past MAX_REDIRECTIONS) or a Location it cannot follow (file:, a bad
+      // URL) as an invalid argument: the source's lasting fault, not an unreachable host worth another try.
+      if (code === 'UND_ERR_INVALID_ARG') {
+        throw new UrlSourceError('http_status', `${field}: ${where} redirected more than ${MAX_REDIRECTIONS} times or to a location that is not an http(s) URL`, { cause: err });
+      }
       throw new UrlSourceError('network', `${field}: ${where} could not be reached (${code ?? (err as Error).message})`, { cause: err, retryable: true });
     }
     const { body, statusCode, headers } = res;

@@ -1,12 +1,14 @@
 // HTTP_IDLE_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS: an upload that stops or trickles loses its connection and leaves no staged file; a quiet event stream stays open.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/jobs/schemas.js';
-import { SAMPLES } from '../helpers/multipart.js';
+import { send } from '../helpers/http.js';
+import { multipart, SAMPLES } from '../helpers/multipart.js';
 import { startStack, TENANTS, type Stack } from '../helpers/stack.js';
 
 const IDLE_MS = 1_500;
+const HEIC_PHOTO = new URL('../fixtures/heic/quadrants-4032x3024.heic', import.meta.url);
 const REQUEST_MS = 3_000;
 let stack: Stack;
 
@@ -97,6 +99,38 @@ describe('HTTP_IDLE_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS', () => {
     expect(outcome.answer).toContain('"code":"REQUEST_TIMEOUT"');
     await expect.poll(staged, { timeout: 5_000 }).toEqual(before);
     expect((await stack.api('GET', '/v1/jobs')).status).toBe(200);
+  });
+
+  it('does not cut an upload the server is working on: HEIC photos queued at the converter past the idle limit all answer 201', async () => {
+    // Four 12 MP photos sent at once convert one at a time (~1 s each here): the last waits past IDLE_MS with its
+    // whole body sent. The socket's idle timer cut those (an empty reply) and kept their staged files for 7 days.
+    const form = multipart([{ name: 'file', filename: 'IMG_0001.HEIC', data: await readFile(HEIC_PHOTO) }]);
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => send<{ id: string }>(stack.apiUrl, 'POST', '/v1/uploads', { body: form.body, contentType: form.contentType }).then((r) => r.status, (err: Error) => err.message)),
+    );
+    expect(answers).toEqual([201, 201, 201, 201]);
+  });
+
+  it('keeps nothing of a HEIC upload whose caller closed the connection while it waited for the converter', async () => {
+    const before = await staged();
+    const form = multipart([{ name: 'file', filename: 'IMG_0002.HEIC', data: await readFile(HEIC_PHOTO) }]);
+    // Another photo first, so this one is still waiting its turn when its caller leaves.
+    const ahead = send(stack.apiUrl, 'POST', '/v1/uploads', { body: form.body, contentType: form.contentType });
+    const { port } = new URL(stack.apiUrl);
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.on('close', () => resolve());
+      socket.on('connect', () => {
+        socket.write(`POST /v1/uploads HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${TENANTS.acme}\r\ncontent-type: ${form.contentType}\r\ncontent-length: ${form.body.length}\r\n\r\n`);
+        socket.write(form.body, () => setTimeout(() => socket.destroy(), 200));
+      });
+    });
+    const first = await ahead;
+    expect(first.status).toBe(201);
+    const kept = (first.body as { id: string }).id;
+    // Only the photo whose caller stayed is staged (its original and its JPEG); the other left no file and no record.
+    await expect.poll(async () => (await staged()).filter((n) => !before.includes(n) && !n.startsWith(kept)), { timeout: 10_000 }).toEqual([]);
   });
 
   it('leaves a quiet event stream open past it (the stream has its own keep-alive)', async () => {

@@ -22,6 +22,8 @@ let files: { rotated: Buffer; plain: Buffer; truncated: Buffer; jpeg: Buffer };
 const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
   '/photos/IMG_0001.HEIC': (_req, res) => res.writeHead(200, { 'content-type': 'image/heic' }).end(files.rotated),
   '/go': (_req, res) => res.writeHead(302, { location: '/photos/IMG_0001.HEIC' }).end(),
+  '/loop': (_req, res) => res.writeHead(302, { location: '/loop' }).end(),
+  '/to-file': (_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end(),
   '/really-a-jpeg.heic': (_req, res) => res.writeHead(200).end(files.jpeg),
   '/broken.heic': (_req, res) => res.writeHead(200).end(files.truncated),
   '/text.heic': (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('hello, not a photo'),
@@ -103,6 +105,15 @@ describe('fetchUrlSource', () => {
     expect(file.contentType).toBe('image/jpeg');
     expect(hits).toEqual(['/go', '/photos/IMG_0001.HEIC']);
     await file.cleanup();
+  });
+
+  it('a redirect loop or a redirect to a file: URL is the source’s lasting fault: not retryable, not "could not be reached"', async () => {
+    for (const path of ['/loop', '/to-file']) {
+      const err = await failure(`${base}${path}`);
+      expect([err.code, err.retryable], path).toEqual(['VALIDATION_FAILED', false]);
+      expect(err.message).toMatch(/redirected more than 5 times or to a location that is not an http\(s\) URL$/);
+    }
+    expect(hits.filter((h) => h === '/to-file')).toHaveLength(1);
   });
 
   it('a JPEG behind a .heic name is passed on as is, renamed .jpg (the upstream judges by name)', async () => {
