@@ -38,9 +38,10 @@ export class ProgressView {
 
   /** The job as an event carried it, or as read between events. */
   show(job: Job): void {
-    // A job read at its end, then its feed replayed from the start: the replay is history, not news (the bar went
-    // back from 100 % to 10 %).
-    if (this.job && isTerminal(this.job.status) && !isTerminal(job.status)) return;
+    // A job read first, then its feed replayed from the start: the replay is history, not news (the bar went back from
+    // 100 % to 10 %, or from a running job's 40 % to 2 %, and an old "waiting" was printed again). A job's progress only
+    // goes back when a lost session starts it over; the bar then holds until it climbs past again.
+    if (this.job && !isTerminal(job.status) && (isTerminal(this.job.status) || job.progress < this.job.progress)) return;
     this.job = job;
     const waiting = job.waiting?.message ?? null;
     const waitingChanged = waiting !== this.lastWaiting;

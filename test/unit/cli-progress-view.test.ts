@@ -33,4 +33,17 @@ describe('ProgressView', () => {
     expect(lines()).toHaveLength(1);
     expect(lines()[0]).toMatch(/100%\s+done/);
   });
+
+  it('keeps a running job where it is while its feed replays older events (wait on a job already under way)', () => {
+    const { out, lines } = plainStderr();
+    const view = new ProgressView(out, 'job_3');
+    view.show(makeJob({ status: 'running', stage: 'generate', progress: 40 }));
+    // The replay: the session stage and a wait that is long over.
+    view.show(makeJob({ status: 'running', stage: 'session', progress: 2, waiting: { reason: 'admission', message: 'waiting for the jobs before it', since: new Date(0).toISOString() } }));
+    view.show(makeJob({ status: 'running', stage: 'generate', progress: 10 }));
+    view.show(makeJob({ status: 'running', stage: 'render', progress: 70 }));
+    view.finish();
+    // It printed 2% session, the old wait, and 10% generate between 40 % and 70 %.
+    expect(lines().map((l) => l.match(/(\d+)%\s+(\w+)/)?.slice(1).join(' ') ?? l)).toEqual(['40 generate', '70 render']);
+  });
 });
