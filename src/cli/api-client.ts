@@ -9,7 +9,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { FormData, type RequestInit, type Response } from 'undici';
 import { z } from 'zod';
 import { jobSchema, type Job, type JobResult } from '../jobs/schemas.js';
-import { bodyBreak, send } from './http.js';
+import { bodyBreak, send, UPLOAD_ANSWER_MS } from './http.js';
 import { CliError, connection, DEFAULT_TIMEOUT_MS, EXIT, type CliIo } from './io.js';
 
 const errorBodySchema = z.object({ code: z.string(), message: z.string() });
@@ -54,8 +54,8 @@ export class ApiClient {
    * fetch with connection failures (refused, unknown host, no answer in time) turned into exit status 2 and the cause
    * named; stopped on purpose (Ctrl-C), the caller tells that apart by its signal.
    */
-  fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    return send(path.startsWith('http') ? path : `${this.baseUrl}${path}`, init, this.timeoutMs);
+  fetch(path: string, init: RequestInit = {}, answerMs?: number): Promise<Response> {
+    return send(path.startsWith('http') ? path : `${this.baseUrl}${path}`, init, this.timeoutMs, answerMs ?? this.timeoutMs);
   }
 
   private get timeoutMs(): number {
@@ -100,7 +100,8 @@ export class ApiClient {
     const blob = await openAsBlob(path, { type: CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream' });
     const form = new FormData();
     form.append('file', blob, basename(path));
-    const res = await this.fetch('/v1/uploads', { method: 'POST', headers: this.headers(), body: form });
+    // The answer may wait for the server's HEIC conversion (see UPLOAD_ANSWER_MS), never less than the usual timeout.
+    const res = await this.fetch('/v1/uploads', { method: 'POST', headers: this.headers(), body: form }, Math.max(this.timeoutMs, UPLOAD_ANSWER_MS));
     const data: unknown = await readJson(res);
     if (!res.ok) throw apiError(res, data, `upload of ${path} (${size} bytes)`);
     const parsed = uploadSchema.safeParse(data);

@@ -88,7 +88,7 @@ const API_KEY: KeySource = { flag: '--key', env: 'NEMO_RELAY_API_KEY' };
 
 /**
  * The server address, key and request timeout: flags win over the environment. The key goes in an Authorization header,
- * so it must be visible ASCII: a newline or other control character (a key pasted with its line end) is refused here,
+ * so it must be visible Latin-1: a newline or other control character (a key pasted with its line end) is refused here,
  * without printing the key, rather than by fetch, whose message quotes the header.
  */
 export function connection(
@@ -101,8 +101,9 @@ export function connection(
   if (/^https?:\/\/[^/?#]*@/.test(url)) throw new CliError('the API URL must not carry credentials (user:password@): give the key with --key or NEMO_RELAY_API_KEY');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CliError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);
   const key = flags.key ?? fromEnv(io, keySource.env);
-  if (key && !/^[\x21-\x7e]+$/.test(key)) {
-    throw new CliError(`the key (${keySource.flag} or ${keySource.env}) must be visible ASCII, without spaces or control characters such as a line end; it is not shown here`);
+  // Visible Latin-1 (what a header value can carry), as the API accepts: no space, control character or line end.
+  if (key && !/^[\x21-\x7e\xa1-\xff]+$/.test(key)) {
+    throw new CliError(`the key (${keySource.flag} or ${keySource.env}) must be visible characters, without spaces or control characters such as a line end; it is not shown here`);
   }
   const timeoutMs = fromEnv(io, 'NEMO_RELAY_TIMEOUT_MS') ?? DEFAULT_TIMEOUT_MS;
   return { url: url.replace(/\/+$/, ''), ...(key ? { key } : {}), timeoutMs };

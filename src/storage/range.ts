@@ -28,12 +28,13 @@ export function parseRangeHeader(header: string | undefined, sizeBytes: number):
     if (suffix === 0 || sizeBytes === 0) return { kind: 'unsatisfiable' };
     return { kind: 'partial', range: { start: Math.max(0, sizeBytes - suffix), end: sizeBytes - 1 } };
   }
+  // An end before the start makes the range invalid (ignored: the whole object), compared exactly whatever the sizes.
+  if (last !== '' && BigInt(last) < BigInt(first)) return { kind: 'whole' };
   const start = Number(first);
   // A start too large for a safe integer lies past the end of any object: as unsatisfiable as `bytes=<size>-`.
   if (!Number.isSafeInteger(start)) return { kind: 'unsatisfiable' };
-  const end = last === '' ? Number.MAX_SAFE_INTEGER : Number(last);
-  if (!Number.isSafeInteger(end)) return { kind: 'whole' };
-  if (end < start) return { kind: 'whole' };
+  // No end, or one past any object's size: to the end of this one.
+  const end = last === '' ? Number.MAX_SAFE_INTEGER : Math.min(Number(last), Number.MAX_SAFE_INTEGER);
   if (start >= sizeBytes) return { kind: 'unsatisfiable' };
   return { kind: 'partial', range: { start, end: Math.min(end, sizeBytes - 1) } };
 }

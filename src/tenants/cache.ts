@@ -11,28 +11,31 @@ export class TtlCache<V> {
   ) {}
 
   /**
-   * The cached value, or `load()`'s, shared by concurrent callers. With `enabled` false (the invalidation feed is
-   * down) every call loads and nothing is kept: a stale answer is worse than a Redis round trip.
+   * The cached value, or `load()`'s, shared by concurrent callers of the same `lane`. With `enabled` false (the
+   * invalidation feed is down) every call loads and nothing is kept: a stale answer is worse than a Redis round trip.
+   * Lanes keep loads of different kinds apart (one that fails fast, one that waits out a failover: neither should get
+   * the other's failure or delay); their answers fill the same entries.
    */
-  async get(key: string, load: () => Promise<V>, opts: { enabled: boolean; ttlMs?: (value: V) => number }): Promise<V> {
+  async get(key: string, load: () => Promise<V>, opts: { enabled: boolean; ttlMs?: (value: V) => number; lane?: string }): Promise<V> {
     if (!opts.enabled) return load();
     const hit = this.entries.get(key);
     if (hit && hit.expiresAt > Date.now()) return hit.value;
-    const pending = this.loading.get(key);
+    const loadKey = opts.lane ? `${opts.lane}\u0000${key}` : key;
+    const pending = this.loading.get(loadKey);
     if (pending) return pending;
     const epoch = this.epoch;
     const promise = load().then(
       (value) => {
-        if (this.loading.get(key) === promise) this.loading.delete(key);
+        if (this.loading.get(loadKey) === promise) this.loading.delete(loadKey);
         if (epoch === this.epoch) this.store(key, value, opts.ttlMs?.(value) ?? this.ttlMs);
         return value;
       },
       (err: unknown) => {
-        if (this.loading.get(key) === promise) this.loading.delete(key);
+        if (this.loading.get(loadKey) === promise) this.loading.delete(loadKey);
         throw err;
       },
     );
-    this.loading.set(key, promise);
+    this.loading.set(loadKey, promise);
     return promise;
   }
 
@@ -45,7 +48,8 @@ export class TtlCache<V> {
   delete(key: string): void {
     this.epoch++;
     this.entries.delete(key);
-    this.loading.delete(key);
+    // Loads under way in every lane (few at any time).
+    for (const loadKey of this.loading.keys()) if (loadKey === key || loadKey.endsWith(`\u0000${key}`)) this.loading.delete(loadKey);
   }
 
   /** Drops every entry whose value matches (e.g. all cached keys of a deleted tenant). */

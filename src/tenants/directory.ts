@@ -207,14 +207,9 @@ export class TenantDirectory implements TenantReads {
   private async record(tenant: string, store: TenantStore): Promise<TenantRecord | null> {
     this.listen();
     if (!this.connected) await this.firstConnect();
-    let record: TenantRecord | null;
-    try {
-      record = await this.records.get(tenant, () => store.get(tenant), { enabled: this.live });
-    } catch (err) {
-      // A waiting read may have joined a fail-fast load already under way (the cache shares loads): read it again itself.
-      if (store === this.opts.store) throw err;
-      record = await store.get(tenant);
-    }
+    // Its own lane: a waiting read never joins a fail-fast load (and gets its failure), nor an API read a waiting one.
+    const lane = store === this.opts.store ? undefined : 'waiting';
+    const record = await this.records.get(tenant, () => store.get(tenant), { enabled: this.live, ...(lane ? { lane } : {}) });
     // A bootstrap tenant exists from the first request on, even before start() wrote its record.
     return record ?? (this.bootstrapIds.has(tenant) ? this.virtual(tenant) : null);
   }

@@ -127,6 +127,9 @@ export class HeicConverter {
     const started = performance.now();
     const { notHeif, orientation } = await inspectHeif(input);
     if (notHeif) throw new HeicConversionError('corrupt', notHeif);
+    // Canceled while the file was inspected: an abort listener added now would never fire, and the decode would hold
+    // the one converter for nothing.
+    if (opts.signal?.aborted) throw new HeicConversionError('aborted', 'the conversion was canceled');
     const request: WorkerRequest = {
       input,
       orientation,

@@ -152,10 +152,11 @@ async function download(url: string, path: string, opts: FetchUrlSourceOptions, 
       if (code === 'WEBHOOK_TARGET_REFUSED') {
         throw new UrlSourceError('refused', `${field}: ${where} was not fetched: the ${(err as Error).message}`, { cause: err });
       }
-      // undici's redirect handler refuses a loop (past MAX_REDIRECTIONS) or a Location it cannot follow (file:, a bad
-      // URL) as an invalid argument: the source's lasting fault, not an unreachable host worth another try.
+      // undici's redirect handler refuses a loop (a URL it has visited already) or a Location that is not http(s) as an
+      // invalid argument: the source's lasting fault, not an unreachable host worth another try. (A chain longer than
+      // MAX_REDIRECTIONS ends with its last 3xx: "answered HTTP 302".)
       if (code === 'UND_ERR_INVALID_ARG') {
-        throw new UrlSourceError('http_status', `${field}: ${where} redirected more than ${MAX_REDIRECTIONS} times or to a location that is not an http(s) URL`, { cause: err });
+        throw new UrlSourceError('http_status', `${field}: ${where} redirected in a loop or to a location that is not an http(s) URL`, { cause: err });
       }
       throw new UrlSourceError('network', `${field}: ${where} could not be reached (${code ?? (err as Error).message})`, { cause: err, retryable: true });
     }

@@ -13,6 +13,7 @@ describe('parseRangeHeader', () => {
     ['bytes=-1', { start: 999, end: 999 }],
     ['bytes=-2000', { start: 0, end: 999 }],
     ['bytes=900-5000', { start: 900, end: 999 }],
+    ['bytes=500-99999999999999999999', { start: 500, end: 999 }],
     ['bytes = 10 - 20', { start: 10, end: 20 }],
     ['BYTES=1-2', { start: 1, end: 2 }],
   ])('%s → partial', (header, range) => {
@@ -23,7 +24,7 @@ describe('parseRangeHeader', () => {
     expect(parseRangeHeader(header, size)).toEqual({ kind: 'unsatisfiable' });
   });
 
-  it.each([undefined, 'bytes=0-1,5-6', 'bytes=5-1', 'items=0-1', 'bytes=abc', 'bytes=-', ''])('%s → whole', (header) => {
+  it.each([undefined, 'bytes=0-1,5-6', 'bytes=5-1', 'bytes=99999999999999999999-5', 'items=0-1', 'bytes=abc', 'bytes=-', ''])('%s → whole', (header) => {
     expect(parseRangeHeader(header, size)).toEqual({ kind: 'whole' });
   });
 
